@@ -1,0 +1,17 @@
+"""The lucid dream engine. The bot needs only `dream`, `load_image`, `save_image` and `Recipe`."""
+from dreamer.recipe import Octave, Recipe, RecipeError
+
+__all__ = ["Octave", "Recipe", "RecipeError", "dream", "load_image", "save_image", "ImageError"]
+
+
+def __getattr__(name: str):
+    # Lazy so that `from dreamer import Recipe` (config validation) doesn't import torch.
+    if name == "dream":
+        from dreamer.render import dream
+
+        return dream
+    if name in ("load_image", "save_image", "ImageError"):
+        import dreamer.image_io as io
+
+        return getattr(io, name)
+    raise AttributeError(name)

@@ -1,0 +1,59 @@
+"""Dive animations: each frame is the last one zoomed and rotated a little, then dreamt again."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+from PIL import Image
+
+from dreamer.recipe import Recipe
+from dreamer.render import ProgressFn, dream
+from dreamer.transform import to_image, to_tensor, zoom_rotate
+
+
+def frame_path(folder: Path, k: int) -> Path:
+    return folder / f"frame_{k:05d}.png"
+
+
+def dive(
+    image: Image.Image,
+    recipe: Recipe,
+    folder: str | Path,
+    *,
+    start_frame: int = 0,
+    animation: str | None = "dive.gif",
+    progress: ProgressFn | None = None,
+    on_frame: Callable[[int, Path], None] | None = None,
+    device: str | None = None,
+) -> list[Path]:
+    """Render recipe.frames frames into `folder` (frame_00000.png, ...), then an animated GIF or
+    WebP named `animation` from all of them. With start_frame=K the frames before K are taken
+    from the folder, so an interrupted dive resumes where it stopped."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if start_frame > 0:
+        prev_path = frame_path(folder, start_frame - 1)
+        if not prev_path.exists():
+            raise FileNotFoundError(f"cannot resume at frame {start_frame}: {prev_path} is missing")
+        current = Image.open(prev_path).convert("RGB")
+    else:
+        current = image.convert("RGB")
+    base_seed = recipe.seed or 0
+    for k in range(start_frame, recipe.frames):
+        if k > 0:
+            current = to_image(zoom_rotate(to_tensor(current), recipe.zoom, recipe.rotate))
+        # A fresh seed per frame keeps the tile grid moving; the same recipe gives the same dive.
+        current = dream(current, replace(recipe, seed=base_seed + k, frames=1), progress=progress, device=device)
+        path = frame_path(folder, k)
+        tmp = path.with_suffix(".tmp.png")
+        current.save(tmp)
+        tmp.replace(path)
+        if on_frame is not None:
+            on_frame(k, path)
+    paths = [frame_path(folder, k) for k in range(recipe.frames)]
+    if animation:
+        from dreamer.image_io import save_animation
+
+        save_animation([Image.open(p) for p in paths], folder / animation)
+    return paths

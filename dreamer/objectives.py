@@ -1,0 +1,88 @@
+"""What to ascend. An objective maps what the net saw (logits and hooked activations) to one
+score per picture in the batch; objectives add and scale like lucent's."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+Activations = dict[str, torch.Tensor]  # layer name -> output; "logits" -> class logits
+
+
+@dataclass(frozen=True)
+class Objective:
+    fn: Callable[[Activations], torch.Tensor]
+    layers: frozenset[str]  # layers whose outputs fn reads ("logits" for the class output)
+    description: str
+
+    def __call__(self, acts: Activations) -> torch.Tensor:
+        return self.fn(acts)
+
+    def __add__(self, other: "Objective") -> "Objective":
+        return Objective(
+            lambda a: self.fn(a) + other.fn(a),
+            self.layers | other.layers,
+            f"{self.description} + {other.description}",
+        )
+
+    def __mul__(self, k: float) -> "Objective":
+        return Objective(lambda a: k * self.fn(a), self.layers, f"{k:g}·{self.description}")
+
+    __rmul__ = __mul__
+
+
+def class_logits(weights: dict[int, float]) -> Objective:
+    """Weighted sum of the *signed* pre-softmax logits. A negative weight pushes a class away;
+    an |logit| or L2 loss would push strongly negative classes further negative instead."""
+    if not weights:
+        raise ValueError("class objective needs at least one class")
+    ids = torch.tensor(list(weights), dtype=torch.long)
+    w = torch.tensor(list(weights.values()), dtype=torch.float32)
+
+    def fn(acts: Activations) -> torch.Tensor:
+        logits = acts["logits"].float()
+        return logits[:, ids.to(logits.device)] @ w.to(logits.device)
+
+    desc = ", ".join(f"{i}:{v:g}" for i, v in weights.items())
+    return Objective(fn, frozenset({"logits"}), f"classes({desc})")
+
+
+def layer_energy(layer: str) -> Objective:
+    """Classic deepdream: amplify whatever the layer already sees (mean squared activation)."""
+
+    def fn(acts: Activations) -> torch.Tensor:
+        a = acts[layer].float()
+        return a.pow(2).flatten(1).mean(1)
+
+    return Objective(fn, frozenset({layer}), f"deepdream({layer})")
+
+
+def guide_features(layer: str, guide_acts: torch.Tensor) -> Objective:
+    """Deepdream towards a guide picture: at every position, ascend the dot product with the guide
+    feature vector it already resembles most (the original's guided objective)."""
+    g = guide_acts.float().flatten(2).transpose(0, 1).flatten(1)  # (C, N·HW)
+
+    def fn(acts: Activations) -> torch.Tensor:
+        a = acts[layer].float()
+        n, c = a.shape[:2]
+        x = a.flatten(2)  # (n, C, HW)
+        gg = g.to(x.device)
+        sim = torch.einsum("nch,cm->nhm", x, gg)  # (n, HW, M)
+        best = sim.argmax(-1)  # which guide vector each position resembles most
+        target = gg.t()[best]  # (n, HW, C)
+        return (x.transpose(1, 2) * target).sum((1, 2)) / x.shape[-1]
+
+    return Objective(fn, frozenset({layer}), f"guide({layer})")
+
+
+def randomise(num_classes: int, generator: torch.Generator) -> Objective:
+    """The original's 'randomise' target: every class pushed up or down by a random amount."""
+    w = torch.rand(num_classes, generator=generator) * 2 - 1
+    w = w / w.abs().sum()
+
+    def fn(acts: Activations) -> torch.Tensor:
+        logits = acts["logits"].float()
+        return logits @ w.to(logits.device)
+
+    return Objective(fn, frozenset({"logits"}), "randomise")

@@ -1,0 +1,217 @@
+"""A recipe: everything needed to make a dream again, as one dataclass that round-trips TOML/JSON."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODES = ("lucid", "deepdream", "guide", "randomise")
+# Written beside a recipe in pictures' metadata for human readers; ignored when loading.
+INFO_KEYS = frozenset({"class_names", "source", "version"})
+
+
+class RecipeError(ValueError):
+    """A recipe value is out of range or of the wrong kind; the message names the key."""
+
+
+@dataclass
+class Octave:
+    """Settings for one scale. Unset fields fall back to the recipe's."""
+
+    scale: float  # of the full picture's side, 0 < scale <= 1
+    iterations: int
+    sigma_start: float
+    sigma_end: float
+    step_start: float
+    step_end: float
+    layer: str | None = None
+
+
+@dataclass
+class Recipe:
+    model: str = "efficientnet-lite0"
+    weights: str | None = None
+    mode: str = "lucid"
+    # Class terms as the user wrote them (name, synonym, id or "a-b" range) -> weight.
+    # A negative weight pushes a class away.
+    classes: dict[str, float] = field(default_factory=dict)
+    layer: str | None = None
+    guide: str | None = None
+    guide_layer: str | None = None
+
+    octaves: int = 3
+    octave_scale: float = 1.4
+    iterations: int = 10
+    sigma_start: float = 0.6
+    sigma_end: float = 0.2
+    step_start: float = 2.0
+    step_end: float = 1.0
+    jitter: int = 32
+    # Explicit per-octave plan (coarse to fine); when given it replaces the generated one.
+    octave_plan: list[Octave] = field(default_factory=list)
+
+    tile_size: int | None = None  # None: the net's input size
+    tile_overlap: float = 0.25  # fraction of a tile shared with its neighbour
+    batch_size: int = 8
+
+    seed: int | None = 0
+    max_pixels: int = 16_000_000
+
+    frames: int = 1
+    zoom: float = 1.05
+    rotate: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # --- validation ---------------------------------------------------------------------
+    def validate(self) -> None:
+        def need(cond: bool, key: str, what: str) -> None:
+            if not cond:
+                raise RecipeError(f"recipe: {key} = {getattr(self, key)!r}: {what}")
+
+        need(self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}")
+        need(isinstance(self.classes, dict), "classes", "must be a table of class = weight")
+        for k, v in self.classes.items():
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+                raise RecipeError(f"recipe: classes.{k} = {v!r}: weight must be a finite number")
+        need(_int(self.octaves) and 1 <= self.octaves <= 12, "octaves", "must be an integer 1..12")
+        need(_num(self.octave_scale) and 1.0 <= self.octave_scale <= 4.0, "octave_scale", "must be 1.0..4.0")
+        need(_int(self.iterations) and 0 <= self.iterations <= 10_000, "iterations", "must be an integer 0..10000")
+        for key in ("sigma_start", "sigma_end"):
+            need(_num(getattr(self, key)) and 0 <= getattr(self, key) <= 20, key, "must be 0..20 pixels")
+        for key in ("step_start", "step_end"):
+            need(_num(getattr(self, key)) and 0 <= getattr(self, key) <= 100, key, "must be 0..100")
+        need(_int(self.jitter) and 0 <= self.jitter <= 512, "jitter", "must be an integer 0..512 pixels")
+        need(self.tile_size is None or (_int(self.tile_size) and 32 <= self.tile_size <= 2048),
+             "tile_size", "must be an integer 32..2048 (or unset for the net's input size)")
+        need(_num(self.tile_overlap) and 0 <= self.tile_overlap <= 0.75, "tile_overlap", "must be 0..0.75")
+        need(_int(self.batch_size) and 1 <= self.batch_size <= 256, "batch_size", "must be an integer 1..256")
+        need(self.seed is None or _int(self.seed), "seed", "must be an integer (or unset for a random one)")
+        need(_int(self.max_pixels) and self.max_pixels >= 64 * 64, "max_pixels", "must be an integer >= 4096")
+        need(_int(self.frames) and 1 <= self.frames <= 10_000, "frames", "must be an integer 1..10000")
+        need(_num(self.zoom) and 0.5 <= self.zoom <= 2.0, "zoom", "must be 0.5..2.0")
+        need(_num(self.rotate) and -180 <= self.rotate <= 180, "rotate", "must be -180..180 degrees")
+        for i, octv in enumerate(self.octave_plan):
+            if not (_num(octv.scale) and 0 < octv.scale <= 1):
+                raise RecipeError(f"recipe: octave_plan[{i}].scale = {octv.scale!r}: must be in (0, 1]")
+            if not (_int(octv.iterations) and octv.iterations >= 0):
+                raise RecipeError(f"recipe: octave_plan[{i}].iterations = {octv.iterations!r}: must be >= 0")
+
+    def check_complete(self) -> None:
+        """What a render needs beyond valid values (kept out of __post_init__ so a recipe can
+        be built up step by step, e.g. the bot adding classes to a preset)."""
+        if self.mode == "lucid" and not self.classes:
+            raise RecipeError("recipe: classes is empty: lucid mode needs at least one class")
+        if self.mode == "guide" and not self.guide:
+            raise RecipeError("recipe: guide is unset: guide mode needs a guide image")
+
+    # --- the plan the render loop follows -------------------------------------------------
+    def plan(self) -> list[Octave]:
+        """Octaves coarse to fine; the last is always full size."""
+        if self.octave_plan:
+            return list(self.octave_plan)
+        return [
+            Octave(
+                scale=self.octave_scale ** -(self.octaves - 1 - i),
+                iterations=self.iterations,
+                sigma_start=self.sigma_start,
+                sigma_end=self.sigma_end,
+                step_start=self.step_start,
+                step_end=self.step_end,
+                layer=None,
+            )
+            for i in range(self.octaves)
+        ]
+
+    def replace(self, **changes: Any) -> "Recipe":
+        return dataclasses.replace(self, **changes)
+
+    # --- serialisation ------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        # TOML has no null: unset values are left out, and come back as defaults.
+        return _drop_none(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Recipe":
+        if not isinstance(data, dict):
+            raise RecipeError("recipe: expected a table of settings")
+        known = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k not in INFO_KEYS}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise RecipeError(
+                f"recipe: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}"
+            )
+        data = dict(data)
+        plan = data.pop("octave_plan", None) or []
+        octave_keys = {f.name for f in dataclasses.fields(Octave)}
+        octaves = []
+        for i, o in enumerate(plan):
+            if not isinstance(o, dict):
+                raise RecipeError(f"recipe: octave_plan[{i}] must be a table")
+            bad = sorted(set(o) - octave_keys)
+            if bad:
+                raise RecipeError(f"recipe: octave_plan[{i}] has unknown key(s) {', '.join(bad)}")
+            # Octave entries may leave out anything the recipe itself sets.
+            defaults = {k: data.get(k, getattr(cls, k, None)) for k in octave_keys if k not in ("scale", "layer")}
+            merged = {**defaults, "layer": None, **o}
+            if "scale" not in merged:
+                raise RecipeError(f"recipe: octave_plan[{i}] needs a scale")
+            octaves.append(Octave(**merged))
+        if "classes" in data and isinstance(data["classes"], dict):
+            data["classes"] = {str(k): v for k, v in data["classes"].items()}
+        try:
+            return cls(**data, octave_plan=octaves)
+        except TypeError as exc:
+            raise RecipeError(f"recipe: {exc}") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Recipe":
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RecipeError(f"cannot read recipe {p}: {exc}") from None
+        try:
+            data = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise RecipeError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'TOML'}: {exc}") from None
+        if isinstance(data, dict) and "recipe" in data and isinstance(data["recipe"], dict):
+            data = data["recipe"]  # accept a sidecar written by save_image
+        try:
+            return cls.from_dict(data)
+        except RecipeError as exc:
+            raise RecipeError(f"{p}: {exc}") from None
+
+    def save(self, path: str | Path) -> None:
+        p = Path(path)
+        p.write_text(self.to_json() if p.suffix.lower() == ".json" else self.to_toml(), encoding="utf-8")
+
+
+def _drop_none(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _drop_none(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [_drop_none(x) for x in v]
+    return v
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

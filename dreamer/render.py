@@ -1,0 +1,297 @@
+"""The render loop: octaves coarse to fine; each step one whole-picture gradient assembled from
+batched tiles, normalised, applied, blurred and clipped.
+
+Taking one step for the whole picture (rather than dreaming tile by tile like the original) is
+what makes seams impossible: every pixel's update is a smooth blend of the tiles over it, and the
+tile grid moves every step.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from dreamer import objectives as obj
+from dreamer.recipe import Octave, Recipe, RecipeError
+from dreamer.tiling import Tile, make_tiles, tile_window
+from dreamer.transform import gaussian_blur, linear, resize, to_image, to_tensor
+from models import DreamNet, ModelError, create_model
+
+
+@dataclass(frozen=True)
+class Progress:
+    octave: int  # 0-based
+    octaves: int
+    step: int  # 0-based within the octave
+    steps: int
+    done: int  # steps done over the whole dream
+    total: int
+    score: float  # objective value, averaged over the step's tiles
+    image: Callable[[], Image.Image]  # the picture so far, made only when asked for
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise RecipeError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RecipeError(f"device {device!r} asked for, but this torch build sees no CUDA GPU")
+    return dev
+
+
+@lru_cache(maxsize=2)
+def load_net(model: str, weights: str | None, device: str) -> DreamNet:
+    """Nets are cached so the bot and dive animations load weights once."""
+    return create_model(model, weights=weights, device=device)
+
+
+# --- activations -------------------------------------------------------------------------
+class _Enough(Exception):
+    """Raised from a hook once every needed layer is captured, skipping the rest of the net."""
+
+
+@contextlib.contextmanager
+def capture(net: DreamNet, layers: frozenset[str]) -> Iterator[Callable[[torch.Tensor], dict]]:
+    """Run the net, returning the activations an objective reads ('logits' = class output)."""
+    wanted = {name for name in layers if name != "logits"}
+    acts: dict[str, torch.Tensor] = {}
+    need_logits = "logits" in layers
+    handles = []
+    for name in wanted:
+        def hook(_m, _inp, out, name=name):
+            acts[name] = out
+            if not need_logits and wanted <= acts.keys():
+                raise _Enough
+
+        handles.append(net.layer(name).register_forward_hook(hook))
+
+    def run(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        acts.clear()
+        try:
+            acts["logits"] = net.module(net.normalise(x))
+        except _Enough:
+            pass
+        return dict(acts)
+
+    try:
+        yield run
+    finally:
+        for h in handles:
+            h.remove()
+
+
+# --- objectives from a recipe -----------------------------------------------------------
+def build_objective(recipe: Recipe, net: DreamNet, octave: Octave, seed: int, device: torch.device) -> obj.Objective:
+    layer = octave.layer or recipe.layer or net.default_layer
+    if recipe.mode == "lucid" and octave.layer:
+        return obj.layer_energy(octave.layer)
+    if recipe.mode == "lucid":
+        return obj.class_logits(resolve_classes(recipe, net))
+    if recipe.mode == "deepdream":
+        return obj.layer_energy(_layer(net, layer))
+    if recipe.mode == "randomise":
+        n = len(net.labels) if net.labels is not None else _num_classes(net)
+        return obj.randomise(n, torch.Generator().manual_seed(seed))
+    if recipe.mode == "guide":
+        glayer = recipe.guide_layer or layer
+        return obj.guide_features(glayer, _guide_activations(recipe, net, glayer, device))
+    raise RecipeError(f"unknown mode {recipe.mode!r}")
+
+
+def resolve_classes(recipe: Recipe, net: DreamNet) -> dict[int, float]:
+    if net.labels is not None:
+        from models.labels import resolve_weights
+
+        weights = resolve_weights(recipe.classes, net.labels)
+    else:
+        weights = {}
+        for term, w in recipe.classes.items():
+            if not term.strip().isdigit():
+                raise RecipeError(f"model {net.name!r} has no labels: give classes as ids, not {term!r}")
+            weights[int(term)] = weights.get(int(term), 0.0) + float(w)
+    n = _num_classes(net)
+    bad = [i for i in weights if not 0 <= i < n]
+    if bad:
+        raise RecipeError(f"class id(s) {bad} out of range 0..{n - 1} for model {net.name!r}")
+    return weights
+
+
+def _layer(net: DreamNet, name: str | None) -> str:
+    if not name:
+        raise RecipeError(f"deepdream needs a layer; model {net.name!r} has: {', '.join(net.layers)}")
+    net.layer(name)  # raises ModelError listing the layers
+    return name
+
+
+def _num_classes(net: DreamNet) -> int:
+    last = [m for m in net.module.modules() if isinstance(m, torch.nn.Linear)]
+    return last[-1].out_features if last else 1000
+
+
+def _guide_activations(recipe: Recipe, net: DreamNet, layer: str, device: torch.device) -> torch.Tensor:
+    from dreamer.image_io import load_image
+
+    guide = load_image(recipe.guide, max_pixels=4_000_000)
+    x = to_tensor(guide, device)
+    size = recipe.tile_size or net.input_size
+    h, w = x.shape[-2:]
+    s = size / min(h, w)
+    x = resize(x, (max(size, round(h * s)), max(size, round(w * s))))
+    top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
+    x = x[..., top:top + size, left:left + size]
+    with torch.no_grad(), capture(net, frozenset({_layer(net, layer)})) as run:
+        return run(x)[layer].detach()
+
+
+# --- one step ----------------------------------------------------------------------------
+def tiled_gradient(
+    x: torch.Tensor,
+    run: Callable[[torch.Tensor], dict],
+    objective: obj.Objective,
+    tiles: list[Tile],
+    batch_size: int,
+    overlap: float,
+    amp: bool = False,
+) -> tuple[torch.Tensor, float]:
+    """Gradient of the objective w.r.t. every pixel of x (1, 3, H, W), computed tile by tile in
+    batches and blended with normalised windows. Only `batch_size` tiles are in memory at once."""
+    _, _, height, width = x.shape
+    grad = torch.zeros_like(x)
+    wsum = torch.zeros((1, 1, height, width), dtype=x.dtype, device=x.device)
+    score = 0.0
+    for i in range(0, len(tiles), batch_size):
+        batch = tiles[i:i + batch_size]
+        shapes = {(t.h, t.w) for t in batch}
+        if len(shapes) > 1:  # only when the picture is smaller than a tile in one direction
+            raise AssertionError("tiles in a batch must share a shape")
+        xb = torch.stack([x[0, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in batch]).requires_grad_(True)
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=amp):
+            values = objective(run(xb))
+        (g,) = torch.autograd.grad(values.sum(), xb)
+        score += float(values.detach().float().sum())
+        for t, gt in zip(batch, g):
+            win = tile_window(t, height, width, overlap).to(x.device)
+            ys, xs = t.slices
+            grad[0, :, ys, xs] += gt.float() * win
+            wsum[0, 0, ys, xs] += win
+    return grad / wsum, score / max(1, len(tiles))
+
+
+# --- the whole dream ---------------------------------------------------------------------
+def dream(
+    image: Image.Image,
+    recipe: Recipe,
+    progress: ProgressFn | None = None,
+    device: str | None = None,
+    net: DreamNet | None = None,
+) -> Image.Image:
+    """Dream over `image` as `recipe` says and return the new picture (same size as the input,
+    or smaller if it was over recipe.max_pixels)."""
+    recipe.validate()
+    recipe.check_complete()
+    dev = pick_device(device)
+    if net is None:
+        net = load_net(recipe.model, recipe.weights, str(dev))
+    seed = recipe.seed if recipe.seed is not None else int.from_bytes(os.urandom(4), "little")
+    image = _cap_pixels(image.convert("RGB"), recipe.max_pixels)
+    x = dream_tensor(to_tensor(image, dev), recipe, net, seed, progress)
+    return to_image(x)
+
+
+def _cap_pixels(image: Image.Image, max_pixels: int) -> Image.Image:
+    w, h = image.size
+    if w * h <= max_pixels:
+        return image
+    s = (max_pixels / (w * h)) ** 0.5
+    return image.resize((max(1, int(w * s)), max(1, int(h * s))), Image.LANCZOS)
+
+
+def octave_sizes(height: int, width: int, plan: list[Octave], min_side: int) -> list[tuple[int, int]]:
+    """Picture size per octave; no octave shrinks the short side below min_side (the tile),
+    except where the photo itself is smaller."""
+    floor = min(min_side, height, width)
+    sizes = []
+    for o in plan:
+        s = max(o.scale, floor / min(height, width))
+        sizes.append((max(1, round(height * s)), max(1, round(width * s))))
+    return sizes
+
+
+def dream_tensor(
+    base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int, progress: ProgressFn | None = None
+) -> torch.Tensor:
+    dev = base.device
+    plan = recipe.plan()
+    tile = recipe.tile_size or net.input_size
+    amp = dev.type == "cuda"
+    rng = random.Random(seed)
+    _, _, height, width = base.shape
+    sizes = octave_sizes(height, width, plan, tile)
+    total = sum(o.iterations for o in plan)
+    done = 0
+    detail = None
+    x = base
+    for oi, (octave, size) in enumerate(zip(plan, sizes)):
+        octave_base = resize(base, size)
+        # Detail dreamt at the coarser scale is carried up, so big shapes survive to the end.
+        detail = torch.zeros_like(octave_base) if detail is None else resize(detail, size)
+        x = (octave_base + detail).clamp(0, 1)
+        objective = build_objective(recipe, net, octave, seed + oi, dev)
+        with capture(net, objective.layers) as run:
+            for step in range(octave.iterations):
+                sigma = linear(octave.sigma_start, octave.sigma_end, step, octave.iterations)
+                lr = linear(octave.step_start, octave.step_end, step, octave.iterations)
+                x, score = _step(x, run, objective, recipe, tile, rng, lr, sigma, amp)
+                done += 1
+                if progress is not None:
+                    progress(Progress(oi, len(plan), step, octave.iterations, done, total, score,
+                                      image=lambda x=x: to_image(resize(x, (height, width)))))
+        detail = x - octave_base
+    return resize(x, (height, width)) if tuple(x.shape[-2:]) != (height, width) else x
+
+
+def _step(
+    x: torch.Tensor,
+    run: Callable[[torch.Tensor], dict],
+    objective: obj.Objective,
+    recipe: Recipe,
+    tile: int,
+    rng: random.Random,
+    lr: float,
+    sigma: float,
+    amp: bool,
+) -> tuple[torch.Tensor, float]:
+    _, _, h, w = x.shape
+    # Reflect-padding by the jitter lets border pixels fall inside tiles too, and with the
+    # random grid offset no pixel sits on a tile edge twice in a row.
+    pad = min(recipe.jitter, h - 1, w - 1)
+    xp = F.pad(x, (pad, pad, pad, pad), mode="reflect") if pad > 0 else x
+    hp, wp = xp.shape[-2:]
+    th, tw = min(tile, hp), min(tile, wp)
+    stride_y = max(1, round(th * (1 - recipe.tile_overlap)))
+    stride_x = max(1, round(tw * (1 - recipe.tile_overlap)))
+    offset = (rng.randrange(stride_y), rng.randrange(stride_x))
+    tiles = make_tiles(hp, wp, tile, recipe.tile_overlap, offset)
+    g, score = tiled_gradient(xp, run, objective, tiles, recipe.batch_size, recipe.tile_overlap, amp)
+    if pad > 0:
+        g = g[..., pad:pad + h, pad:pad + w]
+    g = g / (g.abs().mean() + 1e-8)
+    x = x + (lr / 255.0) * g
+    x = gaussian_blur(x, sigma)
+    return x.clamp(0, 1), score
+
+
+__all__ = ["Progress", "dream", "dream_tensor", "load_net", "pick_device", "tiled_gradient", "ModelError"]

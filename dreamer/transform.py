@@ -1,0 +1,64 @@
+"""Pixel-space transforms the render loop composes: blur, resize, zoom/rotate, conversions."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+
+def to_tensor(image: Image.Image, device: torch.device | str = "cpu") -> torch.Tensor:
+    """RGB PIL image -> (1, 3, H, W) float32 in [0, 1]."""
+    arr = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+
+
+def to_image(x: torch.Tensor) -> Image.Image:
+    arr = x.detach().squeeze(0).clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(arr, "RGB")
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with reflected borders (no dark frame at the edges)."""
+    if sigma <= 0.05:
+        return x
+    radius = max(1, math.ceil(3 * sigma))
+    radius = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)
+    if radius < 1:
+        return x
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    shrinking = size[0] < x.shape[-2]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+
+
+def zoom_rotate(x: torch.Tensor, zoom: float, degrees: float) -> torch.Tensor:
+    """Zoom into the centre and rotate, keeping the size (for dive animations)."""
+    if zoom == 1 and degrees == 0:
+        return x
+    a = math.radians(degrees)
+    h, w = x.shape[-2:]
+    cos, sin = math.cos(a) / zoom, math.sin(a) / zoom
+    # affine_grid works in normalised coords; correct rotation for the aspect ratio.
+    theta = torch.tensor(
+        [[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0]], dtype=x.dtype, device=x.device
+    ).unsqueeze(0)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def linear(start: float, end: float, i: int, n: int) -> float:
+    """Value of a start→end schedule at step i of n."""
+    return start if n <= 1 else start + (end - start) * i / (n - 1)

