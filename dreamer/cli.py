@@ -17,7 +17,7 @@ _RECIPE_FLAGS = {
     "octave_scale": "octave_scale", "sigma_start": "sigma_start", "sigma_end": "sigma_end",
     "step_start": "step_start", "step_end": "step_end", "jitter": "jitter", "tile_size": "tile_size",
     "tile_overlap": "tile_overlap", "batch_size": "batch_size", "seed": "seed", "frames": "frames",
-    "zoom": "zoom", "rotate": "rotate", "max_pixels": "max_pixels",
+    "zoom": "zoom", "rotate": "rotate", "max_pixels": "max_pixels", "gradient": "gradient",
 }
 OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--step-start", type=float, help="step size at each octave's first step (0..255 pixel units)")
     s.add_argument("--step-end", type=float, help="step size at each octave's last step")
     s.add_argument("--jitter", type=int, help="random shift per step (pixels)")
+    s.add_argument("--gradient", choices=("laplacian", "mean"), help="gradient normalisation (default laplacian; mean = the original's)")
     s.add_argument("--seed", type=int, help="same seed, same picture (default: random, recorded)")
 
     t = p.add_argument_group("tiles and device")

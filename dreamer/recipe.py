@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 MODES = ("lucid", "deepdream", "guide", "randomise")
+GRADIENTS = ("laplacian", "mean")
 # Written beside a recipe in pictures' metadata for human readers; ignored when loading.
 INFO_KEYS = frozenset({"class_names", "source", "version"})
 
@@ -48,9 +49,12 @@ class Recipe:
     iterations: int = 10
     sigma_start: float = 0.6
     sigma_end: float = 0.2
-    step_start: float = 2.0
-    step_end: float = 1.0
+    step_start: float = 3.0
+    step_end: float = 1.5
     jitter: int = 32
+    # "laplacian" evens out the gradient's frequency bands so shapes grow rather than pixel
+    # noise; "mean" is the original's g / mean|g|.
+    gradient: str = "laplacian"
     # Explicit per-octave plan (coarse to fine); when given it replaces the generated one.
     octave_plan: list[Octave] = field(default_factory=list)
 
@@ -79,6 +83,7 @@ class Recipe:
         for k, v in self.classes.items():
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
                 raise RecipeError(f"recipe: classes.{k} = {v!r}: weight must be a finite number")
+        need(self.gradient in GRADIENTS, "gradient", f"must be one of {', '.join(GRADIENTS)}")
         need(_int(self.octaves) and 1 <= self.octaves <= 12, "octaves", "must be an integer 1..12")
         need(_num(self.octave_scale) and 1.0 <= self.octave_scale <= 4.0, "octave_scale", "must be 1.0..4.0")
         need(_int(self.iterations) and 0 <= self.iterations <= 10_000, "iterations", "must be an integer 0..10000")

@@ -21,7 +21,7 @@ from PIL import Image
 from dreamer import objectives as obj
 from dreamer.recipe import Octave, Recipe, RecipeError
 from dreamer.tiling import Tile, make_tiles, tile_window
-from dreamer.transform import gaussian_blur, linear, resize, to_image, to_tensor
+from dreamer.transform import gaussian_blur, laplacian_normalise, linear, resize, to_image, to_tensor
 from models import DreamNet, ModelError, create_model
 
 
@@ -254,7 +254,7 @@ def dream_tensor(
             for step in range(octave.iterations):
                 sigma = linear(octave.sigma_start, octave.sigma_end, step, octave.iterations)
                 lr = linear(octave.step_start, octave.step_end, step, octave.iterations)
-                x, score = _step(x, run, objective, recipe, tile, rng, lr, sigma, amp)
+                x, score = _step(x, run, objective, recipe, tile, rng, lr, sigma, amp, octave_base)
                 done += 1
                 if progress is not None:
                     progress(Progress(oi, len(plan), step, octave.iterations, done, total, score,
@@ -273,6 +273,7 @@ def _step(
     lr: float,
     sigma: float,
     amp: bool,
+    base: torch.Tensor,
 ) -> tuple[torch.Tensor, float]:
     _, _, h, w = x.shape
     # Reflect-padding by the jitter lets border pixels fall inside tiles too, and with the
@@ -288,9 +289,13 @@ def _step(
     g, score = tiled_gradient(xp, run, objective, tiles, recipe.batch_size, recipe.tile_overlap, amp)
     if pad > 0:
         g = g[..., pad:pad + h, pad:pad + w]
+    if recipe.gradient == "laplacian":
+        g = laplacian_normalise(g)
     g = g / (g.abs().mean() + 1e-8)
     x = x + (lr / 255.0) * g
-    x = gaussian_blur(x, sigma)
+    # Blur only what was dreamt, not the photo: the blur regularises the hallucination, and
+    # the photo underneath stays sharp.
+    x = base + gaussian_blur(x - base, sigma)
     return x.clamp(0, 1), score
 
 

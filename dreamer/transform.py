@@ -59,6 +59,27 @@ def zoom_rotate(x: torch.Tensor, zoom: float, degrees: float) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
+def laplacian_normalise(g: torch.Tensor, levels: int = 4) -> torch.Tensor:
+    """Give every spatial frequency band of the gradient equal strength (Mordvintsev's Laplacian
+    pyramid normalisation): raw gradients are dominated by pixel-scale noise, and evening out the
+    bands lets larger shapes grow instead of a fine rainbow texture."""
+    bands = []
+    x = g
+    for _ in range(levels - 1):
+        h, w = x.shape[-2:]
+        if min(h, w) < 8:
+            break
+        lo = F.interpolate(x, size=((h + 1) // 2, (w + 1) // 2), mode="bilinear", align_corners=False, antialias=True)
+        bands.append(x - F.interpolate(lo, size=(h, w), mode="bilinear", align_corners=False))
+        x = lo
+    bands.append(x)
+    out = bands[-1] / (bands[-1].std() + 1e-8)
+    for band in reversed(bands[:-1]):
+        out = F.interpolate(out, size=band.shape[-2:], mode="bilinear", align_corners=False)
+        out = out + band / (band.std() + 1e-8)
+    return out
+
+
 def linear(start: float, end: float, i: int, n: int) -> float:
     """Value of a start→end schedule at step i of n."""
     return start if n <= 1 else start + (end - start) * i / (n - 1)
