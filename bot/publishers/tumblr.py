@@ -1,0 +1,413 @@
+"""Publish dreams to a Tumblr blog as Neue Post Format (NPF) posts.
+
+Why not pytumblr: it only makes legacy posts (`/post`), which carry no alt text and have
+been answered with HTML 403 pages; it sets no timeouts, so a stalled connection hangs the
+bot; and it never raises, handing back whatever body came (HTML included), so errors are
+easy to mistake for success. pytumblr2 can make NPF posts but shares the last two traits.
+The API itself is small, so we speak it directly: `requests` with `requests-oauthlib`'s
+OAuth1 (the same signing pytumblr uses), an explicit timeout on every request, and a
+check of the HTTP status, `meta.status` and the `errors` array of every answer.
+
+A post is one multipart/form-data request to `POST /v2/blog/{blog}/posts`: a `json` part
+with the NPF body (image block with alt text, the caption as text blocks, tags,
+source_url, state) and one part named by the image block's media identifier. OAuth1 does
+not sign multipart bodies, only the URL and the oauth parameters.
+
+Limits: Tumblr allows 250 published posts and 250 image uploads per user per day. Each
+post uploads one image, so one count covers both. We count posts per UTC day in memory
+(or ask `posts_today`, e.g. the store, when given, so a restart does not forget) and stop
+before the limit; when Tumblr itself says the day's limit is reached (403 with code 8004 or
+8023) we stop asking until its day turns over. Its "day" follows its servers' clocks,
+which may not be UTC, so we retry at the next 00:00 UTC or 05:00 UTC (midnight in New York),
+whichever comes first. 429 answers honour Retry-After or the X-Ratelimit-Per* headers.
+
+Duplicates: Tumblr has no idempotency key, so every post carries the post's reference as a
+tag (see `marker.py`) and `find_existing` looks for it among the blog's recent posts. When
+Tumblr answers a post with a 2xx we cannot read, `publish` looks for the post at once
+instead of leaving a retry to post it twice.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import requests
+from PIL import Image
+from requests_oauthlib import OAuth1
+
+from .base import Post, Published, PublishError
+from .marker import post_ref
+from .media import fit_image, fit_text, split_trailing_hashtags
+
+API_ROOT = "https://api.tumblr.com/v2"
+USER_AGENT = "lucid-dream-bot/0.1"  # Tumblr asks for one stable User-Agent per application
+STATES = ("published", "queue", "draft", "private")
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_IMAGE_PIXELS = 20_000_000
+IMAGE_FORMATS = ("image/jpeg", "image/png")
+TEXT_LIMIT = 4096  # per text block and for alt text, in code points
+DAILY_POST_LIMIT = 250
+MAX_TAGS = 30
+MEDIA_IDENTIFIER = "dream"
+FIND_EXISTING_PAGES = 2  # pages of 20 recent posts searched by find_existing
+
+_URL_RE = re.compile(r"https?://[^\s<>\"]+")
+_URL_TRAILING = ".,;:!?)]}'\""
+
+
+def build_npf(post: Post, *, mime: str, width: int, height: int, state: str) -> dict[str, Any]:
+    """The NPF request body for a post whose image is sent as part MEDIA_IDENTIFIER."""
+    caption, caption_tags = split_trailing_hashtags(post.caption.strip())
+    content: list[dict[str, Any]] = [
+        {
+            "type": "image",
+            "media": [{"type": mime, "identifier": MEDIA_IDENTIFIER, "width": width, "height": height}],
+            "alt_text": fit_text(post.alt_text.strip(), TEXT_LIMIT),
+        }
+    ]
+    title = (post.title or "").strip()
+    if title and not caption.startswith(title):
+        content.append({"type": "text", "subtype": "heading1", "text": fit_text(title, TEXT_LIMIT)})
+    # One text block per caption line: NPF text blocks are paragraphs, and a credit line
+    # should not run into the class names.
+    for line in caption.split("\n"):
+        if line.strip():
+            content.append(_text_block(fit_text(line.strip(), TEXT_LIMIT)))
+    body: dict[str, Any] = {
+        "content": content,
+        "tags": ",".join(_tags(list(post.tags) + caption_tags, post_ref(post.post_id))),
+        "state": state,
+    }
+    if post.source_url:
+        body["source_url"] = post.source_url
+    return body
+
+
+class TumblrPublisher:
+    """Posts a `Post` to one Tumblr blog; see the module docstring."""
+
+    name = "tumblr"
+
+    def __init__(
+        self,
+        blog: str,
+        consumer_key: str,
+        consumer_secret: str,
+        oauth_token: str,
+        oauth_secret: str,
+        *,
+        state: str = "published",
+        timeout: float = 30.0,
+        posts_today: Callable[[], int] | None = None,
+    ):
+        if state not in STATES:
+            raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
+        self.blog = _blog_identifier(blog)
+        self.state = state
+        self.timeout = float(timeout)
+        self._posts_today_fn = posts_today
+        self._session = requests.Session()
+        self._session.auth = OAuth1(consumer_key, consumer_secret, oauth_token, oauth_secret)
+        self._session.headers["User-Agent"] = USER_AGENT
+        self._session.hooks["response"].append(self._on_response)
+        self._count_day: str | None = None
+        self._count = 0
+        # time.time() before which we do not ask Tumblr, and why: "api" for every call
+        # (the application's hourly/daily call limits), "post" for creating posts only.
+        self._blocks: dict[str, tuple[float, str]] = {}
+
+    def __repr__(self) -> str:  # never show the keys
+        return f"TumblrPublisher({self.blog!r}, state={self.state!r})"
+
+    def publish(self, post: Post) -> Published:
+        self._check_local_limits("create the post")
+        try:
+            data, mime = fit_image(
+                post.image_path, max_bytes=MAX_IMAGE_BYTES, max_pixels=MAX_IMAGE_PIXELS, formats=IMAGE_FORMATS
+            )
+        except ValueError as exc:
+            raise PublishError(f"cannot prepare the image for Tumblr: {exc}", transient=False) from exc
+        width, height = Image.open(io.BytesIO(data)).size
+        npf = build_npf(post, mime=mime, width=width, height=height, state=self.state)
+        extension = "jpg" if mime == "image/jpeg" else "png"
+        files = [
+            ("json", (None, json.dumps(npf), "application/json")),
+            (MEDIA_IDENTIFIER, (f"{MEDIA_IDENTIFIER}.{extension}", data, mime)),
+        ]
+        try:
+            body = self._request("POST", f"/blog/{self.blog}/posts", "create the post", files=files, posting=True)
+        except _UnreadableSuccess:
+            # Tumblr said yes in a way we cannot read: the post probably exists. Look for
+            # it now rather than leave a retry to post it twice.
+            found = self.find_existing(post)
+            if found is None:
+                raise
+            self._count_post()
+            return found
+        response = body.get("response")
+        post_id = None
+        if isinstance(response, Mapping):
+            post_id = response.get("id_string") or response.get("id")
+        if not post_id:
+            raise PublishError(
+                f"Tumblr accepted the post but its answer has no post id: {json.dumps(body)[:200]}",
+                transient=False,
+            )
+        self._count_post()
+        return Published(remote_id=str(post_id), url=self._post_url(str(post_id)))
+
+    def find_existing(self, post: Post) -> Published | None:
+        """Look for the post's reference tag among the blog's recent posts (and its queue or
+        drafts, where this publisher puts them). Raises PublishError when Tumblr cannot be
+        asked, so "could not look" is never mistaken for "not there"."""
+        ref = post_ref(post.post_id).lower()
+        paths = {"queue": ["posts/queue", "posts"], "draft": ["posts/draft"]}.get(self.state, ["posts"])
+        for path in paths:
+            for page in range(FIND_EXISTING_PAGES):
+                params = {"npf": "true", "limit": 20, "offset": page * 20}
+                body = self._request("GET", f"/blog/{self.blog}/{path}", "list the blog's recent posts", params=params)
+                response = body.get("response")
+                posts = response.get("posts", []) if isinstance(response, Mapping) else []
+                for item in posts:
+                    if any(str(tag).lower() == ref for tag in item.get("tags") or []):
+                        remote_id = str(item.get("id_string") or item.get("id"))
+                        return Published(remote_id=remote_id, url=item.get("post_url") or self._post_url(remote_id))
+                if len(posts) < 20 or path == "posts/draft":
+                    break
+        return None
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _request(
+        self, method: str, path: str, action: str, *, posting: bool = False, **kwargs: Any
+    ) -> dict[str, Any]:
+        for kind in ("api", "post") if posting else ("api",):
+            until, why = self._blocks.get(kind, (0.0, ""))
+            left = until - time.time()
+            if left > 0:
+                raise PublishError(
+                    f"not trying to {action} on Tumblr: {why}; retry in {left:.0f}s",
+                    transient=True,
+                    retry_after=left,
+                )
+        try:
+            resp = self._session.request(method, API_ROOT + path, timeout=self.timeout, **kwargs)
+        except requests.Timeout as exc:
+            raise PublishError(
+                f"Tumblr did not answer within {self.timeout:g}s while trying to {action}: {exc}", transient=True
+            ) from exc
+        except requests.RequestException as exc:
+            raise PublishError(f"could not reach Tumblr to {action}: {exc}", transient=True) from exc
+        return self._check(resp, action)
+
+    def _check(self, resp: requests.Response, action: str) -> dict[str, Any]:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise self._not_json(resp, action)
+        meta = body.get("meta") if isinstance(body.get("meta"), Mapping) else {}
+        status = resp.status_code
+        if status < 400 and isinstance(meta.get("status"), int):
+            status = meta["status"]  # JSONP-style answers carry the real status in meta
+        if 200 <= status < 300:
+            return body
+        raise self._api_error(status, body, resp.headers, action)
+
+    def _api_error(self, status: int, body: Mapping[str, Any], headers: Mapping[str, str], action: str) -> PublishError:
+        errors = [e for e in body.get("errors") or [] if isinstance(e, Mapping)]
+        codes = {e.get("code") for e in errors}
+        detail = "; ".join(_describe(e) for e in errors) or str((body.get("meta") or {}).get("msg") or "")
+        code = next((c for c in codes if isinstance(c, int)), None)
+        said = f"HTTP {status}" + (f".{code}" if code else "") + (f": {detail}" if detail else "")
+
+        if codes & {8004, 8023}:
+            limit = "image uploads" if 8004 in codes else "published posts"
+            wait = seconds_until_daily_reset()
+            self._block("post", wait, f"the blog has reached Tumblr's daily limit of {limit} ({said})")
+            return PublishError(
+                f"Tumblr's daily limit of {limit} is reached ({said}); retry in {wait:.0f}s",
+                transient=True,
+                retry_after=wait,
+            )
+        if 8022 in codes:
+            return PublishError(
+                f"the blog's queue is full ({said}); publish or delete queued posts", transient=True, retry_after=3600.0
+            )
+        if status == 429:
+            wait = _tumblr_retry_after(headers)
+            return PublishError(
+                f"Tumblr rate limit reached while trying to {action} ({said}); retry in {wait:.0f}s",
+                transient=True,
+                retry_after=wait,
+            )
+        if status == 401:
+            return PublishError(
+                f"Tumblr rejected the OAuth credentials ({said}): check the consumer key and "
+                f"secret and the OAuth token and secret",
+                transient=False,
+            )
+        if status == 403:
+            return PublishError(
+                f"Tumblr refused to {action} on blog {self.blog!r} ({said}): the OAuth token's "
+                f"user may not post there",
+                transient=False,
+            )
+        if status == 404:
+            return PublishError(
+                f"Tumblr could not find blog {self.blog!r} ({said}); check the blog name", transient=False
+            )
+        if status >= 500:
+            return PublishError(f"Tumblr server error while trying to {action} ({said})", transient=True)
+        return PublishError(f"Tumblr rejected the request to {action} ({said})", transient=False)
+
+    def _not_json(self, resp: requests.Response, action: str) -> PublishError:
+        status = resp.status_code
+        kind = resp.headers.get("Content-Type", "no content type").split(";")[0]
+        message = (
+            f"Tumblr answered HTTP {status} with {kind} instead of the API's JSON while "
+            f"trying to {action}: {_page_text(resp.text)!r}"
+        )
+        if status == 429:
+            wait = _tumblr_retry_after(resp.headers)
+            return PublishError(f"{message}; retry in {wait:.0f}s", transient=True, retry_after=wait)
+        if status == 401:
+            return PublishError(f"{message}; check the OAuth credentials", transient=False)
+        if status < 300:
+            return _UnreadableSuccess(message, transient=True)
+        return PublishError(message, transient=status >= 500)
+
+    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        # Per-consumer API limits: stop before Tumblr starts answering 429.
+        for period, word in (("Perhour", "hourly"), ("Perday", "daily")):
+            if response.headers.get(f"X-Ratelimit-{period}-Remaining", "").strip() == "0":
+                wait = _number(response.headers.get(f"X-Ratelimit-{period}-Reset"))
+                if wait:
+                    self._block("api", wait, f"the application's {word} API call limit is used up")
+
+    def _block(self, kind: str, seconds: float, why: str) -> None:
+        until = time.time() + seconds
+        if until > self._blocks.get(kind, (0.0, ""))[0]:
+            self._blocks[kind] = (until, why)
+
+    def _check_local_limits(self, action: str) -> None:
+        done = self._posts_today()
+        if done >= DAILY_POST_LIMIT:
+            wait = seconds_until_daily_reset(utc_only=True)
+            raise PublishError(
+                f"not trying to {action}: {done} posts made on Tumblr today (UTC), the daily "
+                f"limit is {DAILY_POST_LIMIT}; retry in {wait:.0f}s",
+                transient=True,
+                retry_after=wait,
+            )
+
+    def _posts_today(self) -> int:
+        if self._posts_today_fn is not None:
+            return self._posts_today_fn()
+        today = datetime.now(timezone.utc).date().isoformat()
+        if self._count_day != today:
+            self._count_day, self._count = today, 0
+        return self._count
+
+    def _count_post(self) -> None:
+        self._posts_today()  # rolls the counter over at midnight UTC
+        self._count += 1
+
+    def _post_url(self, post_id: str) -> str | None:
+        if self.state not in ("published", "private") or self.blog.startswith("t:"):
+            return None
+        if "." in self.blog:
+            return f"https://{self.blog}/post/{post_id}"
+        return f"https://www.tumblr.com/{self.blog}/{post_id}"
+
+
+class _UnreadableSuccess(PublishError):
+    """A 2xx answer whose body is not the API's JSON: the request may have worked."""
+
+
+def seconds_until_daily_reset(now: datetime | None = None, *, utc_only: bool = False) -> float:
+    """Seconds until the next 00:00 UTC, or 05:00 UTC if that comes first (Tumblr's day may
+    follow New York time), plus a minute of margin."""
+    now = now or datetime.now(timezone.utc)
+    hours = (0,) if utc_only else (0, 5)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    candidates = [day + timedelta(days=d, hours=h) for d in (0, 1) for h in hours]
+    nxt = min(c for c in candidates if c > now)
+    return (nxt - now).total_seconds() + 60.0
+
+
+def _text_block(text: str) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "text", "text": text}
+    links = []
+    for match in _URL_RE.finditer(text):
+        url = match.group(0).rstrip(_URL_TRAILING)
+        # NPF indexes count code points, as Python str indexes do.
+        links.append({"start": match.start(), "end": match.start() + len(url), "type": "link", "url": url})
+    if links:
+        block["formatting"] = links
+    return block
+
+
+def _tags(raw: list[str], ref: str) -> list[str]:
+    # "machine made", "#MachineMade" and "machine-made" are one tag: keep the first spelling
+    # (the configured tags come first; they may have spaces, which Tumblr tags allow).
+    seen = {re.sub(r"\W", "", ref.lower())}
+    tags: list[str] = []
+    for tag in raw:
+        clean = re.sub(r"\s+", " ", tag.replace(",", " ")).strip().lstrip("#").strip()
+        key = re.sub(r"[\W_]", "", clean.lower())
+        if key and key not in seen:
+            seen.add(key)
+            tags.append(clean)
+    return tags[: MAX_TAGS - 1] + [ref]
+
+
+def _blog_identifier(blog: str) -> str:
+    ident = re.sub(r"^https?://", "", blog.strip()).strip("/")
+    if ident.startswith("www.tumblr.com/"):
+        ident = ident.split("/", 1)[1].lstrip("@")
+    if not ident or "/" in ident or " " in ident:
+        raise ValueError(f"not a Tumblr blog name or hostname: {blog!r}")
+    return ident
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    title = str(error.get("title") or "").strip()
+    detail = str(error.get("detail") or "").strip()
+    code = error.get("code")
+    parts = [title] if title else []
+    if detail and detail != title:
+        parts.append(detail)
+    text = " — ".join(parts)
+    return f"{text} (code {code})" if code else text
+
+
+def _tumblr_retry_after(headers: Mapping[str, str]) -> float:
+    value = _number(headers.get("Retry-After"))
+    if value is not None:
+        return value
+    for period in ("Perday", "Perhour"):
+        if headers.get(f"X-Ratelimit-{period}-Remaining", "").strip() == "0":
+            reset = _number(headers.get(f"X-Ratelimit-{period}-Reset"))
+            if reset is not None:
+                return reset
+    return 60.0
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _page_text(text: str) -> str:
+    title = re.search(r"<title[^>]*>(.*?)</title>", text or "", re.I | re.S)
+    plain = re.sub(r"<[^>]+>", " ", title.group(1) if title else text or "")
+    return re.sub(r"\s+", " ", plain).strip()[:160]
