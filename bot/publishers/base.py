@@ -1,7 +1,7 @@
 """The one interface every publisher implements: take a finished post, put it somewhere."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 

@@ -1,0 +1,210 @@
+"""`python run_bot.py`: run the bot, one cycle, check a config, or show what the bot has done.
+
+Exit codes: 0 fine, 1 a cycle failed or the bot stopped on an error, 2 the config (or the
+command line) is wrong; the message says what to change, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from typing import Sequence, TextIO
+
+DEFAULT_CONFIG = "config/bot.toml"
+log = logging.getLogger("bot")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run_bot.py",
+        description="Lucid Dream Bot: dreams ImageNet classes into photos on a schedule and posts them.",
+        epilog="Start with: python run_bot.py --once --config config/demo.toml",
+    )
+    p.add_argument("command", nargs="?", default="run", choices=("run", "check-config", "status"),
+                   help="run (default): run on the schedule; check-config: validate and exit; "
+                        "status: next runs, last posts, queues, failures")
+    p.add_argument("--config", default=os.environ.get("LUCID_BOT_CONFIG", DEFAULT_CONFIG),
+                   help=f"the TOML config (default: $LUCID_BOT_CONFIG or {DEFAULT_CONFIG})")
+    p.add_argument("--once", action="store_true", help="run one cycle now and exit")
+    p.add_argument("--dry-run", action="store_true", help="publish only to the outbox (no accounts needed)")
+    p.add_argument("--log-json", action="store_true", help="log JSON lines instead of plain text")
+    p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="overrides bot.log_level")
+    return p
+
+
+def main(argv: Sequence[str] | None = None, *, render=None, out: TextIO | None = None) -> int:
+    from bot import logs
+    from bot.config import ConfigError, load_config
+
+    out = out or sys.stdout
+    args = parser().parse_args(argv)
+    logs.setup("json" if args.log_json else "plain", args.log_level or "INFO")
+    try:
+        cfg = load_config(args.config, need_secrets=not args.dry_run and args.command == "run")
+    except ConfigError as exc:
+        print(f"{args.config}: the config cannot be used.\n{exc}", file=sys.stderr)
+        return 2
+    logs.add_secrets(cfg.secret_values())
+    logs.setup("json" if args.log_json or cfg.bot.log_format == "json" else "plain",
+               args.log_level or cfg.bot.log_level)
+
+    if args.command == "check-config":
+        return _check_config(cfg, args, out)
+    if args.command == "status":
+        return _status(cfg, out)
+    return _run(cfg, args, render, out)
+
+
+def _check_config(cfg, args, out: TextIO) -> int:
+    from bot.config import ConfigError, load_config
+    from bot.scheduler import _describe, next_runs
+
+    # Secrets are part of what a deploy needs: check them too unless this is for a dry run.
+    if not args.dry_run:
+        try:
+            cfg = load_config(args.config)
+        except ConfigError as exc:
+            print(f"{args.config}: the config cannot be used.\n{exc}", file=sys.stderr)
+            return 2
+    print(f"{args.config}: OK", file=out)
+    print(f"  schedule:   {_describe(cfg.schedule)}; next: "
+          + ", ".join(t.isoformat(timespec='minutes') for t in next_runs(cfg.schedule)), file=out)
+    print("  sources:    " + ", ".join(f"{n} ({s.type})" for n, s in zip(cfg.source_names(), cfg.sources)), file=out)
+    print(f"  publishers: {', '.join(cfg.enabled_publishers())}" + (" (dry run: outbox only)" if args.dry_run else ""),
+          file=out)
+    print(f"  data dir:   {cfg.data_dir}", file=out)
+    return 0
+
+
+def _open_store(cfg):
+    from bot.store import Store
+
+    return Store(cfg.data_dir / "bot.db")
+
+
+def _run(cfg, args, render, out: TextIO) -> int:
+    from bot.config import only_outbox
+    from bot.pipeline import BuildError, Pipeline, build_parts
+    from bot.store import StoreError
+
+    effective = only_outbox(cfg) if args.dry_run else cfg
+    try:
+        store = _open_store(cfg)
+        parts = build_parts(effective, store)
+    except (StoreError, BuildError) as exc:
+        print(f"{args.config}: cannot start: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, BuildError) else 1
+    try:
+        if args.once:
+            result = Pipeline(parts, store, data_dir=cfg.data_dir, render=render).run_cycle()
+            print(f"{result.outcome}: {result.message}", file=out)
+            if "outbox" in parts.publishers and result.dream_id:
+                print(f"outbox: {(effective.outbox_dir / 'index.html')}", file=out)
+            return 1 if result.outcome == "failed" else 0
+        return _serve(cfg, store, args, render, parts)
+    finally:
+        store.close()
+
+
+def _serve(cfg, store, args, render, parts) -> int:
+    from bot.pipeline import Pipeline
+    from bot.scheduler import BotRunner
+
+    pipeline = Pipeline(parts, store, data_dir=cfg.data_dir, render=render)
+    runner = BotRunner(cfg, store, dry_run=args.dry_run, blocking=True, pipeline=pipeline)
+
+    def stop(signum, _frame):
+        log.info("signal %d: stopping after the running cycle", signum)
+        runner.scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        runner.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        runner.shutdown(wait=True)  # lets a running cycle finish its posts
+    log.info("stopped")
+    return 0
+
+
+def _status(cfg, out: TextIO) -> int:
+    from bot.scheduler import _describe, next_runs
+    from bot.sources import SourceError, build_sources
+
+    db = cfg.data_dir / "bot.db"
+    p = lambda *a: print(*a, file=out)  # noqa: E731
+    p(f"{cfg.bot.name}: config {cfg.path}")
+    p(f"data dir: {cfg.data_dir}")
+    store = _open_store(cfg) if db.exists() else None
+    running = store.get_meta("scheduler") if store else None
+    if running and running.get("pid") and _alive(int(running["pid"])):
+        p(f"running: yes (pid {running['pid']}), {running.get('schedule')}; next run {running.get('next_run') or '?'}")
+    else:
+        p(f"running: no; schedule {_describe(cfg.schedule)}")
+        if cfg.schedule.cron:
+            p("next runs once started: " + ", ".join(t.isoformat(timespec="minutes") for t in next_runs(cfg.schedule)))
+        else:
+            p(f"next run once started: {cfg.schedule.interval_minutes:g} min after start")
+    if store is None:
+        p("no cycles yet (no database)")
+    else:
+        last = store.last_cycle()
+        if last:
+            p(f"last cycle: {last['finished_at']} {last['outcome']}" + (f": {last['error']}" if last["error"] else ""))
+        fails, notified = store.consecutive_failures()
+        p(f"failed cycles in a row: {fails}" + (" (admin told)" if notified else ""))
+        p("posts:")
+        summary = store.publisher_summary()
+        for name in sorted(set(summary) | set(cfg.enabled_publishers())):
+            info = summary.get(name, {"counts": {}, "last": None})
+            counts = info["counts"]
+            text = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("confirmed", "pending", "intended", "failed"))
+            enabled = "" if name in cfg.enabled_publishers() else " (disabled)"
+            p(f"  {name}{enabled}: {text}")
+            if info["last"]:
+                p(f"    last: {info['last']['updated_at']} {info['last']['url'] or info['last']['remote_id']}")
+        fails_list = store.recent_failures()
+        if fails_list:
+            p("recent post failures:")
+            for f in fails_list:
+                p(f"  {f['updated_at']} {f['publisher']} (attempt {f['attempts']}): {f['error']}")
+        counts = store.source_counts()
+        p("sources seen: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none"))
+    p("queue:")
+    try:
+        sources = build_sources(cfg)
+    except Exception as exc:
+        p(f"  cannot list sources: {exc}")
+        sources = []
+    for src in sources:
+        size = None
+        if store is not None or src.kind != "feed":
+            try:
+                size = src.queue_size(store or _EmptyStore())
+            except SourceError as exc:
+                p(f"  {src.name} ({src.kind}): {exc}")
+                continue
+        p(f"  {src.name} ({src.kind}): " + (f"{size} waiting" if size is not None else "not counted (remote feed)"))
+    if store:
+        store.close()
+    return 0
+
+
+class _EmptyStore:
+    """Stands in for a store before the first run: nothing has been seen."""
+
+    def source_blocked(self, **_kw) -> bool:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,48 @@
+"""Crontab expressions as cron users mean them, for APScheduler 3.
+
+APScheduler 3 numbers weekdays from Monday = 0, while crontab has Sunday = 0 (and 7); its own
+`CronTrigger.from_crontab` keeps that mismatch for compatibility, so "0 9 * * 1-5" would skip
+Monday and run on Saturday. Here numeric weekdays are rewritten as names first.
+"""
+from __future__ import annotations
+
+import re
+from datetime import tzinfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+
+
+def weekdays(field: str) -> str:
+    """A crontab day-of-week field with every number spelled as a name ("1-5" -> "mon,...,fri")."""
+    out: list[str] = []
+    for part in field.split(","):
+        part = part.strip().lower()
+        m = re.fullmatch(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?", part)
+        if not m:
+            out.append(part)  # names ("mon-fri") mean the same in both
+            continue
+        start, end, step = m.groups()
+        if start == "*" and not step:
+            return "*"
+        lo = 0 if start == "*" else int(start)
+        hi = (6 if start == "*" else lo) if end is None else int(end)
+        if start != "*" and end is None and step:
+            hi = 6  # "1/2": from 1 to the end of the week
+        if not (0 <= lo <= 7 and 0 <= hi <= 7) or lo > hi:
+            raise ValueError(f"day of week {part!r} is out of range; use 0-7 (0 and 7 are Sunday) or mon-sun")
+        for d in range(lo, hi + 1, int(step or 1)):
+            name = _NAMES[d % 7]
+            if name not in out:
+                out.append(name)
+    return ",".join(out)
+
+
+def crontab_trigger(expr: str, timezone: tzinfo | str, jitter: int | None = None) -> CronTrigger:
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"{len(fields)} fields, expected 5")
+    minute, hour, day, month, dow = fields
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=weekdays(dow),
+                       timezone=timezone, jitter=jitter)

@@ -1,0 +1,211 @@
+"""Running the bot on a schedule (APScheduler 3), with hot reload of the config file.
+
+The cycle job has max_instances=1, the configured coalesce and misfire grace, and a trigger
+built from [schedule] (cron or interval, in the configured time zone). A second job polls
+the config file (mtime and size, then content); a changed file is validated and, if good,
+applied whole: new sources, picker, recipe, caption and publishers for the next cycle (a
+running cycle finishes with the parts it started with) and a rescheduled cycle job. A bad
+file is logged with its problems and the running config stays. `bot.data_dir` is the one
+setting that needs a restart (the store is open on it).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, EVENT_SCHEDULER_STARTED
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot import logs
+from bot.cron import crontab_trigger
+from bot.config import Config, ConfigError, ScheduleSection, load_config, only_outbox
+from bot.pipeline import BuildError, Pipeline, build_parts
+from bot.store import Store
+
+log = logging.getLogger("bot.scheduler")
+
+_JOB_EVENTS = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+CYCLE_JOB = "cycle"
+RELOAD_JOB = "reload"
+
+
+def make_trigger(s: ScheduleSection) -> CronTrigger | IntervalTrigger:
+    tz = ZoneInfo(s.timezone)
+    jitter = s.jitter_seconds or None
+    if s.cron:
+        return crontab_trigger(s.cron, tz, jitter)
+    return IntervalTrigger(seconds=float(s.interval_minutes) * 60, timezone=tz, jitter=jitter)
+
+
+def next_runs(s: ScheduleSection, n: int = 3, now: datetime | None = None) -> list[datetime]:
+    """The next n fire times of a schedule counted from `now` (an interval starts at `now`)."""
+    now = now or datetime.now(ZoneInfo(s.timezone))
+    if not s.cron:
+        step = timedelta(minutes=float(s.interval_minutes))
+        return [now + step * (k + 1) for k in range(n)]
+    trigger = crontab_trigger(s.cron, ZoneInfo(s.timezone))
+    out: list[datetime] = []
+    prev = None
+    for _ in range(n):
+        t = trigger.get_next_fire_time(prev, now if prev is None else prev + timedelta(seconds=1))
+        if t is None:
+            break
+        out.append(t)
+        prev = t
+    return out
+
+
+class BotRunner:
+    def __init__(
+        self,
+        cfg: Config,
+        store: Store,
+        *,
+        dry_run: bool = False,
+        blocking: bool = True,
+        render: Any = None,
+        pipeline: Pipeline | None = None,
+    ):
+        self.cfg = cfg
+        self.dry_run = dry_run
+        self.store = store
+        self.pipeline = pipeline or Pipeline(
+            build_parts(only_outbox(cfg) if dry_run else cfg, store), store, render=render)
+        cls = BlockingScheduler if blocking else BackgroundScheduler
+        self.scheduler: BaseScheduler = cls(timezone=ZoneInfo(cfg.schedule.timezone))
+        self._stamp = _stamp(cfg.path)
+        self._cycle_job: Any = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Add the jobs and start (for BlockingScheduler this returns only on shutdown)."""
+        self._add_cycle_job()
+        self._add_reload_job()
+        self.scheduler.add_listener(self._on_event, mask=_JOB_EVENTS | EVENT_SCHEDULER_STARTED)
+        self.scheduler.start()
+
+    def _on_event(self, event: Any) -> None:
+        if event.code == EVENT_SCHEDULER_STARTED:
+            log.info("%s started; schedule %s; next run %s", self.cfg.bot.name, _describe(self.cfg.schedule),
+                     self._next_run_text())
+        self._save_next_run()
+
+    def shutdown(self, wait: bool = True, timeout: float = 3600) -> None:
+        """Stop scheduling; with `wait`, return once the running cycle (if any) is done.
+        APScheduler's own shutdown(wait=True) holds its job-store lock while it waits, so a
+        job that touches the scheduler at that moment would deadlock it; we wait ourselves."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if wait:
+            self.pipeline.wait_idle(timeout)
+        self.store.set_meta("scheduler", None)
+
+    def _add_cycle_job(self) -> None:
+        s = self.cfg.schedule
+        self._cycle_job = self.scheduler.add_job(
+            self._run_cycle, make_trigger(s), id=CYCLE_JOB, name="dream cycle", replace_existing=True,
+            max_instances=1, coalesce=s.coalesce, misfire_grace_time=s.misfire_grace_seconds,
+        )
+
+    def _add_reload_job(self) -> None:
+        secs = self.cfg.bot.reload_check_seconds
+        if self.scheduler.get_job(RELOAD_JOB):
+            self.scheduler.remove_job(RELOAD_JOB)
+        if secs > 0:
+            self.scheduler.add_job(self.check_reload, IntervalTrigger(seconds=secs), id=RELOAD_JOB,
+                                   name="config watch", max_instances=1, coalesce=True)
+
+    def _run_cycle(self) -> None:
+        try:
+            self.pipeline.run_cycle()
+        except Exception:  # run_cycle records its own failures; this is the last net
+            log.exception("cycle crashed")
+
+    # --- hot reload ------------------------------------------------------------------------
+    def check_reload(self) -> bool | None:
+        """Apply the config file if it changed: True applied, False invalid (kept the old
+        one), None unchanged."""
+        stamp = _stamp(self.cfg.path)
+        if stamp == self._stamp:
+            return None
+        old_stamp, self._stamp = self._stamp, stamp  # a bad file is reported once, not every poll
+        if stamp is not None and old_stamp is not None and stamp[2] == old_stamp[2]:
+            return None  # touched, same content
+        try:
+            new = load_config(self.cfg.path, need_secrets=not self.dry_run)
+        except ConfigError as exc:
+            log.error("config %s changed but cannot be used; keeping the running config.\n%s", self.cfg.path, exc)
+            return False
+        return self.apply(new)
+
+    def apply(self, new: Config) -> bool:
+        effective = only_outbox(new) if self.dry_run else new
+        try:
+            parts = build_parts(effective, self.store)
+        except BuildError as exc:
+            log.error("config %s is valid but cannot be applied (%s); keeping the running config", new.path, exc)
+            return False
+        if new.data_dir != self.cfg.data_dir:
+            log.warning("bot.data_dir changed to %s; that needs a restart, still using %s", new.data_dir,
+                        self.cfg.data_dir)
+        logs.add_secrets(new.secret_values())
+        old = self.cfg
+        self.pipeline.parts = parts
+        if new.schedule != old.schedule:
+            s = new.schedule
+            self.scheduler.modify_job(CYCLE_JOB, coalesce=s.coalesce, misfire_grace_time=s.misfire_grace_seconds)
+            self._cycle_job = self.scheduler.reschedule_job(CYCLE_JOB, trigger=make_trigger(s))
+        self.cfg = new
+        if new.bot.reload_check_seconds != old.bot.reload_check_seconds:
+            self._add_reload_job()
+        if new.bot.log_level != old.bot.log_level:
+            logging.getLogger().setLevel(new.bot.log_level)
+        changed = [k for k in type(new).model_fields if getattr(new, k) != getattr(old, k)]
+        log.info("config reloaded (changed: %s); next run %s", ", ".join(changed) or "nothing", self._next_run_text())
+        self._save_next_run()
+        return True
+
+    # --- what `status` shows ---------------------------------------------------------------
+    def next_run_time(self) -> datetime | None:
+        # Read from our own Job object, not get_job(): this runs in job listeners, where taking
+        # the scheduler's lock can deadlock against a shutdown (see shutdown()).
+        return getattr(self._cycle_job, "next_run_time", None)
+
+    def _next_run_text(self) -> str:
+        t = self.next_run_time()
+        return t.isoformat(timespec="seconds") if t else "when the scheduler starts"
+
+    def _save_next_run(self) -> None:
+        t = self.next_run_time()
+        try:
+            self.store.set_meta("scheduler", {
+                "pid": os.getpid(),
+                "next_run": t.isoformat(timespec="seconds") if t else None,
+                "schedule": _describe(self.cfg.schedule),
+            })
+        except Exception as exc:  # status info only; never worth failing a job for
+            log.debug("could not save the next run time: %s", exc)
+
+
+def _describe(s: ScheduleSection) -> str:
+    what = f"cron '{s.cron}'" if s.cron else f"every {s.interval_minutes:g} min"
+    return f"{what} ({s.timezone})"
+
+
+def _stamp(path: Path) -> tuple[int, int, str] | None:
+    try:
+        st = os.stat(path)
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, digest)
+

@@ -1,0 +1,138 @@
+"""What every source hands the pipeline: one photo, its identity for dedupe, and its credit."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from bot.config import Config
+    from bot.sources.fetch import FetchPolicy
+    from bot.store import Store
+
+
+class SourceError(Exception):
+    """A source cannot be read at all this cycle (feed down, folder missing); says which and why."""
+
+
+@dataclass(frozen=True)
+class Credit:
+    title: str | None = None
+    author: str | None = None
+    link: str | None = None
+    licence: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v}
+
+    def merged(self, **values: str | None) -> "Credit":
+        """This credit with the given non-empty values taking precedence."""
+        return Credit(**{**asdict(self), **{k: v.strip() for k, v in values.items() if v and v.strip()}})
+
+
+def _noop(*_: Any) -> None:
+    return None
+
+
+@dataclass
+class SourceItem:
+    source: str                 # the config's name for the source
+    url: str | None             # identity for dedupe: image URL or file URI (None: content only)
+    sha256: str                 # of the original bytes
+    image: "Image.Image"
+    credit: Credit
+    description: str | None = None  # what the photo shows, for alt text
+    done: Callable[[], None] = field(default=_noop)           # after the dream is saved
+    failed: Callable[[str], None] = field(default=_noop)      # when it could not be dreamt
+
+    @property
+    def public_url(self) -> str | None:
+        """A link worth showing readers (never a local file path)."""
+        for u in (self.credit.link, self.url):
+            if u and u.startswith(("http://", "https://")):
+                return u
+        return None
+
+
+class Source(Protocol):
+    name: str
+    kind: str
+
+    def take(self, store: "Store") -> SourceItem | None:
+        """The next photo never dreamt before, or None when there is none now."""
+        ...
+
+    def queue_size(self, store: "Store") -> int | None:
+        """How many photos are waiting, or None when that cannot be told cheaply (feeds)."""
+        ...
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def build_sources(cfg: "Config") -> list[Source]:
+    from bot.sources.feed import FeedSource
+    from bot.sources.fetch import FetchPolicy
+    from bot.sources.folder import FolderSource
+    from bot.sources.urls import UrlsSource
+
+    policy = FetchPolicy.from_config(cfg.fetch)
+    out: list[Source] = []
+    for name, sec in zip(cfg.source_names(), cfg.sources):
+        credit = Credit(title=sec.title, author=sec.author, link=sec.link, licence=sec.licence)
+        if sec.type == "folder":
+            out.append(FolderSource(name, cfg.resolve(sec.path), credit=credit, consume=sec.consume,
+                                    settle_seconds=sec.settle_seconds, max_bytes=cfg.fetch.max_bytes))
+        elif sec.type == "feed":
+            out.append(FeedSource(name, sec.url, policy, credit=credit, order=sec.order, max_tries=sec.max_tries))
+        else:
+            out.append(UrlsSource(name, cfg.resolve(sec.path), policy, credit=credit, max_tries=sec.max_tries))
+    return out
+
+
+def take_remote(
+    source: str,
+    candidates: "Iterable[tuple[str, Credit, str | None]]",
+    store: "Store",
+    policy: "FetchPolicy",
+    max_tries: int,
+) -> SourceItem | None:
+    """The first (image URL, credit, description) never dreamt before that fetches and decodes.
+
+    URLs already seen are skipped without a request; after fetching, the content hash is
+    checked too (the same photo under another URL). At most `max_tries` fetches a cycle, so
+    one bad feed cannot keep the bot busy.
+    """
+    import logging
+
+    from bot.sources.fetch import FetchError, fetch_image, make_session
+
+    log = logging.getLogger("bot.sources")
+    tries = 0
+    session = make_session(policy)
+    try:
+        for url, credit, description in candidates:
+            if store.source_blocked(url=url):
+                continue
+            if tries >= max_tries:
+                break
+            tries += 1
+            try:
+                got, image = fetch_image(url, policy, session=session)
+            except FetchError as exc:
+                log.warning("source %s: %s", source, exc)
+                store.note_source(source, url, None, status="failed", error=str(exc))
+                continue
+            digest = sha256(got.data)
+            if store.source_blocked(sha256=digest):
+                log.info("source %s: %s skipped, the same picture was dreamt before", source, url)
+                store.note_source(source, url, digest, status="duplicate")
+                continue
+            return SourceItem(source=source, url=url, sha256=digest, image=image, credit=credit,
+                              description=description)
+    finally:
+        session.close()
+    return None

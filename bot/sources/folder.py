@@ -1,0 +1,165 @@
+"""A folder queue: drop photos into a folder; the bot takes the oldest, then moves it to done/
+(or failed/, with the reason in a .txt beside it).
+
+A file still being written is not taken: names that copy tools use for partial files are
+skipped, and a file must have been left alone for `settle_seconds` (mtime) and keep the same
+size across two looks. An optional `<stem>.json` beside a photo gives its credit
+({"title", "author", "link", "licence", "description"}) and moves with it.
+With `consume = false` the files stay put and the store alone keeps them from being dreamt twice.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.sources.base import Credit, SourceError, SourceItem, sha256
+
+if TYPE_CHECKING:
+    from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif"}
+PARTIAL_SUFFIXES = {".part", ".partial", ".tmp", ".crdownload", ".download", ".filepart"}
+
+
+class FolderSource:
+    kind = "folder"
+
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        *,
+        credit: Credit = Credit(),
+        consume: bool = True,
+        settle_seconds: float = 5.0,
+        max_bytes: int = 50_000_000,
+    ):
+        self.name = name
+        self.path = Path(path)
+        self.credit = credit
+        self.consume = consume
+        self.settle_seconds = settle_seconds
+        self.max_bytes = max_bytes
+
+    def candidates(self) -> list[Path]:
+        """Image files ready to take, oldest first."""
+        if not self.path.is_dir():
+            raise SourceError(f"source {self.name}: folder {self.path} does not exist (sources.path)")
+        now = time.time()
+        found = []
+        for entry in os.scandir(self.path):
+            p = Path(entry.path)
+            if not entry.is_file(follow_symlinks=False) or p.name.startswith((".", "~")):
+                continue
+            if p.suffix.lower() in PARTIAL_SUFFIXES or p.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            st = entry.stat(follow_symlinks=False)
+            if now - st.st_mtime < self.settle_seconds:
+                continue  # probably still being copied in
+            found.append((st.st_mtime, p.name, p))
+        return [p for _, _, p in sorted(found)]
+
+    def take(self, store: "Store") -> SourceItem | None:
+        from dreamer import ImageError, load_image
+
+        for p in self.candidates():
+            url = p.resolve().as_uri()
+            if not self.consume and store.source_blocked(url=url):
+                continue
+            size = p.stat().st_size
+            if size > self.max_bytes:
+                self._reject(store, p, url, None, f"{size:,} bytes is over fetch.max_bytes ({self.max_bytes:,})")
+                continue
+            data = p.read_bytes()
+            if len(data) != size:
+                continue  # grew while we read it: still being written, try next cycle
+            digest = sha256(data)
+            if store.source_blocked(sha256=digest):
+                if self.consume:
+                    self._move(p, "failed", "the same picture was dreamt before")
+                store.note_source(self.name, url, digest, status="duplicate")
+                log.info("source %s: %s skipped, the same picture was dreamt before", self.name, p.name)
+                continue
+            try:
+                image = load_image(data, name=p.name)
+            except ImageError as exc:
+                self._reject(store, p, url, digest, str(exc))
+                continue
+            meta = self._sidecar(p)
+            credit = self.credit.merged(
+                title=meta.get("title") or _title_from(p), author=meta.get("author"),
+                link=meta.get("link"), licence=meta.get("licence") or meta.get("license"),
+            )
+            return SourceItem(
+                source=self.name,
+                url=None if self.consume else url,  # a queue's file names get reused; its content is the identity
+                sha256=digest,
+                image=image,
+                credit=credit,
+                description=meta.get("description"),
+                done=(lambda p=p: self._move(p, "done")) if self.consume else (lambda: None),
+                failed=(lambda why, p=p: self._move(p, "failed", why)) if self.consume else (lambda why: None),
+            )
+        return None
+
+    def queue_size(self, store: "Store") -> int | None:
+        try:
+            files = self.candidates()
+        except SourceError:
+            return None
+        if self.consume:
+            return len(files)
+        return sum(1 for p in files if not store.source_blocked(url=p.resolve().as_uri()))
+
+    # --- helpers -------------------------------------------------------------------------
+    def _reject(self, store: "Store", p: Path, url: str, digest: str | None, why: str) -> None:
+        log.warning("source %s: %s cannot be used: %s", self.name, p.name, why)
+        # A file that cannot be read will not get better by itself: never try it again
+        # (a fixed copy has other bytes, so it is a new source).
+        store.note_source(self.name, url, digest, status="failed", error=why, permanent=True)
+        if self.consume:
+            self._move(p, "failed", why)
+
+    def _sidecar(self, p: Path) -> dict[str, str]:
+        side = p.with_suffix(".json")
+        if not side.is_file():
+            return {}
+        try:
+            data = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("source %s: ignoring %s: %s", self.name, side.name, exc)
+            return {}
+        return {k: str(v) for k, v in data.items() if isinstance(v, (str, int, float))} if isinstance(data, dict) else {}
+
+    def _move(self, p: Path, where: str, why: str | None = None) -> None:
+        dest_dir = self.path / where
+        dest_dir.mkdir(exist_ok=True)
+        dest = _free_name(dest_dir / p.name)
+        try:
+            os.replace(p, dest)
+            side = p.with_suffix(".json")
+            if side.is_file():
+                os.replace(side, dest.with_suffix(".json"))
+            if why:
+                dest.with_name(dest.name + ".txt").write_text(why + "\n", encoding="utf-8")
+        except OSError as exc:
+            log.error("source %s: cannot move %s to %s/: %s", self.name, p.name, where, exc)
+
+
+def _free_name(dest: Path) -> Path:
+    n = 1
+    out = dest
+    while out.exists():
+        out = dest.with_name(f"{dest.stem}-{n}{dest.suffix}")
+        n += 1
+    return out
+
+
+def _title_from(p: Path) -> str:
+    return p.stem.replace("_", " ").replace("-", " ").strip() or p.name
