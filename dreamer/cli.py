@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = p.add_argument_group("what to dream")
     g.add_argument("--model", help="network (see --list-models); default efficientnet-lite0")
-    g.add_argument("--weights", help="local weights file for the model")
+    g.add_argument("--weights", help="local weights file for the model (a Caffe model's .caffemodel)")
+    g.add_argument("--labels", metavar="FILE", help="class names for a model from files: one per line, JSON, or Caffe's synset_words.txt")
     g.add_argument("--mode", choices=MODES, help="default: lucid with classes, deepdream with --layer only, guide with --guide")
     g.add_argument("--classes", "-c", help='classes by name, id or range with weights: "goldfish, stingray:0.5, 1-5"')
     g.add_argument("--random-classes", type=int, metavar="N", help="dream N random classes (a mutant hybrid)")
@@ -160,13 +161,13 @@ def pick_classes(args: argparse.Namespace, model: str) -> dict[str, float]:
     if args.classes:
         from models.labels import imagenet, parse_class_spec
 
-        labels = _labels_for(model, args.weights) or imagenet()
+        labels = _labels_for(model, args.weights, args.labels) or imagenet()
         for cid, w in parse_class_spec(args.classes, labels).items():
             classes[str(cid)] = w
     if args.random_classes:
         if not 1 <= args.random_classes <= 10:
             raise CliError("--random-classes must be 1..10")
-        labels = _labels_for(model, args.weights)
+        labels = _labels_for(model, args.weights, args.labels)
         if labels is None:
             from models.labels import imagenet
 
@@ -179,12 +180,23 @@ def pick_classes(args: argparse.Namespace, model: str) -> dict[str, float]:
     return classes
 
 
-def _labels_for(model: str, weights: str | None):
+def _labels_for(model: str, weights: str | None, labels: str | None = None):
+    if labels:  # --labels: the user's file beats whatever the model brings
+        from models.labels import Labels
+
+        return Labels.from_file(labels)  # a LabelsFileError is a ValueError: one clear line
     if model in ("efficientnet-lite0", "efficientnet-lite2", "googlenet", "tiny"):
         return None  # ImageNet; no need to build the net just for its labels
     from models import create_model
 
-    return create_model(model, weights=weights).labels
+    net = create_model(model, weights=weights)
+    if net.labels is None and net.num_classes is not None:
+        # A net from files with no labels file: its classes go by id ("class 7" or "7"),
+        # never by ImageNet's names, which would silently pick the wrong ids.
+        from models.labels import Labels
+
+        return Labels([f"class {i}" for i in range(net.num_classes)])
+    return net.labels
 
 
 def list_things(args: argparse.Namespace, recipe: Recipe) -> int:
@@ -195,7 +207,7 @@ def list_things(args: argparse.Namespace, recipe: Recipe) -> int:
         for name in net.layer_names():
             print(name + ("  (default)" if name == net.default_layer else ""))
         return 0
-    labels = _labels_for(recipe.model, recipe.weights)
+    labels = _labels_for(recipe.model, recipe.weights, args.labels)
     if labels is None:
         from models.labels import imagenet
 

@@ -137,6 +137,8 @@ def _layer(net: DreamNet, name: str | None) -> str:
 
 
 def _num_classes(net: DreamNet) -> int:
+    if net.num_classes is not None:
+        return net.num_classes
     last = [m for m in net.module.modules() if isinstance(m, torch.nn.Linear)]
     return last[-1].out_features if last else 1000
 

@@ -33,6 +33,8 @@ class DreamNet:
     labels: "Labels | None" = None
     bgr: bool = False
     default_layer: str | None = None
+    # Set when the class output is not the last nn.Linear (a 1x1 conv, an imported graph).
+    num_classes: int | None = None
 
     def normalise(self, rgb: torch.Tensor) -> torch.Tensor:
         x = rgb.flip(1) if self.bgr else rgb

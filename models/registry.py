@@ -1,7 +1,7 @@
 """One registry for the zoo, in the spirit of timm's `create_model(name)`."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from models.base import DreamNet, ModelError
 
@@ -24,19 +24,54 @@ def list_models() -> dict[str, str]:
     return dict(_DESCRIPTIONS)
 
 
-def create_model(name: str, weights: str | None = None, device: str | None = None) -> DreamNet:
-    """Build a registered net. `weights` overrides where its weights come from (a local file)."""
+def create_model(name: str, weights: str | None = None, device: str | None = None,
+                 **options: Any) -> DreamNet:
+    """Build a registered net, or import one from files by path.
+
+    `weights` overrides where a registered net's weights come from (a local file). A name
+    ending in .prototxt (with weights= the .caffemodel) or .onnx imports that file;
+    `options` (labels, mean, std, bgr, class_layer, ...) are for those, see models.imported.
+    """
+    if is_file_model(name):
+        net = _import_file_model(name, weights, options)
+        if device is not None:
+            net.to(device)
+        return net
     _load_builtin()
     try:
         factory = _FACTORIES[name]
     except KeyError:
         raise ModelError(
-            f"unknown model {name!r}; available: {', '.join(sorted(_FACTORIES))}"
+            f"unknown model {name!r}; available: {', '.join(sorted(_FACTORIES))}, or a "
+            "path to a Caffe deploy.prototxt (with its .caffemodel as weights) or an .onnx file"
         ) from None
+    if options:
+        raise ModelError(f"model {name!r} takes no options ({', '.join(sorted(options))}); "
+                         "they are for nets imported from files")
     net = factory(weights=weights)
     if device is not None:
         net.to(device)
     return net
+
+
+# ".protxt" is how MIT spelled Places205-GoogLeNet's deploy file.
+FILE_SUFFIXES = (".prototxt", ".protxt", ".caffemodel", ".onnx")
+
+
+def is_file_model(name: str) -> bool:
+    """Whether a model name is a path to import (by its suffix) rather than a zoo name."""
+    return str(name).lower().endswith(FILE_SUFFIXES)
+
+
+def _import_file_model(name: str, weights: str | None, options: dict[str, Any]) -> DreamNet:
+    # Imported late: the Caffe and ONNX importers are only needed for nets from files.
+    if str(name).lower().endswith(".onnx"):
+        from models.onnx_import import load_onnx
+
+        return load_onnx(name, weights, **options)
+    from models.caffe import load_caffe
+
+    return load_caffe(name, weights, **options)
 
 
 def _load_builtin() -> None:
