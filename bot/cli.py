@@ -113,7 +113,7 @@ def _serve(cfg, store, args, render, parts) -> int:
     from bot.scheduler import BotRunner
 
     pipeline = Pipeline(parts, store, data_dir=cfg.data_dir, render=render)
-    runner = BotRunner(cfg, store, dry_run=args.dry_run, blocking=True, pipeline=pipeline)
+    runner = BotRunner(cfg, store, dry_run=args.dry_run, blocking=True, pipeline=pipeline, render=render)
 
     def stop(signum, _frame):
         log.info("signal %d: stopping after the running cycle", signum)
@@ -173,6 +173,7 @@ def _status(cfg, out: TextIO) -> int:
                 p(f"  {f['updated_at']} {f['publisher']} (attempt {f['attempts']}): {f['error']}")
         counts = store.source_counts()
         p("sources seen: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none"))
+        _request_status(cfg, store, p)
     p("queue:")
     try:
         sources = build_sources(cfg)
@@ -191,6 +192,20 @@ def _status(cfg, out: TextIO) -> int:
     if store:
         store.close()
     return 0
+
+
+def _request_status(cfg, store, p) -> None:
+    """The dream-request queue: counts by state, then what is waiting (oldest first)."""
+    on = "on" if cfg.requests.enabled else "off"
+    counts = store.request_counts()
+    p(f"dream requests ({on}): " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none yet"))
+    waiting = store.open_requests(due_only=False)
+    for i, r in enumerate(waiting[:10], 1):
+        extra = f"; retry after {r['retry_at']}" if r["retry_at"] else ""
+        extra += f"; last error: {r['error'][:120]}" if r["error"] else ""
+        p(f"  {i}. @{r['acct']} status {r['status_id']} {r['state']} since {r['created_at']}{extra}")
+    if len(waiting) > 10:
+        p(f"  ... and {len(waiting) - 10} more")
 
 
 class _EmptyStore:

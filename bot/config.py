@@ -280,6 +280,44 @@ class FetchSection(_Section):
     user_agent: str = "LucidDreamBot/0.1 (art bot; fetches one photo per post)"
 
 
+# --- [requests] ----------------------------------------------------------------------------
+class RequestsSection(_Section):
+    """Dream requests: people mention the bot on Mastodon with a photo and class names."""
+
+    enabled: bool = False
+    poll_seconds: float = Field(60.0, ge=1, le=3600)
+    daily_limit: int = Field(3, ge=1, le=1000)        # per account, per UTC day
+    queue_cap: int = Field(20, ge=1, le=10_000)       # requests waiting, all accounts
+    max_classes: int = Field(3, ge=1, le=10)
+    max_per_thread: int = Field(3, ge=1, le=100)      # bot replies in one reply chain
+    max_image_pixels: int = Field(40_000_000, ge=10_000, le=500_000_000)
+    max_age_hours: float = Field(24.0, gt=0, le=24 * 30)
+    blocked_accounts: list[str] = Field(default_factory=list)
+    blocked_domains: list[str] = Field(default_factory=list)
+    allow_others_public_posts: bool = False
+    reply_visibility: Literal["public", "unlisted", "private", "direct"] = "unlisted"
+    also_publish: bool = False
+    acknowledge: bool = False
+    accept_strangers: bool = True
+    streaming: bool = False
+
+    @field_validator("blocked_accounts")
+    @classmethod
+    def _accts(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if not re.fullmatch(r"@?[A-Za-z0-9_.-]+(@[A-Za-z0-9.-]+)?", a):
+                raise ValueError(f"{a!r} is not an account; write 'name@server.example' (or 'name' for a local one)")
+        return [a.lstrip("@").lower() for a in v]
+
+    @field_validator("blocked_domains")
+    @classmethod
+    def _domains(cls, v: list[str]) -> list[str]:
+        for d in v:
+            if not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", d):
+                raise ValueError(f"{d!r} is not a domain; write e.g. 'spam.example'")
+        return [d.lower() for d in v]
+
+
 # --- the whole file ------------------------------------------------------------------------
 class Config(_Section):
     bot: BotSection = Field(default_factory=BotSection)
@@ -291,6 +329,7 @@ class Config(_Section):
     publishers: PublishersSection = Field(default_factory=PublishersSection)
     admin: AdminSection = Field(default_factory=AdminSection)
     fetch: FetchSection = Field(default_factory=FetchSection)
+    requests: RequestsSection = Field(default_factory=RequestsSection)
 
     _path: Path = PrivateAttr(default=Path("config.toml"))
     _secrets: dict[str, SecretStr] = PrivateAttr(default_factory=dict)
@@ -397,7 +436,11 @@ def only_outbox(cfg: Config) -> Config:
         "mastodon": cfg.publishers.mastodon.model_copy(update={"enabled": False}),
         "tumblr": cfg.publishers.tumblr.model_copy(update={"enabled": False}),
     })
-    new = cfg.model_copy(update={"publishers": pubs})
+    new = cfg.model_copy(update={
+        "publishers": pubs,
+        # requests are answered on Mastodon, which a dry run does not touch
+        "requests": cfg.requests.model_copy(update={"enabled": False}),
+    })
     new._path = cfg._path
     new._secrets = {}
     return new
@@ -423,6 +466,9 @@ def _semantic_problems(cfg: Config) -> list[str]:
     if not cfg.enabled_publishers():
         problems.append("publishers: every publisher is disabled; enable at least one "
                         "([publishers.outbox] enabled = true needs no account)")
+    if cfg.requests.enabled and not cfg.publishers.mastodon.enabled:
+        problems.append("requests.enabled: dream requests arrive and are answered on Mastodon; "
+                        "enable [publishers.mastodon] or set requests.enabled = false")
     if cfg.admin.account and not cfg.publishers.mastodon.enabled:
         problems.append("admin.account: the admin message is a Mastodon direct message; "
                         "enable [publishers.mastodon] or remove admin.account")

@@ -36,6 +36,7 @@ log = logging.getLogger("bot.scheduler")
 _JOB_EVENTS = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
 CYCLE_JOB = "cycle"
 RELOAD_JOB = "reload"
+REQUESTS_JOB = "requests"
 
 
 def make_trigger(s: ScheduleSection) -> CronTrigger | IntervalTrigger:
@@ -84,12 +85,17 @@ class BotRunner:
         self.scheduler: BaseScheduler = cls(timezone=ZoneInfo(cfg.schedule.timezone))
         self._stamp = _stamp(cfg.path)
         self._cycle_job: Any = None
+        self._render = render
+        self.requests = None if dry_run else _build_requests(cfg, store, render)
+        self._stream: Any = None
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Add the jobs and start (for BlockingScheduler this returns only on shutdown)."""
         self._add_cycle_job()
         self._add_reload_job()
+        self._add_requests_job()
+        self._sync_stream()
         self.scheduler.add_listener(self._on_event, mask=_JOB_EVENTS | EVENT_SCHEDULER_STARTED)
         self.scheduler.start()
 
@@ -103,6 +109,7 @@ class BotRunner:
         """Stop scheduling; with `wait`, return once the running cycle (if any) is done.
         APScheduler's own shutdown(wait=True) holds its job-store lock while it waits, so a
         job that touches the scheduler at that moment would deadlock it; we wait ourselves."""
+        self._stop_stream()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if wait:
@@ -123,6 +130,66 @@ class BotRunner:
         if secs > 0:
             self.scheduler.add_job(self.check_reload, IntervalTrigger(seconds=secs), id=RELOAD_JOB,
                                    name="config watch", max_instances=1, coalesce=True)
+
+    def _add_requests_job(self) -> None:
+        if self.scheduler.get_job(REQUESTS_JOB):
+            self.scheduler.remove_job(REQUESTS_JOB)
+        if self.requests is not None:
+            secs = self.cfg.requests.poll_seconds
+            # first tick right away: requests that waited through a restart resume at once
+            self.scheduler.add_job(self._run_requests, IntervalTrigger(seconds=secs), id=REQUESTS_JOB,
+                                   name="dream requests", max_instances=1, coalesce=True,
+                                   next_run_time=datetime.now(ZoneInfo(self.cfg.schedule.timezone)))
+
+    def _apply_requests(self, new: Config, old: Config) -> None:
+        """One worker for the bot's life (two would answer the same request twice): a
+        changed config reaches it between ticks."""
+        if not new.requests.enabled:
+            self.requests = None
+        elif self.requests is None:
+            self.requests = _build_requests(new, self.store, self._render)
+        else:
+            fresh_client = new.publishers.mastodon != old.publishers.mastodon
+            self.requests.reconfigure(new, _build_requests(new, self.store, self._render).client
+                                      if fresh_client else None)
+        if self.scheduler.running and (new.requests != old.requests or self.requests is None):
+            self._add_requests_job()
+        if new.requests != old.requests or new.publishers.mastodon != old.publishers.mastodon:
+            self._stop_stream()
+            self._sync_stream(new)
+
+    def _sync_stream(self, cfg: Config | None = None) -> None:
+        cfg = cfg or self.cfg
+        if self.requests is None or not cfg.requests.streaming or self._stream is not None:
+            return
+        from bot.requests.stream import MentionStream
+
+        self._stream = MentionStream(self.requests.client.api, self.wake_requests)
+        try:
+            self._stream.start()
+            log.info("requests: listening on the streaming API too")
+        except Exception as exc:  # polling still works; say why streaming does not
+            log.warning("requests: cannot open the stream (%s); polling every %gs only",
+                        logs.redact(str(exc)), cfg.requests.poll_seconds)
+            self._stream = None
+
+    def _stop_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.stop()
+
+    def wake_requests(self) -> None:
+        """Run the request job now (the stream saw a mention or reconnected)."""
+        if self.requests is not None and self.scheduler.running:
+            self.scheduler.add_job(self._run_requests, id=REQUESTS_JOB + "-now", name="dream requests (woken)",
+                                   replace_existing=True, max_instances=1)
+
+    def _run_requests(self) -> None:
+        try:
+            if self.requests is not None:
+                self.requests.tick()
+        except Exception:  # tick records its own failures; this is the last net
+            log.exception("requests job crashed")
 
     def _run_cycle(self) -> None:
         try:
@@ -167,6 +234,8 @@ class BotRunner:
         self.cfg = new
         if new.bot.reload_check_seconds != old.bot.reload_check_seconds:
             self._add_reload_job()
+        if not self.dry_run:
+            self._apply_requests(new, old)
         if new.bot.log_level != old.bot.log_level:
             logging.getLogger().setLevel(new.bot.log_level)
         changed = [k for k in type(new).model_fields if getattr(new, k) != getattr(old, k)]
@@ -194,6 +263,14 @@ class BotRunner:
             })
         except Exception as exc:  # status info only; never worth failing a job for
             log.debug("could not save the next run time: %s", exc)
+
+
+def _build_requests(cfg: Config, store: Store, render: Any):
+    if not cfg.requests.enabled:
+        return None
+    from bot.requests.worker import build_worker
+
+    return build_worker(cfg, store, render=render)
 
 
 def _describe(s: ScheduleSection) -> str:

@@ -1,0 +1,6 @@
+"""Dream requests: people mention the bot with a photo and class names and get the dream back.
+
+listen.py reads mentions (persisted cursor, what to ignore), parse.py reads the status HTML
+and the class names, worker.py takes each request through render and reply, replies.py
+says it, client.py adds the Mastodon calls to the publisher's client.
+"""

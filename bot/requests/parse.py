@@ -1,0 +1,301 @@
+"""Reading a dream request: status HTML -> plain text, then text -> classes.
+
+Servers format a status' `content` differently (see tests/fixtures/requests/README.md):
+Mastodon and GoToSocial wrap a mention in `<span class="h-card"><a class="u-url mention">
+@<span>user</span></a></span>`, Pleroma/Akkoma add `data-user`, Misskey writes a bare
+`<a class="u-url mention">@user@host</a>`, Friendica puts the "@" outside the link
+(`<bdi>@<a class="userinfo mention">user</a></bdi>`). Hashtags are links with class
+"hashtag" or rel="tag" (Mastodon marks them "mention hashtag", so hashtag wins). The
+walk uses the stdlib HTML parser, never regexes over markup, so entities, nesting and
+attribute order do not matter.
+
+Class text: names separated by commas, "and", "&", "+", "x" or "×"; case, accents and emoji
+are ignored; ImageNet ids and WordNet ids work; `goldfish:0.7` sets a weight; "random" or
+"surprise me" asks the bot to pick. Every failure is a `RequestError` whose `kind` picks the
+reply and whose message is safe to show (user text in it has been through `safe_term`).
+"""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from models.labels import Labels
+
+RANDOM_WORDS = ("random", "surprise me", "surprise", "anything", "dealer's choice")
+# Words people wrap around class names; dropped at the start or end of a term.
+_FILLER_START = ("please ", "pls ", "dream ", "me ", "a ", "an ", "the ", "some ", "with ", "of ", "into ")
+_FILLER_END = (" please", " pls", " thanks", " thank you", " thx", " pretty please")
+_HARD_SEPARATORS = re.compile(r"\s*(?:[,;\n&+×]|\bx\b|\s-\s)\s*")
+_AND = re.compile(r"\s+and\s+|^and\s+|\s+and$")
+WEIGHT_MIN, WEIGHT_MAX = -2.0, 3.0
+
+
+# --- HTML -> text ---------------------------------------------------------------------------
+@dataclass
+class StatusText:
+    """What a status says. `text` has mentions, links and hashtags taken out."""
+
+    text: str
+    mentions: list[str] = field(default_factory=list)  # hrefs of mention links
+    hashtags: list[str] = field(default_factory=list)  # without '#', as written
+    links: list[str] = field(default_factory=list)
+
+
+class _Walker(HTMLParser):
+    _BLOCKS = {"p", "div", "li", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol"}
+    _SKIP = {"script", "style", "template"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.result = StatusText("")
+        self._anchor: list[str | None] = []  # per open <a>: 'mention' | 'hashtag' | 'link' | None
+        self._anchor_text: list[list[str]] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: (v or "") for k, v in attrs}
+        if tag in self._SKIP:
+            self._skip += 1
+        elif tag == "br":
+            self.out.append("\n")
+        elif tag in self._BLOCKS:
+            self.out.append("\n")
+        elif tag == "a":
+            classes = set(a.get("class", "").split())
+            rel = set(a.get("rel", "").split())
+            if "hashtag" in classes or "tag" in rel:
+                kind = "hashtag"
+            elif "mention" in classes:
+                kind = "mention"
+                if self.out and self.out[-1].endswith(("@", "!")):
+                    # Friendica writes the "@" before the link, outside it.
+                    self.out[-1] = self.out[-1][:-1]
+                self.result.mentions.append(a.get("href", ""))
+            else:
+                kind = "link"
+                if a.get("href"):
+                    self.result.links.append(a["href"])
+            self._anchor.append(kind)
+            self._anchor_text.append([])
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.out.append("\n")
+        elif tag == "img":
+            # A custom emoji is an <img alt=":blobfish:">; emoji never name a class.
+            pass
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BLOCKS:
+            self.out.append("\n")
+        elif tag == "a" and self._anchor:
+            kind = self._anchor.pop()
+            text = "".join(self._anchor_text.pop()).strip()
+            if kind == "hashtag" and text.lstrip("#"):
+                self.result.hashtags.append(text.lstrip("#"))
+            # mentions, hashtags and links leave a space, never their words
+            self.out.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        if self._anchor:
+            self._anchor_text[-1].append(data)
+            return
+        self.out.append(data)
+
+
+def status_text(content: str) -> StatusText:
+    """Parse a status' HTML `content` (any of the servers above)."""
+    w = _Walker()
+    w.feed(content or "")
+    w.close()
+    raw = "".join(w.out)
+    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in raw.split("\n")]
+    w.result.text = "\n".join(ln for ln in lines if ln)
+    return w.result
+
+
+def request_text(status: "Mapping[str, Any]") -> StatusText:
+    """`status_text` of a status dict, also removing plain "@user" / "@user@host" words for the
+    accounts in its `mentions` list (some servers and clients leave mentions unlinked)."""
+    parsed = status_text(str(status.get("content") or ""))
+    names = set()
+    for m in status.get("mentions") or []:
+        if isinstance(m, Mapping):
+            for k in ("acct", "username"):
+                if m.get(k):
+                    names.add(str(m[k]).lower())
+    if names:
+        def drop(match: "re.Match[str]") -> str:
+            return " " if match.group(1).lower() in names else match.group(0)
+
+        text = re.sub(r"(?<![\w@])@([\w.-]+(?:@[\w.-]+\w)?)", drop, parsed.text)
+        parsed.text = "\n".join(re.sub(r" +", " ", ln).strip() for ln in text.split("\n") if ln.strip())
+    return parsed
+
+
+# --- text -> classes ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Wish:
+    """One class the requester asked for (id and its human name) with a weight."""
+
+    class_id: int
+    name: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    wishes: tuple[Wish, ...]
+    random_count: int = 0  # how many classes the bot should pick for them
+
+    @property
+    def total(self) -> int:
+        return len(self.wishes) + self.random_count
+
+
+class RequestError(ValueError):
+    """A request that cannot be dreamt as written. `kind`: no_classes, unknown, ambiguous,
+    too_many, bad_weight. `suggestions` are (id, name) for unknown/ambiguous terms."""
+
+    def __init__(self, kind: str, message: str, *, term: str = "",
+                 suggestions: tuple[tuple[int, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.term = term
+        self.suggestions = suggestions
+
+
+def strip_emoji(text: str) -> str:
+    """Text without emoji, joiners, variation selectors or skin tones (they name no class)."""
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in ("So", "Sk", "Cs", "Co") or ch in "\u200d\ufe0e\ufe0f\u20e3" or 0x1F3FB <= ord(ch) <= 0x1F3FF:
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def safe_term(text: str, limit: int = 40) -> str:
+    """A piece of the requester's text that may be quoted back: letters, digits, spaces and
+    a little punctuation only, so it can never become a mention, hashtag, link or markup."""
+    kept = re.sub(r"[^\w\s'\-]", " ", text, flags=re.UNICODE)  # no "." either: no bare domains
+    kept = re.sub(r"\s+", " ", kept).strip().replace("_", " ")
+    kept = re.sub(r"(?i)https?|www\.", "", kept)
+    return kept[:limit].strip() or "that"
+
+
+def split_terms(text: str) -> list[str]:
+    """Break request text into class terms (before they are looked up)."""
+    text = strip_emoji(text).lower()
+    text = re.sub(r"[!?]+", " ", text)
+    text = re.sub(r"\.(?=\s|$)", ",", text)  # a sentence end separates; "0.7" stays
+    terms = []
+    for chunk in _HARD_SEPARATORS.split(text):
+        chunk = _tidy(chunk)
+        if chunk:
+            terms.append(chunk)
+    return terms
+
+
+def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedRequest:
+    """The classes a request's text (mentions already removed) asks for. Raises RequestError."""
+    wishes: dict[int, Wish] = {}
+    random_count = 0
+    terms = split_terms(text)
+    if not terms:
+        raise RequestError("no_classes", "no class names in the request")
+    for chunk in terms:
+        for piece in _split_and(chunk, labels):
+            term, weight = _weight(piece)
+            if term in RANDOM_WORDS:
+                random_count += 1
+            else:
+                _add(term, weight, labels, wishes)
+            if len(wishes) + random_count > max_classes:
+                raise RequestError("too_many", f"more than {max_classes} classes")
+    if not wishes and not random_count:
+        raise RequestError("no_classes", "no class names in the request")
+    return ParsedRequest(tuple(wishes.values()), random_count)
+
+
+def _add(term: str, weight: float, labels: "Labels", wishes: dict[int, Wish]) -> None:
+    from models.labels import ClassSpecError, UnknownClassError
+
+    try:
+        ids = labels.resolve(term)
+    except UnknownClassError as exc:
+        kind = "ambiguous" if type(exc).__name__ == "AmbiguousClassError" else "unknown"
+        raise RequestError(kind, f"unknown class {safe_term(term)!r}", term=safe_term(term),
+                           suggestions=tuple(exc.suggestions)) from None
+    except ClassSpecError:
+        raise RequestError("unknown", f"unknown class {safe_term(term)!r}", term=safe_term(term)) from None
+    for i in ids:
+        wishes[i] = Wish(i, _human(i, labels), weight)
+
+
+def _tidy(chunk: str) -> str:
+    chunk = re.sub(r"\s+", " ", chunk).strip(" \t-–—\"'“”‘’()[]")
+    changed = True
+    while changed and chunk:
+        changed = False
+        for w in _FILLER_START:
+            if chunk.startswith(w) and len(chunk) > len(w):
+                chunk, changed = chunk[len(w):].strip(), True
+        for w in _FILLER_END:
+            if chunk.endswith(w) and len(chunk) > len(w):
+                chunk, changed = chunk[: -len(w)].strip(), True
+    return "" if chunk in ("please", "pls", "thanks", "thank you", "and", "dream") else chunk
+
+
+def _weight(piece: str) -> tuple[str, float]:
+    term, sep, value = piece.rpartition(":")
+    if not sep:
+        return piece.strip(), 1.0
+    try:
+        w = float(value.strip())
+    except ValueError:
+        raise RequestError("bad_weight", f"bad weight {safe_term(value)!r}", term=safe_term(piece)) from None
+    if not math.isfinite(w) or not WEIGHT_MIN <= w <= WEIGHT_MAX or w == 0:
+        raise RequestError("bad_weight", f"weight {w:g} is outside {WEIGHT_MIN:g} to {WEIGHT_MAX:g}",
+                           term=safe_term(piece))
+    return term.strip(), w
+
+
+def _split_and(chunk: str, labels: "Labels") -> list[str]:
+    """Split on "and" except inside a class name ("black and gold garden spider"): from
+    the left, take the longest run of parts that names a class."""
+    parts = [p for p in (_tidy(x) for x in _AND.split(chunk)) if p]
+    out, i = [], 0
+    while i < len(parts):
+        j = len(parts)
+        while j > i + 1 and not _resolves(_weight(" and ".join(parts[i:j]))[0], labels):
+            j -= 1
+        out.append(" and ".join(parts[i:j]))
+        i = j
+    return out
+
+
+def _resolves(term: str, labels: "Labels") -> bool:
+    try:
+        labels.resolve(term)
+        return True
+    except ValueError:
+        return False
+
+
+def _human(i: int, labels: "Labels") -> str:
+    from bot.picker import human_name
+
+    return human_name(i, labels)

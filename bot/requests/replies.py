@@ -1,0 +1,89 @@
+"""What the bot says back, and how visible it says it.
+
+Every text here is built from the bot's own words, class names from its label list, and
+terms from the request only after `safe_term` (letters, digits, spaces): nothing the
+requester wrote can become a mention, hashtag, link or markup in a reply, caption or the
+outbox gallery. Each reply mentions the requester and nobody else.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Sequence
+
+from bot.caption import join_classes, words
+
+ORDER = ("public", "unlisted", "private", "direct")
+HOW_TO_ASK = ('Mention me with a photo and up to {n} class names, e.g. "goldfish and stingray" '
+              '(or "surprise me").')
+
+
+def reply_visibility(request_visibility: str, configured: str) -> str:
+    """Never wider than the request: public -> `configured` (unlisted by default),
+    unlisted -> unlisted at most, private stays private, direct stays direct."""
+    req = request_visibility if request_visibility in ORDER else "direct"  # unknown: be strict
+    return ORDER[max(ORDER.index(req), ORDER.index(configured))]
+
+
+def mention(acct: str) -> str:
+    return "@" + acct.lstrip("@")
+
+
+def dream_text(acct: str, names: Sequence[str], ref: str) -> str:
+    return f"{mention(acct)} Here is your photo, dreamt with {join_classes(names)}.\n{ref}"
+
+
+def dream_alt(names: Sequence[str]) -> str:
+    return (f"The photo you sent, reworked by a neural network that dreamt {words(names)} "
+            "into its shapes and textures.")
+
+
+def refusal_text(acct: str, kind: str, ref: str, *, max_classes: int = 3, term: str = "",
+                 suggestions: Sequence[str] = (), retry_at: datetime | None = None, detail: str = "") -> str:
+    """The reply for a request that cannot be dreamt; `kind` as in RequestError or the queue."""
+    how = HOW_TO_ASK.format(n=max_classes)
+    if kind == "unknown":
+        body = f'I don\'t know the class "{term}".'
+        body += (" Did you mean: " + ", ".join(suggestions) + "?") if suggestions else " " + how
+    elif kind == "ambiguous":
+        body = f'"{term}" could mean several classes: ' + ", ".join(suggestions) + ". Which one?"
+    elif kind == "denied":
+        body = f"Sorry, I don't dream {term}. " + how
+    elif kind == "too_many":
+        body = f"That is more than {max_classes} classes; please pick at most {max_classes}."
+    elif kind == "bad_weight":
+        body = f'I could not read the weight in "{term}": write it like goldfish:0.7 (between -2 and 3).'
+    elif kind == "no_classes":
+        body = "Which creatures should I dream into it? " + how
+    elif kind == "no_image":
+        body = ("I need a photo: attach one image to your post (or reply to your own post that has one) "
+                "and name the classes. " + how)
+    elif kind == "bad_image":
+        body = f"I could not use that image: {detail or 'it is not a picture I can read'}. " \
+               "Please send a JPEG, PNG or WebP photo."
+    elif kind == "too_big":
+        body = f"That image is too big for me ({detail}). Please send a smaller photo."
+    elif kind == "limit":
+        when = _when(retry_at)
+        body = f"You have used today's dream requests; you can ask again {when}."
+    elif kind == "queue_full":
+        body = "My dream queue is full right now; please ask again in an hour or so."
+    elif kind == "failed":
+        body = "Sorry, something went wrong while dreaming your photo; please try again later."
+    else:
+        body = how
+    return f"{mention(acct)} {body}\n{ref}"
+
+
+def queued_text(acct: str, position: int, minutes: int, ref: str) -> str:
+    return f"{mention(acct)} Got it: your dream is number {position} in the queue, ready in about {minutes} min.\n{ref}"
+
+
+def next_day() -> datetime:
+    now = datetime.now(timezone.utc)
+    return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _when(t: datetime | None) -> str:
+    if t is None:
+        return "tomorrow"
+    return "after " + t.strftime("%H:%M UTC on %d %b").replace(" 0", " ")

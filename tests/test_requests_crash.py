@@ -1,0 +1,175 @@
+"""Dream requests survive the bot being killed (SIGKILL) anywhere in the queue, and the mock's
+fault injection (5xx, 429 with rate-limit headers, timeouts, malformed bodies): in the end
+every request has exactly one reply."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from mastodon_mock.testing import MockServer
+
+from bot.publishers.mastodon import html_to_text
+from bot.requests.worker import build_worker
+from bot.store import Store
+from requests_helpers import SEED, add_fault, ask, bot_statuses, fake_render, load, replies_to, request_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CRASHER = textwrap.dedent("""
+    import os, signal, sys
+    sys.path[:0] = [{root!r}, {tests!r}]
+    from bot.requests import client as client_mod
+    from bot.requests.worker import build_worker
+    from bot.store import Store
+    from requests_helpers import fake_render, load
+
+    cfg = load(sys.argv[1])
+    when = sys.argv[2]
+    calls = {{"render": 0, "reply": 0}}
+
+    def render(image, recipe):
+        calls["render"] += 1
+        if when == "mid-render" and calls["render"] == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return fake_render(image, recipe)
+
+    real_reply = client_mod.RequestsClient.reply
+    def reply(self, **kw):
+        calls["reply"] += 1
+        if calls["reply"] == 2:
+            if when == "before-reply":
+                os.kill(os.getpid(), signal.SIGKILL)
+            real_reply(self, **kw)                   # the reply is made...
+            os.kill(os.getpid(), signal.SIGKILL)     # ...and the bot dies before recording it
+        return real_reply(self, **kw)
+    client_mod.RequestsClient.reply = reply
+
+    build_worker(cfg, Store(cfg.data_dir / "bot.db"), render=render).tick()
+""")
+
+
+@pytest.fixture(scope="module")
+def server():
+    with MockServer(seed=SEED) as srv:
+        yield srv
+
+
+@pytest.fixture
+def mock(server):
+    requests.post(f"{server.base_url}/api/v1/_mock/reset", timeout=10).raise_for_status()
+    return server
+
+
+@pytest.mark.parametrize("when", ["mid-render", "before-reply", "after-reply"])
+def test_sigkill_mid_queue_loses_nothing_and_doubles_nothing(mock, tmp_path, when):
+    path = request_config(tmp_path, mock)
+    reqs = [ask(mock, who, text, seed=i) for i, (who, text) in
+            enumerate([("ann", "goldfish"), ("bob", "stingray"), ("ann", "peacock")])]
+    script = tmp_path / "crash.py"
+    script.write_text(CRASHER.format(root=str(ROOT), tests=str(ROOT / "tests")))
+    proc = subprocess.run([sys.executable, str(script), str(path), when], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    before = [len(replies_to(mock, r["id"])) for r in reqs]
+    assert before[0] == 1 and before[2] == 0
+    assert before[1] == (1 if when == "after-reply" else 0)
+
+    cfg = load(path)
+    store = Store(cfg.data_dir / "bot.db")
+    assert store.request_counts()["replied"] == 1  # the first one, recorded
+    build_worker(cfg, store, render=fake_render).tick()  # the restarted bot
+    for r in reqs:
+        got = replies_to(mock, r["id"])
+        assert len(got) == 1, [html_to_text(s["content"]) for s in got]
+        assert len(got[0]["media_attachments"]) == 1
+    assert store.request_counts() == {"replied": 3}
+    assert len(bot_statuses(mock)) == 3
+
+
+def test_after_a_long_outage_the_reply_is_found_not_repeated(mock, tmp_path):
+    """Idempotency keys expire (about an hour): the bot must find its own reply by its ref."""
+    cfg = load(request_config(tmp_path, mock))
+    store = Store(cfg.data_dir / "bot.db")
+    worker = build_worker(cfg, store, render=fake_render)
+    req = ask(mock, "ann", "goldfish")
+    worker.tick()
+    row = store.request(1)
+    # as if the bot died after posting: the store still says "rendered, one attempt"
+    store.update_request(1, state="rendered", reply_id=None, reply_attempts=1)
+    # and the server forgot the idempotency key: any new post would be a second status
+    import bot.publishers.mastodon as mastodon_mod
+
+    orig = mastodon_mod.idempotency_key
+    mastodon_mod.idempotency_key = lambda k: "fresh-" + k
+    try:
+        build_worker(cfg, store, render=fake_render).tick()
+    finally:
+        mastodon_mod.idempotency_key = orig
+    assert len(replies_to(mock, req["id"])) == 1
+    assert store.request(1)["state"] == "replied" and store.request(1)["reply_id"] == row["reply_id"]
+
+
+FAULTS = [
+    ("5xx on notifications", r"^/api/v1/notifications", dict(type="status", status=503), None),
+    ("5xx on posting", r"^/api/v1/statuses/?$", dict(type="status", status=502), ["POST"]),
+    ("429 with rate-limit headers", r"^/api/v1/statuses/?$",
+     dict(type="ratelimit", headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Limit": "300",
+                                     "Retry-After": "1"}), ["POST"]),
+    # The mock holds a "timeout" request ~30 s and then still performs it: the reply is
+    # posted after the bot gave up (a lost answer) while the bot tries again.
+    ("timeout on posting", r"^/api/v1/statuses/?$", dict(type="timeout"), ["POST"]),
+    ("malformed status body", r"^/api/v1/statuses/\d+$", dict(type="malformed"), ["GET"]),
+    ("malformed notifications", r"^/api/v1/notifications", dict(type="malformed"), None),
+    ("5xx on media upload", r"^/api/v2/media", dict(type="status", status=500), ["POST"]),
+    ("5xx on status check", r"^/api/v1/statuses/\d+$", dict(type="status", status=500), ["GET"]),
+]
+
+
+@pytest.mark.parametrize("name,regex,effect,methods", FAULTS, ids=[f[0] for f in FAULTS])
+def test_faults_end_with_exactly_one_reply(mock, tmp_path, name, regex, effect, methods):
+    cfg = load(request_config(tmp_path, mock))
+    store = Store(cfg.data_dir / "bot.db")
+    worker = build_worker(cfg, store, render=fake_render)
+    req = ask(mock, "ann", "goldfish and stingray")
+    add_fault(mock, regex, count=1 if effect["type"] == "timeout" else 2, methods=methods, **effect)
+    started = time.monotonic()
+    for _ in range(8):
+        worker.tick()
+        store._db.execute("UPDATE requests SET retry_at = NULL")  # no waiting in a test
+        worker.client._budget._blocked_until.clear()
+        if store.request_counts().get("replied"):
+            break
+    worker.tick()
+    requests.delete(f"{mock.base_url}/api/v1/_mock/faults", timeout=10)
+    if effect["type"] == "timeout":
+        time.sleep(max(0.0, started + 33 - time.monotonic()))  # let the held request land
+    got = replies_to(mock, req["id"])
+    assert len(got) == 1 and len(got[0]["media_attachments"]) == 1, name
+    assert store.request_counts() == {"replied": 1}
+    assert len(bot_statuses(mock)) == 1
+
+
+def test_find_reply_looks_in_the_replies_then_the_bots_own_timeline(mock, tmp_path):
+    from bot.publishers.marker import post_ref
+
+    cfg = load(request_config(tmp_path, mock))
+    worker = build_worker(cfg, Store(cfg.data_dir / "bot.db"), render=fake_render)
+    req = ask(mock, "ann", "goldfish", image=False)
+    assert worker.client.find_reply(req["id"], "k-456") is None
+    posted = worker.client.reply(in_reply_to_id=req["id"], text=f"@ann hi\n{post_ref('k-456')}",
+                                 visibility="direct", key="k-456")
+    assert worker.client.find_reply(req["id"], "k-456").remote_id == posted.remote_id
+    assert worker.client.find_reply(req["id"], "k-other") is None
+    add_fault(mock, r"/context$", count=1, type="status", status=404)  # the request is hidden now
+    assert worker.client.find_reply(req["id"], "k-456").remote_id == posted.remote_id
+    assert faults_left(mock) == []  # the fallback really ran with the context gone
+
+
+def faults_left(srv):
+    return requests.get(f"{srv.base_url}/api/v1/_mock/faults", timeout=10).json()

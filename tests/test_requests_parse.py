@@ -1,0 +1,97 @@
+"""Dream-request parsing on real status HTML from several server kinds, and the class text."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.requests.parse import RequestError, parse_request, safe_term, split_terms, status_text
+from models.labels import imagenet
+
+FIX = Path(__file__).parent / "fixtures" / "requests"
+CASES = json.loads((FIX / "cases.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_status_html_of_each_server(name):
+    case = CASES[name]
+    parsed = status_text((FIX / name).read_text(encoding="utf-8"))
+    assert len(parsed.mentions) == case["mentions"]
+    assert all(m.startswith("https://") for m in parsed.mentions)
+    assert parsed.hashtags == case["hashtags"]
+    assert parsed.text == case["text"]
+    assert "dreambot" not in parsed.text and "@" not in parsed.text
+    req = parse_request(parsed.text, imagenet(), max_classes=3)
+    assert sorted(w.class_id for w in req.wishes) == sorted(case["classes"])
+    assert req.random_count == case["random"]
+    if "weights" in case:
+        assert [w.weight for w in sorted(req.wishes, key=lambda w: w.class_id)] == case["weights"]
+
+
+def test_entities_and_markup_are_text_not_structure():
+    parsed = status_text('<p>goldfish &lt;b&gt;x&lt;/b&gt; &amp;amp; <script>alert(1)</script>stingray</p>')
+    assert parsed.text == "goldfish <b>x</b> &amp; stingray"
+
+
+def test_separators_case_and_emoji():
+    lab = imagenet()
+    for text in ("Goldfish, STINGRAY", "goldfish and stingray", "goldfish & stingray", "goldfish + stingray",
+                 "goldfish x stingray", "goldfish×stingray", "🐟goldfish🐟 and 🐠 stingray!!", "goldfish\nstingray",
+                 "please dream goldfish and a stingray, thanks"):
+        assert sorted(w.class_id for w in parse_request(text, lab, max_classes=3).wishes) == [1, 6], text
+
+
+def test_a_name_with_and_inside_stays_whole():
+    req = parse_request("black and gold garden spider and goldfish", imagenet(), max_classes=3)
+    names = sorted(w.name for w in req.wishes)
+    assert names == ["black and gold garden spider", "goldfish"]
+
+
+def test_ids_wordnet_ids_and_weights():
+    req = parse_request("1:0.7, n01491361:-0.5", imagenet(), max_classes=3)
+    assert {(w.class_id, w.weight) for w in req.wishes} == {(1, 0.7), (3, -0.5)}
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("", "no_classes"), ("please!", "no_classes"), ("🐟🐠", "no_classes"),
+    ("goldfsh", "unknown"), ("crane", "ambiguous"),
+    ("goldfish, stingray, peacock, ostrich", "too_many"), ("@dogs", "too_many"),
+    ("goldfish:9", "bad_weight"), ("goldfish:lots", "bad_weight"),
+])
+def test_errors_have_a_kind(text, kind):
+    with pytest.raises(RequestError) as info:
+        parse_request(text, imagenet(), max_classes=3)
+    assert info.value.kind == kind
+
+
+def test_unknown_class_carries_suggestions():
+    with pytest.raises(RequestError) as info:
+        parse_request("goldfsh and stingray", imagenet(), max_classes=3)
+    assert (1, "goldfish") in info.value.suggestions
+    assert info.value.term == "goldfsh"
+
+
+def test_random_counts_against_the_limit():
+    lab = imagenet()
+    assert parse_request("goldfish and random", lab, max_classes=2).random_count == 1
+    with pytest.raises(RequestError):
+        parse_request("goldfish, random, surprise me", lab, max_classes=2)
+
+
+def test_safe_term_cannot_mention_tag_or_link():
+    for evil in ("@everyone@evil.example", "#spam", "https://evil.example/x", "<b>hi</b>", "[x](y)"):
+        out = safe_term(evil)
+        assert "@" not in out and "#" not in out and "://" not in out and "<" not in out and "[" not in out
+
+
+def test_split_keeps_decimal_weights():
+    assert split_terms("goldfish:0.7. stingray") == ["goldfish:0.7", "stingray"]
+
+
+def test_plain_text_mentions_of_listed_accounts_are_removed():
+    from bot.requests.parse import request_text
+
+    status = {"content": "<p>@dreambot @bob@other.example goldfish, @nobody</p>",
+              "mentions": [{"acct": "dreambot", "username": "dreambot"}, {"acct": "bob@other.example", "username": "bob"}]}
+    assert request_text(status).text == "goldfish, @nobody"
