@@ -22,9 +22,10 @@ def parser() -> argparse.ArgumentParser:
         description="Lucid Dream Bot: dreams ImageNet classes into photos on a schedule and posts them.",
         epilog="Start with: python run_bot.py --once --config config/demo.toml",
     )
-    p.add_argument("command", nargs="?", default="run", choices=("run", "check-config", "status"),
+    p.add_argument("command", nargs="?", default="run", choices=("run", "check-config", "status", "worker"),
                    help="run (default): run on the schedule; check-config: validate and exit; "
-                        "status: next runs, last posts, queues, failures")
+                        "status: next runs, last posts, queues, failures; "
+                        "worker: render from the [queue] url's Redis (as many as you have GPUs)")
     p.add_argument("--config", default=os.environ.get("LUCID_BOT_CONFIG", DEFAULT_CONFIG),
                    help=f"the TOML config (default: $LUCID_BOT_CONFIG or {DEFAULT_CONFIG})")
     p.add_argument("--once", action="store_true", help="run one cycle now and exit")
@@ -54,7 +55,48 @@ def main(argv: Sequence[str] | None = None, *, render=None, out: TextIO | None =
         return _check_config(cfg, args, out)
     if args.command == "status":
         return _status(cfg, out)
+    if args.command == "worker":
+        return _worker(cfg, args, render)
     return _run(cfg, args, render, out)
+
+
+def _worker(cfg, args, render) -> int:
+    """A render worker: takes jobs from the Redis queue until SIGTERM/SIGINT. The engine keeps
+    its model loaded (dreamer caches it), so only the first render pays for loading it."""
+    from bot import queue
+
+    if not cfg.queue.url:
+        print(f"{args.config}: [queue] url is not set: the embedded queue renders inside the bot "
+              "process. Set url = \"redis://host:6379/0\" to run workers apart.", file=sys.stderr)
+        return 2
+    try:
+        h = queue.make_huey(queue.QueueSettings.from_config(cfg))
+        h.storage.conn.ping()
+    except Exception as exc:
+        print(f"{args.config}: cannot reach the queue at {cfg.queue.url}: {exc}", file=sys.stderr)
+        return 1
+    state = queue.serve_here(h, render=render)
+    log.info("worker %s: taking renders from %s with %d thread(s)", state.name, cfg.queue.url, cfg.queue.workers)
+    queue.consumer(h, cfg.queue.workers).run()
+    state.stop()
+    return 0
+
+
+def _queue_render(cfg, render):
+    """The render the bot uses, and the in-process consumer to stop at exit (or None).
+    An injected `render` (tests, `--once`) is used directly; otherwise renders go through
+    the queue: embedded (consumer threads here) or Redis (worker processes elsewhere)."""
+    from bot import queue
+
+    if render is not None:
+        return render, None
+    h = queue.make_huey(queue.QueueSettings.from_config(cfg))
+    consumer = None
+    if not cfg.queue.url:
+        queue.serve_here(h)
+        consumer = queue.consumer(h, cfg.queue.workers, in_process=True)
+        consumer.start()
+    return queue.RemoteRender(h), consumer
 
 
 def _check_config(cfg, args, out: TextIO) -> int:
@@ -98,12 +140,25 @@ def _run(cfg, args, render, out: TextIO) -> int:
         return 2 if isinstance(exc, BuildError) else 1
     try:
         if args.once:
+            if cfg.queue.url and render is None:  # one render, by the workers
+                from bot import queue
+
+                render = queue.RemoteRender(queue.make_huey(queue.QueueSettings.from_config(cfg)))
             result = Pipeline(parts, store, data_dir=cfg.data_dir, render=render).run_cycle()
             print(f"{result.outcome}: {result.message}", file=out)
             if "outbox" in parts.publishers and result.dream_id:
                 print(f"outbox: {(effective.outbox_dir / 'index.html')}", file=out)
             return 1 if result.outcome == "failed" else 0
-        return _serve(cfg, store, args, render, parts)
+        try:
+            render, consumer = _queue_render(cfg, render)
+        except Exception as exc:
+            print(f"{args.config}: cannot start the render queue: {exc}", file=sys.stderr)
+            return 1
+        try:
+            return _serve(cfg, store, args, render, parts)
+        finally:
+            if consumer is not None:
+                consumer.stop(graceful=True)
     finally:
         store.close()
 
@@ -174,6 +229,7 @@ def _status(cfg, out: TextIO) -> int:
         counts = store.source_counts()
         p("sources seen: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none"))
         _request_status(cfg, store, p)
+    _render_queue_status(cfg, p)
     p("queue:")
     try:
         sources = build_sources(cfg)
@@ -206,6 +262,36 @@ def _request_status(cfg, store, p) -> None:
         p(f"  {i}. @{r['acct']} status {r['status_id']} {r['state']} since {r['created_at']}{extra}")
     if len(waiting) > 10:
         p(f"  ... and {len(waiting) - 10} more")
+
+
+def _render_queue_status(cfg, p) -> None:
+    """The render queue: tasks waiting, and each worker seen with its throughput and last error."""
+    import time as _time
+
+    from bot import queue
+
+    s = queue.QueueSettings.from_config(cfg)
+    where = cfg.queue.url or f"embedded ({s.sqlite_path})"
+    if not cfg.queue.url and not s.sqlite_path.exists():
+        p(f"render queue: {where}: not started yet")
+        return
+    try:
+        info = queue.queue_status(queue.make_huey(s), stale_after=3 * s.lease_seconds)
+    except Exception as exc:
+        p(f"render queue: {where}: cannot read it: {exc}")
+        return
+    p(f"render queue: {where}: {info['pending']} waiting, {info['scheduled']} waiting to retry, "
+      f"{info['jobs']} in progress")
+    if not info["workers"]:
+        p("  workers: none seen")
+    for w in info["workers"]:
+        ago = _time.time() - w["seen"]
+        state = f"busy ({w['busy'][:8]})" if w["busy"] and w["alive"] else ("idle" if w["alive"] else "gone")
+        p(f"  worker {w['name']}: {state}, seen {ago:.0f} s ago; {w['done']} done, {w['failed']} failed, "
+          f"{w['per_minute']:.2f}/min, " + (f"{w['render_seconds'] / w['done']:.1f} s per render"
+                                             if w["done"] else "no render yet"))
+        if w["last_error"]:
+            p(f"    last error: {w['last_error']['error']}")
 
 
 class _EmptyStore:

@@ -318,6 +318,36 @@ class RequestsSection(_Section):
         return [d.lower() for d in v]
 
 
+# --- [queue] -------------------------------------------------------------------------------
+class QueueSection(_Section):
+    """Rendering on a task queue: embedded (SQLite, in-process) unless `url` names a Redis."""
+
+    url: str | None = None                    # "redis://host:6379/0": renders run on `run_bot.py worker`s
+    shared_dir: str | None = None             # pictures through a folder every machine mounts
+    picture_cap_mb: float = Field(16.0, gt=0, le=512)   # else pictures travel in the queue, up to this
+    parallel: int = Field(1, ge=1, le=64)     # renders the bot keeps in flight (about the number of workers)
+    workers: int = Field(1, ge=1, le=64)      # consumer threads (in-process, or per `worker` process)
+    lease_seconds: float = Field(30.0, ge=1, le=3600)   # a worker silent this long is dead; its job goes again
+    max_retries: int = Field(3, ge=0, le=20)  # transient render failures, with backoff
+    retry_delay_seconds: float = Field(5.0, ge=0, le=3600)
+    render_timeout_minutes: float = Field(60.0, gt=0, le=24 * 60)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if not v:
+            return None  # "" in the file: the embedded queue
+        if not re.match(r"^rediss?://", v):
+            raise ValueError(f"{v!r} is not a Redis URL; write e.g. 'redis://localhost:6379/0' (or leave it out "
+                             "for the embedded queue)")
+        return v
+
+    @field_validator("shared_dir")
+    @classmethod
+    def _dir(cls, v: str | None) -> str | None:
+        return v or None  # "" in the file: pictures travel in the queue
+
+
 # --- the whole file ------------------------------------------------------------------------
 class Config(_Section):
     bot: BotSection = Field(default_factory=BotSection)
@@ -330,6 +360,7 @@ class Config(_Section):
     admin: AdminSection = Field(default_factory=AdminSection)
     fetch: FetchSection = Field(default_factory=FetchSection)
     requests: RequestsSection = Field(default_factory=RequestsSection)
+    queue: QueueSection = Field(default_factory=QueueSection)
 
     _path: Path = PrivateAttr(default=Path("config.toml"))
     _secrets: dict[str, SecretStr] = PrivateAttr(default_factory=dict)

@@ -112,18 +112,35 @@ class RequestWorker:
         self._listen(result)
         if self.cfg.requests.acknowledge:
             self._acknowledge()
-        for row in self.store.open_requests():
-            try:
-                if self.handle(row) in ("replied", "refused", "ignored"):
-                    result.answered += 1
-                else:
-                    result.waiting += 1
-            except Exception as exc:  # one broken request must not stop the others
-                result.errors += 1
-                why = f"{type(exc).__name__}: {exc}"
-                log.error("request %s: %s", row["status_id"], logs.redact(why), exc_info=True)
-                self._failed(row, why)
+        rows = self.store.open_requests()
+        # A queue with several workers (bot.queue.RemoteRender.parallel) renders that many
+        # requests at once; each request is still handled by one thread, start to end.
+        parallel = min(getattr(self._render, "parallel", 1), len(rows))
+        if parallel > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(parallel, thread_name_prefix="request") as pool:
+                outcomes = list(pool.map(self._handle_one, rows))
+        else:
+            outcomes = [self._handle_one(row) for row in rows]
+        for outcome in outcomes:
+            setattr(result, outcome, getattr(result, outcome) + 1)
         return result
+
+    def _handle_one(self, row: Mapping[str, Any]) -> str:
+        try:
+            return "answered" if self.handle(row) in ("replied", "refused", "ignored") else "waiting"
+        except Exception as exc:  # one broken request must not stop the others
+            why = f"{type(exc).__name__}: {exc}"
+            from bot.queue import RenderFailed
+
+            if isinstance(exc, RenderFailed):  # a worker said no retry can help (bad image or recipe)
+                log.error("request %s: the render failed for good: %s", row["status_id"], logs.redact(str(exc)))
+                self._refuse(self.store.request(row["id"]), "failed")
+                return "errors"
+            log.error("request %s: %s", row["status_id"], logs.redact(why), exc_info=True)
+            self._failed(row, why)
+            return "errors"
 
     def _listen(self, result: TickResult) -> None:
         try:

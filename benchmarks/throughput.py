@@ -1,0 +1,221 @@
+"""Dreams per minute through the render queue with 1 and 2 workers, how pictures travel, and
+what batching small requests would buy.
+
+    .venv/bin/python benchmarks/throughput.py [--dreams 6] [--workers 1 2] [--skip-batching]
+
+1. Throughput: a real redis-server (Debian's, started here on a free port, nothing saved),
+   N `run_bot.py worker` processes and the bot side's `RemoteRender` keeping N renders in
+   flight; EfficientNet-Lite0 at a small recipe. Each worker first renders one warm-up dream
+   (the model load), then the clock runs over `--dreams` dreams. Each worker gets
+   `--threads` torch threads (default 1): on a shared, loaded machine, torch with more
+   threads than free cores spin-waits and one render took 26 s instead of 1.8 s here.
+2. Transport: time to put and get a 2 MB and a 10 MB picture through Redis (the queue's own
+   storage) and through a file in a folder (a shared directory), median of 5.
+3. Batching: 4 small (224x224) requests dreamt one after another vs. as one 2x2 mosaic, which
+   is what a worker batching them would feed the engine (the same tiles in fewer, fuller
+   batches).
+
+Not a test: it prints figures.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT)]
+
+RECIPE = {"model": "efficientnet-lite0", "octaves": 1, "iterations": 4, "max_pixels": 200_000}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
+    import redis
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        sys.exit("needs redis-server (apt-get install redis-server)")
+    port = free_port()
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp), "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conn = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            conn.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def write_config(tmp: Path, url: str, parallel: int) -> Path:
+    recipe = "\n".join(f"{k} = {v!r}".replace("'", '"') for k, v in RECIPE.items())
+    path = tmp / f"bench{parallel}.toml"
+    path.write_text(
+        f'[bot]\nname = "Bench"\ndata_dir = "data"\n\n[schedule]\ninterval_minutes = 60\n\n'
+        f'[[sources]]\ntype = "folder"\npath = "inbox"\n\n[recipe]\n{recipe}\n\n'
+        f'[queue]\nurl = "{url}"\nparallel = {parallel}\nlease_seconds = 60\n', encoding="utf-8")
+    return path
+
+
+def photo(seed: int, size=(320, 240)):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+    return Image.fromarray(base).resize(size, Image.BICUBIC)
+
+
+def throughput(n_workers: int, n_dreams: int, tmp: Path, url: str, threads: int) -> tuple[float, float]:
+    from bot import queue
+    from bot.config import load_config
+
+    cfg = load_config(write_config(tmp, url, n_workers), need_secrets=False)
+    h = queue.make_huey(queue.QueueSettings.from_config(cfg))
+    h.flush()
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    procs = [subprocess.Popen([sys.executable, str(ROOT / "run_bot.py"), "worker", "--config", str(cfg.path),
+                               "--log-level", "WARNING"], cwd=ROOT, env=env) for _ in range(n_workers)]
+    try:
+        render = queue.RemoteRender(h)
+        base = cfg.base_recipe()
+
+        def run(seeds: list[int]) -> None:
+            errors: list[BaseException] = []
+
+            def one(s: int) -> None:
+                try:
+                    render(photo(s), base.replace(classes={str(1 + s % 900): 1.0}, seed=s))
+                except BaseException as exc:  # noqa: BLE001  (reported below)
+                    errors.append(exc)
+
+            ts = [threading.Thread(target=one, args=(s,)) for s in seeds]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            if errors:
+                raise errors[0]
+
+        t0 = time.monotonic()
+        run(list(range(1000, 1000 + n_workers)))  # warm-up: each worker loads the model once
+        warm = time.monotonic() - t0
+        # keep n_workers renders in flight, like the bot with [queue] parallel = n_workers
+        t0 = time.monotonic()
+        seeds = list(range(n_dreams))
+        for i in range(0, n_dreams, n_workers):
+            run(seeds[i:i + n_workers])
+        took = time.monotonic() - t0
+        return 60.0 * n_dreams / took, warm
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+
+
+def transport(url: str, tmp: Path) -> list[tuple[str, str, float, float]]:
+    import redis
+
+    conn = redis.Redis.from_url(url)
+    rows = []
+    for mb in (2, 10):
+        data = os.urandom(mb * 1_000_000)  # PNGs barely compress: random bytes are fair
+        put_r, get_r, put_f, get_f = [], [], [], []
+        for i in range(5):
+            t = time.perf_counter()
+            conn.hset("bench", f"k{i}", data)
+            put_r.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            assert len(conn.hget("bench", f"k{i}")) == len(data)
+            get_r.append(time.perf_counter() - t)
+            conn.hdel("bench", f"k{i}")
+            p = tmp / f"pic{i}.png"
+            t = time.perf_counter()
+            with open(p, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())  # what a shared dir needs before another machine reads it
+            put_f.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            assert len(p.read_bytes()) == len(data)
+            get_f.append(time.perf_counter() - t)
+            p.unlink()
+        rows.append((f"{mb} MB", "redis", statistics.median(put_r) * 1e3, statistics.median(get_r) * 1e3))
+        rows.append((f"{mb} MB", "file", statistics.median(put_f) * 1e3, statistics.median(get_f) * 1e3))
+    return rows
+
+
+def batching(repeats: int = 2) -> tuple[float, float]:
+    import dreamer
+    from PIL import Image
+
+    recipe = dreamer.Recipe.from_dict({**RECIPE, "classes": {"1": 1.0}, "seed": 1})
+    smalls = [photo(s, (224, 224)) for s in range(4)]
+    mosaic = Image.new("RGB", (448, 448))
+    for i, im in enumerate(smalls):
+        mosaic.paste(im, ((i % 2) * 224, (i // 2) * 224))
+    dreamer.dream(smalls[0], recipe)  # load the model
+    one_by_one, together = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for im in smalls:
+            dreamer.dream(im, recipe)
+        one_by_one.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        dreamer.dream(mosaic, recipe)
+        together.append(time.perf_counter() - t)
+    return statistics.median(one_by_one), statistics.median(together)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dreams", type=int, default=6)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    ap.add_argument("--skip-batching", action="store_true")
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {args.threads} torch "
+          f"thread(s) per worker; recipe {RECIPE}; 320x240 photos")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        redis_proc, url = start_redis(tmp)
+        try:
+            print("\n| workers | dreams/min | warm-up (model load + 1 dream) |\n|---|---|---|")
+            base = None
+            for n in args.workers:
+                rate, warm = throughput(n, args.dreams, tmp, url, args.threads)
+                base = base or rate
+                print(f"| {n} | {rate:.2f} ({rate / base:.2f}x) | {warm:.1f} s |", flush=True)
+            print("\n| picture | via | put ms | get ms |\n|---|---|---|---|")
+            for size, via, put, get in transport(url, tmp):
+                print(f"| {size} | {via} | {put:.1f} | {get:.1f} |")
+        finally:
+            redis_proc.terminate()
+            redis_proc.wait(10)
+    if not args.skip_batching:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        a, b = batching()
+        print(f"\nbatching 4 requests of 224x224: one by one {a:.2f} s, as one 2x2 mosaic {b:.2f} s "
+              f"({a / b:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""Scale-out: a real redis-server, the bot (enqueuer) and two `run_bot.py worker` processes.
+One worker is killed with SIGKILL in the middle of a render; every request is still
+answered exactly once (the bot sees the dead worker's lease expire and queues the render
+again; publishing stays with the bot, whose store decides what was answered)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from mastodon_mock.testing import MockServer
+
+from bot import queue
+from bot.publishers.mastodon import html_to_text
+from bot.store import Store
+from requests_helpers import BOT_TOKEN, SEED, ask, bot_statuses, load, replies_to, request_config
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS = shutil.which("redis-server")
+needs_redis = pytest.mark.skipif(REDIS is None, reason="needs Debian's redis-server (.ci/run installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    port = _free_port()
+    d = tmp_path / "redis"
+    d.mkdir()
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d), "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    conn = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            conn.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("redis-server did not start")
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def mock():
+    with MockServer(seed=SEED) as srv:
+        yield srv
+
+
+def _start(args, log: Path, **env):
+    e = {**os.environ, "LDB_TEST_MASTODON_TOKEN": BOT_TOKEN, **env}
+    return subprocess.Popen([sys.executable, str(ROOT / "run_bot.py"), *args], cwd=ROOT, env=e,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def _wait(what, timeout: float, every: float = 0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = what()
+        if got:
+            return got
+        time.sleep(every)
+    return None
+
+
+@needs_redis
+def test_two_workers_one_killed_mid_render_every_request_answered_once(mock, redis_url, tmp_path):
+    q = (f'\n[queue]\nurl = "{redis_url}"\nparallel = 2\nlease_seconds = 2\nretry_delay_seconds = 1\n'
+         f'render_timeout_minutes = 3\n')
+    path = request_config(tmp_path, mock, requests_extra=q)
+    cfg = load(path)
+    h = queue.make_huey(queue.QueueSettings.from_config(cfg))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    # each render sleeps 1.5 s first, so there is a render in progress to kill
+    workers = [_start(["worker", "--config", str(path)], logs / f"worker{i}.log", **{queue.SLEEP_ENV: "1.5"})
+               for i in range(2)]
+    bot = None
+    try:
+        assert _wait(lambda: len(queue.queue_status(h)["workers"]) == 2, 60), "the workers did not start"
+        people = ["ann", "bob"]
+        reqs = [ask(mock, people[i % 2], text, seed=i) for i, text in
+                enumerate(["goldfish", "stingray", "peacock", "ostrich and goldfish", "stingray", "peacock"])]
+        bot = _start(["run", "--config", str(path)], logs / "bot.log")
+
+        def busy_worker():
+            for key in queue._keys(h, "lease:"):
+                lease = queue._json(h, key)
+                if lease:
+                    return lease["worker"]
+            return None
+
+        victim = _wait(busy_worker, 60, every=0.02)
+        assert victim, "no render started"
+        pid = int(victim.rsplit(":", 1)[1])
+        assert pid in [w.pid for w in workers]
+        os.kill(pid, signal.SIGKILL)  # in the middle of its render: the lease is held until it ends
+        killed = next(w for w in workers if w.pid == pid)
+        killed.wait(10)
+
+        def all_answered():
+            return all(len(replies_to(mock, r["id"])) >= 1 for r in reqs)
+
+        assert _wait(all_answered, 120, every=0.5), (logs / "bot.log").read_text()[-3000:]
+        time.sleep(3)  # anything doubled would land now
+        for r in reqs:
+            got = replies_to(mock, r["id"])
+            assert len(got) == 1, [html_to_text(s["content"]) for s in got]
+            assert len(got[0]["media_attachments"]) == 1
+        assert len(bot_statuses(mock)) == len(reqs)
+        assert Store(cfg.data_dir / "bot.db").request_counts() == {"replied": len(reqs)}
+        bot_log = (logs / "bot.log").read_text()
+        assert f"worker {victim} died rendering job" in bot_log
+
+        # the survivor did the renders after the kill; `status` shows both workers
+        info = {w["name"]: w for w in queue.queue_status(h, stale_after=6)["workers"]}
+        survivor = next(n for n in info if n != victim)
+        assert info[survivor]["done"] >= 1 and info[survivor]["alive"]
+        assert not info[victim]["alive"]
+        status = subprocess.run([sys.executable, str(ROOT / "run_bot.py"), "status", "--config", str(path)],
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0, status.stderr
+        assert f"render queue: {redis_url}: 0 waiting" in status.stdout
+        assert f"worker {survivor}: idle" in status.stdout and f"worker {victim}: gone" in status.stdout
+    finally:
+        for p in [bot, *workers]:
+            if p is not None and p.poll() is None:
+                p.terminate()
+        for p in [bot, *workers]:
+            if p is not None:
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+
+def test_worker_needs_a_redis_url(tmp_path, mock):
+    path = request_config(tmp_path, mock)
+    proc = subprocess.run([sys.executable, str(ROOT / "run_bot.py"), "worker", "--config", str(path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "[queue] url is not set" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_worker_says_when_redis_is_unreachable(tmp_path, mock):
+    path = request_config(tmp_path, mock, requests_extra=f'\n[queue]\nurl = "redis://127.0.0.1:{_free_port()}/0"\n')
+    proc = subprocess.run([sys.executable, str(ROOT / "run_bot.py"), "worker", "--config", str(path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "cannot reach the queue" in proc.stderr and "Traceback" not in proc.stderr
