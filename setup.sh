@@ -17,10 +17,10 @@ if [ -n "${TORCH_INDEX:-}" ]; then
 else
   "$VENV/bin/pip" install -q "$TORCH_SPEC"
 fi
-# onnx2torch (ONNX import) declares torchvision, which would drag in another torch: no deps.
-"$VENV/bin/pip" install -q --no-deps onnx2torch==1.5.15
 if [ -n "$EXTRAS" ]; then
   "$VENV/bin/pip" install -q -e ".[$EXTRAS]"
 else
   "$VENV/bin/pip" install -q -e .
 fi
+# onnx2torch (ONNX import) declares torchvision, which would drag in another torch: no deps.
+"$VENV/bin/pip" install -q --no-deps onnx2torch==1.5.15

@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", type=Path, help="photo(s) to dream over")
     p.add_argument("-o", "--output", type=Path, help="output file (.jpg/.png/.webp) or folder (default: out/)")
     p.add_argument("--recipe", type=Path, help="recipe file (TOML or JSON, or a picture's .json sidecar); flags override it")
+    p.add_argument("--preset", help="named recipe to start from: subtle, default or wild; --recipe and flags override it")
     p.add_argument("--save-recipe", type=Path, help="write the effective recipe to this file and continue")
 
     g = p.add_argument_group("what to dream")
@@ -137,7 +138,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def make_recipe(args: argparse.Namespace) -> Recipe:
-    base = Recipe.load(args.recipe).to_dict() if args.recipe else {}
+    base = {}
+    if args.preset:
+        from dreamer.presets import PRESETS, preset
+
+        preset(args.preset)  # an unknown name fails here, listing the presets
+        base = dict(PRESETS[args.preset])
+    if args.recipe:
+        base.update(Recipe.load(args.recipe).to_dict())
     for flag, key in _RECIPE_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:

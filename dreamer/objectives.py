@@ -32,20 +32,35 @@ class Objective:
     __rmul__ = __mul__
 
 
-def class_logits(weights: dict[int, float]) -> Objective:
+def class_logits(weights: dict[int, float], balance: bool = False, temperature: float = 2.0) -> Objective:
     """Weighted sum of the *signed* pre-softmax logits. A negative weight pushes a class away;
-    an |logit| or L2 loss would push strongly negative classes further negative instead."""
+    an |logit| or L2 loss would push strongly negative classes further negative instead.
+
+    With `balance`, the positive classes of a hybrid are reweighted in every picture of the batch
+    by a softmin of their logits (held constant for the gradient): the class that is lagging
+    behind there gets most of the push, so one easy class cannot take over the whole picture.
+    The weights still sum to what the user gave."""
     if not weights:
         raise ValueError("class objective needs at least one class")
     ids = torch.tensor(list(weights), dtype=torch.long)
     w = torch.tensor(list(weights.values()), dtype=torch.float32)
+    positive = w > 0
+    balance = balance and int(positive.sum()) > 1
 
     def fn(acts: Activations) -> torch.Tensor:
-        logits = acts["logits"].float()
-        return logits[:, ids.to(logits.device)] @ w.to(logits.device)
+        logits = acts["logits"].float()[:, ids.to(acts["logits"].device)]
+        wd = w.to(logits.device)
+        if not balance:
+            return logits @ wd
+        pos = positive.to(logits.device)
+        z = logits.detach()[:, pos] / wd[pos]  # how far each class has come, per unit of weight
+        share = torch.softmax(-z / temperature, dim=1)  # lagging classes get more
+        wb = wd.expand_as(logits).clone()
+        wb[:, pos] = share * wd[pos].sum()
+        return (logits * wb).sum(1)
 
     desc = ", ".join(f"{i}:{v:g}" for i, v in weights.items())
-    return Objective(fn, frozenset({"logits"}), f"classes({desc})")
+    return Objective(fn, frozenset({"logits"}), f"classes({desc}{', balanced' if balance else ''})")
 
 
 def layer_energy(layer: str) -> Objective:

@@ -46,20 +46,35 @@ class Recipe:
 
     octaves: int = 3
     octave_scale: float = 1.4
-    iterations: int = 10
-    sigma_start: float = 0.6
-    sigma_end: float = 0.2
-    step_start: float = 3.0
-    step_end: float = 1.5
+    iterations: int = 12
+    # Strong early blur and big steps, both decaying: blur lets only shapes survive at first,
+    # then detail; measured by benchmarks/quality.py (see the README's quality table).
+    sigma_start: float = 2.0
+    sigma_end: float = 0.6
+    step_start: float = 10.0
+    step_end: float = 4.0
     jitter: int = 32
     # "laplacian" evens out the gradient's frequency bands so shapes grow rather than pixel
     # noise; "mean" is the original's g / mean|g|.
     gradient: str = "laplacian"
+    # Each step the tiles see the picture magnified by a random factor in
+    # [view_scale_min, view_scale_max] (log-uniform; below 1 a tile takes in more of the picture,
+    # so bigger shapes grow) and turned by up to ±view_rotate degrees: what grows has to read at
+    # any size and angle (lucent's transformation robustness), and the tiles still cover every
+    # pixel evenly, edges included.
+    view_scale_min: float = 0.55
+    view_scale_max: float = 1.1
+    view_rotate: float = 8.0
+    # In a hybrid, push hardest in each tile on the class that shows least there, so every class
+    # of the hybrid appears rather than the easiest one everywhere.
+    balance_classes: bool = True
     # Explicit per-octave plan (coarse to fine); when given it replaces the generated one.
     octave_plan: list[Octave] = field(default_factory=list)
 
     tile_size: int | None = None  # None: the net's input size
-    tile_overlap: float = 0.25  # fraction of a tile shared with its neighbour
+    # Fraction of a tile shared with its neighbour. Small is enough: the grid moves and turns
+    # every step, so no tile edge stays anywhere long enough to leave a seam.
+    tile_overlap: float = 0.15
     batch_size: int = 8
 
     seed: int | None = 0
@@ -92,6 +107,11 @@ class Recipe:
         for key in ("step_start", "step_end"):
             need(_num(getattr(self, key)) and 0 <= getattr(self, key) <= 100, key, "must be 0..100")
         need(_int(self.jitter) and 0 <= self.jitter <= 512, "jitter", "must be an integer 0..512 pixels")
+        need(_num(self.view_scale_min) and 0.25 <= self.view_scale_min <= 4, "view_scale_min", "must be 0.25..4")
+        need(_num(self.view_scale_max) and self.view_scale_min <= self.view_scale_max <= 4, "view_scale_max",
+             "must be view_scale_min..4")
+        need(isinstance(self.balance_classes, bool), "balance_classes", "must be true or false")
+        need(_num(self.view_rotate) and 0 <= self.view_rotate <= 45, "view_rotate", "must be 0..45 degrees")
         need(self.tile_size is None or (_int(self.tile_size) and 32 <= self.tile_size <= 2048),
              "tile_size", "must be an integer 32..2048 (or unset for the net's input size)")
         need(_num(self.tile_overlap) and 0 <= self.tile_overlap <= 0.75, "tile_overlap", "must be 0..0.75")

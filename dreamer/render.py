@@ -3,11 +3,16 @@ batched tiles, normalised, applied, blurred and clipped.
 
 Taking one step for the whole picture (rather than dreaming tile by tile like the original) is
 what makes seams impossible: every pixel's update is a smooth blend of the tiles over it, and the
-tile grid moves every step.
+tile grid moves every step. Each step the tiles also see the picture through a random view
+(magnified or shrunk, turned a few degrees, shifted), resampled onto a canvas they cover evenly,
+and the gradient is pulled back through it: shapes that grow must read at any size and angle,
+which is what makes them visible to other nets and to people, and every pixel, edges included,
+is dreamt as much as any other.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 from dataclasses import dataclass
@@ -21,7 +26,9 @@ from PIL import Image
 from dreamer import objectives as obj
 from dreamer.recipe import Octave, Recipe, RecipeError
 from dreamer.tiling import Tile, make_tiles, tile_window
-from dreamer.transform import gaussian_blur, laplacian_normalise, linear, resize, to_image, to_tensor
+from dreamer.transform import (
+    gaussian_blur, laplacian_normalise, linear, resize, to_image, to_tensor, view_grid,
+)
 from models import DreamNet, ModelError, create_model
 
 
@@ -99,7 +106,7 @@ def build_objective(recipe: Recipe, net: DreamNet, octave: Octave, seed: int, de
     if recipe.mode == "lucid" and octave.layer:
         return obj.layer_energy(octave.layer)
     if recipe.mode == "lucid":
-        return obj.class_logits(resolve_classes(recipe, net))
+        return obj.class_logits(resolve_classes(recipe, net), balance=recipe.balance_classes)
     if recipe.mode == "deepdream":
         return obj.layer_energy(_layer(net, layer))
     if recipe.mode == "randomise":
@@ -241,7 +248,8 @@ def dream_tensor(
     amp = dev.type == "cuda"
     rng = random.Random(seed)
     _, _, height, width = base.shape
-    sizes = octave_sizes(height, width, plan, tile)
+    # Octaves never go below the net's input size (a one-tile 'no tiles' dream keeps its octaves).
+    sizes = octave_sizes(height, width, plan, min(tile, net.input_size))
     total = sum(o.iterations for o in plan)
     done = 0
     detail = None
@@ -277,20 +285,15 @@ def _step(
     amp: bool,
     base: torch.Tensor,
 ) -> tuple[torch.Tensor, float]:
-    _, _, h, w = x.shape
-    # Reflect-padding by the jitter lets border pixels fall inside tiles too, and with the
-    # random grid offset no pixel sits on a tile edge twice in a row.
-    pad = min(recipe.jitter, h - 1, w - 1)
-    xp = F.pad(x, (pad, pad, pad, pad), mode="reflect") if pad > 0 else x
-    hp, wp = xp.shape[-2:]
-    th, tw = min(tile, hp), min(tile, wp)
-    stride_y = max(1, round(th * (1 - recipe.tile_overlap)))
-    stride_x = max(1, round(tw * (1 - recipe.tile_overlap)))
-    offset = (rng.randrange(stride_y), rng.randrange(stride_x))
-    tiles = make_tiles(hp, wp, tile, recipe.tile_overlap, offset)
-    g, score = tiled_gradient(xp, run, objective, tiles, recipe.batch_size, recipe.tile_overlap, amp)
-    if pad > 0:
-        g = g[..., pad:pad + h, pad:pad + w]
+    zoom, angle = 1.0, 0.0
+    if recipe.view_scale_max != 1.0 or recipe.view_scale_min != 1.0:
+        zoom = math.exp(rng.uniform(math.log(recipe.view_scale_min), math.log(recipe.view_scale_max)))
+    if recipe.view_rotate > 0:
+        angle = rng.uniform(-recipe.view_rotate, recipe.view_rotate)
+    if zoom == 1.0 and angle == 0.0:
+        g, score = _grid_gradient(x, run, objective, recipe, tile, rng, amp)
+    else:
+        g, score = _view_gradient(x, run, objective, recipe, tile, rng, amp, zoom, angle)
     if recipe.gradient == "laplacian":
         g = laplacian_normalise(g)
     g = g / (g.abs().mean() + 1e-8)
@@ -299,6 +302,47 @@ def _step(
     # the photo underneath stays sharp.
     x = base + gaussian_blur(x - base, sigma)
     return x.clamp(0, 1), score
+
+
+def _grid_gradient(x, run, objective, recipe: Recipe, tile: int, rng: random.Random, amp: bool):
+    _, _, h, w = x.shape
+    # Reflect-padding by the jitter lets border pixels fall inside tiles too, and with the
+    # random grid offset no pixel sits on a tile edge twice in a row.
+    pad = min(recipe.jitter, h - 1, w - 1)
+    xp = F.pad(x, (pad, pad, pad, pad), mode="reflect") if pad > 0 else x
+    tiles = _grid(xp.shape[-2], xp.shape[-1], tile, recipe.tile_overlap, rng)
+    g, score = tiled_gradient(xp, run, objective, tiles, recipe.batch_size, recipe.tile_overlap, amp)
+    if pad > 0:
+        g = g[..., pad:pad + h, pad:pad + w]
+    return g, score
+
+
+def _grid(height: int, width: int, tile: int, overlap: float, rng: random.Random) -> list[Tile]:
+    th, tw = min(tile, height), min(tile, width)
+    offset = (rng.randrange(max(1, round(th * (1 - overlap)))), rng.randrange(max(1, round(tw * (1 - overlap)))))
+    return make_tiles(height, width, tile, overlap, offset)
+
+
+def _view_gradient(x, run, objective, recipe: Recipe, tile: int, rng: random.Random, amp: bool,
+                   zoom: float, angle: float):
+    """The gradient through a random view: the picture is resampled onto a canvas (magnified by
+    `zoom`, turned by `angle`, moved by up to the jitter, borders reflected) that tiles cover
+    evenly; the canvas gradient is pulled back through the resampling and divided by how densely
+    each pixel was sampled, so no pixel counts more for where the sampling grid happened to fall."""
+    _, _, h, w = x.shape
+    j = recipe.jitter
+    shift = (rng.uniform(-j, j), rng.uniform(-j, j)) if j else (0.0, 0.0)
+    grid = view_grid(h, w, zoom, angle, shift, j, x.device)
+    # A fourth channel of ones, pulled back with ones, gives the sampling density.
+    xin = torch.cat([x, torch.ones_like(x[:, :1])], 1).requires_grad_(True)
+    with torch.enable_grad():
+        canvas = F.grid_sample(xin, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    tiles = _grid(canvas.shape[-2], canvas.shape[-1], tile, recipe.tile_overlap, rng)
+    gc, score = tiled_gradient(canvas[:, :3].detach(), run, objective, tiles, recipe.batch_size,
+                               recipe.tile_overlap, amp)
+    (back,) = torch.autograd.grad(canvas, xin, torch.cat([gc, torch.ones_like(gc[:, :1])], 1))
+    density = back[:, 3:]
+    return torch.where(density > 1e-3, back[:, :3] / density.clamp_min(1e-3), torch.zeros_like(back[:, :3])), score
 
 
 __all__ = ["Progress", "dream", "dream_tensor", "load_net", "pick_device", "tiled_gradient", "ModelError"]

@@ -83,3 +83,26 @@ def laplacian_normalise(g: torch.Tensor, levels: int = 4) -> torch.Tensor:
 def linear(start: float, end: float, i: int, n: int) -> float:
     """Value of a start→end schedule at step i of n."""
     return start if n <= 1 else start + (end - start) * i / (n - 1)
+
+
+def view_grid(
+    height: int, width: int, zoom: float, degrees: float, shift: tuple[float, float], border: int,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Sampling grid (1, Hc, Wc, 2) for grid_sample of a canvas that shows a height×width picture
+    rotated by `degrees`, magnified by `zoom` and moved by `shift` (y, x) pixels, with a border
+    of `border` pixels all round. The canvas is just large enough to hold the whole rotated
+    picture plus border, so tiles laid over the canvas cover every pixel of the picture."""
+    a = math.radians(degrees)
+    cos, sin = math.cos(a), math.sin(a)
+    span_h = height * abs(cos) + width * abs(sin) + 2 * border
+    span_w = width * abs(cos) + height * abs(sin) + 2 * border
+    hc, wc = max(1, round(span_h * zoom)), max(1, round(span_w * zoom))
+    v = (torch.arange(hc, dtype=torch.float32, device=device) + 0.5 - hc / 2) / zoom
+    u = (torch.arange(wc, dtype=torch.float32, device=device) + 0.5 - wc / 2) / zoom
+    vv, uu = torch.meshgrid(v, u, indexing="ij")
+    # canvas offset (u, v) from its centre -> picture pixel (px, py)
+    px = cos * uu - sin * vv + width / 2 + shift[1]
+    py = sin * uu + cos * vv + height / 2 + shift[0]
+    return torch.stack((2 * px / width - 1, 2 * py / height - 1), -1).unsqueeze(0)
+

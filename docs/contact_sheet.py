@@ -1,0 +1,121 @@
+#!/usr/bin/env python
+"""Render the contact sheet: bundled photos × classes × presets, with captions.
+
+    .venv/bin/python docs/contact_sheet.py            # writes docs/contact_sheet.jpg (+ docs/default_*.jpg)
+    .venv/bin/python docs/contact_sheet.py --quick    # two rows, for a smoke test
+
+Each row is one photo and one target (a class or a two-class hybrid); the columns are the photo
+and the presets. Dreams are cached in out/contact/ (keyed by photo, target, preset and seed) so a
+rerun after a caption change costs nothing. The default preset's pictures are also written
+full-size into docs/ for a first look.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from dreamer.presets import PRESETS, preset  # noqa: E402
+from dreamer.render import dream, load_net  # noqa: E402
+
+ROWS: list[tuple[str, dict[str, float]]] = [
+    ("rocket", {"goldfish": 1}),
+    ("astronaut", {"peacock": 1}),
+    ("chelsea", {"monarch": 1}),
+    ("coffee", {"jellyfish": 1}),
+    ("hubble", {"goldfish": 1, "stingray": 1}),
+]
+QUICK_ROWS = ROWS[:2]
+SIDE = 512  # dreams are made at this width (the photos are 451–1000 px wide)
+THUMB = 300  # width of a cell on the sheet
+CAPTION = 22
+MAX_BYTES = 2_000_000
+
+
+def font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has one size only
+        return ImageFont.load_default()
+
+
+def source(name: str) -> Image.Image:
+    img = Image.open(ROOT / "photos" / f"{name}.jpg").convert("RGB")
+    return img.resize((SIDE, round(img.height * SIDE / img.width)), Image.LANCZOS)
+
+
+def cached_dream(photo: str, target: dict[str, float], preset_name: str, seed: int, cache: Path, net) -> Image.Image:
+    slug = f"{photo}_{'+'.join(target).replace(' ', '_')}_{preset_name}_s{seed}.png"
+    path = cache / slug
+    if path.exists():
+        return Image.open(path).convert("RGB")
+    t = time.perf_counter()
+    out = dream(source(photo), preset(preset_name, classes=dict(target), seed=seed), net=net)
+    print(f"{slug}: {time.perf_counter() - t:.0f}s", flush=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    out.save(path)
+    return out
+
+
+def sheet(rows: list[tuple[str, dict[str, float], list[Image.Image]]], columns: list[str]) -> Image.Image:
+    f_head, f_cap = font(20), font(15)
+    heights = [round(imgs[0].height * THUMB / imgs[0].width) for _, _, imgs in rows]
+    pad = 6
+    width = pad + len(columns) * (THUMB + pad)
+    height = CAPTION + pad + sum(h + CAPTION + pad for h in heights)
+    page = Image.new("RGB", (width, height), (24, 24, 28))
+    draw = ImageDraw.Draw(page)
+    for c, name in enumerate(columns):
+        draw.text((pad + c * (THUMB + pad) + 4, 2), name, fill=(235, 235, 235), font=f_head)
+    y = CAPTION + pad
+    for (photo, target, imgs), h in zip(rows, heights):
+        for c, img in enumerate(imgs):
+            x = pad + c * (THUMB + pad)
+            page.paste(img.resize((THUMB, h), Image.LANCZOS), (x, y))
+            text = photo if c == 0 else " + ".join(target)
+            draw.text((x + 4, y + h + 3), text, fill=(200, 200, 200), font=f_cap)
+        y += h + CAPTION + pad
+    return page
+
+
+def save_small(img: Image.Image, path: Path) -> None:
+    """JPEG under MAX_BYTES: lower the quality until it fits."""
+    for q in (88, 82, 76, 70, 64, 58):
+        img.save(path, "JPEG", quality=q, optimize=True, progressive=True)
+        if path.stat().st_size <= MAX_BYTES:
+            return
+    raise SystemExit(f"{path}: still over {MAX_BYTES} bytes at quality 58")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Render docs/contact_sheet.jpg (photos × classes × presets).")
+    p.add_argument("--quick", action="store_true", help="two rows only")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--cache", type=Path, default=ROOT / "out" / "contact")
+    p.add_argument("--out", type=Path, default=ROOT / "docs")
+    args = p.parse_args(argv)
+    net = load_net("efficientnet-lite0", None, "cpu")
+    presets = list(PRESETS)
+    rows = []
+    for photo, target in (QUICK_ROWS if args.quick else ROWS):
+        imgs = [source(photo)] + [cached_dream(photo, target, name, args.seed, args.cache, net) for name in presets]
+        rows.append((photo, target, imgs))
+        if "default" in presets:
+            d = imgs[1 + presets.index("default")]
+            save_small(d, args.out / f"default_{photo}_{'+'.join(target).replace(' ', '_')}.jpg")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "contact_sheet.jpg"
+    save_small(sheet(rows, ["photo"] + presets), path)
+    print(f"{path} ({path.stat().st_size // 1024} KiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
