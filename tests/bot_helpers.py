@@ -111,3 +111,23 @@ class LocalServer:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def mastodon_mock_fixtures(seed):
+    """(server, mock) pytest fixtures for a test module: one mastodon-mock server per module,
+    reset to `seed` before each test. Assign both at module level: `server, mock = ...`."""
+    import pytest
+    import requests
+    from mastodon_mock.testing import MockServer
+
+    @pytest.fixture(scope="module")
+    def server():
+        with MockServer(seed=seed) as srv:
+            yield srv
+
+    @pytest.fixture
+    def mock(server):
+        requests.post(f"{server.base_url}/api/v1/_mock/reset", timeout=10).raise_for_status()
+        return server
+
+    return server, mock

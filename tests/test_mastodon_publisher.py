@@ -19,6 +19,8 @@ import pytest
 import requests
 from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, RateLimitConfig, SeedAccount, SeedConfig
 from mastodon_mock.testing import MockServer
+
+from bot_helpers import mastodon_mock_fixtures
 from PIL import Image
 
 from bot.publishers.base import Post, PublishError
@@ -44,16 +46,7 @@ SEED = SeedConfig(
 INSTANCE_PATH = r"^/api/v2/instance/?$"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with MockServer(seed=SEED) as srv:
-        yield srv
-
-
-@pytest.fixture
-def mock(server):
-    requests.post(f"{server.base_url}/api/v1/_mock/reset", timeout=10).raise_for_status()
-    return server
+server, mock = mastodon_mock_fixtures(SEED)
 
 
 @pytest.fixture

@@ -12,28 +12,18 @@ from pathlib import Path
 
 import pytest
 import requests
-from mastodon_mock.testing import MockServer
 
 from bot import cli
 from bot.config import ConfigError, load_config
 from bot.scheduler import REQUESTS_JOB, BotRunner
 from bot.store import Store
-from bot_helpers import tiny_config
+from bot_helpers import tiny_config, mastodon_mock_fixtures
 from requests_helpers import BOT_TOKEN, SEED, ask, fake_render, load, replies_to, request_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def server():
-    with MockServer(seed=SEED) as srv:
-        yield srv
-
-
-@pytest.fixture
-def mock(server):
-    requests.post(f"{server.base_url}/api/v1/_mock/reset", timeout=10).raise_for_status()
-    return server
+server, mock = mastodon_mock_fixtures(SEED)
 
 
 def test_run_bot_answers_a_mention_and_status_shows_the_queue(mock, tmp_path):

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from mastodon_mock.testing import MockServer
+
+from bot_helpers import mastodon_mock_fixtures
 
 from bot.publishers.mastodon import html_to_text
 from bot.requests.worker import build_worker
@@ -54,16 +55,7 @@ CRASHER = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def server():
-    with MockServer(seed=SEED) as srv:
-        yield srv
-
-
-@pytest.fixture
-def mock(server):
-    requests.post(f"{server.base_url}/api/v1/_mock/reset", timeout=10).raise_for_status()
-    return server
+server, mock = mastodon_mock_fixtures(SEED)
 
 
 @pytest.mark.parametrize("when", ["mid-render", "before-reply", "after-reply"])

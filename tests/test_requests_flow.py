@@ -9,27 +9,17 @@ import random
 
 import pytest
 import requests
-from mastodon_mock.testing import MockServer
 
 from bot.publishers.mastodon import html_to_text
 from bot.requests.worker import build_worker
 from bot.store import Store
-from bot_helpers import photo_bytes
+from bot_helpers import photo_bytes, mastodon_mock_fixtures
 from requests_helpers import (
     SEED, ask, bot_statuses, client_for, fake_render, load, replies_to, request_config,
 )
 
 
-@pytest.fixture(scope="module")
-def server():
-    with MockServer(seed=SEED) as srv:
-        yield srv
-
-
-@pytest.fixture
-def mock(server):
-    requests.post(f"{server.base_url}/api/v1/_mock/reset", timeout=10).raise_for_status()
-    return server
+server, mock = mastodon_mock_fixtures(SEED)
 
 
 def make_worker(tmp_path, srv, extra="", render=fake_render, **kw):
