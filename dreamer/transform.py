@@ -28,13 +28,22 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     radius = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)
     if radius < 1:
         return x
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()
-    c = x.shape[1]
-    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    k = (k / k.sum()).tolist()
+    # Shifted slices rather than a grouped conv2d: on the CPU the conv allocated ~12 full-size
+    # buffers (1.6 GB for a 12 MP photo) and ran ~8x slower.
+    h, w = x.shape[-2:]
+    p = F.pad(x, (radius, radius, 0, 0), mode="reflect")
+    rows = p[..., 0:w] * k[0]
+    for i in range(1, 2 * radius + 1):
+        rows.add_(p[..., i:i + w], alpha=k[i])
+    p = F.pad(rows, (0, 0, radius, radius), mode="reflect")
+    del rows
+    out = p[..., 0:h, :] * k[0]
+    for i in range(1, 2 * radius + 1):
+        out.add_(p[..., i:i + h, :], alpha=k[i])
+    return out
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
