@@ -298,9 +298,9 @@ class MastodonPublisher:
     # --- internals ------------------------------------------------------------------------
 
     def _instance_info(self) -> Mapping[str, Any]:
-        body = self._get_json("/api/v2/instance", "read the server's limits", allow_404=True)
+        body = self._json("GET", "/api/v2/instance", "read the server's limits", missing_ok=True)
         if body is None:  # servers older than Mastodon 4.0 only have v1
-            body = self._get_json("/api/v1/instance", "read the server's limits")
+            body = self._json("GET", "/api/v1/instance", "read the server's limits")
         if not isinstance(body, Mapping):
             raise PublishError(
                 f"Mastodon server {self.api_base_url} answered the instance request with "
@@ -309,17 +309,19 @@ class MastodonPublisher:
             )
         return body
 
-    def _get_json(self, path: str, action: str, *, allow_404: bool = False) -> Any:
+    def _json(self, method: str, path: str, action: str, *, params: dict[str, Any] | None = None,
+              body: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
+        """A plain REST call for what Mastodon.py lacks or hides: the real status and errors
+        mapped like every other call. missing_ok: 404/410 answer None (gone, not a failure)."""
         self._budget.check("api", action)
         try:
-            resp = self._session.get(
-                self.api_base_url + path,
-                headers={"Authorization": f"Bearer {self._token}"},
-                timeout=self.timeout,
+            resp = self._session.request(
+                method, self.api_base_url + path, params=params, json=body,
+                headers={"Authorization": f"Bearer {self._token}"}, timeout=self.timeout,
             )
         except requests.RequestException as exc:
             raise self._network_error(exc, action) from exc
-        if allow_404 and resp.status_code == 404:
+        if missing_ok and resp.status_code in (404, 410):
             return None
         if not resp.ok:
             raise self._http_error(resp, action)

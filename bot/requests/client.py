@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import requests
 
 from bot.publishers.base import Post, Published, PublishError
 from bot.publishers.marker import contains_ref, post_ref
@@ -124,23 +123,3 @@ class RequestsClient(MastodonPublisher):
             idempotency_key=idempotency_key(key),
         )
         return Published(remote_id=str(status["id"]), url=status.get("url"))
-
-    # --- plumbing ----------------------------------------------------------------------
-    def _json(self, method: str, path: str, action: str, *, params: dict[str, Any] | None = None,
-              body: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
-        self._budget.check("api", action)
-        try:
-            resp = self._session.request(
-                method, self.api_base_url + path, params=params, json=body,
-                headers={"Authorization": f"Bearer {self._token}"}, timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            raise self._network_error(exc, action) from exc
-        if missing_ok and resp.status_code in (404, 410):
-            return None
-        if not resp.ok:
-            raise self._http_error(resp, action)
-        try:
-            return resp.json()
-        except ValueError:
-            raise self._malformed(resp, action) from None
