@@ -1,13 +1,12 @@
 #!/usr/bin/env python
 """Render the contact sheet: bundled photos × classes × presets, with captions.
 
-    .venv/bin/python docs/contact_sheet.py            # writes docs/contact_sheet.jpg (+ docs/default_*.jpg)
+    .venv/bin/python docs/contact_sheet.py            # writes docs/contact_sheet.jpg and docs/before_after.jpg
     .venv/bin/python docs/contact_sheet.py --quick    # two rows, for a smoke test
 
 Each row is one photo and one target (a class or a two-class hybrid); the columns are the photo
-and the presets. Dreams are cached in out/contact/ (keyed by photo, target, preset and seed) so a
-rerun after a caption change costs nothing. The default preset's pictures are also written
-full-size into docs/ for a first look.
+and the presets (classic is the earlier engine). Dreams are cached in out/contact/ (keyed by
+photo, target, preset and seed) so a rerun after a caption change costs nothing.
 """
 from __future__ import annotations
 
@@ -27,11 +26,16 @@ from dreamer.render import dream, load_net  # noqa: E402
 
 ROWS: list[tuple[str, dict[str, float]]] = [
     ("rocket", {"goldfish": 1}),
-    ("astronaut", {"peacock": 1}),
     ("chelsea", {"monarch": 1}),
+    ("china", {"ostrich": 1}),
+    ("hopper", {"peacock": 1}),
     ("coffee", {"jellyfish": 1}),
-    ("hubble", {"goldfish": 1, "stingray": 1}),
+    ("astronaut", {"ostrich": 1, "sea slug": 1}),  # the original's ostrich/nudibranch mutant
+    ("motorcycle", {"monarch": 1, "daisy": 1}),
+    ("flower", {"goldfish": 1, "stingray": 1}),
 ]
+COLUMNS = ["classic", "subtle", "default", "wild"]
+BEFORE_AFTER = ("rocket", {"goldfish": 1})  # the pair at the top of the README
 QUICK_ROWS = ROWS[:2]
 SIDE = 512  # dreams are made at this width (the photos are 451–1000 px wide)
 THUMB = 300  # width of a cell on the sheet
@@ -47,7 +51,9 @@ def font(size: int) -> ImageFont.ImageFont:
 
 
 def source(name: str) -> Image.Image:
-    img = Image.open(ROOT / "photos" / f"{name}.jpg").convert("RGB")
+    from benchmarks.quality import load_photo
+
+    img = load_photo(name)
     return img.resize((SIDE, round(img.height * SIDE / img.width)), Image.LANCZOS)
 
 
@@ -64,8 +70,10 @@ def cached_dream(photo: str, target: dict[str, float], preset_name: str, seed: i
     return out
 
 
-def sheet(rows: list[tuple[str, dict[str, float], list[Image.Image]]], columns: list[str]) -> Image.Image:
+def sheet(rows: list[tuple[str, dict[str, float], list[Image.Image]]], columns: list[str],
+          thumb: int = THUMB) -> Image.Image:
     f_head, f_cap = font(20), font(15)
+    THUMB = thumb  # noqa: N806 - the cell width of this sheet
     heights = [round(imgs[0].height * THUMB / imgs[0].width) for _, _, imgs in rows]
     pad = 6
     width = pad + len(columns) * (THUMB + pad)
@@ -102,15 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "docs")
     args = p.parse_args(argv)
     net = load_net("efficientnet-lite0", None, "cpu")
-    presets = list(PRESETS)
+    presets = [c for c in COLUMNS if c in PRESETS]
     rows = []
+    args.out.mkdir(parents=True, exist_ok=True)
     for photo, target in (QUICK_ROWS if args.quick else ROWS):
         imgs = [source(photo)] + [cached_dream(photo, target, name, args.seed, args.cache, net) for name in presets]
         rows.append((photo, target, imgs))
-        if "default" in presets:
-            d = imgs[1 + presets.index("default")]
-            save_small(d, args.out / f"default_{photo}_{'+'.join(target).replace(' ', '_')}.jpg")
-    args.out.mkdir(parents=True, exist_ok=True)
+        if (photo, target) == BEFORE_AFTER:
+            pair = sheet([(photo, target, [imgs[0], imgs[1 + presets.index("default")]])], ["photo", "default dream"],
+                         thumb=SIDE)
+            save_small(pair, args.out / "before_after.jpg")
     path = args.out / "contact_sheet.jpg"
     save_small(sheet(rows, ["photo"] + presets), path)
     print(f"{path} ({path.stat().st_size // 1024} KiB)")

@@ -18,6 +18,9 @@ _RECIPE_FLAGS = {
     "step_start": "step_start", "step_end": "step_end", "jitter": "jitter", "tile_size": "tile_size",
     "tile_overlap": "tile_overlap", "batch_size": "batch_size", "seed": "seed", "frames": "frames",
     "zoom": "zoom", "rotate": "rotate", "max_pixels": "max_pixels", "gradient": "gradient",
+    "method": "method", "param": "param", "steps": "steps", "lr": "learning_rate", "strength": "strength",
+    "decay": "decay", "view_min": "view_min", "view_max": "view_max", "view_coarsen": "view_coarsen",
+    "view_rotate": "view_rotate", "class_regions": "class_regions", "work_pixels": "work_pixels",
 }
 OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -35,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", type=Path, help="photo(s) to dream over")
     p.add_argument("-o", "--output", type=Path, help="output file (.jpg/.png/.webp) or folder (default: out/)")
     p.add_argument("--recipe", type=Path, help="recipe file (TOML or JSON, or a picture's .json sidecar); flags override it")
-    p.add_argument("--preset", help="named recipe to start from: subtle, default or wild; --recipe and flags override it")
+    p.add_argument("--preset", help="named recipe to start from: subtle, default, wild or classic (the earlier tiles engine); --recipe and flags override it")
     p.add_argument("--save-recipe", type=Path, help="write the effective recipe to this file and continue")
 
     g = p.add_argument_group("what to dream")
@@ -51,7 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--guide", help="guide picture for mode guide")
     g.add_argument("--guide-layer", help="layer the guide is matched at")
 
-    s = p.add_argument_group("schedule")
+    v = p.add_argument_group("the views engine (the default)")
+    v.add_argument("--method", choices=("views", "tiles"), help="views (default) or tiles (the classic engine)")
+    v.add_argument("--param", choices=("fourier", "pixel"), help="how the dreamt detail is written (default fourier)")
+    v.add_argument("--steps", type=int, help="optimisation steps")
+    v.add_argument("--lr", type=float, help="Adam's learning rate")
+    v.add_argument("--strength", type=float, help="how strongly the detail shows (default 1; lower keeps more photo)")
+    v.add_argument("--decay", type=float, help="the detail's 1/f^decay spectrum (higher: bigger shapes)")
+    v.add_argument("--view-min", type=float, help="smallest view, as a fraction of the short side")
+    v.add_argument("--view-max", type=float, help="largest view, as a fraction of the short side")
+    v.add_argument("--view-coarsen", type=float, help="half the views are seen coarser, down to 1 - this")
+    v.add_argument("--view-rotate", type=float, help="views turn by up to this many degrees")
+    v.add_argument("--class-regions", action=argparse.BooleanOptionalAction, default=None,
+                   help="give each class of a hybrid its own regions of the picture")
+    v.add_argument("--work-pixels", type=int, help="optimise at up to this many pixels, then enlarge")
+
+    s = p.add_argument_group("the tiles engine (--method tiles, preset classic)")
     s.add_argument("--iterations", "-i", type=int, help="steps per octave")
     s.add_argument("--octaves", type=int, help="number of scales")
     s.add_argument("--octave-scale", type=float, help="size ratio between octaves")

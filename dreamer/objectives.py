@@ -8,6 +8,8 @@ from typing import Callable
 import torch
 
 Activations = dict[str, torch.Tensor]  # layer name -> output; "logits" -> class logits
+# Optional entry of Activations: (n, k) share of each positive class's region in each view.
+REGIONS = "class_regions"
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class Objective:
     __rmul__ = __mul__
 
 
-def class_logits(weights: dict[int, float], balance: bool = False, temperature: float = 2.0) -> Objective:
+def class_logits(weights: dict[int, float], balance: bool = False, temperature: float = 0.7) -> Objective:
     """Weighted sum of the *signed* pre-softmax logits. A negative weight pushes a class away;
     an |logit| or L2 loss would push strongly negative classes further negative instead.
 
@@ -49,18 +51,33 @@ def class_logits(weights: dict[int, float], balance: bool = False, temperature: 
 
     def fn(acts: Activations) -> torch.Tensor:
         logits = acts["logits"].float()[:, ids.to(acts["logits"].device)]
-        wd = w.to(logits.device)
+        wd = w.to(logits.device).expand_as(logits)
+        regions = acts.get(REGIONS)
+        if regions is not None and int(positive.sum()) > 1:
+            wd = _regional(wd, positive.to(logits.device), regions.to(logits.device))
         if not balance:
-            return logits @ wd
+            return (logits * wd).sum(1)
         pos = positive.to(logits.device)
-        z = logits.detach()[:, pos] / wd[pos]  # how far each class has come, per unit of weight
-        share = torch.softmax(-z / temperature, dim=1)  # lagging classes get more
-        wb = wd.expand_as(logits).clone()
-        wb[:, pos] = share * wd[pos].sum()
+        z = logits.detach()[:, pos] / w.to(logits.device)[pos]  # how far each class has come, per unit of weight
+        lean = wd[:, pos] * torch.softmax(-z / temperature, dim=1)  # lagging classes get more
+        wb = wd.clone()
+        wb[:, pos] = lean / lean.sum(1, keepdim=True) * wd[:, pos].sum(1, keepdim=True)
         return (logits * wb).sum(1)
 
     desc = ", ".join(f"{i}:{v:g}" for i, v in weights.items())
     return Objective(fn, frozenset({"logits"}), f"classes({desc}{', balanced' if balance else ''})")
+
+
+def _regional(w: torch.Tensor, positive: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+    """Per-view class weights leaning towards the classes whose regions the view lies in. The
+    positive weights keep their total; a floor keeps every class a little everywhere, so the
+    regions blend into each other rather than meeting at a line."""
+    share = 0.25 / regions.shape[1] + 0.75 * regions
+    w = w.clone()
+    total = w[:, positive].sum(1, keepdim=True)
+    lean = w[:, positive] * share
+    w[:, positive] = lean / lean.sum(1, keepdim=True) * total
+    return w
 
 
 def layer_energy(layer: str) -> Objective:

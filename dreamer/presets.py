@@ -1,4 +1,4 @@
-"""Named recipes for the bot's config and the CLI: `subtle`, `default` and `wild`.
+"""Named recipes for the bot's config and the CLI: `subtle`, `default`, `wild` and `classic`.
 
 A preset is a set of Recipe field overrides (plain values, so a config file can show them);
 `preset(name, **overrides)` builds the Recipe. `default` is the Recipe's own defaults, the
@@ -12,15 +12,14 @@ from typing import Any
 from dreamer.recipe import Octave, Recipe, RecipeError
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # The photo stays in front: a light veil of the classes, small shapes, two octaves.
-    "subtle": {"octaves": 2, "iterations": 10, "sigma_start": 1.5, "sigma_end": 0.5,
-               "step_start": 5.0, "step_end": 2.0, "view_scale_min": 0.7},
+    # The photo stays in front: a fainter detail, fewer steps, smaller creatures.
+    "subtle": {"strength": 0.25, "steps": 96, "view_max": 0.8},
     # The Recipe's own defaults, the recipe benchmarks/quality.py measures.
     "default": {},
-    # Big, bold creatures over everything: a fourth, coarser octave, more and bigger steps, and
-    # views that take in more of the picture per tile.
-    "wild": {"octaves": 4, "iterations": 14, "step_start": 12.0, "step_end": 5.0,
-             "sigma_start": 2.5, "sigma_end": 0.7, "view_scale_min": 0.45},
+    # Big, bold creatures over everything: a stronger detail, more steps, bigger views.
+    "wild": {"strength": 0.7, "steps": 160, "view_min": 0.4, "view_max": 1.2},
+    # The earlier engine (gradient ascent in pixels over octaves of moving tiles), kept to compare.
+    "classic": {"method": "tiles"},
 }
 
 

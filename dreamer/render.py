@@ -101,10 +101,12 @@ def capture(net: DreamNet, layers: frozenset[str]) -> Iterator[Callable[[torch.T
 
 
 # --- objectives from a recipe -----------------------------------------------------------
-def build_objective(recipe: Recipe, net: DreamNet, octave: Octave, seed: int, device: torch.device) -> obj.Objective:
-    layer = octave.layer or recipe.layer or net.default_layer
-    if recipe.mode == "lucid" and octave.layer:
-        return obj.layer_energy(octave.layer)
+def build_objective(recipe: Recipe, net: DreamNet, octave: Octave | None, seed: int,
+                    device: torch.device) -> obj.Objective:
+    octave_layer = octave.layer if octave is not None else None
+    layer = octave_layer or recipe.layer or net.default_layer
+    if recipe.mode == "lucid" and octave_layer:
+        return obj.layer_energy(octave_layer)
     if recipe.mode == "lucid":
         return obj.class_logits(resolve_classes(recipe, net), balance=recipe.balance_classes)
     if recipe.mode == "deepdream":
@@ -240,6 +242,31 @@ def octave_sizes(height: int, width: int, plan: list[Octave], min_side: int) -> 
 
 
 def dream_tensor(
+    base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int, progress: ProgressFn | None = None
+) -> torch.Tensor:
+    if recipe.method == "views":
+        return _dream_views(base, recipe, net, seed, progress)
+    return _dream_tiles(base, recipe, net, seed, progress)
+
+
+def _dream_views(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
+                 progress: ProgressFn | None) -> torch.Tensor:
+    from dreamer.render_views import dream_views
+
+    objective = build_objective(recipe, net, None, seed, base.device)
+    regions = 0
+    if recipe.mode == "lucid" and recipe.class_regions:
+        regions = sum(1 for w in resolve_classes(recipe, net).values() if w > 0)
+
+    def on_step(step: int, steps: int, score: float, image) -> None:
+        if progress is not None:
+            progress(Progress(0, 1, step, steps, step + 1, steps, score, image=image))
+
+    with capture(net, objective.layers) as run:
+        return dream_views(base, recipe, net, objective, run, seed, regions, on_step)
+
+
+def _dream_tiles(
     base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int, progress: ProgressFn | None = None
 ) -> torch.Tensor:
     dev = base.device

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import random
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -115,3 +117,68 @@ def view_grid(
     py = sin * uu + cos * vv + height / 2 + shift[0]
     return torch.stack((2 * px / width - 1, 2 * py / height - 1), -1).unsqueeze(0)
 
+
+
+# --- random views for the optimiser (lucent's transformation robustness) --------------------
+@dataclass(frozen=True)
+class View:
+    """One square crop of the picture: centre (picture pixels), side (pixels) and turn (degrees)."""
+
+    cy: float
+    cx: float
+    side: float
+    angle: float
+    resolution: float = 1.0  # below 1 the net sees the view this much coarser (blurred)
+
+
+def random_views(height: int, width: int, n: int, side_range: tuple[float, float], rotate: float,
+                 rng: random.Random, coarsen: float = 0.0) -> list[View]:
+    """n views whose centres are spread over the whole picture, edges included.
+
+    Centres are uniform over the picture (Latin-hypercube stratified, so one batch spreads out)
+    and a view hanging over the border sees the picture reflected. Counting those reflections,
+    every pixel, corner or centre, is covered by a view equally often on average: a border pixel
+    missed by views hanging outwards is hit by its mirror image. Sides are log-uniform in
+    `side_range` (fractions of the short side): big views grow big shapes, small ones detail.
+    With `coarsen` > 0 half the views are seen at a resolution down to 1 − coarsen, so what
+    grows must survive blur and downscaling too (as it must for a person's eye)."""
+    short = min(height, width)
+    lo, hi = math.log(side_range[0]), math.log(side_range[1])
+    ys = [(i + rng.random()) / n * height for i in range(n)]
+    xs = [(i + rng.random()) / n * width for i in range(n)]
+    rng.shuffle(xs)
+    return [View(y, x, short * math.exp(rng.uniform(lo, hi)), rng.uniform(-rotate, rotate),
+                 1.0 - coarsen * rng.random() if i % 2 else 1.0)
+            for i, (y, x) in enumerate(zip(ys, xs))]
+
+
+def view_batch(x: torch.Tensor, views: list[View], size: int) -> torch.Tensor:
+    """(n, 3, size, size): each view of x (1, 3, H, W) resampled to the net's input size,
+    borders reflected; differentiable, so the gradient flows back to x's own pixels."""
+    h, w = x.shape[-2:]
+    rows = []
+    for v in views:
+        a = math.radians(v.angle)
+        c, s = math.cos(a), math.sin(a)
+        rows.append([[v.side / w * c, -v.side / w * s, 2 * v.cx / w - 1],
+                     [v.side / h * s, v.side / h * c, 2 * v.cy / h - 1]])
+    theta = torch.tensor(rows, dtype=x.dtype, device=x.device)
+    # Sampled at k times the size and averaged down: a view shrunk k-fold by plain bilinear
+    # sampling aliases, and an aliased view rewards pixel noise.
+    k = max(1, min(4, round(max(v.side for v in views) / size)))
+    grid = F.affine_grid(theta, [len(views), x.shape[1], size * k, size * k], align_corners=False)
+    out = F.grid_sample(x.expand(len(views), -1, -1, -1), grid, mode="bilinear",
+                        padding_mode="reflection", align_corners=False)
+    out = F.avg_pool2d(out, k) if k > 1 else out
+    if all(v.resolution >= 1 for v in views):
+        return out
+    return torch.cat([_coarsen(o[None], v.resolution) for o, v in zip(out, views)])
+
+
+def _coarsen(x: torch.Tensor, resolution: float) -> torch.Tensor:
+    size = x.shape[-2:]
+    if resolution >= 1:
+        return x
+    small = (max(8, round(size[0] * resolution)), max(8, round(size[1] * resolution)))
+    return F.interpolate(F.interpolate(x, size=small, mode="bilinear", antialias=True, align_corners=False),
+                         size=size, mode="bilinear", align_corners=False)

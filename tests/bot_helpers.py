@@ -11,7 +11,7 @@ from typing import Callable
 
 from PIL import Image
 
-TINY_RECIPE = 'model = "tiny"\noctaves = 1\niterations = 2\nmax_pixels = 20000\n'
+TINY_RECIPE = 'model = "tiny"\nsteps = 3\noctaves = 1\niterations = 2\nmax_pixels = 20000\n'
 
 
 def photo_bytes(seed: int = 0, size: tuple[int, int] = (96, 64), fmt: str = "PNG") -> bytes:

@@ -264,10 +264,10 @@ account = "not an account!"
 
 def test_recipe_presets(tmp_path):
     p = tmp_path / "p.toml"
-    p.write_text(MINIMAL + '[recipe]\npreset = "wild"\noctaves = 2\n', encoding="utf-8")
+    p.write_text(MINIMAL + '[recipe]\npreset = "wild"\nsteps = 20\n', encoding="utf-8")
     r = load_config(p).base_recipe()
     from dreamer.presets import PRESETS
 
-    assert r.octaves == 2 and r.iterations == PRESETS["wild"]["iterations"]  # the file's key wins
+    assert r.steps == 20 and r.strength == PRESETS["wild"]["strength"]  # the file's key wins
     lines = problems_of(tmp_path, MINIMAL + '[recipe]\npreset = "nope"\n')
     assert len(lines) == 1 and "unknown preset 'nope'" in lines[0] and "wild" in lines[0]

@@ -445,7 +445,7 @@ def test_dreams_lucid_and_deepdream(caffe_files):
     photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (44, 52, 3), np.uint8))
     for mode, extra in (("lucid", {"classes": {"0": 1, "3": -0.5}}),
                         ("deepdream", {"layer": "inception_3a/output"})):
-        recipe = Recipe(model=str(prototxt), weights=str(caffemodel), mode=mode, octaves=1,
+        recipe = Recipe(model=str(prototxt), weights=str(caffemodel), mode=mode, steps=6, octaves=1,
                         iterations=2, tile_size=SIZE, seed=1, **extra)
         out = dreamer.dream(photo, recipe, device="cpu")
         assert out.size == photo.size
@@ -483,7 +483,7 @@ def test_cli_dreams_with_a_caffe_net_by_class_name(caffe_files, tmp_path):
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (40, 40, 3), np.uint8)).save(photo)
     out = tmp_path / "out.png"
     assert main([str(photo), "--model", str(prototxt), "--weights", str(caffemodel), "-c",
-                 "tulip", "--octaves", "1", "-i", "1", "-q", "-o", str(out)]) == 0
+                 "tulip", "--steps", "2", "-q", "-o", str(out)]) == 0
     assert Image.open(out).size == (40, 40)
 
 

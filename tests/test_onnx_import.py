@@ -208,7 +208,7 @@ def test_dreams_with_an_onnx_net(branchy, tmp_path):
     net = create_model(str(path))
     for mode, extra in (("lucid", {"classes": {"0": 1, "5": 0.5}}),
                         ("deepdream", {"layer": net.default_layer})):
-        recipe = Recipe(model=str(path), mode=mode, octaves=1, iterations=2, tile_size=36,
+        recipe = Recipe(model=str(path), mode=mode, steps=6, octaves=1, iterations=2, tile_size=36,
                         seed=3, **extra)
         out = dreamer.dream(photo, recipe, device="cpu")
         assert out.size == photo.size

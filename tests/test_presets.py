@@ -15,7 +15,7 @@ from dreamer.transform import view_grid
 from models import create_model
 from tests.conftest import PHOTOS
 
-FAST = dict(octaves=1, iterations=2, tile_size=64, batch_size=4, seed=1)
+FAST = dict(method="tiles", octaves=1, iterations=2, tile_size=64, batch_size=4, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +28,19 @@ def photo():
     return Image.open(PHOTOS / "chelsea.jpg").convert("RGB").resize((150, 100))
 
 
-def test_presets_build_valid_distinct_recipes():
+def test_presets_build_valid_distinct_recipes(net, photo):
     recipes = {name: preset(name) for name in PRESETS}
-    assert set(recipes) >= {"subtle", "default", "wild"}
+    assert set(recipes) >= {"subtle", "default", "wild", "classic"}
     assert recipes["default"] == Recipe()  # the default preset is the Recipe's defaults
+    assert recipes["classic"].method == "tiles" and recipes["default"].method == "views"
     assert len({r.to_json() for r in recipes.values()}) == len(recipes)
-    # subtle changes the photo less than wild: fewer or smaller steps in all
-    def push(r):
-        return sum(o.iterations * (o.step_start + o.step_end) / 2 for o in r.plan())
-    assert push(recipes["subtle"]) < push(recipes["default"]) < push(recipes["wild"])
+
+    # subtle changes the photo less than default, and default less than wild
+    def change(name):
+        out = dream(photo, preset(name, classes={"goldfish": 1.0}, seed=1, batch_size=4), net=net)
+        return np.abs(np.asarray(out, float) - np.asarray(photo, float)).mean()
+
+    assert change("subtle") < change("default") < change("wild")
 
 
 def test_preset_overrides_and_round_trip(tmp_path):

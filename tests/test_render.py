@@ -10,7 +10,7 @@ from dreamer.tiling import make_tiles
 from dreamer.transform import to_tensor
 from models import create_model
 
-FAST = dict(octaves=2, iterations=3, tile_size=64, batch_size=4, seed=1)
+FAST = dict(method="tiles", octaves=2, iterations=3, tile_size=64, batch_size=4, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_same_seed_same_picture_other_seed_other_picture(net, photo):
 def test_class_ascent_moves_the_signed_logit(net, photo, weight):
     # Fixed views: the logit is measured on the picture as it is, so the dream must see it so too
     # (the default random view scale/rotation ascend an average over views instead).
-    r = Recipe(classes={"goldfish": weight}, octaves=1, iterations=8, tile_size=64, step_start=4, step_end=4,
+    r = Recipe(classes={"goldfish": weight}, method="tiles", octaves=1, iterations=8, tile_size=64, step_start=4, step_end=4,
                sigma_start=0, sigma_end=0, seed=3, view_scale_min=1.0, view_scale_max=1.0, view_rotate=0.0)
     before = mean_logit(net, photo, 1)
     after = mean_logit(net, dream(photo, r, net=net), 1)
@@ -73,7 +73,7 @@ def test_tiles_stream_through_the_net_in_batches(net, photo):
     seen = []
     handle = net.module.register_forward_pre_hook(lambda m, inp: seen.append(inp[0].shape))
     try:
-        dream(photo, Recipe(classes={"1": 1.0}, octaves=1, iterations=2, tile_size=64, batch_size=3), net=net)
+        dream(photo, Recipe(classes={"1": 1.0}, method="tiles", octaves=1, iterations=2, tile_size=64, batch_size=3), net=net)
     finally:
         handle.remove()
     assert seen and all(s[0] <= 3 and s[2] == 64 and s[3] == 64 for s in seen)
@@ -94,7 +94,7 @@ def test_tiled_gradient_blends_to_the_full_gradient_for_a_pixelwise_objective(ph
 
 
 def test_deepdream_raises_layer_energy(net, photo):
-    r = Recipe(mode="deepdream", layer="conv2", octaves=1, iterations=6, tile_size=64, seed=0)
+    r = Recipe(mode="deepdream", layer="conv2", method="tiles", octaves=1, iterations=6, tile_size=64, seed=0)
     out = dream(photo, r, net=net)
 
     def energy(img):
@@ -124,7 +124,7 @@ def test_guide_and_randomise_modes_render(net, photo, tmp_path):
 def test_per_octave_plan_and_progress(net, photo):
     plan = [Octave(0.5, 2, 0.5, 0.3, 2, 1), Octave(1.0, 3, 0.3, 0.1, 1.5, 1, layer="conv1")]
     events = []
-    dream(photo, Recipe(classes={"1": 1}, octave_plan=plan, tile_size=64), net=net, progress=events.append)
+    dream(photo, Recipe(classes={"1": 1}, method="tiles", octave_plan=plan, tile_size=64), net=net, progress=events.append)
     assert [(e.octave, e.step) for e in events] == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)]
     assert events[-1].done == events[-1].total == 5
     assert events[0].image().size == photo.size
@@ -142,6 +142,6 @@ def test_lucid_without_classes_is_refused(net, photo):
 
 def test_large_photos_are_capped(net):
     img = Image.new("RGB", (400, 300), (10, 200, 30))
-    out = dream(img, Recipe(classes={"1": 1}, max_pixels=30_000, octaves=1, iterations=1, tile_size=64), net=net)
+    out = dream(img, Recipe(classes={"1": 1}, max_pixels=30_000, method="tiles", octaves=1, iterations=1, tile_size=64), net=net)
     assert out.size[0] * out.size[1] <= 30_000
     assert abs(out.size[0] / out.size[1] - 4 / 3) < 0.02

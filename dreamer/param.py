@@ -1,0 +1,101 @@
+"""What the optimiser changes (lucent's `param`): a dreamt detail laid over the photo.
+
+The picture is always `compose(photo, detail)`: the photo plus a detail that is zero at the start,
+so a zero detail gives the photo back exactly. The detail is written in one of two bases:
+
+- `fourier`: a spectrum with 1/f scaling in a decorrelated colour space (lucid's `fft_image`
+  with colour decorrelation). Every step moves shapes of every size about equally, so big,
+  smooth shapes grow instead of pixel noise, and colours come out like photos' colours rather
+  than a rainbow cast.
+- `pixel`: plain pixels, for comparison and for tests.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+PARAMS = ("fourier", "pixel")
+
+# Square root of ImageNet's RGB colour covariance (lucid's constants), columns scaled so the
+# largest has unit norm: a step of one in this space moves colours the way photos vary.
+_COLOUR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+COLOUR = _COLOUR_SQRT / _COLOUR_SQRT.norm(dim=0).max()
+
+
+@dataclass
+class Param:
+    """Tensors the optimiser owns, and how to turn them into a (1, 3, h, w) detail."""
+
+    tensors: list[torch.Tensor]
+    detail: Callable[[], torch.Tensor]
+    kind: str
+
+
+def fourier(height: int, width: int, device: torch.device | str = "cpu", decay: float = 1.0,
+            std: float = 0.01, generator: torch.Generator | None = None, longest: float = 1.0) -> Param:
+    """A detail whose spectrum is scaled by 1/f^decay, in decorrelated colour.
+
+    The spectrum is laid over a canvas an eighth larger on each side and the picture is cut out
+    of its middle: an inverse FFT is periodic, and without the margin what grows at the left
+    edge would carry on at the right.
+
+    Waves longer than `longest` × the short side are damped (a soft high-pass): they would
+    only wash a colour cast over the photo, and no creature is that big."""
+    ph, pw = height + 2 * _margin(height), width + 2 * _margin(width)
+    fy = torch.fft.fftfreq(ph, device=device)[:, None]
+    fx = torch.fft.rfftfreq(pw, device=device)[None, :]
+    freq = torch.sqrt(fx * fx + fy * fy).clamp_min(1.0 / max(ph, pw))
+    scale = freq ** -decay
+    if longest > 0:
+        f0 = (1.0 / (longest * min(height, width))) ** 2
+        scale = scale * (freq * freq / (freq * freq + f0))
+    scale = scale[None, None, :, :, None]
+    spectrum = torch.randn((1, 3, ph, pw // 2 + 1, 2), generator=generator) * std
+    spectrum = spectrum.to(device).requires_grad_(True)
+    colour = COLOUR.to(device)
+    top, left = _margin(height), _margin(width)
+
+    def detail() -> torch.Tensor:
+        s = torch.view_as_complex(spectrum * scale)
+        img = torch.fft.irfftn(s, s=(ph, pw), dim=(-2, -1), norm="ortho") / 4.0
+        img = img[..., top:top + height, left:left + width]
+        return torch.einsum("ij,njhw->nihw", colour, img)
+
+    return Param([spectrum], detail, "fourier")
+
+
+def pixel(height: int, width: int, device: torch.device | str = "cpu", std: float = 0.01,
+          generator: torch.Generator | None = None) -> Param:
+    """A detail of plain pixels."""
+    t = (torch.randn((1, 3, height, width), generator=generator) * std).to(device).requires_grad_(True)
+    return Param([t], lambda: t, "pixel")
+
+
+def make(kind: str, height: int, width: int, device: torch.device | str = "cpu", decay: float = 1.0,
+         std: float = 0.0, seed: int = 0) -> Param:
+    """The detail of kind `kind`. It starts at zero (std 0), so a dream of no steps is the photo;
+    Adam's first steps need no noise to break symmetry, the random views do that."""
+    gen = torch.Generator().manual_seed(seed)
+    if kind == "fourier":
+        return fourier(height, width, device, decay=decay, std=std, generator=gen)
+    if kind == "pixel":
+        return pixel(height, width, device, std=std, generator=gen)
+    raise ValueError(f"unknown parameterisation {kind!r}; use one of {', '.join(PARAMS)}")
+
+
+def compose(photo: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
+    """The photo with the detail added, always inside [0, 1].
+
+    A positive detail moves a pixel towards white by tanh(detail) of the headroom it has, a
+    negative one towards black: zero gives the photo exactly, the range can never be left, and
+    unlike a sigmoid over the photo's logit, black and white pixels can still be dreamt over at
+    full speed (a night photo is mostly black)."""
+    t = torch.tanh(detail)
+    return photo + torch.where(t >= 0, (1 - photo) * t, photo * t)
+
+
+def _margin(n: int) -> int:
+    return max(4, math.ceil(n / 8))

@@ -1,0 +1,105 @@
+"""The default render loop (lucent's `render`): optimise a dreamt detail (dreamer.param) with Adam,
+each step through a batch of random views of the whole picture (dreamer.transform).
+
+Views are square crops of a third of the short side up to all of it, turned a little and
+resampled to the net's input size: what grows must read at any size, place and angle, which is
+what makes it visible to other nets and to people. View centres are spread evenly over the
+picture and views hanging over a border see it reflected, so every pixel, edges and corners
+included, is dreamt as much as the centre. The photo is worked on at up to `work_pixels`; the
+detail is then enlarged onto the full-size photo, so a 12 MP photo costs what a 1 MP one does.
+"""
+from __future__ import annotations
+
+import math
+import random
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from dreamer import objectives as obj
+from dreamer import param as prm
+from dreamer.recipe import Recipe
+from dreamer.transform import View, random_views, resize, to_image, view_batch
+from models import DreamNet
+
+ProgressCallback = Callable[[int, int, float, Callable[[], object]], None]
+
+
+def working_size(height: int, width: int, max_pixels: int, min_side: int) -> tuple[int, int]:
+    """The size the detail is optimised at: the photo's own, or smaller to fit max_pixels
+    (never with a short side below the net's input)."""
+    s = min(1.0, math.sqrt(max_pixels / (height * width)))
+    s = max(s, min(1.0, min_side / min(height, width)))
+    return max(1, round(height * s)), max(1, round(width * s))
+
+
+def class_regions(k: int, seed: int, cells: int = 3, sharpness: float = 3.0) -> torch.Tensor:
+    """(k, cells, cells) soft masks that share the picture between the k classes of a hybrid
+    in big, smooth, seeded blobs (low-frequency noise, softmax over the classes)."""
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn((k, cells, cells), generator=g)
+    return torch.softmax(sharpness * noise, dim=0)
+
+
+def region_shares(masks: torch.Tensor, views: list[View], height: int, width: int) -> torch.Tensor:
+    """(n, k): each class's share at each view's centre (masks stretched over the picture)."""
+    pts = torch.tensor([[2 * v.cx / width - 1, 2 * v.cy / height - 1] for v in views])
+    grid = pts.view(1, 1, -1, 2)
+    out = F.grid_sample(masks[None], grid, mode="bicubic", padding_mode="border", align_corners=True)
+    out = out[0, :, 0].t().clamp_min(0)  # (n, k)
+    return out / out.sum(1, keepdim=True).clamp_min(1e-6)
+
+
+def dream_views(
+    base: torch.Tensor,
+    recipe: Recipe,
+    net: DreamNet,
+    objective: obj.Objective,
+    run: Callable[[torch.Tensor], dict],
+    seed: int,
+    regions: int = 0,
+    on_step: ProgressCallback | None = None,
+) -> torch.Tensor:
+    """Dream over base (1, 3, H, W) in [0, 1]; `regions` > 1 shares the picture between that many
+    hybrid classes. Returns the dream at base's size."""
+    dev = base.device
+    height, width = base.shape[-2:]
+    size = net.input_size
+    wh, ww = working_size(height, width, recipe.work_pixels, size)
+    work = resize(base, (wh, ww))
+    p = prm.make(recipe.param, wh, ww, dev, decay=recipe.decay, seed=seed)
+    opt = torch.optim.Adam(p.tensors, lr=recipe.learning_rate)
+    rng = random.Random(seed)
+    masks = class_regions(regions, seed) if regions > 1 else None
+    amp = dev.type == "cuda"
+    side = (recipe.view_min, recipe.view_max)
+
+    def picture() -> torch.Tensor:
+        return prm.compose(work, recipe.strength * p.detail())
+
+    for step in range(recipe.steps):
+        views = random_views(wh, ww, recipe.batch_size, side, recipe.view_rotate, rng, recipe.view_coarsen)
+        x = picture()
+        batch = view_batch(x, views, size)
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
+            acts = run(batch)
+        if masks is not None:
+            acts[obj.REGIONS] = region_shares(masks, views, wh, ww).to(dev)
+        values = objective(acts)
+        opt.zero_grad(set_to_none=True)
+        (-values.mean()).backward()
+        opt.step()
+        if on_step is not None:
+            score = float(values.detach().float().mean())
+            on_step(step, recipe.steps, score, lambda: to_image(_full(base, recipe, p, work)))
+    with torch.no_grad():
+        return _full(base, recipe, p, work)
+
+
+@torch.no_grad()
+def _full(base: torch.Tensor, recipe: Recipe, p: prm.Param, work: torch.Tensor) -> torch.Tensor:
+    detail = recipe.strength * p.detail().detach()
+    if detail.shape[-2:] != base.shape[-2:]:
+        detail = F.interpolate(detail, size=base.shape[-2:], mode="bicubic", align_corners=False)
+    return prm.compose(base, detail).clamp(0, 1)
