@@ -104,9 +104,9 @@ def recipe_for(case: Case) -> Recipe:
     if case.kind == "default":
         return Recipe(classes=dict(CLASSES), **extra)
     if case.kind == "default-1it":  # --quick only: the default recipe's shape, one step per octave
-        return Recipe(classes=dict(CLASSES), iterations=1, **extra)
+        return Recipe(classes=dict(CLASSES), iterations=1, steps=4, **extra)
     if case.kind == "reduced":  # one step at full size: the memory of one step, not of octaves
-        return Recipe(classes=dict(CLASSES), octaves=1, iterations=1, max_pixels=16_000_000, **extra)
+        return Recipe(classes=dict(CLASSES), octaves=1, iterations=1, steps=1, max_pixels=16_000_000, **extra)
     raise ValueError(case.kind)
 
 
@@ -240,7 +240,8 @@ def count_visits(net, fn: Callable[[], object]) -> int:
 
 
 def section_vs_loop(net, x, class_id, plan: Plan, device, amp: bool) -> dict:
-    recipe = Recipe(classes=dict(CLASSES), octaves=1, iterations=plan.steps)
+    # The tiles engine (preset classic): this section is about batching tiles against one at a time.
+    recipe = Recipe(classes=dict(CLASSES), method="tiles", octaves=1, iterations=plan.steps)
     # amp follows the engine's own rule (bf16 on CUDA only); the loop gets the same, so only
     # batching and the whole-picture step differ.
     engine = lambda: dream_tensor(x, recipe, net, seed=0)  # noqa: E731

@@ -35,7 +35,7 @@ ROWS: list[tuple[str, dict[str, float]]] = [
     ("flower", {"goldfish": 1, "stingray": 1}),
 ]
 COLUMNS = ["classic", "subtle", "default", "wild"]
-BEFORE_AFTER = ("rocket", {"goldfish": 1})  # the pair at the top of the README
+BEFORE_AFTER = ("chelsea", {"monarch": 1})  # the pair at the top of the README
 QUICK_ROWS = ROWS[:2]
 SIDE = 512  # dreams are made at this width (the photos are 451–1000 px wide)
 THUMB = 300  # width of a cell on the sheet

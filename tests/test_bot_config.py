@@ -75,8 +75,13 @@ def test_example_config_loads_and_documents_every_key():
     for model in (FolderSource, FeedSource, UrlsSource):
         for k in model.model_fields:
             assert f"sources.{k}" in source_keys, f"example.toml has no sources key {k} ({model.__name__})"
-    for k in ("interval_minutes", "account", "preset"):
+    for k in ("interval_minutes", "account"):
         assert f"# {k} =" in text
+    # The example posts the default dream as it is: no recipe key quietly makes it fainter.
+    from dreamer.presets import preset
+
+    recipe = cfg.base_recipe()
+    assert recipe.replace(max_pixels=preset("default").max_pixels) == preset("default")
 
 
 def test_several_problems_one_line_each(tmp_path):
