@@ -20,7 +20,7 @@ _RECIPE_FLAGS = {
     "zoom": "zoom", "rotate": "rotate", "max_pixels": "max_pixels", "gradient": "gradient",
     "method": "method", "param": "param", "steps": "steps", "lr": "learning_rate", "strength": "strength",
     "decay": "decay", "view_min": "view_min", "view_max": "view_max", "view_coarsen": "view_coarsen",
-    "view_rotate": "view_rotate", "class_regions": "class_regions", "work_pixels": "work_pixels",
+    "view_rotate": "view_rotate", "hybrid": "hybrid", "work_pixels": "work_pixels",
 }
 OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--view-max", type=float, help="largest view, as a fraction of the short side")
     v.add_argument("--view-coarsen", type=float, help="half the views are seen coarser, down to 1 - this")
     v.add_argument("--view-rotate", type=float, help="views turn by up to this many degrees")
-    v.add_argument("--class-regions", action=argparse.BooleanOptionalAction, default=None,
-                   help="give each class of a hybrid its own regions of the picture")
+    v.add_argument("--hybrid", choices=("split", "mix", "regions"),
+                   help="how a hybrid's classes share the views: mix (default), split or regions")
     v.add_argument("--work-pixels", type=int, help="optimise at up to this many pixels, then enlarge")
 
     s = p.add_argument_group("the tiles engine (--method tiles, preset classic)")

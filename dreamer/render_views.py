@@ -51,6 +51,14 @@ def region_shares(masks: torch.Tensor, views: list[View], height: int, width: in
     return out / out.sum(1, keepdim=True).clamp_min(1e-6)
 
 
+def split_shares(k: int, n: int, rng: random.Random) -> torch.Tensor:
+    """(n, k): each view leans to one class of a k-class hybrid, every class to n/k views of the
+    batch, in a random order (a fixed order would tie classes to the views' strata: stripes)."""
+    order = [i % k for i in range(n)]
+    rng.shuffle(order)
+    return torch.eye(k)[order]
+
+
 def dream_views(
     base: torch.Tensor,
     recipe: Recipe,
@@ -61,8 +69,8 @@ def dream_views(
     regions: int = 0,
     on_step: ProgressCallback | None = None,
 ) -> torch.Tensor:
-    """Dream over base (1, 3, H, W) in [0, 1]; `regions` > 1 shares the picture between that many
-    hybrid classes. Returns the dream at base's size."""
+    """Dream over base (1, 3, H, W) in [0, 1]; `regions` > 1 is the number of a hybrid's classes,
+    shared out between views or regions as recipe.hybrid says. Returns the dream at base's size."""
     dev = base.device
     height, width = base.shape[-2:]
     size = net.input_size
@@ -71,7 +79,8 @@ def dream_views(
     p = prm.make(recipe.param, wh, ww, dev, decay=recipe.decay, seed=seed)
     opt = torch.optim.Adam(p.tensors, lr=recipe.learning_rate)
     rng = random.Random(seed)
-    masks = class_regions(regions, seed) if regions > 1 else None
+    masks = class_regions(regions, seed) if regions > 1 and recipe.hybrid == "regions" else None
+    split = regions > 1 and recipe.hybrid == "split"
     amp = dev.type == "cuda"
     side = (recipe.view_min, recipe.view_max)
 
@@ -86,6 +95,8 @@ def dream_views(
             acts = run(batch)
         if masks is not None:
             acts[obj.REGIONS] = region_shares(masks, views, wh, ww).to(dev)
+        elif split:
+            acts[obj.REGIONS] = split_shares(regions, len(views), rng).to(dev)
         values = objective(acts)
         opt.zero_grad(set_to_none=True)
         (-values.mean()).backward()

@@ -12,7 +12,7 @@ from dreamer import param as prm
 from dreamer.presets import preset
 from dreamer.recipe import Recipe, RecipeError
 from dreamer.render import dream
-from dreamer.render_views import class_regions, region_shares, working_size
+from dreamer.render_views import class_regions, region_shares, split_shares, working_size
 from dreamer.transform import random_views, to_tensor, view_batch
 from models import create_model
 
@@ -155,6 +155,26 @@ def test_class_regions_share_the_picture_between_the_classes():
     assert (g[:, [1, 6]] > 0).all()  # and the other a little
 
 
+def test_split_hybrid_gives_each_class_half_the_views_in_a_random_order():
+    rng = random.Random(3)
+    orders = [split_shares(2, 8, rng) for _ in range(20)]
+    assert all(torch.equal(o.sum(0), torch.tensor([4.0, 4.0])) for o in orders)
+    assert len({tuple(o.argmax(1).tolist()) for o in orders}) > 5  # not tied to the views' strata
+    objective = obj.class_logits({1: 1.0, 6: 1.0}, balance=True)
+    logits = torch.zeros(8, 1000, requires_grad=True)
+    (g,) = torch.autograd.grad(objective({"logits": logits, obj.REGIONS: orders[0]}).sum(), logits)
+    assert torch.equal(g[:, [1, 6]].argmax(1), orders[0].argmax(1))
+
+
+@pytest.mark.parametrize("hybrid", ["split", "mix", "regions"])
+def test_every_hybrid_way_dreams_and_they_differ(net, photo, hybrid):
+    r = Recipe(classes={"goldfish": 1.0, "stingray": 1.0}, hybrid=hybrid, **FAST)
+    out = np.asarray(dream(photo, r, net=net), float)
+    assert np.abs(out - np.asarray(photo, float)).mean() > 0.2
+    other = "mix" if hybrid != "mix" else "split"
+    assert not np.array_equal(out, np.asarray(dream(photo, r.replace(hybrid=other), net=net), float))
+
+
 # --- the loop --------------------------------------------------------------------------------
 def test_same_seed_same_picture_other_seed_other_picture(net, photo):
     r = Recipe(classes={"goldfish": 1.0}, **FAST)
@@ -216,7 +236,7 @@ def test_other_modes_run_through_views(net, photo, mode):
 # --- recipes and presets ----------------------------------------------------------------------
 @pytest.mark.parametrize("key, value", [("method", "spiral"), ("param", "wavelet"), ("steps", -1),
                                         ("learning_rate", 0), ("view_min", 2.0), ("view_coarsen", 1.0),
-                                        ("class_regions", "yes"), ("work_pixels", 10), ("strength", -1)])
+                                        ("hybrid", "stripes"), ("work_pixels", 10), ("strength", -1)])
 def test_new_fields_are_validated_by_name(key, value):
     with pytest.raises(RecipeError, match=key):
         Recipe(**{key: value})
