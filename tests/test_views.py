@@ -14,21 +14,9 @@ from dreamer.recipe import Recipe, RecipeError
 from dreamer.render import dream
 from dreamer.render_views import class_regions, region_shares, split_shares, working_size
 from dreamer.transform import random_views, to_tensor, view_batch
-from models import create_model
+from tests.test_render import net, photo  # noqa: F401 - the tiny net and test photo, shared
 
 FAST = dict(steps=6, batch_size=4, seed=1)
-
-
-@pytest.fixture(scope="module")
-def net():
-    return create_model("tiny")
-
-
-@pytest.fixture(scope="module")
-def photo():
-    rng = np.random.default_rng(0)
-    base = np.linspace(0, 255, 150)[None, :, None] * np.ones((110, 150, 3))
-    return Image.fromarray((0.7 * base + 0.3 * rng.uniform(0, 255, base.shape)).astype(np.uint8))
 
 
 # --- param -----------------------------------------------------------------------------------
