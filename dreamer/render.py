@@ -259,11 +259,12 @@ def _dream_views(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
         regions = sum(1 for w in resolve_classes(recipe, net).values() if w > 0)
 
     def on_step(step: int, steps: int, score: float, image) -> None:
-        if progress is not None:
-            progress(Progress(0, 1, step, steps, step + 1, steps, score, image=image))
+        progress(Progress(0, 1, step, steps, step + 1, steps, score, image=image))
 
     with capture(net, objective.layers) as run:
-        return dream_views(base, recipe, net, objective, run, seed, regions, on_step)
+        # No callback without a listener: reading the score each step would sync a GPU for nothing.
+        return dream_views(base, recipe, net, objective, run, seed, regions,
+                           on_step if progress is not None else None)
 
 
 def _dream_tiles(

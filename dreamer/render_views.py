@@ -84,13 +84,9 @@ def dream_views(
     amp = dev.type == "cuda"
     side = (recipe.view_min, recipe.view_max)
 
-    def picture() -> torch.Tensor:
-        return prm.compose(work, recipe.strength * p.detail())
-
     for step in range(recipe.steps):
         views = random_views(wh, ww, recipe.batch_size, side, recipe.view_rotate, rng, recipe.view_coarsen)
-        x = picture()
-        batch = view_batch(x, views, size)
+        batch = view_batch(prm.compose(work, recipe.strength * p.detail()), views, size)
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
             acts = run(batch)
         if masks is not None:
