@@ -120,10 +120,11 @@ def _check_config(cfg, args, out: TextIO) -> int:
     return 0
 
 
-def _open_store(cfg):
+def _open_store(cfg, dry_run: bool = False):
+    from bot.dryrun import store_path
     from bot.store import Store
 
-    return Store(cfg.data_dir / "bot.db")
+    return Store(store_path(cfg, dry_run))
 
 
 def _run(cfg, args, render, out: TextIO) -> int:
@@ -133,7 +134,7 @@ def _run(cfg, args, render, out: TextIO) -> int:
 
     effective = only_outbox(cfg) if args.dry_run else cfg
     try:
-        store = _open_store(cfg)
+        store = _open_store(cfg, args.dry_run)  # a dry run uses up no photo of the real bot
         parts = build_parts(effective, store)
     except (StoreError, BuildError) as exc:
         print(f"{args.config}: cannot start: {exc}", file=sys.stderr)

@@ -460,23 +460,6 @@ def config_from_dict(
     return cfg
 
 
-def only_outbox(cfg: Config) -> Config:
-    """The same config with every publisher but the outbox switched off (for --dry-run)."""
-    pubs = cfg.publishers.model_copy(update={
-        "outbox": cfg.publishers.outbox.model_copy(update={"enabled": True}),
-        "mastodon": cfg.publishers.mastodon.model_copy(update={"enabled": False}),
-        "tumblr": cfg.publishers.tumblr.model_copy(update={"enabled": False}),
-    })
-    new = cfg.model_copy(update={
-        "publishers": pubs,
-        # requests are answered on Mastodon, which a dry run does not touch
-        "requests": cfg.requests.model_copy(update={"enabled": False}),
-    })
-    new._path = cfg._path
-    new._secrets = {}
-    return new
-
-
 # --- checks pydantic cannot express --------------------------------------------------------
 def _semantic_problems(cfg: Config) -> list[str]:
     problems: list[str] = []
@@ -656,3 +639,6 @@ def _env_name(v: str) -> str:
         raise ValueError("must be the NAME of an environment variable (letters, digits, _), "
                          "not the secret itself")
     return v
+
+
+from bot.dryrun import only_outbox  # noqa: E402,F401  (its home moved; imported from here too)

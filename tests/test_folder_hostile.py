@@ -198,3 +198,31 @@ def test_log_lines_escape_terminal_codes_and_tracebacks_stay_indented():
     plain, js = text.strip().split("\n")[:-1], text.strip().split("\n")[-1]
     assert all(RECORD.match(line) or line.startswith("    ") for line in plain), text
     assert json.loads(js)["message"] == f"name x\u2028{FORGED}\x85\udcff"
+
+
+# --- dry runs -----------------------------------------------------------------------------------
+def test_a_dry_run_uses_up_no_photo(tmp_path):
+    from bot_helpers import LocalServer
+
+    with LocalServer() as srv:
+        srv.routes["/p.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(7))
+        (tmp_path / "urls.txt").write_text(srv.url("/p.png") + "\n", encoding="utf-8")
+        path = tiny_config(tmp_path, sources=(
+            '[[sources]]\ntype = "folder"\nname = "inbox"\npath = "inbox"\nsettle_seconds = 0\n'
+            '[[sources]]\ntype = "urls"\nname = "list"\npath = "urls.txt"\n'),
+            extra="[fetch]\nallow_private = true\n")
+        write_photo(tmp_path / "inbox" / "harbour.png", 1)
+        for _ in range(2):  # one cycle per source
+            code, out, log = run_once(path, "--dry-run")
+            assert code == 0 and out.startswith("posted:"), out + log
+        assert (tmp_path / "inbox" / "harbour.png").exists() and not (tmp_path / "inbox" / "done").exists()
+        code, out, log = run_once(path, "--dry-run")  # a dry run still dreams each photo once
+        assert out.startswith("idle"), out + log
+        real = []
+        for _ in range(2):  # the real bot takes both photos after all
+            code, out, log = run_once(path)
+            assert code == 0 and out.startswith("posted: dream"), out + log
+            real.append(out)
+        assert (tmp_path / "inbox" / "done" / "harbour.png").exists()
+        assert sources_by_status(tmp_path) == {"dreamt": 2}
+        assert len(list((tmp_path / "data" / "outbox").glob("*.json"))) == 4
