@@ -195,9 +195,10 @@ def _status(cfg, out: TextIO) -> int:
     p(f"{cfg.bot.name}: config {cfg.path}")
     p(f"data dir: {cfg.data_dir}")
     store = _open_store(cfg) if db.exists() else None
-    running = store.get_meta("scheduler") if store else None
-    if running and running.get("pid") and _alive(int(running["pid"])):
-        p(f"running: yes (pid {running['pid']}), {running.get('schedule')}; next run {running.get('next_run') or '?'}")
+    running, how = _running(cfg, store)
+    if running:
+        p(f"running: yes (pid {running['pid']}){how}, {running.get('schedule')}; "
+          f"next run {running.get('next_run') or '?'}")
     else:
         p(f"running: no; schedule {_describe(cfg.schedule)}")
         if cfg.schedule.cron:
@@ -249,6 +250,24 @@ def _status(cfg, out: TextIO) -> int:
     if store:
         store.close()
     return 0
+
+
+def _running(cfg, store) -> tuple[dict | None, str]:
+    """The scheduler's record if a bot is running on this data dir (a dry run keeps its own)."""
+    from bot.dryrun import store_path
+
+    for dry in (False, True):
+        if dry:
+            if not store_path(cfg, True).exists():
+                break
+            other = _open_store(cfg, True)
+            info = other.get_meta("scheduler")
+            other.close()
+        else:
+            info = store.get_meta("scheduler") if store else None
+        if info and info.get("pid") and _alive(int(info["pid"])):
+            return info, " as a dry run" if dry else ""
+    return None, ""
 
 
 def _request_status(cfg, store, p) -> None:
