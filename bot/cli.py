@@ -22,9 +22,10 @@ def parser() -> argparse.ArgumentParser:
         description="Lucid Dream Bot: dreams ImageNet classes into photos on a schedule and posts them.",
         epilog="Start with: python run_bot.py --once --config config/demo.toml",
     )
-    p.add_argument("command", nargs="?", default="run", choices=("run", "check-config", "status", "worker"),
-                   help="run (default): run on the schedule; check-config: validate and exit; "
-                        "status: next runs, last posts, queues, failures; "
+    p.add_argument("command", nargs="?", default="run", choices=("run", "check-config", "status", "worker", "init"),
+                   help="run (default): run on the schedule; check-config: check the file and the folders "
+                        "it names, and exit; init: make the data folder and the sources' folders and URL "
+                        "lists the config names; status: next runs, last posts, queues, failures; "
                         "worker: render from the [queue] url's Redis (as many as you have GPUs)")
     p.add_argument("--config", default=os.environ.get("LUCID_BOT_CONFIG", DEFAULT_CONFIG),
                    help=f"the TOML config (default: $LUCID_BOT_CONFIG or {DEFAULT_CONFIG})")
@@ -42,6 +43,8 @@ def main(argv: Sequence[str] | None = None, *, render=None, out: TextIO | None =
     out = out or sys.stdout
     args = parser().parse_args(argv)
     logs.setup("json" if args.log_json else "plain", args.log_level or "INFO")
+    if args.command == "check-config":
+        return _check_config(args, out)
     try:
         cfg = load_config(args.config, need_secrets=not args.dry_run and args.command == "run")
     except ConfigError as exc:
@@ -51,8 +54,8 @@ def main(argv: Sequence[str] | None = None, *, render=None, out: TextIO | None =
     logs.setup("json" if args.log_json or cfg.bot.log_format == "json" else "plain",
                args.log_level or cfg.bot.log_level)
 
-    if args.command == "check-config":
-        return _check_config(cfg, args, out)
+    if args.command == "init":
+        return _init(cfg, args, out)
     if args.command == "status":
         return _status(cfg, out)
     if args.command == "worker":
@@ -99,17 +102,19 @@ def _queue_render(cfg, render):
     return queue.RemoteRender(h), consumer
 
 
-def _check_config(cfg, args, out: TextIO) -> int:
-    from bot.config import ConfigError, load_config
+def _check_config(args, out: TextIO) -> int:
+    """Every problem in one pass: the file's, then the folders and lists it names."""
+    from bot import logs
+    from bot.config import ConfigError
+    from bot.config_check import check_file
     from bot.scheduler import _describe, next_runs
 
     # Secrets are part of what a deploy needs: check them too unless this is for a dry run.
-    if not args.dry_run:
-        try:
-            cfg = load_config(args.config)
-        except ConfigError as exc:
-            print(f"{args.config}: the config cannot be used.\n{exc}", file=sys.stderr)
-            return 2
+    cfg, problems = check_file(args.config, need_secrets=not args.dry_run)
+    if problems:
+        print(f"{args.config}: the config cannot be used.\n{ConfigError(problems)}", file=sys.stderr)
+        return 2
+    logs.add_secrets(cfg.secret_values())
     print(f"{args.config}: OK", file=out)
     print(f"  schedule:   {_describe(cfg.schedule)}; next: "
           + ", ".join(t.isoformat(timespec='minutes') for t in next_runs(cfg.schedule)), file=out)
@@ -118,6 +123,25 @@ def _check_config(cfg, args, out: TextIO) -> int:
           file=out)
     print(f"  data dir:   {cfg.data_dir}", file=out)
     return 0
+
+
+def _init(cfg, args, out: TextIO) -> int:
+    """Make what the config names but nobody has made yet, then say what is still wrong."""
+    from bot.config_check import environment_problems, init_folders
+
+    try:
+        made = init_folders(cfg)
+    except OSError as exc:
+        print(f"{args.config}: cannot make {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
+    for path in made:
+        print(f"made {path}", file=out)
+    if not made:
+        print("nothing to make: every folder and list exists", file=out)
+    left = environment_problems(cfg.model_dump(), cfg.path)
+    for line in left:
+        print(f"{args.config}: {line}", file=sys.stderr)
+    return 2 if left else 0
 
 
 def _open_store(cfg, dry_run: bool = False):
@@ -132,6 +156,14 @@ def _run(cfg, args, render, out: TextIO) -> int:
     from bot.pipeline import BuildError, Pipeline, build_parts
     from bot.store import StoreError
 
+    from bot.config_check import environment_problems, source_problems
+
+    stop = environment_problems(cfg.model_dump(), cfg.path, sources=False)
+    if stop:
+        print(f"{args.config}: cannot start:\n" + "\n".join(f"  {line}" for line in stop), file=sys.stderr)
+        return 2
+    for line in source_problems(cfg.model_dump(), cfg.path.parent):  # it may appear later (a mount)
+        log.warning("%s", line)
     effective = only_outbox(cfg) if args.dry_run else cfg
     try:
         store = _open_store(cfg, args.dry_run)  # a dry run uses up no photo of the real bot

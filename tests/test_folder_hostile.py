@@ -9,9 +9,7 @@ import json
 import os
 import re
 import sqlite3
-import tempfile
 import time
-import traceback
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ import pytest
 from bot import cli, logs
 from bot.sources.folder import FolderSource
 from bot.store import Store
-from bot_helpers import photo_bytes, tiny_config, write_photo
+from bot_helpers import open_dir, photo_bytes, tiny_config, unprivileged, write_photo  # noqa: F401 (a fixture)
 
 RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
 
@@ -56,40 +54,6 @@ def sources_by_status(cfg_dir: Path, db: str = "bot.db") -> dict[str, int]:
 
 
 # --- files that cannot be read or stat'ed -----------------------------------------------------
-def unprivileged(fn) -> None:
-    """Run fn() as nobody when the tests run as root (root reads any file, whatever its mode)."""
-    if os.geteuid() != 0:
-        fn()
-        return
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: drop root, run, report
-        code = 0
-        try:
-            os.close(r)
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-            fn()
-        except BaseException:
-            os.write(w, traceback.format_exc().encode())
-            code = 1
-        os._exit(code)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        report = f.read().decode()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, report
-
-
-@pytest.fixture
-def open_dir():
-    """A folder an unprivileged child may write in (pytest's own are root's alone)."""
-    with tempfile.TemporaryDirectory(prefix="ldb-") as d:
-        os.chmod(d, 0o777)
-        yield Path(d)
-
-
 def test_unreadable_file_goes_to_failed_and_the_queue_moves_on(open_dir):
     inbox = open_dir / "inbox"
     inbox.mkdir(mode=0o777)
