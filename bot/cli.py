@@ -1,7 +1,8 @@
 """`python run_bot.py`: run the bot, one cycle, check a config, or show what the bot has done.
 
 Exit codes: 0 fine, 1 a cycle failed or the bot stopped on an error, 2 the config (or the
-command line) is wrong; the message says what to change, never a traceback.
+command line) is wrong; the message says what to change, never a traceback. 141 (as for
+SIGPIPE) when whoever read the output closed it early (`status | head`), silently.
 """
 from __future__ import annotations
 
@@ -37,6 +38,23 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, *, render=None, out: TextIO | None = None) -> int:
+    try:
+        code = _main(argv, render=render, out=out)
+        (out or sys.stdout).flush()  # a reader that went away shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # `run_bot.py status | head`: the reader left, which is no error of ours. Point stdout
+        # at /dev/null so the interpreter's last flush cannot complain; exit as SIGPIPE would.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass  # stdout is no file (a test's buffer)
+        return 141
+
+
+def _main(argv: Sequence[str] | None, *, render, out: TextIO | None) -> int:
     from bot import logs
     from bot.config import ConfigError, load_config
 
