@@ -296,7 +296,11 @@ def _status(cfg, out: TextIO) -> int:
             except SourceError as exc:
                 p(f"  {src.name} ({src.kind}): {exc}")
                 continue
-        p(f"  {src.name} ({src.kind}): " + (f"{size} waiting" if size is not None else "not counted (remote feed)"))
+        if size is None:
+            size_text = "not counted (remote feed)" if src.kind == "feed" else "cannot be read (see check-config)"
+        else:
+            size_text = f"{size} waiting"
+        p(f"  {src.name} ({src.kind}): {size_text}")
     if store:
         store.close()
     return 0

@@ -289,9 +289,8 @@ def environment_problems(data: Mapping[str, Any], config_path: Path, *, sources:
     outbox = _table(pubs, "outbox")
     data_dir = bot.get("data_dir", "data")
     dirs = [("bot.data_dir", data_dir)]
-    if outbox.get("enabled", True) is True:
-        default = f"{data_dir}/outbox" if isinstance(data_dir, str) else None
-        dirs.append(("publishers.outbox.path", outbox.get("path") or default))
+    if outbox.get("enabled", True) is True and outbox.get("path"):
+        dirs.append(("publishers.outbox.path", outbox["path"]))  # by default it lies in data_dir
     if queue.get("shared_dir"):
         dirs.append(("queue.shared_dir", queue["shared_dir"]))
     problems = []
