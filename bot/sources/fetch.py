@@ -11,7 +11,6 @@ proxy the connected address says nothing about the real destination.
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 import threading
