@@ -1,7 +1,8 @@
 """`python run_bot.py`: run the bot, one cycle, check a config, or show what the bot has done.
 
 Exit codes: 0 fine, 1 a cycle failed or the bot stopped on an error, 2 the config (or the
-command line) is wrong; the message says what to change, never a traceback.
+command line) is wrong; the message says what to change, never a traceback. 141 (as for
+SIGPIPE) when whoever read the output closed it early (`status | head`), silently.
 """
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ def parser() -> argparse.ArgumentParser:
         description="Lucid Dream Bot: dreams ImageNet classes into photos on a schedule and posts them.",
         epilog="Start with: python run_bot.py --once --config config/demo.toml",
     )
-    p.add_argument("command", nargs="?", default="run", choices=("run", "check-config", "status", "worker"),
-                   help="run (default): run on the schedule; check-config: validate and exit; "
-                        "status: next runs, last posts, queues, failures; "
+    p.add_argument("command", nargs="?", default="run", choices=("run", "check-config", "status", "worker", "init"),
+                   help="run (default): run on the schedule; check-config: check the file and the folders "
+                        "it names, and exit; init: make the data folder and the sources' folders and URL "
+                        "lists the config names; status: next runs, last posts, queues, failures; "
                         "worker: render from the [queue] url's Redis (as many as you have GPUs)")
     p.add_argument("--config", default=os.environ.get("LUCID_BOT_CONFIG", DEFAULT_CONFIG),
                    help=f"the TOML config (default: $LUCID_BOT_CONFIG or {DEFAULT_CONFIG})")
@@ -36,12 +38,31 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, *, render=None, out: TextIO | None = None) -> int:
+    try:
+        code = _main(argv, render=render, out=out)
+        (out or sys.stdout).flush()  # a reader that went away shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # `run_bot.py status | head`: the reader left, which is no error of ours. Point stdout
+        # at /dev/null so the interpreter's last flush cannot complain; exit as SIGPIPE would.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass  # stdout is no file (a test's buffer)
+        return 141
+
+
+def _main(argv: Sequence[str] | None, *, render, out: TextIO | None) -> int:
     from bot import logs
     from bot.config import ConfigError, load_config
 
     out = out or sys.stdout
     args = parser().parse_args(argv)
     logs.setup("json" if args.log_json else "plain", args.log_level or "INFO")
+    if args.command == "check-config":
+        return _check_config(args, out)
     try:
         cfg = load_config(args.config, need_secrets=not args.dry_run and args.command == "run")
     except ConfigError as exc:
@@ -51,8 +72,8 @@ def main(argv: Sequence[str] | None = None, *, render=None, out: TextIO | None =
     logs.setup("json" if args.log_json or cfg.bot.log_format == "json" else "plain",
                args.log_level or cfg.bot.log_level)
 
-    if args.command == "check-config":
-        return _check_config(cfg, args, out)
+    if args.command == "init":
+        return _init(cfg, args, out)
     if args.command == "status":
         return _status(cfg, out)
     if args.command == "worker":
@@ -99,17 +120,19 @@ def _queue_render(cfg, render):
     return queue.RemoteRender(h), consumer
 
 
-def _check_config(cfg, args, out: TextIO) -> int:
-    from bot.config import ConfigError, load_config
+def _check_config(args, out: TextIO) -> int:
+    """Every problem in one pass: the file's, then the folders and lists it names."""
+    from bot import logs
+    from bot.config import ConfigError
+    from bot.config_check import check_file
     from bot.scheduler import _describe, next_runs
 
     # Secrets are part of what a deploy needs: check them too unless this is for a dry run.
-    if not args.dry_run:
-        try:
-            cfg = load_config(args.config)
-        except ConfigError as exc:
-            print(f"{args.config}: the config cannot be used.\n{exc}", file=sys.stderr)
-            return 2
+    cfg, problems = check_file(args.config, need_secrets=not args.dry_run)
+    if problems:
+        print(f"{args.config}: the config cannot be used.\n{ConfigError(problems)}", file=sys.stderr)
+        return 2
+    logs.add_secrets(cfg.secret_values())
     print(f"{args.config}: OK", file=out)
     print(f"  schedule:   {_describe(cfg.schedule)}; next: "
           + ", ".join(t.isoformat(timespec='minutes') for t in next_runs(cfg.schedule)), file=out)
@@ -120,10 +143,30 @@ def _check_config(cfg, args, out: TextIO) -> int:
     return 0
 
 
-def _open_store(cfg):
+def _init(cfg, args, out: TextIO) -> int:
+    """Make what the config names but nobody has made yet, then say what is still wrong."""
+    from bot.config_check import environment_problems, init_folders
+
+    try:
+        made = init_folders(cfg)
+    except OSError as exc:
+        print(f"{args.config}: cannot make {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
+    for path in made:
+        print(f"made {path}", file=out)
+    if not made:
+        print("nothing to make: every folder and list exists", file=out)
+    left = environment_problems(cfg.model_dump(), cfg.path)
+    for line in left:
+        print(f"{args.config}: {line}", file=sys.stderr)
+    return 2 if left else 0
+
+
+def _open_store(cfg, dry_run: bool = False):
+    from bot.dryrun import store_path
     from bot.store import Store
 
-    return Store(cfg.data_dir / "bot.db")
+    return Store(store_path(cfg, dry_run))
 
 
 def _run(cfg, args, render, out: TextIO) -> int:
@@ -131,9 +174,17 @@ def _run(cfg, args, render, out: TextIO) -> int:
     from bot.pipeline import BuildError, Pipeline, build_parts
     from bot.store import StoreError
 
+    from bot.config_check import environment_problems, source_problems
+
+    stop = environment_problems(cfg.model_dump(), cfg.path, sources=False)
+    if stop:
+        print(f"{args.config}: cannot start:\n" + "\n".join(f"  {line}" for line in stop), file=sys.stderr)
+        return 2
+    for line in source_problems(cfg.model_dump(), cfg.path.parent):  # it may appear later (a mount)
+        log.warning("%s", line)
     effective = only_outbox(cfg) if args.dry_run else cfg
     try:
-        store = _open_store(cfg)
+        store = _open_store(cfg, args.dry_run)  # a dry run uses up no photo of the real bot
         parts = build_parts(effective, store)
     except (StoreError, BuildError) as exc:
         print(f"{args.config}: cannot start: {exc}", file=sys.stderr)
@@ -194,9 +245,10 @@ def _status(cfg, out: TextIO) -> int:
     p(f"{cfg.bot.name}: config {cfg.path}")
     p(f"data dir: {cfg.data_dir}")
     store = _open_store(cfg) if db.exists() else None
-    running = store.get_meta("scheduler") if store else None
-    if running and running.get("pid") and _alive(int(running["pid"])):
-        p(f"running: yes (pid {running['pid']}), {running.get('schedule')}; next run {running.get('next_run') or '?'}")
+    running, how = _running(cfg, store)
+    if running:
+        p(f"running: yes (pid {running['pid']}){how}, {running.get('schedule')}; "
+          f"next run {running.get('next_run') or '?'}")
     else:
         p(f"running: no; schedule {_describe(cfg.schedule)}")
         if cfg.schedule.cron:
@@ -244,10 +296,32 @@ def _status(cfg, out: TextIO) -> int:
             except SourceError as exc:
                 p(f"  {src.name} ({src.kind}): {exc}")
                 continue
-        p(f"  {src.name} ({src.kind}): " + (f"{size} waiting" if size is not None else "not counted (remote feed)"))
+        if size is None:
+            size_text = "not counted (remote feed)" if src.kind == "feed" else "cannot be read (see check-config)"
+        else:
+            size_text = f"{size} waiting"
+        p(f"  {src.name} ({src.kind}): {size_text}")
     if store:
         store.close()
     return 0
+
+
+def _running(cfg, store) -> tuple[dict | None, str]:
+    """The scheduler's record if a bot is running on this data dir (a dry run keeps its own)."""
+    from bot.dryrun import store_path
+
+    for dry in (False, True):
+        if dry:
+            if not store_path(cfg, True).exists():
+                break
+            other = _open_store(cfg, True)
+            info = other.get_meta("scheduler")
+            other.close()
+        else:
+            info = store.get_meta("scheduler") if store else None
+        if info and info.get("pid") and _alive(int(info["pid"])):
+            return info, " as a dry run" if dry else ""
+    return None, ""
 
 
 def _request_status(cfg, store, p) -> None:

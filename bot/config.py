@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot import config_check
+
 # Fields a caption/alt template may use; anything else in braces is an error at load time
 # (str.format can reach attributes, so only plain names are allowed).
 CAPTION_FIELDS = (
@@ -47,7 +49,10 @@ class ConfigError(Exception):
     """The config cannot be used. `problems` holds one line per problem."""
 
     def __init__(self, problems: list[str]):
-        self.problems = problems
+        from bot.logs import one_line
+
+        self.problems = [one_line(p) for p in problems]  # a value's line break cannot split a line
+        problems = self.problems
         head = f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the config:"
         super().__init__("\n".join([head, *("  " + p for p in problems)]))
 
@@ -72,9 +77,9 @@ class ScheduleSection(_Section):
     cron: str | None = None
     interval_minutes: float | None = Field(None, gt=0, le=525_600)
     timezone: str = "UTC"
-    misfire_grace_seconds: int = Field(600, ge=1)
-    coalesce: bool = True
-    jitter_seconds: int = Field(0, ge=0)
+    misfire_grace_seconds: int = Field(600, ge=1, le=31_536_000)  # a year: beyond, time arithmetic
+    coalesce: bool = True                                            # overflows
+    jitter_seconds: int = Field(0, ge=0, le=31_536_000)
 
     @field_validator("cron")
     @classmethod
@@ -124,7 +129,7 @@ class FolderSource(_CreditDefaults):
     path: str
     # false: leave files where they are (the store still never dreams one twice)
     consume: bool = True
-    settle_seconds: float = Field(5.0, ge=0)
+    settle_seconds: float = Field(5.0, ge=0, le=86_400)
 
 
 class FeedSource(_CreditDefaults):
@@ -449,101 +454,19 @@ def config_from_dict(
     except ValidationError as exc:
         # Also report what can be checked in the sections that did validate, so one run
         # lists every problem instead of one batch at a time.
-        lines = _pydantic_problems(exc, data) + _section_problems(data)
-        raise ConfigError([f"{where}: {line}" for line in lines]) from None
+        env = (os.environ if environ is None else environ) if need_secrets else None
+        lines = _pydantic_problems(exc, data) + config_check.without_schema(data, path, env)
+        raise ConfigError([f"{where}: {line}" for line in dict.fromkeys(lines)]) from None
     cfg._path = path.resolve()
-    problems = _semantic_problems(cfg)
+    problems = config_check.after_schema(cfg, data)
     if need_secrets:
-        problems += _load_secrets(cfg, os.environ if environ is None else environ)
+        problems += config_check.load_secrets(cfg, os.environ if environ is None else environ)
     if problems:
         raise ConfigError([f"{where}: {line}" for line in problems])
     return cfg
 
 
-def only_outbox(cfg: Config) -> Config:
-    """The same config with every publisher but the outbox switched off (for --dry-run)."""
-    pubs = cfg.publishers.model_copy(update={
-        "outbox": cfg.publishers.outbox.model_copy(update={"enabled": True}),
-        "mastodon": cfg.publishers.mastodon.model_copy(update={"enabled": False}),
-        "tumblr": cfg.publishers.tumblr.model_copy(update={"enabled": False}),
-    })
-    new = cfg.model_copy(update={
-        "publishers": pubs,
-        # requests are answered on Mastodon, which a dry run does not touch
-        "requests": cfg.requests.model_copy(update={"enabled": False}),
-    })
-    new._path = cfg._path
-    new._secrets = {}
-    return new
-
-
-# --- checks pydantic cannot express --------------------------------------------------------
-def _semantic_problems(cfg: Config) -> list[str]:
-    problems: list[str] = []
-    try:
-        recipe = _build_recipe(cfg.recipe)
-    except ValueError as exc:
-        problems.append(_recipe_problem(str(exc)))
-        recipe = None
-    if recipe is not None and recipe.classes:
-        problems.append("recipe.classes: the [picker] chooses the classes for each dream; "
-                        "remove classes here and use picker.allow (e.g. allow = [\"goldfish\"])")
-    from bot.picker import picker_problems
-
-    problems += picker_problems(cfg.picker)
-    names = cfg.source_names()
-    for name in {n for n in names if names.count(n) > 1}:
-        problems.append(f"sources: the name {name!r} is used twice; give each source its own name")
-    if not cfg.enabled_publishers():
-        problems.append("publishers: every publisher is disabled; enable at least one "
-                        "([publishers.outbox] enabled = true needs no account)")
-    if cfg.requests.enabled and not cfg.publishers.mastodon.enabled:
-        problems.append("requests.enabled: dream requests arrive and are answered on Mastodon; "
-                        "enable [publishers.mastodon] or set requests.enabled = false")
-    if cfg.admin.account and not cfg.publishers.mastodon.enabled:
-        problems.append("admin.account: the admin message is a Mastodon direct message; "
-                        "enable [publishers.mastodon] or remove admin.account")
-    return problems
-
-
-def _section_problems(data: dict[str, Any]) -> list[str]:
-    problems = []
-    recipe = data.get("recipe", {})
-    if isinstance(recipe, dict):
-        try:
-            _build_recipe(recipe)
-        except ValueError as exc:
-            problems.append(_recipe_problem(str(exc)))
-    try:
-        picker = PickerSection.model_validate(data.get("picker", {}))
-    except ValidationError:
-        return problems  # already reported
-    from bot.picker import picker_problems
-
-    return problems + picker_problems(picker)
-
-
-def _load_secrets(cfg: Config, environ: Mapping[str, str]) -> list[str]:
-    problems = []
-    for pub, fields in SECRET_FIELDS.items():
-        section = getattr(cfg.publishers, pub)
-        if not section.enabled:
-            continue
-        for secret_name, env_field in fields.items():
-            var = getattr(section, env_field)
-            value = environ.get(var, "")
-            if not value.strip():
-                # Name the variable, never a value.
-                problems.append(
-                    f"publishers.{pub}.{env_field}: environment variable {var} is not set or empty; "
-                    f"export {var} with the {pub} {secret_name.replace('_', ' ')} "
-                    f"(or set enabled = false)"
-                )
-            else:
-                cfg._secrets[f"{pub}.{secret_name}"] = SecretStr(value.strip())
-    return problems
-
-
+# --- the recipe table ----------------------------------------------------------------------
 def _build_recipe(table: dict[str, Any]):
     from dreamer.recipe import Recipe
 
@@ -656,3 +579,6 @@ def _env_name(v: str) -> str:
         raise ValueError("must be the NAME of an environment variable (letters, digits, _), "
                          "not the secret itself")
     return v
+
+
+from bot.dryrun import only_outbox  # noqa: E402,F401  (its home moved; imported from here too)

@@ -3,11 +3,17 @@
 Every secret value loaded from the environment is registered with `add_secrets`; `redact`
 replaces them in any text, and the formatters apply it to each finished line (message,
 arguments and traceback alike), so a library that echoes a token in an error cannot leak it.
+
+A plain log line is one record: control characters, line and paragraph separators, bidi
+overrides and undecodable bytes in a message are written as escapes ("\\n", "\\x1b", "\\udcff"),
+and traceback lines are indented, so a file name, feed title or request text can never start a
+line that looks like a record of its own. JSON lines escape the same characters.
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 from datetime import datetime, timezone
@@ -36,12 +42,43 @@ def redact(text: str) -> str:
     return text
 
 
+# C0/C1 controls but tab, line/paragraph separators, bidi embeddings/overrides/isolates, and
+# lone surrogates (bytes of a file name that were not UTF-8).
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+
+
+def one_line(text: str) -> str:
+    """`text` with every character that could break or disguise a log line escaped."""
+    return _UNSAFE.sub(lambda m: _NAMED.get(m.group()) or (
+        f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"), text)
+
+
+def _indented(text: str) -> str:
+    return "\n".join("    " + one_line(line) for line in text.splitlines())
+
+
 class PlainFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
 
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei) -> str:  # noqa: N802
+        return _indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        return _indented(super().formatStack(stack_info))
+
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        # Another handler may have cached its own, unindented traceback text on the record.
+        cached, record.exc_text = record.exc_text, None
+        try:
+            return redact(super().format(record))
+        finally:
+            record.exc_text = cached
 
 
 class JsonFormatter(logging.Formatter):
@@ -57,7 +94,9 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
         if record.exc_info:
             out["error"] = self.formatException(record.exc_info)
-        return redact(json.dumps(out, ensure_ascii=False))
+        # json.dumps escapes C0 controls; the rest of _UNSAFE gets JSON's own \\uXXXX escapes.
+        text = json.dumps(out, ensure_ascii=False)
+        return redact(_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 class _Stderr(logging.StreamHandler):

@@ -108,7 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return run(args)
+        code = run(args)
+        sys.stdout.flush()  # a reader that went away shows here, not as a warning at exit
+        return code
+    except BrokenPipeError:
+        return quiet_broken_pipe()
     except KeyboardInterrupt:
         print("dream: interrupted", file=sys.stderr)
         return 130
@@ -127,6 +131,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def quiet_broken_pipe() -> int:
+    """`dream --list-classes | head`: the reader left, which is no error of ours. Point stdout
+    at /dev/null so the interpreter's last flush cannot complain, and exit like a program
+    killed by SIGPIPE (128 + 13), as the shell's own tools do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is no file (a test's buffer): nothing left to flush
+    return 141
+
+
 def run(args: argparse.Namespace) -> int:
     recipe = make_recipe(args)
     if args.list_models:
@@ -141,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         recipe.save(args.save_recipe)
     if not args.inputs:
         raise CliError("no input photo given (try: dream photos/rocket.jpg --classes goldfish)")
+    preflight(recipe, args)
     from dreamer.image_io import load_image, save_image
 
     outputs = plan_outputs(args.inputs, args.output, args.format, recipe.frames > 1)
@@ -153,6 +171,27 @@ def run(args: argparse.Namespace) -> int:
             save_image(result, dst, recipe_metadata(recipe, src))
             print(dst)
     return 0
+
+
+def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
+    """Every check that needs no net, before a net is loaded or a progress bar drawn: a
+    mistake costs a second, not a model load (or a whole first render)."""
+    recipe.validate()
+    recipe.check_complete()
+    missing = [str(p) for p in args.inputs if not p.is_file()]
+    if missing:
+        raise CliError(f"no such photo: {', '.join(missing)}")
+    from models.registry import is_file_model, list_models
+
+    if not is_file_model(recipe.model) and recipe.model not in list_models():
+        raise CliError(f"unknown model {recipe.model!r}; see --list-models")
+    for what, path in (("model", recipe.model if is_file_model(recipe.model) else None),
+                       ("weights", recipe.weights), ("guide", recipe.guide)):
+        if path and not Path(path).expanduser().is_file():
+            raise CliError(f"no {what} file {path}")
+    from dreamer.render import pick_device
+
+    pick_device(args.device)
 
 
 def make_recipe(args: argparse.Namespace) -> Recipe:
@@ -242,7 +281,12 @@ def list_things(args: argparse.Namespace, recipe: Recipe) -> int:
         for name, ids in sorted(labels.groups.items()):
             print(f"{name:16s} {len(ids)} classes")
         return 0
-    for cid, name in labels.search(args.list_classes, limit=10_000):
+    found = labels.search(args.list_classes, limit=10_000)
+    if not found:
+        print(f"dream: no class matches {args.list_classes!r}; try part of a name, an id or @group "
+              "(--list-classes alone lists them all)", file=sys.stderr)
+        return 1
+    for cid, name in found:
         print(f"{cid:4d}  {name}")
     return 0
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -409,69 +408,17 @@ def _match_rank(name: str, key: str) -> int:
     return 3 if key in name else 4
 
 
-def _weight(value: object, term: object) -> float:
-    if isinstance(value, bool):
-        value = None  # True is not a weight, however Python counts it
-    try:
-        weight = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        weight = math.nan
-    if not math.isfinite(weight):
-        raise ClassSpecError(f"bad weight {value!r} for class {term!r}: a weight is a finite "
-                             "number such as 1, 0.5 or -0.3")
-    return weight
-
-
-def parse_class_spec(text: str, labels: Labels) -> dict[int, float]:
-    """Parse "goldfish, stingray:0.5, 1-5, great white shark:-0.3" into {id: weight}.
-
-    Items are separated by commas; each is a term `labels.resolve` understands, optionally
-    followed by ":weight" (default 1). A range or group gives each of its ids the weight; an id
-    named more than once gets the sum of its weights. Raises `ClassSpecError`.
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"a class spec is a string, not {type(text).__name__}")
-    weights: dict[int, float] = {}
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue  # tolerate "a, b," and "a,,b"
-        term, sep, weight_text = item.rpartition(":")
-        if not sep:
-            term, weight = item, 1.0
-        else:
-            term = term.strip()
-            if ":" in term:
-                raise ClassSpecError(f"{item!r} has more than one ':'; write class:weight, "
-                                     "e.g. 'stingray:0.5'")
-            if not term:
-                raise ClassSpecError(f"{item!r} has a weight but no class before the ':'")
-            weight = _weight(weight_text.strip(), term)
-        for i in labels.resolve(term):
-            weights[i] = weights.get(i, 0.0) + weight
-    if not weights:
-        raise ClassSpecError("no classes given: write names, ids or ranges separated by "
-                             "commas, e.g. 'goldfish, stingray:0.5, 1-5'")
-    return weights
-
-
-def resolve_weights(classes: Mapping[str | int, float], labels: Labels) -> dict[int, float]:
-    """Turn a recipe's {term: weight} into {id: weight}; terms as in `Labels.resolve`.
-
-    Weights of ids reached through several terms add up. Raises `ClassSpecError`.
-    """
-    if not isinstance(classes, Mapping):
-        raise ClassSpecError("classes must map class names or ids to weights, e.g. "
-                             "{'goldfish': 1.0, 'stingray': 0.5}")
-    weights: dict[int, float] = {}
-    for term, value in classes.items():
-        weight = _weight(value, term)
-        ids = labels.resolve(term if isinstance(term, (str, int)) else str(term))
-        for i in ids:
-            weights[i] = weights.get(i, 0.0) + weight
-    return weights
-
-
 @functools.lru_cache(maxsize=1)
 def imagenet() -> Labels:
     """The 1000 ImageNet-1k classes in standard index order, with WordNet ids and groups."""
     return Labels.from_file(IMAGENET_FILE)
+
+
+def __getattr__(name: str):
+    # Class specs moved to models.class_spec; still offered here, loaded only when asked for
+    # (so this file keeps loading on its own, without the models package).
+    if name in ("ClassSpecErrors", "parse_class_spec", "resolve_weights"):
+        from models import class_spec
+
+        return getattr(class_spec, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

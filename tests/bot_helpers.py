@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 
+import pytest
 from PIL import Image
 
 TINY_RECIPE = 'model = "tiny"\nsteps = 3\noctaves = 1\niterations = 2\nmax_pixels = 20000\n'
@@ -60,6 +63,41 @@ def tiny_config(
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# --- running as an ordinary user ----------------------------------------------------------
+def unprivileged(fn) -> None:
+    """Run fn() as nobody when the tests run as root (root reads any file, whatever its mode)."""
+    if os.geteuid() != 0:
+        fn()
+        return
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop root, run, report
+        code = 0
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            fn()
+        except BaseException:
+            os.write(w, traceback.format_exc().encode())
+            code = 1
+        os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        report = f.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, report
+
+
+@pytest.fixture
+def open_dir():
+    """A folder an unprivileged child may write in (pytest's own are root's alone)."""
+    with tempfile.TemporaryDirectory(prefix="ldb-") as d:
+        os.chmod(d, 0o777)
+        yield Path(d)
 
 
 Handler = Callable[[BaseHTTPRequestHandler], None]

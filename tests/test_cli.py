@@ -122,3 +122,76 @@ def test_usage_errors(args, expect, small_photo, capsys):
     assert main(args + ["--model", "tiny", "-q"]) == 2
     err = capsys.readouterr().err
     assert expect in err and "Traceback" not in err
+
+
+# --- arguments checked first, every misspelt class named, quiet on a closed pipe ------------
+@pytest.mark.parametrize("args,expect", [
+    ([], "classes is empty"),
+    (["--classes", ""], "classes is empty"),
+    (["--preset", "subtle"], "classes is empty"),
+    (["--mode", "guide"], "guide is unset"),
+    (["-c", "1", "--model", "nope"], "unknown model 'nope'"),
+    (["-c", "1", "--model", "nets/none.onnx"], "nets/none.onnx"),
+    (["-c", "1", "--weights", "none.pt"], "none.pt"),
+    (["-c", "1", "--mode", "guide", "--guide", "none.jpg"], "none.jpg"),
+    (["-c", "1", "--device", "cuda:7"], "cuda"),
+    (["-c", "1", "--device", "tpu"], "device"),
+    (["SECOND", "-c", "1"], "missing-second.jpg"),
+])
+def test_argument_errors_come_before_the_model_loads(args, expect, small_photo, monkeypatch, capsys):
+    import dreamer.render
+
+    def no_loading(*a, **kw):
+        raise AssertionError("the model was loaded before the arguments were checked")
+
+    monkeypatch.setattr(dreamer.render, "load_net", no_loading)
+    monkeypatch.setattr(dreamer.render, "create_model", no_loading)
+    args = [str(small_photo) if a == "IN" else a for a in args]
+    args = ["missing-second.jpg" if a == "SECOND" else a for a in args]
+    if "--device" in args and "cuda" in args[args.index("--device") + 1]:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a GPU")
+    assert main([str(small_photo), *args, "-o", str(small_photo.with_name("o.jpg"))]) == 2
+    err = capsys.readouterr().err
+    assert expect in err and "Traceback" not in err and "step" not in err  # no progress bar
+    assert len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("spec,terms", [
+    ("goldfsh, stingrey", ["goldfish", "stingray"]),
+    ("goldfsh, goldfish, peacok, ostrch", ["goldfish", "peacock", "ostrich"]),
+    ("crane, stingrey", ["134", "517", "stingray"]),
+    ("goldfsh:0.5, 5000", ["goldfish", "5000"]),
+])
+def test_every_misspelt_class_gets_its_suggestion(spec, terms, small_photo, capsys):
+    assert main([str(small_photo), "--classes", spec, *TINY]) == 2
+    err = capsys.readouterr().err
+    assert all(t in err for t in terms) and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("query", ["zzzz", "qqqqqq xyz", "!!!"])
+def test_list_classes_says_when_nothing_matches(query, capsys):
+    assert main(["--list-classes", query]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no class matches" in captured.err
+
+
+@pytest.mark.parametrize("cmd", [
+    ["-m", "dreamer", "--list-classes"],
+    ["-m", "dreamer", "--list-classes", "dog"],
+    ["-m", "dreamer", "--list-groups"],
+    ["-m", "dreamer", "--list-models"],
+    ["run_bot.py", "status", "--config", "config/demo.toml"],
+    ["run_bot.py", "check-config", "--dry-run", "--config", "config/demo.toml"],
+])
+def test_quiet_when_the_reader_closes_the_pipe(cmd):
+    read, write = os.pipe()
+    os.close(read)  # like `| head` that has already gone: every write meets a closed pipe
+    try:
+        res = subprocess.run([sys.executable, *cmd], stdout=write, stderr=subprocess.PIPE, text=True,
+                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    finally:
+        os.close(write)
+    assert res.stderr == "" and res.returncode == 141, res.stderr

@@ -422,3 +422,17 @@ def test_bad_label_files(tmp_path: Path, name, content, problem):
 def test_missing_label_file(tmp_path: Path):
     with pytest.raises(LabelsFileError, match="cannot read"):
         Labels.from_file(tmp_path / "nope.txt")
+
+
+def test_every_bad_term_of_a_spec_is_reported_at_once(labels):
+    from models.labels import ClassSpecErrors
+
+    for call in (lambda: parse_class_spec("goldfsh, stingray, stingrey:0.5, crane, 5000, goldfish:x", labels),
+                 lambda: resolve_weights({"goldfsh": 1, "stingray": 1, "stingrey": 0.5, "crane": 1, 5000: 1,
+                                          "goldfish": "x"}, labels)):
+        with pytest.raises(ClassSpecErrors) as caught:
+            call()
+        kinds = [type(e) for e in caught.value.errors]
+        assert kinds == [UnknownClassError, UnknownClassError, AmbiguousClassError, UnknownClassError, ClassSpecError]
+        assert {1, 6} <= {i for i, _ in caught.value.suggestions}
+        assert "goldfsh" in str(caught.value) and "stingrey" in str(caught.value)

@@ -276,7 +276,7 @@ def test_public_request_also_goes_to_the_outbox_when_the_operator_allows(mock, t
     cfg = load(path)
     store = Store(cfg.data_dir / "bot.db")
     worker = build_worker(cfg, store, render=fake_render)
-    pub = ask(mock, "ann", "goldfish <script>alert(1)</script> #evil")  # unknown class: refused, not published
+    pub = ask(mock, "ann", "goldfsh <script>alert(1)</script> #evil")  # unknown class: refused, not published
     ok = ask(mock, "bob", "stingray")
     ask(mock, "ann", "peacock", visibility="private")  # answered, but not published
     worker.tick()

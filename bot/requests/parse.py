@@ -157,6 +157,8 @@ class Wish:
 class ParsedRequest:
     wishes: tuple[Wish, ...]
     random_count: int = 0  # how many classes the bot should pick for them
+    # words around the classes that named none, safe to quote, with class names spelt like them
+    left_out: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def total(self) -> int:
@@ -165,14 +167,25 @@ class ParsedRequest:
 
 class RequestError(ValueError):
     """A request that cannot be dreamt as written. `kind`: no_classes, unknown, ambiguous,
-    too_many, bad_weight. `suggestions` are (id, name) for unknown/ambiguous terms."""
+    too_many, bad_weight. `suggestions` are (id, name) for unknown/ambiguous terms (the first
+    one's); `terms` holds (kind, safe term, suggestions) for every term that failed."""
 
     def __init__(self, kind: str, message: str, *, term: str = "",
-                 suggestions: tuple[tuple[int, str], ...] = ()) -> None:
+                 suggestions: tuple[tuple[int, str], ...] = (),
+                 terms: tuple[tuple[str, str, tuple[tuple[int, str], ...]], ...] = ()) -> None:
         super().__init__(message)
         self.kind = kind
         self.term = term
         self.suggestions = suggestions
+        self.terms = terms or ((kind, term, suggestions),)
+
+    def reply_details(self) -> dict[str, Any]:
+        """The keyword arguments of replies.refusal_text for this refusal."""
+        def names(kind: str, sugg: tuple[tuple[int, str], ...]) -> list[str]:
+            return [f"{n} ({i})" if kind == "ambiguous" else n for i, n in sugg][:5]
+
+        return {"term": self.term, "suggestions": names(self.kind, self.suggestions),
+                "terms": [(k, t, names(k, sugg)) for k, t, sugg in self.terms]}
 
 
 def strip_emoji(text: str) -> str:
@@ -210,39 +223,41 @@ def split_terms(text: str) -> list[str]:
 
 
 def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedRequest:
-    """The classes a request's text (mentions already removed) asks for. Raises RequestError."""
+    """The classes a request's text (mentions already removed) asks for. Raises RequestError;
+    an unknown or ambiguous term is reported together with every other one (terms.py says how
+    filler around class names is told from a misspelt class)."""
+    from .terms import read_term, split_colon
+
     wishes: dict[int, Wish] = {}
     random_count = 0
+    failed: list[tuple[str, str, tuple[tuple[int, str], ...]]] = []
+    left_out: list[tuple[str, tuple[str, ...]]] = []
     terms = split_terms(text)
     if not terms:
         raise RequestError("no_classes", "no class names in the request")
     for chunk in terms:
         for piece in _split_and(chunk, labels):
-            term, weight = _weight(piece)
-            if term in RANDOM_WORDS:
-                random_count += 1
-            else:
-                _add(term, weight, labels, wishes)
-            if len(wishes) + random_count > max_classes:
-                raise RequestError("too_many", f"more than {max_classes} classes")
+            parts = split_colon(piece, labels)
+            for part in [piece] if parts is None else parts:
+                term, weight = _weight(part)
+                if term in RANDOM_WORDS:
+                    random_count += 1
+                elif term:
+                    reading = read_term(term, labels)
+                    for i in reading.ids:
+                        wishes[i] = Wish(i, _human(i, labels), weight)
+                    failed += [(kind, safe_term(t), sugg) for kind, t, sugg in reading.failed]
+                    left_out += [(safe_term(t), close) for t, close in reading.left_out]
+                if len(wishes) + random_count > max_classes:
+                    raise RequestError("too_many", f"more than {max_classes} classes")
+    if failed:
+        kind = "unknown" if any(k == "unknown" for k, _, _ in failed) else "ambiguous"
+        first = next(f for f in failed if f[0] == kind)
+        raise RequestError(kind, "; ".join(f"{k} class {t!r}" for k, t, _ in failed), term=first[1],
+                           suggestions=first[2], terms=tuple(dict.fromkeys(failed)))
     if not wishes and not random_count:
         raise RequestError("no_classes", "no class names in the request")
-    return ParsedRequest(tuple(wishes.values()), random_count)
-
-
-def _add(term: str, weight: float, labels: "Labels", wishes: dict[int, Wish]) -> None:
-    from models.labels import ClassSpecError, UnknownClassError
-
-    try:
-        ids = labels.resolve(term)
-    except UnknownClassError as exc:
-        kind = "ambiguous" if type(exc).__name__ == "AmbiguousClassError" else "unknown"
-        raise RequestError(kind, f"unknown class {safe_term(term)!r}", term=safe_term(term),
-                           suggestions=tuple(exc.suggestions)) from None
-    except ClassSpecError:
-        raise RequestError("unknown", f"unknown class {safe_term(term)!r}", term=safe_term(term)) from None
-    for i in ids:
-        wishes[i] = Wish(i, _human(i, labels), weight)
+    return ParsedRequest(tuple(wishes.values()), random_count, tuple(dict.fromkeys(left_out)))
 
 
 def _tidy(chunk: str) -> str:
@@ -280,11 +295,18 @@ def _split_and(chunk: str, labels: "Labels") -> list[str]:
     out, i = [], 0
     while i < len(parts):
         j = len(parts)
-        while j > i + 1 and not _resolves(_weight(" and ".join(parts[i:j]))[0], labels):
+        while j > i + 1 and not _resolves(_loose_term(" and ".join(parts[i:j])), labels):
             j -= 1
         out.append(" and ".join(parts[i:j]))
         i = j
     return out
+
+
+def _loose_term(piece: str) -> str:
+    try:
+        return _weight(piece)[0]
+    except RequestError:
+        return piece  # "hey bot: goldfish" holds no weight; parse_request splits it later
 
 
 def _resolves(term: str, labels: "Labels") -> bool:

@@ -28,8 +28,16 @@ def mention(acct: str) -> str:
     return "@" + acct.lstrip("@")
 
 
-def dream_text(acct: str, names: Sequence[str], ref: str) -> str:
-    return f"{mention(acct)} Here is your photo, dreamt with {join_classes(names)}.\n{ref}"
+def dream_text(acct: str, names: Sequence[str], ref: str,
+               left_out: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
+    """`left_out`: words of the request that named no class (already `safe_term`ed), with
+    class names spelt like them, so the requester learns what was not understood."""
+    note = ""
+    if left_out:
+        parts = [f'"{words}"' + (f" (did you mean {' or '.join(close)}?)" if close else "")
+                 for words, close in left_out[:3]]
+        note = f" I left out {', '.join(parts)}: no class I know."
+    return f"{mention(acct)} Here is your photo, dreamt with {join_classes(names)}.{note}\n{ref}"
 
 
 def dream_alt(names: Sequence[str]) -> str:
@@ -38,10 +46,14 @@ def dream_alt(names: Sequence[str]) -> str:
 
 
 def refusal_text(acct: str, kind: str, ref: str, *, max_classes: int = 3, term: str = "",
-                 suggestions: Sequence[str] = (), retry_at: datetime | None = None, detail: str = "") -> str:
-    """The reply for a request that cannot be dreamt; `kind` as in RequestError or the queue."""
+                 suggestions: Sequence[str] = (), retry_at: datetime | None = None, detail: str = "",
+                 terms: Sequence[tuple[str, str, Sequence[str]]] = ()) -> str:
+    """The reply for a request that cannot be dreamt; `kind` as in RequestError or the queue.
+    `terms`: (kind, term, suggestions) of every term that failed, when there are several."""
     how = HOW_TO_ASK.format(n=max_classes)
-    if kind == "unknown":
+    if kind in ("unknown", "ambiguous") and len(terms) > 1:
+        body = _several_terms(terms, how)
+    elif kind == "unknown":
         body = f'I don\'t know the class "{term}".'
         body += (" Did you mean: " + ", ".join(suggestions) + "?") if suggestions else " " + how
     elif kind == "ambiguous":
@@ -72,6 +84,19 @@ def refusal_text(acct: str, kind: str, ref: str, *, max_classes: int = 3, term: 
     else:
         body = how
     return f"{mention(acct)} {body}\n{ref}"
+
+
+def _several_terms(terms: Sequence[tuple[str, str, Sequence[str]]], how: str) -> str:
+    parts = []
+    for kind, term, names in terms:
+        if kind == "ambiguous":
+            parts.append(f'"{term}" could mean several classes: {", ".join(names)}; which one?')
+        elif names:
+            parts.append(f'I don\'t know "{term}"; did you mean: {", ".join(names)}?')
+        else:
+            parts.append(f'I don\'t know "{term}".')
+    tail = "" if all(names for _, _, names in terms) else " " + how
+    return " ".join(parts) + tail
 
 
 def queued_text(acct: str, position: int, minutes: int, ref: str) -> str:

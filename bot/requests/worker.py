@@ -193,12 +193,10 @@ class RequestWorker:
             log.info("request %s dropped: %s", row["status_id"], exc)
             return "ignored"
         except RequestError as exc:
-            return self._refuse(row, exc.kind, term=exc.term,
-                                suggestions=[f"{n} ({i})" if exc.kind == "ambiguous" else n
-                                             for i, n in exc.suggestions][:5])
+            return self._refuse(row, exc.kind, **exc.reply_details())
         except Refuse as exc:
             return self._refuse(row, exc.kind, **exc.details)
-        text = replies.dream_text(row["acct"], names, post_ref(key))
+        text = replies.dream_text(row["acct"], names, post_ref(key), left_out=parsed.left_out)
         self.store.update_request(rid, state="rendered", dream_path=str(path), reply_text=text, error=None)
         log.info("request %s dreamt: %s", row["status_id"], " × ".join(names))
         return "rendered"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
@@ -11,6 +12,21 @@ if TYPE_CHECKING:
     from bot.config import Config
     from bot.sources.fetch import FetchPolicy
     from bot.store import Store
+
+
+# Control characters, line/paragraph separators and bidi controls: none belongs in a title.
+_NOT_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str | None) -> str | None:
+    """One line of storable text from a name or title that came from outside: bytes that were
+    not UTF-8 (a file name's lone surrogates) become U+FFFD, control characters and line
+    breaks become a space. The store, captions and posts only ever see such text."""
+    if text is None:
+        return None
+    text = _SURROGATE.sub("\ufffd", text)
+    return _NOT_TEXT.sub(" ", text).strip()
 
 
 class SourceError(Exception):
@@ -29,7 +45,8 @@ class Credit:
 
     def merged(self, **values: str | None) -> "Credit":
         """This credit with the given non-empty values taking precedence."""
-        return Credit(**{**asdict(self), **{k: v.strip() for k, v in values.items() if v and v.strip()}})
+        cleaned = {k: clean_text(v) for k, v in values.items() if v}
+        return Credit(**{**asdict(self), **{k: v for k, v in cleaned.items() if v}})
 
 
 def _noop(*_: Any) -> None:
@@ -46,6 +63,9 @@ class SourceItem:
     description: str | None = None  # what the photo shows, for alt text
     done: Callable[[], None] = field(default=_noop)           # after the dream is saved
     failed: Callable[[str], None] = field(default=_noop)      # when it could not be dreamt
+
+    def __post_init__(self) -> None:
+        self.description = clean_text(self.description) or None
 
     @property
     def public_url(self) -> str | None:

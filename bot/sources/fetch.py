@@ -11,8 +11,9 @@ proxy the connected address says nothing about the real destination.
 """
 from __future__ import annotations
 
-import ipaddress
+import os
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,6 +23,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from bot.sources.addresses import refusal, refusal_phrase  # noqa: F401 (part of this module's API)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -61,26 +64,6 @@ class Fetched:
     content_type: str | None
 
 
-def refusal(ip_text: str) -> str | None:
-    """Why an address may not be fetched from, or None when it is a public one."""
-    ip = ipaddress.ip_address(ip_text.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    for attr, why in (
-        ("is_loopback", "loopback"),
-        ("is_link_local", "link-local"),
-        ("is_multicast", "multicast"),
-        ("is_unspecified", "unspecified"),
-        ("is_reserved", "reserved"),
-        ("is_private", "private"),
-    ):
-        if getattr(ip, attr):
-            return why
-    if not ip.is_global:
-        return "not a public address"
-    return None
-
-
 def check_url(url: str, policy: FetchPolicy) -> None:
     """Refuse a URL before any connection: scheme, host, and every address it resolves to."""
     try:
@@ -101,24 +84,29 @@ def check_url(url: str, policy: FetchPolicy) -> None:
         return
     for info in infos:
         addr = info[4][0]
-        why = refusal(addr)
+        why = refusal_phrase(addr)
         if why:
             raise RefusedAddress(
-                f"{url}: refused: {host} resolves to {addr}, a {why} address "
+                f"{url}: refused: {host} resolves to {addr}, {why} "
                 "(set fetch.allow_private = true only if the bot should reach your own network)"
             )
 
 
 def fetch(url: str, policy: FetchPolicy, *, session: requests.Session | None = None) -> Fetched:
-    """GET a URL within the policy. Raises FetchError with a one-line reason."""
+    """GET a URL within the policy. Raises FetchError with a one-line reason.
+
+    `policy.total_timeout` bounds the whole fetch (every hop's connect, headers and body): a
+    server that trickles bytes just fast enough to dodge the read timeout is cut off by a timer
+    that shuts the socket down (see _Deadline)."""
     own = session is None
     session = session or make_session(policy)
-    deadline = time.monotonic() + policy.total_timeout
+    deadline = _Deadline(policy.total_timeout)
+    _active.deadline = deadline
     current = url
     try:
         for hop in range(policy.max_redirects + 1):
             check_url(current, policy)
-            resp = _get(session, current, policy)
+            resp = _get(session, current, policy, deadline)
             try:
                 if resp.status_code in REDIRECTS:
                     location = resp.headers.get("Location")
@@ -134,6 +122,8 @@ def fetch(url: str, policy: FetchPolicy, *, session: requests.Session | None = N
                 resp.close()
         raise FetchError(f"{url}: more than {policy.max_redirects} redirects (fetch.max_redirects); last: {current}")
     finally:
+        _active.deadline = None
+        deadline.close()
         if own:
             session.close()
 
@@ -161,20 +151,30 @@ def make_session(policy: FetchPolicy) -> requests.Session:
     return s
 
 
-def _get(session: requests.Session, url: str, policy: FetchPolicy) -> requests.Response:
+def _get(session: requests.Session, url: str, policy: FetchPolicy, deadline: "_Deadline") -> requests.Response:
+    left = deadline.left()
+    if left <= 0:
+        raise deadline.error(url)
     try:
-        return session.get(
-            url, stream=True, allow_redirects=False, timeout=(policy.connect_timeout, policy.read_timeout)
+        resp = session.get(
+            url, stream=True, allow_redirects=False,
+            timeout=(min(policy.connect_timeout, left), min(policy.read_timeout, left)),
         )
     except FetchError:
         raise
-    except requests.Timeout:
-        raise FetchError(f"{url}: timed out (fetch.connect_timeout / fetch.read_timeout)") from None
     except requests.RequestException as exc:
+        if deadline.expired:
+            raise deadline.error(url) from None
+        if isinstance(exc, requests.Timeout):
+            raise FetchError(f"{url}: timed out (fetch.connect_timeout / fetch.read_timeout)") from None
         raise FetchError(f"{url}: {_short(exc)}") from None
+    if deadline.expired:  # the headers arrived, but only as the timer cut the connection
+        resp.close()
+        raise deadline.error(url)
+    return resp
 
 
-def _read_capped(resp: requests.Response, url: str, policy: FetchPolicy, deadline: float) -> bytes:
+def _read_capped(resp: requests.Response, url: str, policy: FetchPolicy, deadline: "_Deadline") -> bytes:
     declared = resp.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > policy.max_bytes:
         raise FetchError(f"{url}: {int(declared):,} bytes is over the cap of {policy.max_bytes:,} (fetch.max_bytes)")
@@ -184,11 +184,15 @@ def _read_capped(resp: requests.Response, url: str, policy: FetchPolicy, deadlin
             total += len(chunk)
             if total > policy.max_bytes:
                 raise FetchError(f"{url}: more than {policy.max_bytes:,} bytes (fetch.max_bytes); stopped reading")
-            if time.monotonic() > deadline:
-                raise FetchError(f"{url}: download took longer than {policy.total_timeout:g} s (fetch.total_timeout)")
+            if deadline.expired:
+                raise deadline.error(url)
             chunks.append(chunk)
     except requests.RequestException as exc:
+        if deadline.expired:
+            raise deadline.error(url) from None
         raise FetchError(f"{url}: download broke off: {_short(exc)}") from None
+    if deadline.expired:  # a body without a length ends "cleanly" when its socket is shut down
+        raise deadline.error(url)
     return b"".join(chunks)
 
 
@@ -200,15 +204,92 @@ def _short(exc: BaseException) -> str:
     return text if len(text) < 300 else text[:297] + "..."
 
 
+# --- the deadline for a whole fetch ---------------------------------------------------------
+_active = threading.local()  # .deadline: the _Deadline of the fetch running in this thread
+
+
+class _Deadline:
+    """A timer that, when `seconds` have passed, shuts down every socket the fetch used.
+
+    Socket timeouts bound each read, not the sum of them: a server sending one byte every few
+    seconds never trips them. Shutting the socket down wakes any read blocked on it (TLS too,
+    as the shutdown is on the file descriptor). Each socket is watched through a duplicate of
+    its descriptor, so a number the process reuses after close is never touched."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._end = time.monotonic() + seconds
+        self.expired = False
+        self._fds: list[int] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def left(self) -> float:
+        return 0.0 if self.expired else max(0.0, self._end - time.monotonic())
+
+    def error(self, url: str) -> FetchError:
+        self.expired = True
+        return FetchError(f"{url}: gave up after {self.seconds:g} s, the most a fetch may take "
+                          "(fetch.total_timeout); the server was too slow")
+
+    def watch(self, sock: socket.socket) -> None:
+        try:
+            fd = os.dup(sock.fileno())
+        except OSError:
+            return
+        with self._lock:
+            self._fds.append(fd)
+            if self.expired:
+                _shutdown(fd)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for fd in self._fds:
+                _shutdown(fd)
+
+    def close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for fd in self._fds:
+                os.close(fd)
+            self._fds.clear()
+
+
+def _shutdown(fd: int) -> None:
+    s = socket.socket(fileno=fd)
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        s.detach()  # the descriptor stays ours; close() closes it
+
+
+def _watch(sock: socket.socket | None) -> None:
+    deadline = getattr(_active, "deadline", None)
+    if deadline is not None and sock is not None:
+        deadline.watch(sock)
+
+
 # --- the connection-time check --------------------------------------------------------------
 def _check_socket(sock: socket.socket, allow_private: bool, host: str) -> None:
     if allow_private:
         return
     addr = sock.getpeername()[0]
-    why = refusal(addr)
+    why = refusal_phrase(addr)
     if why:
         sock.close()
-        raise RefusedAddress(f"refused: {host} connected to {addr}, a {why} address (fetch.allow_private)")
+        raise RefusedAddress(f"refused: {host} connected to {addr}, {why} (fetch.allow_private)")
+
+
+class _WatchedPool:
+    def _get_conn(self, timeout=None):  # a kept-alive connection joins the running fetch's deadline
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        _watch(getattr(conn, "sock", None))
+        return conn
 
 
 def _guarded_pools(allow_private: bool) -> dict[str, type]:
@@ -216,18 +297,20 @@ def _guarded_pools(allow_private: bool) -> dict[str, type]:
         def _new_conn(self):  # type: ignore[override]
             sock = super()._new_conn()
             _check_socket(sock, allow_private, self.host)
+            _watch(sock)
             return sock
 
     class TLSConn(HTTPSConnection):
         def _new_conn(self):  # type: ignore[override]
             sock = super()._new_conn()
             _check_socket(sock, allow_private, self.host)
+            _watch(sock)
             return sock
 
-    class Pool(HTTPConnectionPool):
+    class Pool(_WatchedPool, HTTPConnectionPool):
         ConnectionCls = Conn
 
-    class TLSPool(HTTPSConnectionPool):
+    class TLSPool(_WatchedPool, HTTPSConnectionPool):
         ConnectionCls = TLSConn
 
     return {"http": Pool, "https": TLSPool}

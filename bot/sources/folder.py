@@ -6,6 +6,10 @@ skipped, and a file must have been left alone for `settle_seconds` (mtime) and k
 size across two looks. An optional `<stem>.json` beside a photo gives its credit
 ({"title", "author", "link", "licence", "description"}) and moves with it.
 With `consume = false` the files stay put and the store alone keeps them from being dreamt twice.
+
+A file that cannot be stat'ed or read goes to failed/ with the reason, like a broken picture,
+and the queue moves on. A name that is not valid UTF-8 is used as it is on disk, but every text
+made from it (title, reason, store) gets U+FFFD for the bytes that do not decode (clean_text).
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.sources.base import Credit, SourceError, SourceItem, sha256
+from bot.sources.base import Credit, SourceError, SourceItem, clean_text, sha256
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -46,6 +50,7 @@ class FolderSource:
         self.consume = consume
         self.settle_seconds = settle_seconds
         self.max_bytes = max_bytes
+        self._stuck: set[str] = set()  # rejected files that could not be moved out of the way
 
     def candidates(self) -> list[Path]:
         """Image files ready to take, oldest first."""
@@ -55,28 +60,39 @@ class FolderSource:
         found = []
         for entry in os.scandir(self.path):
             p = Path(entry.path)
-            if not entry.is_file(follow_symlinks=False) or p.name.startswith((".", "~")):
+            if not entry.is_file(follow_symlinks=False) or p.name.startswith((".", "~")) or p.name in self._stuck:
                 continue
             if p.suffix.lower() in PARTIAL_SUFFIXES or p.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            st = entry.stat(follow_symlinks=False)
-            if now - st.st_mtime < self.settle_seconds:
+            try:
+                mtime = os.stat(p, follow_symlinks=False).st_mtime
+            except FileNotFoundError:
+                continue  # gone since the listing
+            except OSError:
+                mtime = float("-inf")  # first in line: take() files it under failed/ with the reason
+            if now - mtime < self.settle_seconds:
                 continue  # probably still being copied in
-            found.append((st.st_mtime, p.name, p))
+            found.append((mtime, p.name, p))
         return [p for _, _, p in sorted(found)]
 
     def take(self, store: "Store") -> SourceItem | None:
         from dreamer import ImageError, load_image
 
         for p in self.candidates():
-            url = p.resolve().as_uri()
+            url = p.resolve().as_uri()  # percent-encoded bytes: any name is plain ASCII here
             if not self.consume and store.source_blocked(url=url):
                 continue
-            size = p.stat().st_size
-            if size > self.max_bytes:
-                self._reject(store, p, url, None, f"{size:,} bytes is over fetch.max_bytes ({self.max_bytes:,})")
+            try:
+                size = os.stat(p, follow_symlinks=False).st_size
+                if size > self.max_bytes:
+                    self._reject(store, p, url, None, f"{size:,} bytes is over fetch.max_bytes ({self.max_bytes:,})")
+                    continue
+                data = p.read_bytes()
+            except FileNotFoundError:
+                continue  # taken away since the listing
+            except OSError as exc:
+                self._reject(store, p, url, None, f"cannot read the file: {exc.strerror or exc}")
                 continue
-            data = p.read_bytes()
             if len(data) != size:
                 continue  # grew while we read it: still being written, try next cycle
             digest = sha256(data)
@@ -87,7 +103,7 @@ class FolderSource:
                 log.info("source %s: %s skipped, the same picture was dreamt before", self.name, p.name)
                 continue
             try:
-                image = load_image(data, name=p.name)
+                image = load_image(data, name=clean_text(p.name))
             except ImageError as exc:
                 self._reject(store, p, url, digest, str(exc))
                 continue
@@ -123,8 +139,8 @@ class FolderSource:
         # A file that cannot be read will not get better by itself: never try it again
         # (a fixed copy has other bytes, so it is a new source).
         store.note_source(self.name, url, digest, status="failed", error=why, permanent=True)
-        if self.consume:
-            self._move(p, "failed", why)
+        if self.consume and not self._move(p, "failed", why):
+            self._stuck.add(p.name)  # left in place: not tried again by this process
 
     def _sidecar(self, p: Path) -> dict[str, str]:
         side = p.with_suffix(".json")
@@ -137,19 +153,21 @@ class FolderSource:
             return {}
         return {k: str(v) for k, v in data.items() if isinstance(v, (str, int, float))} if isinstance(data, dict) else {}
 
-    def _move(self, p: Path, where: str, why: str | None = None) -> None:
-        dest_dir = self.path / where
-        dest_dir.mkdir(exist_ok=True)
-        dest = _free_name(dest_dir / p.name)
+    def _move(self, p: Path, where: str, why: str | None = None) -> bool:
         try:
+            dest_dir = self.path / where
+            dest_dir.mkdir(exist_ok=True)
+            dest = _free_name(dest_dir / p.name)
             os.replace(p, dest)
             side = p.with_suffix(".json")
             if side.is_file():
                 os.replace(side, dest.with_suffix(".json"))
             if why:
-                dest.with_name(dest.name + ".txt").write_text(why + "\n", encoding="utf-8")
+                dest.with_name(dest.name + ".txt").write_text(clean_text(why) + "\n", encoding="utf-8")
         except OSError as exc:
             log.error("source %s: cannot move %s to %s/: %s", self.name, p.name, where, exc)
+            return False
+        return True
 
 
 def _free_name(dest: Path) -> Path:

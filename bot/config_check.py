@@ -1,0 +1,390 @@
+"""Config checks beyond the schema, in one pass: what the file says that cannot work.
+
+`load_config` (bot/config.py) runs `after_schema` on a config that validated and
+`without_schema` on one that did not, so a single run lists the schema errors *and* unknown
+class names, recipe values, models, NUL characters and cross-section rules of every section
+that could be read. `environment_problems` checks what lies outside the file (the data folder,
+the sources' folders and lists); `check-config` and `run` call it, `status` does not (it must
+work on a data folder it cannot write). Every line names a key; no line echoes a value that
+may be a secret, nor a raw control character.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from pydantic import SecretStr, TypeAdapter, ValidationError
+
+if TYPE_CHECKING:
+    from bot.config import Config
+
+INIT_HINT = "create it, or run `python run_bot.py init --config <this file>`"
+
+
+# --- the whole pass ---------------------------------------------------------------------------
+def after_schema(cfg: "Config", data: Mapping[str, Any]) -> list[str]:
+    """Problems of a config whose schema validated."""
+    return _run_rules(cfg, set(type(cfg).model_fields), data)
+
+
+def without_schema(data: Mapping[str, Any], path: Path, environ: Mapping[str, str] | None) -> list[str]:
+    """Problems in the sections that validate on their own, when the whole file did not
+    (with `environ`, the secrets of the publishers too)."""
+    cfg, ok = partial_config(data, path)
+    problems = _run_rules(cfg, ok, data)
+    if environ is not None and "publishers" in ok:
+        problems += load_secrets(cfg, environ)
+    return problems
+
+
+def partial_config(data: Mapping[str, Any], path: Path) -> tuple["Config", set[str]]:
+    """A Config of the sections that validate alone (defaults elsewhere), and their names."""
+    from bot.config import Config
+
+    good: dict[str, Any] = {}
+    ok = set()
+    for name, field in Config.model_fields.items():
+        if name not in data:
+            if not field.is_required():
+                ok.add(name)
+            continue
+        try:
+            good[name] = TypeAdapter(field.annotation).validate_python(data[name])
+            ok.add(name)
+        except ValidationError:
+            pass
+    cfg = Config.model_construct(**good)
+    cfg._path = path.resolve()
+    cfg._secrets = {}
+    return cfg, ok
+
+
+def _run_rules(cfg: "Config", ok: set[str], data: Mapping[str, Any]) -> list[str]:
+    problems = nul_problems(data)
+    recipe = data.get("recipe", {})
+    if isinstance(recipe, dict):
+        problems += recipe_problems(recipe)
+    problems += class_name_problems(cfg if "picker" in ok else None, data.get("picker"))
+    for needs, rule in _RULES:
+        if needs <= ok:
+            problems += rule(cfg)
+    return list(dict.fromkeys(problems))
+
+
+# --- rules between sections -------------------------------------------------------------------
+def _duplicate_sources(cfg: "Config") -> list[str]:
+    names = cfg.source_names()
+    return [f"sources: the name {n!r} is used twice; give each source its own name"
+            for n in dict.fromkeys(n for n in names if names.count(n) > 1)]
+
+
+def _some_publisher(cfg: "Config") -> list[str]:
+    if cfg.enabled_publishers():
+        return []
+    return ["publishers: every publisher is disabled; enable at least one "
+            "([publishers.outbox] enabled = true needs no account)"]
+
+
+def _requests_need_mastodon(cfg: "Config") -> list[str]:
+    if cfg.requests.enabled and not cfg.publishers.mastodon.enabled:
+        return ["requests.enabled: dream requests arrive and are answered on Mastodon; "
+                "enable [publishers.mastodon] or set requests.enabled = false"]
+    return []
+
+
+def _admin_needs_mastodon(cfg: "Config") -> list[str]:
+    if cfg.admin.account and not cfg.publishers.mastodon.enabled:
+        return ["admin.account: the admin message is a Mastodon direct message; "
+                "enable [publishers.mastodon] or remove admin.account"]
+    return []
+
+
+def _schedule_computes(cfg: "Config") -> list[str]:
+    """The scheduler's own arithmetic, at its worst case (the largest jitter and grace)."""
+    from bot.scheduler import make_trigger
+
+    s = cfg.schedule
+    try:
+        now = datetime.now(timezone.utc)
+        make_trigger(s).get_next_fire_time(None, now)
+        now + timedelta(seconds=s.jitter_seconds) + timedelta(seconds=s.misfire_grace_seconds)
+    except (OverflowError, ValueError) as exc:
+        return [f"schedule: the next run cannot be worked out ({exc}); lower jitter_seconds "
+                "and misfire_grace_seconds"]
+    return []
+
+
+_RULES: list[tuple[set[str], Callable[["Config"], list[str]]]] = [
+    ({"sources"}, _duplicate_sources),
+    ({"publishers"}, _some_publisher),
+    ({"requests", "publishers"}, _requests_need_mastodon),
+    ({"admin", "publishers"}, _admin_needs_mastodon),
+    ({"schedule"}, _schedule_computes),
+]
+
+
+# --- values -----------------------------------------------------------------------------------
+def nul_problems(data: Any, key: str = "") -> list[str]:
+    """Every string holding a NUL: no path can, and shown back it would cut the message."""
+    if isinstance(data, dict):
+        return [p for k, v in data.items() for p in nul_problems(v, f"{key}.{k}" if key else str(k))]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in nul_problems(v, f"{key}[{i}]")]
+    if isinstance(data, str) and "\x00" in data:
+        return [f"{key}: contains a NUL character (\\x00); remove it"]
+    return []
+
+
+def class_name_problems(cfg: "Config | None", raw: Any) -> list[str]:
+    """Unknown class and group names in [picker], read from the raw table when the section
+    itself did not validate (so they show up with its schema errors, not after them)."""
+    from bot.picker import picker_problems
+
+    if cfg is not None:
+        return picker_problems(cfg.picker)
+    if not isinstance(raw, dict):
+        return []
+    from models.labels import ClassSpecError, imagenet
+
+    lab = imagenet()
+    problems = []
+    for key in ("allow", "deny", "groups"):
+        terms = raw.get(key)
+        for n, term in enumerate(terms if isinstance(terms, list) else []):
+            if not isinstance(term, str):
+                continue  # the schema says what is wrong with it
+            try:
+                lab.group(term) if key == "groups" else lab.resolve(term)
+            except ClassSpecError as exc:
+                problems.append(f"picker.{key}[{n}]: {exc}")
+    return problems
+
+
+def recipe_problems(table: dict[str, Any]) -> list[str]:
+    """Every bad [recipe] value at once (a recipe stops at its first), then the model's."""
+    from bot.config import _build_recipe, _recipe_problem
+
+    problems = []
+    try:
+        recipe = _build_recipe(table)
+    except ValueError as whole:
+        recipe = None
+        base = {k: v for k, v in table.items() if k == "preset"}
+        for key, value in table.items():
+            if key == "preset":
+                continue
+            try:
+                _build_recipe({**base, key: value})
+            except ValueError as exc:
+                problems.append(_recipe_problem(str(exc)))
+        problems = list(dict.fromkeys(problems)) or [_recipe_problem(str(whole))]
+    if recipe is not None and recipe.classes:
+        problems.append("recipe.classes: the [picker] chooses the classes for each dream; "
+                        "remove classes here and use picker.allow (e.g. allow = [\"goldfish\"])")
+    model = recipe.model if recipe is not None else table.get("model")
+    weights = recipe.weights if recipe is not None else table.get("weights")
+    guide = recipe.guide if recipe is not None else table.get("guide")
+    return problems + model_problems(model, weights, guide)
+
+
+def model_problems(model: Any, weights: Any, guide: Any) -> list[str]:
+    """A model the engine cannot load fails every render, and each failure files a good photo
+    under failed/: refuse it here instead."""
+    from models.registry import is_file_model, list_models
+
+    problems = []
+    if isinstance(model, str) and "\x00" not in model:
+        if is_file_model(model):
+            if not Path(model).expanduser().is_file():
+                problems.append(f"recipe.model: no model file {model} (a path is taken from the folder "
+                                "the bot is started in)")
+        elif model not in list_models():
+            known = sorted(list_models())
+            close = difflib.get_close_matches(model, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            problems.append(f"recipe.model: unknown model {model!r}.{hint} Available: {', '.join(known)}, "
+                            "or the path of an .onnx or Caffe .prototxt file")
+    for key, value in (("weights", weights), ("guide", guide)):
+        if isinstance(value, str) and value and "\x00" not in value and not Path(value).expanduser().is_file():
+            problems.append(f"recipe.{key}: no file {value} (a path is taken from the folder the bot is started in)")
+    return problems
+
+
+# --- secrets --------------------------------------------------------------------------------
+_VAR_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
+
+
+def looks_like_variable(name: str) -> bool:
+    """Whether an *_env value reads as a variable name (MASTODON_TOKEN) rather than a pasted
+    secret: upper case words of a sensible length. Only then is it ever shown back."""
+    words = name.split("_")
+    return (bool(_VAR_NAME.fullmatch(name)) and len(name) <= 64 and all(len(w) <= 16 for w in words)
+            and sum(c.isdigit() for c in name) <= 4)
+
+
+def load_secrets(cfg: "Config", environ: Mapping[str, str]) -> list[str]:
+    """Read the enabled publishers' secrets into `cfg`; one problem per variable missing."""
+    from bot.config import SECRET_FIELDS
+
+    problems = []
+    for pub, fields in SECRET_FIELDS.items():
+        section = getattr(cfg.publishers, pub)
+        if not section.enabled:
+            continue
+        for secret_name, env_field in fields.items():
+            var = getattr(section, env_field)
+            value = environ.get(var, "")
+            what = f"the {pub} {secret_name.replace('_', ' ')}"
+            if value.strip():
+                cfg._secrets[f"{pub}.{secret_name}"] = SecretStr(value.strip())
+            elif looks_like_variable(var):
+                problems.append(f"publishers.{pub}.{env_field}: environment variable {var} is not set or empty; "
+                                f"export {var} with {what} (or set enabled = false)")
+            else:
+                # It may be the secret itself, pasted where its variable's name goes: never shown.
+                problems.append(f"publishers.{pub}.{env_field}: must name an environment variable, and no "
+                                "variable of that name is set; the value is not shown, as it looks like a "
+                                f"secret rather than a name. Write a name such as {pub.upper()}_"
+                                f"{secret_name.upper()} there and export {what} in it")
+    return problems
+
+
+# --- outside the file -------------------------------------------------------------------------
+def check_file(path: str | Path, *, need_secrets: bool = True,
+               environ: Mapping[str, str] | None = None) -> tuple["Config | None", list[str]]:
+    """`check-config`: the config (None if unusable) and every problem, the file's and the
+    environment's, each line starting with the file's name."""
+    import tomllib
+
+    from bot.config import ConfigError, load_config
+    from bot.logs import one_line
+
+    where = str(Path(path))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = None  # load_config says what is wrong with the file
+    try:
+        cfg, problems = load_config(path, need_secrets=need_secrets, environ=environ), []
+    except ConfigError as exc:
+        cfg, problems = None, list(exc.problems)
+    if data is not None:
+        problems += [one_line(f"{where}: {line}") for line in environment_problems(data, Path(path))]
+    return cfg, list(dict.fromkeys(problems))
+
+
+def environment_problems(data: Mapping[str, Any], config_path: Path, *, sources: bool = True) -> list[str]:
+    """Folders the bot must write, and (with `sources`) the folders and lists it reads.
+
+    Read from the file's table (or a config's `model_dump()`), not from a validated Config,
+    so a file with schema errors still gets these lines in the same pass; values of the wrong
+    type are left to the schema's lines."""
+    base = config_path.resolve().parent
+    bot, pubs, queue = (_table(data, k) for k in ("bot", "publishers", "queue"))
+    outbox = _table(pubs, "outbox")
+    data_dir = bot.get("data_dir", "data")
+    dirs = [("bot.data_dir", data_dir)]
+    if outbox.get("enabled", True) is True and outbox.get("path"):
+        dirs.append(("publishers.outbox.path", outbox["path"]))  # by default it lies in data_dir
+    if queue.get("shared_dir"):
+        dirs.append(("queue.shared_dir", queue["shared_dir"]))
+    problems = []
+    for key, raw in dirs:
+        if isinstance(raw, str) and "\x00" not in raw:
+            why = writable_dir_problem(_resolve(base, raw))
+            if why:
+                problems.append(f"{key}: {why}")
+    if sources:
+        problems += source_problems(data, base)
+    return problems
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _resolve(base: Path, raw: str) -> Path:
+    p = Path(os.path.expanduser(raw))
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def _raw_sources(data: Mapping[str, Any], base: Path) -> list[tuple[int, str, str, Path, bool]]:
+    """(index, name, type, path, consume) of each folder or urls source that names a path."""
+    out = []
+    srcs = data.get("sources")
+    for i, sec in enumerate(srcs if isinstance(srcs, list) else []):
+        if not isinstance(sec, Mapping) or sec.get("type") not in ("folder", "urls"):
+            continue
+        path = sec.get("path")
+        if isinstance(path, str) and "\x00" not in path:
+            name = sec.get("name") if isinstance(sec.get("name"), str) else f"{sec['type']}-{i + 1}"
+            out.append((i, name, sec["type"], _resolve(base, path), sec.get("consume", True) is not False))
+    return out
+
+
+def init_folders(cfg: "Config") -> list[Path]:
+    """`init`: make the folders and URL lists the config names (never touching existing ones)."""
+    made = []
+    folders = [cfg.data_dir] + ([cfg.outbox_dir] if cfg.publishers.outbox.enabled else [])
+    folders += [path for _, _, kind, path, _ in _raw_sources(cfg.model_dump(), cfg.path.parent) if kind == "folder"]
+    for folder in folders:
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            made.append(folder)
+    for _, _, kind, lst, _ in _raw_sources(cfg.model_dump(), cfg.path.parent):
+        if kind == "urls" and not lst.exists():
+            lst.parent.mkdir(parents=True, exist_ok=True)
+            lst.write_text("# One photo URL per line; text after the URL (and a space) is its title.\n"
+                           "# https://photos.example/harbour.jpg  The harbour at dawn, by Jo (CC BY 4.0)\n",
+                           encoding="utf-8")
+            made.append(lst)
+    return made
+
+
+def writable_dir_problem(path: Path) -> str | None:
+    """Why the bot could not make or write in this folder, or None."""
+    if path.exists():
+        if not path.is_dir():
+            return f"{path} is a file, not a folder; point it at a folder (made if missing)"
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"the folder {path} is not writable by this user"
+        return None
+    above = path.parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        return f"{path} cannot be made: {above} is a file, not a folder"
+    if not os.access(above, os.W_OK | os.X_OK):
+        return f"{path} cannot be made: {above} is not writable by this user"
+    return None
+
+
+def source_problems(data: Mapping[str, Any], base: Path) -> list[str]:
+    """Folder sources whose folder is missing or unusable, URL lists that cannot be read."""
+    problems = []
+    for i, name, kind, path, consume in _raw_sources(data, base):
+        key = f"sources[{i}].path"
+        if kind == "folder":
+            if not path.exists():
+                problems.append(f"{key}: the folder {path} of source {name} does not exist; {INIT_HINT}")
+            elif not path.is_dir():
+                problems.append(f"{key}: {path} of source {name} is a file; a folder source needs a folder")
+            elif not os.access(path, os.R_OK | os.X_OK | (os.W_OK if consume else 0)):
+                need = "read and write (done/ and failed/ go in it)" if consume else "read"
+                problems.append(f"{key}: this user cannot {need} the folder {path} of source {name}")
+        elif not path.exists():
+            problems.append(f"{key}: the URL list {path} of source {name} does not exist; {INIT_HINT}")
+        elif not path.is_file():
+            problems.append(f"{key}: {path} of source {name} is a folder; a urls source needs a text file")
+        else:
+            try:
+                path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(f"{key}: cannot read the URL list {path} of source {name}: {exc}")
+    return problems

@@ -1,0 +1,180 @@
+"""One term of a request ("please a <b>goldfish</b> for me", "hello there", "goldfsh") read
+against the label set: the classes it names, the words around them, or why it names none.
+
+People wrap class names in greetings, requests and stray markup. A term that is not a class
+as a whole is scanned for the longest runs of its words that are ("hen of the woods" stays
+whole); the words left over are filler. A term that names no class at all is either a likely
+misspelling (the labels suggest a class: it is reported with the suggestions) or filler
+("hello there": no reply about unknown classes, the request just has no class in it).
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from models.labels import Labels
+
+# Words that never name a class on their own (none of them is an ImageNet name or synonym):
+# articles, pronouns, politeness, greetings, asking, linking words, and markup tag names.
+STOP_WORDS = frozenset("""
+a an the some any this that these those it its my me mine your you u ur i im id we us our
+please pls plz thanks thank thx ty cheers kindly
+hello hi hey heya hiya yo hola greetings dear good morning evening afternoon night day
+there here bot dreambot
+can could would will should may might shall do does did make made draw paint render dream dreams
+dreaming turn put add show give try want wanna like love need see let lets
+of with for from into in on onto to at by as and or but also too so very really just maybe again now
+pretty photo photos picture pictures pic pics image images img one ones thing things something
+is are be been was were am what how about which
+b s em strong span div p br href class style code pre small big sup del ins mark blockquote font
+color colour bold italic quote lol haha omg wow cool nice awesome
+lt gt amp nbsp quot apos h card mention hashtag url invisible ellipsis tag rel nofollow noopener
+noreferrer target blank data user alt src
+""".split())
+_NUMBERISH = re.compile(r"[\d\s.:-]+")
+
+
+@dataclass
+class Reading:
+    """What one term came to: class ids, filler left out, or a term that failed."""
+
+    ids: list[int] = field(default_factory=list)
+    left_out: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (words, close names)
+    failed: list[tuple[str, str, tuple[tuple[int, str], ...]]] = field(default_factory=list)  # (kind, term, suggestions)
+
+
+def read_term(term: str, labels: "Labels") -> Reading:
+    from models.labels import AmbiguousClassError, UnknownClassError, UnknownGroupError, normalize
+
+    try:
+        return Reading(ids=labels.resolve(term))
+    except AmbiguousClassError as exc:
+        return Reading(failed=[("ambiguous", term, tuple(exc.suggestions))])
+    except UnknownGroupError as exc:
+        return _group_then_filler(term, labels, exc)
+    except UnknownClassError as exc:
+        if _NUMBERISH.fullmatch(term):
+            return Reading(failed=[("unknown", term, tuple(exc.suggestions))])
+        whole = tuple(exc.suggestions)
+    words = normalize(term).split()
+    reading = _scan(words, labels)
+    if reading.ids or reading.failed:
+        return reading
+    rest = [w for w in words if w not in STOP_WORDS]
+    if not rest:
+        return Reading()  # "hello there": no class named, nothing misspelt
+    if rest == words and whole:
+        return Reading(failed=[("unknown", term, whole)])
+    text = " ".join(rest)
+    suggested = _suggestions(text, labels)
+    if suggested:
+        return Reading(failed=[("unknown", text, suggested)])
+    # Several words, none a class: those spelt like one are misspellings; the rest is filler.
+    misspelt = [(w, _suggestions(w, labels)) for w in rest if close_names(w, labels)]
+    if misspelt:
+        return Reading(failed=[("unknown", w, s) for w, s in misspelt if s])
+    return Reading(left_out=[(text, ())])
+
+
+def _group_then_filler(term: str, labels: "Labels", error: Exception) -> Reading:
+    """"@dogs please": the longest start of the term that names a group, the rest filler."""
+    from models.labels import UnknownClassError
+
+    words = term.split()
+    for j in range(len(words) - 1, 0, -1):
+        try:
+            ids = labels.group(" ".join(words[:j]))
+        except UnknownClassError:
+            continue
+        reading = Reading(ids=ids)
+        _flush([w.lower() for w in words[j:]], reading, labels)
+        return reading
+    from models.labels import normalize
+
+    if not normalize(term):
+        return Reading()  # "@@@": nothing that could name anything
+    return Reading(failed=[("unknown", term, tuple(getattr(error, "suggestions", ())))])
+
+
+def _suggestions(text: str, labels: "Labels") -> tuple[tuple[int, str], ...]:
+    from models.labels import UnknownClassError
+
+    try:
+        labels.resolve(text)
+    except UnknownClassError as exc:  # an ambiguous name suggests its classes too
+        return tuple(exc.suggestions)
+    return ()
+
+
+def _scan(words: list[str], labels: "Labels") -> Reading:
+    """Longest runs of words that name a class, left to right; other words are left out."""
+    from models.labels import AmbiguousClassError, UnknownClassError
+
+    reading = Reading()
+    loose: list[str] = []
+    i = 0
+    while i < len(words):
+        for j in range(len(words), i, -1):
+            span = " ".join(words[i:j])
+            if _NUMBERISH.fullmatch(span) or all(w in STOP_WORDS for w in words[i:j]):
+                continue  # a number in a sentence is no class id; filler is no class name
+            try:
+                reading.ids += labels.resolve(span)
+            except AmbiguousClassError as exc:
+                reading.failed.append(("ambiguous", span, tuple(exc.suggestions)))
+            except UnknownClassError:
+                continue
+            _flush(loose, reading, labels)
+            i = j
+            break
+        else:
+            loose.append(words[i])
+            i += 1
+    if reading.ids or reading.failed:
+        _flush(loose, reading, labels)
+    return reading
+
+
+def _flush(loose: list[str], reading: Reading, labels: "Labels") -> None:
+    kept = [w for w in loose if w not in STOP_WORDS and not _NUMBERISH.fullmatch(w)]
+    if kept:
+        text = " ".join(kept)
+        close = close_names(text, labels) or tuple(dict.fromkeys(n for w in kept for n in close_names(w, labels)))
+        reading.left_out.append((text, close[:2]))
+    loose.clear()
+
+
+def close_names(text: str, labels: "Labels") -> tuple[str, ...]:
+    """Class names spelt like `text` (a misspelling worth mentioning), at most two."""
+    from models.labels import normalize
+
+    key = normalize(text)
+    if len(key) < 4:
+        return ()
+    return tuple(difflib.get_close_matches(key, [normalize(n) for n in labels.names], n=2, cutoff=0.8))
+
+
+def split_colon(piece: str, labels: "Labels") -> list[str] | None:
+    """A ':' that is not a weight ("hey bot: goldfish", "goldfish: stingray") splits the piece;
+    None when it is (or is meant as) a weight: a number, or one word after a class name."""
+    from models.labels import UnknownClassError
+
+    term, sep, value = piece.rpartition(":")
+    value = value.strip()
+    if not sep or re.fullmatch(r"[-+]?[\d.]+(e[-+]?\d+)?|[-+]?(inf|nan)", value, re.I):
+        return None
+    try:
+        labels.resolve(value)
+        value_is_class = True
+    except (UnknownClassError, ValueError):
+        value_is_class = False
+    if not value_is_class and " " not in value and re.search(r"\w", value):
+        try:
+            labels.resolve(term.strip())
+            return None  # "goldfish:lots": a weight, written wrong
+        except (UnknownClassError, ValueError):
+            pass
+    return [p.strip() for p in piece.split(":") if p.strip()]
