@@ -1,0 +1,101 @@
+"""Dream requests (bot/requests) and the notifications cursor."""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from typing import Any
+
+from .base import Base, StoreError, now
+
+
+class RequestsMixin(Base):
+    # --- dream requests (bot/requests) ------------------------------------------------------
+    def cursor(self, name: str) -> str | None:
+        rows = self._query("SELECT min_id FROM cursors WHERE name = ?", (name,))
+        return rows[0]["min_id"] if rows else None
+
+    def set_cursor(self, name: str, min_id: str) -> None:
+        with self._tx() as db:
+            _set_cursor(db, name, min_id)
+
+    def add_request(self, cursor: tuple[str, str] | None, **fields: Any) -> int | None:
+        """Store a new request and move the notifications cursor past it in ONE transaction,
+        so a crash can neither lose the mention nor handle it twice. Returns the row id, or
+        None when this status was already stored (seen twice: by a poll and the stream, or
+        edited)."""
+        fields.setdefault("created_at", now())
+        fields["updated_at"] = now()
+        cols = ",".join(fields)
+        with self._tx() as db:
+            cur = db.execute(
+                f"INSERT INTO requests ({cols}) VALUES ({','.join('?' * len(fields))}) "
+                "ON CONFLICT(status_id) DO NOTHING",
+                tuple(fields.values()),
+            )
+            if cursor is not None:
+                _set_cursor(db, *cursor)
+            return int(cur.lastrowid) if cur.rowcount else None
+
+    def request(self, request_id: int) -> dict[str, Any]:
+        rows = self._query("SELECT * FROM requests WHERE id = ?", (request_id,))
+        if not rows:
+            raise StoreError(f"no request {request_id}")
+        return dict(rows[0])
+
+    def update_request(self, request_id: int, **fields: Any) -> None:
+        fields["updated_at"] = now()
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as db:
+            db.execute(f"UPDATE requests SET {sets} WHERE id = ?", (*fields.values(), request_id))
+
+    def open_requests(self, *, due_only: bool = True) -> list[dict[str, Any]]:
+        """Requests not finished yet, oldest first (optionally only those not waiting to retry)."""
+        sql = "SELECT * FROM requests WHERE state IN ('accepted', 'rendering', 'rendered', 'refusing')"
+        args: tuple[Any, ...] = ()
+        if due_only:
+            sql += " AND (retry_at IS NULL OR retry_at <= ?)"
+            args = (now(),)
+        return [dict(r) for r in self._query(sql + " ORDER BY id", args)]
+
+    def requests_today(self, account_id: str, refusal: str | None = None) -> int:
+        """Requests the account made since 00:00 UTC that count towards its daily limit, or
+        (with `refusal`) how often it was told that today (e.g. 'limit')."""
+        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        if refusal is None:
+            cond = "state != 'ignored' AND COALESCE(refusal, '') NOT IN ('limit', 'queue_full')"
+            args: tuple[Any, ...] = ()
+        else:
+            cond = "state != 'ignored' AND refusal = ?"
+            args = (refusal,)
+        rows = self._query(
+            f"SELECT COUNT(*) AS n FROM requests WHERE account_id = ? AND created_at >= ? AND {cond}",
+            (account_id, midnight.isoformat(timespec="seconds"), *args),
+        )
+        return int(rows[0]["n"])
+
+    def queue_length(self) -> int:
+        rows = self._query("SELECT COUNT(*) AS n FROM requests WHERE state IN ('accepted', 'rendering', 'rendered')")
+        return int(rows[0]["n"])
+
+    def thread_of_reply(self, reply_id: str) -> str | None:
+        """The thread key of the request the bot answered with status `reply_id`."""
+        rows = self._query("SELECT thread_key FROM requests WHERE reply_id = ?", (reply_id,))
+        return rows[0]["thread_key"] if rows else None
+
+    def thread_replies(self, thread_key: str) -> int:
+        rows = self._query(
+            "SELECT COUNT(*) AS n FROM requests WHERE thread_key = ? AND state NOT IN ('ignored')",
+            (thread_key,),
+        )
+        return int(rows[0]["n"])
+
+    def request_counts(self) -> dict[str, int]:
+        return {r["state"]: r["n"] for r in self._query("SELECT state, COUNT(*) AS n FROM requests GROUP BY state")}
+
+
+def _set_cursor(db: sqlite3.Connection, name: str, min_id: str) -> None:
+    db.execute(
+        "INSERT INTO cursors (name, min_id, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET min_id = excluded.min_id, updated_at = excluded.updated_at",
+        (name, min_id, now()),
+    )
