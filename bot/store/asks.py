@@ -1,11 +1,16 @@
-"""Dream requests (bot/requests) and the notifications cursor."""
+"""Dream requests (bot/requests) and the notifications cursor.
+
+`busy` names the step in progress ('dream', 'reply'); a worker starting up finds the rows a
+dead process left busy and counts a crash there (`crashes`), not a failure.
+"""
 from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timezone
 from typing import Any
 
-from .base import Base, StoreError, now
+from .base import Base, StoreError, now, now_ms
+from .ended import record_ended
 
 
 class RequestsMixin(Base):
@@ -48,13 +53,33 @@ class RequestsMixin(Base):
         with self._tx() as db:
             db.execute(f"UPDATE requests SET {sets} WHERE id = ?", (*fields.values(), request_id))
 
+    def give_up_request(self, request_id: int, why: str) -> None:
+        """End a request without an answer, listing it (with `why`) in `ended`."""
+        with self._tx() as db:
+            db.execute("UPDATE requests SET state='ignored', error=?, busy=NULL, updated_at=? WHERE id=?",
+                       (why, now(), request_id))
+            r = db.execute("SELECT acct, status_id FROM requests WHERE id=?", (request_id,)).fetchone()
+            record_ended(db, "request", f"@{r['acct']}'s request {r['status_id']}", why)
+
+    def release_interrupted_requests(self, crash_limit: int) -> list[dict[str, Any]]:
+        """Requests a dead process left busy: crashes + 1, not busy any more. Returns those
+        that reached `crash_limit` (with `busy` still telling where they died). Call it only
+        where no other worker can be busy with them (a worker's first tick)."""
+        with self._tx() as db:
+            rows = [dict(r) for r in db.execute("SELECT * FROM requests WHERE busy IS NOT NULL").fetchall()]
+            for r in rows:
+                r["crashes"] += 1
+                db.execute("UPDATE requests SET busy=NULL, crashes=?, updated_at=? WHERE id=?",
+                           (r["crashes"], now(), r["id"]))
+        return [r for r in rows if r["crashes"] >= crash_limit]
+
     def open_requests(self, *, due_only: bool = True) -> list[dict[str, Any]]:
         """Requests not finished yet, oldest first (optionally only those not waiting to retry)."""
         sql = "SELECT * FROM requests WHERE state IN ('accepted', 'rendering', 'rendered', 'refusing')"
         args: tuple[Any, ...] = ()
         if due_only:
             sql += " AND (retry_at IS NULL OR retry_at <= ?)"
-            args = (now(),)
+            args = (now_ms(),)
         return [dict(r) for r in self._query(sql + " ORDER BY id", args)]
 
     def requests_today(self, account_id: str, refusal: str | None = None) -> int:

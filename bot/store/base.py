@@ -20,6 +20,12 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def now_ms() -> str:
+    """For comparing with retry times, which have milliseconds (a short backoff must not wait
+    for the next whole second). Mixed precisions compare right: '+' sorts before '.'."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
 class Base:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -48,11 +54,22 @@ class Base:
                 f"{self.path} was written by a newer bot (schema {version}, this one knows {SCHEMA_VERSION}); "
                 "upgrade the bot or point data_dir elsewhere"
             )
-        for v in range(version, SCHEMA_VERSION):
-            with self._tx():
-                for stmt in statements(MIGRATIONS[v]):
-                    self._db.execute(stmt)
-                self._db.execute(f"PRAGMA user_version = {v + 1}")
+        if version == SCHEMA_VERSION:
+            return
+        # Rebuilding a table that others reference (SQLite's way to change a CHECK) needs
+        # foreign keys off, and that pragma cannot change inside a transaction.
+        self._db.execute("PRAGMA foreign_keys=OFF")
+        try:
+            for v in range(version, SCHEMA_VERSION):
+                with self._tx() as db:
+                    for stmt in statements(MIGRATIONS[v]):
+                        db.execute(stmt)
+                    broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StoreError(f"migrating {self.path} to schema {v + 1} broke {len(broken)} references")
+                    db.execute(f"PRAGMA user_version = {v + 1}")
+        finally:
+            self._db.execute("PRAGMA foreign_keys=ON")
 
     class _Tx:
         def __init__(self, store: "Base"):

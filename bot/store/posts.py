@@ -3,7 +3,10 @@
 A post moves pending -> intended -> confirmed | failed. "intended" is written (and committed)
 before the publisher is called and "confirmed" after it answers, so after a crash an
 "intended" row means "maybe posted": the pipeline asks the publisher (`find_existing`) before
-trying again.
+trying again. Such a row, found by the next cycle, is a crash (`crashes` + 1), not a failure;
+`failures` counts attempts in a row that ended with an error (the backoff grows with it). Only
+a permanent error, or the same post killing the process `crash_limit` times in a row, ends a
+post, and then it is listed in `ended`.
 """
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from .base import Base, StoreError, now
+from .base import Base, StoreError, now, now_ms
+from .ended import record_ended
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class PostRow:
     transient: bool | None
     retry_at: str | None
     updated_at: str
+    crashes: int = 0
+    failures: int = 0
 
 
 class PostsMixin(Base):
@@ -88,8 +94,9 @@ class PostsMixin(Base):
                     "INSERT INTO posts (dream_id, publisher, state, updated_at) VALUES (?, ?, 'pending', ?)",
                     (dream_id, name, now()),
                 )
-            if source_id is not None:
-                db.execute("UPDATE sources SET status='dreamt', error=NULL, updated_at=? WHERE id=?", (now(), source_id))
+            if source_id is not None:  # filed once the source has moved the photo (settle_source)
+                db.execute("UPDATE sources SET status='dreamt', error=NULL, crashes=0, filed=0, updated_at=? "
+                           "WHERE id=?", (now(), source_id))
             return dream_id
 
     def dream(self, dream_id: int) -> DreamRow:
@@ -102,6 +109,9 @@ class PostsMixin(Base):
             alt_text=r["alt_text"], tags=tuple(json.loads(r["tags_json"])), source_url=r["source_url"],
             title=r["title"], classes=json.loads(r["classes_json"]), seed=r["seed"], created_at=r["created_at"],
         )
+
+    def dream_files(self) -> set[str]:
+        return {r["file_path"] for r in self._query("SELECT file_path FROM dreams")}
 
     def recent_combos(self, n: int) -> list[str]:
         if n <= 0:
@@ -117,19 +127,26 @@ class PostsMixin(Base):
             raise StoreError(f"no post of dream {dream_id} for {publisher}")
         return _post(rows[0])
 
-    def unfinished_posts(self, publishers: Iterable[str], max_attempts: int) -> list[PostRow]:
-        """Posts still to (re)try on these publishers, oldest first."""
+    def unfinished_posts(self, publishers: Iterable[str]) -> list[PostRow]:
+        """Posts due to be (re)tried on these publishers, oldest first: everything not
+        confirmed and not ended by a permanent error, once its retry time has come."""
         names = list(publishers)
         if not names:
             return []
         marks = ",".join("?" * len(names))
         rows = self._query(
             f"SELECT * FROM posts WHERE publisher IN ({marks}) AND state != 'confirmed' "
-            f"AND NOT (state = 'failed' AND (attempts >= ? OR transient = 0)) "
+            f"AND NOT (state = 'failed' AND transient = 0) "
             f"AND (retry_at IS NULL OR retry_at <= ?) ORDER BY dream_id, id",
-            (*names, max_attempts, now()),
+            (*names, now_ms()),
         )
         return [_post(r) for r in rows]
+
+    def open_posts(self) -> dict[str, int]:
+        """Posts not finished yet, by state (pending, intended, failed: waiting to retry)."""
+        rows = self._query("SELECT state, COUNT(*) AS n FROM posts WHERE state != 'confirmed' "
+                           "AND NOT (state = 'failed' AND transient = 0) GROUP BY state")
+        return {r["state"]: r["n"] for r in rows}
 
     def mark_intended(self, post_id: int) -> None:
         with self._tx() as db:
@@ -140,17 +157,45 @@ class PostsMixin(Base):
     def mark_confirmed(self, post_id: int, remote_id: str, url: str | None) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE posts SET state='confirmed', remote_id=?, url=?, error=NULL, retry_at=NULL, updated_at=? "
-                "WHERE id=?",
+                "UPDATE posts SET state='confirmed', remote_id=?, url=?, error=NULL, retry_at=NULL, failures=0, "
+                "crashes=0, updated_at=? WHERE id=?",
                 (remote_id, url, now(), post_id),
             )
 
     def mark_failed(self, post_id: int, error: str, *, transient: bool, retry_at: str | None = None) -> None:
+        """An attempt ended with an error. A permanent one ends the post (listed in `ended`)."""
         with self._tx() as db:
             db.execute(
-                "UPDATE posts SET state='failed', error=?, transient=?, retry_at=?, updated_at=? WHERE id=?",
+                "UPDATE posts SET state='failed', error=?, transient=?, retry_at=?, failures=failures+1, crashes=0, "
+                "updated_at=? WHERE id=?",
                 (error, int(transient), retry_at, now(), post_id),
             )
+            if not transient:
+                record_ended(db, "post", _post_name(db, post_id), error)
+
+    def defer_post(self, post_id: int, retry_at: str) -> None:
+        """Not tried now (the platform's rate limit is used up): wait, without counting an attempt."""
+        with self._tx() as db:
+            db.execute("UPDATE posts SET retry_at=?, updated_at=? WHERE id=?", (retry_at, now(), post_id))
+
+    def release_interrupted_posts(self, crash_limit: int) -> list[str]:
+        """Posts left 'intended' by a process that died mid-publish: a crash, not a failure
+        (they stay 'intended', so the next attempt looks for the post first). Returns what
+        was given up as a crash loop. Call it only where no publish can be in progress."""
+        given_up = []
+        with self._tx() as db:
+            for r in db.execute("SELECT id, publisher, crashes FROM posts WHERE state = 'intended'").fetchall():
+                crashes = r["crashes"] + 1
+                if crashes < crash_limit:
+                    db.execute("UPDATE posts SET crashes=?, updated_at=? WHERE id=?", (crashes, now(), r["id"]))
+                    continue
+                why = f"killed while posting to {r['publisher']} {crashes} times in a row"
+                db.execute("UPDATE posts SET state='failed', transient=0, crashes=?, error=?, updated_at=? "
+                           "WHERE id=?", (crashes, why, now(), r["id"]))
+                what = _post_name(db, r["id"])
+                record_ended(db, "post", what, why)
+                given_up.append(f"{what}: {why}")
+        return given_up
 
     def confirmed_today(self, publisher: str) -> int:
         """Posts confirmed on a publisher since 00:00 UTC (for daily platform limits, so a
@@ -178,7 +223,7 @@ class PostsMixin(Base):
 
     def recent_failures(self, limit: int = 5) -> list[dict[str, Any]]:
         rows = self._query(
-            "SELECT publisher, attempts, error, updated_at FROM posts WHERE state = 'failed' "
+            "SELECT publisher, attempts, error, transient, retry_at, updated_at FROM posts WHERE state = 'failed' "
             "ORDER BY updated_at DESC, id DESC LIMIT ?",
             (limit,),
         )
@@ -195,13 +240,27 @@ class PostsMixin(Base):
                 "UPDATE cycles SET finished_at=?, outcome=?, error=? WHERE id=?", (now(), outcome, error, cycle_id)
             )
 
+    def has_unfinished_cycle(self) -> bool:
+        """Whether a cycle was started and never finished (its process died)."""
+        return bool(self._query("SELECT 1 FROM cycles WHERE finished_at IS NULL LIMIT 1"))
+
+    def release_interrupted_cycles(self) -> int:
+        """Cycles a dead process left unfinished (outcome 'interrupted'); returns how many.
+        Call it only where no cycle can be running (the pipeline holds the cycle lock)."""
+        with self._tx() as db:
+            return db.execute("UPDATE cycles SET finished_at=?, outcome='interrupted' WHERE finished_at IS NULL",
+                              (now(),)).rowcount
+
     def consecutive_failures(self) -> tuple[int, bool]:
-        """(failed cycles since the last good one, whether the admin was told in this streak)."""
+        """(failed cycles since the last good one, whether the admin was told in this streak);
+        an interrupted cycle neither adds to a streak nor ends it."""
         rows = self._query(
             "SELECT outcome, admin_notified FROM cycles WHERE outcome IS NOT NULL ORDER BY id DESC LIMIT 1000"
         )
         count, notified = 0, False
         for r in rows:
+            if r["outcome"] == "interrupted":
+                continue
             if r["outcome"] != "failed":
                 break
             count += 1
@@ -222,5 +281,12 @@ def _post(r: sqlite3.Row) -> PostRow:
         id=r["id"], dream_id=r["dream_id"], publisher=r["publisher"], state=r["state"], attempts=r["attempts"],
         remote_id=r["remote_id"], url=r["url"], error=r["error"],
         transient=None if r["transient"] is None else bool(r["transient"]), retry_at=r["retry_at"],
-        updated_at=r["updated_at"],
+        updated_at=r["updated_at"], crashes=r["crashes"], failures=r["failures"],
     )
+
+
+def _post_name(db: sqlite3.Connection, post_id: int) -> str:
+    r = db.execute("SELECT p.dream_id, p.publisher, d.title FROM posts p JOIN dreams d ON d.id = p.dream_id "
+                   "WHERE p.id = ?", (post_id,)).fetchone()
+    title = f" (“{r['title']}”)" if r["title"] else ""
+    return f"dream {r['dream_id']}{title} on {r['publisher']}"

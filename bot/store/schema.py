@@ -104,6 +104,48 @@ MIGRATIONS: list[str] = [
     CREATE INDEX requests_account ON requests(account_id, created_at);
     CREATE INDEX requests_thread ON requests(thread_key);
     """,
+    # 2 -> 3: a crash is not a failure (crashes counted apart, sources can be "interrupted"),
+    # dreamt-but-not-filed sources, and a list of what ended without being posted
+    """
+    CREATE TABLE sources_v3 (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        url TEXT,
+        sha256 TEXT,
+        status TEXT NOT NULL CHECK (status IN ('taken', 'dreamt', 'failed', 'duplicate', 'interrupted')),
+        attempts INTEGER NOT NULL DEFAULT 0,  -- dreams of it that failed with an error
+        crashes INTEGER NOT NULL DEFAULT 0,   -- dreams of it in a row that the process died in
+        filed INTEGER NOT NULL DEFAULT 1,     -- 0: dreamt, but not yet moved out of its folder
+        error TEXT,
+        credit_json TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    INSERT INTO sources_v3 (id, source, url, sha256, status, attempts, error, credit_json, created_at, updated_at)
+        SELECT id, source, url, sha256, status, attempts, error, credit_json, created_at, updated_at FROM sources;
+    UPDATE sources_v3 SET status = 'interrupted', attempts = MAX(attempts - 1, 0), crashes = 1
+        WHERE status = 'failed' AND error = 'interrupted before the dream was saved';
+    DROP TABLE sources;
+    ALTER TABLE sources_v3 RENAME TO sources;
+    CREATE INDEX sources_url ON sources(url);
+    CREATE INDEX sources_sha ON sources(sha256);
+
+    ALTER TABLE posts ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;   -- attempts in a row the process died in
+    ALTER TABLE posts ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;  -- attempts in a row that failed (backoff)
+
+    ALTER TABLE requests ADD COLUMN busy TEXT;                          -- 'dream' or 'reply' while in progress
+    ALTER TABLE requests ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE requests ADD COLUMN retries INTEGER NOT NULL DEFAULT 0; -- transient failures in a row (backoff)
+
+    CREATE TABLE ended (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('photo', 'post', 'request')),
+        what TEXT NOT NULL,              -- which one, in words
+        reason TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        notified_at TEXT                 -- when the admin was told
+    );
+    """,
 ]
 
 
