@@ -7,7 +7,10 @@ import os
 import signal
 
 ENV = "LUCID_TEST_KILL_AT"
-POINTS = ("dream", "recorded", "upload", "render")  # the points the code has, for the tests
+# the points the code has: a cycle's dream, between recording it and filing its photo, after
+# the image upload and after the status post (Mastodon), a worker's render, a worker that
+# took a task but wrote no lease yet
+POINTS = ("dream", "recorded", "upload", "posted", "render", "taken")
 
 
 def hit(name: str) -> None:

@@ -108,14 +108,30 @@ def job_ids(h: "Huey", kind: str) -> set[str]:
 
 
 def live_jobs(h: "Huey", now: float | None = None, grace: float = 0.0) -> set[str]:
-    """Jobs whose bot is still waiting for them (its `wait:` key is fresh)."""
+    """Jobs whose bot is still waiting for them: its `wait:` key is fresh, and when the bot
+    is a process of this machine, that process is alive."""
     now = time.time() if now is None else now
+    here = socket.gethostname()
     out = set()
     for job_id in job_ids(h, "wait"):
         w = _json(h, "wait:" + job_id)
-        if w and w["until"] + grace >= now:
-            out.add(job_id)
+        if not w or w["until"] + grace < now:
+            continue
+        host, _, pid = str(w.get("owner", "")).rpartition(":")
+        if host == here and pid.isdigit() and not process_alive(int(pid)):
+            continue
+        out.add(job_id)
     return out
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _register(h: "Huey", s: QueueSettings):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.queue import (
     QueueError, QueueSettings, RenderFailed, _json, _keys, _pop, _put, drop_picture, get_picture, job_ids, live_jobs,
-    put_picture,
+    process_alive, put_picture,
 )
 
 if TYPE_CHECKING:
@@ -158,11 +158,11 @@ def orphans(h: "Huey", *, now: float | None = None, dead_after: float | None = N
     host = socket.gethostname()
     for key in _keys(h, "worker:"):
         w = _json(h, key)
-        name = key[len("worker:"):]
-        gone = w is None or now - w["seen"] > dead_after
-        mine, _, pid = name.rpartition(":")
-        if not gone and mine == host and pid.isdigit() and now - w["seen"] > s.lease_seconds:
-            gone = not _alive(int(pid))  # a worker of this machine: its process can be asked
+        machine, _, pid = key[len("worker:"):].rpartition(":")
+        if machine == host and pid.isdigit():
+            gone = not process_alive(int(pid))  # a worker of this machine: its process can be asked
+        else:
+            gone = w is None or now - w["seen"] > dead_after
         if gone:
             out["workers"].append(key)
     return out
@@ -224,16 +224,6 @@ def start_sweeper(h: "Huey", stop: threading.Event | None = None) -> None:
                 return
 
     threading.Thread(target=loop, name="queue-sweep", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --- status -------------------------------------------------------------------------------------

@@ -244,6 +244,7 @@ class MastodonPublisher:
             spoiler_text=self.spoiler_text,
             idempotency_key=idempotency_key(post.post_id),
         )
+        failpoints.hit("posted")  # tests: die with the status made, its answer not recorded
         return Published(remote_id=str(status["id"]), url=status.get("url"))
 
     def find_existing(self, post: Post) -> Published | None:

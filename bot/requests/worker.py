@@ -225,7 +225,7 @@ class RequestWorker:
             return self._refuse(row, exc.kind, **exc.details)
         text = replies.dream_text(row["acct"], names, post_ref(key))
         self.store.update_request(rid, state="rendered", dream_path=str(path), reply_text=text, error=None,
-                                  busy=None)
+                                  busy=None, crashes=0)
         log.info("request %s dreamt: %s", row["status_id"], " × ".join(names))
         return "rendered"
 
@@ -283,7 +283,7 @@ class RequestWorker:
 
     def _answered(self, row: Mapping[str, Any], final: str, published: Any) -> str:
         self.store.update_request(row["id"], state=final, reply_id=published.remote_id, reply_url=published.url,
-                                  error=None, retry_at=None, busy=None, retries=0)
+                                  error=None, retry_at=None, busy=None, retries=0, crashes=0)
         log.info("request %s %s: %s", row["status_id"], final, published.url or published.remote_id)
         return final
 
