@@ -434,3 +434,20 @@ def test_cycle_posts_to_mastodon_and_outbox_and_dms_the_admin(tmp_path, monkeypa
         assert len(convos) == 1
         dm = convos[0]["last_status"]
         assert dm["visibility"] == "direct" and "GPU on fire" in dm["content"]
+
+
+def test_a_dream_picture_never_recorded_is_removed(tmp_path):
+    """A process killed between saving the dream's picture and recording it leaves a file
+    nothing points to; the next cycle removes it, and only it."""
+    path = tiny_config(tmp_path)
+    write_photo(tmp_path / "inbox" / "a.png", 1)
+    pipe = make_pipeline(path)
+    assert pipe.run_cycle().outcome == "posted"
+    dreams = pipe.data_dir / "dreams"
+    kept = sorted(p.name for p in dreams.iterdir())
+    stray = [dreams / "20240101-000000-deadbeef.png", dreams / "20240101-000000-deadbeef.json"]
+    for p in stray:
+        p.write_bytes(b"left by a dead process")
+    (dreams / "notes.txt").write_text("the operator's")
+    assert pipe.run_cycle().outcome == "idle"
+    assert sorted(p.name for p in dreams.iterdir()) == sorted(kept + ["notes.txt"])
