@@ -244,7 +244,8 @@ class WorkerState:
                 until = time.time() + s.lease_seconds
                 self.leases[job_id] = until
                 _put(self.h, "lease:" + job_id, json.dumps({"worker": self.name, "until": until}))
-            _put(self.h, "worker:" + self.name, json.dumps(self.stats))
+            if not self._stop.is_set():  # a stopped worker is off the list for good (see stop)
+                _put(self.h, "worker:" + self.name, json.dumps(self.stats))
 
     def start_heartbeat(self) -> None:
         s: QueueSettings = self.h._ldb_settings  # type: ignore[attr-defined]
@@ -263,7 +264,13 @@ class WorkerState:
         start_sweeper(self.h, self._stop)
 
     def stop(self) -> None:
-        self._stop.set()
+        """Stop beating and take this worker off the list (`status`): it stopped, it is not lost."""
+        with self.lock:
+            self._stop.set()
+            try:
+                _pop(self.h, "worker:" + self.name)
+            except Exception as exc:  # the queue's storage is gone already; the sweep will do it
+                log.debug("could not remove worker %s: %s", self.name, exc)
 
 
 _state: WorkerState | None = None
@@ -363,6 +370,11 @@ def consumer(h: "Huey", workers: int = 1, *, in_process: bool = False):
         def _set_signal_handlers(self) -> None:
             if not in_process:
                 super()._set_signal_handlers()
+
+        def stop(self, graceful: bool = False) -> None:
+            super().stop(graceful)
+            if _state is not None and _state.h is h:
+                _state.stop()
 
     # SIGTERM (docker stop) finishes the render in progress; a second one, or SIGINT, stops now
     return _Quiet(h, workers=workers, worker_type="thread", periodic=False, initial_delay=0.05,
