@@ -138,6 +138,7 @@ class Pipeline:
         self._render = render
         self.rng = rng or random.Random()
         self._lock = threading.Lock()
+        self._doing = ""  # "a cycle" or "a retry": what holds _lock
         self._next_source = 0
 
     @property
@@ -157,7 +158,7 @@ class Pipeline:
 
     # --- one cycle -------------------------------------------------------------------------
     def run_cycle(self) -> CycleResult:
-        return self._locked(self._cycle, "a cycle")
+        return self._locked(self._cycle, "a cycle")  # waits for a retry run, never for a cycle
 
     def retry_due(self) -> CycleResult:
         """Between cycles: pick up what a dead process left and retry the posts whose backoff
@@ -166,9 +167,13 @@ class Pipeline:
 
     def _locked(self, fn: Callable[[Parts], CycleResult], what: str, quiet: bool = False) -> CycleResult:
         level = logging.DEBUG if quiet else logging.WARNING
-        if not self._lock.acquire(blocking=False):
+        got = self._lock.acquire(blocking=False)
+        if not got and what == "a cycle" and self._doing == "a retry":
+            got = self._lock.acquire(timeout=3600)  # retries are short; a cycle must not be lost to one
+        if not got:
             log.log(level, "%s was skipped: a cycle is still running", what)
             return CycleResult("skipped", "a cycle is still running")
+        self._doing = what
         try:
             with _file_lock(self.data_dir / "bot.lock") as locked:
                 if not locked:
@@ -176,6 +181,7 @@ class Pipeline:
                     return CycleResult("skipped", "another bot process holds the lock")
                 return fn(self.parts)
         finally:
+            self._doing = ""
             self._lock.release()
 
     def _cycle(self, parts: Parts) -> CycleResult:
