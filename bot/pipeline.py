@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from bot.config import Config
-    from bot.store import Store
+    from bot.store import PostRow, Store
 
 log = logging.getLogger("bot.pipeline")
 
@@ -247,7 +247,7 @@ class Pipeline:
         if waiting:
             result.message = "; ".join(filter(None, [result.message, "waiting for rate limits: " + ", ".join(waiting)]))
 
-    def _publish(self, row, parts: Parts) -> str:
+    def _publish(self, row: "PostRow", parts: Parts) -> str:
         cfg = parts.cfg.bot
         return publish_row(self.store, parts.publishers.get(row.publisher), row, Backoff.from_config(parts.cfg),
                            cfg.max_attempts)

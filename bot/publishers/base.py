@@ -1,6 +1,7 @@
 """The one interface every publisher implements: take a finished post, put it somewhere."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -70,8 +71,6 @@ class MemoryLimits:
         self._d: dict[str, tuple[float, str]] = {}
 
     def rate_limit(self, key: str) -> tuple[float, str] | None:
-        import time
-
         got = self._d.get(key)
         return got if got and got[0] > time.time() else None
 
