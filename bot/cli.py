@@ -281,6 +281,9 @@ def _status(cfg, out: TextIO) -> int:
         counts = store.source_counts()
         p("sources seen: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none"))
         _request_status(cfg, store, p)
+        from bot.report import print_recovery
+
+        print_recovery(store, p)
     _render_queue_status(cfg, p)
     p("queue:")
     try:
@@ -355,7 +358,7 @@ def _render_queue_status(cfg, p) -> None:
         p(f"render queue: {where}: cannot read it: {exc}")
         return
     p(f"render queue: {where}: {info['pending']} waiting, {info['scheduled']} waiting to retry, "
-      f"{info['jobs']} in progress")
+      f"{info['jobs']} in progress" + (f"; {info['orphans']} orphaned entries (swept soon)" if info["orphans"] else ""))
     if not info["workers"]:
         p("  workers: none seen")
     for w in info["workers"]:

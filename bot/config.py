@@ -70,6 +70,9 @@ class BotSection(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_attempts: int = Field(5, ge=1, le=100)
     reload_check_seconds: float = Field(5.0, ge=0, le=3600)
+    crash_limit: int = Field(8, ge=2, le=1000)         # the same item killing the bot this often: set aside
+    retry_seconds: float = Field(60.0, gt=0, le=3600)  # first wait after a transient failure, doubling...
+    retry_max_minutes: float = Field(60.0, gt=0, le=24 * 60)  # ...up to this
 
 
 # --- [schedule] ----------------------------------------------------------------------------

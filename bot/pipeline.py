@@ -1,12 +1,15 @@
 """One cycle of the bot: source -> picker -> render -> caption -> publish, recorded in the store.
 
-A cycle first finishes what earlier cycles left (posts pending, failed with a transient
-error, or "intended" when the bot died mid-publish: those are looked up with
-`find_existing` before anything is posted again), then makes one new dream and posts it on
-every enabled publisher. Only one cycle runs at a time: a thread lock within the process and
-a lock file in the data dir across processes (`--once` beside a running bot).
-A failure is logged and stored; it never stops the next cycle. After `admin.after_failures`
-failed cycles in a row the admin gets one direct message for that streak.
+A cycle first picks up what a dead process left (`_resume`: a photo taken but not dreamt is
+dreamt again, a post "intended" is looked up with `find_existing` before anything is posted
+again; neither counts as a failure, but the same item killing the bot `bot.crash_limit`
+times in a row is set aside), then finishes what earlier cycles left (posts pending, or
+failed with a transient error once their backoff is over), then makes one new dream and
+posts it on every enabled publisher. `retry_due` does the middle part alone, between cycles.
+Only one of them runs at a time: a thread lock within the process and a lock file in the
+data dir across processes (`--once` beside a running bot).
+A failure is logged and stored; it never stops the next cycle. See bot/notify.py for what
+the admin is told.
 """
 from __future__ import annotations
 
@@ -14,17 +17,20 @@ import fcntl
 import logging
 import os
 import random
+import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from bot import logs
+from bot import failpoints, logs, notify
 from bot.caption import make_caption
 from bot.picker import Picker
-from bot.publishers.base import Post, Publisher, PublishError
+from bot.posting import publish_row
+from bot.publishers.base import Publisher, PublishError
+from bot.retry import Backoff
 from bot.sources.base import Source, SourceError, SourceItem, build_sources
 
 if TYPE_CHECKING:
@@ -36,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bot.pipeline")
 
 RenderFn = Callable[..., "Image.Image"]
+_DREAM_NAME = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}\.(png|json)")  # what _new_dream writes
 
 
 class BuildError(Exception):
@@ -65,6 +72,7 @@ class CycleResult:
 def build_publishers(cfg: "Config", store: "Store | None" = None) -> dict[str, Publisher]:
     pubs: dict[str, Publisher] = {}
     p = cfg.publishers
+    shared: dict[str, Any] = {} if store is None else {"limits": store}  # rate limits for every process
     if p.outbox.enabled:
         from bot.publishers.outbox import OutboxPublisher
 
@@ -78,13 +86,13 @@ def build_publishers(cfg: "Config", store: "Store | None" = None) -> dict[str, P
             pubs["mastodon"] = MastodonPublisher(
                 m.api_base_url, cfg.secret("mastodon.access_token"), visibility=m.visibility,
                 language=m.language, spoiler_text=m.spoiler_text, timeout=m.timeout,
-                processing_wait=m.processing_wait,
+                processing_wait=m.processing_wait, **shared,
             )
         if p.tumblr.enabled:
             from bot.publishers.tumblr import TumblrPublisher
 
             t = p.tumblr
-            extra: dict[str, Any] = {}
+            extra: dict[str, Any] = dict(shared)
             if store is not None:
                 extra["posts_today"] = lambda: store.confirmed_today("tumblr")
             pubs["tumblr"] = TumblrPublisher(
@@ -130,6 +138,7 @@ class Pipeline:
         self._render = render
         self.rng = rng or random.Random()
         self._lock = threading.Lock()
+        self._doing = ""  # "a cycle" or "a retry": what holds _lock
         self._next_source = 0
 
     @property
@@ -149,26 +158,38 @@ class Pipeline:
 
     # --- one cycle -------------------------------------------------------------------------
     def run_cycle(self) -> CycleResult:
-        if not self._lock.acquire(blocking=False):
-            log.warning("a cycle is still running; this one is skipped")
+        return self._locked(self._cycle, "a cycle")  # waits for a retry run, never for a cycle
+
+    def retry_due(self) -> CycleResult:
+        """Between cycles: pick up what a dead process left and retry the posts whose backoff
+        is over (no new dream). Skipped while a cycle runs."""
+        return self._locked(self._retries, "a retry", quiet=True)
+
+    def _locked(self, fn: Callable[[Parts], CycleResult], what: str, quiet: bool = False) -> CycleResult:
+        level = logging.DEBUG if quiet else logging.WARNING
+        got = self._lock.acquire(blocking=False)
+        if not got and what == "a cycle" and self._doing == "a retry":
+            got = self._lock.acquire(timeout=3600)  # retries are short; a cycle must not be lost to one
+        if not got:
+            log.log(level, "%s was skipped: a cycle is still running", what)
             return CycleResult("skipped", "a cycle is still running")
+        self._doing = what
         try:
             with _file_lock(self.data_dir / "bot.lock") as locked:
                 if not locked:
-                    log.warning("another bot process is running a cycle on %s; skipped", self.data_dir)
+                    log.log(level, "another bot process is running a cycle on %s; %s was skipped", self.data_dir, what)
                     return CycleResult("skipped", "another bot process holds the lock")
-                return self._cycle(self.parts)
+                return fn(self.parts)
         finally:
+            self._doing = ""
             self._lock.release()
 
     def _cycle(self, parts: Parts) -> CycleResult:
         store = self.store
+        self._resume(parts)  # before this cycle's row: an unfinished one is a dead process's
         cycle_id = store.start_cycle()
         result = CycleResult("idle", "")
         try:
-            orphans = store.release_orphan_sources()
-            if orphans:
-                log.warning("%d photo(s) were interrupted mid-dream by a crash; they will be tried again", orphans)
             self._retry_unfinished(parts, result)
             self._new_dream(parts, result)
         except Exception as exc:  # the next cycle must still run, whatever broke
@@ -182,23 +203,54 @@ class Pipeline:
             result.message = "; ".join(result.errors) or "nothing to do"
         store.finish_cycle(cycle_id, result.outcome, "; ".join(result.errors)[:2000] or None)
         log.info("cycle %s: %s", result.outcome, result.message)
-        self._alert_admin(parts, cycle_id, result)
+        notify.failed_cycles(store, parts, cycle_id, result.outcome, result.errors)
+        notify.ended_items(store, parts)
         return result
 
+    def _retries(self, parts: Parts) -> CycleResult:
+        self._resume(parts)
+        result = CycleResult("idle", "")
+        self._retry_unfinished(parts, result)
+        if result.errors or result.message:
+            log.info("retries: %s", "; ".join(filter(None, [result.message, *result.errors])))
+        notify.ended_items(self.store, parts)
+        return result
+
+    def _resume(self, parts: Parts) -> None:
+        """What a dead process left. Only called under the cycle locks, so nothing found
+        here can still be in progress."""
+        store, limit = self.store, parts.cfg.bot.crash_limit
+        if store.release_interrupted_cycles():
+            log.warning("the last cycle was interrupted (the bot was stopped or died); resuming")
+        released = store.release_orphan_sources(limit)
+        if released.resumed:
+            log.warning("%d photo(s) were interrupted mid-dream; they will be dreamt again", released.resumed)
+        for what in released.given_up + store.release_interrupted_posts(limit):
+            log.error("crash loop: %s", what)
+        _drop_stray_dreams(store, self.data_dir / "dreams")
+
     def _retry_unfinished(self, parts: Parts, result: CycleResult) -> None:
-        rows = self.store.unfinished_posts(parts.publishers, parts.cfg.bot.max_attempts)
-        done = []
-        for row in rows:
-            log.info("retrying post of dream %d on %s (state %s, %d attempt(s) so far)",
-                     row.dream_id, row.publisher, row.state, row.attempts)
-            state = self._publish_row(row, parts)
+        done, waiting = [], []
+        for row in self.store.unfinished_posts(parts.publishers):
+            log.info("retrying post of dream %d on %s (state %s; %d attempt(s), %d failure(s) in a row)",
+                     row.dream_id, row.publisher, row.state, row.attempts, row.failures)
+            state = self._publish(row, parts)
             if state == "confirmed":
                 done.append(f"{row.publisher} dream {row.dream_id}")
+            elif state == "waiting":
+                waiting.append(f"{row.publisher} dream {row.dream_id}")
             else:
                 result.errors.append(f"{row.publisher}: dream {row.dream_id} still not posted")
         if done:
             result.outcome = "posted"
             result.message = "finished earlier posts: " + ", ".join(done)
+        if waiting:
+            result.message = "; ".join(filter(None, [result.message, "waiting for rate limits: " + ", ".join(waiting)]))
+
+    def _publish(self, row: "PostRow", parts: Parts) -> str:
+        cfg = parts.cfg.bot
+        return publish_row(self.store, parts.publishers.get(row.publisher), row, Backoff.from_config(parts.cfg),
+                           cfg.max_attempts)
 
     def _new_dream(self, parts: Parts, result: CycleResult) -> None:
         item, source_errors = self._next_item(parts)
@@ -217,6 +269,7 @@ class Pipeline:
             recipe = parts.recipe.replace(classes=combo.recipe_classes(labels), seed=combo.seed)
             names = combo.names(labels)
             log.info("dreaming %s into %s from %s", " × ".join(names), item.credit.title or item.url or "a photo", item.source)
+            failpoints.hit("dream")  # tests: die with the photo taken and no dream yet
             image = self.render(item.image, recipe)
             post_key = store.new_post_key()
             stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -241,14 +294,17 @@ class Pipeline:
             tags=caption.tags, source_url=item.public_url, title=item.credit.title,
             publishers=list(parts.publishers),
         )
+        failpoints.hit("recorded")  # tests: die with the dream saved and the photo still in the inbox
         item.done()
+        store.settle_source(source_id)
         result.dream_id = dream_id
         for name in parts.publishers:
-            state = self._publish_row(store.post(dream_id, name), parts)
+            state = self._publish(store.post(dream_id, name), parts)
             result.posts[name] = state
-            if state != "confirmed":
-                result.errors.append(f"{name}: not posted yet (will retry)")
-        result.outcome = "posted"
+            if state not in ("confirmed", "waiting"):
+                result.errors.append(f"{name}: not posted" + (" (will retry)" if state == "failed" else ""))
+        if result.outcome != "posted":
+            result.outcome = "posted" if "confirmed" in result.posts.values() or not result.posts else "waiting"
         made = f"dream {dream_id}: {' × '.join(names)}; " + ", ".join(f"{k} {v}" for k, v in result.posts.items())
         result.message = f"{result.message}; {made}" if result.message else made
 
@@ -270,80 +326,16 @@ class Pipeline:
                 return item, errors
         return None, errors
 
-    # --- publishing ------------------------------------------------------------------------
-    def _publish_row(self, row: "PostRow", parts: Parts) -> str:
-        pub = parts.publishers.get(row.publisher)
-        if pub is None:
-            return row.state  # publisher switched off since; the post waits for it
-        store = self.store
-        dream = store.dream(row.dream_id)
-        post = Post(
-            post_id=dream.post_key, image_path=dream.file_path, caption=dream.caption, alt_text=dream.alt_text,
-            tags=dream.tags, source_url=dream.source_url, title=dream.title,
-        )
-        if row.attempts > 0:
-            # An earlier attempt may have reached the platform before the bot died or the
-            # answer was lost: look before posting again.
-            try:
-                found = pub.find_existing(post)
-            except Exception as exc:
-                why = logs.redact(f"cannot check whether the earlier attempt went through: {exc}")
-                log.warning("%s: dream %d: %s", row.publisher, row.dream_id, why)
-                store.mark_failed(row.id, why, transient=True)
-                return "failed"
-            if found is not None:
-                store.mark_confirmed(row.id, found.remote_id, found.url)
-                log.info("%s: dream %d was already posted (%s); confirmed", row.publisher, row.dream_id,
-                         found.url or found.remote_id)
-                return "confirmed"
-        if not dream.file_path.is_file():
-            store.mark_failed(row.id, f"the dream's image {dream.file_path} is gone", transient=False)
-            return "failed"
-        store.mark_intended(row.id)
-        try:
-            published = pub.publish(post)
-        except PublishError as exc:
-            why = logs.redact(str(exc))
-            retry_at = None
-            if exc.retry_after:
-                retry_at = (datetime.now(timezone.utc) + timedelta(seconds=exc.retry_after)).isoformat(timespec="seconds")
-            store.mark_failed(row.id, why, transient=exc.transient, retry_at=retry_at)
-            log.error("%s: dream %d not posted: %s%s", row.publisher, row.dream_id, why,
-                      " (will retry)" if exc.transient else " (not retried)")
-            return "failed"
-        except Exception as exc:
-            why = logs.redact(f"{type(exc).__name__}: {exc}")
-            store.mark_failed(row.id, why, transient=True)
-            log.error("%s: dream %d not posted: %s", row.publisher, row.dream_id, why, exc_info=True)
-            return "failed"
-        store.mark_confirmed(row.id, published.remote_id, published.url)
-        log.info("%s: dream %d posted: %s", row.publisher, row.dream_id, published.url or published.remote_id)
-        return "confirmed"
 
-    # --- the admin -------------------------------------------------------------------------
-    def _alert_admin(self, parts: Parts, cycle_id: int, result: CycleResult) -> None:
-        admin = parts.cfg.admin
-        if not admin.account or result.outcome != "failed":
-            return
-        count, notified = self.store.consecutive_failures()
-        if count < admin.after_failures or notified:
-            return
-        sender = parts.publishers.get("mastodon")
-        if sender is None or not hasattr(sender, "send_direct"):
-            log.warning("%d cycles failed in a row, but no Mastodon publisher is running to tell %s",
-                        count, admin.account)
-            return
-        text = logs.redact(
-            f"{parts.cfg.bot.name}: {count} cycles in a row have failed. Last error: "
-            f"{'; '.join(result.errors)[:300]}"
-        )
-        try:
-            sender.send_direct(admin.account, text)  # type: ignore[attr-defined]
-        except Exception as exc:
-            log.error("could not message the admin %s: %s", admin.account, logs.redact(str(exc)))
-            return
-        self.store.mark_admin_notified(cycle_id)
-        log.info("told the admin %s about %d failed cycles", admin.account, count)
+def _drop_stray_dreams(store: "Store", folder: Path) -> None:
+    """Dream pictures a dead process saved but never recorded (it died between the two)."""
+    if not folder.is_dir():
+        return
+    known = {Path(f).stem for f in store.dream_files()}
+    for p in folder.iterdir():
+        if _DREAM_NAME.fullmatch(p.name) and p.stem not in known and p.is_file():
+            log.info("removing %s: its dream was never recorded (the bot died first)", p.name)
+            p.unlink(missing_ok=True)
 
 
 def _expected(exc: BaseException) -> bool:

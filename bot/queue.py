@@ -8,10 +8,17 @@ and publishing stays with the bot process, whose store and idempotency keys deci
 posted. The queue never decides "published once".
 
 A worker holds a *lease* on the job it renders and renews it from a heartbeat thread. huey
-with Redis pops a task before running it, so a worker killed mid-render loses it: the bot,
-waiting for the result, sees the lease expire and enqueues the job again. Transient errors
-are retried by huey with exponential backoff; permanent ones (bad image, bad recipe) are
-reported back at once and never retried.
+pops a task before running it, so a worker killed mid-render loses it: the bot, waiting for
+the result, sees the lease expire and enqueues the job again; a worker killed after taking
+the task but before writing its lease is seen too (the task is in neither the queue nor a
+lease). Transient errors are retried by huey with exponential backoff; permanent ones (bad
+image, bad recipe) are reported back at once and never retried.
+
+The waiting bot keeps a `wait:` key alive for each job; a job whose waiter is gone (the bot
+was killed) is an orphan, and `sweep` (at start and periodically, in the bot and in every
+worker, for SQLite and Redis alike) removes it with its pictures, output and lease, along
+with the records of dead workers. This module is the worker's side; the bot's side (waiting,
+sweeping, what `status` shows) is bot/queue_bot.py.
 """
 from __future__ import annotations
 
@@ -22,10 +29,11 @@ import os
 import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
+
+from bot import failpoints
 
 if TYPE_CHECKING:
     from huey import Huey
@@ -92,6 +100,38 @@ def make_huey(s: QueueSettings) -> "Huey":
     h._ldb_settings = s  # type: ignore[attr-defined]
     h._ldb_task = _register(h, s)  # type: ignore[attr-defined]
     return h
+
+
+def job_ids(h: "Huey", kind: str) -> set[str]:
+    """Job ids with a `kind` key (job, wait, lease, out)."""
+    return {k[len(kind) + 1:] for k in _keys(h, kind + ":")}
+
+
+def live_jobs(h: "Huey", now: float | None = None, grace: float = 0.0) -> set[str]:
+    """Jobs whose bot is still waiting for them: its `wait:` key is fresh, and when the bot
+    is a process of this machine, that process is alive."""
+    now = time.time() if now is None else now
+    here = socket.gethostname()
+    out = set()
+    for job_id in job_ids(h, "wait"):
+        w = _json(h, "wait:" + job_id)
+        if not w or w["until"] + grace < now:
+            continue
+        host, _, pid = str(w.get("owner", "")).rpartition(":")
+        if host == here and pid.isdigit() and not process_alive(int(pid)):
+            continue
+        out.add(job_id)
+    return out
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _register(h: "Huey", s: QueueSettings):
@@ -204,7 +244,8 @@ class WorkerState:
                 until = time.time() + s.lease_seconds
                 self.leases[job_id] = until
                 _put(self.h, "lease:" + job_id, json.dumps({"worker": self.name, "until": until}))
-            _put(self.h, "worker:" + self.name, json.dumps(self.stats))
+            if not self._stop.is_set():  # a stopped worker is off the list for good (see stop)
+                _put(self.h, "worker:" + self.name, json.dumps(self.stats))
 
     def start_heartbeat(self) -> None:
         s: QueueSettings = self.h._ldb_settings  # type: ignore[attr-defined]
@@ -218,9 +259,18 @@ class WorkerState:
 
         threading.Thread(target=loop, name="queue-heartbeat", daemon=True).start()
         self.beat()
+        from bot.queue_bot import start_sweeper
+
+        start_sweeper(self.h, self._stop)
 
     def stop(self) -> None:
-        self._stop.set()
+        """Stop beating and take this worker off the list (`status`): it stopped, it is not lost."""
+        with self.lock:
+            self._stop.set()
+            try:
+                _pop(self.h, "worker:" + self.name)
+            except Exception as exc:  # the queue's storage is gone already; the sweep will do it
+                log.debug("could not remove worker %s: %s", self.name, exc)
 
 
 _state: WorkerState | None = None
@@ -240,6 +290,7 @@ def serve_here(h: "Huey", *, render: Callable[..., Any] | None = None, name: str
 def run_job(h: "Huey", job_id: str) -> None:
     s: QueueSettings = h._ldb_settings  # type: ignore[attr-defined]
     st = _state or serve_here(h)
+    failpoints.hit("taken")  # tests: a worker that dies after taking the task, before its lease
     job = _json(h, "job:" + job_id)
     if job is None or _get(h, "out:" + job_id) is not None:
         return  # abandoned by the bot, or already rendered by another worker: nothing to do
@@ -260,6 +311,7 @@ def run_job(h: "Huey", job_id: str) -> None:
             return
         if os.environ.get(SLEEP_ENV):
             time.sleep(float(os.environ[SLEEP_ENV]))
+        failpoints.hit("render")
         try:
             out = (_render_fn or dreamer.dream)(image, recipe)
         except (dreamer.ImageError, dreamer.RecipeError) as exc:
@@ -296,8 +348,8 @@ def run_job(h: "Huey", job_id: str) -> None:
 
 def _finish(h: "Huey", job_id: str, **result: Any) -> None:
     # first result wins: a second render of the same job (after a lease expired on a worker
-    # that was only slow) leaves the first one in place
-    if _get(h, "out:" + job_id) is None:
+    # that was only slow) leaves the first one in place; a job the bot gave up gets nothing
+    if _get(h, "out:" + job_id) is None and _get(h, "job:" + job_id) is not None:
         _put(h, "out:" + job_id, json.dumps(result))
 
 
@@ -307,59 +359,6 @@ def _count(st: WorkerState, *, ok: bool, error: str | None, seconds: float) -> N
         st.stats["render_seconds"] += seconds
         if error:
             st.stats["last_error"] = {"at": time.time(), "error": error[:300]}
-
-
-# --- the bot side ---------------------------------------------------------------------------
-class RemoteRender:
-    """A drop-in for `dreamer.dream(image, recipe)` that renders on the queue's workers and
-    blocks until the result is back. Thread-safe: callers render `parallel` at a time."""
-
-    def __init__(self, h: "Huey", *, poll: float = 0.2):
-        self.h = h
-        self.s: QueueSettings = h._ldb_settings  # type: ignore[attr-defined]
-        self.parallel = self.s.parallel
-        self.poll = poll
-
-    def __call__(self, image: Any, recipe: Any, progress: Any = None) -> Any:
-        from PIL import Image
-
-        job_id = uuid.uuid4().hex
-        buf = io.BytesIO()
-        image.save(buf, format="PNG")
-        where = put_picture(self.h, self.s, "in-" + job_id, buf.getvalue())
-        deadline = time.time() + self.s.render_timeout
-        _put(self.h, "job:" + job_id, json.dumps({"recipe": recipe.to_dict(), "input": where, "deadline": deadline}))
-        result = None
-        try:
-            self.h._ldb_task(job_id)  # type: ignore[attr-defined]
-            result = self._wait(job_id, deadline)
-            if result.get("error"):
-                raise RenderFailed(result["error"])
-            data = get_picture(self.h, self.s, result["output"])
-            with Image.open(io.BytesIO(data)) as im:
-                return im.convert("RGB")
-        finally:
-            for k in ("job:", "out:", "lease:"):
-                _pop(self.h, k + job_id)
-            drop_picture(self.h, self.s, where)
-            drop_picture(self.h, self.s, (result or {}).get("output"))
-
-    def _wait(self, job_id: str, deadline: float) -> dict[str, Any]:
-        while True:
-            out = _json(self.h, "out:" + job_id)
-            if out is not None:
-                return out
-            lease = _json(self.h, "lease:" + job_id)
-            if lease is not None and lease["until"] < time.time():
-                # the worker stopped renewing its lease: it died mid-render and its task
-                # (popped from Redis) is gone; hand the job to another worker
-                log.warning("worker %s died rendering job %s; queued again", lease["worker"], job_id)
-                _pop(self.h, "lease:" + job_id)
-                self.h._ldb_task(job_id)  # type: ignore[attr-defined]
-            if time.time() > deadline:
-                raise QueueError(f"no worker finished the render within "
-                                 f"{self.s.render_timeout / 60:g} min; is `run_bot.py worker` running?")
-            time.sleep(self.poll)
 
 
 # --- running consumers ----------------------------------------------------------------------
@@ -372,23 +371,20 @@ def consumer(h: "Huey", workers: int = 1, *, in_process: bool = False):
             if not in_process:
                 super()._set_signal_handlers()
 
+        def stop(self, graceful: bool = False) -> None:
+            super().stop(graceful)
+            if _state is not None and _state.h is h:
+                _state.stop()
+
     # SIGTERM (docker stop) finishes the render in progress; a second one, or SIGINT, stops now
     return _Quiet(h, workers=workers, worker_type="thread", periodic=False, initial_delay=0.05,
                   max_delay=0.5, check_worker_health=not in_process, graceful_signal="TERM")
 
 
-def queue_status(h: "Huey", *, stale_after: float = 120.0) -> dict[str, Any]:
-    """What `status` shows: tasks waiting and the workers seen, with throughput and last error."""
-    now = time.time()
-    workers = []
-    for key in _keys(h, "worker:"):
-        w = _json(h, key)
-        if not w:
-            continue
-        up = max(1.0, w["seen"] - w["started"])
-        w["per_minute"] = 60.0 * w["done"] / up
-        w["alive"] = now - w["seen"] < stale_after
-        workers.append(w)
-    workers.sort(key=lambda w: (not w["alive"], w["name"]))
-    return {"pending": h.pending_count(), "scheduled": h.scheduled_count(), "jobs": len(_keys(h, "job:")),
-            "workers": workers}
+def __getattr__(name: str) -> Any:
+    # The bot's side lives in bot/queue_bot.py; these names stay reachable from here.
+    if name in ("RemoteRender", "queue_status", "sweep", "orphans"):
+        from bot import queue_bot
+
+        return getattr(queue_bot, name)
+    raise AttributeError(f"module 'bot.queue' has no attribute {name!r}")

@@ -7,6 +7,10 @@ applied whole: new sources, picker, recipe, caption and publishers for the next 
 running cycle finishes with the parts it started with) and a rescheduled cycle job. A bad
 file is logged with its problems and the running config stays. `bot.data_dir` is the one
 setting that needs a restart (the store is open on it).
+
+A third job retries posts whose backoff is over between cycles (so a post goes out soon
+after its server is back, not at the next cycle), starting at once: what a dead process left
+is resumed on start. A cycle that a dead process left unfinished is run again right away.
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ _JOB_EVENTS = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
 CYCLE_JOB = "cycle"
 RELOAD_JOB = "reload"
 REQUESTS_JOB = "requests"
+RETRY_JOB = "retry"
 
 
 def make_trigger(s: ScheduleSection) -> CronTrigger | IntervalTrigger:
@@ -92,7 +97,8 @@ class BotRunner:
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Add the jobs and start (for BlockingScheduler this returns only on shutdown)."""
-        self._add_cycle_job()
+        self._add_cycle_job(catch_up=self.store.has_unfinished_cycle())
+        self._add_retry_job()
         self._add_reload_job()
         self._add_requests_job()
         self._sync_stream()
@@ -116,12 +122,27 @@ class BotRunner:
             self.pipeline.wait_idle(timeout)
         self.store.set_meta("scheduler", None)
 
-    def _add_cycle_job(self) -> None:
+    def _add_cycle_job(self, catch_up: bool = False) -> None:
         s = self.cfg.schedule
+        extra = {"next_run_time": datetime.now(ZoneInfo(s.timezone))} if catch_up else {}
+        if catch_up:
+            log.warning("the last cycle did not finish (the bot was stopped or died); running it again now")
         self._cycle_job = self.scheduler.add_job(
             self._run_cycle, make_trigger(s), id=CYCLE_JOB, name="dream cycle", replace_existing=True,
-            max_instances=1, coalesce=s.coalesce, misfire_grace_time=s.misfire_grace_seconds,
+            max_instances=1, coalesce=s.coalesce, misfire_grace_time=s.misfire_grace_seconds, **extra,
         )
+
+    def _add_retry_job(self) -> None:
+        every = min(60.0, max(1.0, self.cfg.bot.retry_seconds))
+        self.scheduler.add_job(self._run_retries, IntervalTrigger(seconds=every), id=RETRY_JOB, name="retries",
+                               replace_existing=True, max_instances=1, coalesce=True,
+                               next_run_time=datetime.now(ZoneInfo(self.cfg.schedule.timezone)))
+
+    def _run_retries(self) -> None:
+        try:
+            self.pipeline.retry_due()
+        except Exception:  # retry_due records its own failures; this is the last net
+            log.exception("retry job crashed")
 
     def _add_reload_job(self) -> None:
         secs = self.cfg.bot.reload_check_seconds
@@ -234,6 +255,8 @@ class BotRunner:
         self.cfg = new
         if new.bot.reload_check_seconds != old.bot.reload_check_seconds:
             self._add_reload_job()
+        if new.bot.retry_seconds != old.bot.retry_seconds:
+            self._add_retry_job()
         if not self.dry_run:
             self._apply_requests(new, old)
         if new.bot.log_level != old.bot.log_level:

@@ -26,7 +26,8 @@ def client_for(srv, username):
     return c
 
 
-def request_config(tmp_path: Path, srv, requests_extra: str = "", picker: str | None = None) -> Path:
+def request_config(tmp_path: Path, srv, requests_extra: str = "", picker: str | None = None,
+                   bot_extra: str = "") -> Path:
     extra = (
         f'[publishers.outbox]\nenabled = false\n'
         f'[publishers.mastodon]\nenabled = true\napi_base_url = "{srv.base_url}"\n'
@@ -34,7 +35,9 @@ def request_config(tmp_path: Path, srv, requests_extra: str = "", picker: str | 
         f'[fetch]\nallow_private = true\n'
         f'[requests]\nenabled = true\npoll_seconds = 1\n{requests_extra}\n'
     )
-    kw = {} if picker is None else {"picker": picker}
+    kw: dict = {} if picker is None else {"picker": picker}
+    if bot_extra:
+        kw["bot"] = "reload_check_seconds = 0\n" + bot_extra
     return tiny_config(tmp_path, extra=extra, **kw)
 
 

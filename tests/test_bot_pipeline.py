@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -104,8 +105,22 @@ def make_pipeline(path, publishers=None, render=None) -> Pipeline:
     return Pipeline(parts, Store(cfg.data_dir / "bot.db"), render=render)
 
 
+FAST_RETRY = "reload_check_seconds = 0\nretry_seconds = 0.05\nretry_max_minutes = 0.005\n"  # backoff 0.05 s .. 0.3 s
+
+
+def cycle_until(pipe, done, timeout=120.0):
+    """Run cycles until `done(result)` (a retry becomes due after its backoff), bounded."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        r = pipe.run_cycle()
+        if done(r):
+            return r
+        time.sleep(0.02)
+    raise AssertionError(f"not done after {timeout:g}s: {r}")
+
+
 def test_failed_publisher_is_retried_alone(tmp_path):
-    path = tiny_config(tmp_path)
+    path = tiny_config(tmp_path, bot=FAST_RETRY)
     write_photo(tmp_path / "inbox" / "a.png", 1)
     box, mirror = {}, {}
 
@@ -117,12 +132,45 @@ def test_failed_publisher_is_retried_alone(tmp_path):
     pipe = make_pipeline(path, pubs)
     r = pipe.run_cycle()
     assert r.outcome == "failed" and r.posts == {"outbox": "confirmed", "mirror": "failed"}
-    r = pipe.run_cycle()
+    r = pipe.run_cycle()  # before the backoff is over: not tried
+    assert r.outcome == "idle" and mirror["p"].calls == 1
+    r = cycle_until(pipe, lambda r: r.outcome != "idle")
     assert r.outcome == "posted" and "finished earlier posts: mirror dream 1" in r.message
     assert box["p"].calls == 1 and mirror["p"].calls == 2  # the outbox was not posted again
     assert len(list((tmp_path / "mirror").glob("*.json"))) == 1
     cfg = pipe.parts.cfg
     assert post_states(cfg) == [(1, "mirror", "confirmed", 2), (1, "outbox", "confirmed", 1)]
+
+
+def test_transient_failures_back_off_and_never_run_out(tmp_path):
+    """A server down for longer than the old attempt limit (bot.max_attempts = 2 here): the
+    post waits longer each time, and goes out once the server is back."""
+    path = tiny_config(tmp_path, bot=FAST_RETRY + "max_attempts = 2\n")
+    write_photo(tmp_path / "inbox" / "a.png", 1)
+    flaky = {}
+    pipe = make_pipeline(path, lambda cfg: flaky.setdefault("p", {"mirror": FlakyPublisher(tmp_path / "m", "mirror",
+                                                                                          down=7)}))
+    waits = []
+
+    def failed_again(r):
+        row = pipe.store.post(1, "mirror")
+        if row.state == "failed" and (not waits or waits[-1][0] != row.failures):
+            waits.append((row.failures, row.retry_at))
+        return row.state == "confirmed"
+
+    cycle_until(pipe, failed_again)
+    assert flaky["p"]["mirror"].calls == 8 and [f for f, _ in waits] == list(range(1, 8))
+    row = pipe.store.post(1, "mirror")
+    assert (row.state, row.attempts, row.failures) == ("confirmed", 8, 0)
+    assert pipe.store.ended_items() == []
+
+
+def test_backoff_doubles_up_to_its_cap_and_honours_retry_after():
+    from bot.retry import Backoff
+
+    b = Backoff(first=60, cap=3600)
+    assert [b.delay(n) for n in (1, 2, 3, 4, 6, 7, 50, 10_000)] == [60, 120, 240, 480, 1920, 3600, 3600, 3600]
+    assert b.delay(1, retry_after=900) == 900 and b.delay(7, retry_after=20) == 3600
 
 
 def test_permanent_failure_not_retried_and_attempts_capped(tmp_path):
@@ -142,6 +190,30 @@ def test_permanent_failure_not_retried_and_attempts_capped(tmp_path):
     pipe.run_cycle()
     assert Rejecting.calls == 1  # not transient: left for the operator
     assert pipe.store.recent_failures()[0]["error"] == "422 image rejected"
+    [ended] = pipe.store.ended_items()  # and listed for `status` and the admin
+    assert (ended["kind"], ended["reason"]) == ("post", "422 image rejected")
+    out = io.StringIO()
+    assert cli.main(["status", "--config", str(path)], out=out) == 0
+    assert "ended without being posted" in out.getvalue()
+    assert f"{ended['what']}: 422 image rejected" in out.getvalue()
+
+
+def test_unexpected_errors_end_a_post_after_max_attempts(tmp_path):
+    path = tiny_config(tmp_path, bot=FAST_RETRY + "max_attempts = 3\n")
+    write_photo(tmp_path / "inbox" / "a.png", 1)
+
+    class Buggy(OutboxPublisher):
+        name = "buggy"
+        calls = 0
+
+        def publish(self, post):
+            Buggy.calls += 1
+            raise KeyError("a bug, not the platform")
+
+    pipe = make_pipeline(path, lambda cfg: {"buggy": Buggy(tmp_path / "p")})
+    cycle_until(pipe, lambda r: pipe.store.post(1, "buggy").transient is False)
+    assert Buggy.calls == 3
+    assert pipe.store.ended_items()[0]["reason"].startswith("gave up after 3 unexpected errors in a row: KeyError")
 
 
 def test_a_failing_cycle_does_not_stop_the_next(tmp_path):
@@ -184,7 +256,7 @@ def test_admin_told_once_after_n_failures(tmp_path):
         def publish(self, post):
             raise PublishError("502 Bad Gateway", transient=True)
 
-        def send_direct(self, acct, text):
+        def send_direct(self, acct, text, key=None):
             self.dms.append((acct, text))
 
     m = {}
@@ -274,7 +346,7 @@ class LeakyPlatform(OutboxPublisher):
     def find_existing(self, post):
         raise RuntimeError(f"lookup failed with Authorization: Bearer {self.token}")
 
-    def send_direct(self, acct, text):
+    def send_direct(self, acct, text, key=None):
         raise RuntimeError(f"DM failed, token {self.token}")
 
 
@@ -362,3 +434,20 @@ def test_cycle_posts_to_mastodon_and_outbox_and_dms_the_admin(tmp_path, monkeypa
         assert len(convos) == 1
         dm = convos[0]["last_status"]
         assert dm["visibility"] == "direct" and "GPU on fire" in dm["content"]
+
+
+def test_a_dream_picture_never_recorded_is_removed(tmp_path):
+    """A process killed between saving the dream's picture and recording it leaves a file
+    nothing points to; the next cycle removes it, and only it."""
+    path = tiny_config(tmp_path)
+    write_photo(tmp_path / "inbox" / "a.png", 1)
+    pipe = make_pipeline(path)
+    assert pipe.run_cycle().outcome == "posted"
+    dreams = pipe.data_dir / "dreams"
+    kept = sorted(p.name for p in dreams.iterdir())
+    stray = [dreams / "20240101-000000-deadbeef.png", dreams / "20240101-000000-deadbeef.json"]
+    for p in stray:
+        p.write_bytes(b"left by a dead process")
+    (dreams / "notes.txt").write_text("the operator's")
+    assert pipe.run_cycle().outcome == "idle"
+    assert sorted(p.name for p in dreams.iterdir()) == sorted(kept + ["notes.txt"])

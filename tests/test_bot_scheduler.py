@@ -166,3 +166,24 @@ def test_run_bot_serves_and_stops_on_sigterm(tmp_path):
     assert proc.returncode == 0, err
     assert "Test Bot started" in err and "outbox: dream 1 posted" in err and "stopped" in err
     assert "Traceback" not in err
+
+
+def test_a_cycle_a_dead_process_left_unfinished_runs_again_at_start(tmp_path, runner_for):
+    """The bot died mid-cycle (a cycle row with no end, its photo taken): the restarted bot
+    resumes it at once instead of waiting for the next scheduled run (an hour here)."""
+    path = tiny_config(tmp_path)
+    write_photo(tmp_path / "inbox" / "a.png", 1)
+    cfg = load_config(path)
+    store = Store(cfg.data_dir / "bot.db")
+    store.start_cycle()
+    store.take_source("inbox", None, "not-this-photo", {})
+    runner = runner_for(path)
+    runner.start()
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        outcomes = [r[0] for r in store._query("SELECT outcome FROM cycles WHERE outcome IS NOT NULL ORDER BY id")]
+        if "posted" in outcomes:
+            break
+        time.sleep(0.2)
+    assert outcomes == ["interrupted", "posted"], outcomes
+    assert store.source_counts() == {"interrupted": 1, "dreamt": 1}

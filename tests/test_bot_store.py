@@ -50,20 +50,164 @@ def test_post_states_and_unfinished(tmp_path):
     s.mark_failed(ids["mastodon"], "429", transient=True, retry_at="2999-01-01T00:00:00+00:00")
     s.mark_intended(ids["tumblr"])
     s.mark_failed(ids["tumblr"], "400 bad NPF", transient=False)
-    # confirmed: done; mastodon: waits for its retry time; tumblr: permanent, left alone
-    assert s.unfinished_posts(["outbox", "mastodon", "tumblr"], 5) == []
-    s.mark_failed(ids["mastodon"], "503", transient=True)
-    assert [p.publisher for p in s.unfinished_posts(["outbox", "mastodon", "tumblr"], 5)] == ["mastodon"]
-    assert s.unfinished_posts(["mastodon"], 1) == []  # attempts used up
+    # confirmed: done; mastodon: waits for its retry time; tumblr: permanent, ended
+    assert s.unfinished_posts(["outbox", "mastodon", "tumblr"]) == []
+    assert [(e["kind"], e["what"], e["reason"]) for e in s.ended_items()] == [
+        ("post", "dream 1 (“t”) on tumblr", "400 bad NPF")]
+    for _ in range(7):  # transient failures never run out: the server may come back any time
+        s.mark_intended(ids["mastodon"])
+        s.mark_failed(ids["mastodon"], "503", transient=True)
+    assert [p.publisher for p in s.unfinished_posts(["outbox", "mastodon", "tumblr"])] == ["mastodon"]
+    assert s.post(dream, "mastodon").failures == 8
+    s.mark_confirmed(ids["mastodon"], "r2", None)
+    assert s.post(dream, "mastodon").failures == 0 and s.open_posts() == {}
     assert s.recent_combos(10) == ["1"]
     s.close()
 
 
-def test_orphaned_source_is_released(tmp_path):
+def _dream(s, tmp_path, source_id, publishers=("mastodon",)):
+    return s.add_dream(post_key=s.new_post_key(), source_id=source_id, recipe={}, seed=1, classes=[[1, "goldfish", 1]],
+                       combo_key="1", file_path=tmp_path / "x.png", caption="c", alt_text="a", tags=[],
+                       source_url=None, title="harbour", publishers=list(publishers))
+
+
+def test_a_photo_interrupted_by_a_crash_is_resumed_not_counted(tmp_path):
     s = Store(tmp_path / "bot.db")
-    sid = s.take_source("inbox", "file:///x.png", "h1", {})
-    assert s.source_blocked(url="file:///x.png")
-    assert s.release_orphan_sources() == 1  # the bot died before the dream was saved
-    assert not s.source_blocked(url="file:///x.png")  # so it may be tried again...
-    assert s.take_source("inbox", "file:///x.png", "h1", {}) == sid  # ...on the same row
+    sid = s.take_source("inbox", None, "h1", {"title": "harbour"})
+    assert s.source_blocked(sha256="h1")  # being dreamt
+    released = s.release_orphan_sources(crash_limit=3)  # the bot died before the dream was saved
+    assert (released.resumed, released.given_up) == (1, [])
+    assert s.source_block(sha256="h1") is None  # so it is dreamt again...
+    assert s.take_source("inbox", None, "h1", {}) == sid  # ...on the same row
+    row = s._query("SELECT status, attempts, crashes FROM sources WHERE id = ?", (sid,))[0]
+    assert tuple(row) == ("taken", 0, 1)  # a crash, not a failed attempt
+    # a real error counts (and, for a photo its folder moves to failed/, ends it)
+    s.finish_source(sid, ok=False, error="RuntimeError: out of memory")
+    row = s._query("SELECT status, attempts, crashes FROM sources WHERE id = ?", (sid,))[0]
+    assert tuple(row) == ("failed", 1, 0)
+    assert s.ended_items()[0]["reason"] == "could not be dreamt: RuntimeError: out of memory"
+    s.close()
+
+
+def test_a_crash_loop_is_named_as_such_never_a_duplicate(tmp_path):
+    s = Store(tmp_path / "bot.db")
+    for n in range(1, 4):
+        s.take_source("inbox", None, "big", {"title": "huge panorama"})
+        released = s.release_orphan_sources(crash_limit=3)
+        if n < 3:
+            assert (released.resumed, released.given_up) == (1, [])
+    why = "killed during the dream 3 times in a row: too big for this machine?"
+    assert released.given_up == [f"photo “huge panorama” from inbox: {why}"]
+    block = s.source_block(sha256="big")
+    assert (block.folder, block.why, block.duplicate) == ("failed", why, False)
+    [ended] = s.ended_items()
+    assert (ended["kind"], ended["reason"]) == ("photo", why)
+    s.close()
+
+
+def test_a_dreamt_photo_not_yet_filed_is_filed_as_done_not_as_a_duplicate(tmp_path):
+    s = Store(tmp_path / "bot.db")
+    sid = s.take_source("inbox", None, "h2", {})
+    _dream(s, tmp_path, sid)
+    block = s.source_block(sha256="h2")  # the bot died between recording the dream and filing the photo
+    assert (block.folder, block.duplicate) == ("done", False)
+    s.skipped_source(block, "inbox", None, "h2")
+    block = s.source_block(sha256="h2")  # filed now: the same picture again is a duplicate
+    assert (block.folder, block.why, block.duplicate) == ("failed", "the same picture was dreamt before", True)
+    s.close()
+
+
+def test_a_post_interrupted_mid_publish_is_a_crash_until_it_loops(tmp_path):
+    s = Store(tmp_path / "bot.db")
+    dream = _dream(s, tmp_path, None)
+    pid = s.post(dream, "mastodon").id
+    for n in range(1, 3):
+        s.mark_intended(pid)  # ...and the bot dies
+        assert s.release_interrupted_posts(crash_limit=3) == []
+        row = s.post(dream, "mastodon")
+        assert (row.state, row.crashes, row.failures) == ("intended", n, 0)
+    s.mark_intended(pid)
+    s.mark_failed(pid, "500", transient=True)  # a real error ends the streak of crashes
+    assert (s.post(dream, "mastodon").crashes, s.post(dream, "mastodon").failures) == (0, 1)
+    for _ in range(3):
+        s.mark_intended(pid)
+        given_up = s.release_interrupted_posts(crash_limit=3)
+    assert given_up == ["dream 1 (“harbour”) on mastodon: killed while posting to mastodon 3 times in a row"]
+    assert s.post(dream, "mastodon").state == "failed" and s.unfinished_posts(["mastodon"]) == []
+    s.close()
+
+
+def test_interrupted_requests_count_crashes(tmp_path):
+    s = Store(tmp_path / "bot.db")
+    rid = s.add_request(None, status_id="9", account_id="1", acct="ann", visibility="public", thread_key="9",
+                        state="accepted", reply_key="k", status_json="{}")
+    s.update_request(rid, state="rendering", busy="dream")
+    assert s.release_interrupted_requests(crash_limit=2) == []
+    assert (s.request(rid)["busy"], s.request(rid)["crashes"]) == (None, 1)
+    s.update_request(rid, busy="reply")
+    [looped] = s.release_interrupted_requests(crash_limit=2)
+    assert (looped["busy"], looped["crashes"]) == ("reply", 2)
+    s.give_up_request(rid, "killed while replying 2 times in a row")
+    assert s.request(rid)["state"] == "ignored"
+    assert s.ended_items()[0]["what"] == "@ann's request 9"
+    s.close()
+
+
+def test_rate_limits_are_shared_by_every_store_on_the_file(tmp_path):
+    import time
+
+    a, b = Store(tmp_path / "bot.db"), Store(tmp_path / "bot.db")  # e.g. the bot and a --once
+    a.set_rate_limit("mastodon:x:api", time.time() + 600, "used up")
+    until, why = b.rate_limit("mastodon:x:api")
+    assert until > time.time() + 500 and why == "used up"
+    a.set_rate_limit("mastodon:x:api", None)
+    assert b.rate_limit("mastodon:x:api") is None
+    a.set_rate_limit("mastodon:x:media", time.time() - 1, "over")
+    assert b.rate_limit("mastodon:x:media") is None  # expired
+    a.close()
+    b.close()
+
+
+def test_a_database_of_the_previous_schema_keeps_its_data(tmp_path):
+    """Schema 2 (before crashes were told from failures), with data in it, opened by this bot."""
+    import sqlite3
+
+    from bot.store.schema import MIGRATIONS, statements
+
+    path = tmp_path / "bot.db"
+    db = sqlite3.connect(path)
+    for v in range(2):
+        for stmt in statements(MIGRATIONS[v]):
+            db.execute(stmt)
+    db.execute("PRAGMA user_version = 2")
+    t = "2024-05-01T10:00:00+00:00"
+    db.executemany(
+        "INSERT INTO sources (id, source, url, sha256, status, attempts, error, credit_json, created_at, updated_at) "
+        "VALUES (?, 'inbox', NULL, ?, ?, ?, ?, '{\"title\": \"old\"}', ?, ?)",
+        [(1, "s1", "dreamt", 0, None, t, t), (2, "s2", "failed", 3, "interrupted before the dream was saved", t, t),
+         (3, "s3", "failed", 1, "RuntimeError: out of memory", t, t)])
+    db.execute("INSERT INTO dreams (id, post_key, source_id, recipe_json, classes_json, combo_key, file_path, caption, "
+               "alt_text, created_at) VALUES (1, 'key1', 1, '{}', '[]', '1', '/x.png', 'cap', 'alt', ?)", (t,))
+    db.execute("INSERT INTO posts (dream_id, publisher, state, attempts, error, transient, updated_at) "
+               "VALUES (1, 'mastodon', 'failed', 5, '503', 1, ?)", (t,))
+    db.execute("INSERT INTO requests (status_id, account_id, acct, visibility, thread_key, state, reply_key, "
+               "status_json, reply_attempts, created_at, updated_at) "
+               "VALUES ('7', '1', 'ann', 'public', '7', 'rendered', 'rk', '{}', 2, ?, ?)", (t, t))
+    db.commit()
+    db.close()
+
+    s = Store(path)
+    assert s._query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 3
+    rows = [tuple(r) for r in s._query("SELECT id, status, attempts, crashes, filed FROM sources ORDER BY id")]
+    # the photo the old bot blocked after crashes is free again; a real failure still counts
+    assert rows == [(1, "dreamt", 0, 0, 1), (2, "interrupted", 2, 1, 1), (3, "failed", 1, 0, 1)]
+    assert s.source_block(sha256="s2") is None and s.source_block(sha256="s1").duplicate
+    assert s.dream(1).post_key == "key1" and s.dream(1).caption == "cap"
+    post = s.post(1, "mastodon")
+    assert (post.state, post.attempts, post.failures, post.crashes) == ("failed", 5, 0, 0)
+    # given up under the old attempt limit, retried now that transient failures never run out
+    assert [p.id for p in s.unfinished_posts(["mastodon"])] == [post.id]
+    r = s.request(1)
+    assert (r["state"], r["reply_attempts"], r["busy"], r["crashes"], r["retries"]) == ("rendered", 2, None, 0, 0)
+    assert s._query("PRAGMA foreign_key_check") == [] and s._query("PRAGMA foreign_keys")[0][0] == 1
     s.close()

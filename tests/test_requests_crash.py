@@ -123,20 +123,27 @@ FAULTS = [
 ]
 
 
+def tick_until(worker, done, timeout=120.0):
+    """Tick like the scheduler does until `done()`: the worker's own backoff and the rate
+    limits decide when it tries again (nothing is reset between ticks)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        worker.tick()
+        if done():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not done within {timeout:g}s")
+
+
 @pytest.mark.parametrize("name,regex,effect,methods", FAULTS, ids=[f[0] for f in FAULTS])
 def test_faults_end_with_exactly_one_reply(mock, tmp_path, name, regex, effect, methods):
-    cfg = load(request_config(tmp_path, mock))
+    cfg = load(request_config(tmp_path, mock, bot_extra="retry_seconds = 0.05\nretry_max_minutes = 0.01\n"))
     store = Store(cfg.data_dir / "bot.db")
     worker = build_worker(cfg, store, render=fake_render)
     req = ask(mock, "ann", "goldfish and stingray")
     add_fault(mock, regex, count=1 if effect["type"] == "timeout" else 2, methods=methods, **effect)
     started = time.monotonic()
-    for _ in range(8):
-        worker.tick()
-        store._db.execute("UPDATE requests SET retry_at = NULL")  # no waiting in a test
-        worker.client._budget._blocked_until.clear()
-        if store.request_counts().get("replied"):
-            break
+    tick_until(worker, lambda: store.request_counts().get("replied"))
     worker.tick()
     requests.delete(f"{mock.base_url}/api/v1/_mock/faults", timeout=10)
     if effect["type"] == "timeout":
@@ -165,3 +172,108 @@ def test_find_reply_looks_in_the_replies_then_the_bots_own_timeline(mock, tmp_pa
 
 def faults_left(srv):
     return requests.get(f"{srv.base_url}/api/v1/_mock/faults", timeout=10).json()
+
+
+KILLED_WHILE_DREAMING = textwrap.dedent("""
+    import os, signal, sys
+    sys.path[:0] = [{root!r}, {tests!r}]
+    from bot.requests.worker import build_worker
+    from bot.store import Store
+    from requests_helpers import load
+
+    def render(image, recipe):
+        os.kill(os.getpid(), signal.SIGKILL)   # e.g. the out-of-memory killer, every time
+
+    cfg = load(sys.argv[1])
+    build_worker(cfg, Store(cfg.data_dir / "bot.db"), render=render).tick()
+""")
+
+
+def test_a_request_that_keeps_killing_the_bot_gets_an_apology(mock, tmp_path):
+    path = request_config(tmp_path, mock, bot_extra="crash_limit = 2\n")
+    req = ask(mock, "ann", "goldfish")
+    script = tmp_path / "crash.py"
+    script.write_text(KILLED_WHILE_DREAMING.format(root=str(ROOT), tests=str(ROOT / "tests")))
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    cfg = load(path)
+    store = Store(cfg.data_dir / "bot.db")
+    assert (store.request(1)["busy"], store.request(1)["state"]) == ("dream", "rendering")
+    build_worker(cfg, store, render=fake_render).tick()  # counts the second crash: a crash loop
+    [reply] = replies_to(mock, req["id"])
+    assert "keeps knocking me over" in html_to_text(reply["content"]) and reply["media_attachments"] == []
+    assert store.request(1)["state"] == "refused"
+
+
+def _made_hours_ago(store, request_id, hours):
+    """As if the request was made `hours` ago (the bot was down, or its server, meanwhile)."""
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    status = json.loads(store.request(request_id)["status_json"])
+    status["created_at"] = (datetime.now(timezone.utc) - timedelta(hours=hours)).isoformat()
+    store.update_request(request_id, status_json=json.dumps(status))
+
+
+def test_a_late_dream_says_sorry_and_a_too_late_one_is_an_apology(mock, tmp_path):
+    from bot.requests.worker import TickResult
+
+    cfg = load(request_config(tmp_path, mock, requests_extra="max_age_hours = 24\n"))
+    store = Store(cfg.data_dir / "bot.db")
+    calls = []
+    worker = build_worker(cfg, store, render=lambda im, r: calls.append(1) or fake_render(im, r))
+    late, too_late, lost = ask(mock, "ann", "goldfish"), ask(mock, "bob", "stingray"), ask(mock, "ann", "peacock")
+    worker._listen(TickResult())  # stored; then, before they are handled, time passes
+    for rid, hours in ((1, 3), (2, 30), (3, 50)):
+        _made_hours_ago(store, rid, hours)
+    worker.tick()
+    [reply] = replies_to(mock, late["id"])
+    text = html_to_text(reply["content"])
+    assert "Sorry for the wait (3 h)" in text and "Here is your photo" in text and reply["media_attachments"]
+    [reply] = replies_to(mock, too_late["id"])  # past max_age_hours: no dream out of the blue, an apology
+    assert "could not answer this within 24 hours" in html_to_text(reply["content"])
+    assert reply["media_attachments"] == [] and len(calls) == 1
+    assert replies_to(mock, lost["id"]) == []  # past twice that: given up, and listed
+    assert [r["state"] for r in map(store.request, (1, 2, 3))] == ["replied", "refused", "ignored"]
+    [ended] = store.ended_items()
+    assert ended["kind"] == "request" and "could not be answered within 48 h" in ended["reason"]
+
+
+def test_a_dream_that_waited_past_max_age_for_its_reply_becomes_an_apology(mock, tmp_path):
+    cfg = load(request_config(tmp_path, mock, requests_extra="max_age_hours = 24\n",
+                              bot_extra="retry_seconds = 0.05\nretry_max_minutes = 0.01\n"))
+    store = Store(cfg.data_dir / "bot.db")
+    worker = build_worker(cfg, store, render=fake_render)
+    req = ask(mock, "ann", "goldfish")
+    add_fault(mock, r"^/api/v2/media$", count=1, methods=["POST"], type="status", status=503)
+    worker.tick()
+    assert store.request(1)["state"] == "rendered" and replies_to(mock, req["id"]) == []
+    _made_hours_ago(store, 1, 30)  # the server stayed down for a day
+    tick_until(worker, lambda: store.request(1)["state"] != "rendered")
+    [reply] = replies_to(mock, req["id"])
+    assert "could not answer this within 24 hours" in html_to_text(reply["content"])
+    assert reply["media_attachments"] == [] and store.request(1)["state"] == "refused"
+
+
+def test_a_used_up_media_limit_holds_back_images_only(mock, tmp_path):
+    """Media uploads have their own rate limit: when it is used up a dream reply waits
+    (without an attempt counted), while replies without an image still go out."""
+    cfg = load(request_config(tmp_path, mock))
+    store = Store(cfg.data_dir / "bot.db")
+    first = ask(mock, "ann", "goldfish")
+    worker = build_worker(cfg, store, render=fake_render)
+    worker.client.limits()  # learn the general limit (X-RateLimit-Limit of an API call)
+    add_fault(mock, r"^/api/v2/media$", count=1, methods=["POST"], type="ratelimit",
+              headers={"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": "0", "Retry-After": "600"})
+    worker.tick()
+    assert replies_to(mock, first["id"]) == [] and store.request(1)["reply_attempts"] == 1
+    second, no_photo = ask(mock, "bob", "stingray"), ask(mock, "bob", "peacock", image=False)
+    fresh = build_worker(cfg, Store(cfg.data_dir / "bot.db"), render=fake_render)  # e.g. after a restart
+    fresh.tick()
+    assert "I need a photo" in html_to_text(replies_to(mock, no_photo["id"])[0]["content"])
+    assert replies_to(mock, first["id"]) == replies_to(mock, second["id"]) == []
+    waiting = store.request(2)
+    assert (waiting["state"], waiting["reply_attempts"], waiting["retries"]) == ("rendered", 0, 0)  # not even tried
+    assert waiting["retry_at"] is not None
+    assert fresh.client.rate_wait(media=True) > 500 and fresh.client.rate_wait(media=False) == 0

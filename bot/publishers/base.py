@@ -1,6 +1,7 @@
 """The one interface every publisher implements: take a finished post, put it somewhere."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -49,3 +50,32 @@ class Publisher(Protocol):
         """Look for an already-made post for post.post_id (used after a crash between
         'intended' and 'confirmed'); None when the platform has none or cannot tell."""
         ...
+
+
+class LimitStore(Protocol):
+    """Where a publisher keeps "do not ask before" times (the store: shared by every process
+    on the bot's database, so a fresh `--once` honours a Retry-After another process got)."""
+
+    def rate_limit(self, key: str) -> tuple[float, str] | None:
+        """(until as time.time(), why) while blocked, else None."""
+        ...
+
+    def set_rate_limit(self, key: str, until: float | None, why: str = "") -> None:
+        ...
+
+
+class MemoryLimits:
+    """A LimitStore for one process (publishers built without a store)."""
+
+    def __init__(self) -> None:
+        self._d: dict[str, tuple[float, str]] = {}
+
+    def rate_limit(self, key: str) -> tuple[float, str] | None:
+        got = self._d.get(key)
+        return got if got and got[0] > time.time() else None
+
+    def set_rate_limit(self, key: str, until: float | None, why: str = "") -> None:
+        if until is None:
+            self._d.pop(key, None)
+        else:
+            self._d[key] = (until, why)

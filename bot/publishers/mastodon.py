@@ -11,9 +11,11 @@ What this adds on top of Mastodon.py, and why:
   run with `ratelimit_method="throw"` (its default sleeps inside the call), and a response
   hook on its requests session keeps the last response so we can read the real HTTP status,
   the server's error text and the rate-limit headers that Mastodon.py drops.
-- Rate limits are respected before asking: the `X-RateLimit-*` headers of each answer are
-  remembered per bucket (media uploads, 30 per 30 minutes on stock servers, and everything
-  else), and a call into an exhausted bucket fails locally with `retry_after`.
+- Rate limits are respected before asking: the `X-RateLimit-*` headers of each answer (and
+  a 429's Retry-After) are remembered per bucket (media uploads, 30 per 30 minutes on stock
+  servers, and everything else), in the bot's database when one is given (`limits`), so every
+  process honours them; a call into an exhausted bucket fails locally with `retry_after`,
+  and `rate_wait()` tells a caller how long to wait before trying at all.
 - Duplicates: the status is posted with an `Idempotency-Key` derived from the post id, so a
   retry within the server's window (about an hour) returns the first status. For later
   retries (after a crash) `find_existing` looks through the bot's own recent statuses for
@@ -24,7 +26,6 @@ write:statuses` (or simply `read write`).
 """
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import html
 import json
@@ -32,7 +33,6 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import requests
@@ -45,9 +45,12 @@ from mastodon.errors import (
     MastodonVersionError,
 )
 
-from .base import Post, Published, PublishError
+from bot import failpoints
+
+from .base import LimitStore, Post, Published, PublishError
 from .marker import contains_ref, post_ref
 from .media import fit_image, fit_text, split_trailing_hashtags
+from .ratelimit import RateBudget, retry_after_from_headers
 
 T = TypeVar("T")
 
@@ -185,6 +188,7 @@ class MastodonPublisher:
         spoiler_text: str | None = None,
         timeout: float = 30.0,
         processing_wait: float = 60.0,
+        limits: LimitStore | None = None,
     ):
         if visibility not in VISIBILITIES:
             raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
@@ -207,7 +211,9 @@ class MastodonPublisher:
             user_agent=USER_AGENT,
         )
         self._last_response: requests.Response | None = None
-        self._budget = _RateBudget()
+        # per server and account (a hash: the token itself is never stored)
+        account = hashlib.sha256(f"{self.api_base_url}\n{access_token}".encode()).hexdigest()[:16]
+        self._budget = RateBudget(limits, f"mastodon:{account}:")
         self._limits: MastodonLimits | None = None
         self._limits_read_at = 0.0
         self._version_known = False
@@ -238,6 +244,7 @@ class MastodonPublisher:
             spoiler_text=self.spoiler_text,
             idempotency_key=idempotency_key(post.post_id),
         )
+        failpoints.hit("posted")  # tests: die with the status made, its answer not recorded
         return Published(remote_id=str(status["id"]), url=status.get("url"))
 
     def find_existing(self, post: Post) -> Published | None:
@@ -266,8 +273,9 @@ class MastodonPublisher:
 
     # --- extras the bot uses ------------------------------------------------------------
 
-    def send_direct(self, acct: str, text: str) -> None:
-        """Send `text` as a direct (mentioned-only) status to `acct` (user or user@host)."""
+    def send_direct(self, acct: str, text: str, key: str | None = None) -> None:
+        """Send `text` as a direct (mentioned-only) status to `acct` (user or user@host);
+        `key`, when given, makes a resend within the server's window the same status."""
         acct = acct.strip().lstrip("@")
         if not acct:
             raise ValueError("send_direct needs an account such as admin@example.social")
@@ -278,7 +286,8 @@ class MastodonPublisher:
             limits.max_characters - len(mention),
             length=lambda s: status_length(s, limits.characters_reserved_per_url),
         )
-        self._call("send a direct message", self._api.status_post, mention + body, visibility="direct")
+        self._call("send a direct message", self._api.status_post, mention + body, visibility="direct",
+                   idempotency_key=idempotency_key("dm:" + key) if key else None)
 
     def ensure_bot_flag(self) -> None:
         """Mark the account as a bot (Mastodon shows a BOT badge) unless it already is."""
@@ -287,6 +296,10 @@ class MastodonPublisher:
         if not me.get("bot"):
             self._call("set the account's bot flag", self._api.account_update_credentials, bot=True)
         self._bot_flag_checked = True
+
+    def rate_wait(self, media: bool = True) -> float:
+        """Seconds before the rate limits allow a post (media: one with an image); 0 = now."""
+        return self._budget.wait(("api", "media") if media else ("api",))
 
     def limits(self) -> MastodonLimits:
         """The server's current limits (re-read at most hourly)."""
@@ -371,7 +384,7 @@ class MastodonPublisher:
             raise PublishError(f"cannot prepare the image for Mastodon: {exc}", transient=False) from exc
         self._ensure_version()
         extension = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}[mime]
-        return self._call(
+        media = self._call(
             "upload the image",
             self._api.media_post,
             data,
@@ -381,6 +394,8 @@ class MastodonPublisher:
             synchronous=False,
             bucket="media",
         )
+        failpoints.hit("upload")  # tests: die with the image on the server, the status not posted
+        return media
 
     def _wait_until_processed(self, media: Mapping[str, Any]) -> Mapping[str, Any]:
         deadline = time.monotonic() + self.processing_wait
@@ -412,7 +427,7 @@ class MastodonPublisher:
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._last_response = response
-        self._budget.update(self._bucket, response.headers)
+        self._budget.update(self._bucket, response.headers, response.status_code)
 
     def _translate(self, exc: MastodonError, action: str) -> PublishError:
         if isinstance(exc, MastodonVersionError) and isinstance(exc.__cause__, MastodonError):
@@ -489,97 +504,6 @@ class MastodonPublisher:
                 transient=False,
             )
         return PublishError(f"Mastodon refused to {action}{said}", transient=False)
-
-
-class _RateBudget:
-    """What the last X-RateLimit-* headers said, per bucket: "media" uploads have their own
-    limit (30 per 30 minutes on stock servers), "api" is everything (300 per 5 minutes).
-    A server reports whichever limit is closest to running out, so an exhausted answer to
-    an upload only blocks everything when its X-RateLimit-Limit is the general one."""
-
-    def __init__(self) -> None:
-        self._blocked_until: dict[str, float] = {}
-        self._api_limit: str | None = None
-
-    def update(self, bucket: str, headers: Mapping[str, str]) -> None:
-        remaining = headers.get("X-RateLimit-Remaining")
-        limit = headers.get("X-RateLimit-Limit")
-        if bucket == "api" and limit:
-            self._api_limit = limit
-        if remaining is None:
-            return
-        try:
-            exhausted = int(remaining) <= 0
-        except ValueError:
-            return
-        affected = [bucket]
-        if bucket == "media" and (limit is None or limit == self._api_limit):
-            affected.append("api")
-        wait = retry_after_from_headers(headers, default=None) if exhausted else None
-        for name in affected:
-            if wait:
-                self._blocked_until[name] = time.monotonic() + wait
-            elif name == bucket:
-                self._blocked_until.pop(name, None)
-
-    def check(self, bucket: str, action: str) -> None:
-        for name in ("api", "media") if bucket == "media" else ("api",):
-            until = self._blocked_until.get(name)
-            if until is None:
-                continue
-            left = until - time.monotonic()
-            if left <= 0:
-                del self._blocked_until[name]
-                continue
-            what = "media uploads" if name == "media" else "API calls"
-            raise PublishError(
-                f"not trying to {action}: the Mastodon rate limit for {what} is used up "
-                f"(X-RateLimit-Remaining: 0); it resets in {left:.0f}s",
-                transient=True,
-                retry_after=left,
-            )
-
-
-def retry_after_from_headers(headers: Mapping[str, str], default: float | None = 60.0) -> float | None:
-    """Seconds to wait, from Retry-After (seconds or HTTP date) or X-RateLimit-Reset (an ISO
-    8601 time on Mastodon, epoch seconds on some other servers), measured against the
-    server's Date header when present so clock skew does not matter."""
-    server_now = _server_now(headers)
-    value = headers.get("Retry-After")
-    if value:
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - server_now)
-        except (TypeError, ValueError):
-            pass
-    value = headers.get("X-RateLimit-Reset")
-    if value:
-        value = value.strip()
-        try:
-            reset = float(value) if re.fullmatch(r"\d+(\.\d+)?", value) else _parse_iso(value)
-            return max(0.0, reset - server_now)
-        except ValueError:
-            pass
-    return default
-
-
-def _parse_iso(value: str) -> float:
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
-
-
-def _server_now(headers: Mapping[str, str]) -> float:
-    date = headers.get("Date")
-    if date:
-        try:
-            return email.utils.parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError):
-            pass
-    return time.time()
 
 
 def _error_text(resp: requests.Response) -> str:

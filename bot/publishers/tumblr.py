@@ -40,7 +40,7 @@ import requests
 from PIL import Image
 from requests_oauthlib import OAuth1
 
-from .base import Post, Published, PublishError
+from .base import LimitStore, MemoryLimits, Post, Published, PublishError
 from .marker import post_ref
 from .media import fit_image, fit_text, split_trailing_hashtags
 
@@ -104,6 +104,7 @@ class TumblrPublisher:
         state: str = "published",
         timeout: float = 30.0,
         posts_today: Callable[[], int] | None = None,
+        limits: LimitStore | None = None,
     ):
         if state not in STATES:
             raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
@@ -118,8 +119,9 @@ class TumblrPublisher:
         self._count_day: str | None = None
         self._count = 0
         # time.time() before which we do not ask Tumblr, and why: "api" for every call
-        # (the application's hourly/daily call limits), "post" for creating posts only.
-        self._blocks: dict[str, tuple[float, str]] = {}
+        # (the application's hourly/daily call limits, a 429), "post" for creating posts
+        # only; in the bot's database when given, so every process honours them.
+        self._limits = limits if limits is not None else MemoryLimits()
 
     def __repr__(self) -> str:  # never show the keys
         return f"TumblrPublisher({self.blog!r}, state={self.state!r})"
@@ -187,7 +189,7 @@ class TumblrPublisher:
         self, method: str, path: str, action: str, *, posting: bool = False, **kwargs: Any
     ) -> dict[str, Any]:
         for kind in ("api", "post") if posting else ("api",):
-            until, why = self._blocks.get(kind, (0.0, ""))
+            until, why = self._limits.rate_limit(f"tumblr:{self.blog}:{kind}") or (0.0, "")
             left = until - time.time()
             if left > 0:
                 raise PublishError(
@@ -242,6 +244,7 @@ class TumblrPublisher:
             )
         if status == 429:
             wait = _tumblr_retry_after(headers)
+            self._block("api", wait, f"Tumblr's rate limit was reached ({said})")
             return PublishError(
                 f"Tumblr rate limit reached while trying to {action} ({said}); retry in {wait:.0f}s",
                 transient=True,
@@ -293,8 +296,17 @@ class TumblrPublisher:
 
     def _block(self, kind: str, seconds: float, why: str) -> None:
         until = time.time() + seconds
-        if until > self._blocks.get(kind, (0.0, ""))[0]:
-            self._blocks[kind] = (until, why)
+        key = f"tumblr:{self.blog}:{kind}"
+        if until > (self._limits.rate_limit(key) or (0.0, ""))[0]:
+            self._limits.set_rate_limit(key, until, why)
+
+    def rate_wait(self, media: bool = True) -> float:
+        """Seconds before Tumblr's limits (as last heard, or today's post count) allow a post."""
+        left = [max(0.0, (self._limits.rate_limit(f"tumblr:{self.blog}:{kind}") or (0.0, ""))[0] - time.time())
+                for kind in ("api", "post")]
+        if self._posts_today() >= DAILY_POST_LIMIT:
+            left.append(seconds_until_daily_reset(utc_only=True))
+        return max(left)
 
     def _check_local_limits(self, action: str) -> None:
         done = self._posts_today()

@@ -47,7 +47,7 @@ def dream_alt(names: Sequence[str]) -> str:
 
 def refusal_text(acct: str, kind: str, ref: str, *, max_classes: int = 3, term: str = "",
                  suggestions: Sequence[str] = (), retry_at: datetime | None = None, detail: str = "",
-                 terms: Sequence[tuple[str, str, Sequence[str]]] = ()) -> str:
+                 terms: Sequence[tuple[str, str, Sequence[str]]] = (), hours: float = 0.0) -> str:
     """The reply for a request that cannot be dreamt; `kind` as in RequestError or the queue.
     `terms`: (kind, term, suggestions) of every term that failed, when there are several."""
     how = HOW_TO_ASK.format(n=max_classes)
@@ -81,6 +81,12 @@ def refusal_text(acct: str, kind: str, ref: str, *, max_classes: int = 3, term: 
         body = "My dream queue is full right now; please ask again in an hour or so."
     elif kind == "failed":
         body = "Sorry, something went wrong while dreaming your photo; please try again later."
+    elif kind == "crashed":
+        body = ("Sorry, dreaming your photo keeps knocking me over (it may be too big for my machine); "
+                "please try a smaller one.")
+    elif kind == "too_late":
+        body = (f"Sorry, I could not answer this within {hours:g} hours: my server was unreachable. "
+                "Please ask again if you still want the dream.")
     else:
         body = how
     return f"{mention(acct)} {body}\n{ref}"
@@ -97,6 +103,16 @@ def _several_terms(terms: Sequence[tuple[str, str, Sequence[str]]], how: str) ->
             parts.append(f'I don\'t know "{term}".')
     tail = "" if all(names for _, _, names in terms) else " " + how
     return " ".join(parts) + tail
+
+
+def late(text: str, hours: float) -> str:
+    """A reply that comes late says sorry first (after the mention, so it stays a reply to them)."""
+    head, _, rest = text.partition(" ")
+    return f"{head} Sorry for the wait ({_duration(hours)}): I could not reach my server. {rest}"
+
+
+def _duration(hours: float) -> str:
+    return f"{hours:.0f} h" if hours >= 1.5 else f"{hours * 60:.0f} min"
 
 
 def queued_text(acct: str, position: int, minutes: int, ref: str) -> str:

@@ -9,27 +9,37 @@ Every step is written to the store before the next begins, so the bot can die an
   bot first looks for its own reply carrying the request's `ref-` marker (Mastodon keeps
   idempotency keys only about an hour, so after a long outage the key alone is not enough).
 A transient failure (5xx, 429, timeout, malformed answer) leaves the state as it is with a
-`retry_at`; the next tick carries on. The worker holds no tensor code: it calls the
-engine's `dream(image, recipe)` and `load_image(bytes)`.
+`retry_at` after an exponential backoff (bot.retry_seconds doubling up to
+bot.retry_max_minutes); the next tick carries on, for as long as the request is younger than
+`requests.max_age_hours`. A reply that waited that long gives way to an apology (the dream
+would come out of the blue); one that cannot go out in twice that time is given up and
+listed (`status`, the admin's message). A used-up rate limit (persisted, shared with the
+cycle) defers a reply without counting an attempt.
+Crashes: `busy` marks the step in progress; the first tick of a worker counts a crash for
+each request a dead process left busy, and resumes it. The same request killing the bot
+`bot.crash_limit` times in a row gets an apology (while dreaming) or is given up (while
+replying). The worker holds no tensor code: it calls the engine's `dream(image, recipe)` and
+`load_image(bytes)`.
 """
 from __future__ import annotations
 
-import io
 import json
 import logging
 import random
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from bot import logs
+from bot import logs, notify
 from bot.publishers.base import PublishError
 from bot.publishers.marker import post_ref
+from bot.retry import Backoff, stamp_in
 
-from . import replies
+from . import inputs, replies
+from .inputs import Refuse
 from .listen import poll
 from .parse import RequestError, parse_request, request_text
 
@@ -40,8 +50,7 @@ if TYPE_CHECKING:
     from .client import RequestsClient
 
 log = logging.getLogger("bot.requests")
-
-IMAGE_TYPES = ("image",)
+LATE_HOURS = 1.0  # a dream reply later than this says sorry for the wait
 
 
 @dataclass
@@ -50,15 +59,6 @@ class TickResult:
     answered: int = 0
     waiting: int = 0
     errors: int = 0
-
-
-class Refuse(Exception):
-    """This request gets a refusal reply; `kind` picks the text (see replies.refusal_text)."""
-
-    def __init__(self, kind: str, **details: Any):
-        super().__init__(kind)
-        self.kind = kind
-        self.details = details
 
 
 class Drop(Exception):
@@ -78,6 +78,7 @@ class RequestWorker:
         self._policy_checked = False
         self._pending: tuple[Any, Any] | None = None
         self._again = False
+        self._resumed = False
 
     def reconfigure(self, cfg: "Config", client: "RequestsClient | None" = None) -> None:
         """Take a reloaded config (and a new client when the Mastodon settings changed) at
@@ -109,6 +110,9 @@ class RequestWorker:
             self.cfg = cfg
             if client is not None:
                 self.client, self._me, self._policy_checked = client, None, False
+        if not self._resumed:  # the first tick of this process: nothing of ours can be busy yet
+            self._resume()
+            self._resumed = True
         self._listen(result)
         if self.cfg.requests.acknowledge:
             self._acknowledge()
@@ -125,7 +129,21 @@ class RequestWorker:
             outcomes = [self._handle_one(row) for row in rows]
         for outcome in outcomes:
             setattr(result, outcome, getattr(result, outcome) + 1)
+        notify.ended_items(self.store, cfg=self.cfg, sender=self.client)
         return result
+
+    def _resume(self) -> None:
+        """Requests a dead process left busy: a crash each, resumed; a crash loop ends."""
+        for row in self.store.release_interrupted_requests(self.cfg.bot.crash_limit):
+            n = row["crashes"]
+            if row["busy"] == "dream":
+                log.error("request %s killed the bot %d times while dreaming; it gets an apology",
+                          row["status_id"], n)
+                self._refuse(row, "crashed")
+            else:
+                why = f"killed while replying {n} times in a row"
+                log.error("request %s: %s; given up", row["status_id"], why)
+                self.store.give_up_request(row["id"], why)
 
     def _handle_one(self, row: Mapping[str, Any]) -> str:
         try:
@@ -168,8 +186,13 @@ class RequestWorker:
         except PublishError as exc:
             # A permanent error while answering (the server refuses a reply to that status)
             # ends the request; while preparing it is more likely ours (token, config): retry.
-            answering = state in ("rendered", "refusing")
-            self._retry_later(row, str(exc), exc.retry_after, permanent=answering and not exc.transient)
+            row = self.store.request(rid)
+            if row["state"] in ("rendered", "refusing") and not exc.transient:
+                why = logs.redact(str(exc))[:500]
+                log.error("request %s cannot be answered: %s", row["status_id"], why)
+                self.store.give_up_request(rid, why)
+            else:
+                self._retry_later(row, str(exc), exc.retry_after)
             return self.store.request(rid)["state"]
         return state
 
@@ -177,19 +200,21 @@ class RequestWorker:
         rid, key = row["id"], row["reply_key"]
         rq = self.cfg.requests
         try:
+            if _age_hours(row) > rq.max_age_hours:
+                raise Refuse("too_late", hours=rq.max_age_hours)
             status = self.client.status(row["status_id"])
             if status is None:
                 raise Drop("the request was deleted")
-            parsed = parse_request(request_text(status).text, _labels(),
+            parsed = parse_request(request_text(status).text, inputs.labels(),
                                    max_classes=rq.max_classes)
-            names, terms = self._classes(parsed)
-            image_url = self._image_url(status)
-            self.store.update_request(rid, state="rendering",
+            names, terms = inputs.classes(self.cfg, parsed, self.rng)
+            image_url = inputs.image_url(self.cfg, self.client, status)
+            self.store.update_request(rid, state="rendering", busy="dream",
                                       classes_json=json.dumps([list(c) for c in zip(terms[0], names, terms[1])]))
-            image = self._load(image_url)
+            image = inputs.load(self.cfg, image_url)
             path = self._dream(image, terms, key)
         except Drop as exc:
-            self.store.update_request(rid, state="ignored", refusal=str(exc))
+            self.store.update_request(rid, state="ignored", refusal=str(exc), busy=None)
             log.info("request %s dropped: %s", row["status_id"], exc)
             return "ignored"
         except RequestError as exc:
@@ -197,26 +222,30 @@ class RequestWorker:
         except Refuse as exc:
             return self._refuse(row, exc.kind, **exc.details)
         text = replies.dream_text(row["acct"], names, post_ref(key), left_out=parsed.left_out)
-        self.store.update_request(rid, state="rendered", dream_path=str(path), reply_text=text, error=None)
+        self.store.update_request(rid, state="rendered", dream_path=str(path), reply_text=text, error=None,
+                                  busy=None, crashes=0)
         log.info("request %s dreamt: %s", row["status_id"], " × ".join(names))
         return "rendered"
 
     def _refuse(self, row: Mapping[str, Any], kind: str, **details: Any) -> str:
         text = replies.refusal_text(row["acct"], kind, post_ref(row["reply_key"]),
                                     max_classes=self.cfg.requests.max_classes, **details)
-        self.store.update_request(row["id"], state="refusing", refusal=kind, reply_text=text, error=None)
+        self.store.update_request(row["id"], state="refusing", refusal=kind, reply_text=text, error=None, busy=None)
         log.info("request %s refused: %s", row["status_id"], kind)
         return "refusing"
 
     def _answer(self, row: Mapping[str, Any]) -> str:
         rid, key = row["id"], row["reply_key"]
         final = "replied" if row["state"] == "rendered" else "refused"
-        text = row["reply_text"]
-        if text is None:  # refused at intake (limit, queue full): the text is made now
+        if row["reply_text"] is None:  # refused at intake (limit, queue full): the text is made now
             retry = replies.next_day() if row["refusal"] == "limit" else None
             self._refuse(row, row["refusal"] or "failed", retry_at=retry)
             row = self.store.request(rid)
-            text = row["reply_text"]
+        wait = self.client.rate_wait(media=final == "replied")
+        if wait > 0:  # nothing is asked of the server, nothing is counted
+            self.store.update_request(rid, retry_at=stamp_in(wait))
+            log.info("request %s waits for the rate limit (%.0f s)", row["status_id"], wait)
+            return row["state"]
         if self.client.status(row["status_id"]) is None:
             self.store.update_request(rid, state="ignored", error="the request was deleted before the reply")
             log.info("request %s was deleted; no reply", row["status_id"])
@@ -224,15 +253,20 @@ class RequestWorker:
         if row["reply_attempts"] > 0:
             found = self.client.find_reply(row["status_id"], key)
             if found is not None:
-                self.store.update_request(rid, state=final, reply_id=found.remote_id, reply_url=found.url,
-                                          error=None, retry_at=None)
-                log.info("request %s: the earlier reply went through (%s)", row["status_id"],
-                         found.url or found.remote_id)
-                return final
-        if row["reply_attempts"] >= self.cfg.bot.max_attempts:
-            self.store.update_request(rid, state="ignored", error=f"gave up after {row['reply_attempts']} attempts")
+                return self._answered(row, final, found)
+        age, max_age = _age_hours(row), self.cfg.requests.max_age_hours
+        if age > 2 * max_age:
+            why = f"could not be answered within {2 * max_age:g} h; last error: {row['error'] or 'none'}"
+            log.error("request %s: %s", row["status_id"], why)
+            self.store.give_up_request(rid, why)
             return "ignored"
-        self.store.update_request(rid, reply_attempts=row["reply_attempts"] + 1)  # "intended"
+        if final == "replied" and age > max_age:  # too late for the dream: say sorry instead
+            self._refuse(row, "too_late", hours=max_age)
+            return self._answer(self.store.request(rid))
+        text = row["reply_text"]
+        if final == "replied" and age > LATE_HOURS:
+            text = replies.late(text, age)
+        self.store.update_request(rid, reply_attempts=row["reply_attempts"] + 1, busy="reply")  # "intended"
         names = [n for _, n, _ in json.loads(row["classes_json"] or "[]")]
         image = Path(row["dream_path"]) if final == "replied" and row["dream_path"] else None
         published = self.client.reply(
@@ -240,11 +274,15 @@ class RequestWorker:
             visibility=replies.reply_visibility(row["visibility"], self.cfg.requests.reply_visibility),
             alt_text=replies.dream_alt(names) if image else "",
         )
-        self.store.update_request(rid, state=final, reply_id=published.remote_id, reply_url=published.url,
-                                  error=None, retry_at=None)
-        log.info("request %s %s: %s", row["status_id"], final, published.url or published.remote_id)
+        self._answered(row, final, published)
         if final == "replied" and row["visibility"] == "public" and self.cfg.requests.also_publish:
             self._also_publish(row, names, image)
+        return final
+
+    def _answered(self, row: Mapping[str, Any], final: str, published: Any) -> str:
+        self.store.update_request(row["id"], state=final, reply_id=published.remote_id, reply_url=published.url,
+                                  error=None, retry_at=None, busy=None, retries=0, crashes=0)
+        log.info("request %s %s: %s", row["status_id"], final, published.url or published.remote_id)
         return final
 
     def _acknowledge(self) -> None:
@@ -276,85 +314,18 @@ class RequestWorker:
         self.store.update_request(row["id"], failures=failures)
         if failures >= self.cfg.bot.max_attempts and row["state"] in ("accepted", "rendering"):
             self._refuse(row, "failed")
+        elif failures >= self.cfg.bot.max_attempts and row["state"] in ("rendered", "refusing"):
+            self.store.give_up_request(row["id"], f"gave up after {failures} unexpected errors: {logs.redact(why)}")
         else:
             self._retry_later(row, why, None)
 
-    def _retry_later(self, row: Mapping[str, Any], why: str, retry_after: float | None, *,
-                     permanent: bool = False) -> None:
+    def _retry_later(self, row: Mapping[str, Any], why: str, retry_after: float | None) -> None:
+        """A transient failure: try again after the backoff (or the server's Retry-After)."""
         why = logs.redact(why)[:500]
-        if permanent:
-            # e.g. the server refuses replies to that status: nothing a retry can change
-            self.store.update_request(row["id"], state="ignored", error=why)
-            log.error("request %s cannot be answered: %s", row["status_id"], why)
-            return
-        wait = retry_after or 30.0 * (1 + row.get("reply_attempts", 0))
-        at = (datetime.now(timezone.utc) + timedelta(seconds=wait)).isoformat(timespec="seconds")
-        self.store.update_request(row["id"], error=why, retry_at=at)
+        retries = row["retries"] + 1
+        at = Backoff.from_config(self.cfg).at(retries, retry_after)
+        self.store.update_request(row["id"], error=why, retry_at=at, retries=retries, busy=None)
         log.warning("request %s: %s (retry after %s)", row["status_id"], why, at)
-
-    # --- pieces ----------------------------------------------------------------------------
-    def _classes(self, parsed) -> tuple[list[str], tuple[list[str], list[float]]]:
-        from bot.picker import human_name, pool
-
-        lab = _labels()
-        denied = set()
-        for term in self.cfg.picker.deny:
-            denied.update(lab.resolve(term))
-        for w in parsed.wishes:
-            if w.class_id in denied:
-                raise Refuse("denied", term=w.name)
-        ids = [w.class_id for w in parsed.wishes]
-        weights = [w.weight for w in parsed.wishes]
-        if parsed.random_count:
-            choices = [i for i in pool(self.cfg.picker, lab) if i not in ids]
-            picked = self.rng.sample(choices, min(parsed.random_count, len(choices)))
-            ids += picked
-            weights += [1.0] * len(picked)
-        names = [human_name(i, lab) for i in ids]
-        return names, ([str(i) for i in ids], weights)
-
-    def _image_url(self, status: Mapping[str, Any]) -> str:
-        url = _first_image(status)
-        if url:
-            return url
-        parent_id = status.get("in_reply_to_id")
-        if parent_id:
-            parent = self.client.status(str(parent_id))
-            if parent is not None:
-                own = str((parent.get("account") or {}).get("id")) == str((status.get("account") or {}).get("id"))
-                public_ok = self.cfg.requests.allow_others_public_posts and parent.get("visibility") == "public"
-                if own or public_ok:
-                    url = _first_image(parent)
-                    if url:
-                        return url
-        raise Refuse("no_image")
-
-    def _load(self, url: str):
-        from PIL import Image
-
-        from bot.sources.fetch import FetchError, FetchPolicy, fetch
-
-        policy = FetchPolicy.from_config(self.cfg.fetch)
-        try:
-            got = fetch(url, policy)
-        except FetchError as exc:
-            if "fetch.max_bytes" in str(exc):
-                raise Refuse("too_big", detail=f"more than {policy.max_bytes // 1_000_000} MB") from None
-            raise PublishError(f"could not download the request's image: {exc}", transient=True) from None
-        try:
-            with Image.open(io.BytesIO(got.data)) as probe:
-                w, h = probe.size
-        except Exception:
-            raise Refuse("bad_image", detail="it is not a picture I can read") from None
-        if w * h > self.cfg.requests.max_image_pixels:
-            raise Refuse("too_big", detail=f"{w}×{h} pixels; at most {self.cfg.requests.max_image_pixels:,}")
-        import dreamer
-
-        try:
-            return dreamer.load_image(got.data, name="your image",
-                                      bomb_pixels=max(self.cfg.requests.max_image_pixels, 1))
-        except dreamer.ImageError:
-            raise Refuse("bad_image", detail="it is damaged or not a photo format I know") from None
 
     def _dream(self, image: Any, terms: tuple[list[str], list[float]], key: str) -> Path:
         import dreamer
@@ -388,17 +359,21 @@ class RequestWorker:
         )
 
 
-def _first_image(status: Mapping[str, Any]) -> str | None:
-    for m in status.get("media_attachments") or []:
-        if isinstance(m, Mapping) and m.get("type") in IMAGE_TYPES and m.get("url"):
-            return str(m["url"])
-    return None
-
-
-def _labels():
-    from bot.picker import labels
-
-    return labels()
+def _age_hours(row: Mapping[str, Any]) -> float:
+    """How long ago the request was made (the status' own time; else when it was stored)."""
+    when = None
+    try:
+        when = json.loads(row["status_json"] or "{}").get("created_at")
+    except ValueError:
+        pass
+    for value in (when, row["created_at"]):
+        try:
+            t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except (TypeError, ValueError):
+            continue
+        t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+        return (datetime.now(timezone.utc) - t).total_seconds() / 3600
+    return 0.0
 
 
 def build_worker(cfg: "Config", store: "Store", *, render: Callable[..., Any] | None = None) -> RequestWorker | None:
@@ -409,5 +384,6 @@ def build_worker(cfg: "Config", store: "Store", *, render: Callable[..., Any] | 
 
     m = cfg.publishers.mastodon
     client = RequestsClient(m.api_base_url, cfg.secret("mastodon.access_token"), visibility=m.visibility,
-                            language=m.language, timeout=m.timeout, processing_wait=m.processing_wait)
+                            language=m.language, timeout=m.timeout, processing_wait=m.processing_wait,
+                            limits=store)  # rate limits shared with the cycle and other processes
     return RequestWorker(cfg, store, client, render=render)

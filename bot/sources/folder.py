@@ -96,11 +96,12 @@ class FolderSource:
             if len(data) != size:
                 continue  # grew while we read it: still being written, try next cycle
             digest = sha256(data)
-            if store.source_blocked(sha256=digest):
+            block = store.source_block(sha256=digest)  # dreamt before, given up, or dreamt but not filed
+            if block is not None:
                 if self.consume:
-                    self._move(p, "failed", "the same picture was dreamt before")
-                store.note_source(self.name, url, digest, status="duplicate")
-                log.info("source %s: %s skipped, the same picture was dreamt before", self.name, p.name)
+                    self._move(p, block.folder, block.why if block.folder == "failed" else None)
+                store.skipped_source(block, self.name, url, digest)
+                log.info("source %s: %s skipped, %s", self.name, p.name, block.why)
                 continue
             try:
                 image = load_image(data, name=clean_text(p.name))

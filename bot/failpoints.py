@@ -1,0 +1,18 @@
+"""Named points where a test kills the bot, as an out-of-memory kill or a power cut would:
+with LUCID_TEST_KILL_AT=dream,upload in its environment, a bot process sends itself SIGKILL
+on reaching `hit("dream")` or `hit("upload")`. Without the variable, `hit` does nothing."""
+from __future__ import annotations
+
+import os
+import signal
+
+ENV = "LUCID_TEST_KILL_AT"
+# the points the code has: a cycle's dream, between recording it and filing its photo, after
+# the image upload and after the status post (Mastodon), a worker's render, a worker that
+# took a task but wrote no lease yet
+POINTS = ("dream", "recorded", "upload", "posted", "render", "taken")
+
+
+def hit(name: str) -> None:
+    if name in os.environ.get(ENV, "").split(","):
+        os.kill(os.getpid(), signal.SIGKILL)

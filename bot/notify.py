@@ -1,0 +1,68 @@
+"""What the admin is told by direct message (`[admin] account`, through the Mastodon
+publisher): a streak of `admin.after_failures` failed cycles (once per streak), and every
+item that ended without being posted, with its reason (each item once; several at a time
+share one message). Without an admin or a Mastodon account the items still show in
+`status`."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from bot import logs
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.store import Store
+
+log = logging.getLogger("bot.notify")
+_sending = threading.Lock()  # the cycle and the request worker may both find the same items
+
+
+def failed_cycles(store: "Store", parts: Any, cycle_id: int, outcome: str, errors: list[str]) -> None:
+    admin = parts.cfg.admin
+    if not admin.account or outcome != "failed":
+        return
+    count, notified = store.consecutive_failures()
+    if count < admin.after_failures or notified:
+        return
+    sender = parts.publishers.get("mastodon")
+    if sender is None or not hasattr(sender, "send_direct"):
+        log.warning("%d cycles failed in a row, but no Mastodon publisher is running to tell %s",
+                    count, admin.account)
+        return
+    text = logs.redact(f"{parts.cfg.bot.name}: {count} cycles in a row have failed. Last error: "
+                       f"{'; '.join(errors)[:300]}")
+    try:
+        sender.send_direct(admin.account, text)
+    except Exception as exc:
+        log.error("could not message the admin %s: %s", admin.account, logs.redact(str(exc)))
+        return
+    store.mark_admin_notified(cycle_id)
+    log.info("told the admin %s about %d failed cycles", admin.account, count)
+
+
+def ended_items(store: "Store", parts: Any = None, *, cfg: "Config | None" = None, sender: Any = None) -> None:
+    """Tell the admin about items that ended unposted and were not told yet. `parts` (the
+    pipeline's) gives the config and the Mastodon publisher; or pass `cfg` and `sender`."""
+    if parts is not None:
+        cfg, sender = parts.cfg, parts.publishers.get("mastodon")
+    if cfg is None or not cfg.admin.account or sender is None or not hasattr(sender, "send_direct"):
+        return
+    with _sending:
+        items = store.unnotified_ended()
+        if not items:
+            return
+        lines = [f"- {i['what']}: {i['reason']}" for i in items]
+        head = (f"{cfg.bot.name}: {len(items)} item{'s' if len(items) != 1 else ''} ended without being posted "
+                "(see `run_bot.py status`):")
+        text = logs.redact("\n".join([head, *lines]))
+        try:
+            # keyed by the items, so a retry after a lost answer is not a second message
+            sender.send_direct(cfg.admin.account, text, key="ended-" + "-".join(str(i["id"]) for i in items))
+        except Exception as exc:
+            log.warning("could not tell the admin %s about %d ended item(s): %s (will try again)",
+                        cfg.admin.account, len(items), logs.redact(str(exc)))
+            return
+        store.mark_ended_notified([i["id"] for i in items])
+        log.info("told the admin %s about %d item(s) that ended unposted", cfg.admin.account, len(items))

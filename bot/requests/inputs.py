@@ -1,0 +1,109 @@
+"""What a dream request asks for: its classes (checked against the picker's deny list, with
+"surprise me" drawn from the picker's pool) and its image (attached, or on the requester's
+own post it replies to), downloaded within the fetch limits and checked before any dream."""
+from __future__ import annotations
+
+import io
+import random
+from typing import TYPE_CHECKING, Any, Mapping
+
+from bot.publishers.base import PublishError
+
+if TYPE_CHECKING:
+    from bot.config import Config
+
+    from .client import RequestsClient
+
+IMAGE_TYPES = ("image",)
+
+
+class Refuse(Exception):
+    """This request gets a refusal reply; `kind` picks the text (see replies.refusal_text)."""
+
+    def __init__(self, kind: str, **details: Any):
+        super().__init__(kind)
+        self.kind = kind
+        self.details = details
+
+
+def classes(cfg: "Config", parsed: Any, rng: random.Random) -> tuple[list[str], tuple[list[str], list[float]]]:
+    """(human names, (class terms, weights)) for a parsed request."""
+    from bot.picker import human_name, pool
+
+    lab = labels()
+    denied = set()
+    for term in cfg.picker.deny:
+        denied.update(lab.resolve(term))
+    for w in parsed.wishes:
+        if w.class_id in denied:
+            raise Refuse("denied", term=w.name)
+    ids = [w.class_id for w in parsed.wishes]
+    weights = [w.weight for w in parsed.wishes]
+    if parsed.random_count:
+        choices = [i for i in pool(cfg.picker, lab) if i not in ids]
+        picked = rng.sample(choices, min(parsed.random_count, len(choices)))
+        ids += picked
+        weights += [1.0] * len(picked)
+    names = [human_name(i, lab) for i in ids]
+    return names, ([str(i) for i in ids], weights)
+
+
+def image_url(cfg: "Config", client: "RequestsClient", status: Mapping[str, Any]) -> str:
+    """The request's own image, or the one on the post it replies to when that may be used."""
+    url = first_image(status)
+    if url:
+        return url
+    parent_id = status.get("in_reply_to_id")
+    if parent_id:
+        parent = client.status(str(parent_id))
+        if parent is not None:
+            own = str((parent.get("account") or {}).get("id")) == str((status.get("account") or {}).get("id"))
+            public_ok = cfg.requests.allow_others_public_posts and parent.get("visibility") == "public"
+            if own or public_ok:
+                url = first_image(parent)
+                if url:
+                    return url
+    raise Refuse("no_image")
+
+
+def load(cfg: "Config", url: str) -> Any:
+    """The request's picture, or Refuse (too big, not a picture); PublishError when the
+    download failed in a way a retry may fix."""
+    from PIL import Image
+
+    from bot.sources.fetch import FetchError, FetchPolicy, fetch
+
+    policy = FetchPolicy.from_config(cfg.fetch)
+    try:
+        got = fetch(url, policy)
+    except FetchError as exc:
+        if "fetch.max_bytes" in str(exc):
+            raise Refuse("too_big", detail=f"more than {policy.max_bytes // 1_000_000} MB") from None
+        raise PublishError(f"could not download the request's image: {exc}", transient=True) from None
+    try:
+        with Image.open(io.BytesIO(got.data)) as probe:
+            w, h = probe.size
+    except Exception:
+        raise Refuse("bad_image", detail="it is not a picture I can read") from None
+    if w * h > cfg.requests.max_image_pixels:
+        raise Refuse("too_big", detail=f"{w}×{h} pixels; at most {cfg.requests.max_image_pixels:,}")
+    import dreamer
+
+    try:
+        return dreamer.load_image(got.data, name="your image",
+                                  bomb_pixels=max(cfg.requests.max_image_pixels, 1))
+    except dreamer.ImageError:
+        raise Refuse("bad_image", detail="it is damaged or not a photo format I know") from None
+
+
+def first_image(status: Mapping[str, Any]) -> str | None:
+    for m in status.get("media_attachments") or []:
+        if isinstance(m, Mapping) and m.get("type") in IMAGE_TYPES and m.get("url"):
+            return str(m["url"])
+    return None
+
+
+def labels():
+    from bot.picker import labels as picker_labels
+
+    return picker_labels()

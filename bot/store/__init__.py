@@ -1,0 +1,18 @@
+"""What the bot did, in one SQLite file: sources seen, dreams made, posts per publisher,
+cycles, dream requests, what ended unposted. One module per job; `Store` is all of them on
+one connection."""
+from __future__ import annotations
+
+from .asks import RequestsMixin
+from .base import StoreError, now
+from .ended import EndedMixin
+from .posts import DreamRow, PostRow, PostsMixin
+from .schema import MIGRATIONS, SCHEMA_VERSION
+from .sources import MAX_FAILURES, PERMANENT, Block, Released, SourcesMixin
+
+__all__ = ["Block", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "PERMANENT", "PostRow", "Released", "SCHEMA_VERSION",
+           "Store", "StoreError", "now"]
+
+
+class Store(SourcesMixin, PostsMixin, RequestsMixin, EndedMixin):
+    """The bot's database (see the modules of this package for each part)."""

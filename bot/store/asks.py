@@ -1,0 +1,126 @@
+"""Dream requests (bot/requests) and the notifications cursor.
+
+`busy` names the step in progress ('dream', 'reply'); a worker starting up finds the rows a
+dead process left busy and counts a crash there (`crashes`), not a failure.
+"""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from typing import Any
+
+from .base import Base, StoreError, now, now_ms
+from .ended import record_ended
+
+
+class RequestsMixin(Base):
+    # --- dream requests (bot/requests) ------------------------------------------------------
+    def cursor(self, name: str) -> str | None:
+        rows = self._query("SELECT min_id FROM cursors WHERE name = ?", (name,))
+        return rows[0]["min_id"] if rows else None
+
+    def set_cursor(self, name: str, min_id: str) -> None:
+        with self._tx() as db:
+            _set_cursor(db, name, min_id)
+
+    def add_request(self, cursor: tuple[str, str] | None, **fields: Any) -> int | None:
+        """Store a new request and move the notifications cursor past it in ONE transaction,
+        so a crash can neither lose the mention nor handle it twice. Returns the row id, or
+        None when this status was already stored (seen twice: by a poll and the stream, or
+        edited)."""
+        fields.setdefault("created_at", now())
+        fields["updated_at"] = now()
+        cols = ",".join(fields)
+        with self._tx() as db:
+            cur = db.execute(
+                f"INSERT INTO requests ({cols}) VALUES ({','.join('?' * len(fields))}) "
+                "ON CONFLICT(status_id) DO NOTHING",
+                tuple(fields.values()),
+            )
+            if cursor is not None:
+                _set_cursor(db, *cursor)
+            return int(cur.lastrowid) if cur.rowcount else None
+
+    def request(self, request_id: int) -> dict[str, Any]:
+        rows = self._query("SELECT * FROM requests WHERE id = ?", (request_id,))
+        if not rows:
+            raise StoreError(f"no request {request_id}")
+        return dict(rows[0])
+
+    def update_request(self, request_id: int, **fields: Any) -> None:
+        fields["updated_at"] = now()
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as db:
+            db.execute(f"UPDATE requests SET {sets} WHERE id = ?", (*fields.values(), request_id))
+
+    def give_up_request(self, request_id: int, why: str) -> None:
+        """End a request without an answer, listing it (with `why`) in `ended`."""
+        with self._tx() as db:
+            db.execute("UPDATE requests SET state='ignored', error=?, busy=NULL, updated_at=? WHERE id=?",
+                       (why, now(), request_id))
+            r = db.execute("SELECT acct, status_id FROM requests WHERE id=?", (request_id,)).fetchone()
+            record_ended(db, "request", f"@{r['acct']}'s request {r['status_id']}", why)
+
+    def release_interrupted_requests(self, crash_limit: int) -> list[dict[str, Any]]:
+        """Requests a dead process left busy: crashes + 1, not busy any more. Returns those
+        that reached `crash_limit` (with `busy` still telling where they died). Call it only
+        where no other worker can be busy with them (a worker's first tick)."""
+        with self._tx() as db:
+            rows = [dict(r) for r in db.execute("SELECT * FROM requests WHERE busy IS NOT NULL").fetchall()]
+            for r in rows:
+                r["crashes"] += 1
+                db.execute("UPDATE requests SET busy=NULL, crashes=?, updated_at=? WHERE id=?",
+                           (r["crashes"], now(), r["id"]))
+        return [r for r in rows if r["crashes"] >= crash_limit]
+
+    def open_requests(self, *, due_only: bool = True) -> list[dict[str, Any]]:
+        """Requests not finished yet, oldest first (optionally only those not waiting to retry)."""
+        sql = "SELECT * FROM requests WHERE state IN ('accepted', 'rendering', 'rendered', 'refusing')"
+        args: tuple[Any, ...] = ()
+        if due_only:
+            sql += " AND (retry_at IS NULL OR retry_at <= ?)"
+            args = (now_ms(),)
+        return [dict(r) for r in self._query(sql + " ORDER BY id", args)]
+
+    def requests_today(self, account_id: str, refusal: str | None = None) -> int:
+        """Requests the account made since 00:00 UTC that count towards its daily limit, or
+        (with `refusal`) how often it was told that today (e.g. 'limit')."""
+        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        if refusal is None:
+            cond = "state != 'ignored' AND COALESCE(refusal, '') NOT IN ('limit', 'queue_full')"
+            args: tuple[Any, ...] = ()
+        else:
+            cond = "state != 'ignored' AND refusal = ?"
+            args = (refusal,)
+        rows = self._query(
+            f"SELECT COUNT(*) AS n FROM requests WHERE account_id = ? AND created_at >= ? AND {cond}",
+            (account_id, midnight.isoformat(timespec="seconds"), *args),
+        )
+        return int(rows[0]["n"])
+
+    def queue_length(self) -> int:
+        rows = self._query("SELECT COUNT(*) AS n FROM requests WHERE state IN ('accepted', 'rendering', 'rendered')")
+        return int(rows[0]["n"])
+
+    def thread_of_reply(self, reply_id: str) -> str | None:
+        """The thread key of the request the bot answered with status `reply_id`."""
+        rows = self._query("SELECT thread_key FROM requests WHERE reply_id = ?", (reply_id,))
+        return rows[0]["thread_key"] if rows else None
+
+    def thread_replies(self, thread_key: str) -> int:
+        rows = self._query(
+            "SELECT COUNT(*) AS n FROM requests WHERE thread_key = ? AND state NOT IN ('ignored')",
+            (thread_key,),
+        )
+        return int(rows[0]["n"])
+
+    def request_counts(self) -> dict[str, int]:
+        return {r["state"]: r["n"] for r in self._query("SELECT state, COUNT(*) AS n FROM requests GROUP BY state")}
+
+
+def _set_cursor(db: sqlite3.Connection, name: str, min_id: str) -> None:
+    db.execute(
+        "INSERT INTO cursors (name, min_id, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET min_id = excluded.min_id, updated_at = excluded.updated_at",
+        (name, min_id, now()),
+    )
