@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -106,13 +105,13 @@ def test_unsafe_post_id_refused(tmp_path):
             post_id="../escape", image_path=tmp_path / "x.png", caption="", alt_text=""))
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from peers import CHROMIUM, require  # noqa: E402
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install -y chromium)")
 def test_gallery_in_headless_chromium(tmp_path):
+    require("chromium", CHROMIUM)
     out = OutboxPublisher(tmp_path / "outbox")
     img = tmp_path / "dream.png"
     Image.new("RGB", (300, 200), (220, 30, 40)).save(img)  # a strong red, easy to find on screen

@@ -18,6 +18,7 @@ from PIL import Image, ImageFile
 
 from dreamer import ImageError, Recipe, load_image, save_image
 from dreamer.image_io import read_embedded_recipe, save_animation, sidecar_path
+from bot_helpers import open_dir, unprivileged  # noqa: F401  (open_dir is a fixture)
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 
@@ -301,15 +302,15 @@ def test_fifo_is_refused_without_hanging(tmp_path):
         load_image(fifo)
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
-def test_unreadable(tmp_path):
-    path = write(tmp_path / "locked.png", encoded(noise(), "PNG"))
+def test_unreadable(open_dir):
+    path = write(open_dir / "locked.png", encoded(noise(), "PNG"))
     path.chmod(0)
-    try:
+
+    def load() -> None:  # as an ordinary user: root reads any file, whatever its mode
         with raises_naming("locked.png", "permission"):
             load_image(path)
-    finally:
-        path.chmod(0o644)
+
+    unprivileged(load)
 
 
 def test_huge_header_refused_before_decoding(tmp_path):

@@ -8,11 +8,43 @@ def readme_commands():
     return re.findall(r"```sh\n(.*?)\n```", (ROOT / "README.md").read_text(), re.S)[:2]
 
 
-def test_ci_runs_the_readme_test_command():
-    test_cmd = readme_commands()[1].strip()
-    assert "pytest" in test_cmd
-    ci_lines = [l.strip() for l in (ROOT / ".ci" / "run").read_text().splitlines()]
-    assert test_cmd in ci_lines
+def ci_statements() -> list[str]:
+    lines = [l.strip() for l in (ROOT / ".ci" / "run").read_text().splitlines()]
+    return [l for l in lines if l and not l.startswith("#")]
+
+
+def test_ci_runs_both_readme_commands_as_written():
+    demo, tests = (c.strip() for c in readme_commands())
+    assert "pytest" in tests and "run_bot.py" in demo
+    ci = ci_statements()
+    assert demo in ci and tests in ci, "CI must run the README's two commands verbatim"
+    assert ci.index(demo) < ci.index(tests) == len(ci) - 1, "the test command is CI's last statement"
+    assert "set -euo pipefail" in ci[:ci.index(demo)], "a failing command must fail CI"
+    # Anything that could end CI early or swallow a failure before the test command has run.
+    escape = re.compile(r"^(exit|return|exec)\b|\|\|\s*(true|:)\s*$|^set\s+\+[eu]|^trap\b")
+    assert not [l for l in ci if escape.search(l)]
+    # The demo's dream is checked in the gallery right after it is made.
+    assert ci[ci.index(demo) + 1].startswith(".venv/bin/python .ci/check_outbox.py")
+
+
+def test_outbox_check_fails_without_a_shown_dream(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    def check() -> int:
+        return subprocess.run([sys.executable, str(ROOT / ".ci" / "check_outbox.py"), str(tmp_path)],
+                              capture_output=True).returncode
+
+    assert check() == 1  # empty outbox
+    Image.new("RGB", (128, 96), "teal").save(tmp_path / "p.png")
+    (tmp_path / "p.json").write_text(json.dumps({"image": "p.png"}))
+    (tmp_path / "index.html").write_text("<html>no pictures</html>")
+    assert check() == 1  # the gallery does not show it
+    (tmp_path / "index.html").write_text('<img src="p.png">')
+    assert check() == 0
 
 
 def test_demo_command_uses_a_bundled_photo_or_config():

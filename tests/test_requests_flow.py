@@ -244,8 +244,11 @@ def test_old_mentions_are_not_answered_on_first_start(mock, tmp_path):
     worker, store = make_worker(tmp_path, mock, "max_age_hours = 0.0001")
     req = ask(mock, "ann", "goldfish")
     import time
+    from datetime import datetime, timezone
 
-    time.sleep(1)
+    made = req["created_at"]  # Mastodon.py's aware datetime
+    while (datetime.now(timezone.utc) - made).total_seconds() <= 0.0001 * 3600:  # until it is too old
+        time.sleep(0.05)
     worker.tick()
     assert replies_to(mock, req["id"]) == []
     assert store.request(1)["state"] == "ignored"
