@@ -39,8 +39,8 @@ CAPTION_FIELDS = (
 
 DEFAULT_CAPTION = "{classes}\n\n{credit}\n\n{note}\n\n{hashtags}"
 DEFAULT_ALT = (
-    "Machine-made image: {description}, reworked by a neural network that dreamt "
-    "{classes_words} into its shapes and textures."
+    "Machine-made picture: a neural network dreamt {classes_words} into {description}; "
+    "their shapes and textures show all over the scene."
 )
 DEFAULT_NOTE = "Machine-made: a neural net dreamt these creatures into the photo. Not a real scene."
 

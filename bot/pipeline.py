@@ -225,6 +225,9 @@ class Pipeline:
             from dreamer import save_image
 
             save_image(image, path, recipe.to_dict())
+            from bot.publishers.outbox import save_source_photo
+
+            save_source_photo(item.image, path)  # the gallery's "before"
             caption = make_caption(
                 cfg.caption, bot=cfg.bot.name, class_names=names, credit=item.credit,
                 description=item.description, model=recipe.model, seed=combo.seed,
