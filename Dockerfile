@@ -16,7 +16,7 @@ COPY dreamer ./dreamer
 COPY models ./models
 COPY config ./config
 COPY photos ./photos
-RUN TORCH_SPEC="$TORCH_SPEC" TORCH_INDEX="$TORCH_INDEX" EXTRAS="" VENV=/opt/venv ./setup.sh \
+RUN TORCH_SPEC="$TORCH_SPEC" TORCH_INDEX="$TORCH_INDEX" EXTRAS="redis,tumblr" VENV=/opt/venv ./setup.sh \
     && rm -rf /root/.cache/pip \
     && mkdir -p /data /config && chown dreamer /data
 

@@ -10,9 +10,7 @@ failed cycles in a row the admin gets one direct message for that streak.
 """
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import random
 import threading
 from contextlib import contextmanager
@@ -365,17 +363,17 @@ def _expected(exc: BaseException) -> bool:
 
 @contextmanager
 def _file_lock(path: Path) -> Iterator[bool]:
+    # filelock: flock on POSIX, msvcrt on Windows, so the bot runs on every desktop system.
+    from filelock import FileLock, Timeout
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    lock = FileLock(str(path), timeout=0)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        lock.acquire()
+    except Timeout:
+        yield False
+        return
+    try:
+        yield True
     finally:
-        os.close(fd)
+        lock.release()
