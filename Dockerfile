@@ -1,6 +1,6 @@
 # Lucid Dream Bot. CPU by default; for CUDA:
 #   docker build --build-arg TORCH_SPEC=torch==2.13.0 --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu126 .
-# Run: docker run -v $PWD/config:/config -v dream-data:/data -e MASTODON_TOKEN=... lucid-dream-bot
+# Run: docker run -v $PWD/config:/config -v dream-data:/data -e MASTODON_ACCESS_TOKEN=... lucid-dream-bot
 # (the config's data_dir should be /data; secrets come only from the environment).
 FROM python:3.11-slim
 

@@ -72,3 +72,17 @@ def test_licence_file_matches_pyproject():
 def test_no_posix_only_locks():
     for path in list((ROOT / "bot").rglob("*.py")) + list((ROOT / "dreamer").rglob("*.py")):
         assert not re.search(r"^\s*import fcntl", path.read_text(), re.M), f"{path} uses fcntl (POSIX only)"
+
+
+def test_one_variable_name_per_secret_everywhere():
+    from bot.config import MastodonSection, TumblrSection
+
+    names = {MastodonSection().access_token_env, *(getattr(TumblrSection(), f"{k}_env") for k in
+                                                     ("consumer_key", "consumer_secret", "oauth_token", "oauth_secret"))}
+    files = ["README.md", "Dockerfile", "docker-compose.example.yml", "config/example.toml", "bot/config.py",
+             "bot/config_check.py"]
+    for f in files:
+        used = set(re.findall(r"\b(?:MASTODON|TUMBLR)_[A-Z_]+\b", (ROOT / f).read_text()))
+        assert used <= names, f"{f} names {used - names}; the config's defaults are {sorted(names)}"
+    compose = (ROOT / "docker-compose.example.yml").read_text()
+    assert all(f"{n}: ${{{n}:-}}" in compose for n in names)
