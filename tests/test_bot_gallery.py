@@ -108,7 +108,8 @@ addEventListener('load', () => {
   const imgs = [...document.images];
   document.body.insertAdjacentHTML('beforeend', '<pre id="m">' + JSON.stringify({
     viewport: innerWidth, page: document.documentElement.scrollWidth,
-    imgs: imgs.map(i => [i.getBoundingClientRect().left, i.getBoundingClientRect().right, i.naturalWidth]),
+    imgs: imgs.map(i => [i.getBoundingClientRect().left, i.getBoundingClientRect().right, i.naturalWidth,
+                         i.getBoundingClientRect().top]),
     bg: getComputedStyle(document.body).backgroundColor}) + '</pre>');
 });
 </script></body>"""
@@ -124,13 +125,16 @@ def test_pictures_fit_the_card_on_phone_and_desktop(width, tmp_path):
     dom = _chromium(probe, tmp_path / "profile", f"--window-size={width},900", "--dump-dom").stdout
     m = json.loads(re.search(r'<pre id="m">(\{.*?)</pre>', dom, re.S).group(1))
     assert m["page"] <= m["viewport"], f"the page scrolls sideways at {width} px: {m}"
-    assert len(m["imgs"]) == 2 and all(nat > 0 for _, _, nat in m["imgs"]), "an image did not load"
-    for left, right, _ in m["imgs"]:
+    assert len(m["imgs"]) == 2 and all(nat > 0 for _, _, nat, _ in m["imgs"]), "an image did not load"
+    for left, right, _, _ in m["imgs"]:
         assert 0 <= left < right <= m["viewport"]
-    if width == 412:  # a phone stacks before above after, each the card's full width
-        assert m["imgs"][0][0] == m["imgs"][1][0]
-    else:  # a desktop shows them side by side
-        assert m["imgs"][0][1] <= m["imgs"][1][0]
+    (b_left, b_right, _, b_top), (d_left, d_right, _, d_top) = m["imgs"]
+    if width == 412:  # a phone: the dream at the card's width, the photo before it a thumbnail below
+        assert d_top < b_top and b_left == d_left
+        assert d_right - d_left > 300 and (b_right - b_left) < (d_right - d_left) / 2
+    else:  # a desktop: side by side, the dream the bigger
+        assert b_right <= d_left and abs(b_top - d_top) < 1
+        assert d_right - d_left > 1.5 * (b_right - b_left)
 
 
 def test_dark_mode_follows_the_system(tmp_path):

@@ -40,7 +40,11 @@ figcaption { color: var(--muted); font-size: 0.85rem; margin-top: 0.25rem; }
 .meta { color: var(--muted); font-size: 0.9rem; margin: 0; }
 .tags { margin-left: 0.5rem; }
 nav { display: flex; gap: 1rem; justify-content: center; margin: 2rem 0; }
-@media (max-width: 40rem) { .pair { grid-template-columns: 1fr; } body { padding: 0.5rem; } }
+/* A phone: the dream first at the card's full width, the photo before it as a thumbnail below. */
+@media (max-width: 40rem) {
+  .pair { grid-template-columns: 1fr; } body { padding: 0.5rem; }
+  .pair figure.before { order: 2; max-width: 45%; }
+}
 """
 
 
@@ -89,7 +93,7 @@ def card(m: dict[str, Any]) -> str:
         bsrc = quote(str(m["source_image"]))
         title = str(m.get("title") or "")
         balt = e(f"The source photo{': ' + title if title else ''}, before the dream.")
-        before = (f'<figure><a href="{bsrc}"><img src="{bsrc}" alt="{balt}" loading="lazy" '
+        before = (f'<figure class="before"><a href="{bsrc}"><img src="{bsrc}" alt="{balt}" loading="lazy" '
                   f'{_size_attrs(m.get("source_size"))}></a><figcaption>before</figcaption></figure>')
     published = str(m.get("published_at", ""))
     return (
