@@ -44,7 +44,7 @@ def run_login(args: Any, out: TextIO, ask: Callable[[str], str] = input,
                 print("run_bot.py login tumblr: the app's consumer key and secret are needed", file=sys.stderr)
                 return 2
             login_tumblr(key, secret, env_names=names, ask=ask, out=out)
-    except LoginError as exc:
+    except (LoginError, ImportError) as exc:  # ImportError: the [tumblr] extra is missing
         print(f"run_bot.py login {args.target}: {exc}", file=sys.stderr)
         return 1
     except (EOFError, KeyboardInterrupt):
@@ -112,6 +112,8 @@ def _check_tumblr(cfg: Any, out: TextIO) -> list[str]:
     t = cfg.publishers.tumblr
     try:
         blogs = tumblr_blogs(*(cfg.secret(f"tumblr.{k}") for k in TUMBLR_KEYS), timeout=t.timeout)
+    except ImportError as exc:  # the [tumblr] extra is missing
+        return [f"tumblr: {exc}"]
     except LoginError as exc:
         return [f"tumblr: {exc}; run `run_bot.py login tumblr`"]
     def norm(blog: str) -> str:

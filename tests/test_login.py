@@ -2,6 +2,7 @@
 Tumblr's OAuth1 endpoints answering as recorded from the real service."""
 from __future__ import annotations
 
+import importlib.util
 import io
 import re
 from types import SimpleNamespace
@@ -9,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import responses
 from mastodon import Mastodon
 
 from bot import cli
@@ -86,8 +88,8 @@ def test_check_config_online_refuses_a_bad_token(mock, tmp_path, monkeypatch, ca
 
 # --- Tumblr, with its endpoints answering as the real service does ---------------------------
 
-responses = pytest.importorskip("responses")
-pytest.importorskip("requests_oauthlib", reason="the [tumblr] extra is not installed")
+needs_tumblr = pytest.mark.skipif(importlib.util.find_spec("requests_oauthlib") is None,
+                                  reason="the [tumblr] extra is not installed")
 
 USER_INFO = {  # GET /v2/user/info, trimmed from a real answer
     "meta": {"status": 200, "msg": "OK"},
@@ -103,6 +105,7 @@ def _oauth_params(request) -> dict[str, str]:
     return dict(re.findall(r'(oauth_\w+)="([^"]*)"', header))
 
 
+@needs_tumblr
 @responses.activate
 def test_login_tumblr_three_legs_and_the_exports(tmp_path, monkeypatch):
     responses.post("https://www.tumblr.com/oauth/request_token",
@@ -130,6 +133,7 @@ def test_login_tumblr_three_legs_and_the_exports(tmp_path, monkeypatch):
         assert line in text.splitlines()
 
 
+@needs_tumblr
 @responses.activate
 def test_login_tumblr_with_wrong_app_keys(tmp_path, capsys):
     responses.post("https://www.tumblr.com/oauth/request_token", status=401, body="oauth_signature does not match")
@@ -143,6 +147,7 @@ def _tumblr_config(tmp_path, blog: str):
     return tiny_config(tmp_path, extra=f'[publishers.tumblr]\nenabled = true\nblog = "{blog}"\n')
 
 
+@needs_tumblr
 @pytest.mark.parametrize("blog, ok", [("last-visible-dog", True), ("last-visible-dog.tumblr.com", True),
                                       ("someone-else", False)])
 @responses.activate
@@ -156,3 +161,15 @@ def test_check_config_online_finds_the_tumblr_blog(blog, ok, tmp_path, monkeypat
         assert code == 0 and f"tumblr:     can post to {blog}" in out.getvalue()
     else:
         assert code == 1 and "cannot post to the blog 'someone-else'; its blogs: last-visible-dog" in capsys.readouterr().err
+
+
+def test_tumblr_without_its_extra_says_which_to_install(tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "requests_oauthlib", None)  # as if not installed
+    for k in ("CONSUMER_KEY", "CONSUMER_SECRET", "OAUTH_TOKEN", "OAUTH_SECRET"):
+        monkeypatch.setenv(f"TUMBLR_{k}", k.lower())
+    assert run_login(login_args(tmp_path, target="tumblr"), io.StringIO(), ask=lambda _: "x") == 1
+    assert "pip install 'lucid-dream-bot[tumblr]'" in capsys.readouterr().err
+    code = cli.main(["check-config", "--online", "--config", str(_tumblr_config(tmp_path, "b"))], out=io.StringIO())
+    assert code == 1 and "lucid-dream-bot[tumblr]" in capsys.readouterr().err
