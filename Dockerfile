@@ -1,6 +1,6 @@
 # Lucid Dream Bot. CPU by default; for CUDA:
 #   docker build --build-arg TORCH_SPEC=torch==2.13.0 --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu126 .
-# Run: docker run -v $PWD/config:/config -v dream-data:/data -e MASTODON_TOKEN=... lucid-dream-bot
+# Run: docker run -v $PWD/config:/config -v dream-data:/data -e MASTODON_ACCESS_TOKEN=... lucid-dream-bot
 # (the config's data_dir should be /data; secrets come only from the environment).
 FROM python:3.11-slim
 
@@ -16,7 +16,7 @@ COPY dreamer ./dreamer
 COPY models ./models
 COPY config ./config
 COPY photos ./photos
-RUN TORCH_SPEC="$TORCH_SPEC" TORCH_INDEX="$TORCH_INDEX" EXTRAS="" VENV=/opt/venv ./setup.sh \
+RUN TORCH_SPEC="$TORCH_SPEC" TORCH_INDEX="$TORCH_INDEX" EXTRAS="redis,tumblr" VENV=/opt/venv ./setup.sh \
     && rm -rf /root/.cache/pip \
     && mkdir -p /data /config && chown dreamer /data
 

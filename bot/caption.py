@@ -58,8 +58,11 @@ def credit_line(credit: "Credit") -> str:
         parts.append(f"by {credit.author}")
     if credit.licence:
         parts.append(f"({credit.licence})")
-    if credit.link and credit.link.startswith(("http://", "https://")):
+    has_link = bool(credit.link and credit.link.startswith(("http://", "https://")))
+    if has_link:
         parts.append(credit.link)
+    if parts and not credit.author and not has_link and credit.origin:
+        parts.append(f"— {credit.origin}, author not given")
     return ("Source photo: " + " ".join(parts)) if parts else ""
 
 

@@ -23,11 +23,16 @@ def parser() -> argparse.ArgumentParser:
         description="Lucid Dream Bot: dreams ImageNet classes into photos on a schedule and posts them.",
         epilog="Start with: python run_bot.py --once --config config/demo.toml",
     )
-    p.add_argument("command", nargs="?", default="run", choices=("run", "check-config", "status", "worker", "init"),
+    p.add_argument("command", nargs="?", default="run",
+                   choices=("run", "check-config", "status", "worker", "init", "login"),
                    help="run (default): run on the schedule; check-config: check the file and the folders "
                         "it names, and exit; init: make the data folder and the sources' folders and URL "
                         "lists the config names; status: next runs, last posts, queues, failures; "
-                        "worker: render from the [queue] url's Redis (as many as you have GPUs)")
+                        "worker: render from the [queue] url's Redis (as many as you have GPUs); "
+                        "login mastodon|tumblr: get the account's credentials")
+    p.add_argument("target", nargs="?", help=argparse.SUPPRESS)  # login's platform
+    p.add_argument("--instance", help="login mastodon: the server, e.g. https://botsin.space")
+    p.add_argument("--online", action="store_true", help="check-config: also log in to each platform")
     p.add_argument("--config", default=os.environ.get("LUCID_BOT_CONFIG", DEFAULT_CONFIG),
                    help=f"the TOML config (default: $LUCID_BOT_CONFIG or {DEFAULT_CONFIG})")
     p.add_argument("--once", action="store_true", help="run one cycle now and exit")
@@ -61,6 +66,12 @@ def _main(argv: Sequence[str] | None, *, render, out: TextIO | None) -> int:
     out = out or sys.stdout
     args = parser().parse_args(argv)
     logs.setup("json" if args.log_json else "plain", args.log_level or "INFO")
+    if args.target is not None and args.command != "login":
+        parser().error(f"unexpected argument {args.target!r}")
+    if args.command == "login":
+        from bot.accounts import run_login
+
+        return run_login(args, out)
     if args.command == "check-config":
         return _check_config(args, out)
     try:
@@ -140,6 +151,12 @@ def _check_config(args, out: TextIO) -> int:
     print(f"  publishers: {', '.join(cfg.enabled_publishers())}" + (" (dry run: outbox only)" if args.dry_run else ""),
           file=out)
     print(f"  data dir:   {cfg.data_dir}", file=out)
+    if args.online:  # log in to each enabled platform: the account, its limits, the blog
+        from bot.accounts import check_online
+
+        if online := check_online(cfg, out):
+            print(f"{args.config}: the accounts cannot be used.\n{ConfigError(online)}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -2,7 +2,7 @@
 
 `load_config(path)` returns a validated `Config` or raises `ConfigError` whose message has one
 line per problem: file, dotted key, what is wrong, what is allowed. Secrets never live in the
-file: the file names environment variables (`access_token_env = "MASTODON_TOKEN"`) and the
+file: the file names environment variables (`access_token_env = "MASTODON_ACCESS_TOKEN"`) and the
 values are read from the environment at load time, kept as `SecretStr`.
 Relative paths in the file are relative to the file's own folder, so the bot behaves the same
 whatever directory it is started from.
@@ -39,8 +39,8 @@ CAPTION_FIELDS = (
 
 DEFAULT_CAPTION = "{classes}\n\n{credit}\n\n{note}\n\n{hashtags}"
 DEFAULT_ALT = (
-    "Machine-made image: {description}, reworked by a neural network that dreamt "
-    "{classes_words} into its shapes and textures."
+    "Machine-made picture: a neural network dreamt {classes_words} into {description}; "
+    "their shapes and textures show all over the scene."
 )
 DEFAULT_NOTE = "Machine-made: a neural net dreamt these creatures into the photo. Not a real scene."
 

@@ -219,7 +219,7 @@ _VAR_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 
 
 def looks_like_variable(name: str) -> bool:
-    """Whether an *_env value reads as a variable name (MASTODON_TOKEN) rather than a pasted
+    """Whether an *_env value reads as a variable name (MASTODON_ACCESS_TOKEN) rather than a pasted
     secret: upper case words of a sensible length. Only then is it ever shown back."""
     words = name.split("_")
     return (bool(_VAR_NAME.fullmatch(name)) and len(name) <= 64 and all(len(w) <= 16 for w in words)

@@ -124,4 +124,7 @@ def setup(fmt: str = "plain", level: str = "INFO", stream=None) -> logging.Handl
     root.setLevel(level)
     # APScheduler logs every job start at INFO; the bot logs its own cycle lines.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    # huey's consumer greets at INFO ("The following commands are available: ...", its
+    # settings, every task it runs); the operator needs its warnings and errors only.
+    logging.getLogger("huey").setLevel(max(logging.WARNING, root.level))
     return handler

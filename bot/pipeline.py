@@ -13,9 +13,7 @@ the admin is told.
 """
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import random
 import re
 import threading
@@ -278,6 +276,9 @@ class Pipeline:
             from dreamer import save_image
 
             save_image(image, path, recipe.to_dict())
+            from bot.publishers.outbox import save_source_photo
+
+            save_source_photo(item.image, path)  # the gallery's "before"
             caption = make_caption(
                 cfg.caption, bot=cfg.bot.name, class_names=names, credit=item.credit,
                 description=item.description, model=recipe.model, seed=combo.seed,
@@ -354,17 +355,17 @@ def _expected(exc: BaseException) -> bool:
 
 @contextmanager
 def _file_lock(path: Path) -> Iterator[bool]:
+    # filelock: flock on POSIX, msvcrt on Windows, so the bot runs on every desktop system.
+    from filelock import FileLock, Timeout
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    lock = FileLock(str(path), timeout=0)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        lock.acquire()
+    except Timeout:
+        yield False
+        return
+    try:
+        yield True
     finally:
-        os.close(fd)
+        lock.release()

@@ -30,19 +30,26 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dreamer import cli_info
+
     p = argparse.ArgumentParser(
         prog="dream",
         description="Lucid-dream ImageNet classes (or a layer, or a guide picture) into photos.",
-        epilog='example: dream photos/rocket.jpg --classes "goldfish, stingray:0.5" -o out/',
+        epilog='example: dream photos/rocket.jpg --classes "goldfish, stingray:0.5" -o out/\n\n'
+        + cli_info.presets_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=cli_info.version())
     p.add_argument("inputs", nargs="*", type=Path, help="photo(s) to dream over")
-    p.add_argument("-o", "--output", type=Path, help="output file (.jpg/.png/.webp) or folder (default: out/)")
-    p.add_argument("--recipe", type=Path, help="recipe file (TOML or JSON, or a picture's .json sidecar); flags override it")
+    p.add_argument("-o", "--output", type=Path, help="output file (.jpg/.png/.webp) or folder (default: out/, named "
+                   "<photo>_<classes>_s<seed>.jpg, never overwriting an earlier dream)")
+    p.add_argument("--recipe", type=Path, help="recipe file (TOML or JSON, a picture's .json sidecar, or a picture dream made); "
+                   "flags override it")
     p.add_argument("--preset", help="named recipe to start from: subtle, default, wild or classic (the earlier tiles engine); --recipe and flags override it")
     p.add_argument("--save-recipe", type=Path, help="write the effective recipe to this file and continue")
 
     g = p.add_argument_group("what to dream")
-    g.add_argument("--model", help="network (see --list-models); default efficientnet-lite0")
+    g.add_argument("--model", help="network (see --list-models)")
     g.add_argument("--weights", help="local weights file for the model (a Caffe model's .caffemodel)")
     g.add_argument("--labels", metavar="FILE", help="class names for a model from files: one per line, JSON, or Caffe's synset_words.txt")
     g.add_argument("--mode", choices=MODES, help="default: lucid with classes, deepdream with --layer only, guide with --guide")
@@ -55,11 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--guide-layer", help="layer the guide is matched at")
 
     v = p.add_argument_group("the views engine (the default)")
-    v.add_argument("--method", choices=("views", "tiles"), help="views (default) or tiles (the classic engine)")
-    v.add_argument("--param", choices=("fourier", "pixel"), help="how the dreamt detail is written (default fourier)")
+    v.add_argument("--method", choices=("views", "tiles"), help="views or tiles (the classic engine)")
+    v.add_argument("--param", choices=("fourier", "pixel"), help="how the dreamt detail is written")
     v.add_argument("--steps", type=int, help="optimisation steps")
     v.add_argument("--lr", type=float, help="Adam's learning rate")
-    v.add_argument("--strength", type=float, help="how strongly the detail shows (default 1; lower keeps more photo)")
+    v.add_argument("--strength", type=float, help="how strongly the detail shows (lower keeps more photo)")
     v.add_argument("--decay", type=float, help="the detail's 1/f^decay spectrum (higher: bigger shapes)")
     v.add_argument("--view-min", type=float, help="smallest view, as a fraction of the short side")
     v.add_argument("--view-max", type=float, help="largest view, as a fraction of the short side")
@@ -78,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--step-start", type=float, help="step size at each octave's first step (0..255 pixel units)")
     s.add_argument("--step-end", type=float, help="step size at each octave's last step")
     s.add_argument("--jitter", type=int, help="random shift per step (pixels)")
-    s.add_argument("--gradient", choices=("laplacian", "mean"), help="gradient normalisation (default laplacian; mean = the original's)")
+    s.add_argument("--gradient", choices=("laplacian", "mean"), help="gradient normalisation (mean = the original's)")
     s.add_argument("--seed", type=int, help="same seed, same picture (default: random, recorded)")
 
     t = p.add_argument_group("tiles and device")
@@ -102,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--list-layers", action="store_true", help="list the model's layers and exit")
     o.add_argument("--list-classes", nargs="?", const="", metavar="QUERY", help="list classes (matching QUERY) and exit")
     o.add_argument("--list-groups", action="store_true", help="list class groups for --group and exit")
+    o.add_argument("--classify", type=Path, metavar="PHOTO", help="what the net sees in PHOTO: its top 5 classes, then exit")
+    cli_info.add_defaults_to_help(p, _RECIPE_FLAGS)
     return p
 
 
@@ -154,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.list_layers or args.list_classes is not None or args.list_groups:
         return list_things(args, recipe)
+    if args.classify is not None:
+        return classify(args, recipe)
     if args.save_recipe:
         recipe.save(args.save_recipe)
     if not args.inputs:
@@ -161,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
     preflight(recipe, args)
     from dreamer.image_io import load_image, save_image
 
-    outputs = plan_outputs(args.inputs, args.output, args.format, recipe.frames > 1)
+    outputs = plan_outputs(args.inputs, args.output, args.format, recipe.frames > 1, recipe,
+                           resume=args.start_frame > 0)
     for src, dst in zip(args.inputs, outputs):
         image = load_image(src, max_pixels=recipe.max_pixels)
         if recipe.frames > 1:
@@ -202,7 +214,9 @@ def make_recipe(args: argparse.Namespace) -> Recipe:
         preset(args.preset)  # an unknown name fails here, listing the presets
         base = dict(PRESETS[args.preset])
     if args.recipe:
-        base.update(Recipe.load(args.recipe).to_dict())
+        from dreamer.cli_info import load_recipe_arg
+
+        base.update(load_recipe_arg(args.recipe).to_dict())
     for flag, key in _RECIPE_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:
@@ -265,12 +279,11 @@ def _labels_for(model: str, weights: str | None, labels: str | None = None):
 
 
 def list_things(args: argparse.Namespace, recipe: Recipe) -> int:
-    if args.list_layers:
-        from models import create_model
+    from dreamer import cli_info
 
-        net = create_model(recipe.model, weights=recipe.weights)
-        for name in net.layer_names():
-            print(name + ("  (default)" if name == net.default_layer else ""))
+    if args.list_layers:
+        for name, is_default in cli_info.list_layers(recipe.model, recipe.weights):
+            print(name + ("  (default)" if is_default else ""))
         return 0
     labels = _labels_for(recipe.model, recipe.weights, args.labels)
     if labels is None:
@@ -278,8 +291,8 @@ def list_things(args: argparse.Namespace, recipe: Recipe) -> int:
 
         labels = imagenet()
     if args.list_groups:
-        for name, ids in sorted(labels.groups.items()):
-            print(f"{name:16s} {len(ids)} classes")
+        for line in cli_info.format_groups(labels.groups):
+            print(line)
         return 0
     found = labels.search(args.list_classes, limit=10_000)
     if not found:
@@ -291,7 +304,19 @@ def list_things(args: argparse.Namespace, recipe: Recipe) -> int:
     return 0
 
 
-def plan_outputs(inputs: list[Path], output: Path | None, fmt: str, dive: bool) -> list[Path]:
+def classify(args: argparse.Namespace, recipe: Recipe) -> int:
+    from dreamer.cli_info import classify as top_classes
+
+    if not args.classify.is_file():
+        raise CliError(f"no such photo: {args.classify}")
+    labels = _labels_for(recipe.model, recipe.weights, args.labels)
+    for cid, name, prob in top_classes(args.classify, recipe.model, recipe.weights, labels, args.device):
+        print(f"{prob * 100:5.1f} %  {cid:4d}  {name}")
+    return 0
+
+
+def plan_outputs(inputs: list[Path], output: Path | None, fmt: str, dive: bool,
+                 recipe: Recipe | None = None, resume: bool = False) -> list[Path]:
     if dive and output is not None and len(inputs) == 1:
         return [output]  # a dive's output is its frame folder
     folder_like = output is None or output.is_dir() or str(output).endswith(("/", os.sep)) or output.suffix == ""
@@ -302,7 +327,10 @@ def plan_outputs(inputs: list[Path], output: Path | None, fmt: str, dive: bool) 
     if not folder_like:
         return [output]
     folder = output or Path("out")
-    return [folder / (f"{p.stem}_dive" if dive else f"{p.stem}_dream.{fmt}") for p in inputs]
+    from dreamer.cli_info import default_output
+
+    recipe = recipe or Recipe()
+    return [default_output(folder, p, recipe, fmt, dive, reuse=resume) for p in inputs]
 
 
 def recipe_metadata(recipe: Recipe, source: Path | None = None) -> dict:
@@ -319,26 +347,6 @@ def recipe_metadata(recipe: Recipe, source: Path | None = None) -> dict:
     return meta
 
 
-def _progress(args: argparse.Namespace, total_label: str, step_dir: Path | None):
-    if args.quiet and step_dir is None:
-        return None, None
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(desc=total_label, unit="step", file=sys.stderr, leave=False)
-
-    def on_progress(p) -> None:
-        if bar is not None:
-            bar.total = p.total
-            bar.set_postfix(octave=f"{p.octave + 1}/{p.octaves}", score=f"{p.score:.2f}")
-            bar.update(1)
-        if step_dir is not None:
-            p.image().save(step_dir / f"step_{p.done:04d}.png")
-
-    return on_progress, bar
-
-
 def render_one(image, recipe: Recipe, dst: Path, args: argparse.Namespace):
     from dreamer.render import dream
 
@@ -346,7 +354,9 @@ def render_one(image, recipe: Recipe, dst: Path, args: argparse.Namespace):
     if args.save_steps:
         step_dir = dst.with_name(dst.stem + "_steps")
         step_dir.mkdir(parents=True, exist_ok=True)
-    on_progress, bar = _progress(args, dst.name, step_dir)
+    from dreamer.cli_info import make_progress
+
+    on_progress, bar = make_progress(args.quiet, dst.name, step_dir)
     try:
         return dream(image, recipe, progress=on_progress, device=args.device)
     finally:
@@ -357,7 +367,9 @@ def render_one(image, recipe: Recipe, dst: Path, args: argparse.Namespace):
 def render_dive(image, recipe: Recipe, folder: Path, args: argparse.Namespace) -> None:
     from dreamer.animate import dive
 
-    on_progress, bar = _progress(args, folder.name, None)
+    from dreamer.cli_info import make_progress
+
+    on_progress, bar = make_progress(args.quiet, folder.name, None, recipe.frames, args.start_frame)
     try:
         dive(image, recipe, folder, start_frame=args.start_frame, progress=on_progress,
              device=args.device, on_frame=lambda k, p: print(p))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import re
 import tomllib
 from pathlib import Path
 
@@ -276,3 +277,25 @@ def test_recipe_presets(tmp_path):
     assert r.steps == 20 and r.strength == PRESETS["wild"]["strength"]  # the file's key wins
     lines = problems_of(tmp_path, MINIMAL + '[recipe]\npreset = "nope"\n')
     assert len(lines) == 1 and "unknown preset 'nope'" in lines[0] and "wild" in lines[0]
+
+
+def test_example_documents_every_recipe_key_at_its_real_default():
+    import dataclasses
+
+    from dreamer.presets import preset
+    from dreamer.recipe import Recipe
+
+    text = (ROOT / "config" / "example.toml").read_text(encoding="utf-8")
+    section = text[text.index("\n[recipe]\n"):text.index("\n[caption]\n")]
+    shown = {}
+    for m in re.finditer(r"^#? ?(\w+) = (.+?)[ \t]*(?:#.*)?$", section, re.M):
+        shown[m.group(1)] = tomllib.loads(f"v = {m.group(2)}")["v"]
+    default = preset("default")
+    never = {"classes", "seed"}  # the picker's
+    fields = {f.name for f in dataclasses.fields(Recipe)} - never
+    assert fields - set(shown) == set(), "example.toml's [recipe] does not show these keys"
+    for key in fields - {"max_pixels"}:
+        want = getattr(default, key)
+        if want is None:  # unset (a path, a layer, the net's tile size): any example value will do
+            continue
+        assert shown[key] == want, f"recipe.{key}: the example says {shown[key]!r}, the default is {want!r}"

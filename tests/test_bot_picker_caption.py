@@ -83,8 +83,8 @@ def test_caption_has_names_credit_note_and_hashtags():
     assert CaptionSection().note in cap.text
     assert lines[-1] == "#deepdream #lucidDream"
     assert cap.tags == ("deepdream", "lucid dream")
-    assert cap.alt_text == ("Machine-made image: the photo “Fort Denison”, reworked by a neural network that "
-                            "dreamt goldfish and great white shark into its shapes and textures.")
+    assert cap.alt_text == ("Machine-made picture: a neural network dreamt goldfish and great white shark into "
+                            "the photo “Fort Denison”; their shapes and textures show all over the scene.")
 
 
 def test_missing_credit_leaves_no_holes_and_alt_uses_description():
@@ -126,3 +126,10 @@ def test_fit_text_to_limits():
     linky = "see https://example.org/" + "a" * 100 + " and more words here"
     out = fit_text(linky, 40, length=masto)
     assert masto(out) <= 40 and "https://example.org/" in out
+
+
+def test_a_credit_without_author_or_link_says_where_the_photo_came_from():
+    credit = Credit(title="coffee", origin="coffee.jpg in the folder “photos”")
+    assert credit_line(credit) == "Source photo: “coffee” — coffee.jpg in the folder “photos”, author not given"
+    # an author or a link is the better credit: the origin then stays out of the way
+    assert "folder" not in credit_line(Credit(title="coffee", author="Ann", origin="x in the folder “p”"))

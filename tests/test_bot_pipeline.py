@@ -49,7 +49,9 @@ def test_once_cycle_into_the_outbox_with_the_tiny_model(tmp_path):
     names = post["caption"].split("\n")[0].split(" × ")
     assert set(names) <= {"goldfish", "stingray", "peacock", "ostrich"} and names
     assert "Source photo: “harbour” by Test Photographer (CC0)" in post["caption"]
-    assert post["alt_text"].startswith("Machine-made image: the photo “harbour”")
+    assert post["alt_text"].startswith(f"Machine-made picture: a neural network dreamt {names[0]}")
+    assert "into the photo “harbour”" in post["alt_text"]
+    assert post["source_image"].endswith(".source.jpg")  # the gallery's "before"
     assert (cfg.outbox_dir / post["image"]).stat().st_size > 0
     assert (tmp_path / "inbox" / "done" / "harbour.png").exists()
     assert post_states(cfg) == [(1, "outbox", "confirmed", 1)]

@@ -165,14 +165,14 @@ def test_folder_queue_oldest_first_done_and_failed(tmp_path, store):
     item = src.take(store)  # broken.jpg is oldest but unreadable -> failed/
     assert (inbox / "failed" / "broken.jpg").exists()
     assert "broken.jpg" in (inbox / "failed" / "broken.jpg.txt").read_text()
-    assert item.credit == Credit(title="b", author="Default", licence="CC0")
+    assert item.credit == Credit(title="b", author="Default", licence="CC0", origin="b.png in the folder “inbox”")
     assert item.url is None  # a queue is deduped by content
     item.done()
     assert (inbox / "done" / "b.png").exists() and not (inbox / "b.png").exists()
     dreamt(store, item)
 
     item = src.take(store)
-    assert item.credit == Credit(title="Sunrise", author="Dee", licence="CC0") and item.description == "a beach"
+    assert item.credit == Credit(title="Sunrise", author="Dee", licence="CC0", origin="a.png in the folder “inbox”") and item.description == "a beach"
     item.failed("render blew up")
     assert (inbox / "failed" / "a.png").exists() and (inbox / "failed" / "a.json").exists()
     assert src.take(store) is None  # fresh.png is too new, .part and .txt are never taken
@@ -199,6 +199,25 @@ def test_folder_without_consume_leaves_files(tmp_path, store):
     dreamt(store, second)
     assert src.take(store) is None and src.queue_size(store) == 0
     assert sorted(p.name for p in photos.iterdir()) == ["p0.png", "p1.png"]
+
+
+def test_folder_photo_without_sidecar_says_where_it_came_from(tmp_path, store):
+    from bot.caption import credit_line
+
+    photos = tmp_path / "photos"
+    write_photo(photos / "coffee.png", 1, age=100)
+    item = FolderSource("my photos", photos, consume=False, settle_seconds=0).take(store)
+    assert credit_line(item.credit) == "Source photo: “coffee” — coffee.png in the folder “my photos”, author not given"
+
+
+def test_bundled_demo_photos_carry_their_credit(store):
+    from bot.caption import credit_line
+    from tests.conftest import PHOTOS
+
+    item = FolderSource("photos", PHOTOS, consume=False, settle_seconds=0).take(store)
+    line = credit_line(item.credit)
+    assert " by " in line and "(CC0)" in line or "(public domain)" in line, line
+    assert "author not given" not in line and item.description
 
 
 def test_missing_folder_is_a_clear_error(tmp_path, store):

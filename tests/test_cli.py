@@ -52,8 +52,8 @@ def test_folder_output_and_several_inputs(small_photo, tmp_path):
     second = tmp_path / "second.png"
     Image.new("RGB", (90, 70), (200, 30, 30)).save(second)
     outdir = tmp_path / "dreams"
-    assert main([str(small_photo), str(second), "-c", "1", "-o", str(outdir) + "/", "--format", "webp", *TINY]) == 0
-    assert sorted(p.name for p in outdir.glob("*.webp")) == ["second_dream.webp", "small_dream.webp"]
+    assert main([str(small_photo), str(second), "-c", "1", "--seed", "1", "-o", str(outdir) + "/", "--format", "webp", *TINY]) == 0
+    assert sorted(p.name for p in outdir.glob("*.webp")) == ["second_goldfish_s1.webp", "small_goldfish_s1.webp"]
 
 
 def test_save_steps_writes_one_picture_per_step(small_photo, tmp_path):

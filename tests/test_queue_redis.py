@@ -16,7 +16,9 @@ import pytest
 import requests
 from mastodon_mock.testing import MockServer
 
-from bot import queue
+pytest.importorskip("redis", reason="the [redis] extra is not installed")
+
+from bot import queue  # noqa: E402
 from bot.publishers.mastodon import html_to_text
 from bot.store import Store
 from requests_helpers import BOT_TOKEN, SEED, ask, bot_statuses, load, replies_to, request_config

@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 import requests
 import responses
-from oauthlib.oauth1 import RequestValidator, ResourceEndpoint
+
+pytest.importorskip("requests_oauthlib", reason="the [tumblr] extra is not installed")
+from oauthlib.oauth1 import RequestValidator, ResourceEndpoint  # noqa: E402
 from PIL import Image
 
 from bot.publishers import tumblr

@@ -1,15 +1,15 @@
 """The embedded publisher: each post as files in a folder, plus an index.html gallery.
 
-For post `abc`: `abc.png` (the image), `abc.json` (caption, alt text, tags, source, time).
-The JSON is written last and atomically: it is the "post exists" mark, so publishing the same
-post_id again finds it and does nothing. index.html is rebuilt from the JSON files after each
-post (newest first), with relative links and every value HTML-escaped, so it opens straight
-from file:// and a hostile feed title cannot inject markup.
+For post `abc`: `abc.png` (the image), `abc.source.jpg` (the photo before the dream, when the
+pipeline kept one), `abc.json` (caption, alt text, tags, source, time). The JSON is written
+last and atomically: it is the "post exists" mark, so publishing the same post_id again finds
+it and does nothing. The gallery (bot/publishers/gallery.py) is rebuilt from the JSON files
+after each post, newest first.
 """
 from __future__ import annotations
 
-import html
 import json
+import logging
 import os
 import re
 import shutil
@@ -17,12 +17,34 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from bot.publishers.base import Post, Published, PublishError
+from bot.publishers.gallery import write_pages
+
+log = logging.getLogger(__name__)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _MODE = 0o644  # mkstemp makes 0600; the outbox is meant to be read (and maybe served)
+_SOURCE_SIDE = 1024  # the "before" picture is a reminder, not an archive
+
+
+def source_photo_path(dream_path: Path) -> Path:
+    """Where the pipeline keeps the photo a dream was made from: beside the dream."""
+    return dream_path.with_name(dream_path.stem + ".source.jpg")
+
+
+def save_source_photo(image: Any, dream_path: Path) -> Path | None:
+    """Keep a small copy of the source photo beside the dream, for the gallery's before/after.
+    A courtesy: failing to write it never stops the dream."""
+    target = source_photo_path(dream_path)
+    try:
+        small = image.convert("RGB")
+        small.thumbnail((_SOURCE_SIDE, _SOURCE_SIDE))
+        small.save(target, "JPEG", quality=85)
+        return target
+    except (OSError, ValueError) as exc:
+        log.warning("cannot keep the source photo beside %s: %s", dream_path.name, exc)
+        return None
 
 
 class OutboxPublisher:
@@ -46,6 +68,7 @@ class OutboxPublisher:
             meta = {
                 "post_id": post.post_id,
                 "image": image_name,
+                "image_size": _size_of(self.folder / image_name),
                 "caption": post.caption,
                 "alt_text": post.alt_text,
                 "tags": list(post.tags),
@@ -53,6 +76,11 @@ class OutboxPublisher:
                 "title": post.title,
                 "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             }
+            before = source_photo_path(post.image_path)
+            if before.is_file():
+                _atomic_copy(before, self.folder / f"{post.post_id}.source.jpg")
+                meta["source_image"] = f"{post.post_id}.source.jpg"
+                meta["source_size"] = _size_of(self.folder / meta["source_image"])
             _atomic_write(self.folder / f"{post.post_id}.json", json.dumps(meta, indent=2, ensure_ascii=False))
             self.rebuild_index()
         except OSError as exc:
@@ -83,48 +111,7 @@ class OutboxPublisher:
         return out
 
     def rebuild_index(self) -> Path:
-        e = html.escape
-        articles = []
-        for m in self.posts():
-            src = quote(str(m["image"]))
-            tags = " ".join(f"#{e(str(t))}" for t in m.get("tags") or [])
-            source = m.get("source_url") or ""
-            source_html = (
-                f'<a href="{e(source)}" rel="nofollow noopener">source photo</a>'
-                if source.startswith(("http://", "https://")) else ""
-            )
-            articles.append(
-                f'<article id="post-{e(m["post_id"])}">\n'
-                f'  <a href="{src}"><img src="{src}" alt="{e(str(m.get("alt_text") or ""))}" loading="lazy"></a>\n'
-                f'  <p class="caption">{e(str(m.get("caption") or ""))}</p>\n'
-                f'  <p class="meta"><time>{e(str(m.get("published_at", "")))}</time> {source_html} '
-                f'<span class="tags">{tags}</span></p>\n'
-                "</article>"
-            )
-        body = "\n".join(articles) or '<p class="empty">No posts yet.</p>'
-        page = f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(self.title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem; background: #fafafa; color: #222; }}
-article {{ background: #fff; border: 1px solid #ddd; border-radius: 8px; padding: 1rem; margin: 0 0 2rem; }}
-img {{ max-width: 100%; height: auto; display: block; border-radius: 4px; }}
-.caption {{ white-space: pre-wrap; }}
-.meta {{ color: #666; font-size: 0.9em; }}
-</style>
-</head>
-<body>
-<h1>{e(self.title)}</h1>
-{body}
-</body>
-</html>
-"""
-        target = self.folder / "index.html"
-        _atomic_write(target, page)
-        return target
+        return write_pages(self.folder, self.title, self.posts(), _atomic_write)
 
     # --- helpers ---------------------------------------------------------------------------
     def _published(self, post_id: str) -> Published:
@@ -135,6 +122,16 @@ img {{ max-width: 100%; height: auto; display: block; border-radius: 4px; }}
             return str(json.loads(meta_path.read_text(encoding="utf-8")).get("image") or "")
         except (OSError, ValueError, AttributeError):
             return ""
+
+
+def _size_of(path: Path) -> list[int] | None:
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return list(im.size)
+    except Exception:  # noqa: BLE001 - sizes only steady the layout; a picture without one still shows
+        return None
 
 
 def _check_id(post_id: str) -> None:

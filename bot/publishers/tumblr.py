@@ -38,7 +38,7 @@ from typing import Any
 
 import requests
 from PIL import Image
-from requests_oauthlib import OAuth1
+from bot.extras import require
 
 from .base import LimitStore, MemoryLimits, Post, Published, PublishError
 from .marker import post_ref
@@ -113,7 +113,8 @@ class TumblrPublisher:
         self.timeout = float(timeout)
         self._posts_today_fn = posts_today
         self._session = requests.Session()
-        self._session.auth = OAuth1(consumer_key, consumer_secret, oauth_token, oauth_secret)
+        oauth1 = require("requests_oauthlib", "tumblr").OAuth1  # the [tumblr] extra
+        self._session.auth = oauth1(consumer_key, consumer_secret, oauth_token, oauth_secret)
         self._session.headers["User-Agent"] = USER_AGENT
         self._session.hooks["response"].append(self._on_response)
         self._count_day: str | None = None

@@ -39,6 +39,9 @@ class Credit:
     author: str | None = None
     link: str | None = None
     licence: str | None = None
+    # Where the bot found the photo ("coffee.jpg in the folder “photos”"): said when nothing
+    # better (an author or a link) is known, so a credit never shrinks to a bare file name.
+    origin: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v}

@@ -112,6 +112,7 @@ class FolderSource:
             credit = self.credit.merged(
                 title=meta.get("title") or _title_from(p), author=meta.get("author"),
                 link=meta.get("link"), licence=meta.get("licence") or meta.get("license"),
+                origin=f"{p.name} in the folder “{self.name}”",
             )
             return SourceItem(
                 source=self.name,

@@ -1,0 +1,221 @@
+"""The `dream` command's helpers that make no picture: listings, --classify, --help's defaults
+and version, recipes read back from pictures, output names, and the progress bar."""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from dreamer.recipe import Recipe, RecipeError
+
+PICTURE_EXTS = (".jpg", ".jpeg", ".png", ".webp")
+
+
+# --- --help and --version ---------------------------------------------------------------------
+
+
+def version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version as dist_version
+
+        return f"dream (lucid-dream-bot) {dist_version('lucid-dream-bot')}"
+    except PackageNotFoundError:
+        return "dream (lucid-dream-bot) dev"
+
+
+def recipe_defaults() -> dict[str, Any]:
+    """Field -> the value a plain `dream` uses (the default preset's), for --help."""
+    from dreamer.presets import preset
+
+    return preset("default").to_dict()
+
+
+def add_defaults_to_help(parser: argparse.ArgumentParser, flag_to_field: dict[str, str]) -> None:
+    """Recipe flags default to None (so a --recipe file can be overridden only where a flag is
+    given); their help still shows the value a plain run uses."""
+    defaults = recipe_defaults()
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public walk over actions
+        field = flag_to_field.get(action.dest)
+        if field is None or not action.help or "default" in action.help:
+            continue
+        value = defaults.get(field)
+        if value is not None and value != {}:
+            action.help += f" (default: {value})"
+
+
+def presets_epilog() -> str:
+    from dreamer.presets import PRESETS
+
+    lines = ["presets (--preset NAME):"]
+    for name, fields in PRESETS.items():
+        what = ", ".join(f"{k}={v}" for k, v in fields.items()) or "the defaults shown above"
+        lines.append(f"  {name:8s} {what}")
+    return "\n".join(lines)
+
+
+# --- --recipe from a picture ------------------------------------------------------------------
+
+
+def load_recipe_arg(path: Path) -> Recipe:
+    """A recipe file (TOML, JSON, a sidecar) or a picture `dream` made, whose metadata carries it."""
+    if path.suffix.lower() not in PICTURE_EXTS:
+        return Recipe.load(path)
+    from dreamer.image_io import read_embedded_recipe, sidecar_path
+
+    if not path.is_file():
+        raise RecipeError(f"cannot read recipe {path}: no such file")
+    data = read_embedded_recipe(path)
+    if data is None:
+        side = sidecar_path(path)
+        if side.is_file():
+            return Recipe.load(side)
+        raise RecipeError(f"{path} carries no recipe (it was not made by dream, or its metadata "
+                          "was stripped); pass its .json sidecar or a recipe file instead")
+    try:
+        return Recipe.from_dict(data)
+    except RecipeError as exc:
+        raise RecipeError(f"{path}: {exc}") from None
+
+
+# --- output names -------------------------------------------------------------------------------
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def dream_label(recipe: Recipe) -> str:
+    """What was dreamt, for a file name: class names joined by '+', else the layer or 'guide'."""
+    if recipe.classes:
+        names = []
+        try:
+            from models.labels import imagenet, resolve_weights
+
+            ids = resolve_weights(recipe.classes, imagenet())
+            names = [imagenet().name(i) for i in ids]
+        except Exception:  # noqa: BLE001 - a net from files: ids are names enough
+            names = [str(c) for c in recipe.classes]
+        label = "+".join(_slug(n) for n in names[:3]) + ("+more" if len(names) > 3 else "")
+    elif recipe.mode == "guide":
+        label = "guide"
+    else:
+        label = _slug(recipe.layer or recipe.mode)
+    return label[:60] or "dream"
+
+
+def unique_path(path: Path) -> Path:
+    """`path`, or path-2, path-3 ... when something is there already: a dream is never lost."""
+    if not path.exists():
+        return path
+    suffix = "" if path.suffix == "" or path.name.endswith("_dive") else path.suffix
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    n = 2
+    while (candidate := path.with_name(f"{stem}-{n}{suffix}")).exists():
+        n += 1
+    return candidate
+
+
+def default_output(folder: Path, source: Path, recipe: Recipe, fmt: str, dive: bool,
+                   reuse: bool = False) -> Path:
+    """<photo>_<classes>_s<seed>.<fmt> (or _dive/): the seed in the name keeps a random dream
+    findable, and a second run never overwrites the first. `reuse` (a resumed dive) takes the
+    name as it is."""
+    base = f"{source.stem}_{dream_label(recipe)}_s{recipe.seed}"
+    path = folder / (f"{base}_dive" if dive else f"{base}.{fmt}")
+    return path if reuse else unique_path(path)
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+
+class DiveProgress:
+    """One bar over a whole dive: "frame k/N" and a total that holds across the frames
+    (each frame's dream counts its own steps from 1)."""
+
+    def __init__(self, bar: Any, frames: int, start_frame: int = 0):
+        self.bar = bar
+        self.frames = frames
+        self.frame = start_frame
+        self.remaining = frames - start_frame
+        self._last_done = 0
+
+    def __call__(self, p: Any) -> None:
+        if self._last_done == 0 or p.done <= self._last_done:  # a new frame's dream began
+            self.frame += 1
+        self._last_done = p.done
+        self.bar.total = p.total * self.remaining
+        self.bar.set_description(f"frame {self.frame}/{self.frames}", refresh=False)
+        self.bar.set_postfix(octave=f"{p.octave + 1}/{p.octaves}", score=f"{p.score:.2f}", refresh=False)
+        self.bar.update(1)
+
+
+def make_progress(quiet: bool, label: str, step_dir: Path | None = None, frames: int = 1,
+                  start_frame: int = 0) -> tuple[Callable[[Any], None] | None, Any]:
+    if quiet and step_dir is None:
+        return None, None
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(desc=label, unit="step", file=sys.stderr, leave=False)
+    if frames > 1 and bar is not None:
+        return DiveProgress(bar, frames, start_frame), bar
+
+    def on_progress(p: Any) -> None:
+        if bar is not None:
+            bar.total = p.total
+            bar.set_postfix(octave=f"{p.octave + 1}/{p.octaves}", score=f"{p.score:.2f}")
+            bar.update(1)
+        if step_dir is not None:
+            p.image().save(step_dir / f"step_{p.done:04d}.png")
+
+    return on_progress, bar
+
+
+# --- listings and --classify ------------------------------------------------------------------
+
+
+def list_layers(model: str, weights: str | None) -> list[tuple[str, bool]]:
+    """(name, is_default) for the model's layers. GoogLeNet's names come from its architecture,
+    so they are listed without its weights."""
+    if model == "googlenet" and not weights:
+        from models.googlenet import build_googlenet
+
+        net = build_googlenet(pretrained=False)
+    else:
+        from models import create_model
+
+        net = create_model(model, weights=weights)
+    return [(name, name == net.default_layer) for name in net.layer_names()]
+
+
+def format_groups(groups: dict[str, list[int]]) -> list[str]:
+    width = max((len(n) for n in groups), default=0) + 2
+    return [f"{name:{width}s}{len(ids):4d} classes" for name, ids in sorted(groups.items())]
+
+
+def classify(photo: Path, model: str, weights: str | None, labels: Any, device: str = "auto",
+             top: int = 5) -> list[tuple[int, str, float]]:
+    """What the net sees in the photo: its `top` classes as (id, name, probability)."""
+    import torch
+
+    from dreamer.image_io import load_image
+    from dreamer.render import pick_device
+    from models import create_model
+
+    net = create_model(model, weights=weights)
+    dev = pick_device(device)
+    net.to(dev)
+    image = load_image(photo).convert("RGB")
+    # The whole photo squeezed to the net's input: what a viewer sees, not a centre crop.
+    image = image.resize((net.input_size, net.input_size))
+    x = torch.from_numpy(__import__("numpy").asarray(image, dtype="float32") / 255.0)
+    x = x.permute(2, 0, 1).unsqueeze(0).to(dev)
+    with torch.no_grad():
+        probs = torch.softmax(net.module(net.normalise(x)).float(), dim=1)[0].cpu()
+    values, ids = probs.topk(min(top, probs.numel()))
+    names = labels or net.labels
+    return [(int(i), names.name(int(i)) if names is not None else f"class {int(i)}", float(v))
+            for v, i in zip(values, ids)]
