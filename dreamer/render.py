@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from dreamer import objectives as obj
+from dreamer import threads
 from dreamer.recipe import Octave, Recipe, RecipeError
 from dreamer.tiling import Tile, make_tiles, tile_window
 from dreamer.transform import (
@@ -86,6 +87,7 @@ def capture(net: DreamNet, layers: frozenset[str]) -> Iterator[Callable[[torch.T
         handles.append(net.layer(name).register_forward_hook(hook))
 
     def run(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        threads.rebalance()  # once a step: another dream may have started or ended
         acts.clear()
         try:
             acts["logits"] = net.module(net.normalise(x))
@@ -244,9 +246,10 @@ def octave_sizes(height: int, width: int, plan: list[Octave], min_side: int) -> 
 def dream_tensor(
     base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int, progress: ProgressFn | None = None
 ) -> torch.Tensor:
-    if recipe.method == "views":
-        return _dream_views(base, recipe, net, seed, progress)
-    return _dream_tiles(base, recipe, net, seed, progress)
+    with threads.dreaming():  # this dream's share of the cores (dreamer.threads)
+        if recipe.method == "views":
+            return _dream_views(base, recipe, net, seed, progress)
+        return _dream_tiles(base, recipe, net, seed, progress)
 
 
 def _dream_views(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
