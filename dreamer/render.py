@@ -26,6 +26,7 @@ from PIL import Image
 from dreamer import objectives as obj
 from dreamer import threads
 from dreamer.recipe import Octave, Recipe, RecipeError
+from dreamer.shape import check_shape
 from dreamer.tiling import Tile, make_tiles, tile_window
 from dreamer.transform import (
     gaussian_blur, laplacian_normalise, linear, resize, to_image, to_tensor, view_grid,
@@ -215,6 +216,7 @@ def dream(
     or smaller if it was over recipe.max_pixels)."""
     recipe.validate()
     recipe.check_complete()
+    check_shape(*image.size)  # before any work: an absurd strip is refused, not dreamt for an hour
     dev = pick_device(device)
     if net is None:
         net = load_net(recipe.model, recipe.weights, str(dev))
