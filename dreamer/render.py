@@ -221,7 +221,7 @@ def dream(
     if net is None:
         net = load_net(recipe.model, recipe.weights, str(dev))
     seed = recipe.seed if recipe.seed is not None else int.from_bytes(os.urandom(4), "little")
-    image = _cap_pixels(image.convert("RGB"), recipe.max_pixels)
+    image = _cap_pixels(image if image.mode == "RGB" else image.convert("RGB"), recipe.max_pixels)
     x = dream_tensor(to_tensor(image, dev), recipe, net, seed, progress)
     return to_image(x)
 
