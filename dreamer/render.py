@@ -322,7 +322,7 @@ def _step(
     if recipe.view_scale_max != 1.0 or recipe.view_scale_min != 1.0:
         zoom = math.exp(rng.uniform(math.log(recipe.view_scale_min), math.log(recipe.view_scale_max)))
     if recipe.view_rotate > 0:
-        angle = rng.uniform(-recipe.view_rotate, recipe.view_rotate)
+        angle = _turn_for(rng.uniform(-recipe.view_rotate, recipe.view_rotate), *x.shape[-2:])
     if zoom == 1.0 and angle == 0.0:
         g, score = _grid_gradient(x, run, objective, recipe, tile, rng, amp)
     else:
@@ -335,6 +335,15 @@ def _step(
     # the photo underneath stays sharp.
     x = base + gaussian_blur(x - base, sigma)
     return x.clamp(0, 1), score
+
+
+def _turn_for(angle: float, height: int, width: int) -> float:
+    """The view's turn, no more than makes the turned canvas twice as tall (or wide) as the
+    picture: the canvas of a long thin picture turned by `a` is long x (short + long sin a), so
+    its cost would grow with the square of the long side, not with the picture's area."""
+    short, long = min(height, width), max(height, width)
+    limit = math.degrees(math.asin(min(1.0, short / long)))
+    return max(-limit, min(limit, angle))
 
 
 def _grid_gradient(x, run, objective, recipe: Recipe, tile: int, rng: random.Random, amp: bool):

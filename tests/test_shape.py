@@ -62,3 +62,16 @@ def test_a_request_with_a_strip_is_refused_with_the_limit(mock, tmp_path):  # no
 
 def test_the_bot_finds_the_check_where_it_looks():
     assert dreamer.check_shape is check_shape and dreamer.MAX_ASPECT == MAX_ASPECT
+
+
+def test_the_classic_engine_turns_thin_pictures_less():
+    from dreamer.render import _turn_for
+    from dreamer.transform import view_grid
+
+    assert _turn_for(8.0, 300, 400) == 8.0 and _turn_for(-8.0, 3000, 4000) == -8.0  # photos: as drawn
+    for h, w in [(250, 4000), (4000, 250)]:
+        angle = _turn_for(8.0, h, w)
+        assert 0 < angle < 8.0
+        canvas = view_grid(h, w, 1.0, angle, (0.0, 0.0), 0).shape
+        # turned, the canvas is at most about twice the picture (not long² sin a)
+        assert canvas[1] * canvas[2] <= 2.05 * h * w
