@@ -200,7 +200,8 @@ def view_batch(x: torch.Tensor, views: list[View], size: int) -> torch.Tensor:
                           align_corners=False)
         if k > 1:
             o = o.view(n, x.shape[1], size, k, size, k).mean((3, 5))
-        out += [_coarsen(o[j:j + 1], v.resolution) for j, v in enumerate(part)]
+        # split, not o[j:j + 1]: its backward is one cat, not a zeroed batch per view
+        out += [_coarsen(one, v.resolution) for one, v in zip(o.split(1), part)]
     return torch.cat(out)
 
 
