@@ -338,11 +338,11 @@ def _step(
 
 
 def _turn_for(angle: float, height: int, width: int) -> float:
-    """The view's turn, no more than makes the turned canvas twice as tall (or wide) as the
-    picture: the canvas of a long thin picture turned by `a` is long x (short + long sin a), so
-    its cost would grow with the square of the long side, not with the picture's area."""
+    """The view's turn, no more than makes the turned canvas half again as tall (or wide) as
+    the picture: the canvas of a long thin picture turned by `a` is long x (short + long sin a),
+    so its cost would grow with the square of the long side, not with the picture's area."""
     short, long = min(height, width), max(height, width)
-    limit = math.degrees(math.asin(min(1.0, short / long)))
+    limit = math.degrees(math.asin(min(1.0, short / (2 * long))))
     return max(-limit, min(limit, angle))
 
 
