@@ -1,7 +1,8 @@
 """The lucid dream engine. The bot needs only `dream`, `load_image`, `save_image` and `Recipe`."""
 from dreamer.recipe import Octave, Recipe, RecipeError
 
-__all__ = ["Octave", "Recipe", "RecipeError", "dream", "load_image", "save_image", "ImageError"]
+__all__ = ["Octave", "Recipe", "RecipeError", "dream", "load_image", "save_image", "ImageError",
+           "check_shape", "MAX_ASPECT"]
 
 
 def __getattr__(name: str):
@@ -14,4 +15,8 @@ def __getattr__(name: str):
         import dreamer.image_io as io
 
         return getattr(io, name)
+    if name in ("check_shape", "MAX_ASPECT"):
+        import dreamer.shape as shape
+
+        return getattr(shape, name)
     raise AttributeError(name)

@@ -171,11 +171,13 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("no input photo given (try: dream photos/rocket.jpg --classes goldfish)")
     preflight(recipe, args)
     from dreamer.image_io import load_image, save_image
+    from dreamer.shape import check_shape
 
     outputs = plan_outputs(args.inputs, args.output, args.format, recipe.frames > 1, recipe,
                            resume=args.start_frame > 0)
     for src, dst in zip(args.inputs, outputs):
         image = load_image(src, max_pixels=recipe.max_pixels)
+        check_shape(*image.size, what=str(src))
         if recipe.frames > 1:
             render_dive(image, recipe, dst, args)
         else:

@@ -17,6 +17,8 @@ from typing import Callable
 
 import torch
 
+from models.heap import release_heap
+
 PARAMS = ("fourier", "pixel")
 
 # Square root of ImageNet's RGB colour covariance (lucid's constants), columns scaled so the
@@ -95,6 +97,24 @@ def compose(photo: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
     full speed (a night photo is mostly black)."""
     t = torch.tanh(detail)
     return photo + torch.where(t >= 0, (1 - photo) * t, photo * t)
+
+
+def compose_full(photo: torch.Tensor, detail: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:
+    """compose(photo, detail enlarged to the photo's size).clamp(0, 1), the same values, with one
+    full-size buffer besides the photo: the enlarged detail becomes the result in place, a band
+    of rows at a time (whole, compose's temporaries were 5 more buffers for a 12 MP photo)."""
+    size = photo.shape[-2:]
+    release_heap()  # the optimisation loop's freed activations, before the big allocation
+    if detail.shape[-2:] != size:
+        out = torch.nn.functional.interpolate(detail, size=size, mode="bicubic", align_corners=False)
+    else:
+        out = detail.clone()
+    out.tanh_()
+    rows = max(1, chunk // max(1, int(size[1])))
+    for r in range(0, int(size[0]), rows):
+        t, p = out[..., r:r + rows, :], photo[..., r:r + rows, :]
+        t.copy_(p + torch.where(t >= 0, (1 - p) * t, p * t)).clamp_(0, 1)
+    return out
 
 
 def _margin(n: int) -> int:

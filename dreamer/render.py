@@ -24,7 +24,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from dreamer import objectives as obj
+from dreamer import threads
 from dreamer.recipe import Octave, Recipe, RecipeError
+from dreamer.shape import check_shape
 from dreamer.tiling import Tile, make_tiles, tile_window
 from dreamer.transform import (
     gaussian_blur, laplacian_normalise, linear, resize, to_image, to_tensor, view_grid,
@@ -86,6 +88,7 @@ def capture(net: DreamNet, layers: frozenset[str]) -> Iterator[Callable[[torch.T
         handles.append(net.layer(name).register_forward_hook(hook))
 
     def run(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        threads.rebalance()  # once a step: another dream may have started or ended
         acts.clear()
         try:
             acts["logits"] = net.module(net.normalise(x))
@@ -213,11 +216,12 @@ def dream(
     or smaller if it was over recipe.max_pixels)."""
     recipe.validate()
     recipe.check_complete()
+    check_shape(*image.size)  # before any work: an absurd strip is refused, not dreamt for an hour
     dev = pick_device(device)
     if net is None:
         net = load_net(recipe.model, recipe.weights, str(dev))
     seed = recipe.seed if recipe.seed is not None else int.from_bytes(os.urandom(4), "little")
-    image = _cap_pixels(image.convert("RGB"), recipe.max_pixels)
+    image = _cap_pixels(image if image.mode == "RGB" else image.convert("RGB"), recipe.max_pixels)
     x = dream_tensor(to_tensor(image, dev), recipe, net, seed, progress)
     return to_image(x)
 
@@ -244,9 +248,10 @@ def octave_sizes(height: int, width: int, plan: list[Octave], min_side: int) -> 
 def dream_tensor(
     base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int, progress: ProgressFn | None = None
 ) -> torch.Tensor:
-    if recipe.method == "views":
-        return _dream_views(base, recipe, net, seed, progress)
-    return _dream_tiles(base, recipe, net, seed, progress)
+    with threads.dreaming():  # this dream's share of the cores (dreamer.threads)
+        if recipe.method == "views":
+            return _dream_views(base, recipe, net, seed, progress)
+        return _dream_tiles(base, recipe, net, seed, progress)
 
 
 def _dream_views(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
@@ -317,7 +322,7 @@ def _step(
     if recipe.view_scale_max != 1.0 or recipe.view_scale_min != 1.0:
         zoom = math.exp(rng.uniform(math.log(recipe.view_scale_min), math.log(recipe.view_scale_max)))
     if recipe.view_rotate > 0:
-        angle = rng.uniform(-recipe.view_rotate, recipe.view_rotate)
+        angle = _turn_for(rng.uniform(-recipe.view_rotate, recipe.view_rotate), *x.shape[-2:])
     if zoom == 1.0 and angle == 0.0:
         g, score = _grid_gradient(x, run, objective, recipe, tile, rng, amp)
     else:
@@ -330,6 +335,15 @@ def _step(
     # the photo underneath stays sharp.
     x = base + gaussian_blur(x - base, sigma)
     return x.clamp(0, 1), score
+
+
+def _turn_for(angle: float, height: int, width: int) -> float:
+    """The view's turn, no more than makes the turned canvas half again as tall (or wide) as
+    the picture: the canvas of a long thin picture turned by `a` is long x (short + long sin a),
+    so its cost would grow with the square of the long side, not with the picture's area."""
+    short, long = min(height, width), max(height, width)
+    limit = math.degrees(math.asin(min(1.0, short / (2 * long))))
+    return max(-limit, min(limit, angle))
 
 
 def _grid_gradient(x, run, objective, recipe: Recipe, tile: int, rng: random.Random, amp: bool):

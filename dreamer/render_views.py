@@ -106,7 +106,5 @@ def dream_views(
 
 @torch.no_grad()
 def _full(base: torch.Tensor, recipe: Recipe, p: prm.Param, work: torch.Tensor) -> torch.Tensor:
-    detail = recipe.strength * p.detail().detach()
-    if detail.shape[-2:] != base.shape[-2:]:
-        detail = F.interpolate(detail, size=base.shape[-2:], mode="bicubic", align_corners=False)
-    return prm.compose(base, detail).clamp(0, 1)
+    # Enlarged and composed a band of rows at a time: one full-size buffer besides the photo.
+    return prm.compose_full(base, recipe.strength * p.detail().detach())

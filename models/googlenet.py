@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from models.base import DreamNet, ModelError, freeze
+from models.fold import fast_form
 from models.registry import register
 
 log = logging.getLogger(__name__)
@@ -313,7 +314,7 @@ def build_googlenet(weights: str | os.PathLike[str] | None = None, pretrained: b
     freeze(net)
     from models.labels import imagenet  # late: keeps this module importable on its own
 
-    return DreamNet(
+    return fast_form(DreamNet(
         name="googlenet",
         module=net,
         mean=MEAN,
@@ -322,7 +323,7 @@ def build_googlenet(weights: str | os.PathLike[str] | None = None, pretrained: b
         layers=net.dream_layers(),
         labels=imagenet(),
         default_layer="inception_4c",
-    )
+    ))
 
 
 @register("googlenet", "GoogLeNet / Inception v1, ImageNet-1k: the classic DeepDream net "

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from models.base import DreamNet, ModelError, freeze
+from models.fold import fast_form
 from models.labels import Labels, LabelsFileError
 
 log = logging.getLogger(__name__)
@@ -241,8 +242,8 @@ def make_dreamnet(*, name: str, module: nn.Module, layers: dict[str, nn.Module],
                   options: ImportOptions, pixel_range: float, bgr: bool,
                   mean: tuple[float, ...], std: tuple[float, ...], input_size: int,
                   num_classes: int, labels: Labels | None, default_layer: str | None) -> DreamNet:
-    """The DreamNet for an imported net: mean/std given per channel in the net's own order
-    and pixel units become DreamNet's RGB [0, 1] values."""
+    """The DreamNet for an imported net, in its fast form (models.fold): mean/std given per
+    channel in the net's own order and pixel units become DreamNet's RGB [0, 1] values."""
     if bgr:  # DreamNet keeps mean/std in RGB order and flips them itself for BGR nets
         mean, std = mean[::-1], std[::-1]
     chosen = options.default_layer or default_layer
@@ -250,7 +251,7 @@ def make_dreamnet(*, name: str, module: nn.Module, layers: dict[str, nn.Module],
         raise ModelError(f"{name}: default_layer {chosen!r} is not one of its layers: "
                          f"{', '.join(layers)}")
     freeze(module)
-    return DreamNet(
+    return fast_form(DreamNet(
         name=name,
         module=module,
         mean=tuple(m / pixel_range for m in mean),  # type: ignore[arg-type]
@@ -261,7 +262,7 @@ def make_dreamnet(*, name: str, module: nn.Module, layers: dict[str, nn.Module],
         bgr=bgr,
         default_layer=chosen,
         num_classes=num_classes,
-    )
+    ))
 
 
 def pick_default_layer(names: list[str], preferred: tuple[str, ...] = ()) -> str | None:

@@ -90,6 +90,10 @@ def load(cfg: "Config", url: str) -> Any:
     import dreamer
 
     try:
+        dreamer.check_shape(w, h, what="it")  # the engine's limit on thin strips
+    except dreamer.ImageError as exc:
+        raise Refuse("bad_image", detail=str(exc)) from None
+    try:
         return dreamer.load_image(got.data, name="your image",
                                   bomb_pixels=max(cfg.requests.max_image_pixels, 1))
     except dreamer.ImageError:

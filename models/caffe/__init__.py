@@ -52,7 +52,7 @@ def load_caffe(model: str | Path, weights: str | Path | None = None, **options: 
         scale = opts.scale or spec.transform.get_float("scale", 1.0) or 1.0
         std = (1.0 / scale,) * 3
     labels = find_labels(opts, num_classes, caffemodel.parent, prototxt.parent)
-    return make_dreamnet(
+    dream_net = make_dreamnet(
         name=str(prototxt),
         module=net,
         layers=dict(net.blob_modules),
@@ -67,6 +67,8 @@ def load_caffe(model: str | Path, weights: str | Path | None = None, **options: 
         default_layer=pick_default_layer(_feature_blobs(spec, net),
                                          ("inception_4c/output", "conv5")),
     )
+    net.blob_modules = dict(dream_net.layers)  # folding may have re-pointed some blobs
+    return dream_net
 
 
 def _paths(model: Path, weights: Path | None) -> tuple[Path, Path]:

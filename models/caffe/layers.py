@@ -189,6 +189,11 @@ class BatchNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.batch_norm(x, self.mean, self.var, training=False, eps=self.eps)
 
+    def channel_affine(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(scale, shift) per channel, for folding into the convolution before (models.fold)."""
+        scale = torch.rsqrt(self.var.double() + self.eps)
+        return scale, -self.mean.double() * scale
+
 
 @builder("BatchNorm")
 def batch_norm(spec: LayerSpec, blobs: list[Blob]) -> nn.Module:
@@ -221,6 +226,14 @@ class ChannelAffine(nn.Module):
         if self.bias is not None:
             x = x + self.bias.view(shape)
         return x
+
+    def channel_affine(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(scale, shift) per channel, for folding into the convolution before (models.fold)."""
+        some = self.weight if self.weight is not None else self.bias
+        scale = self.weight.detach().double() if self.weight is not None \
+            else torch.ones(some.numel(), dtype=torch.float64)
+        shift = self.bias.detach().double() if self.bias is not None else torch.zeros_like(scale)
+        return scale, shift
 
 
 def _channel_axis_only(spec: LayerSpec, p: Message) -> None:
