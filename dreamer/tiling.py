@@ -96,16 +96,3 @@ def window(h: int, w: int, overlap: float, top: bool, bottom: bool, left: bool, 
 def tile_window(t: Tile, height: int, width: int, overlap: float) -> torch.Tensor:
     """One tile's weights: tapered where it overlaps a neighbour, flat at the picture's border."""
     return window(t.h, t.w, overlap, t.y > 0, t.y + t.h < height, t.x > 0, t.x + t.w < width)
-
-
-def weight_sum(tiles: list[Tile], height: int, width: int, overlap: float) -> torch.Tensor:
-    total = torch.zeros(height, width)
-    for t in tiles:
-        total[t.slices] += tile_window(t, height, width, overlap)
-    return total
-
-
-def blend_weights(tiles: list[Tile], height: int, width: int, overlap: float) -> list[torch.Tensor]:
-    """Each tile's normalised weight map over its own area (for tests and inspection)."""
-    total = weight_sum(tiles, height, width, overlap)
-    return [tile_window(t, height, width, overlap) / total[t.slices] for t in tiles]

@@ -3,7 +3,11 @@ import itertools
 import pytest
 import torch
 
-from dreamer.tiling import blend_weights, make_tiles, tile_starts, tile_window, weight_sum
+import random
+
+from dreamer import objectives as obj
+from dreamer.render import _grid, tiled_gradient
+from dreamer.tiling import make_tiles, tile_starts, tile_window
 
 
 @pytest.mark.parametrize("length,tile,stride", [(1000, 224, 168), (224, 224, 168), (225, 224, 168), (500, 64, 48), (100, 224, 168)])
@@ -48,14 +52,53 @@ def test_small_picture_gets_one_tile_of_its_own_size():
     assert len(tiles) == 1 and (tiles[0].h, tiles[0].w) == (100, 150)
 
 
-@pytest.mark.parametrize("h,w,overlap,offset", [(700, 1000, 0.25, (3, 100)), (300, 451, 0.5, (0, 0)), (224, 500, 0.1, (5, 5)), (64, 64, 0.25, (0, 0))])
-def test_blend_weights_sum_to_one(h, w, overlap, offset):
+def _identity_run(xb):
+    return {"logits": xb}
+
+
+def _tile_objective(scale: float = 100.0) -> obj.Objective:
+    """A tile-level objective: each tile's mean, squared. Its gradient is one constant per tile,
+    different from tile to tile on a ramp, so how tiles are blended shows in the result (a
+    per-pixel objective gives the same gradient under any weighting)."""
+    return obj.Objective(lambda a: scale * a["logits"].mean((1, 2, 3)) ** 2, frozenset({"logits"}), "tile mean²")
+
+
+@pytest.mark.parametrize("h,w,overlap,offset", [(300, 451, 0.25, (3, 100)), (224, 500, 0.5, (5, 5)), (64, 64, 0.25, (0, 0))])
+def test_tiled_gradient_weights_sum_to_one(h, w, overlap, offset):
+    # A linear objective's gradient is 1 under every tile: normalised blending must give 1.
+    x = torch.rand(1, 3, h, w)
     tiles = make_tiles(h, w, 224, overlap, offset)
-    total = torch.zeros(h, w)
-    for t, wt in zip(tiles, blend_weights(tiles, h, w, overlap)):
-        assert (wt >= 0).all()
-        total[t.slices] += wt
-    assert torch.allclose(total, torch.ones(h, w), atol=1e-5)
+    linear = obj.Objective(lambda a: a["logits"].sum((1, 2, 3)), frozenset({"logits"}), "sum")
+    g, _ = tiled_gradient(x, _identity_run, linear, tiles, 4, overlap)
+    assert torch.allclose(g, torch.ones_like(g), atol=1e-5)
+
+
+def test_tiled_gradient_has_no_hard_edges_between_tiles():
+    # On a ramp each tile's gradient is a different constant; blended, it must change gradually.
+    h, w, tile, overlap = 96, 400, 64, 0.25
+    x = torch.linspace(0, 1, w).expand(1, 3, h, w).contiguous()
+    tiles = make_tiles(h, w, tile, overlap, (7, 21))
+    g, _ = tiled_gradient(x, _identity_run, _tile_objective(), tiles, 4, overlap)
+    per_tile = sorted({round(float(g[0, 0, t.y + t.h // 2, t.x + t.w // 2]), 6) for t in tiles})
+    step = max(b - a for a, b in zip(per_tile, per_tile[1:]))  # between neighbouring tiles
+    jump = float(g[0, 0].diff(dim=1).abs().max())  # between neighbouring pixels
+    assert step > 0 and jump < 0.25 * step, (jump, step)
+
+
+def test_the_tile_grid_moves_every_step():
+    # Over a few steps no interior column may be a tile edge every time: a fixed grid would
+    # put a seam in the same place step after step. (The first and last tiles are clamped
+    # inside the picture, so their inner edges stay put; their windows taper there.)
+    rng = random.Random(0)
+    h, w, tile = 300, 700, 224
+    edges = []
+    for _ in range(6):
+        cols = set()
+        for t in _grid(h, w, tile, 0.25, rng):
+            cols.update({t.x, t.x + t.w})
+        edges.append(cols - {0, w, tile, w - tile})
+    assert len({frozenset(e) for e in edges}) > 1
+    assert not set.intersection(*edges)
 
 
 def test_windows_taper_only_towards_neighbours():
@@ -66,16 +109,9 @@ def test_windows_taper_only_towards_neighbours():
     assert win[0, 0] == 1.0  # picture border: full weight, nothing to blend with
     assert win[-1, -1] < 0.05  # towards neighbours: fades out
     # and the total weight is positive everywhere, so normalisation never divides by zero
-    assert (weight_sum(tiles, h, w, 0.25) > 0).all()
+    total = torch.zeros(h, w)
+    for t in tiles:
+        total[t.slices] += tile_window(t, h, w, 0.25)
+    assert (total > 0).all()
 
 
-def test_blend_is_smooth_across_tile_edges():
-    # A constant per-tile signal blended with the weights must vary gradually: no step at any
-    # tile edge, which is what a visible seam would be.
-    h, w = 500, 700
-    tiles = make_tiles(h, w, 224, 0.25, offset=(10, 50))
-    out = torch.zeros(h, w)
-    for i, (t, wt) in enumerate(zip(tiles, blend_weights(tiles, h, w, 0.25))):
-        out[t.slices] += wt * (i % 2)
-    jumps = max(out.diff(dim=0).abs().max(), out.diff(dim=1).abs().max())
-    assert jumps < 0.05
