@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from dreamer.recipe import Octave, Recipe, RecipeError
-from dreamer.render import capture, dream, tiled_gradient
+from dreamer.render import build_objective, capture, dream, tiled_gradient
 from dreamer.tiling import make_tiles
 from dreamer.transform import to_tensor
 from models import create_model
@@ -111,14 +111,36 @@ def test_unknown_layer_lists_the_layers(net, photo):
         dream(photo, Recipe(mode="deepdream", layer="inception_4c", **FAST), net=net)
 
 
-def test_guide_and_randomise_modes_render(net, photo, tmp_path):
-    guide = tmp_path / "guide.png"
-    Image.new("RGB", (80, 80), (250, 10, 10)).save(guide)
-    g = dream(photo, Recipe(mode="guide", guide=str(guide), guide_layer="conv2", **FAST), net=net)
-    r1 = dream(photo, Recipe(mode="randomise", **FAST), net=net)
-    r2 = dream(photo, Recipe(mode="randomise", **FAST), net=net)
-    assert g.size == photo.size
-    assert np.array_equal(np.asarray(r1), np.asarray(r2))
+def _score(net, recipe: Recipe, image: Image.Image) -> float:
+    """The recipe's own objective on the whole picture, as the engine builds it."""
+    objective = build_objective(recipe, net, None, recipe.seed, torch.device("cpu"))
+    with torch.no_grad(), capture(net, objective.layers) as run:
+        return float(objective(run(to_tensor(image))).mean())
+
+
+ONE_OCTAVE = {**FAST, "octaves": 1, "iterations": 6}
+
+
+def test_guide_mode_moves_the_picture_towards_its_guide(net, photo, tmp_path):
+    guides = {}
+    for name, colour in (("red", (250, 10, 10)), ("blue", (10, 20, 240))):
+        guides[name] = tmp_path / f"{name}.png"
+        Image.new("RGB", (80, 80), colour).save(guides[name])
+    recipes = {n: Recipe(mode="guide", guide=str(p), guide_layer="conv2", **ONE_OCTAVE) for n, p in guides.items()}
+    dreams = {n: dream(photo, r, net=net) for n, r in recipes.items()}
+    assert dreams["red"].size == photo.size
+    assert not np.array_equal(np.asarray(dreams["red"]), np.asarray(dreams["blue"]))  # the guide matters
+    for n, r in recipes.items():  # and each dream resembles its own guide more than the photo did
+        assert _score(net, r, dreams[n]) > _score(net, r, photo)
+
+
+def test_randomise_mode_pushes_its_seeded_random_classes(net, photo):
+    r1 = Recipe(mode="randomise", **ONE_OCTAVE)
+    a, b = dream(photo, r1, net=net), dream(photo, r1, net=net)
+    c = dream(photo, r1.replace(seed=2), net=net)
+    assert np.array_equal(np.asarray(a), np.asarray(b))  # seeded
+    assert not np.array_equal(np.asarray(a), np.asarray(c))  # another seed, other classes
+    assert _score(net, r1, a) > _score(net, r1, photo)  # its own random target went up
 
 
 def test_per_octave_plan_and_progress(net, photo):
