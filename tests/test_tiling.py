@@ -1,4 +1,5 @@
 import itertools
+import math
 
 import pytest
 import torch
@@ -38,13 +39,15 @@ def test_tiles_cover_picture_and_spiral_from_centre():
         cover[t.slices] += 1
         assert t.h == 224 and t.w == 224
     assert (cover > 0).all()
-    # First tile is the one nearest the centre, and distance from the centre never shrinks
-    # by more than one ring as the spiral walks outwards.
-    cy, cx = (h - 224) / 2, (w - 224) / 2
-    dist = [max(abs(t.y - cy) / 168, abs(t.x - cx) / 168) for t in tiles]
+    # From the centre outwards, judged by plain Euclidean distance of tile centres from the
+    # picture's centre (not the implementation's own ring key): the first tile is the nearest,
+    # each quarter of the order lies further out than the one before, the outer ring last.
+    dist = [math.hypot(t.y + t.h / 2 - h / 2, t.x + t.w / 2 - w / 2) for t in tiles]
     assert dist[0] == min(dist)
-    rings = [round(d * 2) / 2 for d in dist]
-    assert rings == sorted(rings)
+    q = len(dist) // 4
+    quarters = [sum(dist[i * q:(i + 1) * q]) / q for i in range(4)]
+    assert quarters == sorted(quarters) and quarters[0] < quarters[-1] / 2
+    assert dist[-1] > sorted(dist)[len(dist) // 2]  # the outer ring comes last
 
 
 def test_small_picture_gets_one_tile_of_its_own_size():
