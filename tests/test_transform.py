@@ -32,11 +32,24 @@ def test_blur_keeps_flat_pictures_flat_and_softens_edges():
     assert 0 < b[0, 0, 20, 24] < 1 and b[0, 0, 20, 0] < 1e-4
 
 
+def _spot_offset(x: torch.Tensor) -> tuple[float, float]:
+    """Where the bright spot of x (1, 1, H, W) sits, relative to the picture's centre."""
+    h, w = x.shape[-2:]
+    m = x[0, 0].clamp_min(0)
+    ys, xs = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+    return float((m * ys).sum() / m.sum()) - h / 2, float((m * xs).sum() / m.sum()) - w / 2
+
+
 def test_zoom_rotate_identity_and_zoom():
     x = torch.rand(1, 3, 30, 40)
     assert torch.equal(zoom_rotate(x, 1.0, 0.0), x)
-    z = zoom_rotate(x, 2.0, 0.0)
-    assert z.shape == x.shape and not torch.allclose(z, x)
+    spot = torch.zeros(1, 1, 60, 80)
+    spot[..., 33:37, 45:49] = 1.0  # 5 below and 7 right of the centre (30, 40)
+    dy, dx = _spot_offset(spot)
+    zy, zx = _spot_offset(zoom_rotate(spot, 2.0, 0.0))  # into the centre: twice as far out
+    assert abs(zy - 2 * dy) < 0.5 and abs(zx - 2 * dx) < 0.5
+    ry, rx = _spot_offset(zoom_rotate(spot, 1.0, 90.0))  # a quarter turn: as far, at right angles
+    assert abs(ry * dy + rx * dx) < 2.0 and abs(math.hypot(ry, rx) - math.hypot(dy, dx)) < 0.5
 
 
 def test_linear_schedule():
