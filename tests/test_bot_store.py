@@ -10,6 +10,8 @@ from bot.store import SCHEMA_VERSION, Store, StoreError
 
 def test_schema_version_and_wal(tmp_path):
     s = Store(tmp_path / "bot.db")
+    sid = s.take_source("inbox", "https://example.org/a.jpg", "h1", {"title": "a"})
+    s.set_meta("note", {"kept": True})
     s.close()
     db = sqlite3.connect(tmp_path / "bot.db")
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 1
@@ -17,7 +19,11 @@ def test_schema_version_and_wal(tmp_path):
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"sources", "dreams", "posts", "cycles", "meta"} <= tables
     db.close()
-    Store(tmp_path / "bot.db").close()  # reopening migrates nothing and keeps the data
+    again = Store(tmp_path / "bot.db")  # reopening migrates nothing and keeps the data
+    assert again.get_meta("note") == {"kept": True}
+    assert again.source_counts() and sum(again.source_counts().values()) == 1
+    assert sid == 1
+    again.close()
 
 
 def test_newer_schema_refused(tmp_path):
