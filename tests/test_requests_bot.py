@@ -141,7 +141,9 @@ def test_streaming_wakes_the_worker_and_catches_up_after_a_reconnect(mock, tmp_p
     try:
         stream = runner._stream
         assert stream is not None and _wait_for(lambda: stream.rings >= 1, 10)
-        time.sleep(1.0)  # the first (start-up) tick is over
+        worker = runner.requests
+        # the first (start-up) tick is over: it has begun (resumed) and let go of the tick lock
+        assert _wait_for(lambda: worker._resumed and not worker._lock.locked(), 30)
         first = ask(mock, "ann", "goldfish")
         assert _wait_for(lambda: len(replies_to(mock, first["id"])) == 1, 30), "the mention did not wake the bot"
         rings = stream.rings
