@@ -329,6 +329,7 @@ def _status(cfg, out: TextIO) -> int:
 def _running(cfg, store) -> tuple[dict | None, str]:
     """The scheduler's record if a bot is running on this data dir (a dry run keeps its own)."""
     from bot.dryrun import store_path
+    from bot.queue import process_alive
 
     for dry in (False, True):
         if dry:
@@ -339,7 +340,7 @@ def _running(cfg, store) -> tuple[dict | None, str]:
             other.close()
         else:
             info = store.get_meta("scheduler") if store else None
-        if info and info.get("pid") and _alive(int(info["pid"])):
+        if info and info.get("pid") and process_alive(int(info["pid"])):
             return info, " as a dry run" if dry else ""
     return None, ""
 
@@ -393,13 +394,3 @@ class _EmptyStore:
 
     def source_blocked(self, **_kw) -> bool:
         return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
