@@ -197,7 +197,7 @@ def _run(cfg, args, render, out: TextIO) -> int:
     if stop:
         print(f"{args.config}: cannot start:\n" + "\n".join(f"  {line}" for line in stop), file=sys.stderr)
         return 2
-    for line in source_problems(cfg.model_dump(), cfg.path.parent):  # it may appear later (a mount)
+    for line in source_problems(cfg.model_dump(), cfg.path.parent, cfg.path):  # it may appear later (a mount)
         log.warning("%s", line)
     effective = only_outbox(cfg) if args.dry_run else cfg
     try:

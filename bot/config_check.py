@@ -22,7 +22,9 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 if TYPE_CHECKING:
     from bot.config import Config
 
-INIT_HINT = "create it, or run `python run_bot.py init --config <this file>`"
+def init_hint(config: Path | None) -> str:
+    """What to do about a missing source folder or list, naming the config when it is known."""
+    return f"create it, or run `python run_bot.py init --config {config or '<this file>'}`"
 
 
 # --- the whole pass ---------------------------------------------------------------------------
@@ -300,7 +302,7 @@ def environment_problems(data: Mapping[str, Any], config_path: Path, *, sources:
             if why:
                 problems.append(f"{key}: {why}")
     if sources:
-        problems += source_problems(data, base)
+        problems += source_problems(data, base, config_path)
     return problems
 
 
@@ -365,21 +367,22 @@ def writable_dir_problem(path: Path) -> str | None:
     return None
 
 
-def source_problems(data: Mapping[str, Any], base: Path) -> list[str]:
+def source_problems(data: Mapping[str, Any], base: Path, config: Path | None = None) -> list[str]:
     """Folder sources whose folder is missing or unusable, URL lists that cannot be read."""
     problems = []
+    hint = init_hint(config)
     for i, name, kind, path, consume in _raw_sources(data, base):
         key = f"sources[{i}].path"
         if kind == "folder":
             if not path.exists():
-                problems.append(f"{key}: the folder {path} of source {name} does not exist; {INIT_HINT}")
+                problems.append(f"{key}: the folder {path} of source {name} does not exist; {hint}")
             elif not path.is_dir():
                 problems.append(f"{key}: {path} of source {name} is a file; a folder source needs a folder")
             elif not os.access(path, os.R_OK | os.X_OK | (os.W_OK if consume else 0)):
                 need = "read and write (done/ and failed/ go in it)" if consume else "read"
                 problems.append(f"{key}: this user cannot {need} the folder {path} of source {name}")
         elif not path.exists():
-            problems.append(f"{key}: the URL list {path} of source {name} does not exist; {INIT_HINT}")
+            problems.append(f"{key}: the URL list {path} of source {name} does not exist; {hint}")
         elif not path.is_file():
             problems.append(f"{key}: {path} of source {name} is a folder; a urls source needs a text file")
         else:

@@ -224,6 +224,7 @@ def test_the_copied_example_is_refused_until_init(tmp_path, capsys):
     code, _, err = check(path, "--dry-run", capsys=capsys)
     lines = problem_lines(err, path)
     assert code == 2 and len(lines) == 2 and all(l.startswith("sources[") for l in lines), err
+    assert all(f"run_bot.py init --config {path}`" in l for l in lines)  # the command to run, as is
     assert cli.main(["init", "--config", str(path)], out=io.StringIO()) == 0
     code, out, err = check(path, "--dry-run", capsys=capsys)
     assert code == 0, err
