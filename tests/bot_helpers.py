@@ -65,6 +65,19 @@ def tiny_config(
     return path
 
 
+# --- waiting on an event ------------------------------------------------------------------
+def wait_for(what: Callable[[], object], timeout: float = 180.0, every: float = 0.1):
+    """Poll what() until it gives something truthy (returned), or None after `timeout` seconds:
+    tests wait on the event itself with a generous bound, never on a fixed sleep."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = what()
+        if got:
+            return got
+        time.sleep(every)
+    return None
+
+
 # --- running as an ordinary user ----------------------------------------------------------
 def unprivileged(fn) -> None:
     """Run fn() as nobody when the tests run as root (root reads any file, whatever its mode)."""

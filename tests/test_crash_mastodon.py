@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from bot import failpoints, queue
 from bot.config import load_config
 from bot.publishers.mastodon import html_to_text
 from bot.store import Store
-from bot_helpers import mastodon_mock_fixtures, write_photo
+from bot_helpers import mastodon_mock_fixtures, wait_for, write_photo
 from requests_helpers import BOT_TOKEN, SEED, add_fault, ask, client_for, replies_to, request_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,16 +44,6 @@ def once(path: Path, kill: str | None = None) -> subprocess.CompletedProcess:
 def start(path: Path, log: Path, kill: str | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(ROOT / "run_bot.py"), "run", "--config", str(path)], cwd=ROOT,
                             env=env(kill), stdout=log.open("a"), stderr=subprocess.STDOUT)
-
-
-def wait_for(what, timeout: float = 180.0, every: float = 0.2):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = what()
-        if got:
-            return got
-        time.sleep(every)
-    return None
 
 
 def posts(srv, visibility: str = "public") -> list[dict]:

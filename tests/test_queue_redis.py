@@ -21,6 +21,7 @@ pytest.importorskip("redis", reason="the [redis] extra is not installed")
 from bot import queue  # noqa: E402
 from bot.publishers.mastodon import html_to_text
 from bot.store import Store
+from bot_helpers import wait_for
 from requests_helpers import BOT_TOKEN, SEED, ask, bot_statuses, load, replies_to, request_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,16 +70,6 @@ def _start(args, log: Path, **env):
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
-def _wait(what, timeout: float, every: float = 0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = what()
-        if got:
-            return got
-        time.sleep(every)
-    return None
-
-
 def test_two_workers_one_killed_mid_render_every_request_answered_once(mock, redis_url, tmp_path):
     q = (f'\n[queue]\nurl = "{redis_url}"\nparallel = 2\nlease_seconds = 2\nretry_delay_seconds = 1\n'
          f'render_timeout_minutes = 3\n')
@@ -92,7 +83,7 @@ def test_two_workers_one_killed_mid_render_every_request_answered_once(mock, red
                for i in range(2)]
     bot = None
     try:
-        assert _wait(lambda: len(queue.queue_status(h)["workers"]) == 2, 60), "the workers did not start"
+        assert wait_for(lambda: len(queue.queue_status(h)["workers"]) == 2, 60), "the workers did not start"
         people = ["ann", "bob"]
         reqs = [ask(mock, people[i % 2], text, seed=i) for i, text in
                 enumerate(["goldfish", "stingray", "peacock", "ostrich and goldfish", "stingray", "peacock"])]
@@ -105,7 +96,7 @@ def test_two_workers_one_killed_mid_render_every_request_answered_once(mock, red
                     return lease["worker"]
             return None
 
-        victim = _wait(busy_worker, 60, every=0.02)
+        victim = wait_for(busy_worker, 60, every=0.02)
         assert victim, "no render started"
         pid = int(victim.rsplit(":", 1)[1])
         assert pid in [w.pid for w in workers]
@@ -116,12 +107,12 @@ def test_two_workers_one_killed_mid_render_every_request_answered_once(mock, red
         def all_answered():
             return all(len(replies_to(mock, r["id"])) >= 1 for r in reqs)
 
-        assert _wait(all_answered, 120, every=0.5), (logs / "bot.log").read_text()[-3000:]
+        assert wait_for(all_answered, 120, every=0.5), (logs / "bot.log").read_text()[-3000:]
         # Anything doubled would come from a render still queued or leased: wait until none is.
         def drained():
             return h.pending_count() == 0 and not list(queue._keys(h, "lease:"))
 
-        assert _wait(drained, 120, every=0.2), "the queue never drained"
+        assert wait_for(drained, 120, every=0.2), "the queue never drained"
         for r in reqs:
             got = replies_to(mock, r["id"])
             assert len(got) == 1, [html_to_text(s["content"]) for s in got]

@@ -19,7 +19,7 @@ import pytest
 import dreamer
 from bot import queue
 from bot.config import load_config
-from bot_helpers import photo_bytes, tiny_config
+from bot_helpers import photo_bytes, tiny_config, wait_for
 from test_queue_redis import redis_url  # noqa: F401  (the fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,16 +37,6 @@ DEAD_BOT = textwrap.dedent("""
     # no worker runs: this waits until the test kills it, leaving its job behind
     queue.RemoteRender(h)(dreamer.load_image(photo_bytes(1)), cfg.base_recipe().replace(classes={{"1": 1.0}}))
 """)
-
-
-def wait_for(what, timeout: float = 120.0, every: float = 0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = what()
-        if got:
-            return got
-        time.sleep(every)
-    return None
 
 
 @pytest.fixture(params=["embedded", "redis"])

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from bot import cli
 from bot.config import ConfigError, load_config
 from bot.scheduler import REQUESTS_JOB, BotRunner
 from bot.store import Store
-from bot_helpers import tiny_config, mastodon_mock_fixtures
+from bot_helpers import mastodon_mock_fixtures, tiny_config, wait_for
 from requests_helpers import BOT_TOKEN, SEED, ask, fake_render, load, replies_to, request_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,9 +32,7 @@ def test_run_bot_answers_a_mention_and_status_shows_the_queue(mock, tmp_path):
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_bot.py"), "--config", str(path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not replies_to(mock, req["id"]):
-            time.sleep(0.3)
+        wait_for(lambda: replies_to(mock, req["id"]), 120)
         got = replies_to(mock, req["id"])
         assert len(got) == 1 and len(got[0]["media_attachments"]) == 1
         status = subprocess.run([sys.executable, str(ROOT / "run_bot.py"), "status", "--config", str(path)],
@@ -91,7 +88,7 @@ def test_hot_reload_turns_requests_on_and_passes_new_limits(mock, tmp_path):
             assert runner.check_reload() is True
             assert runner.requests is worker  # one worker for the bot's life
             # taken at the start of the next tick (the scheduler's, or this one)
-            assert _wait_for(lambda: (worker.tick(), worker.cfg.requests.daily_limit == 5)[1], 20)
+            assert wait_for(lambda: (worker.tick(), worker.cfg.requests.daily_limit == 5)[1], 20)
         finally:
             runner.shutdown()
     finally:
@@ -118,15 +115,6 @@ def test_dry_run_switches_requests_off(mock, tmp_path):
     assert cfg.requests.enabled and not only_outbox(cfg).requests.enabled
 
 
-def _wait_for(pred, timeout=60.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_streaming_wakes_the_worker_and_catches_up_after_a_reconnect(mock, tmp_path, monkeypatch):
     import bot.requests.stream as stream_mod
     from requests_helpers import add_fault
@@ -140,20 +128,20 @@ def test_streaming_wakes_the_worker_and_catches_up_after_a_reconnect(mock, tmp_p
     runner.start()
     try:
         stream = runner._stream
-        assert stream is not None and _wait_for(lambda: stream.rings >= 1, 10)
+        assert stream is not None and wait_for(lambda: stream.rings >= 1, 10)
         worker = runner.requests
         # the first (start-up) tick is over: it has begun (resumed) and let go of the tick lock
-        assert _wait_for(lambda: worker._resumed and not worker._lock.locked(), 30)
+        assert wait_for(lambda: worker._resumed and not worker._lock.locked(), 30)
         first = ask(mock, "ann", "goldfish")
-        assert _wait_for(lambda: len(replies_to(mock, first["id"])) == 1, 30), "the mention did not wake the bot"
+        assert wait_for(lambda: len(replies_to(mock, first["id"])) == 1, 30), "the mention did not wake the bot"
         rings = stream.rings
         # the stream drops and cannot come back at once; a mention arrives meanwhile
         add_fault(mock, r"^/api/v1/streaming", count=2, type="status", status=503)
         stream._handle.connection.close()
         second = ask(mock, "bob", "stingray")
-        assert _wait_for(lambda: len(replies_to(mock, second["id"])) == 1, 30), "not caught up after reconnect"
+        assert wait_for(lambda: len(replies_to(mock, second["id"])) == 1, 30), "not caught up after reconnect"
         assert stream.rings > rings
-        assert _wait_for(lambda: stream.connections >= 2, 10)  # it reconnected by itself
+        assert wait_for(lambda: stream.connections >= 2, 10)  # it reconnected by itself
     finally:
         runner.shutdown()
     assert len(replies_to(mock, first["id"])) == 1 and len(replies_to(mock, second["id"])) == 1
