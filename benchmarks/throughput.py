@@ -100,7 +100,7 @@ def throughput(n_workers: int, n_dreams: int, tmp: Path, url: str, threads: int)
 
             def one(s: int) -> None:
                 try:
-                    render(photo(s), base.replace(classes={str(1 + s % 900): 1.0}, seed=s))
+                    render.render(photo(s), base.replace(classes={str(1 + s % 900): 1.0}, seed=s))
                 except BaseException as exc:  # noqa: BLE001  (reported below)
                     errors.append(exc)
 

@@ -31,9 +31,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
+
+import dreamer
 
 from bot import failpoints
+from bot.render import INPUT_ERRORS, Renderer, RenderFn, as_renderer
 
 if TYPE_CHECKING:
     from huey import Huey
@@ -274,14 +277,14 @@ class WorkerState:
 
 
 _state: WorkerState | None = None
-_render_fn: Callable[..., Any] | None = None
+_render_fn: Renderer | None = None
 
 
-def serve_here(h: "Huey", *, render: Callable[..., Any] | None = None, name: str | None = None) -> WorkerState:
+def serve_here(h: "Huey", *, render: Renderer | RenderFn | None = None, name: str | None = None) -> WorkerState:
     """Make this process a worker: jobs run with `render` (default: the engine) and are
     recorded under `name`."""
     global _state, _render_fn
-    _render_fn = render
+    _render_fn = as_renderer(render)
     _state = WorkerState(h, name)
     _state.start_heartbeat()
     return _state
@@ -300,12 +303,10 @@ def run_job(h: "Huey", job_id: str) -> None:
     st.beat()
     started = time.monotonic()
     try:
-        import dreamer
-
         try:
             image = dreamer.load_image(get_picture(h, s, job["input"]))
             recipe = dreamer.Recipe.from_dict(job["recipe"])
-        except (dreamer.ImageError, dreamer.RecipeError) as exc:
+        except INPUT_ERRORS as exc:
             _finish(h, job_id, error=str(exc), permanent=True)
             _count(st, ok=False, error=str(exc), seconds=0.0)
             return
@@ -313,8 +314,8 @@ def run_job(h: "Huey", job_id: str) -> None:
             time.sleep(float(os.environ[SLEEP_ENV]))
         failpoints.hit("render")
         try:
-            out = (_render_fn or dreamer.dream)(image, recipe)
-        except (dreamer.ImageError, dreamer.RecipeError) as exc:
+            out = (_render_fn or as_renderer(None)).render(image, recipe)
+        except INPUT_ERRORS as exc:
             _finish(h, job_id, error=str(exc), permanent=True)
             _count(st, ok=False, error=str(exc), seconds=time.monotonic() - started)
             return

@@ -20,6 +20,9 @@ import uuid
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from dreamer import Recipe
+from PIL import Image
+
 from bot.queue import (
     QueueError, QueueSettings, RenderFailed, _json, _keys, _pop, _put, drop_picture, get_picture, job_ids, live_jobs,
     process_alive, put_picture,
@@ -45,8 +48,8 @@ def sweep_every(s: QueueSettings) -> float:
 
 
 class RemoteRender:
-    """A drop-in for `dreamer.dream(image, recipe)` that renders on the queue's workers and
-    blocks until the result is back. Thread-safe: callers render `parallel` at a time.
+    """A `Renderer` (bot/render.py) that renders on the queue's workers and blocks until the
+    result is back. Thread-safe: callers render `parallel` at a time.
     Building one sweeps the queue (a restarted bot cleans up after the dead one) and starts
     the periodic sweep."""
 
@@ -58,9 +61,7 @@ class RemoteRender:
         sweep(h, starting=True)
         start_sweeper(h)
 
-    def __call__(self, image: Any, recipe: Any, progress: Any = None) -> Any:
-        from PIL import Image
-
+    def render(self, image: Image.Image, recipe: Recipe) -> Image.Image:
         job_id = uuid.uuid4().hex
         self._beat(job_id)  # first: a sweep must never see this job's pictures without a waiter
         buf = io.BytesIO()
@@ -82,7 +83,7 @@ class RemoteRender:
         finally:
             drop_picture(self.h, self.s, where)
             drop_picture(self.h, self.s, (result or {}).get("output"))
-            for k in ("out:", "lease:", "job:", "wait:"):  # the waiter last: see __call__'s first line
+            for k in ("out:", "lease:", "job:", "wait:"):  # the waiter last: see render's first line
                 _pop(self.h, k + job_id)
 
     def _beat(self, job_id: str) -> None:

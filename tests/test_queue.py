@@ -43,7 +43,7 @@ def test_a_render_through_the_queue_is_the_engines_render(embedded):
     cfg, h = embedded()
     image = dreamer.load_image(photo_bytes(1))
     recipe = cfg.base_recipe().replace(classes={"1": 1.0}, seed=7)
-    got = queue.RemoteRender(h)(image, recipe)
+    got = queue.RemoteRender(h).render(image, recipe)
     want = dreamer.dream(image, recipe)
     assert got.size == want.size
     assert np.array_equal(np.asarray(got), np.asarray(want))
@@ -64,7 +64,7 @@ def test_transient_failures_are_retried_with_backoff(embedded):
 
     cfg, h = embedded(render=flaky)
     image = dreamer.load_image(photo_bytes(2))
-    out = queue.RemoteRender(h)(image, cfg.base_recipe().replace(classes={"1": 1.0}))
+    out = queue.RemoteRender(h).render(image, cfg.base_recipe().replace(classes={"1": 1.0}))
     assert np.array_equal(np.asarray(out), np.asarray(image.transpose(0)))
     assert len(calls) == 3
     (w,) = queue.queue_status(h)["workers"]
@@ -81,7 +81,7 @@ def test_transient_failures_give_up_after_max_retries(embedded):
 
     cfg, h = embedded(render=broken)
     with pytest.raises(queue.RenderFailed, match="gave up after 3 attempts"):
-        queue.RemoteRender(h)(dreamer.load_image(photo_bytes(3)), cfg.base_recipe().replace(classes={"1": 1.0}))
+        queue.RemoteRender(h).render(dreamer.load_image(photo_bytes(3)), cfg.base_recipe().replace(classes={"1": 1.0}))
     assert len(calls) == 3
 
 
@@ -95,7 +95,7 @@ def test_a_bad_picture_fails_at_once_without_retries(embedded):
             buf.write(b"GIF89a but not really")
 
     with pytest.raises(queue.RenderFailed) as err:
-        queue.RemoteRender(h)(Broken(), cfg.base_recipe().replace(classes={"1": 1.0}))
+        queue.RemoteRender(h).render(Broken(), cfg.base_recipe().replace(classes={"1": 1.0}))
     assert calls == []
     assert "image" in str(err.value).lower()
     (w,) = queue.queue_status(h)["workers"]
@@ -108,12 +108,12 @@ def test_pictures_over_the_cap_need_a_shared_dir(embedded, tmp_path):
     size = len(_png(image))
     cfg, h = embedded(f"[queue]\npicture_cap_mb = {(size - 1) / 1e6}\n")
     with pytest.raises(queue.PictureTooBig, match="over \\[queue\\] picture_cap_mb.*set \\[queue\\] shared_dir"):
-        queue.RemoteRender(h)(image, cfg.base_recipe().replace(classes={"1": 1.0}))
+        queue.RemoteRender(h).render(image, cfg.base_recipe().replace(classes={"1": 1.0}))
     # a dream bigger than the cap cannot come back either: said at once, not retried
     cfg, h = embedded(f"[queue]\npicture_cap_mb = {(size + 1) / 1e6}\n",
                       render=lambda im, r: im.resize((400, 400)))
     with pytest.raises(queue.RenderFailed, match="too big to send back"):
-        queue.RemoteRender(h)(image, cfg.base_recipe().replace(classes={"1": 1.0}))
+        queue.RemoteRender(h).render(image, cfg.base_recipe().replace(classes={"1": 1.0}))
 
 
 def _png(image) -> bytes:
@@ -133,7 +133,7 @@ def test_pictures_through_a_shared_dir(embedded, tmp_path):
 
     cfg, h = embedded('[queue]\npicture_cap_mb = 0.001\nshared_dir = "shared"\n', render=render)
     image = dreamer.load_image(photo_bytes(4, size=(200, 200)))
-    out = queue.RemoteRender(h)(image, cfg.base_recipe().replace(classes={"1": 1.0}))
+    out = queue.RemoteRender(h).render(image, cfg.base_recipe().replace(classes={"1": 1.0}))
     assert np.array_equal(np.asarray(out), np.asarray(image))
     assert len(seen) == 1 and seen[0].startswith("in-")  # the input went through the folder
     assert list((tmp_path / "shared").iterdir()) == []  # and both pictures were cleaned up
@@ -162,7 +162,7 @@ def test_status_shows_the_embedded_queue_and_its_workers(embedded, tmp_path):
 
     cfg, h = embedded("[queue]\nretry_delay_seconds = 0.1\nmax_retries = 0\n", render=broken)
     with pytest.raises(queue.RenderFailed):
-        queue.RemoteRender(h)(dreamer.load_image(photo_bytes(5)), cfg.base_recipe().replace(classes={"1": 1.0}))
+        queue.RemoteRender(h).render(dreamer.load_image(photo_bytes(5)), cfg.base_recipe().replace(classes={"1": 1.0}))
     out = io.StringIO()
     assert main(["status", "--config", str(cfg.path)], out=out) == 0
     text = out.getvalue()

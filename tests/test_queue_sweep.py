@@ -35,7 +35,7 @@ DEAD_BOT = textwrap.dedent("""
     cfg = load_config(sys.argv[1], need_secrets=False)
     h = queue.make_huey(queue.QueueSettings.from_config(cfg))
     # no worker runs: this waits until the test kills it, leaving its job behind
-    queue.RemoteRender(h)(dreamer.load_image(photo_bytes(1)), cfg.base_recipe().replace(classes={{"1": 1.0}}))
+    queue.RemoteRender(h).render(dreamer.load_image(photo_bytes(1)), cfg.base_recipe().replace(classes={{"1": 1.0}}))
 """)
 
 
@@ -119,7 +119,7 @@ def test_a_task_taken_by_a_worker_that_died_before_its_lease_is_queued_again(tmp
 
     def bot():
         image = dreamer.load_image(photo_bytes(2))
-        got["out"] = queue.RemoteRender(h)(image, cfg.base_recipe().replace(classes={"1": 1.0}))
+        got["out"] = queue.RemoteRender(h).render(image, cfg.base_recipe().replace(classes={"1": 1.0}))
 
     t = threading.Thread(target=bot, daemon=True)
     t.start()

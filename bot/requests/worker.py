@@ -18,8 +18,7 @@ cycle) defers a reply without counting an attempt.
 Crashes: `busy` marks the step in progress; the first tick of a worker counts a crash for
 each request a dead process left busy, and resumes it. The same request killing the bot
 `bot.crash_limit` times in a row gets an apology (while dreaming) or is given up (while
-replying). The worker holds no tensor code: it calls the engine's `dream(image, recipe)` and
-`load_image(bytes)`.
+replying). The worker holds no tensor code: it dreams through bot/render.py's `make_dream`.
 """
 from __future__ import annotations
 
@@ -27,15 +26,18 @@ import json
 import logging
 import random
 import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from bot import logs, notify
+from bot.caption import join_classes
 from bot.publishers.base import PublishError
 from bot.publishers.marker import post_ref
+from bot.queue import RenderFailed
+from bot.render import Renderer, RenderFn, as_renderer, make_dream
 from bot.retry import Backoff, stamp_in
 
 from . import inputs, replies
@@ -67,11 +69,11 @@ class Drop(Exception):
 
 class RequestWorker:
     def __init__(self, cfg: "Config", store: "Store", client: "RequestsClient", *,
-                 render: Callable[..., Any] | None = None, rng: random.Random | None = None):
+                 render: Renderer | RenderFn | None = None, rng: random.Random | None = None):
         self.cfg = cfg
         self.store = store
         self.client = client
-        self._render = render
+        self.renderer = as_renderer(render)
         self.rng = rng or random.Random()
         self._lock = threading.Lock()
         self._me: str | None = None
@@ -117,12 +119,10 @@ class RequestWorker:
         if self.cfg.requests.acknowledge:
             self._acknowledge()
         rows = self.store.open_requests()
-        # A queue with several workers (bot.queue.RemoteRender.parallel) renders that many
-        # requests at once; each request is still handled by one thread, start to end.
-        parallel = min(getattr(self._render, "parallel", 1), len(rows))
+        # A queue with several workers renders that many requests at once; each request is
+        # still handled by one thread, start to end.
+        parallel = min(self.renderer.parallel, len(rows))
         if parallel > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
             with ThreadPoolExecutor(parallel, thread_name_prefix="request") as pool:
                 outcomes = list(pool.map(self._handle_one, rows))
         else:
@@ -150,8 +150,6 @@ class RequestWorker:
             return "answered" if self.handle(row) in ("replied", "refused", "ignored") else "waiting"
         except Exception as exc:  # one broken request must not stop the others
             why = f"{type(exc).__name__}: {exc}"
-            from bot.queue import RenderFailed
-
             if isinstance(exc, RenderFailed):  # a worker said no retry can help (bad image or recipe)
                 log.error("request %s: the render failed for good: %s", row["status_id"], logs.redact(str(exc)))
                 self._refuse(self.store.request(row["id"]), "failed")
@@ -328,24 +326,14 @@ class RequestWorker:
         log.warning("request %s: %s (retry after %s)", row["status_id"], why, at)
 
     def _dream(self, image: Any, terms: tuple[list[str], list[float]], key: str) -> Path:
-        import dreamer
-
-        recipe = self.cfg.base_recipe().replace(classes=dict(zip(*terms)), seed=self.rng.randrange(2**31))
-        render = self._render or dreamer.dream
-        started = time.monotonic()
-        out = render(image, recipe)
-        took = time.monotonic() - started
-        old = self.store.get_meta("requests:render_seconds")
+        dream = make_dream(self.renderer, image, self.cfg.base_recipe(), classes=dict(zip(*terms)),
+                           seed=self.rng.randrange(2**31), path=self.cfg.data_dir / "requests" / f"{key}.png")
+        took, old = dream.seconds, self.store.get_meta("requests:render_seconds")
         # a running average, for the "about M minutes" in the queued note
         self.store.set_meta("requests:render_seconds", took if old is None else 0.7 * float(old) + 0.3 * took)
-        path = self.cfg.data_dir / "requests" / f"{key}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        dreamer.save_image(out, path, recipe.to_dict())
-        return path
+        return dream.path
 
     def _also_publish(self, row: Mapping[str, Any], names: list[str], image: Path | None) -> None:
-        from bot.caption import join_classes
-
         others = [p for p in self.cfg.enabled_publishers() if p != "mastodon"]
         if not others or image is None:
             return
@@ -376,7 +364,7 @@ def _age_hours(row: Mapping[str, Any]) -> float:
     return 0.0
 
 
-def build_worker(cfg: "Config", store: "Store", *, render: Callable[..., Any] | None = None) -> RequestWorker | None:
+def build_worker(cfg: "Config", store: "Store", *, render: Renderer | RenderFn | None = None) -> RequestWorker | None:
     """The worker for a config, or None when requests are off."""
     if not cfg.requests.enabled or not cfg.publishers.mastodon.enabled:
         return None
