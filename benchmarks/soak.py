@@ -169,7 +169,7 @@ def tally(tmp_path: Path, srv, asked, photos: int, path: Path):
     from bot import queue
     from bot.config import load_config
     from bot.publishers.marker import contains_ref, post_ref
-    from bot.publishers.mastodon import html_to_text
+    from bot.publishers.mastodon_text import html_to_text
     from requests_helpers import replies_to
 
     store = _open_store(tmp_path)

@@ -79,13 +79,11 @@ def build_publishers(cfg: "Config", store: "Store | None" = None) -> dict[str, P
         if p.mastodon.enabled:
             # Imported only when enabled, so a demo needs none of the platform libraries.
             from bot.publishers.mastodon import MastodonPublisher
+            from bot.publishers.mastodon_api import MastodonApi
 
             m = p.mastodon
-            pubs["mastodon"] = MastodonPublisher(
-                m.api_base_url, cfg.secret("mastodon.access_token"), visibility=m.visibility,
-                language=m.language, spoiler_text=m.spoiler_text, timeout=m.timeout,
-                processing_wait=m.processing_wait, **shared,
-            )
+            pubs["mastodon"] = MastodonPublisher(MastodonApi.from_config(cfg, store), visibility=m.visibility,
+                                                 language=m.language, spoiler_text=m.spoiler_text)
         if p.tumblr.enabled:
             from bot.publishers.tumblr import TumblrPublisher
 

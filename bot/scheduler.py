@@ -185,7 +185,7 @@ class BotRunner:
             return
         from bot.requests.stream import MentionStream
 
-        self._stream = MentionStream(self.requests.client.api, self.wake_requests)
+        self._stream = MentionStream(self.requests.client.streaming, self.wake_requests)
         try:
             self._stream.start()
             log.info("requests: listening on the streaming API too")

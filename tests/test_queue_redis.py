@@ -19,7 +19,7 @@ from mastodon_mock.testing import MockServer
 pytest.importorskip("redis", reason="the [redis] extra is not installed")
 
 from bot import queue  # noqa: E402
-from bot.publishers.mastodon import html_to_text
+from bot.publishers.mastodon_text import html_to_text
 from bot.store import Store
 from bot_helpers import wait_for
 from requests_helpers import BOT_TOKEN, SEED, ask, bot_statuses, load, replies_to, request_config

@@ -15,7 +15,7 @@ import requests
 
 from bot_helpers import mastodon_mock_fixtures
 
-from bot.publishers.mastodon import html_to_text
+from bot.publishers.mastodon_text import html_to_text
 from bot.requests.worker import build_worker
 from bot.store import Store
 from requests_helpers import SEED, add_fault, ask, bot_statuses, fake_render, load, replies_to, request_config
@@ -95,7 +95,7 @@ def test_after_a_long_outage_the_reply_is_found_not_repeated(mock, tmp_path):
     # as if the bot died after posting: the store still says "rendered, one attempt"
     store.update_request(1, state="rendered", reply_id=None, reply_attempts=1)
     # and the server forgot the idempotency key: any new post would be a second status
-    import bot.publishers.mastodon as mastodon_mod
+    import bot.publishers.mastodon_api as mastodon_mod
 
     orig = mastodon_mod.idempotency_key
     mastodon_mod.idempotency_key = lambda k: "fresh-" + k
@@ -263,7 +263,7 @@ def test_a_used_up_media_limit_holds_back_images_only(mock, tmp_path):
     store = Store(cfg.data_dir / "bot.db")
     first = ask(mock, "ann", "goldfish")
     worker = build_worker(cfg, store, render=fake_render)
-    worker.client.limits()  # learn the general limit (X-RateLimit-Limit of an API call)
+    worker.client.api.limits()  # learn the general limit (X-RateLimit-Limit of an API call)
     add_fault(mock, r"^/api/v2/media$", count=1, methods=["POST"], type="ratelimit",
               headers={"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": "0", "Retry-After": "600"})
     worker.tick()

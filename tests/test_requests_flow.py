@@ -10,7 +10,7 @@ import random
 import pytest
 import requests
 
-from bot.publishers.mastodon import html_to_text
+from bot.publishers.mastodon_text import html_to_text
 from bot.requests.worker import build_worker
 from bot.store import Store
 from bot_helpers import photo_bytes, mastodon_mock_fixtures
@@ -213,9 +213,9 @@ def test_same_status_is_handled_once_and_cursor_persists(mock, tmp_path):
 
 
 def test_more_mentions_than_a_page_are_all_read_oldest_first(mock, tmp_path, monkeypatch):
-    import bot.requests.client as client_mod
+    import bot.publishers.mastodon_api as api_mod
 
-    monkeypatch.setattr(client_mod, "PAGE", 2)
+    monkeypatch.setattr(api_mod, "PAGE", 2)
     worker, store = make_worker(tmp_path, mock, "daily_limit = 10\nqueue_cap = 10")
     reqs = [ask(mock, "ann", "goldfish", image=False) for _ in range(5)]
     worker.tick()

@@ -368,10 +368,10 @@ def build_worker(cfg: "Config", store: "Store", *, render: Renderer | RenderFn |
     """The worker for a config, or None when requests are off."""
     if not cfg.requests.enabled or not cfg.publishers.mastodon.enabled:
         return None
+    from bot.publishers.mastodon_api import MastodonApi
+
     from .client import RequestsClient
 
-    m = cfg.publishers.mastodon
-    client = RequestsClient(m.api_base_url, cfg.secret("mastodon.access_token"), visibility=m.visibility,
-                            language=m.language, timeout=m.timeout, processing_wait=m.processing_wait,
-                            limits=store)  # rate limits shared with the cycle and other processes
+    # rate limits in the store: shared with the cycle and other processes
+    client = RequestsClient(MastodonApi.from_config(cfg, store), language=cfg.publishers.mastodon.language)
     return RequestWorker(cfg, store, client, render=render)
