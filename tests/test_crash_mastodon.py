@@ -18,6 +18,7 @@ import requests
 from bot import failpoints, queue
 from bot.config import load_config
 from bot.publishers.mastodon_text import html_to_text
+from bot.queue_sweep import orphans
 from bot.store import Store
 from bot_helpers import mastodon_mock_fixtures, wait_for, write_photo
 from requests_helpers import BOT_TOKEN, SEED, add_fault, ask, client_for, replies_to, request_config
@@ -75,7 +76,7 @@ def assert_settled(path: Path) -> str:
     s = queue.QueueSettings.from_config(cfg)
     if s.sqlite_path.exists():
         assert "0 waiting, 0 waiting to retry, 0 in progress" in text and "orphaned" not in text, text
-        found = queue.orphans(queue.make_huey(s))
+        found = orphans(queue.RenderQueue(s))
         assert found["keys"] == [] and found["files"] == [], found
     return text
 
@@ -213,8 +214,7 @@ def test_six_kills_of_the_requests_bot_mid_reply_then_exactly_one_reply(mock, tm
     assert (r["state"], r["reply_attempts"], r["crashes"], r["busy"]) == ("replied", 7, 0, None)
     assert store.ended_items() == []
     assert_settled(path)
-    h = queue.make_huey(queue.QueueSettings.from_config(load_config(path, need_secrets=False)))
-    workers = queue._keys(h, "worker:")
+    workers = queue.RenderQueue.from_config(load_config(path, need_secrets=False)).keys("worker:")
     assert not [w for w in workers if int(w.rsplit(":", 1)[1]) in killed], workers  # dead workers swept
 
 
