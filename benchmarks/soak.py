@@ -206,13 +206,13 @@ def tally(tmp_path: Path, srv, asked, photos: int, path: Path):
         if n > 1:
             doubled += 1
             detail.append(f"request {i}: {n} replies")
-        elif n == 0 and not (row["state"] == "ignored" and row["error"]):
+        elif n == 0 and not (row.state == "ignored" and row.error):
             lost += 1
-            detail.append(f"request {i}: no reply ({row['state']})")
+            detail.append(f"request {i}: no reply ({row.state})")
     # orphans
     sources = store.source_counts()
     orphaned = sources.get("taken", 0) + store.open_posts().get("intended", 0)
-    orphaned += sum(1 for r in store.open_requests(due_only=False) if r["busy"])
+    orphaned += sum(1 for r in store.open_requests(due_only=False) if r.busy)
     found = orphans(queue.RenderQueue.from_config(load_config(path, need_secrets=False)))
     recorded = {Path(f).name for f in store.dream_files()}
     stray = [p for p in (tmp_path / "data" / "dreams").glob("*.png") if p.name not in recorded]

@@ -354,9 +354,9 @@ def _request_status(cfg, store, p) -> None:
     p(f"dream requests ({on}): " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none yet"))
     waiting = store.open_requests(due_only=False)
     for i, r in enumerate(waiting[:10], 1):
-        extra = f"; retry after {r['retry_at']}" if r["retry_at"] else ""
-        extra += f"; last error: {r['error'][:120]}" if r["error"] else ""
-        p(f"  {i}. @{r['acct']} status {r['status_id']} {r['state']} since {r['created_at']}{extra}")
+        extra = f"; retry after {r.retry_at}" if r.retry_at else ""
+        extra += f"; last error: {r.error[:120]}" if r.error else ""
+        p(f"  {i}. @{r.acct} status {r.status_id} {r.state} since {r.created_at}{extra}")
     if len(waiting) > 10:
         p(f"  ... and {len(waiting) - 10} more")
 

@@ -211,7 +211,7 @@ def test_six_kills_of_the_requests_bot_mid_reply_then_exactly_one_reply(mock, tm
     assert len(reply["media_attachments"]) == 1
     store = Store(tmp_path / "data" / "bot.db")
     r = store.request(1)
-    assert (r["state"], r["reply_attempts"], r["crashes"], r["busy"]) == ("replied", 7, 0, None)
+    assert (r.state, r.reply_attempts, r.crashes, r.busy) == ("replied", 7, 0, None)
     assert store.ended_items() == []
     assert_settled(path)
     workers = queue.RenderQueue.from_config(load_config(path, need_secrets=False)).keys("worker:")
@@ -233,7 +233,7 @@ def test_an_outage_longer_than_the_old_attempt_limit_then_the_post_and_reply_go_
 
         def long_outage():  # more failures in a row than the old limit of 5 attempts
             rows = store.open_requests(due_only=False)
-            return store.post(1, "mastodon").failures > 5 and rows and rows[0]["retries"] > 5
+            return store.post(1, "mastodon").failures > 5 and rows and rows[0].retries > 5
 
         assert wait_for(long_outage), logs.read_text()[-3000:]
         assert store.ended_items() == [] and posts(mock) == [] and replies_to(mock, req["id"]) == []
