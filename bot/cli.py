@@ -136,7 +136,7 @@ def _check_config(args, out: TextIO) -> int:
     """Every problem in one pass: the file's, then the folders and lists it names."""
     from bot import logs
     from bot.config import ConfigError
-    from bot.config_check import check_file
+    from bot.config import check_file
     from bot.scheduler import _describe, next_runs
 
     # Secrets are part of what a deploy needs: check them too unless this is for a dry run.

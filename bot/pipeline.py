@@ -34,7 +34,7 @@ from bot.publishers.base import Publisher, PublishError
 from bot.publishers.outbox import OutboxPublisher, save_source_photo
 from bot.render import Renderer, RenderFn, as_renderer, is_engine_error, make_dream
 from bot.retry import Backoff
-from bot.sources.base import Source, SourceError, SourceItem, build_sources
+from bot.sources import Source, SourceError, SourceItem, build_sources
 
 if TYPE_CHECKING:
     from bot.config import Config

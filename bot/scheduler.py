@@ -26,11 +26,10 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MI
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import logs
-from bot.cron import crontab_trigger
+from bot.cron import crontab_trigger, make_trigger
 from bot.config import Config, ConfigError, ScheduleSection, load_config, only_outbox
 from bot.pipeline import BuildError, Pipeline, build_parts
 from bot.store import Store
@@ -42,14 +41,6 @@ CYCLE_JOB = "cycle"
 RELOAD_JOB = "reload"
 REQUESTS_JOB = "requests"
 RETRY_JOB = "retry"
-
-
-def make_trigger(s: ScheduleSection) -> CronTrigger | IntervalTrigger:
-    tz = ZoneInfo(s.timezone)
-    jitter = s.jitter_seconds or None
-    if s.cron:
-        return crontab_trigger(s.cron, tz, jitter)
-    return IntervalTrigger(seconds=float(s.interval_minutes) * 60, timezone=tz, jitter=jitter)
 
 
 def next_runs(s: ScheduleSection, n: int = 3, now: datetime | None = None) -> list[datetime]:
