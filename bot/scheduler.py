@@ -32,6 +32,7 @@ from bot import logs
 from bot.cron import crontab_trigger, make_trigger
 from bot.config import Config, ConfigError, ScheduleSection, load_config, only_outbox
 from bot.pipeline import BuildError, Pipeline, build_parts
+from bot.render import Renderer, RenderFn
 from bot.store import Store
 
 log = logging.getLogger("bot.scheduler")
@@ -69,7 +70,7 @@ class BotRunner:
         *,
         dry_run: bool = False,
         blocking: bool = True,
-        render: Any = None,
+        render: Renderer | RenderFn | None = None,
         pipeline: Pipeline | None = None,
     ):
         self.cfg = cfg
@@ -279,7 +280,7 @@ class BotRunner:
             log.debug("could not save the next run time: %s", exc)
 
 
-def _build_requests(cfg: Config, store: Store, render: Any):
+def _build_requests(cfg: Config, store: Store, render: Renderer | RenderFn | None):
     if not cfg.requests.enabled:
         return None
     from bot.requests.worker import build_worker
