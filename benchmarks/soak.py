@@ -167,9 +167,10 @@ def done(tmp_path: Path, srv, asked, photos: int) -> bool:
 
 def tally(tmp_path: Path, srv, asked, photos: int, path: Path):
     from bot import queue
+    from bot.queue_sweep import orphans
     from bot.config import load_config
     from bot.publishers.marker import contains_ref, post_ref
-    from bot.publishers.mastodon import html_to_text
+    from bot.publishers.mastodon_text import html_to_text
     from requests_helpers import replies_to
 
     store = _open_store(tmp_path)
@@ -205,15 +206,14 @@ def tally(tmp_path: Path, srv, asked, photos: int, path: Path):
         if n > 1:
             doubled += 1
             detail.append(f"request {i}: {n} replies")
-        elif n == 0 and not (row["state"] == "ignored" and row["error"]):
+        elif n == 0 and not (row.state == "ignored" and row.error):
             lost += 1
-            detail.append(f"request {i}: no reply ({row['state']})")
+            detail.append(f"request {i}: no reply ({row.state})")
     # orphans
     sources = store.source_counts()
     orphaned = sources.get("taken", 0) + store.open_posts().get("intended", 0)
-    orphaned += sum(1 for r in store.open_requests(due_only=False) if r["busy"])
-    h = queue.make_huey(queue.QueueSettings.from_config(load_config(path, need_secrets=False)))
-    found = queue.orphans(h)
+    orphaned += sum(1 for r in store.open_requests(due_only=False) if r.busy)
+    found = orphans(queue.RenderQueue.from_config(load_config(path, need_secrets=False)))
     recorded = {Path(f).name for f in store.dream_files()}
     stray = [p for p in (tmp_path / "data" / "dreams").glob("*.png") if p.name not in recorded]
     orphaned += len(found["keys"]) + len(found["files"]) + len(found["workers"]) + len(stray)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,34 +31,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests/redis_server.py: the tests' redis-server
 
 RECIPE = {"model": "efficientnet-lite0", "octaves": 1, "iterations": 4, "max_pixels": 200_000}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
-    import redis
-
-    exe = shutil.which("redis-server")
-    if exe is None:
-        sys.exit("needs redis-server (apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp), "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    conn = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            conn.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return proc, f"redis://127.0.0.1:{port}/0"
 
 
 def write_config(tmp: Path, url: str, parallel: int) -> Path:
@@ -82,17 +56,17 @@ def photo(seed: int, size=(320, 240)):
 
 
 def throughput(n_workers: int, n_dreams: int, tmp: Path, url: str, threads: int) -> tuple[float, float]:
-    from bot import queue
+    """On a fresh redis-server at `url` (nothing left from an earlier run)."""
     from bot.config import load_config
+    from bot.queue import RenderQueue
+    from bot.queue_bot import RemoteRender
 
     cfg = load_config(write_config(tmp, url, n_workers), need_secrets=False)
-    h = queue.make_huey(queue.QueueSettings.from_config(cfg))
-    h.flush()
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     procs = [subprocess.Popen([sys.executable, str(ROOT / "run_bot.py"), "worker", "--config", str(cfg.path),
                                "--log-level", "WARNING"], cwd=ROOT, env=env) for _ in range(n_workers)]
     try:
-        render = queue.RemoteRender(h)
+        render = RemoteRender(RenderQueue.from_config(cfg))
         base = cfg.base_recipe()
 
         def run(seeds: list[int]) -> None:
@@ -100,7 +74,7 @@ def throughput(n_workers: int, n_dreams: int, tmp: Path, url: str, threads: int)
 
             def one(s: int) -> None:
                 try:
-                    render(photo(s), base.replace(classes={str(1 + s % 900): 1.0}, seed=s))
+                    render.render(photo(s), base.replace(classes={str(1 + s % 900): 1.0}, seed=s))
                 except BaseException as exc:  # noqa: BLE001  (reported below)
                     errors.append(exc)
 
@@ -192,22 +166,24 @@ def main() -> None:
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {args.threads} torch "
           f"thread(s) per worker; recipe {RECIPE}; 320x240 photos")
+    from redis_server import redis_server
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        sys.exit("needs redis-server (apt-get install redis-server)")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        redis_proc, url = start_redis(tmp)
-        try:
-            print("\n| workers | dreams/min | warm-up (model load + 1 dream) |\n|---|---|---|")
-            base = None
-            for n in args.workers:
+        print("\n| workers | dreams/min | warm-up (model load + 1 dream) |\n|---|---|---|")
+        base = None
+        for n in args.workers:
+            with redis_server(exe, tmp) as url:  # a fresh queue for each run
                 rate, warm = throughput(n, args.dreams, tmp, url, args.threads)
-                base = base or rate
-                print(f"| {n} | {rate:.2f} ({rate / base:.2f}x) | {warm:.1f} s |", flush=True)
-            print("\n| picture | via | put ms | get ms |\n|---|---|---|---|")
+            base = base or rate
+            print(f"| {n} | {rate:.2f} ({rate / base:.2f}x) | {warm:.1f} s |", flush=True)
+        print("\n| picture | via | put ms | get ms |\n|---|---|---|---|")
+        with redis_server(exe, tmp) as url:
             for size, via, put, get in transport(url, tmp):
                 print(f"| {size} | {via} | {put:.1f} | {get:.1f} |")
-        finally:
-            redis_proc.terminate()
-            redis_proc.wait(10)
     if not args.skip_batching:
         import torch
 

@@ -84,7 +84,7 @@ def _check_mastodon(cfg: Any, out: TextIO) -> list[str]:
     from mastodon import Mastodon, MastodonError
 
     from bot.publishers.base import PublishError
-    from bot.publishers.mastodon import MastodonPublisher
+    from bot.publishers.mastodon_api import MastodonApi
 
     m = cfg.publishers.mastodon
     token = cfg.secret("mastodon.access_token")
@@ -97,7 +97,7 @@ def _check_mastodon(cfg: Any, out: TextIO) -> list[str]:
     print(f"  mastodon:   @{me['acct']} on {m.api_base_url}"
           + ("" if me.get("bot") else " (not yet marked as a bot: the first post marks it)"), file=out)
     try:
-        limits = MastodonPublisher(m.api_base_url, token, timeout=m.timeout).limits()
+        limits = MastodonApi(m.api_base_url, token, timeout=m.timeout).limits()
     except PublishError as exc:
         return [f"mastodon: cannot read the server's limits: {exc}"]
     print(f"  limits:     {limits.max_characters} characters, {limits.max_media_attachments} images, "

@@ -102,14 +102,14 @@ def _worker(cfg, args, render) -> int:
               "process. Set url = \"redis://host:6379/0\" to run workers apart.", file=sys.stderr)
         return 2
     try:
-        h = queue.make_huey(queue.QueueSettings.from_config(cfg))
-        h.storage.conn.ping()
+        q = queue.RenderQueue.from_config(cfg)
+        q.huey.storage.conn.ping()
     except Exception as exc:
         print(f"{args.config}: cannot reach the queue at {cfg.queue.url}: {exc}", file=sys.stderr)
         return 1
-    state = queue.serve_here(h, render=render)
+    state = q.serve_here(render=render)
     log.info("worker %s: taking renders from %s with %d thread(s)", state.name, cfg.queue.url, cfg.queue.workers)
-    queue.consumer(h, cfg.queue.workers).run()
+    q.consumer(cfg.queue.workers).run()
     state.stop()
     return 0
 
@@ -118,24 +118,25 @@ def _queue_render(cfg, render):
     """The render the bot uses, and the in-process consumer to stop at exit (or None).
     An injected `render` (tests, `--once`) is used directly; otherwise renders go through
     the queue: embedded (consumer threads here) or Redis (worker processes elsewhere)."""
-    from bot import queue
+    from bot.queue import RenderQueue
+    from bot.queue_bot import RemoteRender
 
     if render is not None:
         return render, None
-    h = queue.make_huey(queue.QueueSettings.from_config(cfg))
+    q = RenderQueue.from_config(cfg)
     consumer = None
     if not cfg.queue.url:
-        queue.serve_here(h)
-        consumer = queue.consumer(h, cfg.queue.workers, in_process=True)
+        q.serve_here()
+        consumer = q.consumer(cfg.queue.workers, in_process=True)
         consumer.start()
-    return queue.RemoteRender(h), consumer
+    return RemoteRender(q), consumer
 
 
 def _check_config(args, out: TextIO) -> int:
     """Every problem in one pass: the file's, then the folders and lists it names."""
     from bot import logs
     from bot.config import ConfigError
-    from bot.config_check import check_file
+    from bot.config import check_file
     from bot.scheduler import _describe, next_runs
 
     # Secrets are part of what a deploy needs: check them too unless this is for a dry run.
@@ -209,9 +210,10 @@ def _run(cfg, args, render, out: TextIO) -> int:
     try:
         if args.once:
             if cfg.queue.url and render is None:  # one render, by the workers
-                from bot import queue
+                from bot.queue import RenderQueue
+                from bot.queue_bot import RemoteRender
 
-                render = queue.RemoteRender(queue.make_huey(queue.QueueSettings.from_config(cfg)))
+                render = RemoteRender(RenderQueue.from_config(cfg))
             result = Pipeline(parts, store, data_dir=cfg.data_dir, render=render).run_cycle()
             print(f"{result.outcome}: {result.message}", file=out)
             if "outbox" in parts.publishers and result.dream_id:
@@ -329,7 +331,7 @@ def _status(cfg, out: TextIO) -> int:
 def _running(cfg, store) -> tuple[dict | None, str]:
     """The scheduler's record if a bot is running on this data dir (a dry run keeps its own)."""
     from bot.dryrun import store_path
-    from bot.queue import process_alive
+    from bot.queue_sweep import process_alive
 
     for dry in (False, True):
         if dry:
@@ -352,9 +354,9 @@ def _request_status(cfg, store, p) -> None:
     p(f"dream requests ({on}): " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none yet"))
     waiting = store.open_requests(due_only=False)
     for i, r in enumerate(waiting[:10], 1):
-        extra = f"; retry after {r['retry_at']}" if r["retry_at"] else ""
-        extra += f"; last error: {r['error'][:120]}" if r["error"] else ""
-        p(f"  {i}. @{r['acct']} status {r['status_id']} {r['state']} since {r['created_at']}{extra}")
+        extra = f"; retry after {r.retry_at}" if r.retry_at else ""
+        extra += f"; last error: {r.error[:120]}" if r.error else ""
+        p(f"  {i}. @{r.acct} status {r.status_id} {r.state} since {r.created_at}{extra}")
     if len(waiting) > 10:
         p(f"  ... and {len(waiting) - 10} more")
 
@@ -363,15 +365,16 @@ def _render_queue_status(cfg, p) -> None:
     """The render queue: tasks waiting, and each worker seen with its throughput and last error."""
     import time as _time
 
-    from bot import queue
+    from bot.queue import QueueSettings, RenderQueue
+    from bot.queue_bot import queue_status
 
-    s = queue.QueueSettings.from_config(cfg)
+    s = QueueSettings.from_config(cfg)
     where = cfg.queue.url or f"embedded ({s.sqlite_path})"
     if not cfg.queue.url and not s.sqlite_path.exists():
         p(f"render queue: {where}: not started yet")
         return
     try:
-        info = queue.queue_status(queue.make_huey(s), stale_after=3 * s.lease_seconds)
+        info = queue_status(RenderQueue(s), stale_after=3 * s.lease_seconds)
     except Exception as exc:
         p(f"render queue: {where}: cannot read it: {exc}")
         return

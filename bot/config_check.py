@@ -15,12 +15,15 @@ import os
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
-if TYPE_CHECKING:
-    from bot.config import Config
+from bot.config_recipe import build_recipe, recipe_problem
+from bot.config_sections import Config, picker_problems
+from bot.config_services import SECRET_FIELDS
+from bot.cron import make_trigger
+
 
 def init_hint(config: Path | None) -> str:
     """What to do about a missing source folder or list, naming the config when it is known."""
@@ -45,8 +48,6 @@ def without_schema(data: Mapping[str, Any], path: Path, environ: Mapping[str, st
 
 def partial_config(data: Mapping[str, Any], path: Path) -> tuple["Config", set[str]]:
     """A Config of the sections that validate alone (defaults elsewhere), and their names."""
-    from bot.config import Config
-
     good: dict[str, Any] = {}
     ok = set()
     for name, field in Config.model_fields.items():
@@ -107,7 +108,6 @@ def _admin_needs_mastodon(cfg: "Config") -> list[str]:
 
 def _schedule_computes(cfg: "Config") -> list[str]:
     """The scheduler's own arithmetic, at its worst case (the largest jitter and grace)."""
-    from bot.scheduler import make_trigger
 
     s = cfg.schedule
     try:
@@ -144,8 +144,6 @@ def nul_problems(data: Any, key: str = "") -> list[str]:
 def class_name_problems(cfg: "Config | None", raw: Any) -> list[str]:
     """Unknown class and group names in [picker], read from the raw table when the section
     itself did not validate (so they show up with its schema errors, not after them)."""
-    from bot.picker import picker_problems
-
     if cfg is not None:
         return picker_problems(cfg.picker)
     if not isinstance(raw, dict):
@@ -168,11 +166,9 @@ def class_name_problems(cfg: "Config | None", raw: Any) -> list[str]:
 
 def recipe_problems(table: dict[str, Any]) -> list[str]:
     """Every bad [recipe] value at once (a recipe stops at its first), then the model's."""
-    from bot.config import _build_recipe, _recipe_problem
-
     problems = []
     try:
-        recipe = _build_recipe(table)
+        recipe = build_recipe(table)
     except ValueError as whole:
         recipe = None
         base = {k: v for k, v in table.items() if k == "preset"}
@@ -180,10 +176,10 @@ def recipe_problems(table: dict[str, Any]) -> list[str]:
             if key == "preset":
                 continue
             try:
-                _build_recipe({**base, key: value})
+                build_recipe({**base, key: value})
             except ValueError as exc:
-                problems.append(_recipe_problem(str(exc)))
-        problems = list(dict.fromkeys(problems)) or [_recipe_problem(str(whole))]
+                problems.append(recipe_problem(str(exc)))
+        problems = list(dict.fromkeys(problems)) or [recipe_problem(str(whole))]
     if recipe is not None and recipe.classes:
         problems.append("recipe.classes: the [picker] chooses the classes for each dream; "
                         "remove classes here and use picker.allow (e.g. allow = [\"goldfish\"])")
@@ -230,8 +226,6 @@ def looks_like_variable(name: str) -> bool:
 
 def load_secrets(cfg: "Config", environ: Mapping[str, str]) -> list[str]:
     """Read the enabled publishers' secrets into `cfg`; one problem per variable missing."""
-    from bot.config import SECRET_FIELDS
-
     problems = []
     for pub, fields in SECRET_FIELDS.items():
         section = getattr(cfg.publishers, pub)
@@ -256,30 +250,6 @@ def load_secrets(cfg: "Config", environ: Mapping[str, str]) -> list[str]:
 
 
 # --- outside the file -------------------------------------------------------------------------
-def check_file(path: str | Path, *, need_secrets: bool = True,
-               environ: Mapping[str, str] | None = None) -> tuple["Config | None", list[str]]:
-    """`check-config`: the config (None if unusable) and every problem, the file's and the
-    environment's, each line starting with the file's name."""
-    import tomllib
-
-    from bot.config import ConfigError, load_config
-    from bot.logs import one_line
-
-    where = str(Path(path))
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        data = None  # load_config says what is wrong with the file
-    try:
-        cfg, problems = load_config(path, need_secrets=need_secrets, environ=environ), []
-    except ConfigError as exc:
-        cfg, problems = None, list(exc.problems)
-    if data is not None:
-        problems += [one_line(f"{where}: {line}") for line in environment_problems(data, Path(path))]
-    return cfg, list(dict.fromkeys(problems))
-
-
 def environment_problems(data: Mapping[str, Any], config_path: Path, *, sources: bool = True) -> list[str]:
     """Folders the bot must write, and (with `sources`) the folders and lists it reads.
 

@@ -23,23 +23,25 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from dreamer import Recipe
+from filelock import FileLock, Timeout
+
 from bot import failpoints, logs, notify
 from bot.caption import make_caption
-from bot.picker import Picker
+from bot.picker import Picker, PickError
 from bot.posting import publish_row
 from bot.publishers.base import Publisher, PublishError
+from bot.publishers.outbox import OutboxPublisher, save_source_photo
+from bot.render import Renderer, RenderFn, as_renderer, is_engine_error, make_dream
 from bot.retry import Backoff
-from bot.sources.base import Source, SourceError, SourceItem, build_sources
+from bot.sources import Source, SourceError, SourceItem, build_sources
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from bot.config import Config
     from bot.store import PostRow, Store
 
 log = logging.getLogger("bot.pipeline")
 
-RenderFn = Callable[..., "Image.Image"]
 _DREAM_NAME = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}\.(png|json)")  # what _new_dream writes
 
 
@@ -54,7 +56,7 @@ class Parts:
     cfg: "Config"
     sources: list[Source]
     picker: Picker
-    recipe: Any  # dreamer.Recipe without classes
+    recipe: Recipe  # without classes
     publishers: dict[str, Publisher]
 
 
@@ -72,20 +74,16 @@ def build_publishers(cfg: "Config", store: "Store | None" = None) -> dict[str, P
     p = cfg.publishers
     shared: dict[str, Any] = {} if store is None else {"limits": store}  # rate limits for every process
     if p.outbox.enabled:
-        from bot.publishers.outbox import OutboxPublisher
-
         pubs["outbox"] = OutboxPublisher(cfg.outbox_dir, title=cfg.bot.name)
     try:
         if p.mastodon.enabled:
             # Imported only when enabled, so a demo needs none of the platform libraries.
             from bot.publishers.mastodon import MastodonPublisher
+            from bot.publishers.mastodon_api import MastodonApi
 
             m = p.mastodon
-            pubs["mastodon"] = MastodonPublisher(
-                m.api_base_url, cfg.secret("mastodon.access_token"), visibility=m.visibility,
-                language=m.language, spoiler_text=m.spoiler_text, timeout=m.timeout,
-                processing_wait=m.processing_wait, **shared,
-            )
+            pubs["mastodon"] = MastodonPublisher(MastodonApi.from_config(cfg, store), visibility=m.visibility,
+                                                 language=m.language, spoiler_text=m.spoiler_text)
         if p.tumblr.enabled:
             from bot.publishers.tumblr import TumblrPublisher
 
@@ -127,25 +125,17 @@ class Pipeline:
         store: "Store",
         *,
         data_dir: Path | None = None,
-        render: RenderFn | None = None,
+        render: Renderer | RenderFn | None = None,
         rng: random.Random | None = None,
     ):
         self.parts = parts
         self.store = store
         self.data_dir = Path(data_dir or parts.cfg.data_dir)
-        self._render = render
+        self.renderer = as_renderer(render)
         self.rng = rng or random.Random()
         self._lock = threading.Lock()
         self._doing = ""  # "a cycle" or "a retry": what holds _lock
         self._next_source = 0
-
-    @property
-    def render(self) -> RenderFn:
-        if self._render is None:
-            import dreamer
-
-            self._render = dreamer.dream
-        return self._render
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until no cycle is running (False if still running after `timeout` s)."""
@@ -264,20 +254,14 @@ class Pipeline:
         try:
             combo = parts.picker.pick(store.recent_combos(cfg.picker.no_repeat), self.rng)
             labels = parts.picker.labels
-            recipe = parts.recipe.replace(classes=combo.recipe_classes(labels), seed=combo.seed)
             names = combo.names(labels)
             log.info("dreaming %s into %s from %s", " × ".join(names), item.credit.title or item.url or "a photo", item.source)
             failpoints.hit("dream")  # tests: die with the photo taken and no dream yet
-            image = self.render(item.image, recipe)
             post_key = store.new_post_key()
             stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
             path = self.data_dir / "dreams" / f"{stamp}-{post_key[:8]}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            from dreamer import save_image
-
-            save_image(image, path, recipe.to_dict())
-            from bot.publishers.outbox import save_source_photo
-
+            recipe = make_dream(self.renderer, item.image, parts.recipe, classes=combo.recipe_classes(labels),
+                                seed=combo.seed, path=path).recipe
             save_source_photo(item.image, path)  # the gallery's "before"
             caption = make_caption(
                 cfg.caption, bot=cfg.bot.name, class_names=names, credit=item.credit,
@@ -341,23 +325,12 @@ def _drop_stray_dreams(store: "Store", folder: Path) -> None:
 
 def _expected(exc: BaseException) -> bool:
     """Errors with a message that says it all (no traceback needed in the log)."""
-    import sys
-
-    from bot.picker import PickError
-    from dreamer import ImageError, RecipeError
-
-    known: list[type[BaseException]] = [SourceError, PickError, ImageError, RecipeError, PublishError]
-    models_base = sys.modules.get("models.base")  # loaded by the render if it got that far
-    if models_base is not None:
-        known.append(models_base.ModelError)
-    return isinstance(exc, tuple(known))
+    return isinstance(exc, (SourceError, PickError, PublishError)) or is_engine_error(exc)
 
 
 @contextmanager
 def _file_lock(path: Path) -> Iterator[bool]:
     # filelock: flock on POSIX, msvcrt on Windows, so the bot runs on every desktop system.
-    from filelock import FileLock, Timeout
-
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path), timeout=0)
     try:

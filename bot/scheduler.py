@@ -26,13 +26,13 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MI
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import logs
-from bot.cron import crontab_trigger
+from bot.cron import crontab_trigger, make_trigger
 from bot.config import Config, ConfigError, ScheduleSection, load_config, only_outbox
 from bot.pipeline import BuildError, Pipeline, build_parts
+from bot.render import Renderer, RenderFn
 from bot.store import Store
 
 log = logging.getLogger("bot.scheduler")
@@ -42,14 +42,6 @@ CYCLE_JOB = "cycle"
 RELOAD_JOB = "reload"
 REQUESTS_JOB = "requests"
 RETRY_JOB = "retry"
-
-
-def make_trigger(s: ScheduleSection) -> CronTrigger | IntervalTrigger:
-    tz = ZoneInfo(s.timezone)
-    jitter = s.jitter_seconds or None
-    if s.cron:
-        return crontab_trigger(s.cron, tz, jitter)
-    return IntervalTrigger(seconds=float(s.interval_minutes) * 60, timezone=tz, jitter=jitter)
 
 
 def next_runs(s: ScheduleSection, n: int = 3, now: datetime | None = None) -> list[datetime]:
@@ -78,7 +70,7 @@ class BotRunner:
         *,
         dry_run: bool = False,
         blocking: bool = True,
-        render: Any = None,
+        render: Renderer | RenderFn | None = None,
         pipeline: Pipeline | None = None,
     ):
         self.cfg = cfg
@@ -185,7 +177,7 @@ class BotRunner:
             return
         from bot.requests.stream import MentionStream
 
-        self._stream = MentionStream(self.requests.client.api, self.wake_requests)
+        self._stream = MentionStream(self.requests.client.streaming, self.wake_requests)
         try:
             self._stream.start()
             log.info("requests: listening on the streaming API too")
@@ -288,7 +280,7 @@ class BotRunner:
             log.debug("could not save the next run time: %s", exc)
 
 
-def _build_requests(cfg: Config, store: Store, render: Any):
+def _build_requests(cfg: Config, store: Store, render: Renderer | RenderFn | None):
     if not cfg.requests.enabled:
         return None
     from bot.requests.worker import build_worker

@@ -2,7 +2,7 @@
 from dreamer.recipe import Octave, Recipe, RecipeError
 
 __all__ = ["Octave", "Recipe", "RecipeError", "dream", "load_image", "save_image", "ImageError",
-           "check_shape", "MAX_ASPECT"]
+           "check_shape", "MAX_ASPECT", "ModelError"]
 
 
 def __getattr__(name: str):
@@ -19,4 +19,8 @@ def __getattr__(name: str):
         import dreamer.shape as shape
 
         return getattr(shape, name)
+    if name == "ModelError":  # the model zoo's (it loads torch)
+        from models import ModelError
+
+        return ModelError
     raise AttributeError(name)

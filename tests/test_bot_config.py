@@ -71,9 +71,9 @@ def test_example_config_loads_and_documents_every_key():
     commented = {"schedule.interval_minutes", "admin.account"}
     missing = sorted(k for k in schema if k not in flat and k not in commented)
     assert missing == [], f"example.toml does not show: {missing}"
-    from bot.config import FeedSource, FolderSource, UrlsSource
+    from bot.config import FeedSection, FolderSection, UrlsSection
 
-    for model in (FolderSource, FeedSource, UrlsSource):
+    for model in (FolderSection, FeedSection, UrlsSection):
         for k in model.model_fields:
             assert f"sources.{k}" in source_keys, f"example.toml has no sources key {k} ({model.__name__})"
     for k in ("interval_minutes", "account"):

@@ -149,12 +149,12 @@ def test_interrupted_requests_count_crashes(tmp_path):
                         state="accepted", reply_key="k", status_json="{}")
     s.update_request(rid, state="rendering", busy="dream")
     assert s.release_interrupted_requests(crash_limit=2) == []
-    assert (s.request(rid)["busy"], s.request(rid)["crashes"]) == (None, 1)
+    assert (s.request(rid).busy, s.request(rid).crashes) == (None, 1)
     s.update_request(rid, busy="reply")
     [looped] = s.release_interrupted_requests(crash_limit=2)
-    assert (looped["busy"], looped["crashes"]) == ("reply", 2)
+    assert (looped.busy, looped.crashes) == ("reply", 2)
     s.give_up_request(rid, "killed while replying 2 times in a row")
-    assert s.request(rid)["state"] == "ignored"
+    assert s.request(rid).state == "ignored"
     assert s.ended_items()[0]["what"] == "@ann's request 9"
     s.close()
 
@@ -214,6 +214,6 @@ def test_a_database_of_the_previous_schema_keeps_its_data(tmp_path):
     # given up under the old attempt limit, retried now that transient failures never run out
     assert [p.id for p in s.unfinished_posts(["mastodon"])] == [post.id]
     r = s.request(1)
-    assert (r["state"], r["reply_attempts"], r["busy"], r["crashes"], r["retries"]) == ("rendered", 2, None, 0, 0)
+    assert (r.state, r.reply_attempts, r.busy, r.crashes, r.retries) == ("rendered", 2, None, 0, 0)
     assert s._query("PRAGMA foreign_key_check") == [] and s._query("PRAGMA foreign_keys")[0][0] == 1
     s.close()

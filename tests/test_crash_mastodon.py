@@ -17,7 +17,8 @@ import requests
 
 from bot import failpoints, queue
 from bot.config import load_config
-from bot.publishers.mastodon import html_to_text
+from bot.publishers.mastodon_text import html_to_text
+from bot.queue_sweep import orphans
 from bot.store import Store
 from bot_helpers import mastodon_mock_fixtures, wait_for, write_photo
 from requests_helpers import BOT_TOKEN, SEED, add_fault, ask, client_for, replies_to, request_config
@@ -75,7 +76,7 @@ def assert_settled(path: Path) -> str:
     s = queue.QueueSettings.from_config(cfg)
     if s.sqlite_path.exists():
         assert "0 waiting, 0 waiting to retry, 0 in progress" in text and "orphaned" not in text, text
-        found = queue.orphans(queue.make_huey(s))
+        found = orphans(queue.RenderQueue(s))
         assert found["keys"] == [] and found["files"] == [], found
     return text
 
@@ -210,11 +211,10 @@ def test_six_kills_of_the_requests_bot_mid_reply_then_exactly_one_reply(mock, tm
     assert len(reply["media_attachments"]) == 1
     store = Store(tmp_path / "data" / "bot.db")
     r = store.request(1)
-    assert (r["state"], r["reply_attempts"], r["crashes"], r["busy"]) == ("replied", 7, 0, None)
+    assert (r.state, r.reply_attempts, r.crashes, r.busy) == ("replied", 7, 0, None)
     assert store.ended_items() == []
     assert_settled(path)
-    h = queue.make_huey(queue.QueueSettings.from_config(load_config(path, need_secrets=False)))
-    workers = queue._keys(h, "worker:")
+    workers = queue.RenderQueue.from_config(load_config(path, need_secrets=False)).keys("worker:")
     assert not [w for w in workers if int(w.rsplit(":", 1)[1]) in killed], workers  # dead workers swept
 
 
@@ -233,7 +233,7 @@ def test_an_outage_longer_than_the_old_attempt_limit_then_the_post_and_reply_go_
 
         def long_outage():  # more failures in a row than the old limit of 5 attempts
             rows = store.open_requests(due_only=False)
-            return store.post(1, "mastodon").failures > 5 and rows and rows[0]["retries"] > 5
+            return store.post(1, "mastodon").failures > 5 and rows and rows[0].retries > 5
 
         assert wait_for(long_outage), logs.read_text()[-3000:]
         assert store.ended_items() == [] and posts(mock) == [] and replies_to(mock, req["id"]) == []

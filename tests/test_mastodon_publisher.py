@@ -25,15 +25,16 @@ from PIL import Image
 
 from bot.publishers.base import Post, PublishError
 from bot.publishers.marker import contains_ref, post_ref
-from bot.publishers.mastodon import (
+from bot.publishers.mastodon import MastodonPublisher
+from bot.publishers.mastodon_api import MastodonApi
+from bot.publishers.mastodon_text import (
     MastodonLimits,
-    MastodonPublisher,
     compose_status,
     html_to_text,
     limits_from_instance,
-    retry_after_from_headers,
     status_length,
 )
+from bot.publishers.ratelimit import retry_after_from_headers
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mastodon"
 BOT_TOKEN = "dreambot_token"  # mock credentials, not secrets
@@ -102,8 +103,8 @@ def bot_statuses(srv, viewer="dreambot"):
     return list(client.account_statuses(bot["id"], limit=40))
 
 
-def publisher(srv, **kw):
-    return MastodonPublisher(srv.base_url, BOT_TOKEN, **kw)
+def publisher(srv, token=BOT_TOKEN, *, timeout=30.0, processing_wait=60.0, **kw):
+    return MastodonPublisher(MastodonApi(srv.base_url, token, timeout=timeout, processing_wait=processing_wait), **kw)
 
 
 # --- the happy path -----------------------------------------------------------------------
@@ -267,7 +268,7 @@ def test_html_to_text_on_real_status_bodies():
 
 def test_bad_token_is_permanent_and_says_so(mock, image_path):
     with pytest.raises(PublishError) as err:
-        MastodonPublisher(mock.base_url, "not-a-real-token").publish(make_post(image_path))
+        publisher(mock, "not-a-real-token").publish(make_post(image_path))
     assert err.value.transient is False
     assert "401" in str(err.value) and "access token" in str(err.value)
     assert "not-a-real-token" not in str(err.value)

@@ -8,6 +8,7 @@ import pytest
 
 import dreamer
 from bot import queue
+from bot.queue_bot import RemoteRender, queue_status
 from bot.config import ConfigError, load_config
 from bot_helpers import photo_bytes, tiny_config
 
@@ -26,28 +27,27 @@ def embedded(tmp_path):
         for old in made:  # one consumer at a time on this test's queue
             old.stop(graceful=True)
         cfg, s = _settings(tmp_path, extra)
-        h = queue.make_huey(s)
-        queue.serve_here(h, render=render, name="test-worker")
-        c = queue.consumer(h, 2, in_process=True)
+        q = queue.RenderQueue(s)
+        q.serve_here(render=render, name="test-worker")
+        c = q.consumer(2, in_process=True)
         c.start()
         made.append(c)
-        return cfg, h
+        return cfg, q
 
     yield make
     for c in made:
         c.stop(graceful=True)
-    queue._state, queue._render_fn = None, None
 
 
 def test_a_render_through_the_queue_is_the_engines_render(embedded):
-    cfg, h = embedded()
+    cfg, q = embedded()
     image = dreamer.load_image(photo_bytes(1))
     recipe = cfg.base_recipe().replace(classes={"1": 1.0}, seed=7)
-    got = queue.RemoteRender(h)(image, recipe)
+    got = RemoteRender(q).render(image, recipe)
     want = dreamer.dream(image, recipe)
     assert got.size == want.size
     assert np.array_equal(np.asarray(got), np.asarray(want))
-    info = queue.queue_status(h)
+    info = queue_status(q)
     assert info["pending"] == 0 and info["jobs"] == 0  # nothing left behind
     (w,) = info["workers"]
     assert w["name"] == "test-worker" and w["done"] == 1 and w["alive"] and w["last_error"] is None
@@ -62,12 +62,12 @@ def test_transient_failures_are_retried_with_backoff(embedded):
             raise RuntimeError("CUDA out of memory (pretend)")
         return image.transpose(0)
 
-    cfg, h = embedded(render=flaky)
+    cfg, q = embedded(render=flaky)
     image = dreamer.load_image(photo_bytes(2))
-    out = queue.RemoteRender(h)(image, cfg.base_recipe().replace(classes={"1": 1.0}))
+    out = RemoteRender(q).render(image, cfg.base_recipe().replace(classes={"1": 1.0}))
     assert np.array_equal(np.asarray(out), np.asarray(image.transpose(0)))
     assert len(calls) == 3
-    (w,) = queue.queue_status(h)["workers"]
+    (w,) = queue_status(q)["workers"]
     assert (w["done"], w["failed"]) == (1, 2)
     assert "out of memory" in w["last_error"]["error"]
 
@@ -79,41 +79,41 @@ def test_transient_failures_give_up_after_max_retries(embedded):
         calls.append(1)
         raise RuntimeError("the GPU fell off the bus")
 
-    cfg, h = embedded(render=broken)
+    cfg, q = embedded(render=broken)
     with pytest.raises(queue.RenderFailed, match="gave up after 3 attempts"):
-        queue.RemoteRender(h)(dreamer.load_image(photo_bytes(3)), cfg.base_recipe().replace(classes={"1": 1.0}))
+        RemoteRender(q).render(dreamer.load_image(photo_bytes(3)), cfg.base_recipe().replace(classes={"1": 1.0}))
     assert len(calls) == 3
 
 
 def test_a_bad_picture_fails_at_once_without_retries(embedded):
     calls = []
-    cfg, h = embedded(render=lambda im, r: calls.append(1) or im)
-    s = h._ldb_settings
+    cfg, q = embedded(render=lambda im, r: calls.append(1) or im)
+    s = q.settings
 
     class Broken:  # what a corrupt upload would look like to the worker: bytes that are no image
         def save(self, buf, format):
             buf.write(b"GIF89a but not really")
 
     with pytest.raises(queue.RenderFailed) as err:
-        queue.RemoteRender(h)(Broken(), cfg.base_recipe().replace(classes={"1": 1.0}))
+        RemoteRender(q).render(Broken(), cfg.base_recipe().replace(classes={"1": 1.0}))
     assert calls == []
     assert "image" in str(err.value).lower()
-    (w,) = queue.queue_status(h)["workers"]
-    assert w["failed"] == 1 and h.scheduled_count() == 0
+    (w,) = queue_status(q)["workers"]
+    assert w["failed"] == 1 and q.huey.scheduled_count() == 0
     assert not list(s.sqlite_path.parent.glob("*.png"))
 
 
 def test_pictures_over_the_cap_need_a_shared_dir(embedded, tmp_path):
     image = dreamer.load_image(photo_bytes(4, size=(200, 200)))
     size = len(_png(image))
-    cfg, h = embedded(f"[queue]\npicture_cap_mb = {(size - 1) / 1e6}\n")
+    cfg, q = embedded(f"[queue]\npicture_cap_mb = {(size - 1) / 1e6}\n")
     with pytest.raises(queue.PictureTooBig, match="over \\[queue\\] picture_cap_mb.*set \\[queue\\] shared_dir"):
-        queue.RemoteRender(h)(image, cfg.base_recipe().replace(classes={"1": 1.0}))
+        RemoteRender(q).render(image, cfg.base_recipe().replace(classes={"1": 1.0}))
     # a dream bigger than the cap cannot come back either: said at once, not retried
-    cfg, h = embedded(f"[queue]\npicture_cap_mb = {(size + 1) / 1e6}\n",
+    cfg, q = embedded(f"[queue]\npicture_cap_mb = {(size + 1) / 1e6}\n",
                       render=lambda im, r: im.resize((400, 400)))
     with pytest.raises(queue.RenderFailed, match="too big to send back"):
-        queue.RemoteRender(h)(image, cfg.base_recipe().replace(classes={"1": 1.0}))
+        RemoteRender(q).render(image, cfg.base_recipe().replace(classes={"1": 1.0}))
 
 
 def _png(image) -> bytes:
@@ -131,9 +131,9 @@ def test_pictures_through_a_shared_dir(embedded, tmp_path):
         seen.extend(p.name for p in (tmp_path / "shared").iterdir())
         return image
 
-    cfg, h = embedded('[queue]\npicture_cap_mb = 0.001\nshared_dir = "shared"\n', render=render)
+    cfg, q = embedded('[queue]\npicture_cap_mb = 0.001\nshared_dir = "shared"\n', render=render)
     image = dreamer.load_image(photo_bytes(4, size=(200, 200)))
-    out = queue.RemoteRender(h)(image, cfg.base_recipe().replace(classes={"1": 1.0}))
+    out = RemoteRender(q).render(image, cfg.base_recipe().replace(classes={"1": 1.0}))
     assert np.array_equal(np.asarray(out), np.asarray(image))
     assert len(seen) == 1 and seen[0].startswith("in-")  # the input went through the folder
     assert list((tmp_path / "shared").iterdir()) == []  # and both pictures were cleaned up
@@ -160,9 +160,9 @@ def test_status_shows_the_embedded_queue_and_its_workers(embedded, tmp_path):
     def broken(image, recipe):
         raise RuntimeError("the GPU fell off the bus")
 
-    cfg, h = embedded("[queue]\nretry_delay_seconds = 0.1\nmax_retries = 0\n", render=broken)
+    cfg, q = embedded("[queue]\nretry_delay_seconds = 0.1\nmax_retries = 0\n", render=broken)
     with pytest.raises(queue.RenderFailed):
-        queue.RemoteRender(h)(dreamer.load_image(photo_bytes(5)), cfg.base_recipe().replace(classes={"1": 1.0}))
+        RemoteRender(q).render(dreamer.load_image(photo_bytes(5)), cfg.base_recipe().replace(classes={"1": 1.0}))
     out = io.StringIO()
     assert main(["status", "--config", str(cfg.path)], out=out) == 0
     text = out.getvalue()

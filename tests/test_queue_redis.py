@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,43 +17,23 @@ from mastodon_mock.testing import MockServer
 pytest.importorskip("redis", reason="the [redis] extra is not installed")
 
 from bot import queue  # noqa: E402
-from bot.publishers.mastodon import html_to_text
+from bot.queue_bot import queue_status  # noqa: E402
+from bot.publishers.mastodon_text import html_to_text
 from bot.store import Store
 from bot_helpers import wait_for
 from requests_helpers import BOT_TOKEN, SEED, ask, bot_statuses, load, replies_to, request_config
 
 ROOT = Path(__file__).resolve().parent.parent
 from peers import REDIS, require  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from redis_server import free_port, redis_server  # noqa: E402
 
 
 @pytest.fixture
 def redis_url(tmp_path):
-    port = _free_port()
     d = tmp_path / "redis"
     d.mkdir()
-    proc = subprocess.Popen([require("redis-server", REDIS), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d), "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import redis
-
-    conn = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            conn.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("redis-server did not start")
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
+    with redis_server(require("redis-server", REDIS), d) as url:  # a server that does not start: an error
+        yield url
 
 
 @pytest.fixture
@@ -75,7 +53,7 @@ def test_two_workers_one_killed_mid_render_every_request_answered_once(mock, red
          f'render_timeout_minutes = 3\n')
     path = request_config(tmp_path, mock, requests_extra=q)
     cfg = load(path)
-    h = queue.make_huey(queue.QueueSettings.from_config(cfg))
+    rq = queue.RenderQueue.from_config(cfg)
     logs = tmp_path / "logs"
     logs.mkdir()
     # each render sleeps 1.5 s first, so there is a render in progress to kill
@@ -83,15 +61,15 @@ def test_two_workers_one_killed_mid_render_every_request_answered_once(mock, red
                for i in range(2)]
     bot = None
     try:
-        assert wait_for(lambda: len(queue.queue_status(h)["workers"]) == 2, 60), "the workers did not start"
+        assert wait_for(lambda: len(queue_status(rq)["workers"]) == 2, 60), "the workers did not start"
         people = ["ann", "bob"]
         reqs = [ask(mock, people[i % 2], text, seed=i) for i, text in
                 enumerate(["goldfish", "stingray", "peacock", "ostrich and goldfish", "stingray", "peacock"])]
         bot = _start(["run", "--config", str(path)], logs / "bot.log")
 
         def busy_worker():
-            for key in queue._keys(h, "lease:"):
-                lease = queue._json(h, key)
+            for key in rq.keys("lease:"):
+                lease = rq.json(key)
                 if lease:
                     return lease["worker"]
             return None
@@ -110,7 +88,7 @@ def test_two_workers_one_killed_mid_render_every_request_answered_once(mock, red
         assert wait_for(all_answered, 120, every=0.5), (logs / "bot.log").read_text()[-3000:]
         # Anything doubled would come from a render still queued or leased: wait until none is.
         def drained():
-            return h.pending_count() == 0 and not list(queue._keys(h, "lease:"))
+            return rq.huey.pending_count() == 0 and not list(rq.keys("lease:"))
 
         assert wait_for(drained, 120, every=0.2), "the queue never drained"
         for r in reqs:
@@ -123,7 +101,7 @@ def test_two_workers_one_killed_mid_render_every_request_answered_once(mock, red
         assert f"worker {victim} died rendering job" in bot_log
 
         # the survivor did the renders after the kill; `status` shows both workers
-        info = {w["name"]: w for w in queue.queue_status(h, stale_after=6)["workers"]}
+        info = {w["name"]: w for w in queue_status(rq, stale_after=6)["workers"]}
         survivor = next(n for n in info if n != victim)
         assert info[survivor]["done"] >= 1 and info[survivor]["alive"]
         assert victim not in info or not info[victim]["alive"]  # gone, or already swept away
@@ -154,7 +132,7 @@ def test_worker_needs_a_redis_url(tmp_path, mock):
 
 
 def test_worker_says_when_redis_is_unreachable(tmp_path, mock):
-    path = request_config(tmp_path, mock, requests_extra=f'\n[queue]\nurl = "redis://127.0.0.1:{_free_port()}/0"\n')
+    path = request_config(tmp_path, mock, requests_extra=f'\n[queue]\nurl = "redis://127.0.0.1:{free_port()}/0"\n')
     proc = subprocess.run([sys.executable, str(ROOT / "run_bot.py"), "worker", "--config", str(path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1

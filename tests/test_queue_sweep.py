@@ -19,6 +19,8 @@ import pytest
 import dreamer
 from bot import queue
 from bot.config import load_config
+from bot.queue_bot import RemoteRender, queue_status
+from bot.queue_sweep import orphans, sweep
 from bot_helpers import photo_bytes, tiny_config, wait_for
 from test_queue_redis import redis_url  # noqa: F401  (the fixture)
 
@@ -30,18 +32,19 @@ DEAD_BOT = textwrap.dedent("""
     import dreamer
     from bot import queue
     from bot.config import load_config
+    from bot.queue_bot import RemoteRender
     from bot_helpers import photo_bytes
 
     cfg = load_config(sys.argv[1], need_secrets=False)
-    h = queue.make_huey(queue.QueueSettings.from_config(cfg))
+    q = queue.RenderQueue.from_config(cfg)
     # no worker runs: this waits until the test kills it, leaving its job behind
-    queue.RemoteRender(h)(dreamer.load_image(photo_bytes(1)), cfg.base_recipe().replace(classes={{"1": 1.0}}))
+    RemoteRender(q).render(dreamer.load_image(photo_bytes(1)), cfg.base_recipe().replace(classes={{"1": 1.0}}))
 """)
 
 
 @pytest.fixture(params=["embedded", "redis"])
 def backend(request, tmp_path):
-    """(config path, huey) for the embedded queue (pictures in its storage) or Redis
+    """(config path, RenderQueue) for the embedded queue (pictures in its storage) or Redis
     (pictures through a shared dir)."""
     if request.param == "embedded":
         extra = "[queue]\nlease_seconds = 1\nrender_timeout_minutes = 10\n"
@@ -50,83 +53,81 @@ def backend(request, tmp_path):
         extra = f'[queue]\nurl = "{url}"\nshared_dir = "shared"\nlease_seconds = 1\nrender_timeout_minutes = 10\n'
     path = tiny_config(tmp_path, extra=extra)
     cfg = load_config(path, need_secrets=False)
-    yield path, queue.make_huey(queue.QueueSettings.from_config(cfg))
-    queue._state, queue._render_fn = None, None
+    yield path, queue.RenderQueue.from_config(cfg)
 
 
 def test_a_killed_bots_job_is_an_orphan_swept_with_its_pictures(backend, tmp_path):
-    path, h = backend
+    path, q = backend
     script = tmp_path / "bot.py"
     script.write_text(DEAD_BOT.format(root=str(ROOT), tests=str(ROOT / "tests")))
     bot = subprocess.Popen([sys.executable, str(script), str(path)], cwd=ROOT)
     try:
-        assert wait_for(lambda: queue._keys(h, "job:")), "the bot never queued its job"
-        live = queue.queue_status(h)
+        assert wait_for(lambda: q.keys("job:")), "the bot never queued its job"
+        live = queue_status(q)
         assert (live["pending"], live["orphans"]) == (1, 0)  # a live job waiting for a worker
     finally:
         bot.send_signal(signal.SIGKILL)
         bot.wait(30)
     # the waiter is dead: its job is an orphan at once (its process is known to be gone)
-    info = queue.queue_status(h)
+    info = queue_status(q)
     assert (info["pending"], info["jobs"]) == (0, 0) and info["orphans"] >= 2
-    found = queue.orphans(h)
+    found = orphans(q)
     assert {k.split(":")[0] for k in found["keys"]} >= {"job", "wait"}
-    if h._ldb_settings.shared_dir:
+    if q.settings.shared_dir:
         assert [Path(f).name.split("-")[0] for f in found["files"]] == ["in"]
     else:
         assert any(k.startswith("pic:in-") for k in found["keys"])
-    removed = queue.sweep(h)
+    removed = sweep(q)
     assert removed["job"] == removed["wait"] == 1
-    assert queue._keys(h, "") == []
-    assert not h._ldb_settings.shared_dir or list(h._ldb_settings.shared_dir.iterdir()) == []
-    if not h._ldb_settings.url:
+    assert q.keys("") == []
+    assert not q.settings.shared_dir or list(q.settings.shared_dir.iterdir()) == []
+    if not q.settings.url:
         # the embedded queue still holds the dead bot's task; a restarted bot drops it
-        assert h.pending_count() == 1
-        queue.RemoteRender(h)
-        assert h.pending_count() == 0
+        assert q.huey.pending_count() == 1
+        RemoteRender(q)
+        assert q.huey.pending_count() == 0
 
 
 def test_a_bot_on_another_machine_is_an_orphan_once_its_waiter_key_is_stale(backend):
-    _, h = backend
-    q = queue
-    q._put(h, "wait:j1", '{"owner": "elsewhere:12", "until": %f}' % (time.time() + 30))
-    q._put(h, "job:j1", "{}")
-    q._put(h, "out:j2", "{}")  # an output nobody waits for (the bot gave up meanwhile)
-    assert queue.orphans(h)["keys"] == ["out:j2"]
+    _, q = backend
+    q.put("wait:j1", '{"owner": "elsewhere:12", "until": %f}' % (time.time() + 30))
+    q.put("job:j1", "{}")
+    q.put("out:j2", "{}")  # an output nobody waits for (the bot gave up meanwhile)
+    assert orphans(q)["keys"] == ["out:j2"]
     later = time.time() + 60  # no waiting in a test: ask as of a minute later
-    assert sorted(queue.orphans(h, now=later)["keys"]) == ["job:j1", "out:j2", "wait:j1"]
-    queue.sweep(h, now=later)
-    assert queue._keys(h, "") == []
+    assert sorted(orphans(q, now=later)["keys"]) == ["job:j1", "out:j2", "wait:j1"]
+    sweep(q, now=later)
+    assert q.keys("") == []
 
 
 def test_dead_workers_are_swept_live_ones_stay(backend):
-    _, h = backend
+    _, q = backend
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     here = socket.gethostname()
     for name in (f"{here}:{dead.stdout.strip()}", "far-away:7", f"{here}:{os.getpid()}"):
-        queue.WorkerState(h, name).beat()
-    assert sorted(queue.orphans(h)["workers"]) == [f"worker:{here}:{dead.stdout.strip()}"]  # its process is gone
-    removed = queue.sweep(h, now=time.time() + 3600)  # an hour later the far-away one is gone too
+        queue.WorkerState(q, name).beat()
+    assert sorted(orphans(q)["workers"]) == [f"worker:{here}:{dead.stdout.strip()}"]  # its process is gone
+    removed = sweep(q, now=time.time() + 3600)  # an hour later the far-away one is gone too
     assert removed["worker"] == 2
-    assert queue._keys(h, "worker:") == [f"worker:{here}:{os.getpid()}"]
+    assert q.keys("worker:") == [f"worker:{here}:{os.getpid()}"]
 
 
 def test_a_task_taken_by_a_worker_that_died_before_its_lease_is_queued_again(tmp_path, caplog):
     cfg = load_config(tiny_config(tmp_path, extra="[queue]\nlease_seconds = 1\nrender_timeout_minutes = 10\n"),
                       need_secrets=False)
-    h = queue.make_huey(queue.QueueSettings.from_config(cfg))
+    q = queue.RenderQueue.from_config(cfg)
     got = {}
 
     def bot():
         image = dreamer.load_image(photo_bytes(2))
-        got["out"] = queue.RemoteRender(h)(image, cfg.base_recipe().replace(classes={"1": 1.0}))
+        got["out"] = RemoteRender(q).render(image, cfg.base_recipe().replace(classes={"1": 1.0}))
 
     t = threading.Thread(target=bot, daemon=True)
     t.start()
-    assert wait_for(lambda: h.pending_count() == 1)
-    assert h.dequeue() is not None  # what a worker does first; then it is killed, writing no lease
-    queue.serve_here(h, render=lambda im, r: im.transpose(0), name="survivor")
-    c = queue.consumer(h, 1, in_process=True)
+    assert wait_for(lambda: q.huey.pending_count() == 1)
+    assert q.huey.dequeue() is not None  # what a worker does first; then it is killed, writing no lease
+    q.serve_here(render=lambda im, r: im.transpose(0), name="survivor")
+    c = q.consumer(1, in_process=True)
     c.start()
     try:
         t.join(120)  # far below the 10-minute render timeout the bot would otherwise wait
@@ -134,4 +135,3 @@ def test_a_task_taken_by_a_worker_that_died_before_its_lease_is_queued_again(tmp
         assert "was taken by a worker that died before starting it; queued again" in caplog.text
     finally:
         c.stop(graceful=True)
-        queue._state, queue._render_fn = None, None

@@ -15,7 +15,7 @@ import requests
 
 from bot_helpers import mastodon_mock_fixtures
 
-from bot.publishers.mastodon import html_to_text
+from bot.publishers.mastodon_text import html_to_text
 from bot.requests.worker import build_worker
 from bot.store import Store
 from requests_helpers import SEED, add_fault, ask, bot_statuses, fake_render, load, replies_to, request_config
@@ -95,7 +95,7 @@ def test_after_a_long_outage_the_reply_is_found_not_repeated(mock, tmp_path):
     # as if the bot died after posting: the store still says "rendered, one attempt"
     store.update_request(1, state="rendered", reply_id=None, reply_attempts=1)
     # and the server forgot the idempotency key: any new post would be a second status
-    import bot.publishers.mastodon as mastodon_mod
+    import bot.publishers.mastodon_api as mastodon_mod
 
     orig = mastodon_mod.idempotency_key
     mastodon_mod.idempotency_key = lambda k: "fresh-" + k
@@ -104,7 +104,7 @@ def test_after_a_long_outage_the_reply_is_found_not_repeated(mock, tmp_path):
     finally:
         mastodon_mod.idempotency_key = orig
     assert len(replies_to(mock, req["id"])) == 1
-    assert store.request(1)["state"] == "replied" and store.request(1)["reply_id"] == row["reply_id"]
+    assert store.request(1).state == "replied" and store.request(1).reply_id == row.reply_id
 
 
 FAULTS = [
@@ -199,11 +199,11 @@ def test_a_request_that_keeps_killing_the_bot_gets_an_apology(mock, tmp_path):
         assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     cfg = load(path)
     store = Store(cfg.data_dir / "bot.db")
-    assert (store.request(1)["busy"], store.request(1)["state"]) == ("dream", "rendering")
+    assert (store.request(1).busy, store.request(1).state) == ("dream", "rendering")
     build_worker(cfg, store, render=fake_render).tick()  # counts the second crash: a crash loop
     [reply] = replies_to(mock, req["id"])
     assert "keeps knocking me over" in html_to_text(reply["content"]) and reply["media_attachments"] == []
-    assert store.request(1)["state"] == "refused"
+    assert store.request(1).state == "refused"
 
 
 def _made_hours_ago(store, request_id, hours):
@@ -211,7 +211,7 @@ def _made_hours_ago(store, request_id, hours):
     import json
     from datetime import datetime, timedelta, timezone
 
-    status = json.loads(store.request(request_id)["status_json"])
+    status = json.loads(store.request(request_id).status_json)
     status["created_at"] = (datetime.now(timezone.utc) - timedelta(hours=hours)).isoformat()
     store.update_request(request_id, status_json=json.dumps(status))
 
@@ -235,7 +235,7 @@ def test_a_late_dream_says_sorry_and_a_too_late_one_is_an_apology(mock, tmp_path
     assert "could not answer this within 24 hours" in html_to_text(reply["content"])
     assert reply["media_attachments"] == [] and len(calls) == 1
     assert replies_to(mock, lost["id"]) == []  # past twice that: given up, and listed
-    assert [r["state"] for r in map(store.request, (1, 2, 3))] == ["replied", "refused", "ignored"]
+    assert [r.state for r in map(store.request, (1, 2, 3))] == ["replied", "refused", "ignored"]
     [ended] = store.ended_items()
     assert ended["kind"] == "request" and "could not be answered within 48 h" in ended["reason"]
 
@@ -248,12 +248,12 @@ def test_a_dream_that_waited_past_max_age_for_its_reply_becomes_an_apology(mock,
     req = ask(mock, "ann", "goldfish")
     add_fault(mock, r"^/api/v2/media$", count=1, methods=["POST"], type="status", status=503)
     worker.tick()
-    assert store.request(1)["state"] == "rendered" and replies_to(mock, req["id"]) == []
+    assert store.request(1).state == "rendered" and replies_to(mock, req["id"]) == []
     _made_hours_ago(store, 1, 30)  # the server stayed down for a day
-    tick_until(worker, lambda: store.request(1)["state"] != "rendered")
+    tick_until(worker, lambda: store.request(1).state != "rendered")
     [reply] = replies_to(mock, req["id"])
     assert "could not answer this within 24 hours" in html_to_text(reply["content"])
-    assert reply["media_attachments"] == [] and store.request(1)["state"] == "refused"
+    assert reply["media_attachments"] == [] and store.request(1).state == "refused"
 
 
 def test_a_used_up_media_limit_holds_back_images_only(mock, tmp_path):
@@ -263,17 +263,17 @@ def test_a_used_up_media_limit_holds_back_images_only(mock, tmp_path):
     store = Store(cfg.data_dir / "bot.db")
     first = ask(mock, "ann", "goldfish")
     worker = build_worker(cfg, store, render=fake_render)
-    worker.client.limits()  # learn the general limit (X-RateLimit-Limit of an API call)
+    worker.client.api.limits()  # learn the general limit (X-RateLimit-Limit of an API call)
     add_fault(mock, r"^/api/v2/media$", count=1, methods=["POST"], type="ratelimit",
               headers={"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": "0", "Retry-After": "600"})
     worker.tick()
-    assert replies_to(mock, first["id"]) == [] and store.request(1)["reply_attempts"] == 1
+    assert replies_to(mock, first["id"]) == [] and store.request(1).reply_attempts == 1
     second, no_photo = ask(mock, "bob", "stingray"), ask(mock, "bob", "peacock", image=False)
     fresh = build_worker(cfg, Store(cfg.data_dir / "bot.db"), render=fake_render)  # e.g. after a restart
     fresh.tick()
     assert "I need a photo" in html_to_text(replies_to(mock, no_photo["id"])[0]["content"])
     assert replies_to(mock, first["id"]) == replies_to(mock, second["id"]) == []
     waiting = store.request(2)
-    assert (waiting["state"], waiting["reply_attempts"], waiting["retries"]) == ("rendered", 0, 0)  # not even tried
-    assert waiting["retry_at"] is not None
+    assert (waiting.state, waiting.reply_attempts, waiting.retries) == ("rendered", 0, 0)  # not even tried
+    assert waiting.retry_at is not None
     assert fresh.client.rate_wait(media=True) > 500 and fresh.client.rate_wait(media=False) == 0

@@ -10,7 +10,7 @@ import random
 import pytest
 import requests
 
-from bot.publishers.mastodon import html_to_text
+from bot.publishers.mastodon_text import html_to_text
 from bot.requests.worker import build_worker
 from bot.store import Store
 from bot_helpers import photo_bytes, mastodon_mock_fixtures
@@ -54,7 +54,7 @@ def test_request_with_photo_gets_the_dream_as_a_reply_with_the_real_engine(mock,
     media = reply["media_attachments"]
     assert len(media) == 1 and "goldfish and stingray" in media[0]["description"]
     row = store.request(1)
-    assert row["state"] == "replied" and row["reply_id"] == reply["id"]
+    assert row.state == "replied" and row.reply_id == reply["id"]
     assert worker.tick().answered == 0  # nothing new: no second reply
     assert len(replies_to(mock, req["id"])) == 1
 
@@ -93,7 +93,7 @@ def test_every_bad_request_gets_an_explanation(mock, tmp_path, text, image, expe
     reply = only_reply(mock, req["id"])
     assert expect in text_of(reply)
     assert reply["media_attachments"] == []
-    assert store.request(1)["state"] == "refused"
+    assert store.request(1).state == "refused"
 
 
 def test_huge_image_is_refused_plainly(mock, tmp_path):
@@ -172,7 +172,7 @@ def test_bots_nobot_and_blocked_get_no_reply(mock, tmp_path):
     reqs = [ask(mock, who, "goldfish") for who in ("robo", "quiet", "bob")]
     worker.tick()
     assert all(replies_to(mock, r["id"]) == [] for r in reqs)
-    states = {store.request(i)["acct"]: (store.request(i)["state"], store.request(i)["refusal"]) for i in (1, 2, 3)}
+    states = {store.request(i).acct: (store.request(i).state, store.request(i).refusal) for i in (1, 2, 3)}
     assert states == {"robo": ("ignored", "a bot account"), "quiet": ("ignored", "#nobot in the profile"),
                       "bob": ("ignored", "blocked account")}
 
@@ -196,7 +196,7 @@ def test_deleted_request_gets_no_reply(mock, tmp_path):
     worker._listen(type("R", (), {"stored": 0, "errors": 0})())  # stored, not yet answered
     client_for(mock, "ann").status_delete(req["id"])
     worker.tick()
-    assert store.request(1)["state"] == "ignored"
+    assert store.request(1).state == "ignored"
     assert bot_statuses(mock) == []
 
 
@@ -213,13 +213,13 @@ def test_same_status_is_handled_once_and_cursor_persists(mock, tmp_path):
 
 
 def test_more_mentions_than_a_page_are_all_read_oldest_first(mock, tmp_path, monkeypatch):
-    import bot.requests.client as client_mod
+    import bot.publishers.mastodon_api as api_mod
 
-    monkeypatch.setattr(client_mod, "PAGE", 2)
+    monkeypatch.setattr(api_mod, "PAGE", 2)
     worker, store = make_worker(tmp_path, mock, "daily_limit = 10\nqueue_cap = 10")
     reqs = [ask(mock, "ann", "goldfish", image=False) for _ in range(5)]
     worker.tick()
-    ids = [store.request(i)["status_id"] for i in range(1, 6)]
+    ids = [store.request(i).status_id for i in range(1, 6)]
     assert ids == [r["id"] for r in reqs]
 
 
@@ -251,7 +251,7 @@ def test_old_mentions_are_not_answered_on_first_start(mock, tmp_path):
         time.sleep(0.05)
     worker.tick()
     assert replies_to(mock, req["id"]) == []
-    assert store.request(1)["state"] == "ignored"
+    assert store.request(1).state == "ignored"
 
 
 def test_denied_class_is_refused(mock, tmp_path):
@@ -266,7 +266,7 @@ def test_surprise_me_picks_from_the_picker_pool(mock, tmp_path):
     req = ask(mock, "ann", "surprise me")
     worker.tick()
     reply = only_reply(mock, req["id"])
-    classes = json.loads(store.request(1)["classes_json"])
+    classes = json.loads(store.request(1).classes_json)
     assert len(classes) == 1 and classes[0][1] in ("goldfish", "stingray", "peacock", "ostrich")
     assert classes[0][1] in text_of(reply)
 
@@ -321,4 +321,4 @@ def test_an_engine_that_keeps_failing_ends_in_an_apology_not_silence(mock, tmp_p
     worker.tick()
     reply = only_reply(mock, req["id"])
     assert "something went wrong" in text_of(reply) and "out of memory" not in text_of(reply)
-    assert store.request(1)["state"] == "refused"
+    assert store.request(1).state == "refused"

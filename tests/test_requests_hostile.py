@@ -98,7 +98,7 @@ def worker_for(tmp_path, srv):
 
 
 def reply_text(srv, status_id) -> str:
-    from bot.publishers.mastodon import html_to_text
+    from bot.publishers.mastodon_text import html_to_text
 
     [reply] = replies_to(srv, status_id)
     return html_to_text(reply["content"])

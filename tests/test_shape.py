@@ -57,7 +57,7 @@ def test_a_request_with_a_strip_is_refused_with_the_limit(mock, tmp_path):  # no
     worker.tick()
     text = text_of(only_reply(mock, req["id"]))
     assert "could not use that image" in text and f"up to {MAX_ASPECT}:1" in text
-    assert rendered == [] and store.request(1)["state"] == "refused"
+    assert rendered == [] and store.request(1).state == "refused"
 
 
 def test_the_bot_finds_the_check_where_it_looks():

@@ -41,8 +41,10 @@ from PIL import Image
 from bot.extras import require
 
 from .base import LimitStore, MemoryLimits, Post, Published, PublishError
+from .errors import StatusWords, status_error
 from .marker import post_ref
-from .media import fit_image, fit_text, split_trailing_hashtags
+from .media import fit_image
+from .tumblr_npf import MEDIA_IDENTIFIER, build_npf
 
 API_ROOT = "https://api.tumblr.com/v2"
 USER_AGENT = "lucid-dream-bot/0.1"  # Tumblr asks for one stable User-Agent per application
@@ -50,42 +52,8 @@ STATES = ("published", "queue", "draft", "private")
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 20_000_000
 IMAGE_FORMATS = ("image/jpeg", "image/png")
-TEXT_LIMIT = 4096  # per text block and for alt text, in code points
 DAILY_POST_LIMIT = 250
-MAX_TAGS = 30
-MEDIA_IDENTIFIER = "dream"
 FIND_EXISTING_PAGES = 2  # pages of 20 recent posts searched by find_existing
-
-_URL_RE = re.compile(r"https?://[^\s<>\"]+")
-_URL_TRAILING = ".,;:!?)]}'\""
-
-
-def build_npf(post: Post, *, mime: str, width: int, height: int, state: str) -> dict[str, Any]:
-    """The NPF request body for a post whose image is sent as part MEDIA_IDENTIFIER."""
-    caption, caption_tags = split_trailing_hashtags(post.caption.strip())
-    content: list[dict[str, Any]] = [
-        {
-            "type": "image",
-            "media": [{"type": mime, "identifier": MEDIA_IDENTIFIER, "width": width, "height": height}],
-            "alt_text": fit_text(post.alt_text.strip(), TEXT_LIMIT),
-        }
-    ]
-    title = (post.title or "").strip()
-    if title and not caption.startswith(title):
-        content.append({"type": "text", "subtype": "heading1", "text": fit_text(title, TEXT_LIMIT)})
-    # One text block per caption line: NPF text blocks are paragraphs, and a credit line
-    # should not run into the class names.
-    for line in caption.split("\n"):
-        if line.strip():
-            content.append(_text_block(fit_text(line.strip(), TEXT_LIMIT)))
-    body: dict[str, Any] = {
-        "content": content,
-        "tags": ",".join(_tags(list(post.tags) + caption_tags, post_ref(post.post_id))),
-        "state": state,
-    }
-    if post.source_url:
-        body["source_url"] = post.source_url
-    return body
 
 
 class TumblrPublisher:
@@ -243,33 +211,21 @@ class TumblrPublisher:
             return PublishError(
                 f"the blog's queue is full ({said}); publish or delete queued posts", transient=True, retry_after=3600.0
             )
+        wait = _tumblr_retry_after(headers) if status == 429 else 0.0
         if status == 429:
-            wait = _tumblr_retry_after(headers)
             self._block("api", wait, f"Tumblr's rate limit was reached ({said})")
-            return PublishError(
-                f"Tumblr rate limit reached while trying to {action} ({said}); retry in {wait:.0f}s",
-                transient=True,
-                retry_after=wait,
-            )
-        if status == 401:
-            return PublishError(
-                f"Tumblr rejected the OAuth credentials ({said}): check the consumer key and "
-                f"secret and the OAuth token and secret",
-                transient=False,
-            )
-        if status == 403:
-            return PublishError(
-                f"Tumblr refused to {action} on blog {self.blog!r} ({said}): the OAuth token's "
-                f"user may not post there",
-                transient=False,
-            )
-        if status == 404:
-            return PublishError(
-                f"Tumblr could not find blog {self.blog!r} ({said}); check the blog name", transient=False
-            )
-        if status >= 500:
-            return PublishError(f"Tumblr server error while trying to {action} ({said})", transient=True)
-        return PublishError(f"Tumblr rejected the request to {action} ({said})", transient=False)
+        return status_error(status, StatusWords(
+            rate_limited=f"Tumblr rate limit reached while trying to {action} ({said}); retry in {wait:.0f}s",
+            server_error=f"Tumblr server error while trying to {action} ({said})",
+            refused=f"Tumblr rejected the request to {action} ({said})",
+            permanent={
+                401: f"Tumblr rejected the OAuth credentials ({said}): check the consumer key and "
+                     f"secret and the OAuth token and secret",
+                403: f"Tumblr refused to {action} on blog {self.blog!r} ({said}): the OAuth token's "
+                     f"user may not post there",
+                404: f"Tumblr could not find blog {self.blog!r} ({said}); check the blog name",
+            },
+        ), retry_after=wait)
 
     def _not_json(self, resp: requests.Response, action: str) -> PublishError:
         status = resp.status_code
@@ -353,32 +309,6 @@ def seconds_until_daily_reset(now: datetime | None = None, *, utc_only: bool = F
     candidates = [day + timedelta(days=d, hours=h) for d in (0, 1) for h in hours]
     nxt = min(c for c in candidates if c > now)
     return (nxt - now).total_seconds() + 60.0
-
-
-def _text_block(text: str) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "text", "text": text}
-    links = []
-    for match in _URL_RE.finditer(text):
-        url = match.group(0).rstrip(_URL_TRAILING)
-        # NPF indexes count code points, as Python str indexes do.
-        links.append({"start": match.start(), "end": match.start() + len(url), "type": "link", "url": url})
-    if links:
-        block["formatting"] = links
-    return block
-
-
-def _tags(raw: list[str], ref: str) -> list[str]:
-    # "machine made", "#MachineMade" and "machine-made" are one tag: keep the first spelling
-    # (the configured tags come first; they may have spaces, which Tumblr tags allow).
-    seen = {re.sub(r"\W", "", ref.lower())}
-    tags: list[str] = []
-    for tag in raw:
-        clean = re.sub(r"\s+", " ", tag.replace(",", " ")).strip().lstrip("#").strip()
-        key = re.sub(r"[\W_]", "", clean.lower())
-        if key and key not in seen:
-            seen.add(key)
-            tags.append(clean)
-    return tags[: MAX_TAGS - 1] + [ref]
 
 
 def _blog_identifier(blog: str) -> str:

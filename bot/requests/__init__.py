@@ -2,5 +2,6 @@
 
 listen.py reads mentions (persisted cursor, what to ignore), parse.py reads the status HTML
 and the class names, worker.py takes each request through render and reply, replies.py
-says it, client.py adds the Mastodon calls to the publisher's client.
+says it, client.py makes the Mastodon calls requests need (through bot/publishers/mastodon_api.py,
+as the publisher does).
 """

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
-from bot.publishers.mastodon import html_to_text
+from bot.publishers.mastodon_text import html_to_text
 
 if TYPE_CHECKING:
     from bot.config import RequestsSection

@@ -18,8 +18,7 @@ cycle) defers a reply without counting an attempt.
 Crashes: `busy` marks the step in progress; the first tick of a worker counts a crash for
 each request a dead process left busy, and resumes it. The same request killing the bot
 `bot.crash_limit` times in a row gets an apology (while dreaming) or is given up (while
-replying). The worker holds no tensor code: it calls the engine's `dream(image, recipe)` and
-`load_image(bytes)`.
+replying). The worker holds no tensor code: it dreams through bot/render.py's `make_dream`.
 """
 from __future__ import annotations
 
@@ -27,16 +26,20 @@ import json
 import logging
 import random
 import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from bot import logs, notify
+from bot.caption import join_classes
 from bot.publishers.base import PublishError
 from bot.publishers.marker import post_ref
+from bot.queue import RenderFailed
+from bot.render import Renderer, RenderFn, as_renderer, make_dream
 from bot.retry import Backoff, stamp_in
+from bot.store import RequestRow, RequestState
 
 from . import inputs, replies
 from .inputs import Refuse
@@ -50,6 +53,8 @@ if TYPE_CHECKING:
     from .client import RequestsClient
 
 log = logging.getLogger("bot.requests")
+S = RequestState
+FINAL = (S.REPLIED, S.REFUSED, S.IGNORED)  # answered, or never to be
 LATE_HOURS = 1.0  # a dream reply later than this says sorry for the wait
 
 
@@ -67,11 +72,11 @@ class Drop(Exception):
 
 class RequestWorker:
     def __init__(self, cfg: "Config", store: "Store", client: "RequestsClient", *,
-                 render: Callable[..., Any] | None = None, rng: random.Random | None = None):
+                 render: Renderer | RenderFn | None = None, rng: random.Random | None = None):
         self.cfg = cfg
         self.store = store
         self.client = client
-        self._render = render
+        self.renderer = as_renderer(render)
         self.rng = rng or random.Random()
         self._lock = threading.Lock()
         self._me: str | None = None
@@ -117,12 +122,10 @@ class RequestWorker:
         if self.cfg.requests.acknowledge:
             self._acknowledge()
         rows = self.store.open_requests()
-        # A queue with several workers (bot.queue.RemoteRender.parallel) renders that many
-        # requests at once; each request is still handled by one thread, start to end.
-        parallel = min(getattr(self._render, "parallel", 1), len(rows))
+        # A queue with several workers renders that many requests at once; each request is
+        # still handled by one thread, start to end.
+        parallel = min(self.renderer.parallel, len(rows))
         if parallel > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
             with ThreadPoolExecutor(parallel, thread_name_prefix="request") as pool:
                 outcomes = list(pool.map(self._handle_one, rows))
         else:
@@ -135,28 +138,25 @@ class RequestWorker:
     def _resume(self) -> None:
         """Requests a dead process left busy: a crash each, resumed; a crash loop ends."""
         for row in self.store.release_interrupted_requests(self.cfg.bot.crash_limit):
-            n = row["crashes"]
-            if row["busy"] == "dream":
+            if row.busy == "dream":
                 log.error("request %s killed the bot %d times while dreaming; it gets an apology",
-                          row["status_id"], n)
+                          row.status_id, row.crashes)
                 self._refuse(row, "crashed")
             else:
-                why = f"killed while replying {n} times in a row"
-                log.error("request %s: %s; given up", row["status_id"], why)
-                self.store.give_up_request(row["id"], why)
+                why = f"killed while replying {row.crashes} times in a row"
+                log.error("request %s: %s; given up", row.status_id, why)
+                self.store.give_up_request(row.id, why)
 
-    def _handle_one(self, row: Mapping[str, Any]) -> str:
+    def _handle_one(self, row: RequestRow) -> str:
         try:
-            return "answered" if self.handle(row) in ("replied", "refused", "ignored") else "waiting"
+            return "answered" if self.handle(row) in FINAL else "waiting"
         except Exception as exc:  # one broken request must not stop the others
             why = f"{type(exc).__name__}: {exc}"
-            from bot.queue import RenderFailed
-
             if isinstance(exc, RenderFailed):  # a worker said no retry can help (bad image or recipe)
-                log.error("request %s: the render failed for good: %s", row["status_id"], logs.redact(str(exc)))
-                self._refuse(self.store.request(row["id"]), "failed")
+                log.error("request %s: the render failed for good: %s", row.status_id, logs.redact(str(exc)))
+                self._refuse(self.store.request(row.id), "failed")  # as it was when the error came
                 return "errors"
-            log.error("request %s: %s", row["status_id"], logs.redact(why), exc_info=True)
+            log.error("request %s: %s", row.status_id, logs.redact(why), exc_info=True)
             self._failed(row, why)
             return "errors"
 
@@ -173,179 +173,159 @@ class RequestWorker:
             log.warning("requests: could not read mentions: %s", logs.redact(str(exc)))
 
     # --- one request -----------------------------------------------------------------------
-    def handle(self, row: Mapping[str, Any]) -> str:
+    def handle(self, row: RequestRow) -> RequestState:
         """Move one request as far as it can go now; returns its new state."""
-        rid = row["id"]
-        state = row["state"]
         try:
-            if state in ("accepted", "rendering"):
-                state = self._prepare(row)
-                row = self.store.request(rid)
-            if state in ("rendered", "refusing"):
-                state = self._answer(row)
+            if row.state in (S.ACCEPTED, S.RENDERING):
+                row = self._prepare(row)
+            if row.state in (S.RENDERED, S.REFUSING):
+                row = self._answer(row)
         except PublishError as exc:
             # A permanent error while answering (the server refuses a reply to that status)
             # ends the request; while preparing it is more likely ours (token, config): retry.
-            row = self.store.request(rid)
-            if row["state"] in ("rendered", "refusing") and not exc.transient:
+            row = self.store.request(row.id)  # as the step that failed left it
+            if row.state in (S.RENDERED, S.REFUSING) and not exc.transient:
                 why = logs.redact(str(exc))[:500]
-                log.error("request %s cannot be answered: %s", row["status_id"], why)
-                self.store.give_up_request(rid, why)
-            else:
-                self._retry_later(row, str(exc), exc.retry_after)
-            return self.store.request(rid)["state"]
-        return state
+                log.error("request %s cannot be answered: %s", row.status_id, why)
+                return self.store.give_up_request(row.id, why).state
+            return self._retry_later(row, str(exc), exc.retry_after).state
+        return row.state
 
-    def _prepare(self, row: Mapping[str, Any]) -> str:
-        rid, key = row["id"], row["reply_key"]
+    def _prepare(self, row: RequestRow) -> RequestRow:
         rq = self.cfg.requests
         try:
             if _age_hours(row) > rq.max_age_hours:
                 raise Refuse("too_late", hours=rq.max_age_hours)
-            status = self.client.status(row["status_id"])
+            status = self.client.status(row.status_id)
             if status is None:
                 raise Drop("the request was deleted")
             parsed = parse_request(request_text(status).text, inputs.labels(),
                                    max_classes=rq.max_classes)
             names, terms = inputs.classes(self.cfg, parsed, self.rng)
             image_url = inputs.image_url(self.cfg, self.client, status)
-            self.store.update_request(rid, state="rendering", busy="dream",
+            self.store.update_request(row.id, state=S.RENDERING, busy="dream",
                                       classes_json=json.dumps([list(c) for c in zip(terms[0], names, terms[1])]))
             image = inputs.load(self.cfg, image_url)
-            path = self._dream(image, terms, key)
+            path = self._dream(image, terms, row.reply_key)
         except Drop as exc:
-            self.store.update_request(rid, state="ignored", refusal=str(exc), busy=None)
-            log.info("request %s dropped: %s", row["status_id"], exc)
-            return "ignored"
+            row = self.store.update_request(row.id, state=S.IGNORED, refusal=str(exc), busy=None)
+            log.info("request %s dropped: %s", row.status_id, exc)
+            return row
         except RequestError as exc:
             return self._refuse(row, exc.kind, **exc.reply_details())
         except Refuse as exc:
             return self._refuse(row, exc.kind, **exc.details)
-        text = replies.dream_text(row["acct"], names, post_ref(key), left_out=parsed.left_out)
-        self.store.update_request(rid, state="rendered", dream_path=str(path), reply_text=text, error=None,
-                                  busy=None, crashes=0)
-        log.info("request %s dreamt: %s", row["status_id"], " × ".join(names))
-        return "rendered"
+        text = replies.dream_text(row.acct, names, post_ref(row.reply_key), left_out=parsed.left_out)
+        row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(path), reply_text=text, error=None,
+                                        busy=None, crashes=0)
+        log.info("request %s dreamt: %s", row.status_id, " × ".join(names))
+        return row
 
-    def _refuse(self, row: Mapping[str, Any], kind: str, **details: Any) -> str:
-        text = replies.refusal_text(row["acct"], kind, post_ref(row["reply_key"]),
+    def _refuse(self, row: RequestRow, kind: str, **details: Any) -> RequestRow:
+        text = replies.refusal_text(row.acct, kind, post_ref(row.reply_key),
                                     max_classes=self.cfg.requests.max_classes, **details)
-        self.store.update_request(row["id"], state="refusing", refusal=kind, reply_text=text, error=None, busy=None)
-        log.info("request %s refused: %s", row["status_id"], kind)
-        return "refusing"
+        row = self.store.update_request(row.id, state=S.REFUSING, refusal=kind, reply_text=text, error=None, busy=None)
+        log.info("request %s refused: %s", row.status_id, kind)
+        return row
 
-    def _answer(self, row: Mapping[str, Any]) -> str:
-        rid, key = row["id"], row["reply_key"]
-        final = "replied" if row["state"] == "rendered" else "refused"
-        if row["reply_text"] is None:  # refused at intake (limit, queue full): the text is made now
-            retry = replies.next_day() if row["refusal"] == "limit" else None
-            self._refuse(row, row["refusal"] or "failed", retry_at=retry)
-            row = self.store.request(rid)
-        wait = self.client.rate_wait(media=final == "replied")
+    def _answer(self, row: RequestRow) -> RequestRow:
+        final = S.REPLIED if row.state == S.RENDERED else S.REFUSED
+        if row.reply_text is None:  # refused at intake (limit, queue full): the text is made now
+            retry = replies.next_day() if row.refusal == "limit" else None
+            row = self._refuse(row, row.refusal or "failed", retry_at=retry)
+        wait = self.client.rate_wait(media=final == S.REPLIED)
         if wait > 0:  # nothing is asked of the server, nothing is counted
-            self.store.update_request(rid, retry_at=stamp_in(wait))
-            log.info("request %s waits for the rate limit (%.0f s)", row["status_id"], wait)
-            return row["state"]
-        if self.client.status(row["status_id"]) is None:
-            self.store.update_request(rid, state="ignored", error="the request was deleted before the reply")
-            log.info("request %s was deleted; no reply", row["status_id"])
-            return "ignored"
-        if row["reply_attempts"] > 0:
-            found = self.client.find_reply(row["status_id"], key)
+            row = self.store.update_request(row.id, retry_at=stamp_in(wait))
+            log.info("request %s waits for the rate limit (%.0f s)", row.status_id, wait)
+            return row
+        if self.client.status(row.status_id) is None:
+            row = self.store.update_request(row.id, state=S.IGNORED, error="the request was deleted before the reply")
+            log.info("request %s was deleted; no reply", row.status_id)
+            return row
+        if row.reply_attempts > 0:
+            found = self.client.find_reply(row.status_id, row.reply_key)
             if found is not None:
                 return self._answered(row, final, found)
         age, max_age = _age_hours(row), self.cfg.requests.max_age_hours
         if age > 2 * max_age:
-            why = f"could not be answered within {2 * max_age:g} h; last error: {row['error'] or 'none'}"
-            log.error("request %s: %s", row["status_id"], why)
-            self.store.give_up_request(rid, why)
-            return "ignored"
-        if final == "replied" and age > max_age:  # too late for the dream: say sorry instead
-            self._refuse(row, "too_late", hours=max_age)
-            return self._answer(self.store.request(rid))
-        text = row["reply_text"]
-        if final == "replied" and age > LATE_HOURS:
+            why = f"could not be answered within {2 * max_age:g} h; last error: {row.error or 'none'}"
+            log.error("request %s: %s", row.status_id, why)
+            return self.store.give_up_request(row.id, why)
+        if final == S.REPLIED and age > max_age:  # too late for the dream: say sorry instead
+            return self._answer(self._refuse(row, "too_late", hours=max_age))
+        text = row.reply_text
+        if final == S.REPLIED and age > LATE_HOURS:
             text = replies.late(text, age)
-        self.store.update_request(rid, reply_attempts=row["reply_attempts"] + 1, busy="reply")  # "intended"
-        names = [n for _, n, _ in json.loads(row["classes_json"] or "[]")]
-        image = Path(row["dream_path"]) if final == "replied" and row["dream_path"] else None
+        row = self.store.update_request(row.id, reply_attempts=row.reply_attempts + 1, busy="reply")  # "intended"
+        names = [n for _, n, _ in json.loads(row.classes_json or "[]")]
+        image = Path(row.dream_path) if final == S.REPLIED and row.dream_path else None
         published = self.client.reply(
-            in_reply_to_id=row["status_id"], text=text, key=key, image_path=image,
-            visibility=replies.reply_visibility(row["visibility"], self.cfg.requests.reply_visibility),
+            in_reply_to_id=row.status_id, text=text, key=row.reply_key, image_path=image,
+            visibility=replies.reply_visibility(row.visibility, self.cfg.requests.reply_visibility),
             alt_text=replies.dream_alt(names) if image else "",
         )
-        self._answered(row, final, published)
-        if final == "replied" and row["visibility"] == "public" and self.cfg.requests.also_publish:
+        row = self._answered(row, final, published)
+        if final == S.REPLIED and row.visibility == "public" and self.cfg.requests.also_publish:
             self._also_publish(row, names, image)
-        return final
+        return row
 
-    def _answered(self, row: Mapping[str, Any], final: str, published: Any) -> str:
-        self.store.update_request(row["id"], state=final, reply_id=published.remote_id, reply_url=published.url,
-                                  error=None, retry_at=None, busy=None, retries=0, crashes=0)
-        log.info("request %s %s: %s", row["status_id"], final, published.url or published.remote_id)
-        return final
+    def _answered(self, row: RequestRow, final: RequestState, published: Any) -> RequestRow:
+        row = self.store.update_request(row.id, state=final, reply_id=published.remote_id, reply_url=published.url,
+                                        error=None, retry_at=None, busy=None, retries=0, crashes=0)
+        log.info("request %s %s: %s", row.status_id, final, published.url or published.remote_id)
+        return row
 
     def _acknowledge(self) -> None:
         """Tell each newly accepted requester where they are in the queue (once: the reply
         has its own idempotency key and its id is stored)."""
-        queue = [r for r in self.store.open_requests(due_only=False) if r["state"] != "refusing"]
+        queue = [r for r in self.store.open_requests(due_only=False) if r.state != S.REFUSING]
         per_dream = float(self.store.get_meta("requests:render_seconds") or 60.0)
         for position, row in enumerate(queue, 1):
-            if row["state"] != "accepted" or row["ack_id"] or row["reply_attempts"]:
+            if row.state != S.ACCEPTED or row.ack_id or row.reply_attempts:
                 continue
             minutes = max(1, round(position * per_dream / 60))
-            text = replies.queued_text(row["acct"], position, minutes, post_ref(row["reply_key"] + "-ack"))
+            text = replies.queued_text(row.acct, position, minutes, post_ref(row.reply_key + "-ack"))
             try:
-                if self.client.status(row["status_id"]) is None:
+                if self.client.status(row.status_id) is None:
                     continue  # deleted: the worker drops it below
                 ack = self.client.reply(
-                    in_reply_to_id=row["status_id"], text=text, key=row["reply_key"] + "-ack",
-                    visibility=replies.reply_visibility(row["visibility"], self.cfg.requests.reply_visibility))
+                    in_reply_to_id=row.status_id, text=text, key=row.reply_key + "-ack",
+                    visibility=replies.reply_visibility(row.visibility, self.cfg.requests.reply_visibility))
             except PublishError as exc:
-                log.warning("request %s: could not send the queued note: %s", row["status_id"], logs.redact(str(exc)))
+                log.warning("request %s: could not send the queued note: %s", row.status_id, logs.redact(str(exc)))
                 return  # the dream reply matters more; try the note next tick
-            self.store.update_request(row["id"], ack_id=ack.remote_id)
+            self.store.update_request(row.id, ack_id=ack.remote_id)
 
-    def _failed(self, row: Mapping[str, Any], why: str) -> None:
+    def _failed(self, row: RequestRow, why: str) -> None:
         """An unexpected error (a bug, the engine failing): retry a few times, then answer
         with an apology rather than leave the requester waiting forever."""
-        row = self.store.request(row["id"])
-        failures = row["failures"] + 1
-        self.store.update_request(row["id"], failures=failures)
-        if failures >= self.cfg.bot.max_attempts and row["state"] in ("accepted", "rendering"):
+        row = self.store.request(row.id)  # as the step that failed left it
+        row = self.store.update_request(row.id, failures=row.failures + 1)
+        if row.failures >= self.cfg.bot.max_attempts and row.state in (S.ACCEPTED, S.RENDERING):
             self._refuse(row, "failed")
-        elif failures >= self.cfg.bot.max_attempts and row["state"] in ("rendered", "refusing"):
-            self.store.give_up_request(row["id"], f"gave up after {failures} unexpected errors: {logs.redact(why)}")
+        elif row.failures >= self.cfg.bot.max_attempts and row.state in (S.RENDERED, S.REFUSING):
+            self.store.give_up_request(row.id, f"gave up after {row.failures} unexpected errors: {logs.redact(why)}")
         else:
             self._retry_later(row, why, None)
 
-    def _retry_later(self, row: Mapping[str, Any], why: str, retry_after: float | None) -> None:
+    def _retry_later(self, row: RequestRow, why: str, retry_after: float | None) -> RequestRow:
         """A transient failure: try again after the backoff (or the server's Retry-After)."""
         why = logs.redact(why)[:500]
-        retries = row["retries"] + 1
+        retries = row.retries + 1
         at = Backoff.from_config(self.cfg).at(retries, retry_after)
-        self.store.update_request(row["id"], error=why, retry_at=at, retries=retries, busy=None)
-        log.warning("request %s: %s (retry after %s)", row["status_id"], why, at)
+        row = self.store.update_request(row.id, error=why, retry_at=at, retries=retries, busy=None)
+        log.warning("request %s: %s (retry after %s)", row.status_id, why, at)
+        return row
 
     def _dream(self, image: Any, terms: tuple[list[str], list[float]], key: str) -> Path:
-        import dreamer
-
-        recipe = self.cfg.base_recipe().replace(classes=dict(zip(*terms)), seed=self.rng.randrange(2**31))
-        render = self._render or dreamer.dream
-        started = time.monotonic()
-        out = render(image, recipe)
-        took = time.monotonic() - started
-        old = self.store.get_meta("requests:render_seconds")
+        dream = make_dream(self.renderer, image, self.cfg.base_recipe(), classes=dict(zip(*terms)),
+                           seed=self.rng.randrange(2**31), path=self.cfg.data_dir / "requests" / f"{key}.png")
+        took, old = dream.seconds, self.store.get_meta("requests:render_seconds")
         # a running average, for the "about M minutes" in the queued note
         self.store.set_meta("requests:render_seconds", took if old is None else 0.7 * float(old) + 0.3 * took)
-        path = self.cfg.data_dir / "requests" / f"{key}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        dreamer.save_image(out, path, recipe.to_dict())
-        return path
+        return dream.path
 
-    def _also_publish(self, row: Mapping[str, Any], names: list[str], image: Path | None) -> None:
-        from bot.caption import join_classes
-
+    def _also_publish(self, row: RequestRow, names: list[str], image: Path | None) -> None:
         others = [p for p in self.cfg.enabled_publishers() if p != "mastodon"]
         if not others or image is None:
             return
@@ -353,20 +333,20 @@ class RequestWorker:
         caption = f"{join_classes(names)}\n\nDreamt on request.\n\n{self.cfg.caption.note}"
         self.store.add_dream(
             post_key=self.store.new_post_key(), source_id=None, recipe={}, seed=None,
-            classes=[[None, n, 1.0] for n in names], combo_key="request:" + row["reply_key"],
+            classes=[[None, n, 1.0] for n in names], combo_key="request:" + row.reply_key,
             file_path=image, caption=caption, alt_text=replies.dream_alt(names), tags=self.cfg.caption.hashtags,
             source_url=None, title=None, publishers=others,
         )
 
 
-def _age_hours(row: Mapping[str, Any]) -> float:
+def _age_hours(row: RequestRow) -> float:
     """How long ago the request was made (the status' own time; else when it was stored)."""
     when = None
     try:
-        when = json.loads(row["status_json"] or "{}").get("created_at")
+        when = json.loads(row.status_json or "{}").get("created_at")
     except ValueError:
         pass
-    for value in (when, row["created_at"]):
+    for value in (when, row.created_at):
         try:
             t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except (TypeError, ValueError):
@@ -376,14 +356,14 @@ def _age_hours(row: Mapping[str, Any]) -> float:
     return 0.0
 
 
-def build_worker(cfg: "Config", store: "Store", *, render: Callable[..., Any] | None = None) -> RequestWorker | None:
+def build_worker(cfg: "Config", store: "Store", *, render: Renderer | RenderFn | None = None) -> RequestWorker | None:
     """The worker for a config, or None when requests are off."""
     if not cfg.requests.enabled or not cfg.publishers.mastodon.enabled:
         return None
+    from bot.publishers.mastodon_api import MastodonApi
+
     from .client import RequestsClient
 
-    m = cfg.publishers.mastodon
-    client = RequestsClient(m.api_base_url, cfg.secret("mastodon.access_token"), visibility=m.visibility,
-                            language=m.language, timeout=m.timeout, processing_wait=m.processing_wait,
-                            limits=store)  # rate limits shared with the cycle and other processes
+    # rate limits in the store: shared with the cycle and other processes
+    client = RequestsClient(MastodonApi.from_config(cfg, store), language=cfg.publishers.mastodon.language)
     return RequestWorker(cfg, store, client, render=render)

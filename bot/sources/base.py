@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
+from bot.sources.fetch import FetchError, fetch_image, make_session
+
 if TYPE_CHECKING:
     from PIL import Image
 
-    from bot.config import Config
     from bot.sources.fetch import FetchPolicy
     from bot.store import Store
+
+log = logging.getLogger("bot.sources")
 
 
 # Control characters, line/paragraph separators and bidi controls: none belongs in a title.
@@ -96,26 +100,6 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def build_sources(cfg: "Config") -> list[Source]:
-    from bot.sources.feed import FeedSource
-    from bot.sources.fetch import FetchPolicy
-    from bot.sources.folder import FolderSource
-    from bot.sources.urls import UrlsSource
-
-    policy = FetchPolicy.from_config(cfg.fetch)
-    out: list[Source] = []
-    for name, sec in zip(cfg.source_names(), cfg.sources):
-        credit = Credit(title=sec.title, author=sec.author, link=sec.link, licence=sec.licence)
-        if sec.type == "folder":
-            out.append(FolderSource(name, cfg.resolve(sec.path), credit=credit, consume=sec.consume,
-                                    settle_seconds=sec.settle_seconds, max_bytes=cfg.fetch.max_bytes))
-        elif sec.type == "feed":
-            out.append(FeedSource(name, sec.url, policy, credit=credit, order=sec.order, max_tries=sec.max_tries))
-        else:
-            out.append(UrlsSource(name, cfg.resolve(sec.path), policy, credit=credit, max_tries=sec.max_tries))
-    return out
-
-
 def take_remote(
     source: str,
     candidates: "Iterable[tuple[str, Credit, str | None]]",
@@ -129,11 +113,6 @@ def take_remote(
     checked too (the same photo under another URL). At most `max_tries` fetches a cycle, so
     one bad feed cannot keep the bot busy.
     """
-    import logging
-
-    from bot.sources.fetch import FetchError, fetch_image, make_session
-
-    log = logging.getLogger("bot.sources")
     tries = 0
     session = make_session(policy)
     try:

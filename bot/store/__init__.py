@@ -3,15 +3,15 @@ cycles, dream requests, what ended unposted. One module per job; `Store` is all 
 one connection."""
 from __future__ import annotations
 
-from .asks import RequestsMixin
+from .asks import RequestRow, RequestsMixin, RequestState
 from .base import StoreError, now
 from .ended import EndedMixin
 from .posts import DreamRow, PostRow, PostsMixin
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .sources import MAX_FAILURES, PERMANENT, Block, Released, SourcesMixin
 
-__all__ = ["Block", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "PERMANENT", "PostRow", "Released", "SCHEMA_VERSION",
-           "Store", "StoreError", "now"]
+__all__ = ["Block", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "PERMANENT", "PostRow", "Released", "RequestRow",
+           "RequestState", "SCHEMA_VERSION", "Store", "StoreError", "now"]
 
 
 class Store(SourcesMixin, PostsMixin, RequestsMixin, EndedMixin):

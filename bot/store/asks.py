@@ -5,12 +5,69 @@ dead process left busy and counts a crash there (`crashes`), not a failure.
 """
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Any
 
 from .base import Base, StoreError, now, now_ms
 from .ended import record_ended
+
+
+class RequestState(StrEnum):
+    """Where a request is (see bot/requests/worker.py for the moves between them)."""
+
+    ACCEPTED = "accepted"
+    RENDERING = "rendering"
+    RENDERED = "rendered"
+    REFUSING = "refusing"
+    REPLIED = "replied"
+    REFUSED = "refused"
+    IGNORED = "ignored"
+
+
+OPEN = (RequestState.ACCEPTED, RequestState.RENDERING, RequestState.RENDERED, RequestState.REFUSING)
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """One row of `requests` (the columns are described in schema.py)."""
+
+    id: int
+    status_id: str
+    notification_id: str | None
+    account_id: str
+    acct: str
+    visibility: str
+    thread_key: str
+    state: RequestState
+    reply_key: str
+    status_json: str
+    classes_json: str | None
+    refusal: str | None
+    reply_text: str | None
+    dream_path: str | None
+    reply_attempts: int
+    reply_id: str | None
+    reply_url: str | None
+    ack_id: str | None
+    failures: int
+    error: str | None
+    retry_at: str | None
+    created_at: str
+    updated_at: str
+    busy: str | None
+    crashes: int
+    retries: int
+
+    @classmethod
+    def from_db(cls, r: sqlite3.Row) -> "RequestRow":
+        return cls(**{**dict(r), "state": RequestState(r["state"])})
+
+
+_COLUMNS = {f.name for f in dataclasses.fields(RequestRow)}
 
 
 class RequestsMixin(Base):
@@ -41,46 +98,51 @@ class RequestsMixin(Base):
                 _set_cursor(db, *cursor)
             return int(cur.lastrowid) if cur.rowcount else None
 
-    def request(self, request_id: int) -> dict[str, Any]:
+    def request(self, request_id: int) -> RequestRow:
         rows = self._query("SELECT * FROM requests WHERE id = ?", (request_id,))
         if not rows:
             raise StoreError(f"no request {request_id}")
-        return dict(rows[0])
+        return RequestRow.from_db(rows[0])
 
-    def update_request(self, request_id: int, **fields: Any) -> None:
+    def update_request(self, request_id: int, **fields: Any) -> RequestRow:
+        """Set `fields` (columns of `requests`); returns the row as it now is."""
+        if unknown := set(fields) - _COLUMNS:
+            raise StoreError(f"requests has no column {', '.join(sorted(unknown))}")
         fields["updated_at"] = now()
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._tx() as db:
             db.execute(f"UPDATE requests SET {sets} WHERE id = ?", (*fields.values(), request_id))
+            return _row(db, request_id)
 
-    def give_up_request(self, request_id: int, why: str) -> None:
-        """End a request without an answer, listing it (with `why`) in `ended`."""
+    def give_up_request(self, request_id: int, why: str) -> RequestRow:
+        """End a request without an answer, listing it (with `why`) in `ended`; returns the row."""
         with self._tx() as db:
             db.execute("UPDATE requests SET state='ignored', error=?, busy=NULL, updated_at=? WHERE id=?",
                        (why, now(), request_id))
-            r = db.execute("SELECT acct, status_id FROM requests WHERE id=?", (request_id,)).fetchone()
-            record_ended(db, "request", f"@{r['acct']}'s request {r['status_id']}", why)
+            r = _row(db, request_id)
+            record_ended(db, "request", f"@{r.acct}'s request {r.status_id}", why)
+        return r
 
-    def release_interrupted_requests(self, crash_limit: int) -> list[dict[str, Any]]:
+    def release_interrupted_requests(self, crash_limit: int) -> list[RequestRow]:
         """Requests a dead process left busy: crashes + 1, not busy any more. Returns those
         that reached `crash_limit` (with `busy` still telling where they died). Call it only
         where no other worker can be busy with them (a worker's first tick)."""
         with self._tx() as db:
-            rows = [dict(r) for r in db.execute("SELECT * FROM requests WHERE busy IS NOT NULL").fetchall()]
+            rows = [RequestRow.from_db(r) for r in db.execute("SELECT * FROM requests WHERE busy IS NOT NULL")]
+            rows = [dataclasses.replace(r, crashes=r.crashes + 1) for r in rows]
             for r in rows:
-                r["crashes"] += 1
                 db.execute("UPDATE requests SET busy=NULL, crashes=?, updated_at=? WHERE id=?",
-                           (r["crashes"], now(), r["id"]))
-        return [r for r in rows if r["crashes"] >= crash_limit]
+                           (r.crashes, now(), r.id))
+        return [r for r in rows if r.crashes >= crash_limit]
 
-    def open_requests(self, *, due_only: bool = True) -> list[dict[str, Any]]:
+    def open_requests(self, *, due_only: bool = True) -> list[RequestRow]:
         """Requests not finished yet, oldest first (optionally only those not waiting to retry)."""
-        sql = "SELECT * FROM requests WHERE state IN ('accepted', 'rendering', 'rendered', 'refusing')"
-        args: tuple[Any, ...] = ()
+        sql = f"SELECT * FROM requests WHERE state IN ({','.join('?' * len(OPEN))})"
+        args: tuple[Any, ...] = tuple(OPEN)
         if due_only:
             sql += " AND (retry_at IS NULL OR retry_at <= ?)"
-            args = (now_ms(),)
-        return [dict(r) for r in self._query(sql + " ORDER BY id", args)]
+            args += (now_ms(),)
+        return [RequestRow.from_db(r) for r in self._query(sql + " ORDER BY id", args)]
 
     def requests_today(self, account_id: str, refusal: str | None = None) -> int:
         """Requests the account made since 00:00 UTC that count towards its daily limit, or
@@ -116,6 +178,13 @@ class RequestsMixin(Base):
 
     def request_counts(self) -> dict[str, int]:
         return {r["state"]: r["n"] for r in self._query("SELECT state, COUNT(*) AS n FROM requests GROUP BY state")}
+
+
+def _row(db: sqlite3.Connection, request_id: int) -> RequestRow:
+    r = db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+    if r is None:
+        raise StoreError(f"no request {request_id}")
+    return RequestRow.from_db(r)
 
 
 def _set_cursor(db: sqlite3.Connection, name: str, min_id: str) -> None:

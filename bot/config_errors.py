@@ -1,0 +1,95 @@
+"""Config errors an operator can act on: `ConfigError` (one line per problem) and pydantic's
+validation errors turned into such lines (file, dotted key, what is wrong, what is allowed)."""
+from __future__ import annotations
+
+import typing
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ValidationError
+
+from bot.config_sections import Config, FeedSection, FolderSection, UrlsSection
+from bot.logs import one_line
+
+
+class ConfigError(Exception):
+    """The config cannot be used. `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = [one_line(p) for p in problems]  # a value's line break cannot split a line
+        problems = self.problems
+        head = f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the config:"
+        super().__init__("\n".join([head, *("  " + p for p in problems)]))
+
+
+def pydantic_problems(exc: ValidationError, data: Any) -> list[str]:
+    """One line per problem pydantic found: the dotted key, what is wrong, what is allowed."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = _strip_tags(err["loc"])
+        key = _dotted(loc) or "(top level)"
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            allowed = _allowed_keys(err["loc"][:-1])
+            lines.append(f"{key}: unknown key; allowed here: {', '.join(allowed) or '(none)'}")
+        elif kind == "missing":
+            lines.append(f"{key}: required key is missing")
+        elif kind in ("union_tag_not_found", "union_tag_invalid"):
+            got = f" (got {err['input'].get('type')!r})" if isinstance(err["input"], dict) and "type" in err["input"] else ""
+            lines.append(f"{key}.type: unknown or missing source type{got}; allowed: 'folder', 'feed', 'urls'")
+        elif kind == "literal_error":
+            lines.append(f"{key}: {err['input']!r} is not allowed; allowed: {err['ctx']['expected']}")
+        else:
+            msg = err["msg"]
+            for prefix in ("Value error, ", "Assertion failed, "):
+                msg = msg.removeprefix(prefix)
+            msg = msg.replace("Input should be", "must be").replace("Input", "value")
+            shown = err.get("input")
+            # An *_env key may hold a pasted secret by mistake: never echo it back.
+            hide = isinstance(shown, (dict, list)) or str(loc[-1] if loc else "").endswith("_env")
+            got = "" if hide else f" (got {shown!r})"
+            lines.append(f"{key}: {msg}{got}")
+    return lines
+
+
+def _strip_tags(loc: tuple) -> tuple:
+    # A discriminated union puts the tag in the location: sources.0.folder.path -> sources[0].path
+    out = []
+    for i, part in enumerate(loc):
+        if part in ("folder", "feed", "urls") and i > 0 and isinstance(loc[i - 1], int):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _dotted(loc: tuple) -> str:
+    s = ""
+    for part in loc:
+        s += f"[{part}]" if isinstance(part, int) else (f".{part}" if s else str(part))
+    return s
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    """The keys a table at `loc` (pydantic's location, source tags included) may have."""
+    tagged = {"folder": FolderSection, "feed": FeedSection, "urls": UrlsSection}
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if part in tagged and not (isinstance(model, type) and issubclass(model, BaseModel)):
+            model = tagged[part]  # the source type the table says it is
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return []
+        model = _model_of(model.model_fields[part].annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _model_of(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        return _model_of(typing.get_args(annotation)[0])
+    if origin is Annotated:
+        return _model_of(typing.get_args(annotation)[0])
+    return annotation

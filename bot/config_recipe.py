@@ -1,0 +1,29 @@
+"""The config's [recipe] table: a dreamer Recipe (with its preset), and its errors as config lines."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from dreamer import Recipe
+from dreamer.presets import get_preset
+
+
+def build_recipe(table: dict[str, Any]) -> Recipe:
+    """A Recipe without classes from a [recipe] table (its `preset` applied first)."""
+    data = dict(table)
+    preset = data.pop("preset", None)
+    if preset is not None:
+        if not isinstance(preset, str):
+            raise ValueError(f"recipe: preset = {preset!r}: must be a preset name such as 'subtle'")
+        base = get_preset(preset).to_dict()
+        base.pop("classes", None)
+        data = {**base, **data}
+    return Recipe.from_dict(data)
+
+
+def recipe_problem(message: str) -> str:
+    # RecipeError says "recipe: key = value: what"; turn it into "recipe.key: what".
+    m = re.match(r"^recipe: (\w+(?:\[\d+\])?(?:\.\w+)?) = (.*?): (.*)$", message)
+    if m:
+        return f"recipe.{m.group(1)}: {m.group(3)} (got {m.group(2)})"
+    return message if message.startswith("recipe") else f"recipe: {message}"

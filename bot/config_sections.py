@@ -1,0 +1,265 @@
+"""The sections of the bot's TOML config as pydantic models, and `Config`, the whole file.
+What the bot talks to (publishers, admin, fetch, requests, queue) is bot/config_services.py.
+
+Loading a file (and the one-line errors) is bot/config.py; checks across sections and
+outside the file are bot/config_check.py.
+"""
+from __future__ import annotations
+
+import os
+import re
+import string
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from dreamer import Recipe
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+
+from bot.config_recipe import build_recipe
+from bot.config_services import (
+    AdminSection, FetchSection, PublishersSection, QueueSection, RequestsSection, Section, http_url,
+)
+
+# Fields a caption/alt template may use; anything else in braces is an error at load time
+# (str.format can reach attributes, so only plain names are allowed).
+CAPTION_FIELDS = (
+    "bot", "classes", "classes_words", "title", "author", "link", "licence", "credit",
+    "note", "hashtags", "description", "model", "seed",
+)
+
+DEFAULT_CAPTION = "{classes}\n\n{credit}\n\n{note}\n\n{hashtags}"
+DEFAULT_ALT = (
+    "Machine-made picture: a neural network dreamt {classes_words} into {description}; "
+    "their shapes and textures show all over the scene."
+)
+DEFAULT_NOTE = "Machine-made: a neural net dreamt these creatures into the photo. Not a real scene."
+
+
+# --- [bot] ---------------------------------------------------------------------------------
+class BotSection(Section):
+    name: str = Field("Lucid Dream Bot", min_length=1, max_length=100)
+    data_dir: str = "data"
+    log_format: Literal["plain", "json"] = "plain"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_attempts: int = Field(5, ge=1, le=100)
+    reload_check_seconds: float = Field(5.0, ge=0, le=3600)
+    crash_limit: int = Field(8, ge=2, le=1000)         # the same item killing the bot this often: set aside
+    retry_seconds: float = Field(60.0, gt=0, le=3600)  # first wait after a transient failure, doubling...
+    retry_max_minutes: float = Field(60.0, gt=0, le=24 * 60)  # ...up to this
+
+
+# --- [schedule] ----------------------------------------------------------------------------
+class ScheduleSection(Section):
+    cron: str | None = None
+    interval_minutes: float | None = Field(None, gt=0, le=525_600)
+    timezone: str = "UTC"
+    misfire_grace_seconds: int = Field(600, ge=1, le=31_536_000)  # a year: beyond, time arithmetic
+    coalesce: bool = True                                            # overflows
+    jitter_seconds: int = Field(0, ge=0, le=31_536_000)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from bot.cron import crontab_trigger
+
+        try:
+            crontab_trigger(v, "UTC")
+        except ValueError as exc:
+            raise ValueError(
+                f"not a crontab expression ({exc}); use 5 fields 'minute hour day month weekday', "
+                "e.g. '0 */4 * * *'"
+            ) from None
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(v)
+        except (ValueError, KeyError):
+            raise ValueError("unknown time zone; use an IANA name such as 'UTC' or 'Europe/Paris'") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> "ScheduleSection":
+        if (self.cron is None) == (self.interval_minutes is None):
+            raise ValueError("set exactly one of cron or interval_minutes")
+        return self
+
+
+# --- [[sources]] ---------------------------------------------------------------------------
+class _CreditDefaults(Section):
+    name: str | None = Field(None, min_length=1, max_length=60)
+    title: str | None = None
+    author: str | None = None
+    link: str | None = None
+    licence: str | None = None
+
+
+class FolderSection(_CreditDefaults):
+    type: Literal["folder"]
+    path: str
+    # false: leave files where they are (the store still never dreams one twice)
+    consume: bool = True
+    settle_seconds: float = Field(5.0, ge=0, le=86_400)
+
+
+class FeedSection(_CreditDefaults):
+    type: Literal["feed"]
+    url: str
+    order: Literal["newest", "oldest"] = "newest"
+    max_tries: int = Field(5, ge=1, le=100)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return http_url(v)
+
+
+class UrlsSection(_CreditDefaults):
+    type: Literal["urls"]
+    path: str
+    max_tries: int = Field(5, ge=1, le=100)
+
+
+SourceSection = Annotated[Union[FolderSection, FeedSection, UrlsSection], Field(discriminator="type")]
+
+
+# --- [picker] ------------------------------------------------------------------------------
+class PickerSection(Section):
+    min_classes: int = Field(1, ge=1, le=10)
+    max_classes: int = Field(3, ge=1, le=10)
+    weight_min: float = Field(1.0, gt=0, le=100)
+    weight_max: float = Field(1.0, gt=0, le=100)
+    allow: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
+    no_repeat: int = Field(50, ge=0, le=100_000)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "PickerSection":
+        if self.min_classes > self.max_classes:
+            raise ValueError(f"min_classes ({self.min_classes}) is above max_classes ({self.max_classes})")
+        if self.weight_min > self.weight_max:
+            raise ValueError(f"weight_min ({self.weight_min}) is above weight_max ({self.weight_max})")
+        return self
+
+
+def picker_problems(cfg: "PickerSection") -> list[str]:
+    """Config problems in [picker] that need the label set (unknown names, empty pool)."""
+    from models.labels import ClassSpecError
+
+    from bot.picker import labels, pool  # the label set: loaded only when asked
+
+    lab = labels()
+    problems = []
+    for key in ("allow", "deny"):
+        for n, term in enumerate(getattr(cfg, key)):
+            try:
+                lab.resolve(term)
+            except ClassSpecError as exc:
+                problems.append(f"picker.{key}[{n}]: {exc}")
+    for n, group in enumerate(cfg.groups):
+        try:
+            lab.group(group)
+        except ClassSpecError as exc:
+            problems.append(f"picker.groups[{n}]: {exc}")
+    if not problems:
+        size = len(pool(cfg, lab))
+        if size < cfg.min_classes:
+            problems.append(
+                f"picker: allow/groups minus deny leave {size} class(es) but min_classes is "
+                f"{cfg.min_classes}; allow more classes or lower min_classes"
+            )
+    return problems
+
+
+# --- [caption] -----------------------------------------------------------------------------
+class CaptionSection(Section):
+    template: str = DEFAULT_CAPTION
+    alt_template: str = DEFAULT_ALT
+    note: str = DEFAULT_NOTE
+    hashtags: list[str] = Field(default_factory=lambda: ["deepdream", "lucidDream", "botArt"])
+
+    @field_validator("template", "alt_template")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        try:
+            parsed = list(string.Formatter().parse(v))
+        except ValueError as exc:
+            raise ValueError(f"not a valid template ({exc}); write fields as {{name}} and a literal brace as {{{{") from None
+        for _, field, spec, conv in parsed:
+            if field is None:
+                continue
+            if field not in CAPTION_FIELDS or spec or conv:
+                raise ValueError(
+                    f"unknown field {{{field}}}; allowed fields: "
+                    + ", ".join("{" + f + "}" for f in CAPTION_FIELDS)
+                )
+        return v
+
+    @field_validator("hashtags")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        for tag in v:
+            if not tag.strip("# "):
+                raise ValueError("hashtags must be non-empty words, e.g. ['deepdream', 'botArt']")
+        return v
+
+
+# --- the whole file ------------------------------------------------------------------------
+class Config(Section):
+    bot: BotSection = Field(default_factory=BotSection)
+    schedule: ScheduleSection = Field(default_factory=lambda: ScheduleSection(interval_minutes=240))
+    sources: list[SourceSection] = Field(min_length=1)
+    picker: PickerSection = Field(default_factory=PickerSection)
+    recipe: dict[str, Any] = Field(default_factory=dict)
+    caption: CaptionSection = Field(default_factory=CaptionSection)
+    publishers: PublishersSection = Field(default_factory=PublishersSection)
+    admin: AdminSection = Field(default_factory=AdminSection)
+    fetch: FetchSection = Field(default_factory=FetchSection)
+    requests: RequestsSection = Field(default_factory=RequestsSection)
+    queue: QueueSection = Field(default_factory=QueueSection)
+
+    _path: Path = PrivateAttr(default=Path("config.toml"))
+    _secrets: dict[str, SecretStr] = PrivateAttr(default_factory=dict)
+
+    # --- derived values ---------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def resolve(self, p: str) -> Path:
+        """A path from the file, relative to the file's folder."""
+        q = Path(os.path.expanduser(p))
+        return q if q.is_absolute() else (self._path.parent / q).resolve()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.resolve(self.bot.data_dir)
+
+    @property
+    def outbox_dir(self) -> Path:
+        p = self.publishers.outbox.path
+        return self.resolve(p) if p else self.data_dir / "outbox"
+
+    def source_names(self) -> list[str]:
+        return [s.name or f"{s.type}-{i + 1}" for i, s in enumerate(self.sources)]
+
+    def base_recipe(self) -> Recipe:
+        """The [recipe] table (its preset applied) as a Recipe without classes."""
+        return build_recipe(self.recipe)
+
+    def secret(self, key: str) -> str:
+        """A resolved secret, e.g. 'mastodon.access_token'; KeyError if it was not loaded."""
+        return self._secrets[key].get_secret_value()
+
+    def secret_values(self) -> list[str]:
+        return [s.get_secret_value() for s in self._secrets.values() if s.get_secret_value()]
+
+    def enabled_publishers(self) -> list[str]:
+        return [n for n in ("outbox", "mastodon", "tumblr") if getattr(self.publishers, n).enabled]

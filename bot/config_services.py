@@ -1,0 +1,185 @@
+"""The config's sections for what the bot talks to: publishers ([publishers.*]), the admin,
+fetching ([fetch]), dream requests ([requests]) and the render queue ([queue]); the secrets
+they name; and what every section shares (`Section`, URL and variable-name checks)."""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Section(BaseModel):
+    # strict: TOML is typed, so "yes" for a bool or "5" for a number is a mistake worth naming.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- [publishers.*] ------------------------------------------------------------------------
+class OutboxSection(Section):
+    enabled: bool = True
+    path: str | None = None  # default: <data_dir>/outbox
+
+
+class MastodonSection(Section):
+    enabled: bool = False
+    api_base_url: str = "https://mastodon.example"
+    access_token_env: str = "MASTODON_ACCESS_TOKEN"
+    visibility: Literal["public", "unlisted", "private", "direct"] = "public"
+    language: str | None = None
+    spoiler_text: str | None = None
+    timeout: float = Field(30.0, gt=0, le=600)
+    processing_wait: float = Field(60.0, gt=0, le=3600)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return http_url(v)
+
+    @field_validator("access_token_env")
+    @classmethod
+    def _env(cls, v: str) -> str:
+        return env_name(v)
+
+    @field_validator("language")
+    @classmethod
+    def _lang(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[a-z]{2,3}", v):
+            raise ValueError("must be an ISO 639 language code such as 'en' or 'de'")
+        return v
+
+
+class TumblrSection(Section):
+    enabled: bool = False
+    blog: str = "example"
+    consumer_key_env: str = "TUMBLR_CONSUMER_KEY"
+    consumer_secret_env: str = "TUMBLR_CONSUMER_SECRET"
+    oauth_token_env: str = "TUMBLR_OAUTH_TOKEN"
+    oauth_secret_env: str = "TUMBLR_OAUTH_SECRET"
+    state: Literal["published", "queue", "draft"] = "published"
+    timeout: float = Field(30.0, gt=0, le=600)
+
+    @field_validator("consumer_key_env", "consumer_secret_env", "oauth_token_env", "oauth_secret_env")
+    @classmethod
+    def _env(cls, v: str) -> str:
+        return env_name(v)
+
+
+class PublishersSection(Section):
+    outbox: OutboxSection = Field(default_factory=OutboxSection)
+    mastodon: MastodonSection = Field(default_factory=MastodonSection)
+    tumblr: TumblrSection = Field(default_factory=TumblrSection)
+
+
+# --- [admin], [fetch] ----------------------------------------------------------------------
+class AdminSection(Section):
+    account: str | None = None
+    after_failures: int = Field(3, ge=1, le=1000)
+
+    @field_validator("account")
+    @classmethod
+    def _acct(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"@?[A-Za-z0-9_]+(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?", v):
+            raise ValueError("must be a Mastodon account such as '@me@mastodon.example'")
+        return v
+
+
+class FetchSection(Section):
+    max_bytes: int = Field(20_000_000, ge=1024, le=500_000_000)
+    connect_timeout: float = Field(10.0, gt=0, le=300)
+    read_timeout: float = Field(30.0, gt=0, le=600)
+    total_timeout: float = Field(120.0, gt=0, le=3600)
+    max_redirects: int = Field(5, ge=0, le=20)
+    allow_private: bool = False
+    user_agent: str = "LucidDreamBot/0.1 (art bot; fetches one photo per post)"
+
+
+# --- [requests] ----------------------------------------------------------------------------
+class RequestsSection(Section):
+    """Dream requests: people mention the bot on Mastodon with a photo and class names."""
+
+    enabled: bool = False
+    poll_seconds: float = Field(60.0, ge=1, le=3600)
+    daily_limit: int = Field(3, ge=1, le=1000)        # per account, per UTC day
+    queue_cap: int = Field(20, ge=1, le=10_000)       # requests waiting, all accounts
+    max_classes: int = Field(3, ge=1, le=10)
+    max_per_thread: int = Field(3, ge=1, le=100)      # bot replies in one reply chain
+    max_image_pixels: int = Field(40_000_000, ge=10_000, le=500_000_000)
+    max_age_hours: float = Field(24.0, gt=0, le=24 * 30)
+    blocked_accounts: list[str] = Field(default_factory=list)
+    blocked_domains: list[str] = Field(default_factory=list)
+    allow_others_public_posts: bool = False
+    reply_visibility: Literal["public", "unlisted", "private", "direct"] = "unlisted"
+    also_publish: bool = False
+    acknowledge: bool = False
+    accept_strangers: bool = True
+    streaming: bool = False
+
+    @field_validator("blocked_accounts")
+    @classmethod
+    def _accts(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if not re.fullmatch(r"@?[A-Za-z0-9_.-]+(@[A-Za-z0-9.-]+)?", a):
+                raise ValueError(f"{a!r} is not an account; write 'name@server.example' (or 'name' for a local one)")
+        return [a.lstrip("@").lower() for a in v]
+
+    @field_validator("blocked_domains")
+    @classmethod
+    def _domains(cls, v: list[str]) -> list[str]:
+        for d in v:
+            if not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", d):
+                raise ValueError(f"{d!r} is not a domain; write e.g. 'spam.example'")
+        return [d.lower() for d in v]
+
+
+# --- [queue] -------------------------------------------------------------------------------
+class QueueSection(Section):
+    """Rendering on a task queue: embedded (SQLite, in-process) unless `url` names a Redis."""
+
+    url: str | None = None                    # "redis://host:6379/0": renders run on `run_bot.py worker`s
+    shared_dir: str | None = None             # pictures through a folder every machine mounts
+    picture_cap_mb: float = Field(16.0, gt=0, le=512)   # else pictures travel in the queue, up to this
+    parallel: int = Field(1, ge=1, le=64)     # renders the bot keeps in flight (about the number of workers)
+    workers: int = Field(1, ge=1, le=64)      # consumer threads (in-process, or per `worker` process)
+    lease_seconds: float = Field(30.0, ge=1, le=3600)   # a worker silent this long is dead; its job goes again
+    max_retries: int = Field(3, ge=0, le=20)  # transient render failures, with backoff
+    retry_delay_seconds: float = Field(5.0, ge=0, le=3600)
+    render_timeout_minutes: float = Field(60.0, gt=0, le=24 * 60)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if not v:
+            return None  # "" in the file: the embedded queue
+        if not re.match(r"^rediss?://", v):
+            raise ValueError(f"{v!r} is not a Redis URL; write e.g. 'redis://localhost:6379/0' (or leave it out "
+                             "for the embedded queue)")
+        return v
+
+    @field_validator("shared_dir")
+    @classmethod
+    def _dir(cls, v: str | None) -> str | None:
+        return v or None  # "" in the file: pictures travel in the queue
+
+
+SECRET_FIELDS = {
+    "mastodon": {"access_token": "access_token_env"},
+    "tumblr": {
+        "consumer_key": "consumer_key_env",
+        "consumer_secret": "consumer_secret_env",
+        "oauth_token": "oauth_token_env",
+        "oauth_secret": "oauth_secret_env",
+    },
+}
+
+
+def http_url(v: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", v):
+        raise ValueError("must be an http:// or https:// URL")
+    return v
+
+
+def env_name(v: str) -> str:
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
+        raise ValueError("must be the NAME of an environment variable (letters, digits, _), "
+                         "not the secret itself")
+    return v

@@ -1,0 +1,382 @@
+"""The Mastodon API the bot uses: one method per action, one transport, errors as types.
+
+The publisher (mastodon.py) and the requests listener (bot/requests/client.py) each hold a
+`MastodonApi`, built from the config by `MastodonApi.from_config`. What it adds on top of
+Mastodon.py, and why:
+- One transport: every call, whether through Mastodon.py or a plain REST call for what
+  Mastodon.py lacks or hides (the instance limits, notifications with `include_filtered`,
+  a status or its replies as stored JSON, the notification policy), goes through one
+  `requests` session, one rate budget and one error mapping.
+- Every failure is a `PublishError` saying whether a retry can help: Mastodon.py is run with
+  `ratelimit_method="throw"` (its default sleeps inside the call), and a response hook on
+  the session keeps the last response so the real HTTP status, the server's error text and
+  the rate-limit headers that Mastodon.py drops can be read. "Gone" (404/410) is None where
+  the caller asks for something that may have been deleted.
+- Rate limits are respected before asking: the `X-RateLimit-*` headers of each answer (and
+  a 429's Retry-After) are remembered per bucket (media uploads, 30 per 30 minutes on stock
+  servers, and everything else), in the bot's database when one is given (`limits`), so
+  every process honours them; a call into an exhausted bucket fails locally with
+  `retry_after`, and `rate_wait()` tells a caller how long to wait before trying at all.
+- Limits are read from the server's `/api/v2/instance` (mastodon_text.py), cached an hour.
+- Media is uploaded through v2 and then polled for a BOUNDED time: Mastodon.py's
+  `synchronous=True` polls forever and turns every error into "could not be processed",
+  and attaching an unprocessed upload answers 422.
+- Statuses are posted with an `Idempotency-Key` derived from a stable key, so a retry within
+  the server's window (about an hour) returns the first status.
+
+The token needs the scopes `read:accounts read:statuses write:accounts write:media
+write:statuses` (or simply `read write`).
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import requests
+from mastodon import Mastodon
+from mastodon.errors import (
+    MastodonAPIError,
+    MastodonError,
+    MastodonNetworkError,
+    MastodonRatelimitError,
+    MastodonVersionError,
+)
+
+from bot import failpoints
+
+from .base import LimitStore, PublishError
+from .errors import StatusWords, error_text, snippet, status_error
+from .marker import contains_ref
+from .mastodon_text import MastodonLimits, fit_status, html_to_text, limits_from_instance
+from .media import fit_image, fit_text
+from .ratelimit import RateBudget, retry_after_from_headers
+
+if TYPE_CHECKING:
+    from bot.config import Config
+
+T = TypeVar("T")
+Json = Mapping[str, Any]
+
+REQUIRED_SCOPES = "read:accounts read:statuses write:accounts write:media write:statuses"
+USER_AGENT = "lucid-dream-bot/0.1 (Mastodon.py)"
+LIMITS_TTL = 3600.0  # re-read the server's limits hourly: admins change them
+OWN_STATUS_PAGES = 3  # pages of 40 of the bot's own statuses searched by find_own_status
+PAGE = 40  # notifications per page
+MAX_PAGES = 10  # notification pages per poll; the cursor picks up the rest next time
+_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+
+
+def idempotency_key(key: str) -> str:
+    """Stable per key, opaque, header-safe."""
+    return "ldb-" + hashlib.sha256(f"mastodon:{key}".encode()).hexdigest()[:32]
+
+
+def id_key(i: str | int) -> tuple[int, str]:
+    """Sort key for Mastodon ids: numeric strings compare as numbers, others as text."""
+    s = str(i)
+    return (len(s), s) if s.isdigit() else (0, s)
+
+
+class MastodonApi:
+    """One server and account; see the module docstring."""
+
+    def __init__(self, api_base_url: str, access_token: str, *, timeout: float = 30.0,
+                 processing_wait: float = 60.0, limits: LimitStore | None = None):
+        self.api_base_url = api_base_url.rstrip("/")
+        self.timeout = float(timeout)
+        self.processing_wait = float(processing_wait)
+        self._token = access_token
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+        self._session.hooks["response"].append(self._on_response)
+        self.client = Mastodon(  # Mastodon.py; also what the streaming API listens with
+            access_token=access_token, api_base_url=self.api_base_url, ratelimit_method="throw",
+            request_timeout=self.timeout, session=self._session, user_agent=USER_AGENT,
+        )
+        self._last_response: requests.Response | None = None
+        # per server and account (a hash: the token itself is never stored)
+        account = hashlib.sha256(f"{self.api_base_url}\n{access_token}".encode()).hexdigest()[:16]
+        self._budget = RateBudget(limits, f"mastodon:{account}:")
+        self._limits: MastodonLimits | None = None
+        self._limits_read_at = 0.0
+        self._version_known = False
+        self._account_id: Any = None
+        self._bucket = "api"  # which rate-limit bucket the call in flight belongs to
+
+    @classmethod
+    def from_config(cls, cfg: "Config", limits: LimitStore | None = None) -> "MastodonApi":
+        m = cfg.publishers.mastodon
+        return cls(m.api_base_url, cfg.secret("mastodon.access_token"), timeout=m.timeout,
+                   processing_wait=m.processing_wait, limits=limits)
+
+    def __repr__(self) -> str:  # never show the token
+        return f"MastodonApi({self.api_base_url!r})"
+
+    # --- limits -----------------------------------------------------------------------------
+    def limits(self) -> MastodonLimits:
+        """The server's current limits (re-read at most hourly)."""
+        if self._limits is None or time.monotonic() - self._limits_read_at > LIMITS_TTL:
+            self._limits = limits_from_instance(self._instance())
+            self._limits_read_at = time.monotonic()
+        return self._limits
+
+    def rate_wait(self, media: bool = True) -> float:
+        """Seconds before the rate limits allow a post (media: one with an image); 0 = now."""
+        return self._budget.wait(("api", "media") if media else ("api",))
+
+    # --- the account ------------------------------------------------------------------------
+    def verify_credentials(self) -> Json:
+        me = self._call("read the bot's account", self.client.account_verify_credentials)
+        self._account_id = me["id"]
+        return me
+
+    def own_account_id(self) -> str:
+        if self._account_id is None:
+            self.verify_credentials()
+        return str(self._account_id)
+
+    def set_bot_flag(self) -> None:
+        self._call("set the account's bot flag", self.client.account_update_credentials, bot=True)
+
+    def own_statuses(self, max_id: Any = None) -> list[Json]:
+        """A page (40) of the bot's own statuses, newest first, before `max_id`."""
+        return self._call("list the bot's recent statuses", self.client.account_statuses, self.own_account_id(),
+                          limit=40, max_id=max_id, exclude_reblogs=True)
+
+    def find_own_status(self, ref: str) -> Json | None:
+        """The bot's status carrying the reference line `ref` among its last OWN_STATUS_PAGES*40.
+        Raises PublishError when the server cannot be asked (so the caller does not mistake
+        "could not look" for "not there" and post twice)."""
+        max_id = None
+        for _ in range(OWN_STATUS_PAGES):
+            page = self.own_statuses(max_id)
+            for status in page:
+                if contains_ref(html_to_text(status.get("content") or ""), ref):
+                    return status
+            if len(page) < 40:
+                break
+            max_id = page[-1]["id"]
+        return None
+
+    # --- statuses ---------------------------------------------------------------------------
+    def post_status(self, text: str, *, key: str | None, action: str = "post the status", **kw: Any) -> Json:
+        """Post a status (`kw`: Mastodon.py's status_post arguments) under the idempotency
+        key derived from `key`."""
+        return self._call(action, self.client.status_post, text,
+                          idempotency_key=idempotency_key(key) if key else None, **kw)
+
+    def send_direct(self, acct: str, text: str, key: str | None = None) -> None:
+        """Send `text` as a direct (mentioned-only) status to `acct` (user or user@host);
+        `key`, when given, makes a resend within the server's window the same status."""
+        acct = acct.strip().lstrip("@")
+        if not acct:
+            raise ValueError("send_direct needs an account such as admin@example.social")
+        mention = f"@{acct} "
+        limits = self.limits()
+        body = fit_status(text, limits, limits.max_characters - len(mention))
+        self.post_status(mention + body, key="dm:" + key if key else None, action="send a direct message",
+                         visibility="direct")
+
+    def status(self, status_id: str) -> Json | None:
+        """A status, or None when it was deleted (or is no longer visible to the bot)."""
+        body = self._json("GET", f"/api/v1/statuses/{status_id}", "read a status", missing_ok=True)
+        if body is not None and not (isinstance(body, Mapping) and "id" in body):
+            raise PublishError("Mastodon answered a status request with something that is not a status; "
+                               "will try again later", transient=True)
+        return body
+
+    def replies(self, status_id: str) -> list[Json] | None:
+        """The replies below a status (its context's descendants), or None when it is gone."""
+        ctx = self._json("GET", f"/api/v1/statuses/{status_id}/context", "read the replies", missing_ok=True)
+        if ctx is None:
+            return None
+        if not isinstance(ctx, Mapping):
+            raise PublishError("Mastodon answered a context request with something unexpected; will try again",
+                               transient=True)
+        return [s for s in ctx.get("descendants") or [] if isinstance(s, Mapping)]
+
+    # --- media ------------------------------------------------------------------------------
+    def upload_image(self, path: Path, alt_text: str) -> Json:
+        """Upload an image, fitted to the server's limits, and wait until it is processed."""
+        limits = self.limits()
+        try:
+            data, mime = fit_image(path, max_bytes=limits.image_size_limit, max_pixels=limits.image_matrix_limit,
+                                   formats=limits.supported_mime_types)
+        except ValueError as exc:
+            raise PublishError(f"cannot prepare the image for Mastodon: {exc}", transient=False) from exc
+        self._ensure_version()
+        media = self._call("upload the image", self.client.media_post, data, mime_type=mime,
+                           description=fit_text(alt_text.strip(), limits.description_limit),
+                           file_name=f"dream.{_EXTENSIONS[mime]}", synchronous=False, bucket="media")
+        failpoints.hit("upload")  # tests: die with the image on the server, the status not posted
+        return self._wait_until_processed(media)
+
+    def _wait_until_processed(self, media: Json) -> Json:
+        deadline = time.monotonic() + self.processing_wait
+        delay = 0.5
+        while not media.get("url"):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PublishError(
+                    f"Mastodon had not finished processing the uploaded image (media "
+                    f"{media.get('id')}) after {self.processing_wait:g}s; will try again later",
+                    transient=True, retry_after=60.0,
+                )
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
+            media = self._call("check the uploaded image", self.client.media, media["id"])
+        return media
+
+    # --- mentions and the notification policy (Mastodon 4.3+) ---------------------------------
+    def mention_notifications(self, min_id: str | None) -> list[Json]:
+        """Mention notifications newer than `min_id`, oldest first. `include_filtered` asks
+        Mastodon 4.3+ for mentions its notification policy filtered too (from strangers)."""
+        out: list[Json] = []
+        cursor = min_id or "0"
+        for _ in range(MAX_PAGES):
+            page = self._json("GET", "/api/v1/notifications", "read mentions", params={
+                "types[]": "mention", "min_id": cursor, "limit": PAGE, "include_filtered": "true",
+            })
+            if not isinstance(page, list) or not all(isinstance(n, Mapping) and "id" in n for n in page):
+                raise PublishError("Mastodon answered the notifications request with something that is not a "
+                                   "list of notifications; will try again later", transient=True)
+            if not page:
+                break
+            page = sorted(page, key=lambda n: id_key(n["id"]))
+            out.extend(page)
+            cursor = str(page[-1]["id"])
+            if len(page) < PAGE:
+                break
+        return out
+
+    def notification_policy(self) -> Json | None:
+        """The notification policy, or None on servers without one (before Mastodon 4.3)."""
+        policy = self._json("GET", "/api/v2/notifications/policy", "read the notification policy", missing_ok=True)
+        if policy is not None and not isinstance(policy, Mapping):
+            raise PublishError("Mastodon answered the notification policy request with something unexpected",
+                               transient=True)
+        return policy
+
+    def update_notification_policy(self, change: Mapping[str, str]) -> None:
+        self._json("PATCH", "/api/v2/notifications/policy", "change the notification policy", body=dict(change))
+
+    # --- the transport ----------------------------------------------------------------------
+    def _instance(self) -> Json:
+        body = self._json("GET", "/api/v2/instance", "read the server's limits", missing_ok=True)
+        if body is None:  # servers older than Mastodon 4.0 only have v1
+            body = self._json("GET", "/api/v1/instance", "read the server's limits")
+        if not isinstance(body, Mapping):
+            raise PublishError(
+                f"Mastodon server {self.api_base_url} answered the instance request with "
+                f"{type(body).__name__} instead of an object",
+                transient=True,
+            )
+        return body
+
+    def _json(self, method: str, path: str, action: str, *, params: dict[str, Any] | None = None,
+              body: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
+        """A plain REST call on the same session: the stored JSON as the server sent it.
+        missing_ok: 404/410 answer None (gone, not a failure)."""
+        resp = self._call(action, self._session.request, method, self.api_base_url + path, params=params,
+                          json=body, headers={"Authorization": f"Bearer {self._token}"}, timeout=self.timeout)
+        if missing_ok and resp.status_code in (404, 410):
+            return None
+        if not resp.ok:
+            raise self._http_error(resp, action)
+        try:
+            return resp.json()
+        except ValueError:
+            raise self._malformed(resp, action) from None
+
+    def _ensure_version(self) -> None:
+        # Mastodon.py picks v1 or v2 media upload from the server version, and when it
+        # cannot read the version it silently assumes 1.0.0: ask once and fail loudly.
+        if self._version_known:
+            return
+        action = "read the server version"
+        version = self._call(action, self.client.retrieve_mastodon_version)
+        api = self.client
+        if (api.mastodon_major, api.mastodon_minor, api.mastodon_patch) < (3, 1, 4):
+            resp = self._last_response
+            if resp is None:
+                raise PublishError(f"could not {action} on Mastodon ({self.api_base_url}); will try again later",
+                                   transient=True)
+            if not resp.ok:
+                raise self._http_error(resp, action)
+            raise PublishError(
+                f"{self.api_base_url} reports version {version}; posting images needs Mastodon 3.1.4 or newer",
+                transient=False,
+            )
+        self._version_known = True
+
+    def _call(self, action: str, fn: Callable[..., T], *args: Any, bucket: str = "api", **kwargs: Any) -> T:
+        self._budget.check(bucket, action)
+        self._last_response = None
+        self._bucket = bucket
+        try:
+            return fn(*args, **kwargs)
+        except MastodonError as exc:
+            raise self._translate(exc, action) from exc
+        except requests.RequestException as exc:
+            raise self._network_error(exc, action) from exc
+        finally:
+            self._bucket = "api"
+
+    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._last_response = response
+        self._budget.update(self._bucket, response.headers, response.status_code)
+
+    def _translate(self, exc: MastodonError, action: str) -> PublishError:
+        if isinstance(exc, MastodonVersionError) and isinstance(exc.__cause__, MastodonError):
+            exc = exc.__cause__
+        resp = self._last_response
+        if isinstance(exc, MastodonNetworkError):
+            return self._network_error(exc, action)
+        if resp is not None and not resp.ok:
+            return self._http_error(resp, action)
+        if isinstance(exc, MastodonRatelimitError):
+            return PublishError(f"Mastodon rate limit while trying to {action}: {exc}", transient=True,
+                                retry_after=60.0)
+        if resp is not None and isinstance(exc, MastodonAPIError):
+            return self._malformed(resp, action)  # a 2xx Mastodon.py could not parse
+        return PublishError(f"could not {action} on Mastodon: {exc}", transient=False)
+
+    def _network_error(self, exc: Exception, action: str) -> PublishError:
+        text = str(exc)
+        if "timed out" in text.lower() or isinstance(exc, requests.Timeout):
+            why = f"no answer within {self.timeout:g}s"
+        else:
+            why = "could not connect"
+        return PublishError(f"could not {action} on Mastodon ({self.api_base_url}): {why}: {text}", transient=True)
+
+    def _malformed(self, resp: requests.Response, action: str) -> PublishError:
+        return PublishError(
+            f"Mastodon answered HTTP {resp.status_code} with a body that is not valid JSON while "
+            f"trying to {action} ({snippet(resp)}); will try again later",
+            transient=True,
+        )
+
+    def _http_error(self, resp: requests.Response, action: str) -> PublishError:
+        detail = error_text(resp)
+        said = f" (HTTP {resp.status_code}: {detail})" if detail else f" (HTTP {resp.status_code})"
+        retry_after = retry_after_from_headers(resp.headers) or 60.0
+        return status_error(resp.status_code, StatusWords(
+            rate_limited=f"Mastodon rate limit reached while trying to {action}{said}; retry in {retry_after:.0f}s",
+            server_error=f"Mastodon server error while trying to {action}{said}; will try again later",
+            refused=f"Mastodon refused to {action}{said}",
+            permanent={
+                401: f"Mastodon rejected the access token{said}: it is wrong, expired or revoked. "
+                     f"Create a new one with the scopes {REQUIRED_SCOPES}.",
+                403: f"Mastodon refused to let the access token {action}{said}: it lacks the scopes "
+                     f"{REQUIRED_SCOPES}, or the account is suspended or limited.",
+                404: f"Mastodon could not find what we need to {action}{said}; is {self.api_base_url} "
+                     f"a Mastodon API server?",
+                413: f"Mastodon refused the upload as too large{said} although it is within the "
+                     f"advertised limit; the server's proxy allows less",
+            },
+            retry_statuses=(408, 409, 425),
+        ), retry_after=retry_after)
+

@@ -1,0 +1,71 @@
+"""The Neue Post Format (NPF) body of a Tumblr post: an image block with alt text, the
+caption as text blocks (links marked), tags with the post's reference last."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .base import Post
+from .marker import post_ref
+from .media import fit_text, split_trailing_hashtags
+
+TEXT_LIMIT = 4096  # per text block and for alt text, in code points
+MAX_TAGS = 30
+MEDIA_IDENTIFIER = "dream"
+
+_URL_RE = re.compile(r"https?://[^\s<>\"]+")
+_URL_TRAILING = ".,;:!?)]}'\""
+
+
+def build_npf(post: Post, *, mime: str, width: int, height: int, state: str) -> dict[str, Any]:
+    """The NPF request body for a post whose image is sent as part MEDIA_IDENTIFIER."""
+    caption, caption_tags = split_trailing_hashtags(post.caption.strip())
+    content: list[dict[str, Any]] = [
+        {
+            "type": "image",
+            "media": [{"type": mime, "identifier": MEDIA_IDENTIFIER, "width": width, "height": height}],
+            "alt_text": fit_text(post.alt_text.strip(), TEXT_LIMIT),
+        }
+    ]
+    title = (post.title or "").strip()
+    if title and not caption.startswith(title):
+        content.append({"type": "text", "subtype": "heading1", "text": fit_text(title, TEXT_LIMIT)})
+    # One text block per caption line: NPF text blocks are paragraphs, and a credit line
+    # should not run into the class names.
+    for line in caption.split("\n"):
+        if line.strip():
+            content.append(_text_block(fit_text(line.strip(), TEXT_LIMIT)))
+    body: dict[str, Any] = {
+        "content": content,
+        "tags": ",".join(_tags(list(post.tags) + caption_tags, post_ref(post.post_id))),
+        "state": state,
+    }
+    if post.source_url:
+        body["source_url"] = post.source_url
+    return body
+
+
+def _text_block(text: str) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "text", "text": text}
+    links = []
+    for match in _URL_RE.finditer(text):
+        url = match.group(0).rstrip(_URL_TRAILING)
+        # NPF indexes count code points, as Python str indexes do.
+        links.append({"start": match.start(), "end": match.start() + len(url), "type": "link", "url": url})
+    if links:
+        block["formatting"] = links
+    return block
+
+
+def _tags(raw: list[str], ref: str) -> list[str]:
+    # "machine made", "#MachineMade" and "machine-made" are one tag: keep the first spelling
+    # (the configured tags come first; they may have spaces, which Tumblr tags allow).
+    seen = {re.sub(r"\W", "", ref.lower())}
+    tags: list[str] = []
+    for tag in raw:
+        clean = re.sub(r"\s+", " ", tag.replace(",", " ")).strip().lstrip("#").strip()
+        key = re.sub(r"[\W_]", "", clean.lower())
+        if key and key not in seen:
+            seen.add(key)
+            tags.append(clean)
+    return tags[: MAX_TAGS - 1] + [ref]
