@@ -108,6 +108,29 @@ def test_views_have_the_net_size_and_the_asked_spread():
     assert batch.shape == (8, 3, 64, 64)
 
 
+def test_coarse_views_keep_shapes_and_lose_pixel_detail():
+    # What grows must survive blur and downscaling (issue 11's judge, and a person's eye): a
+    # coarse view of pixel noise keeps almost none of it, a coarse view of a smooth ramp all.
+    from dreamer.transform import View
+
+    noise = torch.rand(1, 3, 128, 128)
+    ramp = torch.linspace(0, 1, 128).expand(1, 3, 128, 128).contiguous()
+    sharp, coarse = (View(64, 64, 128, 0.0, r) for r in (1.0, 0.2))
+
+    def detail(x):  # pixel-to-pixel variation
+        return float(x.diff(dim=-1).abs().mean())
+
+    assert detail(view_batch(noise, [coarse], 128)) < 0.25 * detail(view_batch(noise, [sharp], 128))
+    assert torch.allclose(view_batch(ramp, [coarse], 128)[..., 8:-8, 8:-8], ramp[..., 8:-8, 8:-8], atol=0.02)
+
+
+def test_half_the_views_are_coarsened_down_to_the_asked_resolution():
+    views = random_views(300, 400, 400, (0.33, 1.0), 0.0, random.Random(3), coarsen=0.8)
+    coarse = [v.resolution for v in views if v.resolution < 1]
+    assert 150 <= len(coarse) <= 250
+    assert min(coarse) >= 0.2 - 1e-9 and min(coarse) < 0.25  # reaches down to 1 - coarsen
+
+
 def test_an_unturned_whole_view_shows_the_picture():
     x = torch.rand(1, 3, 64, 64)
     from dreamer.transform import View
@@ -152,6 +175,16 @@ def test_split_hybrid_gives_each_class_half_the_views_in_a_random_order():
     logits = torch.zeros(8, 1000, requires_grad=True)
     (g,) = torch.autograd.grad(objective({"logits": logits, obj.REGIONS: orders[0]}).sum(), logits)
     assert torch.equal(g[:, [1, 6]].argmax(1), orders[0].argmax(1))
+
+
+def test_a_hybrid_is_dreamt_through_coarser_views_and_a_single_class_is_not(net, photo):
+    def picture(classes, hybrid_coarsen):
+        r = Recipe(classes=classes, hybrid_coarsen=hybrid_coarsen, **FAST)
+        return np.asarray(dream(photo, r, net=net), float)
+
+    hybrid = {"goldfish": 1.0, "stingray": 1.0}
+    assert not np.array_equal(picture(hybrid, 0.9), picture(hybrid, 0.0))
+    assert np.array_equal(picture({"goldfish": 1.0}, 0.9), picture({"goldfish": 1.0}, 0.0))
 
 
 @pytest.mark.parametrize("hybrid", ["split", "mix", "regions"])
