@@ -59,8 +59,10 @@ def check_video_path(path: Path) -> str:
 def even_size(width: int, height: int, long_side: int) -> tuple[int, int]:
     """The photo's shape scaled so its long side is at most `long_side`, both sides even (4:2:0
     chroma is sampled in 2x2 blocks; odd sides are refused by the encoder)."""
-    s = min(1.0, long_side / max(width, height))
-    return max(2, round(width * s / 2) * 2), max(2, round(height * s / 2) * 2)
+    big = max(width, height)
+    side = min(long_side, big)  # never enlarged
+    w, h = width * side // big, height * side // big  # integers: 161 at 96/161 stays 96
+    return max(2, w - w % 2), max(2, h - h % 2)
 
 
 class VideoWriter:
@@ -145,7 +147,7 @@ class VideoWriter:
 
 
 def _rate_options(codec: str, w: int, h: int, fps: int) -> dict[str, str]:
-    cap = int(MAX_BITS_PER_PIXEL * w * h * fps)
+    cap = max(200_000, int(MAX_BITS_PER_PIXEL * w * h * fps))  # a thumbnail-sized dive still looks right
     if codec == "libx264":
         return {"maxrate": str(cap), "bufsize": str(2 * cap)}
     return {"b:v": str(cap)}  # VP9: with crf, b:v is the ceiling (constrained quality)
@@ -213,10 +215,12 @@ def poster(path: str | Path, at: float = 0.5) -> Image.Image:
 def gif_preview(video: str | Path, out: str | Path, width: int = 240, fps: int = 8,
                 max_frames: int = 64) -> Path:
     """A small looping GIF of a video, for places that show no video (and a README). At most
-    `max_frames` frames at `width` pixels are held, however long the video."""
+    `max_frames` frames at `width` pixels (or the video's own, if narrower) are held, however
+    long the video."""
     from dreamer.image_io import save_animation
 
     info = probe(video)
+    width = min(width, info.width)
     step = max(1.0, float(info.fps) / fps, info.frames / max_frames)
     keep, nxt = [], 0.0
     for i, im in enumerate(frames(video)):
