@@ -59,7 +59,7 @@ def main() -> int:
     dev = str(pick_device(args.device))
     net = load_net(recipe.model, recipe.weights, dev)  # the model load is not the dive's cost
     image = load_image(args.photo)
-    print(f"device {dev}, torch threads {__import__('torch').get_num_threads()}, load {os.getloadavg()[0]:.2f}")
+    print(f"device {dev}, {os.cpu_count()} cores, torch threads {__import__('torch').get_num_threads()}, load {os.getloadavg()[0]:.2f}")
 
     dreaming = [0.0]
     last = [time.perf_counter(), None]
@@ -73,8 +73,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp) / "dive.mp4"
         t0 = last[0] = time.perf_counter()
+        c0 = time.process_time()
         result = dive_video(image, recipe, out, settings, progress=progress, device=dev, net=net)
         total = time.perf_counter() - t0
+        cpu = time.process_time() - c0
         info = probe(result.path)
         size_mb = result.path.stat().st_size / 1e6
     seconds = result.frames / result.fps
@@ -86,7 +88,8 @@ def main() -> int:
     print(f"keyframes: {result.keys} of {recipe.steps} steps; dreaming {dreaming[0]:.0f} s "
           f"({per_key:.1f} s a keyframe), gliding and encoding {rest:.1f} s "
           f"({1000 * rest / result.frames:.0f} ms a frame)")
-    print(f"total {total:.0f} s: {total / seconds:.0f} s per video second")
+    print(f"total {total:.0f} s: {total / seconds:.0f} s per video second; CPU time {cpu:.0f} s "
+          f"({cpu / seconds:.0f} CPU s per video second, {cpu / total:.2f} cores busy on average)")
     print(f"the default dive ({DIVE_RECIPE['frames']} frames, {default_keys} keyframes): "
           f"{projected / 60:.1f} min projected, {projected / (DIVE_RECIPE['frames'] / settings.fps):.0f} s "
           f"per video second")
