@@ -19,9 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = DiveSettings()
     g = p.add_argument_group(
         "dive video",
-        f"with --video, a dive's defaults are frames {DIVE_RECIPE['frames']}, zoom {DIVE_RECIPE['zoom']}, "
-        f"rotate {DIVE_RECIPE['rotate']} (per frame) and steps {DIVE_RECIPE['steps']} (per keyframe), "
-        "under --preset, --recipe and flags. Killed, the same command again resumes it.")
+        f"with --video a dive starts from frames {DIVE_RECIPE['frames']}, zoom {DIVE_RECIPE['zoom']} and "
+        f"rotate {DIVE_RECIPE['rotate']} (per frame),\nsteps {DIVE_RECIPE['steps']} (per keyframe), under "
+        "--preset, --recipe and flags. Killed, the same command\nagain resumes it.")
     g.add_argument("--video", type=Path, metavar="OUT", help="write the dive as a video: OUT.mp4 (H.264) or OUT.webm (VP9)")
     g.add_argument("--fps", type=int, help=f"frames per second (default: {d.fps})")
     g.add_argument("--glide", type=int, metavar="K", help=f"dream every K-th frame, glide between (default: {d.glide})")
