@@ -30,7 +30,7 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dreamer import cli_info
+    from dreamer import cli_dive, cli_info
 
     p = argparse.ArgumentParser(
         prog="dream",
@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--list-groups", action="store_true", help="list class groups for --group and exit")
     o.add_argument("--classify", type=Path, metavar="PHOTO", help="what the net sees in PHOTO: its top 5 classes, then exit")
     cli_info.add_defaults_to_help(p, _RECIPE_FLAGS)
+    cli_dive.add_arguments(p)
     return p
 
 
@@ -170,6 +171,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.inputs:
         raise CliError("no input photo given (try: dream photos/rocket.jpg --classes goldfish)")
     preflight(recipe, args)
+    if args.video is not None:
+        from dreamer.cli_dive import resume_seed, run_video
+
+        recipe = resume_seed(args, recipe)
+        return run_video(args, recipe, recipe_metadata(recipe, args.inputs[0]))
     from dreamer.image_io import load_image, save_image
     from dreamer.shape import check_shape
 
@@ -192,6 +198,9 @@ def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
     mistake costs a second, not a model load (or a whole first render)."""
     recipe.validate()
     recipe.check_complete()
+    from dreamer.cli_dive import check_args
+
+    check_args(args)
     missing = [str(p) for p in args.inputs if not p.is_file()]
     if missing:
         raise CliError(f"no such photo: {', '.join(missing)}")
@@ -209,12 +218,14 @@ def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
 
 
 def make_recipe(args: argparse.Namespace) -> Recipe:
-    base = {}
+    from dreamer.cli_dive import recipe_base
+
+    base = recipe_base(args)  # a dive's own defaults, or none
     if args.preset:
         from dreamer.presets import PRESETS, preset
 
         preset(args.preset)  # an unknown name fails here, listing the presets
-        base = dict(PRESETS[args.preset])
+        base.update(PRESETS[args.preset])
     if args.recipe:
         from dreamer.cli_info import load_recipe_arg
 

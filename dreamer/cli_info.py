@@ -59,7 +59,12 @@ def presets_epilog() -> str:
 
 
 def load_recipe_arg(path: Path) -> Recipe:
-    """A recipe file (TOML, JSON, a sidecar) or a picture `dream` made, whose metadata carries it."""
+    """A recipe file (TOML, JSON, a sidecar), or a picture or dive video `dream` made, whose
+    metadata carries it."""
+    from dreamer.video import VIDEO_FORMATS
+
+    if path.suffix.lower() in VIDEO_FORMATS:
+        return _video_recipe(path)
     if path.suffix.lower() not in PICTURE_EXTS:
         return Recipe.load(path)
     from dreamer.image_io import read_embedded_recipe, sidecar_path
@@ -75,6 +80,24 @@ def load_recipe_arg(path: Path) -> Recipe:
                           "was stripped); pass its .json sidecar or a recipe file instead")
     try:
         return Recipe.from_dict(data)
+    except RecipeError as exc:
+        raise RecipeError(f"{path}: {exc}") from None
+
+
+def _video_recipe(path: Path) -> Recipe:
+    from dreamer.image_io import sidecar_path
+    from dreamer.video import read_video_metadata
+
+    if not path.is_file():
+        raise RecipeError(f"cannot read recipe {path}: no such file")
+    doc = read_video_metadata(path)
+    if doc is None or not isinstance(doc.get("recipe"), dict):
+        if sidecar_path(path).is_file():
+            return Recipe.load(sidecar_path(path))
+        raise RecipeError(f"{path} carries no recipe (it was not made by dream, or its metadata "
+                          "was stripped); pass its .json sidecar or a recipe file instead")
+    try:
+        return Recipe.from_dict(doc["recipe"])
     except RecipeError as exc:
         raise RecipeError(f"{path}: {exc}") from None
 

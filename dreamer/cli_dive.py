@@ -1,0 +1,156 @@
+"""`dream … --video dive.mp4`: the command line's side of dive videos (dreamer.dive does the work)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from dreamer.recipe import Recipe
+
+DIVE_FLAGS = {"fps": "fps", "glide": "glide", "ease": "ease", "video_size": "size"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from dreamer.dive import DIVE_RECIPE, DiveSettings
+
+    d = DiveSettings()
+    g = p.add_argument_group(
+        "dive video",
+        f"with --video a dive starts from frames {DIVE_RECIPE['frames']}, zoom {DIVE_RECIPE['zoom']} and "
+        f"rotate {DIVE_RECIPE['rotate']} (per frame),\nsteps {DIVE_RECIPE['steps']} (per keyframe), under "
+        "--preset, --recipe and flags. Killed, the same command\nagain resumes it.")
+    g.add_argument("--video", type=Path, metavar="OUT", help="write the dive as a video: OUT.mp4 (H.264) or OUT.webm (VP9)")
+    g.add_argument("--fps", type=int, help=f"frames per second (default: {d.fps})")
+    g.add_argument("--glide", type=int, metavar="K", help=f"dream every K-th frame, glide between (default: {d.glide})")
+    g.add_argument("--ease", type=float, help=f"fraction of the dive spent speeding up and slowing down, 0..0.5 (default: {d.ease})")
+    g.add_argument("--video-size", type=int, metavar="PX", help=f"the video's long side (default: {d.size})")
+    g.add_argument("--preview", type=Path, metavar="GIF", help="also write a small GIF preview of the video")
+
+
+def recipe_base(args: argparse.Namespace) -> dict[str, Any]:
+    """The recipe a dive starts from, under --preset, --recipe and flags."""
+    if getattr(args, "video", None) is None:
+        return {}
+    from dreamer.dive import DIVE_RECIPE
+
+    return dict(DIVE_RECIPE)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Mistakes in the video flags, found before any net is loaded."""
+    from dreamer.cli import CliError
+    from dreamer.video import check_video_path
+
+    given = [f"--{k.replace('_', '-')}" for k in (*DIVE_FLAGS, "preview") if getattr(args, k) is not None]
+    if args.video is None:
+        if given:
+            raise CliError(f"{', '.join(given)} only apply to a video: add --video OUT.mp4")
+        return
+    check_video_path(args.video)
+    if args.preview is not None and args.preview.suffix.lower() != ".gif":
+        raise CliError(f"--preview {args.preview}: the preview is a GIF; name it something.gif")
+    if len(args.inputs) > 1:
+        raise CliError("--video makes one dive from one photo; give a single photo")
+    if args.output is not None:
+        raise CliError("--video names the dive's file; leave out --output")
+    if args.start_frame:
+        raise CliError("--start-frame is for frame-folder dives; a video dive resumes by itself: "
+                       "run the same command again (its keyframes wait in "
+                       f"{args.video.name}.parts/ beside the video)")
+    settings(args).validate()
+
+
+def settings(args: argparse.Namespace):
+    from dreamer.dive import DiveSettings
+
+    base = asdict(DiveSettings())
+    if args.recipe is not None:  # a dive's video or sidecar brings its own settings too
+        base.update(_dive_of(args.recipe) or {})
+    for flag, key in DIVE_FLAGS.items():
+        if getattr(args, flag) is not None:
+            base[key] = getattr(args, flag)
+    return DiveSettings.from_dict(base)
+
+
+def _dive_of(path: Path) -> dict[str, Any] | None:
+    from dreamer.video import VIDEO_FORMATS, read_video_metadata
+
+    try:
+        if path.suffix.lower() in VIDEO_FORMATS:
+            doc = read_video_metadata(path)
+        elif path.suffix.lower() == ".json":
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            return None
+    except (OSError, ValueError):
+        return None  # load_recipe_arg reports an unreadable file
+    dive = doc.get("dive") if isinstance(doc, dict) else None
+    return dive if isinstance(dive, dict) else None
+
+
+def resume_seed(args: argparse.Namespace, recipe: Recipe) -> Recipe:
+    """A dive killed part way, run again without --seed: its parts folder's seed, so the same
+    command resumes it rather than meeting a stranger's keyframes."""
+    if args.seed is not None or args.recipe is not None:
+        return recipe
+    from dreamer.dive import parts_dir
+
+    try:
+        old = json.loads((parts_dir(args.video) / "manifest.json").read_text(encoding="utf-8"))
+        seed = old["recipe"]["seed"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return recipe
+    return recipe.replace(seed=seed) if isinstance(seed, int) else recipe
+
+
+def run_video(args: argparse.Namespace, recipe: Recipe, info: dict[str, Any]) -> int:
+    from dreamer.dive import dive_video, parts_dir
+    from dreamer.image_io import load_image
+    from dreamer.shape import check_shape
+
+    src = args.inputs[0]
+    image = load_image(src, max_pixels=recipe.max_pixels)
+    check_shape(*image.size, what=str(src))
+    if (parts_dir(args.video) / "manifest.json").is_file():
+        print(f"dream: resuming the dive kept in {parts_dir(args.video)}", file=sys.stderr)
+    bar = None
+    show = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(desc=args.video.name, unit="step", file=sys.stderr, leave=False)
+        show = _Bar(bar)
+    try:
+        result = dive_video(image, recipe, args.video, settings(args), info=info, progress=show, device=args.device)
+    finally:
+        if bar is not None:
+            bar.close()
+    if result.resumed_at:
+        print(f"dream: resumed at frame {result.resumed_at}/{result.frames}", file=sys.stderr)
+    print(result.path)
+    if args.preview is not None:
+        from dreamer.video import gif_preview
+
+        print(gif_preview(result.path, args.preview))
+    return 0
+
+
+class _Bar:
+    """One bar over the dreaming left (its ETA is the dive's), described "frame k/N"."""
+
+    def __init__(self, bar: Any):
+        self.bar = bar
+        self.first_key: int | None = None
+
+    def __call__(self, p: Any) -> None:
+        self.bar.set_description(f"frame {p.frame}/{p.frames}", refresh=p.dream is None)
+        if p.dream is None:
+            return
+        if self.first_key is None:
+            self.first_key = p.key
+        self.bar.total = p.dream.total * (p.keys - self.first_key)
+        self.bar.set_postfix(key=f"{p.key + 1}/{p.keys}", score=f"{p.dream.score:.2f}", refresh=False)
+        self.bar.update(1)
