@@ -6,11 +6,13 @@
 
 Each row is one photo and one target (a class or a two-class hybrid); the columns are the photo
 and the presets (classic is the earlier engine). Dreams are cached in out/contact/ (keyed by
-photo, target, preset and seed) so a rerun after a caption change costs nothing.
+photo, target, preset, seed and the recipe's hash) so a rerun after a caption change costs nothing.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -58,12 +60,15 @@ def source(name: str) -> Image.Image:
 
 
 def cached_dream(photo: str, target: dict[str, float], preset_name: str, seed: int, cache: Path, net) -> Image.Image:
-    slug = f"{photo}_{'+'.join(target).replace(' ', '_')}_{preset_name}_s{seed}.png"
+    recipe = preset(preset_name, classes=dict(target), seed=seed)
+    # Keyed by the recipe itself, so a changed preset or default is dreamt again, never reused.
+    key = hashlib.sha256(json.dumps(recipe.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+    slug = f"{photo}_{'+'.join(target).replace(' ', '_')}_{preset_name}_s{seed}_{key}.png"
     path = cache / slug
     if path.exists():
         return Image.open(path).convert("RGB")
     t = time.perf_counter()
-    out = dream(source(photo), preset(preset_name, classes=dict(target), seed=seed), net=net)
+    out = dream(source(photo), recipe, net=net)
     print(f"{slug}: {time.perf_counter() - t:.0f}s", flush=True)
     cache.mkdir(parents=True, exist_ok=True)
     out.save(path)
