@@ -70,8 +70,7 @@ def dream_views(
     on_step: ProgressCallback | None = None,
 ) -> torch.Tensor:
     """Dream over base (1, 3, H, W) in [0, 1]; `regions` > 1 is the number of a hybrid's classes,
-    shared out between views or regions as recipe.hybrid says, and seen through coarser views
-    (recipe.hybrid_coarsen). Returns the dream at base's size."""
+    shared out between views or regions as recipe.hybrid says. Returns the dream at base's size."""
     dev = base.device
     height, width = base.shape[-2:]
     size = net.input_size
@@ -84,10 +83,9 @@ def dream_views(
     split = regions > 1 and recipe.hybrid == "split"
     amp = dev.type == "cuda"
     side = (recipe.view_min, recipe.view_max)
-    coarsen = recipe.hybrid_coarsen if regions > 1 else recipe.view_coarsen
 
     for step in range(recipe.steps):
-        views = random_views(wh, ww, recipe.batch_size, side, recipe.view_rotate, rng, coarsen)
+        views = random_views(wh, ww, recipe.batch_size, side, recipe.view_rotate, rng, recipe.view_coarsen)
         batch = view_batch(prm.compose(work, recipe.strength * p.detail()), views, size)
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
             acts = run(batch)
