@@ -36,7 +36,7 @@ ROWS: list[tuple[str, dict[str, float]]] = [
     ("motorcycle", {"monarch": 1, "daisy": 1}),
     ("flower", {"goldfish": 1, "stingray": 1}),
 ]
-COLUMNS = ["classic", "subtle", "default", "wild"]
+COLUMNS = ["classic", "default"]  # the earlier engine against the new default
 BEFORE_AFTER = ("chelsea", {"monarch": 1})  # the pair at the top of the README
 QUICK_ROWS = ROWS[:2]
 SIDE = 512  # dreams are made at this width (the photos are 451–1000 px wide)
