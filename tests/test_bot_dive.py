@@ -54,14 +54,15 @@ def test_every_second_post_is_a_dive_into_the_outbox(tmp_path):
         assert cli.main(["--once", "--config", str(path)], out=out) == 0, out.getvalue()
         assert out.getvalue().startswith("posted: ")
     cfg = load_config(path)
-    picture, dive = outbox_posts(cfg)
+    store = Store(cfg.data_dir / "bot.db")
+    by_id = {m["post_id"]: m for m in outbox_posts(cfg)}
+    picture, dive = by_id[store.dream(1).post_key], by_id[store.dream(2).post_key]  # the second post dives
     assert "video" not in picture
     assert dive["video"] == dive["post_id"] + ".mp4" and dive["image"] == dive["post_id"] + ".png"
     info = probe(cfg.outbox_dir / dive["video"])
     assert (info.frames, info.fps, info.codec, info.pix_fmt) == (5, 5, "h264", "yuv420p")
     assert max(info.width, info.height) == 64 and dive["image_size"] == [info.width, info.height]
     assert dive["alt_text"].startswith("Video, 1 seconds, zooming") and "neural network dreamt" in dive["alt_text"]
-    store = Store(cfg.data_dir / "bot.db")
     row = store.dream(2)
     # made in the bot's state folder, recorded with its poster, its keyframes cleared away
     assert row.video_path.parent == cfg.data_dir / "dreams" and row.video_path.is_file()
