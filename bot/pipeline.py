@@ -91,6 +91,7 @@ def build_publishers(cfg: "Config", store: "Store | None" = None) -> dict[str, P
             extra: dict[str, Any] = dict(shared)
             if store is not None:
                 extra["posts_today"] = lambda: store.confirmed_today("tumblr")
+                extra["videos_today"] = lambda: store.confirmed_videos_today("tumblr")
             pubs["tumblr"] = TumblrPublisher(
                 t.blog, cfg.secret("tumblr.consumer_key"), cfg.secret("tumblr.consumer_secret"),
                 cfg.secret("tumblr.oauth_token"), cfg.secret("tumblr.oauth_secret"),

@@ -214,6 +214,16 @@ class PostsMixin(Base):
         )
         return int(rows[0]["n"])
 
+    def confirmed_videos_today(self, publisher: str) -> int:
+        """Dives confirmed on a publisher since 00:00 UTC (platforms limit videos apart)."""
+        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        rows = self._query(
+            "SELECT COUNT(*) AS n FROM posts JOIN dreams ON dreams.id = posts.dream_id WHERE publisher = ? "
+            "AND state = 'confirmed' AND dreams.video_path IS NOT NULL AND updated_at >= ?",
+            (publisher, midnight.isoformat(timespec="seconds")),
+        )
+        return int(rows[0]["n"])
+
     def publisher_summary(self) -> dict[str, dict[str, Any]]:
         """Per publisher: counts by state and the last confirmed post."""
         out: dict[str, dict[str, Any]] = {}
