@@ -347,7 +347,8 @@ class Pipeline:
 
 def dive_alt(alt: str, seconds: float) -> str:
     """A picture's alt text made a video's: say first that it moves, and for how long."""
-    return f"Video, {seconds:.0f} seconds, zooming slowly into a dream. {alt}"
+    n = max(1, round(seconds))
+    return f"Video, {n} second{'' if n == 1 else 's'}, zooming slowly into a dream. {alt}"
 
 
 def _drop_stray_dreams(store: "Store", folder: Path) -> None:

@@ -62,7 +62,7 @@ def test_every_second_post_is_a_dive_into_the_outbox(tmp_path):
     info = probe(cfg.outbox_dir / dive["video"])
     assert (info.frames, info.fps, info.codec, info.pix_fmt) == (5, 5, "h264", "yuv420p")
     assert max(info.width, info.height) == 64 and dive["image_size"] == [info.width, info.height]
-    assert dive["alt_text"].startswith("Video, 1 seconds, zooming") and "neural network dreamt" in dive["alt_text"]
+    assert dive["alt_text"].startswith("Video, 1 second, zooming") and "neural network dreamt" in dive["alt_text"]
     row = store.dream(2)
     # made in the bot's state folder, recorded with its poster, its keyframes cleared away
     assert row.video_path.parent == cfg.data_dir / "dreams" and row.video_path.is_file()
@@ -141,3 +141,32 @@ def test_a_bot_killed_mid_dive_resumes_it_and_posts_once(tmp_path):
     assert db.execute("SELECT publisher, state FROM posts").fetchall() == [("outbox", "confirmed")]
     third = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert third.returncode == 0 and len(outbox_posts(cfg)) == 1  # nothing posted twice
+
+
+def test_a_finished_but_unrecorded_dive_is_used_as_it_is(tmp_path):
+    """A bot killed after the video was made but before it was recorded: the next run takes the
+    video (same classes, seed and frames) instead of dreaming it again; another dive's is not."""
+    from dataclasses import dataclass
+
+    from PIL import Image
+
+    from bot.config_recipe import build_recipe
+    from bot.render import EngineRenderer, make_dive
+
+    @dataclass
+    class Refuses:
+        def dive(self, *args, **kw):
+            raise AssertionError("dreamt again")
+
+    cfg = load_config(tiny_config(tmp_path, extra=DIVE.format(every=1)))
+    base = cfg.dive.recipe(build_recipe(cfg.recipe))
+    photo = Image.open(write_photo(tmp_path / "p.png", 3)).convert("RGB")
+    video = tmp_path / "dreams" / "d.mp4"
+    kw = dict(classes={"goldfish": 1.0}, seed=5, video=video, settings=cfg.dive.settings(), info={})
+    first = make_dive(EngineRenderer(), photo, base, **kw)
+    made = video.read_bytes()
+    again = make_dive(Refuses(), photo, base, **kw)
+    assert (again.frames, again.size, again.video) == (first.frames, first.size, video)
+    assert video.read_bytes() == made and again.poster.is_file()
+    with pytest.raises(AssertionError, match="dreamt again"):
+        make_dive(Refuses(), photo, base, **{**kw, "seed": 6})
