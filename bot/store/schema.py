@@ -164,6 +164,8 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     CREATE INDEX dives_sha ON dives(sha256, state);
+
+    ALTER TABLE requests ADD COLUMN kind TEXT NOT NULL DEFAULT 'dream';  -- 'dream' or 'dive'
     """,
 ]
 
