@@ -90,7 +90,8 @@ def card(m: dict[str, Any]) -> str:
         # A dive plays where it is, silent and looping like a GIF, its poster frame until then.
         vsrc = quote(str(m["video"]))
         dream = (f'<figure><video controls loop muted playsinline preload="metadata" poster="{src}" '
-                 f'aria-label="{alt}" {_size_attrs(m.get("image_size"))}><source src="{vsrc}" type="{_video_type(vsrc)}">'
+                 f'aria-label="{alt}" {_size_attrs(m.get("image_size"))}>'
+                 f'<source src="{vsrc}" type="{_video_type(vsrc)}">'
                  f'<a href="{vsrc}">the video</a></video><figcaption>the dive</figcaption></figure>')
     else:
         dream = (f'<figure><a href="{src}"><img src="{src}" alt="{alt}" loading="lazy" '

@@ -53,7 +53,7 @@ from .base import LimitStore, PublishError
 from .errors import StatusWords, error_text, snippet, status_error
 from .marker import contains_ref
 from .mastodon_text import MastodonLimits, fit_status, html_to_text, limits_from_instance
-from .media import fit_image, fit_text, fit_video
+from .media import fit_image, fit_text, fit_thumbnail, fit_video
 from .ratelimit import RateBudget, retry_after_from_headers
 
 if TYPE_CHECKING:
@@ -228,17 +228,11 @@ class MastodonApi:
                 fitted = fit_video(path, Path(tmp) / "fitted.mp4", limits, transcode)
             except VideoError as exc:
                 raise PublishError(f"cannot prepare the video for Mastodon: {exc}", transient=False) from exc
-            thumb = None
-            if poster is not None and poster.is_file():
-                try:
-                    thumb, thumb_mime = fit_image(poster, max_bytes=limits.image_size_limit,
-                                                  max_pixels=limits.image_matrix_limit, formats=limits.supported_mime_types)
-                except ValueError:
-                    thumb = None  # the server makes its own from the video
+            thumb = fit_thumbnail(poster, limits)  # None: the server makes its own from the video
             self._ensure_version()
             extra: dict[str, Any] = {}
             if thumb is not None:
-                extra = {"thumbnail": io.BytesIO(thumb), "thumbnail_mime_type": thumb_mime}
+                extra = {"thumbnail": io.BytesIO(thumb[0]), "thumbnail_mime_type": thumb[1]}
             media = self._call("upload the video", self.client.media_post, fitted.read_bytes(), mime_type="video/mp4",
                                description=fit_text(alt_text.strip(), limits.description_limit),
                                file_name="dive.mp4", synchronous=False, bucket="media", **extra)

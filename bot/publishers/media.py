@@ -229,7 +229,22 @@ def fit_video(path: Path, scratch: Path, limits: "VideoLimits", transcode: Calla
     return scratch
 
 
+def fit_thumbnail(poster: Path | None, limits: "VideoLimits") -> tuple[bytes, str] | None:
+    """A video's poster frame fitted to the server's image limits, or None when there is none
+    we can use (the server then makes its own)."""
+    if poster is None or not poster.is_file():
+        return None
+    try:
+        return fit_image(poster, max_bytes=limits.image_size_limit, max_pixels=limits.image_matrix_limit,
+                         formats=limits.supported_mime_types)
+    except ValueError:
+        return None
+
+
 class VideoLimits(Protocol):
     video_size_limit: int
     video_frame_rate_limit: int
     video_matrix_limit: int
+    image_size_limit: int
+    image_matrix_limit: int
+    supported_mime_types: tuple[str, ...]

@@ -1,10 +1,11 @@
 """The embedded publisher: each post as files in a folder, plus an index.html gallery.
 
-For post `abc`: `abc.png` (the image; a dive's poster frame), `abc.mp4` (a dive's video), `abc.source.jpg` (the photo before the dream, when the
-pipeline kept one), `abc.json` (caption, alt text, tags, source, time). The JSON is written
-last and atomically: it is the "post exists" mark, so publishing the same post_id again finds
-it and does nothing. The gallery (bot/publishers/gallery.py) is rebuilt from the JSON files
-after each post, newest first.
+For post `abc`: `abc.png` (the image; a dive's poster frame), `abc.mp4` (a dive's video),
+`abc.source.jpg` (the photo before the dream, when the pipeline kept one), `abc.json`
+(caption, alt text, tags, source, time). The JSON is written last and atomically: it is the
+"post exists" mark, so publishing the same post_id again finds it and does nothing. The
+gallery (bot/publishers/gallery.py) is rebuilt from the JSON files after each post, newest
+first.
 """
 from __future__ import annotations
 

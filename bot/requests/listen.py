@@ -10,9 +10,10 @@ Here is also decided what is never answered at all (`ignored`): the bot's own po
 accounts flagged as bots and accounts with #nobot in their bio or profile fields (so two
 bots cannot talk forever), blocked accounts and domains, chains where the bot already
 replied `max_per_thread` times, and mentions older than `max_age_hours` (the first start, a
-long outage). A dive request ("@bot dive goldfish") has its own daily limit besides the
-requests' (`dive_daily_limit`), since a dive costs many pictures. Over-limit and queue-full requests are stored as `refusing`: they get a reply
-saying when to ask again, once per account and day (later ones are ignored).
+long outage). Over-limit and queue-full requests are stored as `refusing`: they get a reply
+saying when to ask again, once per account and day (later ones are ignored). A dive request
+("@bot dive goldfish") has a daily limit of its own besides (`dive_daily_limit`), since a
+dive costs many pictures.
 """
 from __future__ import annotations
 

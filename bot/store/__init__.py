@@ -11,8 +11,8 @@ from .posts import DreamRow, PostRow, PostsMixin
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .sources import MAX_FAILURES, PERMANENT, Block, Released, SourcesMixin
 
-__all__ = ["Block", "DiveRow", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "PERMANENT", "PostRow", "Released", "RequestRow",
-           "RequestState", "SCHEMA_VERSION", "Store", "StoreError", "now"]
+__all__ = ["Block", "DiveRow", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "PERMANENT", "PostRow", "Released",
+           "RequestRow", "RequestState", "SCHEMA_VERSION", "Store", "StoreError", "now"]
 
 
 class Store(SourcesMixin, PostsMixin, DivesMixin, RequestsMixin, EndedMixin):
