@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import shutil
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bot.pipeline")
 
 _DREAM_NAME = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}\.(png|json)")  # what _new_dream writes
+_DIVE_PARTS = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}\.mp4\.parts")  # a dive's keyframes while it is made
 
 
 class BuildError(Exception):
@@ -355,8 +357,14 @@ def _drop_stray_dreams(store: "Store", folder: Path) -> None:
     """Dream pictures a dead process saved but never recorded (it died between the two)."""
     if not folder.is_dir():
         return
-    known = {Path(f).stem for f in store.dream_files() | store.dive_files()}
+    making = store.dive_files()
+    known = {Path(f).stem for f in store.dream_files() | making}
     for p in folder.iterdir():
+        if _DIVE_PARTS.fullmatch(p.name) and p.name[:-len(".parts")] not in {Path(f).name for f in making} \
+                and p.is_dir():
+            log.info("removing %s: no dive in progress owns these keyframes", p.name)
+            shutil.rmtree(p, ignore_errors=True)
+            continue
         if _DREAM_NAME.fullmatch(p.name) and p.stem not in known and p.is_file():
             log.info("removing %s: its dream was never recorded (the bot died first)", p.name)
             p.unlink(missing_ok=True)

@@ -170,3 +170,24 @@ def test_a_finished_but_unrecorded_dive_is_used_as_it_is(tmp_path):
     assert video.read_bytes() == made and again.poster.is_file()
     with pytest.raises(AssertionError, match="dreamt again"):
         make_dive(Refuses(), photo, base, **{**kw, "seed": 6})
+
+
+def test_a_dive_that_keeps_killing_the_bot_is_set_aside_with_its_keyframes(tmp_path):
+    from bot.pipeline import _drop_stray_dreams
+
+    store = Store(tmp_path / "bot.db")
+    dreams = tmp_path / "dreams"
+    mine, stray = dreams / "20261201-120000-aaaaaaaa.mp4", dreams / "20261201-110000-bbbbbbbb.mp4"
+    for video in (mine, stray):
+        (video.parent / (video.name + ".parts")).mkdir(parents=True)
+        (video.parent / (video.name + ".parts") / "key_00000.png").write_bytes(b"x")
+    sid = store.take_source("inbox", None, "sha-a", {})
+    store.start_dive(sha256="sha-a", post_key="k1", seed=1, combo_key="1", classes=[[1, "goldfish", 1.0]],
+                     video_path=mine)
+    _drop_stray_dreams(store, dreams)
+    assert (dreams / (mine.name + ".parts")).is_dir()  # its dive is still being made
+    assert not (dreams / (stray.name + ".parts")).exists()  # nobody's: cleared away
+    store.release_orphan_sources(crash_limit=1)  # the photo killed the bot once too often
+    assert store.dive_in_progress("sha-a") is None and sid
+    _drop_stray_dreams(store, dreams)
+    assert not (dreams / (mine.name + ".parts")).exists()
