@@ -23,8 +23,8 @@ from pydantic import ValidationError
 from bot import config_check
 from bot.config_errors import ConfigError, pydantic_problems
 from bot.config_sections import (
-    BotSection, CaptionSection, Config, FeedSection, FolderSection, PickerSection, ScheduleSection, SourceSection,
-    UrlsSection,
+    BotSection, CaptionSection, Config, DiveSection, FeedSection, FolderSection, PickerSection, ScheduleSection,
+    SourceSection, UrlsSection,
 )
 from bot.config_services import (
     SECRET_FIELDS, AdminSection, FetchSection, MastodonSection, OutboxSection, PublishersSection, QueueSection,
@@ -34,8 +34,9 @@ from bot.dryrun import only_outbox
 from bot.logs import one_line
 
 __all__ = [
-    "SECRET_FIELDS", "AdminSection", "BotSection", "CaptionSection", "Config", "ConfigError", "FeedSection",
-    "FetchSection", "FolderSection", "MastodonSection", "OutboxSection", "PickerSection", "PublishersSection",
+    "SECRET_FIELDS", "AdminSection", "BotSection", "CaptionSection", "Config", "ConfigError", "DiveSection",
+    "FeedSection", "FetchSection", "FolderSection", "MastodonSection", "OutboxSection", "PickerSection",
+    "PublishersSection",
     "QueueSection", "RequestsSection", "ScheduleSection", "SourceSection", "TumblrSection", "UrlsSection",
     "check_file", "config_from_dict", "load_config", "only_outbox",
 ]

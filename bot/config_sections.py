@@ -211,6 +211,36 @@ class CaptionSection(Section):
         return v
 
 
+# --- [dive] --------------------------------------------------------------------------------
+class DiveSection(Section):
+    """Dive videos among the scheduled posts: one post in `every` is a dive (0: none). The
+    bounds are the engine's (dreamer.dive.DiveSettings, checked again there); they are repeated
+    here so that reading a config never loads torch. Defaults are the engine's default dive,
+    sized so a CPU-only bot makes one within the hour (benchmarks/dive.py)."""
+
+    every: int = Field(0, ge=0, le=10_000)
+    frames: int = Field(144, ge=2, le=10_000)
+    fps: int = Field(24, ge=1, le=60)
+    size: int = Field(480, ge=32, le=4096)        # the video's long side in pixels
+    glide: int = Field(6, ge=1, le=100)           # a dream every `glide` frames
+    ease: float = Field(0.15, ge=0, le=0.5)
+    zoom: float = Field(1.01, ge=0.5, le=2.0)     # per frame, at cruising speed
+    rotate: float = Field(0.1, ge=-180, le=180)   # degrees per frame
+    steps: int = Field(40, ge=1, le=10_000)       # per keyframe (each builds on the last)
+
+    def settings(self) -> dict[str, Any]:
+        """The engine's DiveSettings as a dict (DiveSettings.from_dict takes it)."""
+        return {"fps": self.fps, "glide": self.glide, "ease": self.ease, "size": self.size}
+
+    def recipe(self, base: Recipe) -> Recipe:
+        """The cycle's recipe turned into a dive's: frames, the camera's motion, steps a keyframe."""
+        return base.replace(frames=self.frames, zoom=self.zoom, rotate=self.rotate, steps=self.steps)
+
+    def is_due(self, dreams_so_far: int) -> bool:
+        """Whether the next post (number dreams_so_far + 1) is a dive."""
+        return self.every > 0 and (dreams_so_far + 1) % self.every == 0
+
+
 # --- the whole file ------------------------------------------------------------------------
 class Config(Section):
     bot: BotSection = Field(default_factory=BotSection)
@@ -219,6 +249,7 @@ class Config(Section):
     picker: PickerSection = Field(default_factory=PickerSection)
     recipe: dict[str, Any] = Field(default_factory=dict)
     caption: CaptionSection = Field(default_factory=CaptionSection)
+    dive: DiveSection = Field(default_factory=DiveSection)
     publishers: PublishersSection = Field(default_factory=PublishersSection)
     admin: AdminSection = Field(default_factory=AdminSection)
     fetch: FetchSection = Field(default_factory=FetchSection)

@@ -100,6 +100,8 @@ class RequestsSection(Section):
     enabled: bool = False
     poll_seconds: float = Field(60.0, ge=1, le=3600)
     daily_limit: int = Field(3, ge=1, le=1000)        # per account, per UTC day
+    dive_daily_limit: int = Field(1, ge=0, le=1000)   # "@bot dive goldfish" per account and day (0: none)
+    dive_frames: int = Field(48, ge=2, le=1000)       # a requested dive's length ([dive] gives the rest)
     queue_cap: int = Field(20, ge=1, le=10_000)       # requests waiting, all accounts
     max_classes: int = Field(3, ge=1, le=10)
     max_per_thread: int = Field(3, ge=1, le=100)      # bot replies in one reply chain

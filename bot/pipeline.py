@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import shutil
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,11 +29,11 @@ from filelock import FileLock, Timeout
 
 from bot import failpoints, logs, notify
 from bot.caption import make_caption
-from bot.picker import Picker, PickError
+from bot.picker import Combo, Picker, PickError
 from bot.posting import publish_row
 from bot.publishers.base import Publisher, PublishError
 from bot.publishers.outbox import OutboxPublisher, save_source_photo
-from bot.render import Renderer, RenderFn, as_renderer, is_engine_error, make_dream
+from bot.render import Renderer, RenderFn, as_renderer, dive_renderer, is_engine_error, make_dive, make_dream
 from bot.retry import Backoff
 from bot.sources import Source, SourceError, SourceItem, build_sources
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bot.pipeline")
 
 _DREAM_NAME = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}\.(png|json)")  # what _new_dream writes
+_DIVE_PARTS = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}\.mp4\.parts")  # a dive's keyframes while it is made
 
 
 class BuildError(Exception):
@@ -91,6 +93,7 @@ def build_publishers(cfg: "Config", store: "Store | None" = None) -> dict[str, P
             extra: dict[str, Any] = dict(shared)
             if store is not None:
                 extra["posts_today"] = lambda: store.confirmed_today("tumblr")
+                extra["videos_today"] = lambda: store.confirmed_videos_today("tumblr")
             pubs["tumblr"] = TumblrPublisher(
                 t.blog, cfg.secret("tumblr.consumer_key"), cfg.secret("tumblr.consumer_secret"),
                 cfg.secret("tumblr.oauth_token"), cfg.secret("tumblr.oauth_secret"),
@@ -251,33 +254,65 @@ class Pipeline:
         cfg = parts.cfg
         store = self.store
         source_id = store.take_source(item.source, item.url, item.sha256, item.credit.to_dict())
+        dive_row = None
         try:
-            combo = parts.picker.pick(store.recent_combos(cfg.picker.no_repeat), self.rng)
+            # A dive a dead process was making of this photo is resumed (same classes, seed and
+            # video path: the engine picks up its keyframes), never started again afresh.
+            dive_row = store.dive_in_progress(item.sha256)
+            if dive_row is not None:
+                combo = Combo(tuple(int(c[0]) for c in dive_row.classes),
+                              tuple(float(c[2]) for c in dive_row.classes), dive_row.seed)
+                log.warning("resuming the dive %s that was interrupted", dive_row.video_path.name)
+            else:
+                combo = parts.picker.pick(store.recent_combos(cfg.picker.no_repeat), self.rng)
             labels = parts.picker.labels
             names = combo.names(labels)
-            log.info("dreaming %s into %s from %s", " × ".join(names), item.credit.title or item.url or "a photo", item.source)
             failpoints.hit("dream")  # tests: die with the photo taken and no dream yet
-            post_key = store.new_post_key()
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-            path = self.data_dir / "dreams" / f"{stamp}-{post_key[:8]}.png"
-            recipe = make_dream(self.renderer, item.image, parts.recipe, classes=combo.recipe_classes(labels),
-                                seed=combo.seed, path=path).recipe
+            video = None
+            if dive_row is None and cfg.dive.is_due(store.count_dreams()) and item.sha256:
+                post_key = store.new_post_key()
+                stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+                video = self.data_dir / "dreams" / f"{stamp}-{post_key[:8]}.mp4"
+                dive_row = store.start_dive(
+                    sha256=item.sha256, post_key=post_key, seed=combo.seed, combo_key=combo.key,
+                    classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)], video_path=video)
+            if dive_row is not None:
+                post_key, video = dive_row.post_key, dive_row.video_path
+                log.info("diving into %s with %s from %s", " × ".join(names),
+                         item.credit.title or item.url or "a photo", item.source)
+                made = make_dive(dive_renderer(self.renderer), item.image, cfg.dive.recipe(parts.recipe),
+                                 classes=combo.recipe_classes(labels), seed=combo.seed, video=video,
+                                 settings=cfg.dive.settings(), info={"class_names": names})
+                recipe, path = made.recipe, made.poster
+                log.info("dive %s made: %d frames at %d fps, %dx%d%s", video.name, made.frames, made.fps,
+                         *made.size, f" (resumed at frame {made.resumed_at})" if made.resumed_at else "")
+            else:
+                log.info("dreaming %s into %s from %s", " × ".join(names), item.credit.title or item.url or "a photo",
+                         item.source)
+                post_key = store.new_post_key()
+                stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+                path = self.data_dir / "dreams" / f"{stamp}-{post_key[:8]}.png"
+                recipe = make_dream(self.renderer, item.image, parts.recipe, classes=combo.recipe_classes(labels),
+                                    seed=combo.seed, path=path).recipe
             save_source_photo(item.image, path)  # the gallery's "before"
             caption = make_caption(
                 cfg.caption, bot=cfg.bot.name, class_names=names, credit=item.credit,
                 description=item.description, model=recipe.model, seed=combo.seed,
             )
+            alt_text = caption.alt_text if video is None else dive_alt(caption.alt_text, made.duration)
         except Exception as exc:
             why = logs.redact(f"{type(exc).__name__}: {exc}")
+            if dive_row is not None:
+                store.drop_dive(dive_row.id)  # an error, not a crash: a later try starts afresh
             store.finish_source(source_id, ok=False, error=why)
             item.failed(why)
             raise
         dream_id = store.add_dream(
             post_key=post_key, source_id=source_id, recipe=recipe.to_dict(), seed=combo.seed,
             classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)],
-            combo_key=combo.key, file_path=path, caption=caption.text, alt_text=caption.alt_text,
+            combo_key=combo.key, file_path=path, caption=caption.text, alt_text=alt_text,
             tags=caption.tags, source_url=item.public_url, title=item.credit.title,
-            publishers=list(parts.publishers),
+            publishers=list(parts.publishers), video_path=video,
         )
         failpoints.hit("recorded")  # tests: die with the dream saved and the photo still in the inbox
         item.done()
@@ -312,12 +347,24 @@ class Pipeline:
         return None, errors
 
 
+def dive_alt(alt: str, seconds: float) -> str:
+    """A picture's alt text made a video's: say first that it moves, and for how long."""
+    n = max(1, round(seconds))
+    return f"Video, {n} second{'' if n == 1 else 's'}, zooming slowly into a dream. {alt}"
+
+
 def _drop_stray_dreams(store: "Store", folder: Path) -> None:
     """Dream pictures a dead process saved but never recorded (it died between the two)."""
     if not folder.is_dir():
         return
-    known = {Path(f).stem for f in store.dream_files()}
+    making = store.dive_files()
+    known = {Path(f).stem for f in store.dream_files() | making}
     for p in folder.iterdir():
+        if _DIVE_PARTS.fullmatch(p.name) and p.name[:-len(".parts")] not in {Path(f).name for f in making} \
+                and p.is_dir():
+            log.info("removing %s: no dive in progress owns these keyframes", p.name)
+            shutil.rmtree(p, ignore_errors=True)
+            continue
         if _DREAM_NAME.fullmatch(p.name) and p.stem not in known and p.is_file():
             log.info("removing %s: its dream was never recorded (the bot died first)", p.name)
             p.unlink(missing_ok=True)

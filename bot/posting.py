@@ -41,7 +41,7 @@ def publish_row(store: "Store", pub: Publisher | None, row: "PostRow", backoff: 
     dream = store.dream(row.dream_id)
     post = Post(
         post_id=dream.post_key, image_path=dream.file_path, caption=dream.caption, alt_text=dream.alt_text,
-        tags=dream.tags, source_url=dream.source_url, title=dream.title,
+        tags=dream.tags, source_url=dream.source_url, title=dream.title, video_path=dream.video_path,
     )
     if row.attempts > 0:
         # An earlier attempt may have reached the platform before the bot died or the
@@ -58,6 +58,8 @@ def publish_row(store: "Store", pub: Publisher | None, row: "PostRow", backoff: 
             return "confirmed"
     if not dream.file_path.is_file():
         return _ended(store, row, f"the dream's image {dream.file_path} is gone")
+    if dream.video_path is not None and not dream.video_path.is_file():
+        return _ended(store, row, f"the dive's video {dream.video_path} is gone")
     store.mark_intended(row.id)
     try:
         published = pub.publish(post)

@@ -6,17 +6,23 @@ A renderer is the engine in this process (`EngineRenderer`), the render queue's 
 (bot.queue_bot.RemoteRender), or, in tests, any function `(image, recipe) -> image`
 (`as_renderer` wraps it). `parallel` says how many renders it takes at once: the queue's
 workers render several requests side by side; the engine in this process one at a time.
+
+Dives (videos) go through a `DiveRenderer` and `make_dive`. Only the engine in this process
+makes them for now (the queue's workers take pictures), so `dive_renderer` falls back to it.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_checkable
 
 import dreamer
 from dreamer import Recipe
 from PIL import Image
+
+if TYPE_CHECKING:
+    from dreamer.dive import DiveResult
 
 RenderFn = Callable[[Image.Image, Recipe], Image.Image]
 
@@ -38,6 +44,21 @@ class EngineRenderer:
 
     def render(self, image: Image.Image, recipe: Recipe) -> Image.Image:
         return dreamer.dream(image, recipe)
+
+    def dive(self, image: Image.Image, recipe: Recipe, out: Path, settings: Mapping[str, Any],
+             info: Mapping[str, Any]) -> "DiveResult":
+        from dreamer.dive import DiveSettings, dive_video  # torch: only when a dive is made
+
+        return dive_video(image, recipe, out, DiveSettings.from_dict(dict(settings)), info=dict(info))
+
+
+@runtime_checkable
+class DiveRenderer(Protocol):
+    """Makes a dive video of recipe.frames frames at `out`, resuming from the keyframes a killed
+    run left beside it (`<out>.parts/`) when the recipe, settings and photo are the same."""
+
+    def dive(self, image: Image.Image, recipe: Recipe, out: Path, settings: Mapping[str, Any],
+             info: Mapping[str, Any]) -> "DiveResult": ...
 
 
 @dataclass(frozen=True)
@@ -77,6 +98,79 @@ def make_dream(renderer: Renderer, image: Image.Image, base: Recipe, *, classes:
     path.parent.mkdir(parents=True, exist_ok=True)
     dreamer.save_image(out, path, recipe.to_dict())
     return Dream(recipe, path, took)
+
+
+def dive_renderer(render: object) -> DiveRenderer:
+    """`render` if it makes dives, else the engine in this process."""
+    return render if isinstance(render, DiveRenderer) else EngineRenderer()
+
+
+@dataclass(frozen=True)
+class Dive:
+    recipe: Recipe  # the dive's recipe with its classes and seed
+    video: Path
+    poster: Path  # a frame of it as a picture, for the gallery and platforms' previews
+    frames: int
+    fps: int
+    size: tuple[int, int]
+    resumed_at: int  # 0: made from scratch; else the first frame this run dreamt
+    seconds: float
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.fps
+
+
+class DiveIncomplete(RuntimeError):
+    """The engine returned a dive that is not the whole video asked for; never posted."""
+
+
+def make_dive(renderer: DiveRenderer, image: Image.Image, base: Recipe, *, classes: Mapping[str, float],
+              seed: int, video: Path, settings: Mapping[str, Any], info: Mapping[str, Any]) -> Dive:
+    """Dive into `image` with `base`'s settings (its frames and camera are the dive's), save the
+    video at `video` and its poster frame beside it (`video` as .png)."""
+    from dreamer.video import poster  # PyAV; no torch
+
+    recipe = base.replace(classes=dict(classes), seed=seed)
+    started = time.monotonic()
+    video.parent.mkdir(parents=True, exist_ok=True)
+    made = _finished(video, recipe) or renderer.dive(image, recipe, video, settings, info)
+    took = time.monotonic() - started
+    if made.frames != recipe.frames or not Path(made.path).is_file():
+        raise DiveIncomplete(f"the dive {video.name} came back with {made.frames} of {recipe.frames} frames")
+    still = video.with_suffix(".png")
+    tmp = still.with_name(still.name + ".tmp")
+    poster(made.path).save(tmp, format="PNG")
+    tmp.replace(still)
+    return Dive(recipe, Path(made.path), still, made.frames, made.fps, tuple(made.size), made.resumed_at, took)
+
+
+@dataclass(frozen=True)
+class _Made:
+    path: Path
+    frames: int
+    fps: int
+    size: tuple[int, int]
+    resumed_at: int
+
+
+def _finished(video: Path, recipe: Recipe) -> _Made | None:
+    """The dive a killed run had finished (its video in place, its keyframes cleared away) but
+    not yet recorded: used as it is rather than dreamt again."""
+    from dreamer.video import VideoError, probe, read_video_metadata
+
+    if not video.is_file() or video.with_name(video.name + ".parts").exists():
+        return None
+    try:
+        meta = read_video_metadata(video) or {}
+        info = probe(video)
+    except VideoError:
+        return None
+    made = meta.get("recipe") or {}
+    if {k: made.get(k) for k in ("classes", "seed", "frames")} != {k: recipe.to_dict().get(k) for k in
+                                                                   ("classes", "seed", "frames")}:
+        return None
+    return _Made(video, info.frames, int(round(float(info.fps))), (info.width, info.height), recipe.frames)
 
 
 def is_engine_error(exc: BaseException) -> bool:

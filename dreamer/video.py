@@ -10,6 +10,7 @@ library reads a file back frame by frame, which the tests and the GIF preview us
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -230,3 +231,31 @@ def gif_preview(video: str | Path, out: str | Path, width: int = 240, fps: int =
             nxt += step
     duration = max(20, round(1000 * step / float(info.fps)))
     return save_animation(keep, out, duration_ms=duration)
+
+
+def transcode(src: str | Path, out: str | Path, *, max_pixels: int | None = None, max_fps: float | None = None,
+              max_bytes: int | None = None, min_side: int = 64) -> VideoInfo:
+    """Re-encode `src` into `out` (H.264 MP4) to fit a server's limits: the frame rate lowered by
+    keeping every k-th frame (the length in seconds stays), the size scaled down to `max_pixels`,
+    and, while the file is still over `max_bytes`, scaled down again. The recipe's metadata is
+    kept. Raises VideoError when even `min_side` pixels do not fit."""
+    src, out = Path(src), Path(out)
+    info = probe(src)
+    fps = float(info.fps)
+    step = max(1, math.ceil(fps / max_fps)) if max_fps and fps > max_fps else 1
+    new_fps = max(1, round(fps / step))
+    w, h = info.width, info.height
+    if max_pixels and w * h > max_pixels:
+        s = math.sqrt(max_pixels / (w * h))
+        w, h = even_size(w, h, math.floor(max(w, h) * s))
+    tags = {k: v for k, v in info.metadata.items() if k.lower() == "comment"}
+    while True:
+        with VideoWriter(out, "mp4", (w, h), new_fps, tags) as writer:
+            for i, im in enumerate(frames(src)):
+                if i % step == 0:
+                    writer.write(im if im.size == (w, h) else im.resize((w, h), Image.LANCZOS))
+        if not max_bytes or out.stat().st_size <= max_bytes:
+            return probe(out)
+        if max(w, h) * 0.8 < min_side:
+            raise VideoError(f"{src}: cannot fit the video in {max_bytes} bytes even at {w}x{h}")
+        w, h = even_size(w, h, math.floor(max(w, h) * 0.8))

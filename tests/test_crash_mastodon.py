@@ -104,6 +104,28 @@ def test_a_kill_at_each_named_point_then_a_restart_posts_exactly_once(mock, tmp_
     assert_settled(path)
 
 
+def test_a_dive_killed_mid_dive_resumes_and_goes_out_once_as_a_video(mock, tmp_path):
+    """Issue 16: killed after keyframe 1 of a dive, then after the upload: one status with the
+    video (type video, its alt text), made from the keyframes the first run left."""
+    dive = "\n[dive]\nevery = 1\nframes = 5\nfps = 5\nsize = 64\nglide = 2\nease = 0\nsteps = 2\n"
+    path = post_config(tmp_path, mock, extra=dive)
+    write_photo(tmp_path / "inbox" / "harbour.png", 1)
+    for kill in ("dive:1", "upload"):
+        proc = once(path, kill=kill)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+        assert posts(mock) == []
+    proc = once(path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [status] = posts(mock)
+    [media] = status["media_attachments"]
+    assert media["type"] == "video" and media["description"].startswith("Video, 1 second, zooming")
+    store = Store(load_config(path, environ={"LDB_TEST_MASTODON_TOKEN": BOT_TOKEN}).data_dir / "bot.db")
+    assert [d["state"] for d in store._query("SELECT state FROM dives")] == ["made"]
+    assert store.dream(1).video_path.is_file() and store._query("SELECT COUNT(*) AS n FROM dreams")[0]["n"] == 1
+    assert_settled(path)
+    assert once(path).returncode == 0 and len(posts(mock)) == 1
+
+
 def test_three_kills_mid_dream_then_one_clean_run_post_exactly_once(mock, tmp_path):
     path = post_config(tmp_path, mock)
     write_photo(tmp_path / "inbox" / "harbour.png", 1)

@@ -434,3 +434,63 @@ def test_retry_after_header_forms():
     assert retry_after_from_headers({"Retry-After": "Wed, 21 Oct 2026 07:30:00 GMT", "Date": date}) == 120
     assert retry_after_from_headers({"X-RateLimit-Reset": "2026-10-21T07:33:00.000Z", "Date": date}) == 300
     assert retry_after_from_headers({}, default=None) is None
+
+
+# --- dives: video upload (issue 16) ---------------------------------------------------------
+
+
+def _dive(tmp_path, fps=10, size=(64, 48), n=10):
+    from dreamer.video import VideoWriter, poster
+
+    video = tmp_path / "dive.mp4"
+    with VideoWriter(video, "mp4", size, fps, {"comment": "lucid-dream:{}"}) as w:
+        for i in range(n):
+            frame = np.zeros((size[1], size[0], 3), np.uint8)
+            frame[:, (i * 5) % size[0]:(i * 5) % size[0] + 6] = 255
+            w.write(frame)
+    still = tmp_path / "dive.png"
+    poster(video).save(still)
+    return video, still
+
+
+def test_a_dive_is_posted_as_a_video_with_alt_text_and_its_poster(mock, tmp_path):
+    video, still = _dive(tmp_path)
+    post = make_post(still, video_path=video, alt_text="Video, 1 seconds, zooming slowly into a dream.")
+    published = publisher(mock).publish(post)
+    [status] = bot_statuses(mock)
+    assert str(status["id"]) == published.remote_id
+    [media] = status["media_attachments"]
+    assert media["type"] == "video" and media["description"] == post.alt_text
+    got = requests.get(media["url"], timeout=10).content
+    assert got == video.read_bytes()  # within the mock's limits: uploaded as made, not re-encoded
+
+
+def test_a_dive_over_the_servers_video_limits_is_reencoded_to_fit(mock, tmp_path):
+    from dreamer.video import probe
+
+    video, still = _dive(tmp_path, fps=30, size=(128, 96), n=30)
+    serve_instance(mock, media_attachments__video_frame_rate_limit=15,
+                   media_attachments__video_matrix_limit=64 * 48)
+    publisher(mock).publish(make_post(still, video_path=video))
+    [status] = bot_statuses(mock)
+    [media] = status["media_attachments"]
+    sent = tmp_path / "sent.mp4"
+    sent.write_bytes(requests.get(media["url"], timeout=10).content)
+    info = probe(sent)
+    assert float(info.fps) <= 15 and info.width * info.height <= 64 * 48
+    assert info.frames == 15  # every other frame: the same two seconds
+
+
+def test_a_video_still_processing_keeps_the_post_pending(mock, tmp_path):
+    video, still = _dive(tmp_path)
+    post = make_post(still, video_path=video)
+    media = mock.client("dreambot").media_post(video.read_bytes(), mime_type="video/mp4", description=post.alt_text)
+    pending = {"id": str(media["id"]), "type": "video", "url": None, "preview_url": None,
+               "description": post.alt_text, "meta": {}, "blurhash": None}
+    add_fault(mock, path="/api/v2/media", methods=["POST"], type="status", status=202, body=pending)
+    add_fault(mock, path=f"/api/v1/media/{media['id']}", methods=["GET"], type="status", status=206,
+              body=pending, count=None)
+    with pytest.raises(PublishError) as err:
+        publisher(mock, processing_wait=1.0).publish(post)
+    assert err.value.transient and "processing the uploaded video" in str(err.value)
+    assert bot_statuses(mock) == []  # never posted without its video

@@ -417,3 +417,64 @@ def test_find_existing_raises_when_tumblr_cannot_be_asked(image_path):
     with pytest.raises(PublishError) as err:
         make_publisher().find_existing(make_post(image_path))
     assert err.value.transient is True and "HTTP 503" in str(err.value)
+
+
+# --- dives: an NPF video block (issue 16) ---------------------------------------------------
+
+
+def _dive(tmp_path):
+    from dreamer.video import VideoWriter, poster
+
+    video = tmp_path / "dive.mp4"
+    with VideoWriter(video, "mp4", (64, 48), 8) as w:
+        for i in range(8):
+            frame = np.full((48, 64, 3), i * 30, np.uint8)
+            w.write(frame)
+    still = tmp_path / "dive.png"
+    poster(video).save(still)
+    return video, still
+
+
+@responses.activate
+def test_a_dive_is_posted_as_an_npf_video_block_with_its_poster(tmp_path):
+    fake = FakeTumblr(created())
+    responses.add_callback(responses.POST, POSTS_URL, callback=fake)
+    video, still = _dive(tmp_path)
+    post = make_post(still, video_path=video, alt_text="Video, 1 seconds, zooming slowly into a dream.")
+    make_publisher().publish(post)
+    [request] = fake.requests
+    parts = multipart_parts(request)
+    assert list(parts) == ["json", "dream", "dive"]
+    npf = json.loads(parts["json"].get_payload(decode=True))
+    video_block, described, heading, *_ = npf["content"]
+    assert video_block == {
+        "type": "video",
+        "media": {"type": "video/mp4", "identifier": "dive", "width": 64, "height": 48},
+        "poster": [{"type": "image/png", "identifier": "dream", "width": 64, "height": 48}],
+    }
+    assert described == {"type": "text", "subtype": "quote", "text": post.alt_text}  # video blocks have no alt
+    assert heading["subtype"] == "heading1"
+    assert parts["dive"].get_content_type() == "video/mp4"
+    assert parts["dive"].get_payload(decode=True) == video.read_bytes()
+    assert parts["dream"].get_content_type() == "image/png"
+
+
+@responses.activate
+def test_dives_have_their_own_daily_limit(tmp_path, image_path):
+    fake = FakeTumblr(created())
+    responses.add_callback(responses.POST, POSTS_URL, callback=fake)
+    video, still = _dive(tmp_path)
+    pub = make_publisher(posts_today=lambda: 10, videos_today=lambda: tumblr.DAILY_VIDEO_LIMIT)
+    with pytest.raises(PublishError) as err:
+        pub.publish(make_post(still, video_path=video))
+    assert err.value.transient and err.value.retry_after > 0 and "daily video limit" in str(err.value)
+    assert fake.requests == []  # not even tried
+    pub.publish(make_post(image_path, post_id="post-8"))  # pictures keep going
+    assert len(fake.requests) == 1
+    # counted in memory without a store: the day's videos run out, the pictures do not
+    mem = make_publisher()
+    for n in range(tumblr.DAILY_VIDEO_LIMIT):
+        mem.publish(make_post(still, post_id=f"dive-{n}", video_path=video))
+    with pytest.raises(PublishError):
+        mem.publish(make_post(still, post_id="dive-x", video_path=video))
+    mem.publish(make_post(image_path, post_id="post-9"))

@@ -19,6 +19,9 @@ class Post:
     tags: tuple[str, ...] = ()
     source_url: str | None = None
     title: str | None = None
+    # A dive: the video, with `image_path` its poster frame (what a publisher without video
+    # support, or a preview, shows).
+    video_path: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ article { background: var(--card); border: 1px solid var(--line); border-radius:
 .pair { display: grid; grid-template-columns: 1fr 2fr; gap: 0.75rem; align-items: start; }
 .pair.single { grid-template-columns: 1fr; }
 figure { margin: 0; min-width: 0; }
-img { width: 100%; height: auto; display: block; border-radius: 6px; background: var(--line); }
+img, video { width: 100%; height: auto; display: block; border-radius: 6px; background: var(--line); }
 figcaption { color: var(--muted); font-size: 0.85rem; margin-top: 0.25rem; }
 .caption { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0.75rem 0 0.25rem; }
 .meta { color: var(--muted); font-size: 0.9rem; margin: 0; }
@@ -86,8 +86,16 @@ def card(m: dict[str, Any]) -> str:
     source_html = (f'<a href="{e(source)}" rel="nofollow noopener">source photo</a>'
                    if source.startswith(("http://", "https://")) else "")
     alt = e(str(m.get("alt_text") or ""))
-    dream = (f'<figure><a href="{src}"><img src="{src}" alt="{alt}" loading="lazy" '
-             f'{_size_attrs(m.get("image_size"))}></a><figcaption>the dream</figcaption></figure>')
+    if m.get("video"):
+        # A dive plays where it is, silent and looping like a GIF, its poster frame until then.
+        vsrc = quote(str(m["video"]))
+        dream = (f'<figure><video controls loop muted playsinline preload="metadata" poster="{src}" '
+                 f'aria-label="{alt}" {_size_attrs(m.get("image_size"))}>'
+                 f'<source src="{vsrc}" type="{_video_type(vsrc)}">'
+                 f'<a href="{vsrc}">the video</a></video><figcaption>the dive</figcaption></figure>')
+    else:
+        dream = (f'<figure><a href="{src}"><img src="{src}" alt="{alt}" loading="lazy" '
+                 f'{_size_attrs(m.get("image_size"))}></a><figcaption>the dream</figcaption></figure>')
     before = ""
     if m.get("source_image"):
         bsrc = quote(str(m["source_image"]))
@@ -159,3 +167,7 @@ def write_pages(folder: Path, title: str, posts: list[dict[str, Any]],
         if _PAGE_FILE.match(stale.name) and stale.name not in pages:
             stale.unlink(missing_ok=True)
     return folder / "index.html"
+
+
+def _video_type(name: str) -> str:
+    return "video/webm" if name.lower().endswith(".webm") else "video/mp4"

@@ -44,7 +44,10 @@ class MastodonPublisher:
         if not self._bot_flag_checked:
             self.ensure_bot_flag()
         text = compose_status(post, limits, self.spoiler_text)
-        media = self.api.upload_image(post.image_path, post.alt_text)
+        if post.video_path is not None:  # a dive: the video, its poster frame as the thumbnail
+            media = self.api.upload_video(post.video_path, post.alt_text, poster=post.image_path)
+        else:
+            media = self.api.upload_image(post.image_path, post.alt_text)
         status = self.api.post_status(text, key=post.post_id, media_ids=[media["id"]], visibility=self.visibility,
                                       language=self.language, spoiler_text=self.spoiler_text)
         failpoints.hit("posted")  # tests: die with the status made, its answer not recorded

@@ -30,6 +30,8 @@ write:statuses` (or simply `read write`).
 from __future__ import annotations
 
 import hashlib
+import io
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -51,7 +53,7 @@ from .base import LimitStore, PublishError
 from .errors import StatusWords, error_text, snippet, status_error
 from .marker import contains_ref
 from .mastodon_text import MastodonLimits, fit_status, html_to_text, limits_from_instance
-from .media import fit_image, fit_text
+from .media import fit_image, fit_text, fit_thumbnail, fit_video
 from .ratelimit import RateBudget, retry_after_from_headers
 
 if TYPE_CHECKING:
@@ -214,20 +216,43 @@ class MastodonApi:
         failpoints.hit("upload")  # tests: die with the image on the server, the status not posted
         return self._wait_until_processed(media)
 
-    def _wait_until_processed(self, media: Json) -> Json:
+    def upload_video(self, path: Path, alt_text: str, poster: Path | None = None) -> Json:
+        """Upload a video (re-encoded first where it is over the server's size, frame rate or
+        pixel limits) with its poster frame as the thumbnail, and wait, a bounded time, until
+        the server has processed it (video processing is slow: HTTP 202, then polls)."""
+        from dreamer.video import VideoError, transcode  # PyAV, only when a video is posted
+
+        limits = self.limits()
+        with tempfile.TemporaryDirectory(prefix="lucid-video-") as tmp:
+            try:
+                fitted = fit_video(path, Path(tmp) / "fitted.mp4", limits, transcode)
+            except VideoError as exc:
+                raise PublishError(f"cannot prepare the video for Mastodon: {exc}", transient=False) from exc
+            thumb = fit_thumbnail(poster, limits)  # None: the server makes its own from the video
+            self._ensure_version()
+            extra: dict[str, Any] = {}
+            if thumb is not None:
+                extra = {"thumbnail": io.BytesIO(thumb[0]), "thumbnail_mime_type": thumb[1]}
+            media = self._call("upload the video", self.client.media_post, fitted.read_bytes(), mime_type="video/mp4",
+                               description=fit_text(alt_text.strip(), limits.description_limit),
+                               file_name="dive.mp4", synchronous=False, bucket="media", **extra)
+        failpoints.hit("upload")
+        return self._wait_until_processed(media, "video")
+
+    def _wait_until_processed(self, media: Json, what: str = "image") -> Json:
         deadline = time.monotonic() + self.processing_wait
         delay = 0.5
         while not media.get("url"):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise PublishError(
-                    f"Mastodon had not finished processing the uploaded image (media "
+                    f"Mastodon had not finished processing the uploaded {what} (media "
                     f"{media.get('id')}) after {self.processing_wait:g}s; will try again later",
                     transient=True, retry_after=60.0,
                 )
             time.sleep(min(delay, left))
             delay = min(delay * 2, 5.0)
-            media = self._call("check the uploaded image", self.client.media, media["id"])
+            media = self._call(f"check the uploaded {what}", self.client.media, media["id"])
         return media
 
     # --- mentions and the notification policy (Mastodon 4.3+) ---------------------------------

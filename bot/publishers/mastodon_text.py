@@ -22,6 +22,10 @@ DEFAULT_DESCRIPTION_LIMIT = 1500  # Mastodon's MAX_DESCRIPTION_LENGTH; not repor
 DEFAULT_IMAGE_SIZE_LIMIT = 10 * 1024 * 1024
 DEFAULT_IMAGE_MATRIX_LIMIT = 4096 * 4096
 DEFAULT_MIME_TYPES = ("image/jpeg", "image/png")
+# Stock Mastodon's video limits (99 MiB, 120 fps, 4K), for servers that do not report theirs
+DEFAULT_VIDEO_SIZE_LIMIT = 99 * 1024 * 1024
+DEFAULT_VIDEO_FRAME_RATE_LIMIT = 120
+DEFAULT_VIDEO_MATRIX_LIMIT = 3840 * 2160
 
 _MIN_BODY = 40  # below this many characters of caption we start dropping hashtags
 _URL_RE = re.compile(r"https?://[^\s<>\"]+")
@@ -39,6 +43,9 @@ class MastodonLimits:
     image_size_limit: int = DEFAULT_IMAGE_SIZE_LIMIT
     image_matrix_limit: int = DEFAULT_IMAGE_MATRIX_LIMIT
     supported_mime_types: tuple[str, ...] = DEFAULT_MIME_TYPES
+    video_size_limit: int = DEFAULT_VIDEO_SIZE_LIMIT
+    video_frame_rate_limit: int = DEFAULT_VIDEO_FRAME_RATE_LIMIT
+    video_matrix_limit: int = DEFAULT_VIDEO_MATRIX_LIMIT
 
 
 def limits_from_instance(instance: Mapping[str, Any]) -> MastodonLimits:
@@ -63,6 +70,9 @@ def limits_from_instance(instance: Mapping[str, Any]) -> MastodonLimits:
         image_size_limit=_positive(media.get("image_size_limit"), DEFAULT_IMAGE_SIZE_LIMIT),
         image_matrix_limit=_positive(media.get("image_matrix_limit"), DEFAULT_IMAGE_MATRIX_LIMIT),
         supported_mime_types=mime_types,
+        video_size_limit=_positive(media.get("video_size_limit"), DEFAULT_VIDEO_SIZE_LIMIT),
+        video_frame_rate_limit=_positive(media.get("video_frame_rate_limit"), DEFAULT_VIDEO_FRAME_RATE_LIMIT),
+        video_matrix_limit=_positive(media.get("video_matrix_limit"), DEFAULT_VIDEO_MATRIX_LIMIT),
     )
 
 

@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Protocol
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -212,3 +213,38 @@ def _flatten(image: Image.Image) -> Image.Image:
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def fit_video(path: Path, scratch: Path, limits: "VideoLimits", transcode: Callable[..., object]) -> Path:
+    """`path` itself when it is within a server's video limits (bytes, frame rate, pixels),
+    else `scratch`, re-encoded by `transcode` (dreamer.video.transcode) to fit them."""
+    from dreamer.video import probe
+
+    info = probe(path)
+    if (path.stat().st_size <= limits.video_size_limit and float(info.fps) <= limits.video_frame_rate_limit
+            and info.width * info.height <= limits.video_matrix_limit):
+        return path
+    transcode(path, scratch, max_pixels=limits.video_matrix_limit, max_fps=limits.video_frame_rate_limit,
+              max_bytes=limits.video_size_limit)
+    return scratch
+
+
+def fit_thumbnail(poster: Path | None, limits: "VideoLimits") -> tuple[bytes, str] | None:
+    """A video's poster frame fitted to the server's image limits, or None when there is none
+    we can use (the server then makes its own)."""
+    if poster is None or not poster.is_file():
+        return None
+    try:
+        return fit_image(poster, max_bytes=limits.image_size_limit, max_pixels=limits.image_matrix_limit,
+                         formats=limits.supported_mime_types)
+    except ValueError:
+        return None
+
+
+class VideoLimits(Protocol):
+    video_size_limit: int
+    video_frame_rate_limit: int
+    video_matrix_limit: int
+    image_size_limit: int
+    image_matrix_limit: int
+    supported_mime_types: tuple[str, ...]

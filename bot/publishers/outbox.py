@@ -1,10 +1,11 @@
 """The embedded publisher: each post as files in a folder, plus an index.html gallery.
 
-For post `abc`: `abc.png` (the image), `abc.source.jpg` (the photo before the dream, when the
-pipeline kept one), `abc.json` (caption, alt text, tags, source, time). The JSON is written
-last and atomically: it is the "post exists" mark, so publishing the same post_id again finds
-it and does nothing. The gallery (bot/publishers/gallery.py) is rebuilt from the JSON files
-after each post, newest first.
+For post `abc`: `abc.png` (the image; a dive's poster frame), `abc.mp4` (a dive's video),
+`abc.source.jpg` (the photo before the dream, when the pipeline kept one), `abc.json`
+(caption, alt text, tags, source, time). The JSON is written last and atomically: it is the
+"post exists" mark, so publishing the same post_id again finds it and does nothing. The
+gallery (bot/publishers/gallery.py) is rebuilt from the JSON files after each post, newest
+first.
 """
 from __future__ import annotations
 
@@ -76,6 +77,10 @@ class OutboxPublisher:
                 "title": post.title,
                 "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             }
+            if post.video_path is not None:  # a dive: the video, its poster frame as the image
+                video_name = f"{post.post_id}{post.video_path.suffix.lower() or '.mp4'}"
+                _atomic_copy(post.video_path, self.folder / video_name)
+                meta["video"] = video_name
             before = source_photo_path(post.image_path)
             if before.is_file():
                 _atomic_copy(before, self.folder / f"{post.post_id}.source.jpg")
@@ -90,7 +95,7 @@ class OutboxPublisher:
     def find_existing(self, post: Post) -> Published | None:
         _check_id(post.post_id)
         meta = self.folder / f"{post.post_id}.json"
-        if meta.is_file() and (self.folder / self._image_of(meta)).is_file():
+        if meta.is_file() and all((self.folder / f).is_file() for f in self._files_of(meta)):
             return self._published(post.post_id)
         return None
 
@@ -117,11 +122,12 @@ class OutboxPublisher:
     def _published(self, post_id: str) -> Published:
         return Published(remote_id=post_id, url=(self.folder / "index.html").resolve().as_uri() + f"#post-{post_id}")
 
-    def _image_of(self, meta_path: Path) -> str:
+    def _files_of(self, meta_path: Path) -> list[str]:
         try:
-            return str(json.loads(meta_path.read_text(encoding="utf-8")).get("image") or "")
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            return [str(meta.get("image") or "")] + ([str(meta["video"])] if meta.get("video") else [])
         except (OSError, ValueError, AttributeError):
-            return ""
+            return [""]
 
 
 def _size_of(path: Path) -> list[int] | None:

@@ -21,6 +21,11 @@ before the limit; when Tumblr itself says the day's limit is reached (403 with c
 which may not be UTC, so we retry at the next 00:00 UTC or 05:00 UTC (midnight in New York),
 whichever comes first. 429 answers honour Retry-After or the X-Ratelimit-Per* headers.
 
+Dives go as an NPF video block (the MP4 as its own part, the poster frame as the block's
+poster). Tumblr's video uploads have a daily limit of their own, far below the posts' (it has
+been 5 videos a day per user): counted apart (`videos_today`, e.g. the store), a dive over it
+waits for the next day while pictures keep going.
+
 Duplicates: Tumblr has no idempotency key, so every post carries the post's reference as a
 tag (see `marker.py`) and `find_existing` looks for it among the blog's recent posts. When
 Tumblr answers a post with a 2xx we cannot read, `publish` looks for the post at once
@@ -44,7 +49,7 @@ from .base import LimitStore, MemoryLimits, Post, Published, PublishError
 from .errors import StatusWords, status_error
 from .marker import post_ref
 from .media import fit_image
-from .tumblr_npf import MEDIA_IDENTIFIER, build_npf
+from .tumblr_npf import MEDIA_IDENTIFIER, VIDEO_IDENTIFIER, build_npf
 
 API_ROOT = "https://api.tumblr.com/v2"
 USER_AGENT = "lucid-dream-bot/0.1"  # Tumblr asks for one stable User-Agent per application
@@ -53,6 +58,8 @@ MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 20_000_000
 IMAGE_FORMATS = ("image/jpeg", "image/png")
 DAILY_POST_LIMIT = 250
+DAILY_VIDEO_LIMIT = 5
+MAX_VIDEO_BYTES = 100 * 1024 * 1024
 FIND_EXISTING_PAGES = 2  # pages of 20 recent posts searched by find_existing
 
 
@@ -72,6 +79,7 @@ class TumblrPublisher:
         state: str = "published",
         timeout: float = 30.0,
         posts_today: Callable[[], int] | None = None,
+        videos_today: Callable[[], int] | None = None,
         limits: LimitStore | None = None,
     ):
         if state not in STATES:
@@ -80,6 +88,9 @@ class TumblrPublisher:
         self.state = state
         self.timeout = float(timeout)
         self._posts_today_fn = posts_today
+        self._videos_today_fn = videos_today
+        self._video_day: str | None = None
+        self._video_count = 0
         self._session = requests.Session()
         oauth1 = require("requests_oauthlib", "tumblr").OAuth1  # the [tumblr] extra
         self._session.auth = oauth1(consumer_key, consumer_secret, oauth_token, oauth_secret)
@@ -104,12 +115,16 @@ class TumblrPublisher:
         except ValueError as exc:
             raise PublishError(f"cannot prepare the image for Tumblr: {exc}", transient=False) from exc
         width, height = Image.open(io.BytesIO(data)).size
-        npf = build_npf(post, mime=mime, width=width, height=height, state=self.state)
+        video = self._video_part(post) if post.video_path is not None else None
+        npf = build_npf(post, mime=mime, width=width, height=height, state=self.state,
+                        video=None if video is None else video[1])
         extension = "jpg" if mime == "image/jpeg" else "png"
         files = [
             ("json", (None, json.dumps(npf), "application/json")),
             (MEDIA_IDENTIFIER, (f"{MEDIA_IDENTIFIER}.{extension}", data, mime)),
         ]
+        if video is not None:
+            files.append((VIDEO_IDENTIFIER, (f"{VIDEO_IDENTIFIER}.mp4", video[0], "video/mp4")))
         try:
             body = self._request("POST", f"/blog/{self.blog}/posts", "create the post", files=files, posting=True)
         except _UnreadableSuccess:
@@ -118,7 +133,7 @@ class TumblrPublisher:
             found = self.find_existing(post)
             if found is None:
                 raise
-            self._count_post()
+            self._count_post(video is not None)
             return found
         response = body.get("response")
         post_id = None
@@ -129,8 +144,29 @@ class TumblrPublisher:
                 f"Tumblr accepted the post but its answer has no post id: {json.dumps(body)[:200]}",
                 transient=False,
             )
-        self._count_post()
+        self._count_post(video is not None)
         return Published(remote_id=str(post_id), url=self._post_url(str(post_id)))
+
+    def _video_part(self, post: Post) -> tuple[bytes, tuple[int, int]]:
+        """The dive's bytes and size, once today's video uploads allow one more."""
+        from dreamer.video import VideoError, probe  # PyAV, only when a dive is posted
+
+        done = self._videos_today()
+        if done >= DAILY_VIDEO_LIMIT:
+            wait = seconds_until_daily_reset(utc_only=True)
+            raise PublishError(f"not trying to post the dive: {done} videos posted on Tumblr today (UTC), "
+                               f"the daily video limit is {DAILY_VIDEO_LIMIT}; retry in {wait:.0f}s",
+                               transient=True, retry_after=wait)
+        assert post.video_path is not None
+        try:
+            info = probe(post.video_path)
+        except VideoError as exc:
+            raise PublishError(f"cannot read the dive for Tumblr: {exc}", transient=False) from exc
+        data = post.video_path.read_bytes()
+        if len(data) > MAX_VIDEO_BYTES:
+            raise PublishError(f"the dive is {len(data)} bytes, over Tumblr's {MAX_VIDEO_BYTES}; make it "
+                               "shorter or smaller in [dive]", transient=False)
+        return data, (info.width, info.height)
 
     def find_existing(self, post: Post) -> Published | None:
         """Look for the post's reference tag among the blog's recent posts (and its queue or
@@ -284,9 +320,20 @@ class TumblrPublisher:
             self._count_day, self._count = today, 0
         return self._count
 
-    def _count_post(self) -> None:
+    def _videos_today(self) -> int:
+        if self._videos_today_fn is not None:
+            return self._videos_today_fn()
+        today = datetime.now(timezone.utc).date().isoformat()
+        if self._video_day != today:
+            self._video_day, self._video_count = today, 0
+        return self._video_count
+
+    def _count_post(self, video: bool = False) -> None:
         self._posts_today()  # rolls the counter over at midnight UTC
         self._count += 1
+        if video:
+            self._videos_today()
+            self._video_count += 1
 
     def _post_url(self, post_id: str) -> str | None:
         if self.state not in ("published", "private") or self.blog.startswith("t:"):

@@ -12,21 +12,30 @@ from .media import fit_text, split_trailing_hashtags
 TEXT_LIMIT = 4096  # per text block and for alt text, in code points
 MAX_TAGS = 30
 MEDIA_IDENTIFIER = "dream"
+VIDEO_IDENTIFIER = "dive"
 
 _URL_RE = re.compile(r"https?://[^\s<>\"]+")
 _URL_TRAILING = ".,;:!?)]}'\""
 
 
-def build_npf(post: Post, *, mime: str, width: int, height: int, state: str) -> dict[str, Any]:
-    """The NPF request body for a post whose image is sent as part MEDIA_IDENTIFIER."""
+def build_npf(post: Post, *, mime: str, width: int, height: int, state: str,
+              video: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The NPF request body for a post whose image is sent as part MEDIA_IDENTIFIER; for a
+    dive (`video`: its width and height), a video block whose video is part VIDEO_IDENTIFIER
+    and whose poster is that image. NPF video blocks carry no alt text, so a dive's
+    description follows it as the first text block."""
     caption, caption_tags = split_trailing_hashtags(post.caption.strip())
-    content: list[dict[str, Any]] = [
-        {
-            "type": "image",
-            "media": [{"type": mime, "identifier": MEDIA_IDENTIFIER, "width": width, "height": height}],
-            "alt_text": fit_text(post.alt_text.strip(), TEXT_LIMIT),
-        }
-    ]
+    image = {"type": mime, "identifier": MEDIA_IDENTIFIER, "width": width, "height": height}
+    alt = fit_text(post.alt_text.strip(), TEXT_LIMIT)
+    content: list[dict[str, Any]]
+    if video is not None:
+        content = [
+            {"type": "video", "media": {"type": "video/mp4", "identifier": VIDEO_IDENTIFIER,
+                                        "width": video[0], "height": video[1]}, "poster": [image]},
+            {"type": "text", "subtype": "quote", "text": alt},
+        ]
+    else:
+        content = [{"type": "image", "media": [image], "alt_text": alt}]
     title = (post.title or "").strip()
     if title and not caption.startswith(title):
         content.append({"type": "text", "subtype": "heading1", "text": fit_text(title, TEXT_LIMIT)})

@@ -73,11 +73,16 @@ class RequestsClient:
         return "notification policy changed to accept " + ", ".join(sorted(change))
 
     def reply(self, *, in_reply_to_id: str, text: str, visibility: str, key: str,
-              image_path: Path | None = None, alt_text: str = "") -> Published:
+              image_path: Path | None = None, alt_text: str = "", video_path: Path | None = None) -> Published:
         """Post `text` as a reply with explicit visibility (never copied from the parent),
-        optionally with one image, under the idempotency key derived from `key`."""
+        optionally with one image (or a video, `image_path` then its poster frame), under the
+        idempotency key derived from `key`."""
         body = fit_status(text, self.api.limits())
-        media_ids = None if image_path is None else [self.api.upload_image(image_path, alt_text)["id"]]
+        media_ids = None
+        if video_path is not None:
+            media_ids = [self.api.upload_video(video_path, alt_text, poster=image_path)["id"]]
+        elif image_path is not None:
+            media_ids = [self.api.upload_image(image_path, alt_text)["id"]]
         status = self.api.post_status(body, key=key, action="post the reply", in_reply_to_id=in_reply_to_id,
                                       media_ids=media_ids, visibility=visibility, language=self.language)
         return Published(remote_id=str(status["id"]), url=status.get("url"))

@@ -11,7 +11,9 @@ accounts flagged as bots and accounts with #nobot in their bio or profile fields
 bots cannot talk forever), blocked accounts and domains, chains where the bot already
 replied `max_per_thread` times, and mentions older than `max_age_hours` (the first start, a
 long outage). Over-limit and queue-full requests are stored as `refusing`: they get a reply
-saying when to ask again, once per account and day (later ones are ignored).
+saying when to ask again, once per account and day (later ones are ignored). A dive request
+("@bot dive goldfish") has a daily limit of its own besides (`dive_daily_limit`), since a
+dive costs many pictures.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
 from bot.publishers.mastodon_text import html_to_text
+
+from .parse import dive_request, request_text
 
 if TYPE_CHECKING:
     from bot.config import RequestsSection
@@ -77,6 +81,7 @@ def intake(status: Mapping[str, Any], store: "Store", cfg: "RequestsSection", me
     parent = status.get("in_reply_to_id")
     thread = (store.thread_of_reply(str(parent)) if parent else None) or str(status["id"])
     state, refusal = "accepted", None
+    kind = "dive" if dive_request(request_text(status).text)[0] else "dream"
     why_not = ignore_reason(status, cfg, me)
     if why_not is None and store.thread_replies(thread) >= cfg.max_per_thread:
         why_not = f"already {cfg.max_per_thread} replies in this thread"
@@ -84,6 +89,8 @@ def intake(status: Mapping[str, Any], store: "Store", cfg: "RequestsSection", me
         state, refusal = "ignored", why_not
     elif store.requests_today(str(account.get("id"))) >= cfg.daily_limit:
         state, refusal = "refusing", "limit"
+    elif kind == "dive" and store.dives_today(str(account.get("id"))) >= cfg.dive_daily_limit:
+        state, refusal = "refusing", "dive_limit"  # a dive costs many pictures: its own limit
     elif store.queue_length() >= cfg.queue_cap:
         state, refusal = "refusing", "queue_full"
     if state == "refusing" and store.requests_today(str(account.get("id")), refusal) >= 1:
@@ -99,6 +106,7 @@ def intake(status: Mapping[str, Any], store: "Store", cfg: "RequestsSection", me
         "refusal": refusal,
         "reply_key": uuid.uuid4().hex,
         "status_json": json.dumps(status, default=str),
+        "kind": kind,
     }
 
 

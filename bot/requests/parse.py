@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     from models.labels import Labels
 
+# "@bot dive goldfish", "zoom into goldfish": a dive (a short video) rather than a picture
+_DIVE = re.compile(r"^\s*(?:dive|zoom)(?:\s+(?:in|into|on|with))?\b[\s:,.!-]*", re.I)
 RANDOM_WORDS = ("random", "surprise me", "surprise", "anything", "dealer's choice")
 # Words people wrap around class names; dropped at the start or end of a term.
 _FILLER_START = ("please ", "pls ", "dream ", "me ", "a ", "an ", "the ", "some ", "with ", "of ", "into ")
@@ -220,6 +222,12 @@ def split_terms(text: str) -> list[str]:
         if chunk:
             terms.append(chunk)
     return terms
+
+
+def dive_request(text: str) -> tuple[bool, str]:
+    """(True, the rest) when the request starts with "dive" or "zoom"; else (False, text)."""
+    m = _DIVE.match(text)
+    return (True, text[m.end():]) if m else (False, text)
 
 
 def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedRequest:

@@ -40,6 +40,16 @@ def dream_text(acct: str, names: Sequence[str], ref: str,
     return f"{mention(acct)} Here is your photo, dreamt with {join_classes(names)}.{note}\n{ref}"
 
 
+def dive_text(acct: str, names: Sequence[str], ref: str) -> str:
+    return f"{mention(acct)} Here is your dive: your photo, zooming into a dream of {join_classes(names)}.\n{ref}"
+
+
+def dive_alt(names: Sequence[str], seconds: float) -> str:
+    n = max(1, round(seconds))
+    return (f"Video, {n} second{'' if n == 1 else 's'}: the photo you sent, the camera zooming slowly into it "
+            f"while a neural network dreams {words(names)} into its shapes and textures.")
+
+
 def dream_alt(names: Sequence[str]) -> str:
     return (f"The photo you sent, reworked by a neural network that dreamt {words(names)} "
             "into its shapes and textures.")
@@ -77,6 +87,10 @@ def refusal_text(acct: str, kind: str, ref: str, *, max_classes: int = 3, term: 
     elif kind == "limit":
         when = _when(retry_at)
         body = f"You have used today's dream requests; you can ask again {when}."
+    elif kind == "dive_limit":
+        when = _when(retry_at)
+        body = (f"You have had today's dives (each costs me many pictures); you can ask for another {when}. "
+                "Ask without \"dive\" for a still dream now.")
     elif kind == "queue_full":
         body = "My dream queue is full right now; please ask again in an hour or so."
     elif kind == "failed":

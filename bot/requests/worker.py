@@ -37,14 +37,14 @@ from bot.caption import join_classes
 from bot.publishers.base import PublishError
 from bot.publishers.marker import post_ref
 from bot.queue import RenderFailed
-from bot.render import Renderer, RenderFn, as_renderer, make_dream
+from bot.render import Renderer, RenderFn, as_renderer, dive_renderer, make_dive, make_dream
 from bot.retry import Backoff, stamp_in
 from bot.store import RequestRow, RequestState
 
 from . import inputs, replies
 from .inputs import Refuse
 from .listen import poll
-from .parse import RequestError, parse_request, request_text
+from .parse import RequestError, dive_request, parse_request, request_text
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -199,14 +199,20 @@ class RequestWorker:
             status = self.client.status(row.status_id)
             if status is None:
                 raise Drop("the request was deleted")
-            parsed = parse_request(request_text(status).text, inputs.labels(),
-                                   max_classes=rq.max_classes)
-            names, terms = inputs.classes(self.cfg, parsed, self.rng)
+            _, text = dive_request(request_text(status).text)
+            parsed = parse_request(text, inputs.labels(), max_classes=rq.max_classes)
+            if row.kind == "dive" and row.state == S.RENDERING and row.classes_json:
+                # a dive killed midway resumes from its keyframes: the same classes, not a new pick
+                kept = json.loads(row.classes_json)
+                names, terms = [c[1] for c in kept], ([c[0] for c in kept], [c[2] for c in kept])
+            else:
+                names, terms = inputs.classes(self.cfg, parsed, self.rng)
             image_url = inputs.image_url(self.cfg, self.client, status)
             self.store.update_request(row.id, state=S.RENDERING, busy="dream",
                                       classes_json=json.dumps([list(c) for c in zip(terms[0], names, terms[1])]))
             image = inputs.load(self.cfg, image_url)
-            path = self._dream(image, terms, row.reply_key)
+            dream = self._dive if row.kind == "dive" else self._dream
+            path = dream(image, terms, row.reply_key)
         except Drop as exc:
             row = self.store.update_request(row.id, state=S.IGNORED, refusal=str(exc), busy=None)
             log.info("request %s dropped: %s", row.status_id, exc)
@@ -215,7 +221,8 @@ class RequestWorker:
             return self._refuse(row, exc.kind, **exc.reply_details())
         except Refuse as exc:
             return self._refuse(row, exc.kind, **exc.details)
-        text = replies.dream_text(row.acct, names, post_ref(row.reply_key), left_out=parsed.left_out)
+        text = (replies.dive_text(row.acct, names, post_ref(row.reply_key)) if row.kind == "dive" else
+                replies.dream_text(row.acct, names, post_ref(row.reply_key), left_out=parsed.left_out))
         row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(path), reply_text=text, error=None,
                                         busy=None, crashes=0)
         log.info("request %s dreamt: %s", row.status_id, " × ".join(names))
@@ -231,7 +238,7 @@ class RequestWorker:
     def _answer(self, row: RequestRow) -> RequestRow:
         final = S.REPLIED if row.state == S.RENDERED else S.REFUSED
         if row.reply_text is None:  # refused at intake (limit, queue full): the text is made now
-            retry = replies.next_day() if row.refusal == "limit" else None
+            retry = replies.next_day() if row.refusal in ("limit", "dive_limit") else None
             row = self._refuse(row, row.refusal or "failed", retry_at=retry)
         wait = self.client.rate_wait(media=final == S.REPLIED)
         if wait > 0:  # nothing is asked of the server, nothing is counted
@@ -259,13 +266,17 @@ class RequestWorker:
         row = self.store.update_request(row.id, reply_attempts=row.reply_attempts + 1, busy="reply")  # "intended"
         names = [n for _, n, _ in json.loads(row.classes_json or "[]")]
         image = Path(row.dream_path) if final == S.REPLIED and row.dream_path else None
+        video = None
+        if image is not None and row.kind == "dive":  # the video, its poster frame beside it
+            video, image = image, image.with_suffix(".png")
+        alt = "" if image is None else replies.dream_alt(names) if video is None else \
+            replies.dive_alt(names, self.cfg.requests.dive_frames / self.cfg.dive.fps)
         published = self.client.reply(
-            in_reply_to_id=row.status_id, text=text, key=row.reply_key, image_path=image,
-            visibility=replies.reply_visibility(row.visibility, self.cfg.requests.reply_visibility),
-            alt_text=replies.dream_alt(names) if image else "",
+            in_reply_to_id=row.status_id, text=text, key=row.reply_key, image_path=image, video_path=video,
+            visibility=replies.reply_visibility(row.visibility, self.cfg.requests.reply_visibility), alt_text=alt,
         )
         row = self._answered(row, final, published)
-        if final == S.REPLIED and row.visibility == "public" and self.cfg.requests.also_publish:
+        if final == S.REPLIED and video is None and row.visibility == "public" and self.cfg.requests.also_publish:
             self._also_publish(row, names, image)
         return row
 
@@ -324,6 +335,15 @@ class RequestWorker:
         # a running average, for the "about M minutes" in the queued note
         self.store.set_meta("requests:render_seconds", took if old is None else 0.7 * float(old) + 0.3 * took)
         return dream.path
+
+    def _dive(self, image: Any, terms: tuple[list[str], list[float]], key: str) -> Path:
+        """A short dive of the requester's photo. Its seed comes from the request, so a dive
+        killed midway is taken up again from its keyframes."""
+        recipe = self.cfg.dive.recipe(self.cfg.base_recipe()).replace(frames=self.cfg.requests.dive_frames)
+        dive = make_dive(dive_renderer(self.renderer), image, recipe, classes=dict(zip(*terms)), seed=int(key[:8], 16),
+                         video=self.cfg.data_dir / "requests" / f"{key}.mp4", settings=self.cfg.dive.settings(),
+                         info={"class_names": list(terms[0])})
+        return dive.video
 
     def _also_publish(self, row: RequestRow, names: list[str], image: Path | None) -> None:
         others = [p for p in self.cfg.enabled_publishers() if p != "mastodon"]

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from .asks import RequestRow, RequestsMixin, RequestState
 from .base import StoreError, now
+from .dives import DiveRow, DivesMixin
 from .ended import EndedMixin
 from .posts import DreamRow, PostRow, PostsMixin
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .sources import MAX_FAILURES, PERMANENT, Block, Released, SourcesMixin
 
-__all__ = ["Block", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "PERMANENT", "PostRow", "Released", "RequestRow",
-           "RequestState", "SCHEMA_VERSION", "Store", "StoreError", "now"]
+__all__ = ["Block", "DiveRow", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "PERMANENT", "PostRow", "Released",
+           "RequestRow", "RequestState", "SCHEMA_VERSION", "Store", "StoreError", "now"]
 
 
-class Store(SourcesMixin, PostsMixin, RequestsMixin, EndedMixin):
+class Store(SourcesMixin, PostsMixin, DivesMixin, RequestsMixin, EndedMixin):
     """The bot's database (see the modules of this package for each part)."""

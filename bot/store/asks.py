@@ -61,6 +61,7 @@ class RequestRow:
     busy: str | None
     crashes: int
     retries: int
+    kind: str = "dream"  # or "dive": a short video of the photo ("@bot dive goldfish")
 
     @classmethod
     def from_db(cls, r: sqlite3.Row) -> "RequestRow":
@@ -144,12 +145,22 @@ class RequestsMixin(Base):
             args += (now_ms(),)
         return [RequestRow.from_db(r) for r in self._query(sql + " ORDER BY id", args)]
 
+    def dives_today(self, account_id: str) -> int:
+        """Dive requests the account made since 00:00 UTC that count towards its dive limit."""
+        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        rows = self._query(
+            "SELECT COUNT(*) AS n FROM requests WHERE account_id = ? AND created_at >= ? AND kind = 'dive' "
+            "AND state != 'ignored' AND COALESCE(refusal, '') NOT IN ('limit', 'queue_full', 'dive_limit')",
+            (account_id, midnight.isoformat(timespec="seconds")),
+        )
+        return int(rows[0]["n"])
+
     def requests_today(self, account_id: str, refusal: str | None = None) -> int:
         """Requests the account made since 00:00 UTC that count towards its daily limit, or
         (with `refusal`) how often it was told that today (e.g. 'limit')."""
         midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         if refusal is None:
-            cond = "state != 'ignored' AND COALESCE(refusal, '') NOT IN ('limit', 'queue_full')"
+            cond = "state != 'ignored' AND COALESCE(refusal, '') NOT IN ('limit', 'queue_full', 'dive_limit')"
             args: tuple[Any, ...] = ()
         else:
             cond = "state != 'ignored' AND refusal = ?"

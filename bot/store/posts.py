@@ -35,6 +35,7 @@ class DreamRow:
     classes: list[list[Any]]
     seed: int | None
     created_at: str
+    video_path: Path | None = None  # a dive's video (file_path is then its poster frame)
 
 
 @dataclass(frozen=True)
@@ -78,17 +79,22 @@ class PostsMixin(Base):
         source_url: str | None,
         title: str | None,
         publishers: Iterable[str],
+        video_path: Path | None = None,
     ) -> int:
         """Save a finished dream and one pending post per publisher, in one transaction,
-        marking its source dreamt."""
+        marking its source dreamt (and its dive made, for a dive: `file_path` is then the
+        poster frame and `video_path` the video)."""
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO dreams (post_key, source_id, recipe_json, seed, classes_json, combo_key, file_path, "
-                "caption, alt_text, tags_json, source_url, title, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "caption, alt_text, tags_json, source_url, title, created_at, video_path) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (post_key, source_id, json.dumps(recipe, sort_keys=True), seed, json.dumps(classes), combo_key,
-                 str(file_path), caption, alt_text, json.dumps(list(tags)), source_url, title, now()),
+                 str(file_path), caption, alt_text, json.dumps(list(tags)), source_url, title, now(),
+                 None if video_path is None else str(video_path)),
             )
             dream_id = int(cur.lastrowid)
+            db.execute("UPDATE dives SET state='made', updated_at=? WHERE post_key=?", (now(), post_key))
             for name in publishers:
                 db.execute(
                     "INSERT INTO posts (dream_id, publisher, state, updated_at) VALUES (?, ?, 'pending', ?)",
@@ -108,6 +114,7 @@ class PostsMixin(Base):
             id=r["id"], post_key=r["post_key"], file_path=Path(r["file_path"]), caption=r["caption"],
             alt_text=r["alt_text"], tags=tuple(json.loads(r["tags_json"])), source_url=r["source_url"],
             title=r["title"], classes=json.loads(r["classes_json"]), seed=r["seed"], created_at=r["created_at"],
+            video_path=Path(r["video_path"]) if r["video_path"] else None,
         )
 
     def dream_files(self) -> set[str]:
@@ -203,6 +210,16 @@ class PostsMixin(Base):
         midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         rows = self._query(
             "SELECT COUNT(*) AS n FROM posts WHERE publisher = ? AND state = 'confirmed' AND updated_at >= ?",
+            (publisher, midnight.isoformat(timespec="seconds")),
+        )
+        return int(rows[0]["n"])
+
+    def confirmed_videos_today(self, publisher: str) -> int:
+        """Dives confirmed on a publisher since 00:00 UTC (platforms limit videos apart)."""
+        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        rows = self._query(
+            "SELECT COUNT(*) AS n FROM posts JOIN dreams ON dreams.id = posts.dream_id WHERE publisher = ? "
+            "AND state = 'confirmed' AND dreams.video_path IS NOT NULL AND updated_at >= ?",
             (publisher, midnight.isoformat(timespec="seconds")),
         )
         return int(rows[0]["n"])

@@ -146,6 +146,27 @@ MIGRATIONS: list[str] = [
         notified_at TEXT                 -- when the admin was told
     );
     """,
+    # 3 -> 4: dive videos (issue 16): a dream may be a video (its file_path the poster frame),
+    # and a dive being made is recorded before its first keyframe, so a crash resumes it
+    """
+    ALTER TABLE dreams ADD COLUMN video_path TEXT;  -- the dive's video (NULL for a picture)
+
+    CREATE TABLE dives (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,            -- the photo's (the same photo taken again resumes the dive)
+        post_key TEXT NOT NULL UNIQUE,
+        seed INTEGER NOT NULL,
+        combo_key TEXT NOT NULL,
+        classes_json TEXT NOT NULL,      -- [[id, name, weight], ...]
+        video_path TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('making', 'made')),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX dives_sha ON dives(sha256, state);
+
+    ALTER TABLE requests ADD COLUMN kind TEXT NOT NULL DEFAULT 'dream';  -- 'dream' or 'dive'
+    """,
 ]
 
 

@@ -157,6 +157,9 @@ class SourcesMixin(Base):
                 what = photo_name(r["credit_json"], r["url"], r["source"])
                 record_ended(db, "photo", what, why)
                 given_up.append(f"{what}: {why}")
+                # a dive of it that keeps killing the bot is not resumed either (its keyframes
+                # are cleared away as strays by the pipeline)
+                db.execute("DELETE FROM dives WHERE sha256 = ? AND state = 'making'", (r["sha256"],))
         return Released(len(rows) - len(given_up), given_up)
 
     def source_counts(self) -> dict[str, int]:
