@@ -104,23 +104,47 @@ def capture(net: DreamNet, layers: frozenset[str]) -> Iterator[Callable[[torch.T
 
 
 # --- objectives from a recipe -----------------------------------------------------------
+Builder = Callable[[Recipe, DreamNet, str, int, torch.device, dict], obj.Objective]
+
+
+def _lucid(recipe: Recipe, net: DreamNet, layer: str, seed: int, device: torch.device, memo: dict) -> obj.Objective:
+    return obj.class_logits(resolve_classes(recipe, net), balance=recipe.balance_classes)
+
+
+def _deepdream(recipe: Recipe, net: DreamNet, layer: str, seed: int, device: torch.device,
+               memo: dict) -> obj.Objective:
+    return obj.layer_energy(_layer(net, layer))
+
+
+def _randomise(recipe: Recipe, net: DreamNet, layer: str, seed: int, device: torch.device,
+               memo: dict) -> obj.Objective:
+    n = len(net.labels) if net.labels is not None else _num_classes(net)
+    return obj.randomise(n, torch.Generator().manual_seed(seed))
+
+
+def _guide(recipe: Recipe, net: DreamNet, layer: str, seed: int, device: torch.device, memo: dict) -> obj.Objective:
+    glayer = recipe.guide_layer or layer
+    if glayer not in memo:  # the guide is read and seen by the net once a dream, not once an octave
+        memo[glayer] = _guide_activations(recipe, net, glayer, device)
+    return obj.guide_features(glayer, memo[glayer])
+
+
+BUILDERS: dict[str, Builder] = {"lucid": _lucid, "deepdream": _deepdream, "randomise": _randomise, "guide": _guide}
+
+
 def build_objective(recipe: Recipe, net: DreamNet, octave: Octave | None, seed: int,
-                    device: torch.device) -> obj.Objective:
+                    device: torch.device, memo: dict | None = None) -> obj.Objective:
+    """The objective of `recipe` (for one octave of the tiles engine, whose own layer wins).
+    `memo` carries what is worth computing once a dream (the guide's activations) between calls."""
     octave_layer = octave.layer if octave is not None else None
-    layer = octave_layer or recipe.layer or net.default_layer
     if recipe.mode == "lucid" and octave_layer:
         return obj.layer_energy(octave_layer)
-    if recipe.mode == "lucid":
-        return obj.class_logits(resolve_classes(recipe, net), balance=recipe.balance_classes)
-    if recipe.mode == "deepdream":
-        return obj.layer_energy(_layer(net, layer))
-    if recipe.mode == "randomise":
-        n = len(net.labels) if net.labels is not None else _num_classes(net)
-        return obj.randomise(n, torch.Generator().manual_seed(seed))
-    if recipe.mode == "guide":
-        glayer = recipe.guide_layer or layer
-        return obj.guide_features(glayer, _guide_activations(recipe, net, glayer, device))
-    raise RecipeError(f"unknown mode {recipe.mode!r}")
+    try:
+        builder = BUILDERS[recipe.mode]
+    except KeyError:
+        raise RecipeError(f"unknown mode {recipe.mode!r}") from None
+    return builder(recipe, net, octave_layer or recipe.layer or net.default_layer, seed, device,
+                   {} if memo is None else memo)
 
 
 def resolve_classes(recipe: Recipe, net: DreamNet) -> dict[int, float]:
@@ -287,12 +311,13 @@ def _dream_tiles(
     done = 0
     detail = None
     x = base
+    memo: dict = {}
     for oi, (octave, size) in enumerate(zip(plan, sizes)):
         octave_base = resize(base, size)
         # Detail dreamt at the coarser scale is carried up, so big shapes survive to the end.
         detail = torch.zeros_like(octave_base) if detail is None else resize(detail, size)
         x = (octave_base + detail).clamp(0, 1)
-        objective = build_objective(recipe, net, octave, seed + oi, dev)
+        objective = build_objective(recipe, net, octave, seed + oi, dev, memo)
         with capture(net, objective.layers) as run:
             for step in range(octave.iterations):
                 sigma = linear(octave.sigma_start, octave.sigma_end, step, octave.iterations)
