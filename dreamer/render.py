@@ -284,7 +284,7 @@ def _dream_views(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
 
     objective = build_objective(recipe, net, None, seed, base.device)
     regions = 0
-    if recipe.mode == "lucid":
+    if recipe.mode == "lucid" and recipe.hybrid != "mix":
         regions = sum(1 for w in resolve_classes(recipe, net).values() if w > 0)
 
     def on_step(step: int, steps: int, score: float, image) -> None:

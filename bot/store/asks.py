@@ -8,11 +8,10 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
 
-from .base import Base, StoreError, now, now_ms
+from .base import Base, StoreError, now, now_ms, today_start
 from .ended import record_ended
 
 
@@ -147,18 +146,16 @@ class RequestsMixin(Base):
 
     def dives_today(self, account_id: str) -> int:
         """Dive requests the account made since 00:00 UTC that count towards its dive limit."""
-        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         rows = self._query(
             "SELECT COUNT(*) AS n FROM requests WHERE account_id = ? AND created_at >= ? AND kind = 'dive' "
             "AND state != 'ignored' AND COALESCE(refusal, '') NOT IN ('limit', 'queue_full', 'dive_limit')",
-            (account_id, midnight.isoformat(timespec="seconds")),
+            (account_id, today_start()),
         )
         return int(rows[0]["n"])
 
     def requests_today(self, account_id: str, refusal: str | None = None) -> int:
         """Requests the account made since 00:00 UTC that count towards its daily limit, or
         (with `refusal`) how often it was told that today (e.g. 'limit')."""
-        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         if refusal is None:
             cond = "state != 'ignored' AND COALESCE(refusal, '') NOT IN ('limit', 'queue_full', 'dive_limit')"
             args: tuple[Any, ...] = ()
@@ -167,7 +164,7 @@ class RequestsMixin(Base):
             args = (refusal,)
         rows = self._query(
             f"SELECT COUNT(*) AS n FROM requests WHERE account_id = ? AND created_at >= ? AND {cond}",
-            (account_id, midnight.isoformat(timespec="seconds"), *args),
+            (account_id, today_start(), *args),
         )
         return int(rows[0]["n"])
 

@@ -26,6 +26,12 @@ def now_ms() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def today_start() -> str:
+    """00:00 UTC today, as stored times are written: where the daily limits count from."""
+    midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.isoformat(timespec="seconds")
+
+
 class Base:
     def __init__(self, path: str | Path):
         self.path = Path(path)

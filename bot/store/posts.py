@@ -14,11 +14,10 @@ import json
 import sqlite3
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from .base import Base, StoreError, now, now_ms
+from .base import Base, StoreError, now, now_ms, today_start
 from .ended import record_ended
 
 
@@ -207,20 +206,18 @@ class PostsMixin(Base):
     def confirmed_today(self, publisher: str) -> int:
         """Posts confirmed on a publisher since 00:00 UTC (for daily platform limits, so a
         restart does not forget how many were made)."""
-        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         rows = self._query(
             "SELECT COUNT(*) AS n FROM posts WHERE publisher = ? AND state = 'confirmed' AND updated_at >= ?",
-            (publisher, midnight.isoformat(timespec="seconds")),
+            (publisher, today_start()),
         )
         return int(rows[0]["n"])
 
     def confirmed_videos_today(self, publisher: str) -> int:
         """Dives confirmed on a publisher since 00:00 UTC (platforms limit videos apart)."""
-        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         rows = self._query(
             "SELECT COUNT(*) AS n FROM posts JOIN dreams ON dreams.id = posts.dream_id WHERE publisher = ? "
             "AND state = 'confirmed' AND dreams.video_path IS NOT NULL AND updated_at >= ?",
-            (publisher, midnight.isoformat(timespec="seconds")),
+            (publisher, today_start()),
         )
         return int(rows[0]["n"])
 
