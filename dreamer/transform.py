@@ -173,42 +173,56 @@ def random_views(height: int, width: int, n: int, side_range: tuple[float, float
 
 def view_batch(x: torch.Tensor, views: list[View], size: int) -> torch.Tensor:
     """(n, 3, size, size): each view of x (1, 3, H, W) resampled to the net's input size,
-    borders reflected; differentiable, so the gradient flows back to x's own pixels."""
-    h, w = x.shape[-2:]
-    # Sampled at k times the size and averaged down: a view shrunk k-fold by plain bilinear
-    # sampling aliases, and an aliased view rewards pixel noise.
-    k = max(1, min(4, round(max(v.side for v in views) / size)))
-    # Averaged down by a mean, which keeps nothing for its backward (avg_pool2d keeps its
-    # k-times input), and four views at a time on the CPU, so x's gradient is expanded to four
-    # views, not eight: together ~150 MB less a step at the default work size. Fewer at a time
-    # is slower (grid_sample's backward runs its views in parallel, and each group adds a
-    # full-size gradient).
+    borders reflected; differentiable, so the gradient flows back to x's own pixels.
+
+    A view is sampled at up to 4 samples per output pixel a side and averaged down: shrunk in
+    one go by bilinear sampling it would alias, and an aliased view rewards pixel noise. Views
+    more than 4× the size they are seen at (the coarse ones, mostly) are sampled from a level of
+    a box-filtered pyramid of x (x at ½, ¼, ...: mip levels, made on demand) instead of from x
+    at up to 16× the net's size: the same view for a fraction of the samples and gradient."""
+    levels = [x]
+    plan: dict[tuple[int, int, int], list[int]] = {}  # (level, size, k) -> the views' indices
+    for i, v in enumerate(views):
+        target = size if v.resolution >= 1 else max(8, round(size * v.resolution))
+        level = 0
+        while v.side / target >= 2 ** (level + 2) and min(x.shape[-2:]) >> (level + 1) >= 8:
+            level += 1
+        k = max(1, min(4, math.ceil(v.side / target / 2 ** level - 0.01)))
+        plan.setdefault((level, target, k), []).append(i)
+    out: list[torch.Tensor | None] = [None] * len(views)
+    # At most a few views at a time from the full-size level, on the CPU: grid_sample's backward
+    # makes a gradient of the whole (expanded) input per view. Coarser levels are small.
     group = max(4, torch.get_num_threads()) if x.device.type == "cpu" else len(views)
-    out = []
-    for i in range(0, len(views), group):
-        part = views[i:i + group]
-        rows = []
-        for v in part:
-            a = math.radians(v.angle)
-            c, s = math.cos(a), math.sin(a)
-            rows.append([[v.side / w * c, -v.side / w * s, 2 * v.cx / w - 1],
-                         [v.side / h * s, v.side / h * c, 2 * v.cy / h - 1]])
-        theta = torch.tensor(rows, dtype=x.dtype, device=x.device)
-        n = len(part)
-        grid = F.affine_grid(theta, [n, x.shape[1], size * k, size * k], align_corners=False)
-        o = F.grid_sample(x.expand(n, -1, -1, -1), grid, mode="bilinear", padding_mode="reflection",
-                          align_corners=False)
-        if k > 1:
-            o = o.view(n, x.shape[1], size, k, size, k).mean((3, 5))
-        # split, not o[j:j + 1]: its backward is one cat, not a zeroed batch per view
-        out += [_coarsen(one, v.resolution) for one, v in zip(o.split(1), part)]
-    return torch.cat(out)
+    for (level, target, k), idx in sorted(plan.items()):
+        while len(levels) <= level:
+            h, w = levels[-1].shape[-2:]
+            levels.append(F.interpolate(levels[-1], size=((h + 1) // 2, (w + 1) // 2), mode="area"))
+        src = levels[level]
+        chunks = [idx[j:j + group] for j in range(0, len(idx), group)] if level == 0 else [idx]
+        for part in chunks:
+            o = _sample(src, [views[i] for i in part], target * k, x.shape[-2:])
+            if k > 1:
+                o = o.view(len(part), x.shape[1], target, k, target, k).mean((3, 5))
+            if target != size:  # a coarse view: seen at `target` pixels, shown at the net's size
+                o = F.interpolate(o, size=(size, size), mode="bilinear", align_corners=False)
+            # split, not o[m:m + 1]: its backward is one cat, not a zeroed batch per view
+            for i, one in zip(part, o.split(1)):
+                out[i] = one
+    return torch.cat(out)  # type: ignore[arg-type]
 
 
-def _coarsen(x: torch.Tensor, resolution: float) -> torch.Tensor:
-    size = x.shape[-2:]
-    if resolution >= 1:
-        return x
-    small = (max(8, round(size[0] * resolution)), max(8, round(size[1] * resolution)))
-    return F.interpolate(F.interpolate(x, size=small, mode="bilinear", antialias=True, align_corners=False),
-                         size=size, mode="bilinear", align_corners=False)
+def _sample(src: torch.Tensor, views: list[View], side: int, full: tuple[int, int]) -> torch.Tensor:
+    """(n, 3, side, side) bilinear samples of the views from src, a pyramid level of a picture
+    of size `full` (the views' coordinates are the full picture's)."""
+    h, w = full
+    rows = []
+    for v in views:
+        a = math.radians(v.angle)
+        c, s = math.cos(a), math.sin(a)
+        rows.append([[v.side / w * c, -v.side / w * s, 2 * v.cx / w - 1],
+                     [v.side / h * s, v.side / h * c, 2 * v.cy / h - 1]])
+    theta = torch.tensor(rows, dtype=src.dtype, device=src.device)
+    n = len(views)
+    grid = F.affine_grid(theta, [n, src.shape[1], side, side], align_corners=False)
+    return F.grid_sample(src.expand(n, -1, -1, -1), grid, mode="bilinear", padding_mode="reflection",
+                         align_corners=False)
