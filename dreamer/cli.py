@@ -20,7 +20,8 @@ _RECIPE_FLAGS = {
     "zoom": "zoom", "rotate": "rotate", "max_pixels": "max_pixels", "gradient": "gradient",
     "method": "method", "param": "param", "steps": "steps", "lr": "learning_rate", "strength": "strength",
     "decay": "decay", "view_min": "view_min", "view_max": "view_max", "view_coarsen": "view_coarsen",
-    "view_rotate": "view_rotate", "hybrid": "hybrid", "work_pixels": "work_pixels",
+    "view_rotate": "view_rotate", "hybrid": "hybrid", "hybrid_steps": "hybrid_steps",
+    "work_pixels": "work_pixels",
 }
 OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--view-rotate", type=float, help="views turn by up to this many degrees")
     v.add_argument("--hybrid", choices=("split", "mix", "regions"),
                    help="how a hybrid's classes share the views: mix (default), split or regions")
+    v.add_argument("--hybrid-steps", type=float,
+                   help="each class of a hybrid beyond the first adds this share of the steps (default 0.5)")
     v.add_argument("--work-pixels", type=int, help="optimise at up to this many pixels, then enlarge")
 
     s = p.add_argument_group("the tiles engine (--method tiles, preset classic)")

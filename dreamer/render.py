@@ -12,6 +12,7 @@ is dreamt as much as any other.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import random
@@ -284,8 +285,12 @@ def _dream_views(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
 
     objective = build_objective(recipe, net, None, seed, base.device)
     regions = 0
-    if recipe.mode == "lucid" and recipe.hybrid != "mix":
-        regions = sum(1 for w in resolve_classes(recipe, net).values() if w > 0)
+    if recipe.mode == "lucid":
+        kinds = sum(1 for w in resolve_classes(recipe, net).values() if w > 0)
+        if kinds > 1:
+            steps = round(recipe.steps * (1 + recipe.hybrid_steps * (kinds - 1)))
+            recipe = dataclasses.replace(recipe, steps=steps)
+        regions = kinds if recipe.hybrid != "mix" else 0
 
     def on_step(step: int, steps: int, score: float, image) -> None:
         progress(Progress(0, 1, step, steps, step + 1, steps, score, image=image))

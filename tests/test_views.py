@@ -237,6 +237,19 @@ def test_progress_reports_every_step_with_a_picture(net, photo):
     assert seen[-1].image().size == photo.size
 
 
+@pytest.mark.parametrize("classes, extra, steps", [
+    ({"1": 1.0}, 0.5, 6),                          # one class: the steps asked
+    ({"1": 1.0, "2": 1.0}, 0.5, 9),                # a hybrid: half as many again per extra class
+    ({"1": 1.0, "2": 1.0, "3": 1.0}, 0.5, 12),
+    ({"1": 1.0, "2": -1.0}, 0.5, 6),               # a class pushed away is no creature to grow
+    ({"1": 1.0, "2": 1.0}, 0.0, 6),
+])
+def test_hybrids_get_more_steps_per_class(net, photo, classes, extra, steps):
+    seen = []
+    dream(photo, Recipe(classes=classes, hybrid_steps=extra, **FAST), net=net, progress=seen.append)
+    assert len(seen) == seen[-1].total == steps
+
+
 @pytest.mark.parametrize("mode", ["deepdream", "randomise"])
 def test_other_modes_run_through_views(net, photo, mode):
     r = Recipe(mode=mode, layer="conv2" if mode == "deepdream" else None, **FAST)
@@ -247,7 +260,8 @@ def test_other_modes_run_through_views(net, photo, mode):
 # --- recipes and presets ----------------------------------------------------------------------
 @pytest.mark.parametrize("key, value", [("method", "spiral"), ("param", "wavelet"), ("steps", -1),
                                         ("learning_rate", 0), ("view_min", 2.0), ("view_coarsen", 1.0),
-                                        ("hybrid", "stripes"), ("work_pixels", 10), ("strength", -1)])
+                                        ("hybrid", "stripes"), ("work_pixels", 10), ("strength", -1),
+                                        ("hybrid_steps", -0.5), ("hybrid_steps", "lots")])
 def test_new_fields_are_validated_by_name(key, value):
     with pytest.raises(RecipeError, match=key):
         Recipe(**{key: value})
