@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from bot import cli
-from bot_helpers import LocalServer, photo_bytes, write_photo
+from bot.accounts import run_login
+from bot_helpers import LocalServer, mastodon_mock_fixtures, photo_bytes, write_photo
+from requests_helpers import SEED
+
+server, mock = mastodon_mock_fixtures(SEED)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,3 +98,35 @@ def test_copy_check_config_once_works_with_no_folder_made_by_hand(newcomer, caps
     assert len(list((data / "outbox").glob("*.json"))) == 2
     code, out = run("check-config", "--config", str(newcomer))
     assert code == 0 and "to make:" not in out
+
+
+def test_a_new_operator_logs_in_checks_online_and_posts_to_mastodon(newcomer, mock, monkeypatch, capsys):
+    """The rest of issue 14's "done when": the operator's own edits are the account's (enable
+    Mastodon, name the server), `login` gives the token, `check-config --online` passes and
+    `--once` posts; still no folder made by hand."""
+    from test_login import authorise_as
+
+    text = newcomer.read_text(encoding="utf-8")
+    text = replace_once(text, '[publishers.mastodon]\nenabled = false', '[publishers.mastodon]\nenabled = true')
+    text = replace_once(text, 'api_base_url = "https://mastodon.example"', f'api_base_url = "{mock.base_url}"')
+    newcomer.write_text(text, encoding="utf-8")
+    monkeypatch.delenv("MASTODON_ACCESS_TOKEN", raising=False)
+
+    code, _ = run("check-config", "--config", str(newcomer))  # the token is what is missing, and it says so
+    assert code == 2 and "environment variable MASTODON_ACCESS_TOKEN is not set" in capsys.readouterr().err
+
+    out = io.StringIO()
+    login = SimpleNamespace(target="mastodon", instance=None, config=str(newcomer))
+    assert run_login(login, out, ask=authorise_as("dreambot", out, {})) == 0
+    token = re.search(r"^export MASTODON_ACCESS_TOKEN=(\S+)$", out.getvalue(), re.M).group(1)
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", token)
+
+    code, out = run("check-config", "--online", "--config", str(newcomer))
+    assert code == 0 and f"@dreambot on {mock.base_url}" in out and "to make:" in out, out + capsys.readouterr().err
+
+    code, out = run("--once", "--config", str(newcomer))
+    assert code == 0 and out.startswith("posted:"), out + capsys.readouterr().err
+    client = mock.client("dreambot")
+    [status] = client.account_statuses(client.account_lookup("dreambot")["id"])
+    assert status["media_attachments"] and "A harbour" in status["content"]
+    assert (newcomer.parent.parent / "queue").is_dir()
