@@ -196,7 +196,7 @@ def _run(cfg, args, render, out: TextIO) -> int:
     from bot.store import StoreError
 
     from bot.config_check import environment_problems
-    from bot.folders import make_missing, source_problems
+    from bot.folders import make_missing, made_line, source_problems
 
     stop = environment_problems(cfg.model_dump(), cfg.path, sources=False)
     if stop:
@@ -204,8 +204,7 @@ def _run(cfg, args, render, out: TextIO) -> int:
         return 2
     try:
         for made in make_missing(cfg.model_dump(), cfg.path):
-            log.info("made %s %s%s", made.what, made.path,
-                     ": add photo URLs to it, one a line" if made.is_list else "")
+            log.info("%s", made_line(made))
     except OSError as exc:
         print(f"{args.config}: cannot start: cannot make {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 1

@@ -118,6 +118,11 @@ def make_missing(data: Mapping[str, Any], config_path: Path) -> list[Owned]:
     return made
 
 
+def made_line(o: Owned) -> str:
+    """What the log says about something the bot made."""
+    return f"made {o.what} {o.path}" + (": add photo URLs to it, one a line" if o.is_list else "")
+
+
 def init_folders(data: Mapping[str, Any], config_path: Path) -> list[Path]:
     """`init`: what the bot would make, and also the folders of sources that only read."""
     made = [o.path for o in make_missing(data, config_path)]
