@@ -27,7 +27,8 @@ def parser() -> argparse.ArgumentParser:
                    choices=("run", "check-config", "status", "worker", "init", "login"),
                    help="run (default): run on the schedule; check-config: check the file and the folders "
                         "it names, and exit; init: make every folder and URL list the config names (the "
-                        "bot makes its own when it starts; this also makes a read-only source's); status: next runs, last posts, queues, failures; "
+                        "bot makes its own when it starts; this also makes a read-only source's); "
+                        "status: next runs, last posts, queues, failures; "
                         "worker: render from the [queue] url's Redis (as many as you have GPUs); "
                         "login mastodon|tumblr: get the account's credentials")
     p.add_argument("target", nargs="?", help=argparse.SUPPRESS)  # login's platform

@@ -204,7 +204,8 @@ def test_a_missing_source_folder_or_list_is_made_when_the_bot_starts(tmp_path, c
     assert cli.main(["--once", "--config", str(path)], out=(once := io.StringIO())) == 0, capsys.readouterr().err
     assert once.getvalue().startswith("idle:")
     assert made.is_dir() if kind == "folder" else made.read_text().startswith("# One photo URL per line")
-    assert f"made the {'folder' if kind == 'folder' else 'URL list'} of source {kind}-1 {made}" in capsys.readouterr().err
+    what = "folder" if kind == "folder" else "URL list"
+    assert f"made the {what} of source {kind}-1 {made}" in capsys.readouterr().err
     code, out, _ = check(path, capsys=capsys)
     assert code == 0 and "to make:" not in out
 
