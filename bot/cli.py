@@ -26,8 +26,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("command", nargs="?", default="run",
                    choices=("run", "check-config", "status", "worker", "init", "login"),
                    help="run (default): run on the schedule; check-config: check the file and the folders "
-                        "it names, and exit; init: make the data folder and the sources' folders and URL "
-                        "lists the config names; status: next runs, last posts, queues, failures; "
+                        "it names, and exit; init: make every folder and URL list the config names (the "
+                        "bot makes its own when it starts; this also makes a read-only source's); "
+                        "status: next runs, last posts, queues, failures; "
                         "worker: render from the [queue] url's Redis (as many as you have GPUs); "
                         "login mastodon|tumblr: get the account's credentials")
     p.add_argument("target", nargs="?", help=argparse.SUPPRESS)  # login's platform
@@ -86,7 +87,9 @@ def _main(argv: Sequence[str] | None, *, render, out: TextIO | None) -> int:
     if args.command == "init":
         return _init(cfg, args, out)
     if args.command == "status":
-        return _status(cfg, out)
+        from bot.status import show_status
+
+        return show_status(cfg, out)
     if args.command == "worker":
         return _worker(cfg, args, render)
     return _run(cfg, args, render, out)
@@ -152,6 +155,12 @@ def _check_config(args, out: TextIO) -> int:
     print(f"  publishers: {', '.join(cfg.enabled_publishers())}" + (" (dry run: outbox only)" if args.dry_run else ""),
           file=out)
     print(f"  data dir:   {cfg.data_dir}", file=out)
+    from bot.folders import to_make
+
+    # Honest about what is not there yet: the bot makes these when it starts.
+    for item in to_make(cfg.model_dump(), cfg.path):
+        print(f"  to make:    {item.path} ({item.what}; made when the bot starts"
+              + (", with no URL in it yet)" if item.is_list else ")"), file=out)
     if args.online:  # log in to each enabled platform: the account, its limits, the blog
         from bot.accounts import check_online
 
@@ -163,10 +172,11 @@ def _check_config(args, out: TextIO) -> int:
 
 def _init(cfg, args, out: TextIO) -> int:
     """Make what the config names but nobody has made yet, then say what is still wrong."""
-    from bot.config_check import environment_problems, init_folders
+    from bot.config_check import environment_problems
+    from bot.folders import init_folders
 
     try:
-        made = init_folders(cfg)
+        made = init_folders(cfg.model_dump(), cfg.path)
     except OSError as exc:
         print(f"{args.config}: cannot make {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -180,29 +190,30 @@ def _init(cfg, args, out: TextIO) -> int:
     return 2 if left else 0
 
 
-def _open_store(cfg, dry_run: bool = False):
-    from bot.dryrun import store_path
-    from bot.store import Store
-
-    return Store(store_path(cfg, dry_run))
-
-
 def _run(cfg, args, render, out: TextIO) -> int:
     from bot.config import only_outbox
     from bot.pipeline import BuildError, Pipeline, build_parts
+    from bot.status import open_store
     from bot.store import StoreError
 
-    from bot.config_check import environment_problems, source_problems
+    from bot.config_check import environment_problems
+    from bot.folders import make_missing, made_line, source_problems
 
     stop = environment_problems(cfg.model_dump(), cfg.path, sources=False)
     if stop:
         print(f"{args.config}: cannot start:\n" + "\n".join(f"  {line}" for line in stop), file=sys.stderr)
         return 2
+    try:
+        for made in make_missing(cfg.model_dump(), cfg.path):
+            log.info("%s", made_line(made))
+    except OSError as exc:
+        print(f"{args.config}: cannot start: cannot make {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
     for line in source_problems(cfg.model_dump(), cfg.path.parent, cfg.path):  # it may appear later (a mount)
         log.warning("%s", line)
     effective = only_outbox(cfg) if args.dry_run else cfg
     try:
-        store = _open_store(cfg, args.dry_run)  # a dry run uses up no photo of the real bot
+        store = open_store(cfg, args.dry_run)  # a dry run uses up no photo of the real bot
         parts = build_parts(effective, store)
     except (StoreError, BuildError) as exc:
         print(f"{args.config}: cannot start: {exc}", file=sys.stderr)
@@ -253,147 +264,3 @@ def _serve(cfg, store, args, render, parts) -> int:
         runner.shutdown(wait=True)  # lets a running cycle finish its posts
     log.info("stopped")
     return 0
-
-
-def _status(cfg, out: TextIO) -> int:
-    from bot.scheduler import _describe, next_runs
-    from bot.sources import SourceError, build_sources
-
-    db = cfg.data_dir / "bot.db"
-    p = lambda *a: print(*a, file=out)  # noqa: E731
-    p(f"{cfg.bot.name}: config {cfg.path}")
-    p(f"data dir: {cfg.data_dir}")
-    store = _open_store(cfg) if db.exists() else None
-    running, how = _running(cfg, store)
-    if running:
-        p(f"running: yes (pid {running['pid']}){how}, {running.get('schedule')}; "
-          f"next run {running.get('next_run') or '?'}")
-    else:
-        p(f"running: no; schedule {_describe(cfg.schedule)}")
-        if cfg.schedule.cron:
-            p("next runs once started: " + ", ".join(t.isoformat(timespec="minutes") for t in next_runs(cfg.schedule)))
-        else:
-            p(f"next run once started: {cfg.schedule.interval_minutes:g} min after start")
-    if store is None:
-        p("no cycles yet (no database)")
-    else:
-        last = store.last_cycle()
-        if last:
-            p(f"last cycle: {last['finished_at']} {last['outcome']}" + (f": {last['error']}" if last["error"] else ""))
-        fails, notified = store.consecutive_failures()
-        p(f"failed cycles in a row: {fails}" + (" (admin told)" if notified else ""))
-        p("posts:")
-        summary = store.publisher_summary()
-        for name in sorted(set(summary) | set(cfg.enabled_publishers())):
-            info = summary.get(name, {"counts": {}, "last": None})
-            counts = info["counts"]
-            text = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("confirmed", "pending", "intended", "failed"))
-            enabled = "" if name in cfg.enabled_publishers() else " (disabled)"
-            p(f"  {name}{enabled}: {text}")
-            if info["last"]:
-                p(f"    last: {info['last']['updated_at']} {info['last']['url'] or info['last']['remote_id']}")
-        fails_list = store.recent_failures()
-        if fails_list:
-            p("recent post failures:")
-            for f in fails_list:
-                p(f"  {f['updated_at']} {f['publisher']} (attempt {f['attempts']}): {f['error']}")
-        counts = store.source_counts()
-        p("sources seen: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none"))
-        _request_status(cfg, store, p)
-        from bot.report import print_recovery
-
-        print_recovery(store, p)
-    _render_queue_status(cfg, p)
-    p("queue:")
-    try:
-        sources = build_sources(cfg)
-    except Exception as exc:
-        p(f"  cannot list sources: {exc}")
-        sources = []
-    for src in sources:
-        size = None
-        if store is not None or src.kind != "feed":
-            try:
-                size = src.queue_size(store or _EmptyStore())
-            except SourceError as exc:
-                p(f"  {src.name} ({src.kind}): {exc}")
-                continue
-        if size is None:
-            size_text = "not counted (remote feed)" if src.kind == "feed" else "cannot be read (see check-config)"
-        else:
-            size_text = f"{size} waiting"
-        p(f"  {src.name} ({src.kind}): {size_text}")
-    if store:
-        store.close()
-    return 0
-
-
-def _running(cfg, store) -> tuple[dict | None, str]:
-    """The scheduler's record if a bot is running on this data dir (a dry run keeps its own)."""
-    from bot.dryrun import store_path
-    from bot.queue_sweep import process_alive
-
-    for dry in (False, True):
-        if dry:
-            if not store_path(cfg, True).exists():
-                break
-            other = _open_store(cfg, True)
-            info = other.get_meta("scheduler")
-            other.close()
-        else:
-            info = store.get_meta("scheduler") if store else None
-        if info and info.get("pid") and process_alive(int(info["pid"])):
-            return info, " as a dry run" if dry else ""
-    return None, ""
-
-
-def _request_status(cfg, store, p) -> None:
-    """The dream-request queue: counts by state, then what is waiting (oldest first)."""
-    on = "on" if cfg.requests.enabled else "off"
-    counts = store.request_counts()
-    p(f"dream requests ({on}): " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none yet"))
-    waiting = store.open_requests(due_only=False)
-    for i, r in enumerate(waiting[:10], 1):
-        extra = f"; retry after {r.retry_at}" if r.retry_at else ""
-        extra += f"; last error: {r.error[:120]}" if r.error else ""
-        p(f"  {i}. @{r.acct} status {r.status_id} {r.state} since {r.created_at}{extra}")
-    if len(waiting) > 10:
-        p(f"  ... and {len(waiting) - 10} more")
-
-
-def _render_queue_status(cfg, p) -> None:
-    """The render queue: tasks waiting, and each worker seen with its throughput and last error."""
-    import time as _time
-
-    from bot.queue import QueueSettings, RenderQueue
-    from bot.queue_bot import queue_status
-
-    s = QueueSettings.from_config(cfg)
-    where = cfg.queue.url or f"embedded ({s.sqlite_path})"
-    if not cfg.queue.url and not s.sqlite_path.exists():
-        p(f"render queue: {where}: not started yet")
-        return
-    try:
-        info = queue_status(RenderQueue(s), stale_after=3 * s.lease_seconds)
-    except Exception as exc:
-        p(f"render queue: {where}: cannot read it: {exc}")
-        return
-    p(f"render queue: {where}: {info['pending']} waiting, {info['scheduled']} waiting to retry, "
-      f"{info['jobs']} in progress" + (f"; {info['orphans']} orphaned entries (swept soon)" if info["orphans"] else ""))
-    if not info["workers"]:
-        p("  workers: none seen")
-    for w in info["workers"]:
-        ago = _time.time() - w["seen"]
-        state = f"busy ({w['busy'][:8]})" if w["busy"] and w["alive"] else ("idle" if w["alive"] else "gone")
-        p(f"  worker {w['name']}: {state}, seen {ago:.0f} s ago; {w['done']} done, {w['failed']} failed, "
-          f"{w['per_minute']:.2f}/min, " + (f"{w['render_seconds'] / w['done']:.1f} s per render"
-                                             if w["done"] else "no render yet"))
-        if w["last_error"]:
-            p(f"    last error: {w['last_error']['error']}")
-
-
-class _EmptyStore:
-    """Stands in for a store before the first run: nothing has been seen."""
-
-    def source_blocked(self, **_kw) -> bool:
-        return False

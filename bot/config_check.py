@@ -4,14 +4,13 @@
 `without_schema` on one that did not, so a single run lists the schema errors *and* unknown
 class names, recipe values, models, NUL characters and cross-section rules of every section
 that could be read. `environment_problems` checks what lies outside the file (the data folder,
-the sources' folders and lists); `check-config` and `run` call it, `status` does not (it must
-work on a data folder it cannot write). Every line names a key; no line echoes a value that
+the sources' folders and lists, see bot/folders.py); `check-config` and `run` call it, `status`
+does not (it must work on a data folder it cannot write). Every line names a key; no line echoes a value that
 may be a secret, nor a raw control character.
 """
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,11 +22,7 @@ from bot.config_recipe import build_recipe, recipe_problem
 from bot.config_sections import Config, picker_problems
 from bot.config_services import SECRET_FIELDS
 from bot.cron import make_trigger
-
-
-def init_hint(config: Path | None) -> str:
-    """What to do about a missing source folder or list, naming the config when it is known."""
-    return f"create it, or run `python run_bot.py init --config {config or '<this file>'}`"
+from bot.folders import source_problems, writable_dir_problem, written_dirs
 
 
 # --- the whole pass ---------------------------------------------------------------------------
@@ -251,113 +246,10 @@ def load_secrets(cfg: "Config", environ: Mapping[str, str]) -> list[str]:
 
 # --- outside the file -------------------------------------------------------------------------
 def environment_problems(data: Mapping[str, Any], config_path: Path, *, sources: bool = True) -> list[str]:
-    """Folders the bot must write, and (with `sources`) the folders and lists it reads.
-
-    Read from the file's table (or a config's `model_dump()`), not from a validated Config,
-    so a file with schema errors still gets these lines in the same pass; values of the wrong
-    type are left to the schema's lines."""
+    """Folders the bot must write, and (with `sources`) the folders and lists it reads; what
+    the bot makes itself when missing (bot/folders.py) is no problem unless it cannot be made."""
     base = config_path.resolve().parent
-    bot, pubs, queue = (_table(data, k) for k in ("bot", "publishers", "queue"))
-    outbox = _table(pubs, "outbox")
-    data_dir = bot.get("data_dir", "data")
-    dirs = [("bot.data_dir", data_dir)]
-    if outbox.get("enabled", True) is True and outbox.get("path"):
-        dirs.append(("publishers.outbox.path", outbox["path"]))  # by default it lies in data_dir
-    if queue.get("shared_dir"):
-        dirs.append(("queue.shared_dir", queue["shared_dir"]))
-    problems = []
-    for key, raw in dirs:
-        if isinstance(raw, str) and "\x00" not in raw:
-            why = writable_dir_problem(_resolve(base, raw))
-            if why:
-                problems.append(f"{key}: {why}")
+    problems = [f"{key}: {why}" for key, path in written_dirs(data, base) if (why := writable_dir_problem(path))]
     if sources:
         problems += source_problems(data, base, config_path)
-    return problems
-
-
-def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _resolve(base: Path, raw: str) -> Path:
-    p = Path(os.path.expanduser(raw))
-    return p if p.is_absolute() else (base / p).resolve()
-
-
-def _raw_sources(data: Mapping[str, Any], base: Path) -> list[tuple[int, str, str, Path, bool]]:
-    """(index, name, type, path, consume) of each folder or urls source that names a path."""
-    out = []
-    srcs = data.get("sources")
-    for i, sec in enumerate(srcs if isinstance(srcs, list) else []):
-        if not isinstance(sec, Mapping) or sec.get("type") not in ("folder", "urls"):
-            continue
-        path = sec.get("path")
-        if isinstance(path, str) and "\x00" not in path:
-            name = sec.get("name") if isinstance(sec.get("name"), str) else f"{sec['type']}-{i + 1}"
-            out.append((i, name, sec["type"], _resolve(base, path), sec.get("consume", True) is not False))
-    return out
-
-
-def init_folders(cfg: "Config") -> list[Path]:
-    """`init`: make the folders and URL lists the config names (never touching existing ones)."""
-    made = []
-    folders = [cfg.data_dir] + ([cfg.outbox_dir] if cfg.publishers.outbox.enabled else [])
-    folders += [path for _, _, kind, path, _ in _raw_sources(cfg.model_dump(), cfg.path.parent) if kind == "folder"]
-    for folder in folders:
-        if not folder.exists():
-            folder.mkdir(parents=True)
-            made.append(folder)
-    for _, _, kind, lst, _ in _raw_sources(cfg.model_dump(), cfg.path.parent):
-        if kind == "urls" and not lst.exists():
-            lst.parent.mkdir(parents=True, exist_ok=True)
-            lst.write_text("# One photo URL per line; text after the URL (and a space) is its title.\n"
-                           "# https://photos.example/harbour.jpg  The harbour at dawn, by Jo (CC BY 4.0)\n",
-                           encoding="utf-8")
-            made.append(lst)
-    return made
-
-
-def writable_dir_problem(path: Path) -> str | None:
-    """Why the bot could not make or write in this folder, or None."""
-    if path.exists():
-        if not path.is_dir():
-            return f"{path} is a file, not a folder; point it at a folder (made if missing)"
-        if not os.access(path, os.W_OK | os.X_OK):
-            return f"the folder {path} is not writable by this user"
-        return None
-    above = path.parent
-    while not above.exists() and above != above.parent:
-        above = above.parent
-    if not above.is_dir():
-        return f"{path} cannot be made: {above} is a file, not a folder"
-    if not os.access(above, os.W_OK | os.X_OK):
-        return f"{path} cannot be made: {above} is not writable by this user"
-    return None
-
-
-def source_problems(data: Mapping[str, Any], base: Path, config: Path | None = None) -> list[str]:
-    """Folder sources whose folder is missing or unusable, URL lists that cannot be read."""
-    problems = []
-    hint = init_hint(config)
-    for i, name, kind, path, consume in _raw_sources(data, base):
-        key = f"sources[{i}].path"
-        if kind == "folder":
-            if not path.exists():
-                problems.append(f"{key}: the folder {path} of source {name} does not exist; {hint}")
-            elif not path.is_dir():
-                problems.append(f"{key}: {path} of source {name} is a file; a folder source needs a folder")
-            elif not os.access(path, os.R_OK | os.X_OK | (os.W_OK if consume else 0)):
-                need = "read and write (done/ and failed/ go in it)" if consume else "read"
-                problems.append(f"{key}: this user cannot {need} the folder {path} of source {name}")
-        elif not path.exists():
-            problems.append(f"{key}: the URL list {path} of source {name} does not exist; {hint}")
-        elif not path.is_file():
-            problems.append(f"{key}: {path} of source {name} is a folder; a urls source needs a text file")
-        else:
-            try:
-                path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                problems.append(f"{key}: cannot read the URL list {path} of source {name}: {exc}")
     return problems

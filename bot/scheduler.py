@@ -31,6 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot import logs
 from bot.cron import crontab_trigger, make_trigger
 from bot.config import Config, ConfigError, ScheduleSection, load_config, only_outbox
+from bot.folders import made_line, make_missing
 from bot.pipeline import BuildError, Pipeline, build_parts
 from bot.render import Renderer, RenderFn
 from bot.store import Store
@@ -237,6 +238,12 @@ class BotRunner:
         if new.data_dir != self.cfg.data_dir:
             log.warning("bot.data_dir changed to %s; that needs a restart, still using %s", new.data_dir,
                         self.cfg.data_dir)
+        else:  # a source added while running gets its folder (or list) as at start
+            try:
+                for made in make_missing(new.model_dump(), new.path):
+                    log.info("%s", made_line(made))
+            except OSError as exc:
+                log.warning("cannot make %s: %s", exc.filename, exc.strerror)
         logs.add_secrets(new.secret_values())
         old = self.cfg
         self.pipeline.parts = parts

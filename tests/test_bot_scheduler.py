@@ -64,6 +64,20 @@ def test_valid_edit_is_applied(tmp_path, runner_for, caplog):
     assert runner.store.get_meta("scheduler")["next_run"] == job.next_run_time.isoformat(timespec="seconds")
 
 
+def test_a_source_added_while_running_gets_its_folder(tmp_path, runner_for, caplog):
+    """As at start: a folder (or URL list) the bot owns is made when a reload brings it."""
+    (tmp_path / "inbox").mkdir()
+    path = tiny_config(tmp_path)
+    runner = runner_for(path)
+    runner.start()
+    rewrite(path, 'licence = "CC0"\n', 'licence = "CC0"\n[[sources]]\ntype = "folder"\nname = "more"\n'
+                                       'path = "drops/more"\nsettle_seconds = 0\n')
+    with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+        assert runner.check_reload() is True
+    assert (tmp_path / "drops" / "more").is_dir()
+    assert f"made the folder of source more {tmp_path / 'drops' / 'more'}" in caplog.text
+
+
 def test_invalid_edit_is_kept_out(tmp_path, runner_for, caplog):
     path = tiny_config(tmp_path)
     runner = runner_for(path)

@@ -1,6 +1,7 @@
 """check-config refuses, in one pass and one line each, what would fail once the bot runs:
 unknown models, unusable data folders, numbers the scheduler's time arithmetic cannot hold,
-NUL characters, missing sources (or `init` makes them), and never shows a pasted secret."""
+NUL characters, sources that cannot be made (what the bot makes itself is listed, not refused),
+and never shows a pasted secret."""
 from __future__ import annotations
 
 import io
@@ -189,45 +190,51 @@ def test_a_nul_in_a_path_or_text_is_refused_without_showing_it(tmp_path, capsys,
     assert "\x00" not in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("kind", ["folder", "urls", "folder-is-a-file", "urls-is-a-folder"])
-def test_missing_sources_are_reported_and_init_makes_them(tmp_path, capsys, kind):
-    if kind == "folder":
-        src = '[[sources]]\ntype = "folder"\npath = "queue/new"\n'
-    elif kind == "urls":
-        src = '[[sources]]\ntype = "urls"\npath = "lists/urls.txt"\n'
-    elif kind == "folder-is-a-file":
+@pytest.mark.parametrize("kind", ["folder", "urls"])
+def test_a_missing_source_folder_or_list_is_made_when_the_bot_starts(tmp_path, capsys, kind):
+    """The bot owns a consuming folder and a URL list: check-config says it will make them
+    (and makes nothing itself), the run makes them, says so, and finds nothing to do."""
+    src = ('[[sources]]\ntype = "folder"\npath = "queue/new"\n' if kind == "folder"
+           else '[[sources]]\ntype = "urls"\npath = "lists/urls.txt"\n')
+    made = tmp_path / ("queue/new" if kind == "folder" else "lists/urls.txt")
+    path = tiny_config(tmp_path, sources=src)
+    code, out, err = check(path, capsys=capsys)
+    assert code == 0 and problem_lines(err, path) == [], err
+    assert f"to make:    {made} (" in out and not made.parent.exists()
+    assert cli.main(["--once", "--config", str(path)], out=(once := io.StringIO())) == 0, capsys.readouterr().err
+    assert once.getvalue().startswith("idle:")
+    assert made.is_dir() if kind == "folder" else made.read_text().startswith("# One photo URL per line")
+    what = "folder" if kind == "folder" else "URL list"
+    assert f"made the {what} of source {kind}-1 {made}" in capsys.readouterr().err
+    code, out, _ = check(path, capsys=capsys)
+    assert code == 0 and "to make:" not in out
+
+
+@pytest.mark.parametrize("kind", ["folder-is-a-file", "urls-is-a-folder", "under-a-file", "read-only-source"])
+def test_a_source_the_bot_cannot_or_must_not_make_is_reported(tmp_path, capsys, kind):
+    if kind == "folder-is-a-file":
         (tmp_path / "q").write_text("")
         src = '[[sources]]\ntype = "folder"\npath = "q"\n'
-    else:
+    elif kind == "urls-is-a-folder":
         (tmp_path / "u").mkdir()
         src = '[[sources]]\ntype = "urls"\npath = "u"\n'
+    elif kind == "under-a-file":
+        (tmp_path / "q").write_text("")
+        src = '[[sources]]\ntype = "urls"\npath = "q/urls.txt"\n'
+    else:  # someone else's folder (or a mount): the bot only reads it, so it never makes it
+        src = '[[sources]]\ntype = "folder"\npath = "mnt/photos"\nconsume = false\n'
     path = tiny_config(tmp_path, sources=src)
-    code, _, err = check(path, capsys=capsys)
+    code, out, err = check(path, capsys=capsys)
     [line] = problem_lines(err, path)
-    assert code == 2 and line.startswith("sources[0].path:"), err
-    out = io.StringIO()
-    code = cli.main(["init", "--config", str(path)], out=out)
+    assert code == 2 and line.startswith("sources[0].path:") and "to make" not in out, err
+    code = cli.main(["init", "--config", str(path)], out=io.StringIO())
     err = capsys.readouterr().err
-    if kind in ("folder", "urls"):
-        assert code == 0 and "made" in out.getvalue(), err
+    if kind == "read-only-source":
+        assert "consume = false" in line and "run_bot.py init" in line
+        assert code == 0 and (tmp_path / "mnt/photos").is_dir(), err  # init makes it when asked
         assert check(path, capsys=capsys)[0] == 0
-        assert cli.main(["--once", "--config", str(path)], out=io.StringIO()) == 0  # idle, not failed
     else:
         assert code == 2 and "sources[0].path" in err  # init does not replace what is in the way
-
-
-def test_the_copied_example_is_refused_until_init(tmp_path, capsys):
-    conf = tmp_path / "conf"
-    conf.mkdir()
-    path = conf / "bot.toml"
-    path.write_text((ROOT / "config" / "example.toml").read_text())
-    code, _, err = check(path, "--dry-run", capsys=capsys)
-    lines = problem_lines(err, path)
-    assert code == 2 and len(lines) == 2 and all(l.startswith("sources[") for l in lines), err
-    assert all(f"run_bot.py init --config {path}`" in l for l in lines)  # the command to run, as is
-    assert cli.main(["init", "--config", str(path)], out=io.StringIO()) == 0
-    code, out, err = check(path, "--dry-run", capsys=capsys)
-    assert code == 0, err
 
 
 def test_one_pass_reports_every_problem_one_line_each(tmp_path):
@@ -243,7 +250,7 @@ interval_minutes = 60
 jitter_seconds = 99999999999999999
 [[sources]]
 type = "folder"
-path = "nowhere"
+path = "afile/nowhere"
 [picker]
 allow = ["goldfsh", "stingrey"]
 min_classes = 0

@@ -1,0 +1,290 @@
+"""Loading a user's picture to RGB, proof against hostile files.
+
+Everything that can go wrong with a user's file becomes an `ImageError` with one line that names
+the file and says what is wrong, so the CLI and the bot can show it as is.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+from PIL import Image
+
+# Decoders we let near user files. Pillow knows many more (EPS would even start Ghostscript);
+# a photo bot needs none of them, and loose ones such as TGA "recognise" random bytes.
+_WANTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "PPM", "AVIF")
+MAX_SIDE = 100_000  # no real photo is longer than this on one side; a header saying so is broken
+_ORIENTATION_TAG = 0x0112
+_TRANSPOSE = {  # EXIF orientation -> what undoes it (the table ImageOps.exif_transpose uses)
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+
+
+class ImageError(ValueError):
+    """A picture cannot be read or written; the message names the file and says why."""
+
+
+def load_image(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    max_pixels: int = 16_000_000,
+    bomb_pixels: int = 100_000_000,
+    name: str | None = None,
+) -> Image.Image:
+    """Read a picture (path or the file's bytes) as a fully loaded RGB image.
+
+    EXIF orientation is applied, transparency is laid over white, 16-bit and float greyscale are
+    scaled to 8 bits, animations give their first frame, metadata (EXIF, GPS, ICC) is dropped.
+    Headers over `bomb_pixels` are refused before any pixel is decoded; pictures over
+    `max_pixels` are shrunk (aspect kept). Raises ImageError for anything that is not a usable
+    picture.
+    """
+    is_bytes = isinstance(source, (bytes, bytearray, memoryview))
+    if not is_bytes and not isinstance(source, (str, os.PathLike)):
+        raise ImageError(f"{name or 'image'}: expected a file path or the file's bytes, got {type(source).__name__}")
+    label = name or ("image" if is_bytes else str(source))
+    for key, value in (("max_pixels", max_pixels), ("bomb_pixels", bomb_pixels)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ImageError(f"{label}: {key} = {value!r} must be a positive integer")
+
+    if is_bytes:
+        data = bytes(source)
+        if not data:
+            raise ImageError(f"{label}: the file is empty")
+        return _load_from(io.BytesIO(data), label, max_pixels, bomb_pixels)
+    with _open_file(Path(source), label) as fp:
+        return _load_from(fp, label, max_pixels, bomb_pixels)
+
+
+def _open_file(path: Path, label: str) -> IO[bytes]:
+    try:
+        if not path.exists():
+            raise ImageError(f"{label}: no such file")
+        if path.is_dir():
+            raise ImageError(f"{label}: is a folder, not a picture")
+        if not path.is_file():  # a FIFO or /dev/zero would hang or never end
+            raise ImageError(f"{label}: not a regular file")
+        if path.stat().st_size == 0:
+            raise ImageError(f"{label}: the file is empty")
+        return open(path, "rb")
+    except ImageError:
+        raise
+    except PermissionError:
+        raise ImageError(f"{label}: cannot read the file (permission denied)") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ImageError(f"{label}: cannot read the file ({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def _load_from(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> Image.Image:
+    try:
+        head = fp.read(512)
+        fp.seek(0)
+    except OSError as exc:
+        raise ImageError(f"{label}: cannot read the file ({exc.strerror or exc})") from None
+    try:
+        # The warning fires from the global Image.MAX_IMAGE_PIXELS; our own bomb_pixels check below
+        # is the one that decides, so the warning is only noise here (and would turn into an
+        # exception under `-W error`). catch_warnings is process-wide state, but only for this block.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return _decode(fp, label, max_pixels, bomb_pixels)
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        # Pillow's own hard limit (twice the global MAX_IMAGE_PIXELS) struck before our check could.
+        pillow_limit = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else bomb_pixels
+        limit = min(bomb_pixels, pillow_limit)
+        raise ImageError(_bomb_message(label, _probe_size(fp, head), limit, str(exc))) from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(f"{label}: {_not_an_image(head)}") from None
+    except (OSError, EOFError) as exc:
+        raise ImageError(f"{label}: {_damage(exc)}") from None
+    except MemoryError:
+        raise ImageError(f"{label}: not enough memory to decode this picture") from None
+    except Exception as exc:  # noqa: BLE001 - decoders raise SyntaxError, ValueError, struct.error...
+        raise ImageError(f"{label}: the image data is damaged ({type(exc).__name__}: {exc})") from None
+
+
+def _decode(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> Image.Image:
+    with Image.open(fp, formats=_formats()) as im:
+        width, height = im.size  # from the header: nothing decoded yet
+        if width <= 0 or height <= 0:
+            raise ImageError(f"{label}: the header says {width}x{height} pixels; the file is broken")
+        if width * height > bomb_pixels:
+            raise ImageError(_bomb_message(label, (width, height), bomb_pixels))
+        if max(width, height) > MAX_SIDE:
+            raise ImageError(f"{label}: {width}x{height} is over {MAX_SIDE} pixels on a side; the header is broken")
+        if im.format == "JPEG" and width * height > max_pixels:
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 size (never below the target): a 50 MP
+            # photo then costs a fraction of the time and memory.
+            im.draft(None, _fit(width, height, max_pixels))
+        im.load()
+        orientation = _orientation(im)
+        out = _to_rgb(im, label)
+    if out.width * out.height > max_pixels:
+        out = out.resize(_fit(out.width, out.height, max_pixels), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    for op in _TRANSPOSE.get(orientation, ()):
+        out = out.transpose(op)
+    out.info = {}  # no EXIF/GPS/ICC of the source photo travels on into what we post
+    return out
+
+
+def _formats() -> list[str]:
+    Image.init()
+    return [f for f in _WANTED_FORMATS if f in Image.OPEN]
+
+
+def _fit(width: int, height: int, max_pixels: int) -> tuple[int, int]:
+    """The largest size with the same aspect whose area is at most max_pixels."""
+    scale = math.sqrt(max_pixels / (width * height))
+    w = min(width, max(1, math.floor(width * scale)))
+    # max_pixels // w guards against float rounding on the edge (and a side clamped to 1).
+    h = max(1, min(height, math.floor(height * scale), max_pixels // w))
+    return w, h
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = im.getexif().get(_ORIENTATION_TAG, 1)
+        return int(value) if isinstance(value, int) else 1
+    except Exception:  # noqa: BLE001 - a broken EXIF block should not cost the picture
+        return 1
+
+
+def _to_rgb(im: Image.Image, label: str = "image") -> Image.Image:
+    mode = im.mode
+    if mode.startswith("I") or mode == "F":
+        return Image.fromarray(_grey_to_uint8(im), "L").convert("RGB")
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        # Transparent areas are black in the raw data; a viewer shows them on white, so do we.
+        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if mode == "RGB":
+        return im.copy()
+    try:
+        return im.convert("RGB")  # L, 1, P, CMYK (naive, no ICC), YCbCr, LAB, HSV, RGBX
+    except ValueError:
+        raise ImageError(f"{label}: colour mode {mode} is not supported") from None
+
+
+def _grey_to_uint8(im: Image.Image) -> np.ndarray:
+    """Scale high-bit-depth greyscale to 0..255 (Pillow's own convert clips it to white)."""
+    try:
+        a = np.asarray(im).astype(np.float32)
+    except (TypeError, ValueError):  # an I;16 flavour numpy does not know
+        a = np.asarray(im.convert("I")).astype(np.float32)
+    finite = np.isfinite(a)
+    if not finite.all():
+        a[~finite] = 0.0
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if im.mode.startswith("I;16") or (im.mode == "I" and lo >= 0 and hi <= 65535):
+        a /= 257.0  # 16-bit data (Pillow also gives 16-bit PNG/PGM as I)
+    elif im.mode == "F" and lo >= 0 and hi <= 1:
+        a *= 255.0
+    elif not (lo >= 0 and hi <= 255):
+        a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+
+
+def _probe_size(fp: IO[bytes], head: bytes) -> tuple[int, int] | None:
+    """The header size, read without Pillow's global bomb check (only to word the message)."""
+    for fmt in _formats():
+        factory, accept = Image.OPEN[fmt]
+        try:
+            found = accept(head) if accept else True
+            if not found or isinstance(found, str):  # a str is Pillow's "almost, but no"
+                continue
+            fp.seek(0)
+            return factory(fp, "").size
+        except Exception:  # noqa: BLE001 - best effort
+            continue
+    return None
+
+
+def _bomb_message(label: str, size: tuple[int, int] | None, bomb_pixels: int, pillow: str = "") -> str:
+    limit = f"{_mp(bomb_pixels)} MP"
+    if size is None:
+        found = re.search(r"\((\d+) pixels\)", pillow)
+        if found:
+            return f"{label}: {_mp(int(found.group(1)))} MP is over the safety limit (decompression bomb?)"
+        return f"{label}: the picture is too large to open safely (decompression bomb?)"
+    w, h = size
+    return f"{label}: {w}x{h} = {_mp(w * h)} MP is over the {limit} limit (decompression bomb?)"
+
+
+def _mp(pixels: int) -> str:
+    """Megapixels for a message: 900, 16, 2.5, 0.0012."""
+    mp = pixels / 1e6
+    if mp >= 10:
+        return f"{mp:.0f}"
+    if mp >= 0.1:
+        return f"{mp:.1f}".removesuffix(".0")
+    return f"{mp:.2g}"
+
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def _not_an_image(head: bytes) -> str:
+    """Why Pillow could not identify the file, as well as the first bytes can tell."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return f"starts like a {kind} but the header is damaged or cut short"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "starts like a WebP but the header is damaged or cut short"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12].decode("ascii", "replace")
+        if brand in ("heic", "heix", "hevc", "heim", "heis", "mif1", "msf1"):
+            return "HEIC/HEIF pictures are not supported; export it as JPEG or PNG"
+        return f"not a picture (looks like an MP4/QuickTime-style file, brand {brand!r})"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in text:
+        return "not an image (looks like an HTML page: a link to a web page rather than to the picture?)"
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
+        return "SVG drawings are not supported; export it as PNG"
+    if head.startswith(b"PK\x03\x04"):
+        return "not an image (looks like a ZIP archive)"
+    if head.startswith(b"%PDF"):
+        return "not an image (looks like a PDF)"
+    if _looks_like_text(head):
+        return "not an image (looks like text)"
+    return "not an image (unknown or unsupported format; use JPEG, PNG, WebP or GIF)"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # a multi-byte character cut at the end of the sample is fine
+            return False
+    return True
+
+
+def _damage(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, EOFError) or re.search(r"truncat|broken data stream|premature end", text, re.I):
+        return "the image data is truncated (the file was cut short while copying or downloading?)"
+    return f"the image data is damaged ({text or type(exc).__name__})"

@@ -1,0 +1,170 @@
+"""Saving pictures and animations atomically, with the recipe embedded and in a sidecar."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, PngImagePlugin
+
+from dreamer.image_load import ImageError, _to_rgb
+from dreamer.image_meta import RECIPE_KEY, _recipe_json, _software, _xmp
+
+SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
+ANIMATION_FORMATS = {".gif": "GIF", ".webp": "WEBP"}
+
+
+def save_image(
+    image: Image.Image,
+    path: str | os.PathLike[str],
+    recipe: dict[str, Any] | None = None,
+    *,
+    quality: int = 92,
+) -> Path:
+    """Write a picture (JPEG, PNG or WebP by extension) atomically, with the recipe embedded in its
+    metadata and in a `<stem>.json` sidecar beside it. Returns the path written."""
+    target = Path(path)
+    fmt = _format_for(target, SAVE_FORMATS)
+    if not isinstance(quality, int) or isinstance(quality, bool) or not 1 <= quality <= 100:
+        raise ImageError(f"{target}: quality = {quality!r} must be an integer 1..100")
+    recipe_json = _recipe_json(target, recipe)
+    software = _software()
+    picture = _for_format(image, fmt)
+
+    params: dict[str, Any] = {}
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", software)
+        if recipe_json is not None:
+            info.add_itxt(RECIPE_KEY, recipe_json)
+        params["pnginfo"] = info
+    else:
+        exif = Image.Exif()
+        exif[0x0131] = software  # Software
+        params.update(exif=exif.tobytes(), quality=quality)
+        if recipe_json is not None and len(recipe_json) < 60_000:  # one JPEG segment holds < 64 KiB
+            params["xmp"] = _xmp(recipe_json)
+            if fmt == "JPEG":
+                params["comment"] = f"{RECIPE_KEY}:{recipe_json}"
+        if fmt == "JPEG":
+            # Dreams are full of fine coloured detail that 4:2:0 chroma subsampling smears.
+            params.update(optimize=True, subsampling=0 if quality >= 90 else 2)
+        else:
+            params.update(method=4)
+
+    _atomic_write(target, lambda f: picture.save(f, format=fmt, **params))
+    if recipe_json is not None:
+        _write_sidecar(target, recipe, software)
+    return target
+
+
+def save_animation(
+    frames: list[Image.Image],
+    path: str | os.PathLike[str],
+    duration_ms: int = 80,
+    *,
+    recipe: dict[str, Any] | None = None,
+) -> Path:
+    """Write a looping animated GIF or WebP (by extension) atomically; a recipe, when given, goes
+    into the sidecar (and the WebP's XMP)."""
+    target = Path(path)
+    fmt = _format_for(target, ANIMATION_FORMATS)
+    frames = list(frames)
+    if not frames:
+        raise ImageError(f"{target}: an animation needs at least one frame")
+    if not isinstance(duration_ms, int) or isinstance(duration_ms, bool) or duration_ms < 1:
+        raise ImageError(f"{target}: duration_ms = {duration_ms!r} must be a positive integer")
+    size = frames[0].size
+    for i, frame in enumerate(frames):
+        if frame.size != size:
+            raise ImageError(
+                f"{target}: frame {i} is {frame.width}x{frame.height} but frame 0 is {size[0]}x{size[1]}"
+            )
+    recipe_json = _recipe_json(target, recipe)
+    rgb = [f if f.mode == "RGB" else _to_rgb(f, str(target)) for f in frames]  # GIF quantises each itself
+    params: dict[str, Any] = dict(save_all=True, append_images=rgb[1:], duration=duration_ms, loop=0)
+    if fmt == "WEBP":
+        params.update(quality=90, method=4)
+        if recipe_json is not None and len(recipe_json) < 60_000:
+            params["xmp"] = _xmp(recipe_json)
+    else:
+        params["comment"] = _software()
+    _atomic_write(target, lambda f: rgb[0].save(f, format=fmt, **params))
+    if recipe_json is not None:
+        _write_sidecar(target, recipe, _software())
+    return target
+
+
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """photo.jpg -> photo.json"""
+    return Path(path).with_suffix(".json")
+
+
+def _format_for(target: Path, formats: dict[str, str]) -> str:
+    fmt = formats.get(target.suffix.lower())
+    if fmt is None:
+        allowed = ", ".join(formats)
+        raise ImageError(f"{target}: cannot save {target.suffix or 'a file without extension'}; use one of {allowed}")
+    return fmt
+
+
+def _for_format(image: Image.Image, fmt: str) -> Image.Image:
+    if not isinstance(image, Image.Image):
+        raise ImageError(f"expected a PIL image to save, got {type(image).__name__}")
+    keep = {"JPEG": ("RGB", "L"), "PNG": ("RGB", "RGBA", "L", "LA", "P"), "WEBP": ("RGB", "RGBA")}[fmt]
+    return image if image.mode in keep else _to_rgb(image)
+
+
+def _write_sidecar(target: Path, recipe: Any, software: str) -> None:
+    if hasattr(recipe, "to_dict"):
+        recipe = recipe.to_dict()
+    doc = {
+        "recipe": recipe,
+        "software": software,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    _atomic_write(sidecar_path(target), lambda f: f.write(text.encode("utf-8")))
+
+
+def _atomic_write(target: Path, write: Any) -> None:
+    """Write through a temp file in the same folder and rename it over the target, so a crash or a
+    full disk never leaves half a file under the real name."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageError(f"{target}: cannot create the folder {target.parent} ({exc.strerror or exc})") from None
+    tmp, fd = _temp_beside(target)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise ImageError(f"{target}: cannot write the file ({exc.strerror or exc})") from None
+        if isinstance(exc, (ValueError, TypeError)) and not isinstance(exc, ImageError):
+            raise ImageError(f"{target}: cannot encode the picture ({exc})") from None
+        raise
+
+
+def _temp_beside(target: Path) -> tuple[Path, int]:
+    for _ in range(100):
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            # os.open with 0o666 lets the umask decide the mode, as for any new file
+            # (tempfile.mkstemp would leave the picture readable by its owner only).
+            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ImageError(f"{target}: cannot write in {target.parent} ({exc.strerror or exc})") from None
+    raise ImageError(f"{target}: cannot create a temporary file in {target.parent}")
