@@ -495,3 +495,20 @@ def test_a_photo_a_dead_cycle_took_is_dreamt_again_and_set_aside_at_the_crash_li
     assert (tmp_path / "inbox" / "failed" / "panorama.png.txt").read_text().strip() == why
     assert (tmp_path / "inbox" / "done" / "harbour.png").exists()
     assert [(e["kind"], e["reason"]) for e in store.ended_items()] == [("photo", why)]
+
+
+def test_an_expected_error_ends_the_cycle_with_its_own_words_and_no_traceback(tmp_path, caplog):
+    # one class, no repeats of the last dream's: the second photo cannot be given classes
+    path = tiny_config(tmp_path, picker='allow = ["goldfish"]\nmin_classes = 1\nmax_classes = 1\nno_repeat = 5\n')
+    write_photo(tmp_path / "inbox" / "a.png", 1, age=120)
+    write_photo(tmp_path / "inbox" / "b.png", 2, age=60)
+    pipe = make_pipeline(path)
+    assert pipe.run_cycle().outcome == "posted"
+    caplog.set_level(logging.INFO, logger="bot")
+    r = pipe.run_cycle()
+    said = ("every combination of 1-1 classes from the 1 allowed was used in the last 5 dreams; "
+            "allow more classes or lower picker.no_repeat")
+    assert (r.outcome, r.errors) == ("failed", [said])  # no "PickError:" in front of it
+    [record] = [rec for rec in caplog.records if rec.levelno == logging.ERROR]
+    assert record.getMessage() == f"cycle failed: {said}"
+    assert not record.exc_info  # the message says it all: no traceback in the log
