@@ -1,7 +1,7 @@
 """Safe fetching: what is refused (addresses, schemes, redirects, size, non-images) and what works."""
 from __future__ import annotations
 
-import time
+import threading
 
 import pytest
 
@@ -112,17 +112,24 @@ def test_html_instead_of_an_image():
 def test_http_errors_and_timeouts():
     with LocalServer() as srv:
         srv.routes["/gone"] = (404, {}, b"")
+        answer = threading.Event()
 
         def slow(h):
-            time.sleep(2)
+            # Answers once the client gave up (released below), or after 20 s: well inside the
+            # default read timeout (30 s), so a fetch that ignored read_timeout=0.3 would get
+            # this answer instead of timing out; and 60 times the 0.3 s asked for.
+            answer.wait(20)
             h.send_response(200)
             h.end_headers()
 
         srv.routes["/slow"] = slow
         with pytest.raises(FetchError, match="HTTP 404"):
             fetch(srv.url("/gone"), OPEN)
-        with pytest.raises(FetchError, match="timed out"):
-            fetch(srv.url("/slow"), FetchPolicy(allow_private=True, read_timeout=0.3))
+        try:
+            with pytest.raises(FetchError, match="timed out"):
+                fetch(srv.url("/slow"), FetchPolicy(allow_private=True, read_timeout=0.3))
+        finally:
+            answer.set()
 
 
 def test_unresolvable_host():

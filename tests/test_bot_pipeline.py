@@ -453,3 +453,62 @@ def test_a_dream_picture_never_recorded_is_removed(tmp_path):
     (dreams / "notes.txt").write_text("the operator's")
     assert pipe.run_cycle().outcome == "idle"
     assert sorted(p.name for p in dreams.iterdir()) == sorted(kept + ["notes.txt"])
+
+
+class Killed(BaseException):
+    """Stands in for the process dying mid-dream: no `except Exception` on the way catches it,
+    so the cycle is left unfinished and its photo 'taken', as SIGKILL would leave them."""
+
+
+def test_a_photo_a_dead_cycle_took_is_dreamt_again_and_set_aside_at_the_crash_limit(tmp_path, caplog):
+    path = tiny_config(tmp_path, bot="reload_check_seconds = 0\ncrash_limit = 3\n")
+    write_photo(tmp_path / "inbox" / "panorama.png", 1, age=120)
+    write_photo(tmp_path / "inbox" / "harbour.png", 2, age=60)
+    kills = []
+
+    def render(image, recipe, progress=None):
+        import dreamer
+
+        if image.convert("RGB").getpixel((0, 0)) == (37, 11, 53):  # panorama (seed 1), every time
+            kills.append(1)
+            raise Killed()
+        return dreamer.dream(image, recipe)
+
+    caplog.set_level(logging.INFO, logger="bot")
+    pipe = make_pipeline(path, render=render)
+    with pytest.raises(Killed):
+        pipe.run_cycle()  # the oldest photo, panorama, kills the bot
+    store = pipe.store
+    assert store.source_counts() == {"taken": 1}
+    with pytest.raises(Killed):
+        pipe.run_cycle()  # a restart: panorama is resumed (1 crash) and kills it again
+    assert "the last cycle was interrupted (the bot was stopped or died); resuming" in caplog.messages
+    assert "1 photo(s) were interrupted mid-dream; they will be dreamt again" in caplog.messages
+    with pytest.raises(Killed):
+        pipe.run_cycle()  # 2 crashes: still below the limit of 3, dreamt again
+    caplog.clear()
+    r = pipe.run_cycle()  # the 3rd crash sets panorama aside; harbour goes on
+    why = "killed during the dream 3 times in a row: too big for this machine?"
+    assert f"crash loop: photo “panorama” from inbox: {why}" in caplog.messages
+    assert r.outcome == "posted" and len(kills) == 3, r
+    assert (tmp_path / "inbox" / "failed" / "panorama.png").exists()
+    assert (tmp_path / "inbox" / "failed" / "panorama.png.txt").read_text().strip() == why
+    assert (tmp_path / "inbox" / "done" / "harbour.png").exists()
+    assert [(e["kind"], e["reason"]) for e in store.ended_items()] == [("photo", why)]
+
+
+def test_an_expected_error_ends_the_cycle_with_its_own_words_and_no_traceback(tmp_path, caplog):
+    # one class, no repeats of the last dream's: the second photo cannot be given classes
+    path = tiny_config(tmp_path, picker='allow = ["goldfish"]\nmin_classes = 1\nmax_classes = 1\nno_repeat = 5\n')
+    write_photo(tmp_path / "inbox" / "a.png", 1, age=120)
+    write_photo(tmp_path / "inbox" / "b.png", 2, age=60)
+    pipe = make_pipeline(path)
+    assert pipe.run_cycle().outcome == "posted"
+    caplog.set_level(logging.INFO, logger="bot")
+    r = pipe.run_cycle()
+    said = ("every combination of 1-1 classes from the 1 allowed was used in the last 5 dreams; "
+            "allow more classes or lower picker.no_repeat")
+    assert (r.outcome, r.errors) == ("failed", [said])  # no "PickError:" in front of it
+    [record] = [rec for rec in caplog.records if rec.levelno == logging.ERROR]
+    assert record.getMessage() == f"cycle failed: {said}"
+    assert not record.exc_info  # the message says it all: no traceback in the log

@@ -13,7 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.config import load_config
 from bot.scheduler import BotRunner, next_runs
 from bot.store import Store
-from bot_helpers import tiny_config, write_photo
+from bot_helpers import tiny_config, wait_for, write_photo
 
 
 @pytest.fixture
@@ -107,9 +107,7 @@ def test_the_watch_job_picks_up_edits_by_itself(tmp_path, runner_for):
     runner = runner_for(path)
     runner.start()
     rewrite(path, "interval_minutes = 60", "interval_minutes = 7")
-    deadline = time.time() + 10
-    while time.time() < deadline and runner.cfg.schedule.interval_minutes != 7:
-        time.sleep(0.1)
+    assert wait_for(lambda: runner.cfg.schedule.interval_minutes == 7), "the edit was never picked up"
     assert runner.scheduler.get_job("cycle").trigger.interval.total_seconds() == 420
 
 
@@ -130,14 +128,13 @@ def test_failed_cycle_then_next_cycle_runs(tmp_path, runner_for):
 
     runner = runner_for(path, render=render)
     runner.start()
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        outcomes = [r[0] for r in runner.store._query("SELECT outcome FROM cycles WHERE outcome IS NOT NULL ORDER BY id")]
-        if "posted" in outcomes:
-            break
-        time.sleep(0.2)
+
+    def outcomes():
+        return [r[0] for r in runner.store._query("SELECT outcome FROM cycles WHERE outcome IS NOT NULL ORDER BY id")]
+
+    wait_for(lambda: "posted" in outcomes(), every=0.2)
     runner.shutdown()
-    assert outcomes[0] == "failed" and "posted" in outcomes, outcomes
+    assert outcomes()[0] == "failed" and "posted" in outcomes(), outcomes()
 
 
 def test_next_runs_for_status():

@@ -351,8 +351,9 @@ def test_pacing_stops_before_the_server_answers_429(image_path):
 
 
 def test_timeout_is_transient(mock, image_path):
-    # Unanswered for 2.5 s: without the 0.5 s timeout the call would succeed late instead.
-    add_fault(mock, path_regex=INSTANCE_PATH, methods=["GET"], type="latency", delay_ms=2500)
+    # Unanswered for 20 s, inside the default 30 s timeout: without the 0.5 s timeout the call
+    # would succeed late instead. (No test waits for it: the client gives up at 0.5 s.)
+    add_fault(mock, path_regex=INSTANCE_PATH, methods=["GET"], type="latency", delay_ms=20_000)
     with pytest.raises(PublishError) as err:
         publisher(mock, timeout=0.5).publish(make_post(image_path))
     assert err.value.transient is True

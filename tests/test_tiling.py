@@ -118,3 +118,61 @@ def test_windows_taper_only_towards_neighbours():
     assert (total > 0).all()
 
 
+
+
+# --- exact grids and windows (mutation report, benchmarks/mutation_report.md) ----------------
+def test_tile_starts_exact_grids_worked_by_hand():
+    # 1000 px, tiles of 224 every 168: the last start is 1000 - 224 = 776, clamped
+    assert tile_starts(1000, 224, 168) == [0, 168, 336, 504, 672, 776]  # no offset by default
+    # offset 100: the grid is ..., -68, 100, 268, ...; -68 is clamped to 0, 940 to 776
+    assert tile_starts(1000, 224, 168, 100) == [0, 100, 268, 436, 604, 772, 776]
+    assert tile_starts(10, 4, 1) == [0, 1, 2, 3, 4, 5, 6]  # a stride of 1 is kept
+    assert tile_starts(224, 224, 168, 50) == [0]
+
+
+def test_make_tiles_moves_rows_by_the_first_offset_and_columns_by_the_second():
+    rows, cols = [0, 100, 268, 436, 604, 772, 776], [0, 168, 336, 376]  # stride round(224 * 0.75) = 168
+    got = {(t.y, t.x) for t in make_tiles(1000, 600, 224, 0.25, offset=(100, 0))}
+    assert got == {(y, x) for y in rows for x in cols}
+    got = {(t.y, t.x) for t in make_tiles(600, 1000, 224, 0.25, offset=(0, 100))}
+    assert got == {(y, x) for y in cols for x in rows}
+    assert make_tiles(1000, 600, 224) == make_tiles(1000, 600, 224, 0.25)  # the default overlap
+    # a high overlap on small tiles: stride round(4 * 0.25) = 1, not more
+    assert {(t.y, t.x) for t in make_tiles(10, 7, 4, 0.75)} == {(y, x) for y in range(7) for x in range(4)}
+
+
+@pytest.mark.parametrize("tile,overlap,h,w", [(8, 0.25, 26, 20), (8, 0.5, 16, 20), (4, 0.25, 10, 13)])
+def test_windows_cross_fade_to_exactly_one_where_tiles_overlap_by_the_taper(tile, overlap, h, w):
+    # Tiles laid so that neighbours overlap by exactly the taper (h and w are tile + k strides):
+    # a raised-cosine ramp and its mirror image sum to one, so the raw windows already add up
+    # to one at every pixel, borders included (flat there) - before any normalisation.
+    tiles = make_tiles(h, w, tile, overlap)
+    stride = round(tile * (1 - overlap))
+    assert {t.y for t in tiles} == set(range(0, h - tile + 1, stride))  # no clamped extra tile
+    assert {t.x for t in tiles} == set(range(0, w - tile + 1, stride))
+    total = torch.zeros(h, w)
+    for t in tiles:
+        total[t.slices] += tile_window(t, h, w, overlap)
+    assert torch.allclose(total, torch.ones(h, w), atol=1e-6), total
+
+
+@pytest.mark.parametrize("overlap", [0.15, 0.5, 0.75])  # the recipe allows 0..0.75
+@pytest.mark.parametrize("size", [(300, 451), (97, 131)])
+def test_windows_are_positive_at_most_one_and_flat_only_at_the_border(overlap, size):
+    h, w = size
+    for t in make_tiles(h, w, 64, overlap, offset=(5, 9)):
+        win = tile_window(t, h, w, overlap)
+        assert win.shape == (t.h, t.w) and (win > 0).all() and (win <= 1).all()
+        # a side on the picture's border keeps the window's full weight; a side inside fades
+        for edge, inside in ((win[0], t.y > 0), (win[-1], t.y + t.h < h),
+                             (win[:, 0], t.x > 0), (win[:, -1], t.x + t.w < w)):
+            assert bool(edge.max() < win.max()) == inside, (t, overlap)
+
+
+def test_a_tile_one_pixel_in_from_the_border_fades_on_that_side():
+    from dreamer.tiling import Tile
+
+    win = tile_window(Tile(1, 1, 8, 8), 20, 20, 0.25)
+    assert (win[0] < 1).all() and (win[:, 0] < 1).all() and (win[-1] < 1).all() and (win[:, -1] < 1).all()
+    flat = tile_window(Tile(0, 0, 20, 20), 20, 20, 0.25)
+    assert (flat == 1).all()

@@ -43,6 +43,7 @@ from typing import Any
 
 import requests
 from PIL import Image
+from bot import failpoints
 from bot.extras import require
 
 from .base import LimitStore, MemoryLimits, Post, Published, PublishError
@@ -125,6 +126,7 @@ class TumblrPublisher:
         ]
         if video is not None:
             files.append((VIDEO_IDENTIFIER, (f"{VIDEO_IDENTIFIER}.mp4", video[0], "video/mp4")))
+        failpoints.hit("upload")  # tests: die with the post prepared, nothing sent yet
         try:
             body = self._request("POST", f"/blog/{self.blog}/posts", "create the post", files=files, posting=True)
         except _UnreadableSuccess:
@@ -144,6 +146,7 @@ class TumblrPublisher:
                 f"Tumblr accepted the post but its answer has no post id: {json.dumps(body)[:200]}",
                 transient=False,
             )
+        failpoints.hit("posted")  # tests: die with the post made, its answer not recorded
         self._count_post(video is not None)
         return Published(remote_id=str(post_id), url=self._post_url(str(post_id)))
 
