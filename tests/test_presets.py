@@ -143,7 +143,7 @@ def test_view_gradient_is_the_true_gradient_pulled_back_evenly():
     import random
 
     from dreamer.objectives import Objective
-    from dreamer.render import _view_gradient
+    from dreamer.render_tiles import _view_gradient
 
     yy, xx = torch.meshgrid(torch.linspace(0, 1, 90), torch.linspace(0, 1, 120), indexing="ij")
     x = torch.stack([0.5 + 0.4 * torch.sin(3 * xx + c) * torch.cos(2 * yy) for c in range(3)]).unsqueeze(0)

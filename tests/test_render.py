@@ -5,7 +5,8 @@ import torch
 from PIL import Image
 
 from dreamer.recipe import Octave, Recipe, RecipeError
-from dreamer.render import build_objective, capture, dream, tiled_gradient
+from dreamer.render import build_objective, capture, dream
+from dreamer.render_tiles import tiled_gradient
 from dreamer.tiling import make_tiles
 from dreamer.transform import to_tensor
 from models import create_model

@@ -65,7 +65,7 @@ def test_the_bot_finds_the_check_where_it_looks():
 
 
 def test_the_classic_engine_turns_thin_pictures_less():
-    from dreamer.render import _turn_for
+    from dreamer.render_tiles import _turn_for
     from dreamer.transform import view_grid
 
     assert _turn_for(8.0, 300, 400) == 8.0 and _turn_for(-8.0, 3000, 4000) == -8.0  # photos: as drawn

@@ -7,7 +7,7 @@ import torch
 import random
 
 from dreamer import objectives as obj
-from dreamer.render import _grid, tiled_gradient
+from dreamer.render_tiles import _grid, tiled_gradient
 from dreamer.tiling import make_tiles, tile_starts, tile_window
 
 
