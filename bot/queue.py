@@ -53,8 +53,10 @@ log = logging.getLogger("bot.queue")
 
 NAME = "lucid-dream-bot"
 P = "ldb:"  # prefix of our keys in the queue's storage
-SLEEP_ENV = "LUCID_TEST_RENDER_SLEEP"  # tests: seconds added to each render (to kill mid-render)
-__all__ = ["NAME", "P", "SLEEP_ENV", "PictureTooBig", "QueueError", "QueueSettings", "RenderFailed", "RenderQueue",
+# Tests: each render waits (up to 10 minutes) until this file exists, so a test can kill a worker
+# mid-render whatever the machine's speed, then open the gate for the others.
+GATE_ENV = "LUCID_TEST_RENDER_GATE"
+__all__ = ["NAME", "P", "GATE_ENV", "PictureTooBig", "QueueError", "QueueSettings", "RenderFailed", "RenderQueue",
            "WorkerState", "process_alive"]
 
 
@@ -259,8 +261,8 @@ class RenderQueue:
             recipe = dreamer.Recipe.from_dict(job["recipe"])
         except INPUT_ERRORS as exc:
             return self._refuse(job_id, st, str(exc), 0.0)
-        if os.environ.get(SLEEP_ENV):
-            time.sleep(float(os.environ[SLEEP_ENV]))
+        if os.environ.get(GATE_ENV):
+            _wait_for_gate(Path(os.environ[GATE_ENV]))
         failpoints.hit("render")
         try:
             out = self.renderer.render(image, recipe)
@@ -373,3 +375,9 @@ class WorkerState:
                 self.queue.pop("worker:" + self.name)
             except Exception as exc:  # the queue's storage is gone already; the sweep will do it
                 log.debug("could not remove worker %s: %s", self.name, exc)
+
+
+def _wait_for_gate(gate: Path, limit: float = 600.0) -> None:
+    end = time.monotonic() + limit
+    while not gate.exists() and time.monotonic() < end:
+        time.sleep(0.05)

@@ -56,8 +56,9 @@ def test_two_workers_one_killed_mid_render_every_request_answered_once(mock, red
     rq = queue.RenderQueue.from_config(cfg)
     logs = tmp_path / "logs"
     logs.mkdir()
-    # each render sleeps 1.5 s first, so there is a render in progress to kill
-    workers = [_start(["worker", "--config", str(path)], logs / f"worker{i}.log", **{queue.SLEEP_ENV: "1.5"})
+    # each render waits at a gate until the test opens it, so there is a render in progress to kill
+    gate = tmp_path / "gate"
+    workers = [_start(["worker", "--config", str(path)], logs / f"worker{i}.log", **{queue.GATE_ENV: str(gate)})
                for i in range(2)]
     bot = None
     try:
@@ -81,6 +82,7 @@ def test_two_workers_one_killed_mid_render_every_request_answered_once(mock, red
         os.kill(pid, signal.SIGKILL)  # in the middle of its render: the lease is held until it ends
         killed = next(w for w in workers if w.pid == pid)
         killed.wait(10)
+        gate.touch()  # the survivor's renders go on
 
         def all_answered():
             return all(len(replies_to(mock, r["id"])) >= 1 for r in reqs)
@@ -101,10 +103,14 @@ def test_two_workers_one_killed_mid_render_every_request_answered_once(mock, red
         assert f"worker {victim} died rendering job" in bot_log
 
         # the survivor did the renders after the kill; `status` shows both workers
-        info = {w["name"]: w for w in queue_status(rq, stale_after=6)["workers"]}
+        def workers_now():
+            return {w["name"]: w for w in queue_status(rq, stale_after=6)["workers"]}
+
+        # the victim is called dead once unseen for 6 s: gone, or already swept away
+        assert wait_for(lambda: victim not in workers_now() or not workers_now()[victim]["alive"], 60)
+        info = workers_now()
         survivor = next(n for n in info if n != victim)
         assert info[survivor]["done"] >= 1 and info[survivor]["alive"]
-        assert victim not in info or not info[victim]["alive"]  # gone, or already swept away
         status = subprocess.run([sys.executable, str(ROOT / "run_bot.py"), "status", "--config", str(path)],
                                 cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stderr
