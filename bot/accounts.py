@@ -107,7 +107,7 @@ def _check_mastodon(cfg: Any, out: TextIO) -> list[str]:
 
 
 def _check_tumblr(cfg: Any, out: TextIO) -> list[str]:
-    from bot.publishers.tumblr import _blog_identifier
+    from bot.publishers.tumblr_wire import blog_identifier
 
     t = cfg.publishers.tumblr
     try:
@@ -117,7 +117,7 @@ def _check_tumblr(cfg: Any, out: TextIO) -> list[str]:
     except LoginError as exc:
         return [f"tumblr: {exc}; run `run_bot.py login tumblr`"]
     def norm(blog: str) -> str:
-        return _blog_identifier(blog).removesuffix(".tumblr.com")
+        return blog_identifier(blog).removesuffix(".tumblr.com")
 
     if norm(t.blog) not in {norm(b) for b in blogs}:
         return [f"tumblr: this account cannot post to the blog {t.blog!r}; its blogs: "

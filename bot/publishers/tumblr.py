@@ -35,10 +35,9 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import requests
@@ -51,6 +50,9 @@ from .errors import StatusWords, status_error
 from .marker import post_ref
 from .media import fit_image
 from .tumblr_npf import MEDIA_IDENTIFIER, VIDEO_IDENTIFIER, build_npf
+from .tumblr_wire import (
+    blog_identifier, describe_error, header_seconds, page_text, retry_after, seconds_until_daily_reset,
+)
 
 API_ROOT = "https://api.tumblr.com/v2"
 USER_AGENT = "lucid-dream-bot/0.1"  # Tumblr asks for one stable User-Agent per application
@@ -85,7 +87,7 @@ class TumblrPublisher:
     ):
         if state not in STATES:
             raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
-        self.blog = _blog_identifier(blog)
+        self.blog = blog_identifier(blog)
         self.state = state
         self.timeout = float(timeout)
         self._posts_today_fn = posts_today
@@ -233,7 +235,7 @@ class TumblrPublisher:
     def _api_error(self, status: int, body: Mapping[str, Any], headers: Mapping[str, str], action: str) -> PublishError:
         errors = [e for e in body.get("errors") or [] if isinstance(e, Mapping)]
         codes = {e.get("code") for e in errors}
-        detail = "; ".join(_describe(e) for e in errors) or str((body.get("meta") or {}).get("msg") or "")
+        detail = "; ".join(describe_error(e) for e in errors) or str((body.get("meta") or {}).get("msg") or "")
         code = next((c for c in codes if isinstance(c, int)), None)
         said = f"HTTP {status}" + (f".{code}" if code else "") + (f": {detail}" if detail else "")
 
@@ -250,7 +252,7 @@ class TumblrPublisher:
             return PublishError(
                 f"the blog's queue is full ({said}); publish or delete queued posts", transient=True, retry_after=3600.0
             )
-        wait = _tumblr_retry_after(headers) if status == 429 else 0.0
+        wait = retry_after(headers) if status == 429 else 0.0
         if status == 429:
             self._block("api", wait, f"Tumblr's rate limit was reached ({said})")
         return status_error(status, StatusWords(
@@ -271,10 +273,10 @@ class TumblrPublisher:
         kind = resp.headers.get("Content-Type", "no content type").split(";")[0]
         message = (
             f"Tumblr answered HTTP {status} with {kind} instead of the API's JSON while "
-            f"trying to {action}: {_page_text(resp.text)!r}"
+            f"trying to {action}: {page_text(resp.text)!r}"
         )
         if status == 429:
-            wait = _tumblr_retry_after(resp.headers)
+            wait = retry_after(resp.headers)
             return PublishError(f"{message}; retry in {wait:.0f}s", transient=True, retry_after=wait)
         if status == 401:
             return PublishError(f"{message}; check the OAuth credentials", transient=False)
@@ -286,7 +288,7 @@ class TumblrPublisher:
         # Per-consumer API limits: stop before Tumblr starts answering 429.
         for period, word in (("Perhour", "hourly"), ("Perday", "daily")):
             if response.headers.get(f"X-Ratelimit-{period}-Remaining", "").strip() == "0":
-                wait = _number(response.headers.get(f"X-Ratelimit-{period}-Reset"))
+                wait = header_seconds(response.headers.get(f"X-Ratelimit-{period}-Reset"))
                 if wait:
                     self._block("api", wait, f"the application's {word} API call limit is used up")
 
@@ -348,59 +350,3 @@ class TumblrPublisher:
 
 class _UnreadableSuccess(PublishError):
     """A 2xx answer whose body is not the API's JSON: the request may have worked."""
-
-
-def seconds_until_daily_reset(now: datetime | None = None, *, utc_only: bool = False) -> float:
-    """Seconds until the next 00:00 UTC, or 05:00 UTC if that comes first (Tumblr's day may
-    follow New York time), plus a minute of margin."""
-    now = now or datetime.now(timezone.utc)
-    hours = (0,) if utc_only else (0, 5)
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    candidates = [day + timedelta(days=d, hours=h) for d in (0, 1) for h in hours]
-    nxt = min(c for c in candidates if c > now)
-    return (nxt - now).total_seconds() + 60.0
-
-
-def _blog_identifier(blog: str) -> str:
-    ident = re.sub(r"^https?://", "", blog.strip()).strip("/")
-    if ident.startswith("www.tumblr.com/"):
-        ident = ident.split("/", 1)[1].lstrip("@")
-    if not ident or "/" in ident or " " in ident:
-        raise ValueError(f"not a Tumblr blog name or hostname: {blog!r}")
-    return ident
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    title = str(error.get("title") or "").strip()
-    detail = str(error.get("detail") or "").strip()
-    code = error.get("code")
-    parts = [title] if title else []
-    if detail and detail != title:
-        parts.append(detail)
-    text = " — ".join(parts)
-    return f"{text} (code {code})" if code else text
-
-
-def _tumblr_retry_after(headers: Mapping[str, str]) -> float:
-    value = _number(headers.get("Retry-After"))
-    if value is not None:
-        return value
-    for period in ("Perday", "Perhour"):
-        if headers.get(f"X-Ratelimit-{period}-Remaining", "").strip() == "0":
-            reset = _number(headers.get(f"X-Ratelimit-{period}-Reset"))
-            if reset is not None:
-                return reset
-    return 60.0
-
-
-def _number(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _page_text(text: str) -> str:
-    title = re.search(r"<title[^>]*>(.*?)</title>", text or "", re.I | re.S)
-    plain = re.sub(r"<[^>]+>", " ", title.group(1) if title else text or "")
-    return re.sub(r"\s+", " ", plain).strip()[:160]
