@@ -12,7 +12,6 @@ import email.parser
 import email.policy
 import io
 import json
-import time
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,7 +21,7 @@ import requests
 import responses
 
 pytest.importorskip("requests_oauthlib", reason="the [tumblr] extra is not installed")
-from oauthlib.oauth1 import RequestValidator, ResourceEndpoint  # noqa: E402
+from oauthlib.oauth1 import ResourceEndpoint  # noqa: E402
 from PIL import Image
 
 from bot.publishers import tumblr
@@ -30,47 +29,14 @@ from bot.publishers.base import Post, PublishError
 from bot.publishers.marker import post_ref
 from bot.publishers.tumblr import TumblrPublisher, seconds_until_daily_reset
 
+from tests.tumblr_server import KEYS
+from tests.tumblr_server import OAuthValidator as Validator  # knows one application and one user token
+
 # Test credentials for the fake server only.
-CONSUMER_KEY = "ck0123456789abcdefghijklm"
-CONSUMER_SECRET = "cs0123456789abcdefghijklm"
-TOKEN = "tk0123456789abcdefghijklm"
-TOKEN_SECRET = "ts0123456789abcdefghijklm"
+CONSUMER_KEY, CONSUMER_SECRET = KEYS["consumer_key"], KEYS["consumer_secret"]
+TOKEN, TOKEN_SECRET = KEYS["oauth_token"], KEYS["oauth_secret"]
 BLOG = "lucid-dreams"
 POSTS_URL = f"https://api.tumblr.com/v2/blog/{BLOG}/posts"
-
-
-class Validator(RequestValidator):
-    """Knows one application and one user token, like Tumblr knows ours."""
-
-    client_key_length = access_token_length = nonce_length = (10, 64)
-    dummy_client = "dummyclient0000000000"
-    dummy_access_token = "dummytoken00000000000"
-
-    def __init__(self):
-        super().__init__()
-        self.nonces = set()
-
-    def validate_client_key(self, client_key, request):
-        return client_key == CONSUMER_KEY
-
-    def get_client_secret(self, client_key, request):
-        return CONSUMER_SECRET if client_key == CONSUMER_KEY else "dummy"
-
-    def validate_access_token(self, client_key, token, request):
-        return token == TOKEN
-
-    def get_access_token_secret(self, client_key, token, request):
-        return TOKEN_SECRET if token == TOKEN else "dummy"
-
-    def validate_timestamp_and_nonce(self, client_key, timestamp, nonce, request, request_token=None,
-                                     access_token=None):
-        if (timestamp, nonce) in self.nonces or abs(time.time() - int(timestamp)) > 300:
-            return False
-        self.nonces.add((timestamp, nonce))
-        return True
-
-    def validate_realms(self, client_key, token, request, uri=None, realms=None):
-        return True
 
 
 def tumblr_json(status, msg, response=None, errors=None):

@@ -24,7 +24,7 @@ KEYS = {"consumer_key": "ck0123456789abcdefghijklm", "consumer_secret": "cs01234
         "oauth_token": "tk0123456789abcdefghijklm", "oauth_secret": "ts0123456789abcdefghijklm"}
 
 
-class _Validator(RequestValidator):
+class OAuthValidator(RequestValidator):
     client_key_length = access_token_length = nonce_length = (10, 64)
     dummy_client = "dummyclient0000000000"
     dummy_access_token = "dummytoken00000000000"
@@ -68,7 +68,7 @@ class TumblrServer:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._endpoint = ResourceEndpoint(_Validator())
+        self._endpoint = ResourceEndpoint(OAuthValidator())
         self._created = json.loads((FIXTURES / "posts_create_201.json").read_text())
         self._listing = json.loads((FIXTURES / "posts_list_200.json").read_text())
         outer = self
