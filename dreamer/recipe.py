@@ -72,8 +72,9 @@ class Recipe:
     # The benchmark found no gain over "mix" that held on unseen photos (README).
     hybrid: str = "mix"
     # Each class of a hybrid beyond the first adds this share of `steps`: two creatures need
-    # room to grow both (a two-class hybrid's weaker class: 41 -> 48 % of the judge's views on
-    # the tuning rows with 192 steps against 128; benchmarks/README.md).
+    # room to grow both. 192 steps against 128: the weaker class 41 -> 48 % of the judge's views
+    # on the tuning rows; held out 33 -> 30 % (noise-sized), but 55 -> 69 % of untouched crops
+    # (benchmarks/README.md, "More steps for hybrids").
     hybrid_steps: float = 0.5
     work_pixels: int = 1_000_000  # the detail is optimised at up to this size, then enlarged
 
