@@ -90,7 +90,12 @@ def make(name: str, photo: Image.Image, r: Recipe, net, ids: list[int]) -> Image
     if name == "reference":
         return reference(photo, ids)
     extra = OVERRIDES if name == "default" else {}
-    return dream(photo, preset(name, classes=r.classes, seed=r.seed, **extra), net=net)
+    recipe = preset(name, classes=r.classes, seed=r.seed, **extra)
+    if recipe.model != DREAMER:  # a recipe dreaming with another net (an ensemble, say)
+        if "lite2" in recipe.model:
+            raise SystemExit(f"{recipe.model} includes the judge: it must never dream here")
+        net = load_net(recipe.model, recipe.weights, "cpu")
+    return dream(photo, recipe, net=net)
 
 
 def reference(photo: Image.Image, ids: list[int]) -> Image.Image:
