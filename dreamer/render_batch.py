@@ -30,10 +30,7 @@ def dream_batch(
     """Dream each image as its recipe says, all through one net batch a step. `seeds` (default:
     each recipe's seed, a random one where unset) replace the recipes' seeds. Raises RecipeError
     before any work if the pictures cannot share a batch; dream those alone."""
-    if len(images) != len(recipes):
-        raise RecipeError(f"dream_batch: {len(images)} pictures but {len(recipes)} recipes")
-    if seeds is not None and len(seeds) != len(images):
-        raise RecipeError(f"dream_batch: {len(images)} pictures but {len(seeds)} seeds")
+    _check_counts(images, recipes, seeds)
     if not images:
         return []
     check_batchable(recipes)
@@ -44,6 +41,13 @@ def dream_batch(
     bases = [to_tensor(image, dev) for image, _ in prepared]
     seeds = list(seeds) if seeds is not None else [seed for _, seed in prepared]
     return [to_image(x) for x in dream_batch_tensor(bases, recipes, net, seeds)]
+
+
+def _check_counts(pictures: list, recipes: list[Recipe], seeds: list[int] | None) -> None:
+    if len(pictures) != len(recipes):
+        raise RecipeError(f"dream_batch: {len(pictures)} pictures but {len(recipes)} recipes")
+    if seeds is not None and len(seeds) != len(pictures):
+        raise RecipeError(f"dream_batch: {len(pictures)} pictures but {len(seeds)} seeds")
 
 
 def check_batchable(recipes: list[Recipe]) -> None:
@@ -64,6 +68,9 @@ def dream_batch_tensor(bases: list[torch.Tensor], recipes: list[Recipe], net: Dr
                        seeds: list[int]) -> list[torch.Tensor]:
     """dream_batch on (1, 3, H, W) pictures in [0, 1], all on one device; the dreams at their
     pictures' sizes."""
+    _check_counts(bases, recipes, seeds)
+    if not bases:
+        return []
     check_batchable(recipes)
     devices = {b.device for b in bases}
     if len(devices) > 1:

@@ -18,15 +18,17 @@ def picture(width: int, height: int, seed: int) -> Image.Image:
     return Image.fromarray((0.7 * ramp + 0.3 * rng.uniform(0, 255, ramp.shape)).astype(np.uint8))
 
 
-# Different sizes, classes, modes, view counts and step counts; the hybrid runs 4 × 1.5 = 6 steps
-# and draws from its rng after the net too (split: which class each view leans to).
-IMAGES = [picture(150, 110, 0), picture(90, 130, 1), picture(200, 70, 2)]
+# Different sizes, classes, modes, view counts and step counts. The hybrids run longer: the split
+# one 4 × 1.5 = 6 steps, drawing from its rng after the net too (which class each view leans
+# to); the three-class one on regions 2 × 2 = 4.
+IMAGES = [picture(150, 110, 0), picture(90, 130, 1), picture(200, 70, 2), picture(100, 100, 3)]
 RECIPES = [
     Recipe(classes={"goldfish": 1.0}, steps=4, batch_size=4, seed=1),
     Recipe(classes={"tench": 1.0, "goldfish": 1.0}, hybrid="split", steps=4, batch_size=3, seed=2),
     Recipe(mode="deepdream", layer="conv2", param="pixel", steps=2, batch_size=2, seed=3),
+    Recipe(classes={"goldfish": 1.0, "tench": 1.0, "7": 0.5}, hybrid="regions", steps=2, batch_size=2, seed=4),
 ]
-ROWS_PER_STEP = [4 + 3 + 2] * 2 + [4 + 3] * 2 + [3] * 2  # pictures drop out as they finish
+ROWS_PER_STEP = [4 + 3 + 2 + 2] * 2 + [4 + 3 + 2] * 2 + [3] * 2  # pictures drop out as they finish
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +77,17 @@ def test_pictures_for_other_nets_or_engines_are_refused_before_any_work(net):
         with pytest.raises(RecipeError, match=r"picture 1 .*weights '/w\.pt'"):
             dream_batch(IMAGES[:2], [RECIPES[0], RECIPES[0].replace(weights="/w.pt")], net=net)
         with pytest.raises(RecipeError, match=r"picture 2 uses the 'tiles' engine"):
-            dream_batch(IMAGES, RECIPES[:2] + [RECIPES[0].replace(method="tiles")], net=net)
+            dream_batch(IMAGES[:3], RECIPES[:2] + [RECIPES[0].replace(method="tiles")], net=net)
         with pytest.raises(RecipeError, match="3 pictures but 2 recipes"):
-            dream_batch(IMAGES, RECIPES[:2], net=net)
-        with pytest.raises(RecipeError, match="3 pictures but 1 seeds"):
+            dream_batch(IMAGES[:3], RECIPES[:2], net=net)
+        with pytest.raises(RecipeError, match="4 pictures but 1 seeds"):
             dream_batch(IMAGES, RECIPES, seeds=[1], net=net)
         with pytest.raises(RecipeError, match="classes is empty"):
             dream_batch(IMAGES[:2], [RECIPES[0], Recipe(steps=2)], net=net)
     finally:
         handle.remove()
     assert calls == []
-    assert dream_batch([], [], net=net) == []
+    assert dream_batch([], [], net=net) == [] and dream_batch_tensor([], [], net, []) == []
 
 
 def test_a_picture_of_no_steps_is_its_photo(net):
