@@ -11,7 +11,7 @@ from dreamer.recipe import Recipe
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=1, metavar="K",
                    help="dream up to K of the photos at once, their views through one net batch (the views "
-                   "engine; faster on a GPU, about the same on a CPU; no progress bar)")
+                   "engine; meant for a GPU, about the same speed on a CPU; no progress bar)")
 
 
 def check_args(args: argparse.Namespace, recipe: Recipe) -> None:
