@@ -1,7 +1,8 @@
 """Speed and memory of the dream engine at the default recipe, measured in one run so the ratios
 compare.
 
-    .venv/bin/python benchmarks/engine.py [--device cpu|cuda] [--quick] [--compile] [--sections 1234]
+    .venv/bin/python benchmarks/engine.py [--device cpu|cuda|auto] [--quick] [--compile] [--sections 12345]
+                                         [--batch-k 4]
 
 1. Tiles/s, interleaved: a raw forward+backward (batch 8 at 224², gradient w.r.t. the input) of
    the stock net (EfficientNet-Lite0 as its wheel builds it) and of the fast net (what the zoo
@@ -16,6 +17,9 @@ compare.
    (the full-size picture buffers alone).
 4. Cost per pixel of a thin picture (4000×250) against a 4:3 one of the same area, for the
    default and the classic engine.
+5. Dreams/min with 1 against K pictures per net batch (dreamer.render_batch): the same K photos
+   at the default recipe with fewer steps, dreamt one after another and as one batch,
+   interleaved; also the largest pixel difference between the two (they should be the same).
 
 Not a test: it prints figures and a Markdown table for the README.
 """
@@ -44,6 +48,7 @@ from PIL import Image  # noqa: E402
 from dreamer import threads  # noqa: E402
 from dreamer.recipe import Recipe  # noqa: E402
 from dreamer.render import dream, dream_tensor, resolve_classes  # noqa: E402
+from dreamer.render_batch import dream_batch_tensor  # noqa: E402
 from dreamer.transform import to_tensor  # noqa: E402
 from models import create_model  # noqa: E402
 from models.efficientnet_lite import build_efficientnet_lite  # noqa: E402
@@ -295,6 +300,30 @@ def section_shapes(net, plan: "Plan", device) -> dict:
     return out
 
 
+# --- 5. several pictures per batch -------------------------------------------------------------
+def section_batch(net, plan: "Plan", k: int, device) -> dict:
+    photos = sorted(PHOTO.parent.glob("*.jpg"))
+    xs = [to_tensor(Image.open(photos[i % len(photos)]).convert("RGB"), device) for i in range(k)]
+    recipe = Recipe(classes=dict(CLASSES), steps=plan.batch_steps)
+    recipes, seeds = [recipe] * k, list(range(k))
+    out: dict[str, list] = {}
+    cases = {
+        "1 per batch": lambda: out.__setitem__("alone", [dream_tensor(x, recipe, net, s) for x, s in zip(xs, seeds)]),
+        f"{k} per batch": lambda: out.__setitem__("batch", dream_batch_tensor(xs, recipes, net, seeds)),
+    }
+    times = interleaved(cases, plan.batch_reps, device)
+    per_min = {n: 60 * k / statistics.median(ts) for n, ts in times.items()}
+    diff = max(float((a - b).abs().max()) for a, b in zip(out["alone"], out["batch"]))
+    sizes = ", ".join(f"{x.shape[-1]}x{x.shape[-2]}" for x in xs)
+    for n, ts in times.items():
+        print(f"  {n:<12} {per_min[n]:6.2f} dreams/min   (repeats {fmt(ts)})")
+    row = {"k": k, "steps": recipe.steps, "per_min": per_min, "diff": diff,
+           "speedup": paired_ratio(times["1 per batch"], times[f"{k} per batch"])}
+    print(f"  {k} pictures ({sizes}), {recipe.steps} steps of {recipe.batch_size} views each: {k} per batch "
+          f"{row['speedup']:.2f}x 1 per batch; largest pixel difference {diff:.1e}")
+    return row
+
+
 # --- plan, report ---------------------------------------------------------------------------
 @dataclass
 class Plan:
@@ -307,6 +336,8 @@ class Plan:
     thin: tuple[int, int]
     square: tuple[int, int]
     shape_steps: int
+    batch_steps: int  # section 5: steps of each dream
+    batch_reps: int
 
 
 def make_plan(quick: bool) -> Plan:
@@ -315,12 +346,12 @@ def make_plan(quick: bool) -> Plan:
                                             Case("one step", MODEL, 2000, 1500, 1),
                                             Case("one step", "tiny", 1155, 866, 1),
                                             Case("one step", "tiny", 2000, 1500, 1)],
-                    (2000, 125), (577, 433), 4)
+                    (2000, 125), (577, 433), 4, 2, 1)
     return Plan(8, 8, 5, (1000, 872), None, [
         Case("default", MODEL, 1024, 768, None), Case("default", MODEL, 4000, 3000, None),
         Case("one step", MODEL, 4000, 3000, 1), Case("one step", "tiny", 1155, 866, 1),
         Case("one step", "tiny", 4000, 3000, 1)],
-        (4000, 250), (1155, 866), 16)
+        (4000, 250), (1155, 866), 16, 8, 3)
 
 
 def machine(device: torch.device) -> str:
@@ -347,7 +378,7 @@ def machine(device: torch.device) -> str:
     ])
 
 
-def markdown(device, tiles, ratio, dreams, shapes, quick: bool, loads: tuple[str, str]) -> str:
+def markdown(device, tiles, ratio, dreams, shapes, batch, quick: bool, loads: tuple[str, str]) -> str:
     dev = "GPU " + torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {os.cpu_count()} cores"
     out = [f"| {MODEL}, {dev}, torch {torch.__version__}{' (--quick)' if quick else ''} | measured | goal |",
            "|---|---|---|"]
@@ -379,20 +410,30 @@ def markdown(device, tiles, ratio, dreams, shapes, quick: bool, loads: tuple[str
                    f"{r['peak'] / MB:.0f} MB | {goal} |")
     for label, v in shapes.items():
         out.append(f"| {label} engine: a 16:1 picture's cost per pixel, over a 4:3 one's | {v:.2f}× | ≤ 2× |")
-    out.append("| on a GPU: several pictures per batch; the 1024×768 dream | not measured (no GPU lent; "
-               "multi-picture batches not built) | ≥ 3×; ≤ 1.5 s |")
+    if batch:
+        k, m = batch["k"], batch["per_min"]
+        goal = "≥ 3× on a GPU" if device.type == "cuda" else "(≥ 3× is a GPU goal)"
+        out.append(f"| {k} pictures per batch over 1 ({batch['steps']} steps each) | {m['1 per batch']:.1f} → "
+                   f"{m[f'{k} per batch']:.1f} dreams/min (×{batch['speedup']:.2f}) | {goal} |")
+    if device.type != "cuda":
+        out.append("| on a GPU: the 1024×768 dream | not measured here (run with --device cuda) | ≤ 1.5 s |")
     out.append(f"| load average before → after | {loads[0]} → {loads[1]} | |")
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    ap.add_argument("--device", default="auto", help="cpu, cuda or auto (default: cuda when there is one)")
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats: a smoke test")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile of the fast net")
-    ap.add_argument("--sections", default="1234", help="which sections to run (default 1234)")
+    ap.add_argument("--sections", default="12345", help="which sections to run (default 12345)")
+    ap.add_argument("--batch-k", type=int, default=4, help="pictures per batch in section 5 (default 4)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.batch_k < 1:
+        ap.error("--batch-k must be at least 1")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print(f"--device {args.device}: this torch ({torch.__version__}) sees no CUDA GPU", file=sys.stderr)
         return 2
@@ -408,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(threads.thread_share())  # what a dream would use
     nets = {"stock": build_efficientnet_lite(MODEL, fast=False).to(device), "fast": create_model(MODEL, device=str(device))}
     class_id = next(iter(resolve_classes(Recipe(classes=dict(CLASSES)), nets["fast"])))
-    tiles, ratio, dreams, shapes = {}, {}, {}, {}
+    tiles, ratio, dreams, shapes, batch = {}, {}, {}, {}, {}
     if "1" in args.sections:
         print(f"\n1. tiles/s (median of {plan.reps})   load {load()}")
         tiles = section_tiles(nets, to_tensor(photo(*plan.ratio_photo), device), class_id, plan, device, amp,
@@ -422,11 +463,12 @@ def main(argv: list[str] | None = None) -> int:
     if "4" in args.sections:
         print(f"\n4. a thin picture against a 4:3 one of the same area   load {load()}")
         shapes = section_shapes(nets["fast"], plan, device)
-    print("\n5. on a GPU: several pictures per batch (1 vs K), bf16 + cudnn.benchmark, CUDA graphs: not "
-          "measured here (no multi-picture batching is built; run with --device cuda where one is lent)")
+    if "5" in args.sections:
+        print(f"\n5. dreams/min, 1 against {args.batch_k} pictures per batch   load {load()}")
+        batch = section_batch(nets["fast"], plan, args.batch_k, device)
     loads.append(load())
     print(f"\nload before {loads[0]}, after {loads[1]}\n")
-    print(markdown(device, tiles, ratio, dreams, shapes, args.quick, (loads[0], loads[1])))
+    print(markdown(device, tiles, ratio, dreams, shapes, batch, args.quick, (loads[0], loads[1])))
     return 0
 
 

@@ -31,7 +31,7 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dreamer import cli_dive, cli_info
+    from dreamer import cli_batch, cli_dive, cli_info
 
     p = argparse.ArgumentParser(
         prog="dream",
@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--classify", type=Path, metavar="PHOTO", help="what the net sees in PHOTO: its top 5 classes, then exit")
     cli_info.add_defaults_to_help(p, _RECIPE_FLAGS)
     cli_dive.add_arguments(p)
+    cli_batch.add_arguments(p)
     return p
 
 
@@ -184,6 +185,10 @@ def run(args: argparse.Namespace) -> int:
 
     outputs = plan_outputs(args.inputs, args.output, args.format, recipe.frames > 1, recipe,
                            resume=args.start_frame > 0)
+    if args.batch > 1:
+        from dreamer.cli_batch import render_batches
+
+        return render_batches(args.inputs, outputs, recipe, args)
     for src, dst in zip(args.inputs, outputs):
         image = load_image(src, max_pixels=recipe.max_pixels)
         check_shape(*image.size, what=str(src))
@@ -201,9 +206,10 @@ def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
     mistake costs a second, not a model load (or a whole first render)."""
     recipe.validate()
     recipe.check_complete()
-    from dreamer.cli_dive import check_args
+    from dreamer import cli_batch, cli_dive
 
-    check_args(args)
+    cli_dive.check_args(args)
+    cli_batch.check_args(args, recipe)
     missing = [str(p) for p in args.inputs if not p.is_file()]
     if missing:
         raise CliError(f"no such photo: {', '.join(missing)}")

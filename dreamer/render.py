@@ -192,16 +192,22 @@ def dream(
 ) -> Image.Image:
     """Dream over `image` as `recipe` says and return the new picture (same size as the input,
     or smaller if it was over recipe.max_pixels)."""
-    recipe.validate()
-    recipe.check_complete()
-    check_shape(*image.size)  # before any work: an absurd strip is refused, not dreamt for an hour
+    image, seed = prepare(image, recipe)
     dev = pick_device(device)
     if net is None:
         net = load_net(recipe.model, recipe.weights, str(dev))
-    seed = recipe.seed if recipe.seed is not None else int.from_bytes(os.urandom(4), "little")
-    image = _cap_pixels(image if image.mode == "RGB" else image.convert("RGB"), recipe.max_pixels)
     x = dream_tensor(to_tensor(image, dev), recipe, net, seed, progress)
     return to_image(x)
+
+
+def prepare(image: Image.Image, recipe: Recipe) -> tuple[Image.Image, int]:
+    """The picture as the engine dreams it (RGB, capped at recipe.max_pixels) and the seed,
+    after refusing an incomplete recipe or an absurd shape before any work is done."""
+    recipe.validate()
+    recipe.check_complete()
+    check_shape(*image.size)  # before any work: an absurd strip is refused, not dreamt for an hour
+    seed = recipe.seed if recipe.seed is not None else int.from_bytes(os.urandom(4), "little")
+    return _cap_pixels(image if image.mode == "RGB" else image.convert("RGB"), recipe.max_pixels), seed
 
 
 def _cap_pixels(image: Image.Image, max_pixels: int) -> Image.Image:
@@ -227,14 +233,7 @@ def _dream_views(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
                  progress: ProgressFn | None) -> torch.Tensor:
     from dreamer.render_views import dream_views
 
-    objective = build_objective(recipe, net, None, seed, base.device)
-    regions = 0
-    if recipe.mode == "lucid":
-        kinds = sum(1 for w in resolve_classes(recipe, net).values() if w > 0)
-        if kinds > 1:
-            steps = round(recipe.steps * (1 + recipe.hybrid_steps * (kinds - 1)))
-            recipe = dataclasses.replace(recipe, steps=steps)
-        regions = kinds if recipe.hybrid != "mix" else 0
+    objective, recipe, regions = views_plan(recipe, net, seed, base.device)
 
     def on_step(step: int, steps: int, score: float, image) -> None:
         progress(Progress(0, 1, step, steps, step + 1, steps, score, image=image))
@@ -243,3 +242,17 @@ def _dream_views(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
         # No callback without a listener: reading the score each step would sync a GPU for nothing.
         return dream_views(base, recipe, net, objective, run, seed, regions,
                            on_step if progress is not None else None)
+
+
+def views_plan(recipe: Recipe, net: DreamNet, seed: int, device: torch.device) -> tuple[obj.Objective, Recipe, int]:
+    """What the views engine runs for `recipe`: its objective, the recipe with a hybrid's extra
+    steps, and the hybrid's class count when it shares them out by view or region (else 0)."""
+    objective = build_objective(recipe, net, None, seed, device)
+    regions = 0
+    if recipe.mode == "lucid":
+        kinds = sum(1 for w in resolve_classes(recipe, net).values() if w > 0)
+        if kinds > 1:
+            steps = round(recipe.steps * (1 + recipe.hybrid_steps * (kinds - 1)))
+            recipe = dataclasses.replace(recipe, steps=steps)
+        regions = kinds if recipe.hybrid != "mix" else 0
+    return objective, recipe, regions

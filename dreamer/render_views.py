@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -59,6 +60,72 @@ def split_shares(k: int, n: int, rng: random.Random) -> torch.Tensor:
     return torch.eye(k)[order]
 
 
+@dataclass
+class ViewDream:
+    """One picture's dream in progress: its own detail, Adam state and view draws. A dream is a
+    sequence of steps (`draw`, the net over the views, `score`, `apply`), so one picture can run
+    alone (`dream_views`) or with others through one net batch (dreamer.render_batch)."""
+
+    base: torch.Tensor
+    recipe: Recipe
+    objective: obj.Objective
+    work: torch.Tensor
+    p: prm.Param
+    opt: torch.optim.Optimizer
+    rng: random.Random
+    masks: torch.Tensor | None
+    regions: int  # a split hybrid's class count, else 0
+    size: int  # the net's input side
+    step: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.recipe.steps
+
+
+def start(base: torch.Tensor, recipe: Recipe, net: DreamNet, objective: obj.Objective, seed: int,
+          regions: int = 0) -> ViewDream:
+    """A dream of base (1, 3, H, W) in [0, 1] at step 0; `regions` > 1 is the number of a
+    hybrid's classes, shared out between views or regions as recipe.hybrid says."""
+    height, width = base.shape[-2:]
+    wh, ww = working_size(height, width, recipe.work_pixels, net.input_size)
+    p = prm.make(recipe.param, wh, ww, base.device, decay=recipe.decay, seed=seed)
+    masks = class_regions(regions, seed) if regions > 1 and recipe.hybrid == "regions" else None
+    split = regions if regions > 1 and recipe.hybrid == "split" else 0
+    return ViewDream(base, recipe, objective, resize(base, (wh, ww)), p,
+                     torch.optim.Adam(p.tensors, lr=recipe.learning_rate), random.Random(seed), masks, split,
+                     net.input_size)
+
+
+def draw(d: ViewDream) -> tuple[list[View], torch.Tensor]:
+    """This step's random views and the (n, 3, size, size) batch of them the net is to see."""
+    r = d.recipe
+    wh, ww = d.work.shape[-2:]
+    views = random_views(wh, ww, r.batch_size, (r.view_min, r.view_max), r.view_rotate, d.rng, r.view_coarsen)
+    return views, view_batch(prm.compose(d.work, r.strength * d.p.detail()), views, d.size)
+
+
+def score(d: ViewDream, acts: dict, views: list[View]) -> torch.Tensor:
+    """The objective's value for each view, from the net's activations of this dream's views."""
+    dev = d.base.device
+    if d.masks is not None:
+        acts[obj.REGIONS] = region_shares(d.masks, views, *d.work.shape[-2:]).to(dev)
+    elif d.regions:
+        acts[obj.REGIONS] = split_shares(d.regions, len(views), d.rng).to(dev)
+    return d.objective(acts)
+
+
+def finish(d: ViewDream) -> torch.Tensor:
+    """The dream at base's size."""
+    with torch.no_grad():
+        return _full(d.base, d.recipe, d.p, d.work)
+
+
+def autocast(device: torch.device):
+    """The net runs in bf16 on a GPU, in float32 elsewhere."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
 def dream_views(
     base: torch.Tensor,
     recipe: Recipe,
@@ -71,37 +138,20 @@ def dream_views(
 ) -> torch.Tensor:
     """Dream over base (1, 3, H, W) in [0, 1]; `regions` > 1 is the number of a hybrid's classes,
     shared out between views or regions as recipe.hybrid says. Returns the dream at base's size."""
-    dev = base.device
-    height, width = base.shape[-2:]
-    size = net.input_size
-    wh, ww = working_size(height, width, recipe.work_pixels, size)
-    work = resize(base, (wh, ww))
-    p = prm.make(recipe.param, wh, ww, dev, decay=recipe.decay, seed=seed)
-    opt = torch.optim.Adam(p.tensors, lr=recipe.learning_rate)
-    rng = random.Random(seed)
-    masks = class_regions(regions, seed) if regions > 1 and recipe.hybrid == "regions" else None
-    split = regions > 1 and recipe.hybrid == "split"
-    amp = dev.type == "cuda"
-    side = (recipe.view_min, recipe.view_max)
-
-    for step in range(recipe.steps):
-        views = random_views(wh, ww, recipe.batch_size, side, recipe.view_rotate, rng, recipe.view_coarsen)
-        batch = view_batch(prm.compose(work, recipe.strength * p.detail()), views, size)
-        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
+    d = start(base, recipe, net, objective, seed, regions)
+    while not d.done:
+        views, batch = draw(d)
+        with autocast(base.device):
             acts = run(batch)
-        if masks is not None:
-            acts[obj.REGIONS] = region_shares(masks, views, wh, ww).to(dev)
-        elif split:
-            acts[obj.REGIONS] = split_shares(regions, len(views), rng).to(dev)
-        values = objective(acts)
-        opt.zero_grad(set_to_none=True)
+        values = score(d, acts, views)
+        d.opt.zero_grad(set_to_none=True)
         (-values.mean()).backward()
-        opt.step()
+        d.opt.step()
+        d.step += 1
         if on_step is not None:
-            score = float(values.detach().float().mean())
-            on_step(step, recipe.steps, score, lambda: to_image(_full(base, recipe, p, work)))
-    with torch.no_grad():
-        return _full(base, recipe, p, work)
+            s = float(values.detach().float().mean())
+            on_step(d.step - 1, recipe.steps, s, lambda: to_image(_full(base, recipe, d.p, d.work)))
+    return finish(d)
 
 
 @torch.no_grad()

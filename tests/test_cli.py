@@ -56,6 +56,27 @@ def test_folder_output_and_several_inputs(small_photo, tmp_path):
     assert sorted(p.name for p in outdir.glob("*.webp")) == ["second_goldfish_s1.webp", "small_goldfish_s1.webp"]
 
 
+def test_batch_dreams_the_photos_k_at_a_time_as_each_alone(small_photo, tmp_path, monkeypatch):
+    import dreamer.render_batch as rb
+
+    photos = [small_photo]
+    for i, colour in enumerate([(200, 30, 30), (20, 160, 90)]):
+        photos.append(tmp_path / f"p{i}.png")
+        Image.new("RGB", (90 + 20 * i, 70), colour).save(photos[-1])
+    batches = []
+    real = rb.dream_batch
+    monkeypatch.setattr(rb, "dream_batch", lambda images, *a, **k: batches.append(len(images)) or real(images, *a, **k))
+    common = ["-c", "1, 2", "--seed", "3", "--format", "png", *TINY]
+    assert main([*map(str, photos), "-o", str(tmp_path / "one") + "/", *common]) == 0
+    assert main([*map(str, photos), "-o", str(tmp_path / "batched") + "/", "--batch", "2", *common]) == 0
+    assert batches == [2, 1]
+    names = sorted(p.name for p in (tmp_path / "one").glob("*.png"))
+    assert len(names) == 3 and names == sorted(p.name for p in (tmp_path / "batched").glob("*.png"))
+    for name in names:
+        a, b = (np.asarray(Image.open(tmp_path / d / name), dtype=int) for d in ("one", "batched"))
+        assert a.shape == b.shape and np.abs(a - b).max() <= 1
+
+
 def test_save_steps_writes_one_picture_per_step(small_photo, tmp_path):
     out = tmp_path / "s.jpg"
     assert main([str(small_photo), "-c", "1", "-o", str(out), "--save-steps", *TINY]) == 0
@@ -116,6 +137,9 @@ def test_bad_images_one_clear_line_no_traceback(tmp_path, content, expect):
     (["IN", "-c", "1", "--device", "cuda:7"], "cuda"),
     ([], "no input photo"),
     (["IN", "--recipe", "missing.toml"], "missing.toml"),
+    (["IN", "-c", "1", "--batch", "0"], "--batch 0"),
+    (["IN", "-c", "1", "--batch", "2", "--save-steps"], "--save-steps"),
+    (["IN", "-c", "1", "--batch", "2", "--method", "tiles"], "--method tiles"),
 ])
 def test_usage_errors(args, expect, small_photo, capsys):
     args = [str(small_photo) if a == "IN" else a for a in args]

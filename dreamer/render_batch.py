@@ -1,0 +1,109 @@
+"""Several pictures dreamt through one net batch: each step the views of every picture still
+running go through the net together, and each picture's objective reads its own rows.
+
+On a GPU one batch of 8 views leaves most of the chip idle; K pictures' views in one batch fill
+it. Each picture keeps everything of its own (detail, Adam state, view draws, objective, step
+count: a hybrid runs longer, and a picture that is done drops out of the batch), so each comes
+out as `dream(image, recipe)` makes it alone, up to the last bits a batched convolution may round
+differently. Only the views engine batches, and only pictures for one net (model and weights).
+"""
+from __future__ import annotations
+
+import torch
+from PIL import Image
+
+from dreamer import threads
+from dreamer import render_views as rv
+from dreamer.recipe import Recipe, RecipeError
+from dreamer.render import capture, load_net, pick_device, prepare, views_plan
+from dreamer.transform import to_image, to_tensor
+from models import DreamNet
+
+
+def dream_batch(
+    images: list[Image.Image],
+    recipes: list[Recipe],
+    seeds: list[int] | None = None,
+    device: str | None = None,
+    net: DreamNet | None = None,
+) -> list[Image.Image]:
+    """Dream each image as its recipe says, all through one net batch a step. `seeds` (default:
+    each recipe's seed, a random one where unset) replace the recipes' seeds. Raises RecipeError
+    before any work if the pictures cannot share a batch; dream those alone."""
+    _check_counts(images, recipes, seeds)
+    if not images:
+        return []
+    check_batchable(recipes)
+    prepared = [prepare(image, recipe) for image, recipe in zip(images, recipes)]
+    dev = pick_device(device)
+    if net is None:
+        net = load_net(recipes[0].model, recipes[0].weights, str(dev))
+    bases = [to_tensor(image, dev) for image, _ in prepared]
+    seeds = list(seeds) if seeds is not None else [seed for _, seed in prepared]
+    return [to_image(x) for x in dream_batch_tensor(bases, recipes, net, seeds)]
+
+
+def _check_counts(pictures: list, recipes: list[Recipe], seeds: list[int] | None) -> None:
+    if len(pictures) != len(recipes):
+        raise RecipeError(f"dream_batch: {len(pictures)} pictures but {len(recipes)} recipes")
+    if seeds is not None and len(seeds) != len(pictures):
+        raise RecipeError(f"dream_batch: {len(pictures)} pictures but {len(seeds)} seeds")
+
+
+def check_batchable(recipes: list[Recipe]) -> None:
+    """Refuse, naming what differs, pictures that cannot share a net batch."""
+    for i, r in enumerate(recipes):
+        if r.method != "views":
+            raise RecipeError(f"dream_batch: picture {i} uses the {r.method!r} engine; only the 'views' "
+                              "engine batches pictures: dream it alone")
+    first = recipes[0]
+    for i, r in enumerate(recipes[1:], 1):
+        if (r.model, r.weights) != (first.model, first.weights):
+            raise RecipeError(f"dream_batch: picture {i} asks for model {r.model!r} (weights {r.weights!r}), "
+                              f"picture 0 for {first.model!r} (weights {first.weights!r}); one batch runs "
+                              "one net: dream them in separate batches")
+
+
+def dream_batch_tensor(bases: list[torch.Tensor], recipes: list[Recipe], net: DreamNet,
+                       seeds: list[int]) -> list[torch.Tensor]:
+    """dream_batch on (1, 3, H, W) pictures in [0, 1], all on one device; the dreams at their
+    pictures' sizes."""
+    _check_counts(bases, recipes, seeds)
+    if not bases:
+        return []
+    check_batchable(recipes)
+    devices = {b.device for b in bases}
+    if len(devices) > 1:
+        raise RecipeError(f"dream_batch: the pictures are on several devices ({', '.join(map(str, devices))})")
+    dev = bases[0].device
+    dreams = []
+    for base, recipe, seed in zip(bases, recipes, seeds):
+        objective, recipe, regions = views_plan(recipe, net, seed, dev)
+        dreams.append(rv.start(base, recipe, net, objective, seed, regions))
+    layers = frozenset().union(*(d.objective.layers for d in dreams))
+    with threads.dreaming(), capture(net, layers) as run:
+        running = [d for d in dreams if not d.done]
+        while running:
+            _step(running, run, dev)
+            running = [d for d in running if not d.done]
+    return [rv.finish(d) for d in dreams]
+
+
+def _step(running: list[rv.ViewDream], run, dev: torch.device) -> None:
+    """One step of every running dream, their views through the net as one batch."""
+    drawn = [rv.draw(d) for d in running]
+    with rv.autocast(dev):
+        acts = run(torch.cat([batch for _, batch in drawn]))
+    loss = torch.zeros((), device=dev)
+    start = 0
+    for d, (views, _) in zip(running, drawn):
+        rows = {name: a[start:start + len(views)] for name, a in acts.items()}
+        start += len(views)
+        # Each detail reaches only its own term, so its gradient is what it would be alone.
+        loss = loss - rv.score(d, rows, views).mean()
+    for d in running:
+        d.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    for d in running:
+        d.opt.step()
+        d.step += 1
