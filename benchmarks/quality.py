@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 from benchmarks import judge as J  # noqa: E402
 from dreamer.presets import preset  # noqa: E402
 from dreamer.recipe import Recipe  # noqa: E402
-from dreamer.render import dream, load_net, resolve_classes  # noqa: E402
+from dreamer.render import dream, dream_net, hybrid_partner, load_net, resolve_classes  # noqa: E402
 
 DREAMER = "efficientnet-lite0"
 REFERENCE = ROOT.parent / "shared" / "reference" / "lucent_style_anchor.py"
@@ -91,10 +91,9 @@ def make(name: str, photo: Image.Image, r: Recipe, net, ids: list[int]) -> Image
         return reference(photo, ids)
     extra = OVERRIDES if name == "default" else {}
     recipe = preset(name, classes=r.classes, seed=r.seed, **extra)
-    if recipe.model != DREAMER:  # a recipe dreaming with another net (an ensemble, say)
-        if "lite2" in recipe.model:
-            raise SystemExit(f"{recipe.model} includes the judge: it must never dream here")
-        net = load_net(recipe.model, recipe.weights, "cpu")
+    net = dream_net(recipe, "cpu")  # the product's choice: a hybrid dreams with its partner too
+    if J.JUDGE in net.name:
+        raise SystemExit(f"{net.name} includes the judge {J.JUDGE}: it must never dream here")
     return dream(photo, recipe, net=net)
 
 
@@ -226,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = run(plan, names, crops, args.seed, args.out, args.rows)
     print()
-    print(f"judge {J.JUDGE} on {crops} random {J.CROP}² crops per viewing size; dreamer {DREAMER};"
+    print(f"judge {J.JUDGE} on {crops} random {J.CROP}² crops per viewing size; dreamer {DREAMER}"
+          f" (the default's hybrids with {hybrid_partner(preset('default', **OVERRIDES)) or 'no partner'});"
           f" seed {args.seed}; {time.perf_counter() - t0:.0f}s in all; held out: photos"
           f" {', '.join(sorted(HELD_PHOTOS))} and classes {', '.join(sorted(HELD_CLASSES))}")
     print("visible = share of crops (after half size + blur + JPEG q60) with the class in the judge's top 5,"

@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from dreamer.presets import PRESETS, preset  # noqa: E402
-from dreamer.render import dream, load_net  # noqa: E402
+from dreamer.render import dream, dream_net  # noqa: E402
 
 ROWS: list[tuple[str, dict[str, float]]] = [
     ("rocket", {"goldfish": 1}),
@@ -59,10 +59,15 @@ def source(name: str) -> Image.Image:
     return img.resize((SIDE, round(img.height * SIDE / img.width)), Image.LANCZOS)
 
 
-def cached_dream(photo: str, target: dict[str, float], preset_name: str, seed: int, cache: Path, net) -> Image.Image:
+def cached_dream(photo: str, target: dict[str, float], preset_name: str, seed: int, cache: Path) -> Image.Image:
     recipe = preset(preset_name, classes=dict(target), seed=seed)
-    # Keyed by the recipe itself, so a changed preset or default is dreamt again, never reused.
-    key = hashlib.sha256(json.dumps(recipe.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+    net = dream_net(recipe, "cpu")  # as the product picks it: a hybrid dreams with its partner
+    # Keyed by what makes the picture (the recipe and the net that dreams it), so a changed
+    # preset, default or net is dreamt again, never reused.
+    made_by = {k: v for k, v in recipe.to_dict().items() if k != "hybrid_partner"}
+    if net.name != recipe.model:
+        made_by["net"] = net.name
+    key = hashlib.sha256(json.dumps(made_by, sort_keys=True).encode()).hexdigest()[:10]
     slug = f"{photo}_{'+'.join(target).replace(' ', '_')}_{preset_name}_s{seed}_{key}.png"
     path = cache / slug
     if path.exists():
@@ -114,12 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=ROOT / "out" / "contact")
     p.add_argument("--out", type=Path, default=ROOT / "docs")
     args = p.parse_args(argv)
-    net = load_net("efficientnet-lite0", None, "cpu")
     presets = [c for c in COLUMNS if c in PRESETS]
     rows = []
     args.out.mkdir(parents=True, exist_ok=True)
     for photo, target in (QUICK_ROWS if args.quick else ROWS):
-        imgs = [source(photo)] + [cached_dream(photo, target, name, args.seed, args.cache, net) for name in presets]
+        imgs = [source(photo)] + [cached_dream(photo, target, name, args.seed, args.cache) for name in presets]
         rows.append((photo, target, imgs))
         if (photo, target) == BEFORE_AFTER:
             pair = sheet([(photo, target, [imgs[0], imgs[1 + presets.index("default")]])], ["photo", "default dream"],

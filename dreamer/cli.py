@@ -21,7 +21,7 @@ _RECIPE_FLAGS = {
     "method": "method", "param": "param", "steps": "steps", "lr": "learning_rate", "strength": "strength",
     "decay": "decay", "view_min": "view_min", "view_max": "view_max", "view_coarsen": "view_coarsen",
     "view_rotate": "view_rotate", "hybrid": "hybrid", "hybrid_steps": "hybrid_steps",
-    "work_pixels": "work_pixels",
+    "hybrid_partner": "hybrid_partner", "work_pixels": "work_pixels",
 }
 OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how a hybrid's classes share the views: mix (default), split or regions")
     v.add_argument("--hybrid-steps", type=float,
                    help="each class of a hybrid beyond the first adds this share of the steps (default 0.5)")
+    v.add_argument("--hybrid-partner", metavar="MODEL",
+                   help='a net that dreams a hybrid beside --model ("" none; default auto: Lite1 for Lite0)')
     v.add_argument("--work-pixels", type=int, help="optimise at up to this many pixels, then enlarge")
 
     s = p.add_argument_group("the tiles engine (--method tiles, preset classic)")

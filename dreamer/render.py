@@ -49,10 +49,43 @@ def pick_device(device: str | None = None) -> torch.device:
     return dev
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def load_net(model: str, weights: str | None, device: str) -> DreamNet:
     """Nets are cached so the bot and dive animations load weights once."""
     return create_model(model, weights=weights, device=device)
+
+
+# Who dreams a hybrid beside a model when its recipe says hybrid_partner = "auto".
+AUTO_PARTNERS = {"efficientnet-lite0": "efficientnet-lite1"}
+
+
+def dream_net(recipe: Recipe, device: str) -> DreamNet:
+    """The net `recipe` dreams with: its model, joined by its hybrid partner for a hybrid of the
+    views engine when the partner has the same classes (a net with other classes dreams alone)."""
+    net = load_net(recipe.model, recipe.weights, device)
+    partner = hybrid_partner(recipe)
+    if not (partner and recipe.method == "views" and recipe.mode == "lucid"):
+        return net
+    if sum(1 for w in resolve_classes(recipe, net).values() if w > 0) < 2:
+        return net
+    return _pair(recipe.model, recipe.weights, partner, device)
+
+
+def hybrid_partner(recipe: Recipe) -> str:
+    """The net named to dream a hybrid beside recipe.model ("" for none)."""
+    if recipe.hybrid_partner == "auto":
+        return AUTO_PARTNERS.get(recipe.model, "")
+    return recipe.hybrid_partner
+
+
+@lru_cache(maxsize=2)
+def _pair(model: str, weights: str | None, partner: str, device: str) -> DreamNet:
+    from models.ensemble import ensemble, same_classes
+
+    net, other = load_net(model, weights, device), load_net(partner, None, device)
+    if other.name == net.name or not same_classes(net, other):
+        return net
+    return ensemble(f"{net.name}+{other.name}", [net, other])
 
 
 # --- activations -------------------------------------------------------------------------
@@ -195,7 +228,7 @@ def dream(
     image, seed = prepare(image, recipe)
     dev = pick_device(device)
     if net is None:
-        net = load_net(recipe.model, recipe.weights, str(dev))
+        net = dream_net(recipe, str(dev))
     x = dream_tensor(to_tensor(image, dev), recipe, net, seed, progress)
     return to_image(x)
 

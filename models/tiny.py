@@ -44,3 +44,10 @@ def tiny(weights: str | None = None, seed: int = 0, input_size: int = 64) -> Dre
         labels=imagenet(),
         default_layer="conv2",
     )
+
+
+@register("tiny-b", "another tiny random-weight net (tests of nets dreaming together)")
+def tiny_b(weights: str | None = None) -> DreamNet:
+    net = tiny(weights, seed=1)
+    net.name = "tiny-b"
+    return net

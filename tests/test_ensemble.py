@@ -1,0 +1,119 @@
+"""Nets dreaming together (models.ensemble): one DreamNet whose logits are its members' mean."""
+import dataclasses
+
+import pytest
+import torch
+from PIL import Image
+
+from dreamer.recipe import Recipe
+from dreamer.render import dream, dream_net, load_net
+from models import ModelError, create_model
+from models.ensemble import ensemble, same_classes
+from models.tiny import tiny
+from tests.test_models import classify
+from tests.conftest import PHOTOS
+
+
+def _pair():
+    a = dataclasses.replace(tiny(seed=0), name="a")
+    b = dataclasses.replace(tiny(seed=1), name="b")
+    return a, b
+
+
+def test_logits_are_the_members_mean_and_layers_keep_their_member():
+    a, b = _pair()
+    both = ensemble("a+b", [a, b])
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        want = (a.module(a.normalise(x)) + b.module(b.normalise(x))) / 2
+        got = both.module(both.normalise(x))
+    assert torch.allclose(got, want, atol=1e-6)
+    assert both.layer("b:conv2") is b.layers["conv2"]
+    assert both.default_layer == "a:conv2"
+    with pytest.raises(ModelError, match="a:conv1"):
+        both.layer("conv1")  # a bare name is ambiguous: the error lists the member-named layers
+
+
+def test_each_member_sees_the_pixels_normalised_its_own_way():
+    """A BGR Caffe-style net can dream beside an RGB one: each gets what it was trained on."""
+    a, b = _pair()
+    b = dataclasses.replace(b, bgr=True, mean=(0.4, 0.5, 0.6), std=(0.2, 0.3, 0.25))
+    both = ensemble("a+b", [a, b])
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        want = (a.module(a.normalise(x)) + b.module(b.normalise(x))) / 2
+        got = both.module(both.normalise(x))
+    assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_members_must_share_their_classes_and_have_their_own_names():
+    a, b = _pair()
+    with pytest.raises(ModelError, match="classes differ"):
+        ensemble("x", [a, dataclasses.replace(b, labels=None)])
+    assert not same_classes(a, dataclasses.replace(b, labels=None))
+    with pytest.raises(ModelError, match="different names"):
+        ensemble("x", [a, dataclasses.replace(b, name="a")])
+    with pytest.raises(ModelError, match="at least two"):
+        ensemble("x", [a])
+
+
+def test_an_ensemble_dreams_like_any_net(tmp_path):
+    """The engine needs nothing specific: both members' gradients reach the picture."""
+    a, b = _pair()
+    both = ensemble("a+b", [a, b])
+    photo = Image.new("RGB", (80, 64), (120, 90, 60))
+    recipe = Recipe(classes={"goldfish": 1.0}, steps=3, batch_size=2, seed=1)
+    out = dream(photo, recipe, net=both)
+    only_a = dream(photo, recipe, net=a)
+    assert out.size == photo.size
+    assert out.tobytes() != photo.tobytes()
+    assert out.tobytes() != only_a.tobytes()  # b's opinion changed the dream
+
+
+def _hybrid(**kw):
+    return Recipe(model="tiny", classes={"goldfish": 1.0, "stingray": 1.0}, **kw)
+
+
+def test_a_hybrid_dreams_with_its_partner_a_single_class_alone():
+    assert dream_net(_hybrid(hybrid_partner="tiny-b"), "cpu").name == "tiny+tiny-b"
+    assert dream_net(Recipe(model="tiny", classes={"goldfish": 1.0}, hybrid_partner="tiny-b"), "cpu").name == "tiny"
+    assert dream_net(_hybrid(hybrid_partner=""), "cpu").name == "tiny"
+    assert dream_net(_hybrid(), "cpu").name == "tiny"  # "auto" pairs only the default Lite0
+    assert dream_net(_hybrid(hybrid_partner="tiny-b", method="tiles"), "cpu").name == "tiny"
+    assert dream_net(_hybrid(hybrid_partner="tiny-b"), "cpu") is dream_net(_hybrid(hybrid_partner="tiny-b"), "cpu")
+    with pytest.raises(ModelError, match="unknown model 'no-such-net'"):
+        dream_net(_hybrid(hybrid_partner="no-such-net"), "cpu")
+
+
+def test_dream_of_a_hybrid_runs_the_partner_net():
+    partner = load_net("tiny-b", None, "cpu")
+    calls = []
+    handle = partner.module.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        photo = Image.new("RGB", (80, 64), (120, 90, 60))
+        dream(photo, _hybrid(hybrid_partner="tiny-b", steps=2, batch_size=2, seed=1))
+        assert len(calls) == 3  # a two-class hybrid: 2 steps and half as many again
+        calls.clear()
+        dream(photo, _hybrid(hybrid_partner="", steps=2, batch_size=2, seed=1))
+        assert calls == []
+    finally:
+        handle.remove()
+
+
+@pytest.mark.slow
+def test_the_default_recipe_dreams_hybrids_with_lite0_and_lite1():
+    assert dream_net(Recipe(classes={"goldfish": 1.0, "stingray": 1.0}), "cpu").name == \
+        "efficientnet-lite0+efficientnet-lite1"
+    assert dream_net(Recipe(classes={"goldfish": 1.0}), "cpu").name == "efficientnet-lite0"
+
+
+@pytest.mark.slow
+def test_lite1_and_the_lite0_lite1_ensemble_have_imagenet_weights():
+    lite1 = create_model("efficientnet-lite1")
+    assert lite1.input_size == 240
+    assert classify(lite1, PHOTOS / "coffee.jpg")[0] == 967  # espresso
+    both = create_model("efficientnet-lite0+lite1")
+    assert classify(both, PHOTOS / "coffee.jpg")[0] == 967
+    assert "efficientnet-lite1:block5" in both.layers and both.name == "efficientnet-lite0+efficientnet-lite1"
+    with pytest.raises(ModelError, match="wheels"):
+        create_model("efficientnet-lite0+lite1", weights="some.pth")
