@@ -252,3 +252,24 @@ def test_the_store_makes_its_folder_and_serves_every_thread(tmp_path):
         t.join()
     assert errors == [] and [s.get_meta(f"thread{n}") for n in range(3)] == [0, 1, 2]
     s.close()
+
+
+def test_a_transaction_that_cannot_start_leaves_the_store_to_the_other_threads(tmp_path):
+    s = Store(tmp_path / "bot.db")
+    s._db.execute("PRAGMA busy_timeout = 0")  # give up at once, not after the 30 s wait
+    other = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process (a --once, a worker) is writing
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        s.set_meta("note", 1)
+    other.execute("ROLLBACK")
+    other.close()
+    done = threading.Event()
+
+    def scheduler_thread():
+        s.set_meta("note", 2)
+        done.set()
+
+    threading.Thread(target=scheduler_thread, daemon=True).start()
+    assert done.wait(60), "the failed transaction kept the store's lock"
+    assert s.get_meta("note") == 2
+    s.close()
