@@ -169,6 +169,52 @@ def test_randomise_mode_pushes_its_seeded_random_classes(net, photo):
     assert _score(net, r1, a) > _score(net, r1, photo)  # its own random target went up
 
 
+def test_a_net_without_labels_or_a_default_layer_still_dreams_or_says_what_to_give(net):
+    """An imported net may come with neither: randomise counts the classes from the net's
+    output, and deepdream asks for a layer, naming the net's layers."""
+    import dataclasses
+
+    cpu = torch.device("cpu")
+    unlabelled = dataclasses.replace(net, labels=None)
+    assert build_objective(Recipe(mode="randomise"), unlabelled, None, 0, cpu).layers == {"logits"}
+    bare = dataclasses.replace(net, default_layer=None)
+    with pytest.raises(RecipeError, match="deepdream needs a layer; model 'tiny' has: conv1, conv2, conv3, fc"):
+        build_objective(Recipe(mode="deepdream"), bare, None, 0, cpu)
+
+
+def _smooth(h, w, phase=0.0):
+    yy, xx = np.mgrid[0:h, 0:w] / 32.0
+    rgb = np.stack([np.sin(yy + phase), np.cos(xx * 0.7 + phase), np.sin((xx + yy) * 0.5 + phase)], -1)
+    return (rgb * 110 + 128).astype(np.uint8)
+
+
+def _guide_features(net, path, **kw):
+    memo = {}
+    build_objective(Recipe(mode="guide", guide=str(path), **kw), net, None, 0, torch.device("cpu"), memo)
+    [(layer, features)] = memo.items()
+    return layer, features
+
+
+def test_the_guide_is_seen_at_its_centre_whole_on_its_short_side_at_any_size(net, tmp_path):
+    wide, tall = _smooth(64, 96), _smooth(96, 64, phase=1.0)
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    Image.fromarray(tall).save(tmp_path / "tall.png")
+    Image.fromarray(wide).resize((192, 128), Image.NEAREST).save(tmp_path / "wide_x2.png")
+    Image.fromarray(tall).resize((128, 192), Image.NEAREST).save(tmp_path / "tall_x2.png")
+    with torch.no_grad(), capture(net, frozenset({"conv2"})) as run:
+        centre = {"wide": run(to_tensor(Image.fromarray(wide[:, 16:80])))["conv2"],
+                  "tall": run(to_tensor(Image.fromarray(tall[16:80])))["conv2"]}
+    for name in ("wide", "tall"):
+        layer, exact = _guide_features(net, tmp_path / f"{name}.png", guide_layer="conv2", tile_size=64)
+        assert layer == "conv2" and torch.equal(exact, centre[name])
+        # twice the size: shrunk to the tile on its short side first (resampling blurs it a little)
+        _, shrunk = _guide_features(net, tmp_path / f"{name}_x2.png", guide_layer="conv2", tile_size=64)
+        assert float((shrunk - centre[name]).norm() / centre[name].norm()) < 0.05
+    # no guide layer: the dream's layer; no tile size (the views engine): the net's input size
+    layer, features = _guide_features(net, tmp_path / "wide.png", layer="conv3")
+    assert layer == "conv3" and features.shape[-1] == centre["wide"].shape[-1] // 2  # conv3 halves conv2
+
+
 def test_per_octave_plan_and_progress(net, photo):
     plan = [Octave(0.5, 2, 0.5, 0.3, 2, 1), Octave(1.0, 3, 0.3, 0.1, 1.5, 1, layer="conv1")]
     events = []
