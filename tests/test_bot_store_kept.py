@@ -205,12 +205,18 @@ def test_a_dive_being_made_is_resumed_once_and_never_after_it_is_saved(tmp_path)
 
 def test_a_request_seen_twice_is_taken_once_with_its_cursor(tmp_path):
     s = Store(tmp_path / "bot.db")
+    assert s.cursor("mastodon:notifications") is None  # the first start: no cursor yet
     fields = dict(status_id="9", account_id="1", acct="ann", visibility="public", thread_key="9",
                   state="accepted", reply_key="k", status_json="{}")
     rid = s.add_request(("mastodon:notifications", "100"), **fields)
     assert s.cursor("mastodon:notifications") == "100"  # in the request's own transaction
     assert s.add_request(("mastodon:notifications", "101"), **{**fields, "reply_key": "k2"}) is None
     assert s.request(rid).reply_key == "k" and s.queue_length() == 1
+    for missing in (lambda: s.request(99), lambda: s.update_request(99, state="replied")):
+        with pytest.raises(StoreError, match="no request 99"):
+            missing()
+    with pytest.raises(StoreError, match="requests has no column bogus, colour"):
+        s.update_request(rid, colour="red", bogus=1)
     s.close()
 
 
