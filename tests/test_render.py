@@ -182,6 +182,40 @@ def test_a_net_without_labels_or_a_default_layer_still_dreams_or_says_what_to_gi
         build_objective(Recipe(mode="deepdream"), bare, None, 0, cpu)
 
 
+
+def test_a_net_without_labels_takes_class_ids_and_counts_its_classes_from_its_output(net):
+    import dataclasses
+
+    from dreamer.render import resolve_classes
+
+    unlabelled = dataclasses.replace(net, labels=None)
+    assert resolve_classes(Recipe(classes={"3": 1.0, " 3": 0.5, "7": -1.0}), unlabelled) == {3: 1.5, 7: -1.0}
+    with pytest.raises(RecipeError, match="model 'tiny' has no labels: give classes as ids, not 'goldfish'"):
+        resolve_classes(Recipe(classes={"3": 1.0, "goldfish": 1.0}), unlabelled)
+    # the class count is the last Linear layer's outputs, or ImageNet's 1000 where there is none
+    ten = dataclasses.replace(unlabelled, module=torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 10)))
+    assert resolve_classes(Recipe(classes={"9": 1.0}), ten) == {9: 1.0}
+    with pytest.raises(RecipeError, match=r"class id\(s\) \[10\] out of range 0..9 for model 'tiny'"):
+        resolve_classes(Recipe(classes={"10": 1.0}), ten)
+    conv = dataclasses.replace(unlabelled, module=torch.nn.Conv2d(3, 5, 1))
+    assert resolve_classes(Recipe(classes={"999": 1.0}), conv) == {999: 1.0}
+    with pytest.raises(RecipeError, match=r"out of range 0..999"):
+        resolve_classes(Recipe(classes={"1000": 1.0}), conv)
+
+
+@pytest.mark.parametrize("balance", [True, False])
+def test_balance_classes_reaches_the_objective(net, balance):
+    """With it, a hybrid's lagging class gets the bigger push (dreamer.objectives.class_logits)."""
+    objective = build_objective(Recipe(classes={"1": 1.0, "2": 1.0}, balance_classes=balance), net, None, 0,
+                                torch.device("cpu"))
+    logits = torch.zeros(1, 1000)
+    logits[0, 1], logits[0, 2] = 4.0, -4.0  # class 1 well ahead
+    logits.requires_grad_(True)
+    objective({"logits": logits}).sum().backward()
+    push = logits.grad[0]
+    assert (push[2] > 2 * push[1]) if balance else (push[2] == push[1])
+
+
 def _smooth(h, w, phase=0.0):
     yy, xx = np.mgrid[0:h, 0:w] / 32.0
     rgb = np.stack([np.sin(yy + phase), np.cos(xx * 0.7 + phase), np.sin((xx + yy) * 0.5 + phase)], -1)
