@@ -242,6 +242,7 @@ def test_progress_reports_every_step_with_a_picture(net, photo):
     ({"1": 1.0, "2": 1.0}, 0.5, 9),                # a hybrid: half as many again per extra class
     ({"1": 1.0, "2": 1.0, "3": 1.0}, 0.5, 12),
     ({"1": 1.0, "2": -1.0}, 0.5, 6),               # a class pushed away is no creature to grow
+    ({"1": 1.0, "2": 0.0}, 0.5, 6),                # nor is one weighted 0
     ({"1": 1.0, "2": 1.0}, 0.0, 6),
 ])
 def test_hybrids_get_more_steps_per_class(net, photo, classes, extra, steps):
