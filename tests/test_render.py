@@ -194,7 +194,7 @@ def test_a_net_without_labels_takes_class_ids_and_counts_its_classes_from_its_ou
         resolve_classes(Recipe(classes={"3": 1.0, "goldfish": 1.0}), unlabelled)
     # the class count is the last Linear layer's outputs, or ImageNet's 1000 where there is none
     ten = dataclasses.replace(unlabelled, module=torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 10)))
-    assert resolve_classes(Recipe(classes={"9": 1.0}), ten) == {9: 1.0}
+    assert resolve_classes(Recipe(classes={"0": 1.0, "9": 1.0}), ten) == {0: 1.0, 9: 1.0}  # 0 is a class
     with pytest.raises(RecipeError, match=r"class id\(s\) \[10\] out of range 0..9 for model 'tiny'"):
         resolve_classes(Recipe(classes={"10": 1.0}), ten)
     conv = dataclasses.replace(unlabelled, module=torch.nn.Conv2d(3, 5, 1))
