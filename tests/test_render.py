@@ -216,6 +216,20 @@ def test_balance_classes_reaches_the_objective(net, balance):
     assert (push[2] > 2 * push[1]) if balance else (push[2] == push[1])
 
 
+
+def test_the_device_is_the_one_asked_for_or_a_clear_error():
+    from dreamer.render import pick_device
+
+    best = "cuda" if torch.cuda.is_available() else "cpu"
+    assert pick_device(None).type == pick_device("auto").type == best
+    assert pick_device("cpu") == torch.device("cpu")
+    with pytest.raises(RecipeError, match="unknown device 'tpu'; use cpu, cuda, cuda:N or auto"):
+        pick_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RecipeError, match="device 'cuda:1' asked for, but this torch build sees no CUDA GPU"):
+            pick_device("cuda:1")
+
+
 def _smooth(h, w, phase=0.0):
     yy, xx = np.mgrid[0:h, 0:w] / 32.0
     rgb = np.stack([np.sin(yy + phase), np.cos(xx * 0.7 + phase), np.sin((xx + yy) * 0.5 + phase)], -1)
