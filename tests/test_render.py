@@ -230,6 +230,22 @@ def test_the_device_is_the_one_asked_for_or_a_clear_error():
             pick_device("cuda:1")
 
 
+
+def test_an_octaves_own_layer_wins_in_the_tiles_engine(net):
+    cpu = torch.device("cpu")
+    octave = Octave(1.0, 3, 0.3, 0.1, 1.5, 1, layer="conv1")
+    assert build_objective(Recipe(classes={"1": 1.0}), net, octave, 0, cpu).layers == {"conv1"}
+    assert build_objective(Recipe(classes={"1": 1.0}), net, Octave(1.0, 3, 0.3, 0.1, 1.5, 1), 0, cpu).layers == {"logits"}
+    assert build_objective(Recipe(mode="deepdream", layer="conv3"), net, octave, 0, cpu).layers == {"conv1"}
+
+
+def test_an_unseeded_dream_draws_a_seed_of_its_own(net, photo):
+    r = Recipe(classes={"1": 1.0}, **{**FAST, "octaves": 1, "iterations": 2, "seed": None})
+    a, b = dream(photo, r, net=net), dream(photo, r, net=net)
+    assert a.size == photo.size and not np.array_equal(np.asarray(a), np.asarray(b))
+
+
+
 def _smooth(h, w, phase=0.0):
     yy, xx = np.mgrid[0:h, 0:w] / 32.0
     rgb = np.stack([np.sin(yy + phase), np.cos(xx * 0.7 + phase), np.sin((xx + yy) * 0.5 + phase)], -1)

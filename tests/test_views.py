@@ -258,6 +258,14 @@ def test_other_modes_run_through_views(net, photo, mode):
     assert np.abs(np.asarray(out, float) - np.asarray(photo, float)).mean() > 0.2
 
 
+
+def test_guide_mode_runs_through_views(net, photo, tmp_path):
+    guide = tmp_path / "guide.png"
+    Image.new("RGB", (80, 80), (250, 10, 10)).save(guide)
+    out = dream(photo, Recipe(mode="guide", guide=str(guide), guide_layer="conv2", **FAST), net=net)
+    assert np.abs(np.asarray(out, float) - np.asarray(photo, float)).mean() > 0.2
+
+
 # --- recipes and presets ----------------------------------------------------------------------
 @pytest.mark.parametrize("key, value", [("method", "spiral"), ("param", "wavelet"), ("steps", -1),
                                         ("learning_rate", 0), ("view_min", 2.0), ("view_coarsen", 1.0),
