@@ -246,6 +246,15 @@ def test_an_unseeded_dream_draws_a_seed_of_its_own(net, photo):
 
 
 
+def test_the_recipes_weights_are_the_ones_dreamt_with(photo, tmp_path):
+    from models.tiny import tiny
+
+    torch.save(tiny(seed=5).module.state_dict(), tmp_path / "other.pt")
+    r = Recipe(model="tiny", classes={"1": 1.0}, **{**FAST, "octaves": 1, "iterations": 2})
+    own, other = dream(photo, r, device="cpu"), dream(photo, r.replace(weights=str(tmp_path / "other.pt")), device="cpu")
+    assert not np.array_equal(np.asarray(own), np.asarray(other))
+
+
 def _smooth(h, w, phase=0.0):
     yy, xx = np.mgrid[0:h, 0:w] / 32.0
     rgb = np.stack([np.sin(yy + phase), np.cos(xx * 0.7 + phase), np.sin((xx + yy) * 0.5 + phase)], -1)
