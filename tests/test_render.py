@@ -255,6 +255,13 @@ def test_the_recipes_weights_are_the_ones_dreamt_with(photo, tmp_path):
     assert not np.array_equal(np.asarray(own), np.asarray(other))
 
 
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P"])
+def test_grey_transparent_and_palette_photos_are_dreamt_in_colour(net, photo, mode):
+    r = Recipe(classes={"1": 1.0}, **{**FAST, "octaves": 1, "iterations": 1})
+    out = dream(photo.convert(mode), r, net=net)
+    assert (out.mode, out.size) == ("RGB", photo.size)
+
+
 def _smooth(h, w, phase=0.0):
     yy, xx = np.mgrid[0:h, 0:w] / 32.0
     rgb = np.stack([np.sin(yy + phase), np.cos(xx * 0.7 + phase), np.sin((xx + yy) * 0.5 + phase)], -1)
