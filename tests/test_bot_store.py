@@ -30,7 +30,7 @@ def test_newer_schema_refused(tmp_path):
     db = sqlite3.connect(tmp_path / "bot.db")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(StoreError, match="newer bot"):
+    with pytest.raises(StoreError, match="newer bot.*upgrade the bot or point data_dir elsewhere"):
         Store(tmp_path / "bot.db")
 
 

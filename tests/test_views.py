@@ -242,6 +242,7 @@ def test_progress_reports_every_step_with_a_picture(net, photo):
     ({"1": 1.0, "2": 1.0}, 0.5, 9),                # a hybrid: half as many again per extra class
     ({"1": 1.0, "2": 1.0, "3": 1.0}, 0.5, 12),
     ({"1": 1.0, "2": -1.0}, 0.5, 6),               # a class pushed away is no creature to grow
+    ({"1": 1.0, "2": 0.0}, 0.5, 6),                # nor is one weighted 0
     ({"1": 1.0, "2": 1.0}, 0.0, 6),
 ])
 def test_hybrids_get_more_steps_per_class(net, photo, classes, extra, steps):
@@ -254,6 +255,14 @@ def test_hybrids_get_more_steps_per_class(net, photo, classes, extra, steps):
 def test_other_modes_run_through_views(net, photo, mode):
     r = Recipe(mode=mode, layer="conv2" if mode == "deepdream" else None, **FAST)
     out = dream(photo, r, net=net)
+    assert np.abs(np.asarray(out, float) - np.asarray(photo, float)).mean() > 0.2
+
+
+
+def test_guide_mode_runs_through_views(net, photo, tmp_path):
+    guide = tmp_path / "guide.png"
+    Image.new("RGB", (80, 80), (250, 10, 10)).save(guide)
+    out = dream(photo, Recipe(mode="guide", guide=str(guide), guide_layer="conv2", **FAST), net=net)
     assert np.abs(np.asarray(out, float) - np.asarray(photo, float)).mean() > 0.2
 
 

@@ -83,7 +83,13 @@ class Base:
 
         def __enter__(self):
             self.store._lock.acquire()
-            self.store._db.execute("BEGIN IMMEDIATE")
+            try:
+                self.store._db.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                # e.g. "database is locked" after the busy timeout: without this, every other
+                # thread of the bot would wait on the lock forever
+                self.store._lock.release()
+                raise
             return self.store._db
 
         def __exit__(self, exc_type, exc, tb):
