@@ -55,10 +55,26 @@ def save_image(
         else:
             params.update(method=4)
 
-    _atomic_write(target, lambda f: picture.save(f, format=fmt, **params))
+    _atomic_write(target, lambda f: save_compact(picture, f, fmt, **params))
     if recipe_json is not None:
         _write_sidecar(target, recipe, software)
     return target
+
+
+def save_compact(image: Image.Image, fp: Any, fmt: str, **params: Any) -> None:
+    """image.save, and an optimised or progressive JPEG that does not fit Pillow's buffer written
+    plainly instead. Such a JPEG is made in one buffer Pillow sizes at about a byte a pixel; a
+    dream full of fine colour detail at quality 90+ without chroma subsampling (how dreams are
+    saved) can need more, and libjpeg then fails with "Suspension not allowed here" (an OSError):
+    the dream would be lost for a few per cent of file size. `fp` must be seekable."""
+    try:
+        image.save(fp, format=fmt, **params)
+    except OSError:
+        if fmt != "JPEG" or not (params.get("optimize") or params.get("progressive")):
+            raise
+        fp.seek(0)
+        fp.truncate()
+        image.save(fp, format=fmt, **{**params, "optimize": False, "progressive": False})
 
 
 def save_animation(
