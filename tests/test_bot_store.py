@@ -174,18 +174,25 @@ def test_rate_limits_are_shared_by_every_store_on_the_file(tmp_path):
     b.close()
 
 
-def test_a_database_of_the_previous_schema_keeps_its_data(tmp_path):
-    """Schema 2 (before crashes were told from failures), with data in it, opened by this bot."""
+def schema_2_database(path):
+    """An empty database as a bot of schema 2 left it (before crashes were told from failures),
+    open for the caller to write data into."""
     import sqlite3
 
     from bot.store.schema import MIGRATIONS, statements
 
-    path = tmp_path / "bot.db"
     db = sqlite3.connect(path)
     for v in range(2):
         for stmt in statements(MIGRATIONS[v]):
             db.execute(stmt)
     db.execute("PRAGMA user_version = 2")
+    return db
+
+
+def test_a_database_of_the_previous_schema_keeps_its_data(tmp_path):
+    """Schema 2, with data in it, opened by this bot."""
+    path = tmp_path / "bot.db"
+    db = schema_2_database(path)
     t = "2024-05-01T10:00:00+00:00"
     db.executemany(
         "INSERT INTO sources (id, source, url, sha256, status, attempts, error, credit_json, created_at, updated_at) "

@@ -221,14 +221,10 @@ def test_a_request_seen_twice_is_taken_once_with_its_cursor(tmp_path):
 
 
 def test_a_migration_that_would_break_references_changes_nothing(tmp_path):
-    from bot.store.schema import MIGRATIONS, statements
+    from tests.test_bot_store import schema_2_database
 
     path = tmp_path / "bot.db"
-    db = sqlite3.connect(path)
-    for v in range(2):
-        for stmt in statements(MIGRATIONS[v]):
-            db.execute(stmt)
-    db.execute("PRAGMA user_version = 2")
+    db = schema_2_database(path)
     t = "2024-05-01T10:00:00+00:00"  # a post of a dream that is not there (written with foreign keys off)
     db.execute("INSERT INTO posts (dream_id, publisher, state, updated_at) VALUES (5, 'mastodon', 'pending', ?)", (t,))
     db.commit()
