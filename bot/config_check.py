@@ -181,30 +181,37 @@ def recipe_problems(table: dict[str, Any]) -> list[str]:
     model = recipe.model if recipe is not None else table.get("model")
     weights = recipe.weights if recipe is not None else table.get("weights")
     guide = recipe.guide if recipe is not None else table.get("guide")
-    return problems + model_problems(model, weights, guide)
+    partner = recipe.hybrid_partner if recipe is not None else table.get("hybrid_partner")
+    return problems + model_problems(model, weights, guide, partner)
 
 
-def model_problems(model: Any, weights: Any, guide: Any) -> list[str]:
-    """A model the engine cannot load fails every render, and each failure files a good photo
-    under failed/: refuse it here instead."""
-    from models.registry import is_file_model, list_models
-
-    problems = []
-    if isinstance(model, str) and "\x00" not in model:
-        if is_file_model(model):
-            if not Path(model).expanduser().is_file():
-                problems.append(f"recipe.model: no model file {model} (a path is taken from the folder "
-                                "the bot is started in)")
-        elif model not in list_models():
-            known = sorted(list_models())
-            close = difflib.get_close_matches(model, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            problems.append(f"recipe.model: unknown model {model!r}.{hint} Available: {', '.join(known)}, "
-                            "or the path of an .onnx or Caffe .prototxt file")
+def model_problems(model: Any, weights: Any, guide: Any, partner: Any = "") -> list[str]:
+    """A model the engine cannot load fails every render (a hybrid partner: every hybrid), and
+    each failure files a good photo under failed/: refuse it here instead."""
+    problems = _model_name_problems("model", model)
+    if partner not in ("", "auto"):
+        problems += _model_name_problems("hybrid_partner", partner)
     for key, value in (("weights", weights), ("guide", guide)):
         if isinstance(value, str) and value and "\x00" not in value and not Path(value).expanduser().is_file():
             problems.append(f"recipe.{key}: no file {value} (a path is taken from the folder the bot is started in)")
     return problems
+
+
+def _model_name_problems(key: str, model: Any) -> list[str]:
+    from models.registry import is_file_model, list_models
+
+    if not isinstance(model, str) or "\x00" in model:
+        return []
+    if is_file_model(model):
+        if not Path(model).expanduser().is_file():
+            return [f"recipe.{key}: no model file {model} (a path is taken from the folder the bot is started in)"]
+    elif model not in list_models():
+        known = sorted(list_models())
+        close = difflib.get_close_matches(model, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return [f"recipe.{key}: unknown model {model!r}.{hint} Available: {', '.join(known)}, "
+                "or the path of an .onnx or Caffe .prototxt file"]
+    return []
 
 
 # --- secrets --------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ def test_a_good_config_passes(tmp_path, capsys):
     ('model = "nets/missing.onnx"', "recipe.model"),
     ('model = "nets/deploy.prototxt"\nweights = "nets/missing.caffemodel"', "recipe.model"),
     ('model = "tiny"\nweights = "missing.pt"', "recipe.weights"),
+    ('model = "tiny"\nhybrid_partner = "efficientnet-lite7"', "recipe.hybrid_partner"),
+    ('model = "tiny"\nhybrid_partner = "nets/missing.onnx"', "recipe.hybrid_partner"),
 ])
 def test_a_model_that_cannot_load_is_refused(tmp_path, capsys, recipe, key):
     path = config(tmp_path)
@@ -58,6 +60,14 @@ def test_a_model_that_cannot_load_is_refused(tmp_path, capsys, recipe, key):
     code, _, err = check(path, capsys=capsys)
     assert code == 2 and "Traceback" not in err
     assert any(line.startswith(f"{key}:") for line in problem_lines(err, path)), err
+
+
+@pytest.mark.parametrize("partner", ["auto", "", "tiny-b"])
+def test_a_hybrid_partner_that_loads_or_none_passes(tmp_path, capsys, partner):
+    path = config(tmp_path)
+    path.write_text(path.read_text().replace('model = "tiny"', f'model = "tiny"\nhybrid_partner = "{partner}"'))
+    code, out, err = check(path, capsys=capsys)
+    assert code == 0 and "OK" in out, err
 
 
 def test_an_unknown_model_suggests_the_close_one(tmp_path, capsys):
