@@ -66,7 +66,7 @@ def dream_net(recipe: Recipe, device: str) -> DreamNet:
     partner = hybrid_partner(recipe)
     if not (partner and recipe.method == "views" and recipe.mode == "lucid"):
         return net
-    if sum(1 for w in resolve_classes(recipe, net).values() if w > 0) < 2:
+    if positive_classes(recipe, net) < 2:
         return net
     return _pair(recipe.model, recipe.weights, partner, device)
 
@@ -186,6 +186,11 @@ def resolve_classes(recipe: Recipe, net: DreamNet) -> dict[int, float]:
     return weights
 
 
+def positive_classes(recipe: Recipe, net: DreamNet) -> int:
+    """How many classes `recipe` pushes towards: 2 or more make a hybrid."""
+    return sum(1 for w in resolve_classes(recipe, net).values() if w > 0)
+
+
 def _layer(net: DreamNet, name: str | None) -> str:
     if not name:
         raise RecipeError(f"deepdream needs a layer; model {net.name!r} has: {', '.join(net.layers)}")
@@ -283,7 +288,7 @@ def views_plan(recipe: Recipe, net: DreamNet, seed: int, device: torch.device) -
     objective = build_objective(recipe, net, None, seed, device)
     regions = 0
     if recipe.mode == "lucid":
-        kinds = sum(1 for w in resolve_classes(recipe, net).values() if w > 0)
+        kinds = positive_classes(recipe, net)
         if kinds > 1:
             steps = round(recipe.steps * (1 + recipe.hybrid_steps * (kinds - 1)))
             recipe = dataclasses.replace(recipe, steps=steps)
