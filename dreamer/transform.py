@@ -211,9 +211,9 @@ def view_batch(x: torch.Tensor, views: list[View], size: int) -> torch.Tensor:
     return torch.cat(out)  # type: ignore[arg-type]
 
 
-def _sample(src: torch.Tensor, views: list[View], side: int, full: tuple[int, int]) -> torch.Tensor:
-    """(n, 3, side, side) bilinear samples of the views from src, a pyramid level of a picture
-    of size `full` (the views' coordinates are the full picture's)."""
+def view_affines(views: list[View], full: tuple[int, int]) -> torch.Tensor:
+    """(n, 2, 3) affine_grid matrices (align_corners=False) mapping each view's square, turned by
+    its angle, onto a picture of size `full` = (height, width)."""
     h, w = full
     rows = []
     for v in views:
@@ -221,7 +221,13 @@ def _sample(src: torch.Tensor, views: list[View], side: int, full: tuple[int, in
         c, s = math.cos(a), math.sin(a)
         rows.append([[v.side / w * c, -v.side / w * s, 2 * v.cx / w - 1],
                      [v.side / h * s, v.side / h * c, 2 * v.cy / h - 1]])
-    theta = torch.tensor(rows, dtype=src.dtype, device=src.device)
+    return torch.tensor(rows)
+
+
+def _sample(src: torch.Tensor, views: list[View], side: int, full: tuple[int, int]) -> torch.Tensor:
+    """(n, 3, side, side) bilinear samples of the views from src, a pyramid level of a picture
+    of size `full` (the views' coordinates are the full picture's)."""
+    theta = view_affines(views, full).to(src)
     n = len(views)
     grid = F.affine_grid(theta, [n, src.shape[1], side, side], align_corners=False)
     return F.grid_sample(src.expand(n, -1, -1, -1), grid, mode="bilinear", padding_mode="reflection",

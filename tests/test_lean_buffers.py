@@ -2,7 +2,6 @@
 picture out) and views sampled one at a time give the values the whole-tensor formulas gave."""
 from __future__ import annotations
 
-import math
 import random
 
 import numpy as np
@@ -12,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from dreamer import param as prm
-from dreamer.transform import View, random_views, to_image, to_tensor, view_batch
+from dreamer.transform import View, random_views, to_image, to_tensor, view_affines, view_batch
 
 
 def test_to_tensor_and_to_image_are_the_plain_conversions():
@@ -45,14 +44,7 @@ def test_compose_full_is_compose_of_the_enlarged_detail(detail_size, chunk):
 def batched_views(x: torch.Tensor, views: list[View], size: int, k: int | None = None) -> torch.Tensor:
     """Every view at once from the full picture, sampled k-fold and averaged down by avg_pool2d
     (view_batch as it was, and with a big k a near-ideal box filter)."""
-    h, w = x.shape[-2:]
-    rows = []
-    for v in views:
-        a = math.radians(v.angle)
-        c, s = math.cos(a), math.sin(a)
-        rows.append([[v.side / w * c, -v.side / w * s, 2 * v.cx / w - 1],
-                     [v.side / h * s, v.side / h * c, 2 * v.cy / h - 1]])
-    theta = torch.tensor(rows, dtype=x.dtype)
+    theta = view_affines(views, tuple(x.shape[-2:])).to(x)
     k = k or max(1, min(4, round(max(v.side for v in views) / size)))
     grid = F.affine_grid(theta, [len(views), 3, size * k, size * k], align_corners=False)
     out = F.grid_sample(x.expand(len(views), -1, -1, -1), grid, mode="bilinear",
