@@ -73,6 +73,30 @@ def test_fourier_colours_are_correlated_like_photos():
     assert float(c[0, 1]) > 0.5 and float(c[1, 2]) > 0.5
 
 
+def _smooth(n: int) -> bool:
+    for p in (2, 3, 5, 7):
+        while n % p == 0:
+            n //= p
+    return n == 1
+
+
+def test_fft_length_is_the_next_length_with_only_small_prime_factors():
+    for n in range(1, 3000):
+        m = prm.fft_length(n)
+        assert m >= n and _smooth(m) and not any(_smooth(k) for k in range(n, m)), n
+
+
+def test_fourier_canvas_has_a_fast_length_and_keeps_its_margin(monkeypatch):
+    # 872 rows + margins = 1090 = 2*5*109: a slow FFT; the canvas must grow to 1120
+    sizes = []
+    real = torch.fft.irfftn
+    monkeypatch.setattr(torch.fft, "irfftn", lambda x, s, **kw: sizes.append(tuple(s)) or real(x, s=s, **kw))
+    with torch.no_grad():
+        d = prm.make("fourier", 872, 1000, std=0.01, seed=1).detail()
+    assert d.shape == (1, 3, 872, 1000)
+    assert sizes == [(1120, 1250)]
+
+
 # --- views cover every pixel evenly -----------------------------------------------------------
 def coverage(height: int, width: int, steps: int, n: int, side=(0.33, 1.0), seed=0) -> torch.Tensor:
     """How much each pixel was seen, over many steps of views (the gradient of the views' sum)."""
