@@ -77,18 +77,19 @@ def test_imagenet_is_cached_and_matches_the_file(labels):
     assert again.groups == labels.groups
 
 
-def test_module_needs_only_the_standard_library():
-    # Load models/labels.py on its own (not via the models package, which imports torch).
-    module_file = str(IMAGENET_FILE.parent.parent / "labels.py")
+def test_labels_import_without_torch():
+    # The bot's class lookups and config checks import models.labels (and its file reader):
+    # neither may pull in torch or the other heavy libraries through the models package.
     code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('labels', {module_file!r})\n"
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
-        "assert m.imagenet().name(1) == 'goldfish'\n"
+        "import sys\n"
+        "from models.labels import imagenet\n"
+        "assert imagenet().name(1) == 'goldfish'\n"
+        "import models\n"
+        "assert models.labels.Labels.from_file(models.labels.IMAGENET_FILE).name(2) == 'great white shark'\n"
         "bad = [n for n in ('torch', 'numpy', 'PIL', 'nltk') if n in sys.modules]\n"
         "assert not bad, bad\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd="/")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=IMAGENET_FILE.parent.parent.parent)
 
 
 # -- resolve --------------------------------------------------------------------------------
