@@ -444,3 +444,14 @@ def test_dives_have_their_own_daily_limit(tmp_path, image_path):
     with pytest.raises(PublishError):
         mem.publish(make_post(still, post_id="dive-x", video_path=video))
     mem.publish(make_post(image_path, post_id="post-9"))
+
+
+def test_the_local_daily_counts_start_again_at_midnight_utc():
+    count = tumblr._DailyCount()
+    count.add()
+    count.add()
+    assert count.today() == 2
+    count.day = "2000-01-01"  # the count was made on another (UTC) day
+    assert count.today() == 0
+    count.add()
+    assert count.today() == 1

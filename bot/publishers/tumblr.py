@@ -37,6 +37,7 @@ import io
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -92,15 +93,13 @@ class TumblrPublisher:
         self.timeout = float(timeout)
         self._posts_today_fn = posts_today
         self._videos_today_fn = videos_today
-        self._video_day: str | None = None
-        self._video_count = 0
         self._session = requests.Session()
         oauth1 = require("requests_oauthlib", "tumblr").OAuth1  # the [tumblr] extra
         self._session.auth = oauth1(consumer_key, consumer_secret, oauth_token, oauth_secret)
         self._session.headers["User-Agent"] = USER_AGENT
         self._session.hooks["response"].append(self._on_response)
-        self._count_day: str | None = None
-        self._count = 0
+        self._posts = _DailyCount()  # this process's own count, when the bot's store gives none
+        self._videos = _DailyCount()
         # time.time() before which we do not ask Tumblr, and why: "api" for every call
         # (the application's hourly/daily call limits, a 429), "post" for creating posts
         # only; in the bot's database when given, so every process honours them.
@@ -318,27 +317,15 @@ class TumblrPublisher:
             )
 
     def _posts_today(self) -> int:
-        if self._posts_today_fn is not None:
-            return self._posts_today_fn()
-        today = datetime.now(timezone.utc).date().isoformat()
-        if self._count_day != today:
-            self._count_day, self._count = today, 0
-        return self._count
+        return self._posts_today_fn() if self._posts_today_fn is not None else self._posts.today()
 
     def _videos_today(self) -> int:
-        if self._videos_today_fn is not None:
-            return self._videos_today_fn()
-        today = datetime.now(timezone.utc).date().isoformat()
-        if self._video_day != today:
-            self._video_day, self._video_count = today, 0
-        return self._video_count
+        return self._videos_today_fn() if self._videos_today_fn is not None else self._videos.today()
 
     def _count_post(self, video: bool = False) -> None:
-        self._posts_today()  # rolls the counter over at midnight UTC
-        self._count += 1
+        self._posts.add()
         if video:
-            self._videos_today()
-            self._video_count += 1
+            self._videos.add()
 
     def _post_url(self, post_id: str) -> str | None:
         if self.state not in ("published", "private") or self.blog.startswith("t:"):
@@ -346,6 +333,23 @@ class TumblrPublisher:
         if "." in self.blog:
             return f"https://{self.blog}/post/{post_id}"
         return f"https://www.tumblr.com/{self.blog}/{post_id}"
+
+
+@dataclass
+class _DailyCount:
+    """A count that starts again at midnight UTC, when Tumblr's daily limits do."""
+
+    day: str | None = None
+    count: int = 0
+
+    def today(self) -> int:
+        now = datetime.now(timezone.utc).date().isoformat()
+        if self.day != now:
+            self.day, self.count = now, 0
+        return self.count
+
+    def add(self) -> None:
+        self.count = self.today() + 1
 
 
 class _UnreadableSuccess(PublishError):
