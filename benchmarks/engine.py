@@ -26,8 +26,6 @@ Not a test: it prints figures and a Markdown table for the README.
 from __future__ import annotations
 
 import argparse
-import gc
-import json
 import os
 import platform
 import random
@@ -53,52 +51,9 @@ from dreamer.transform import to_tensor  # noqa: E402
 from models import create_model  # noqa: E402
 from models.efficientnet_lite import build_efficientnet_lite  # noqa: E402
 
-PHOTO = ROOT / "photos" / "rocket.jpg"
-MODEL = "efficientnet-lite0"
-CLASSES = {"goldfish": 1.0}
-MB = 1024 * 1024
-
-
-def photo(width: int, height: int) -> Image.Image:
-    return Image.open(PHOTO).convert("RGB").resize((width, height), Image.LANCZOS)
-
-
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"{one:.2f} (1 min) / {five:.2f} (5 min)"
-
-
-def timer(device: torch.device) -> Callable[[Callable[[], object]], float]:
-    def run(fn: Callable[[], object]) -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return time.perf_counter() - t
-
-    return run
-
-
-def interleaved(cases: dict[str, Callable[[], object]], reps: int, device: torch.device) -> dict[str, list[float]]:
-    """Warm each case up once, then time them round-robin (order rotated each repeat), so a
-    neighbour's load hits them all alike."""
-    time_it = timer(device)
-    for fn in cases.values():
-        time_it(fn)
-    names = list(cases)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(reps):
-        for n in names[r % len(names):] + names[:r % len(names)]:
-            times[n].append(time_it(cases[n]))
-    return times
-
-
-def paired_ratio(a: list[float], b: list[float]) -> float:
-    """Median of per-repeat ratios a/b: robust to load that changes between repeats."""
-    return statistics.median(x / y for x, y in zip(a, b))
-
+# siblings (this script's folder is on sys.path when it runs)
+from engine_dreams import Case, section_dreams  # noqa: E402
+from engine_timing import CLASSES, MB, MODEL, PHOTO, fmt, interleaved, load, paired_ratio, photo, timer  # noqa: E402
 
 # --- 1. tiles/s ----------------------------------------------------------------------------
 def raw_batches(net, x: torch.Tensor, n: int, batch: int = 8) -> list[torch.Tensor]:
@@ -170,10 +125,6 @@ def section_tiles(nets: dict, x, class_id: int, plan: "Plan", device, amp: bool,
     return row
 
 
-def fmt(ts: list[float]) -> str:
-    return ", ".join(f"{t:.2f}" for t in ts) + " s"
-
-
 # --- 2. the default dream against plain passes of the stock net -------------------------------
 def section_ratio(nets: dict, class_id: int, plan: "Plan", device, amp: bool) -> dict:
     w, h = plan.ratio_photo
@@ -194,91 +145,6 @@ def section_ratio(nets: dict, class_id: int, plan: "Plan", device, amp: bool) ->
     print(f"  default dream of {w}x{h} ({recipe.steps} steps): {dream_s:.1f} s; 160 plain fwd+bwd of the "
           f"stock net: {before:.1f} s before, {after:.1f} s after -> {row['ratio']:.2f}x")
     return row
-
-
-# --- 3. whole dreams in fresh processes -------------------------------------------------------
-@dataclass(frozen=True)
-class Case:
-    label: str
-    model: str
-    width: int
-    height: int
-    steps: int | None  # None: the default recipe's
-
-    @property
-    def arg(self) -> str:
-        return f"{self.label}:{self.model}:{self.width}x{self.height}:{self.steps or 0}"
-
-    @classmethod
-    def parse(cls, arg: str) -> "Case":
-        label, model, size, steps = arg.split(":")
-        w, h = size.split("x")
-        return cls(label, model, int(w), int(h), int(steps) or None)
-
-
-def proc_status(key: str) -> int:
-    """VmRSS or VmHWM (its high-water mark) of this process, in bytes. Not ru_maxrss: Linux
-    carries a parent's high-water mark across fork+exec into the child's."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
-    raise KeyError(key)
-
-
-def child_case(case: Case, device: str) -> None:
-    """Runs in its own process: one dream, then one JSON line of figures on stdout."""
-    net = create_model(case.model, device=device)
-    image = photo(case.width, case.height)
-    recipe = Recipe(model=case.model, classes=dict(CLASSES))
-    if case.steps is not None:
-        recipe = recipe.replace(steps=case.steps)
-    gc.collect()
-    before = proc_status("VmRSS")
-    try:  # reset VmHWM to now (Linux >= 4.0), so the peak read after is the dream's own
-        Path("/proc/self/clear_refs").write_text("5")
-        own = True
-    except OSError:
-        own = False
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    t = time.perf_counter()
-    out = dream(image, recipe, device=device, net=net)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    wall = time.perf_counter() - t
-    assert out.size == image.size
-    print(json.dumps({"wall_s": wall, "before": before, "peak": proc_status("VmHWM"), "own": own,
-                      "threads": torch.get_num_threads(), "steps": recipe.steps,
-                      "cuda_peak": torch.cuda.max_memory_allocated() if device.startswith("cuda") else None}))
-
-
-def section_dreams(plan: "Plan", device: str) -> dict:
-    rows: dict = {}
-    for case in plan.cases:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case.arg, "--device", device]
-        res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-        if res.returncode != 0:
-            print(f"  {case.arg}: FAILED\n{res.stderr[-2000:]}")
-            continue
-        row = json.loads(res.stdout.strip().splitlines()[-1])
-        buf = 12 * case.width * case.height  # one float32 RGB picture
-        row["growth"] = row["peak"] - row["before"]
-        row["buffers"] = row["growth"] / buf
-        rows[case] = row
-        cuda = f", CUDA max allocated {row['cuda_peak'] / MB:.0f} MB" if row["cuda_peak"] else ""
-        print(f"  {case.width}x{case.height} {case.label} ({case.model}, {row['steps']} steps): "
-              f"{row['wall_s']:.1f} s, peak RSS {row['peak'] / MB:.0f} MB"
-              f"{'' if row['own'] else ' (since start)'} (+{row['growth'] / MB:.0f} MB during the dream){cuda}")
-    # Full-size buffers: how memory grows with the photo beyond the ~1 MP the loop works at, in
-    # float RGB pictures (the tiny net, so the net's own activations do not blur the count).
-    tiny = sorted((c.width * c.height, r) for c, r in rows.items() if c.model == "tiny")
-    if len(tiny) >= 2:
-        (px0, r0), (px1, r1) = tiny[0], tiny[-1]
-        rows["slope"] = {"buffers": (r1["growth"] - r0["growth"]) / (12 * (px1 - px0)), "from": px0, "to": px1}
-        print(f"  full-size buffers ({px0 / 1e6:.1f} -> {px1 / 1e6:.1f} MP, tiny net): "
-              f"{rows['slope']['buffers']:.1f} float RGB pictures")
-    return rows
 
 
 # --- 4. thin pictures -------------------------------------------------------------------------
@@ -428,7 +294,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compile", action="store_true", help="also time torch.compile of the fast net")
     ap.add_argument("--sections", default="12345", help="which sections to run (default 12345)")
     ap.add_argument("--batch-k", type=int, default=4, help="pictures per batch in section 5 (default 4)")
-    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -437,9 +302,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print(f"--device {args.device}: this torch ({torch.__version__}) sees no CUDA GPU", file=sys.stderr)
         return 2
-    if args.child:
-        child_case(Case.parse(args.child), args.device)
-        return 0
 
     device = torch.device(args.device)
     amp = device.type == "cuda"  # the engine's own rule

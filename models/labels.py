@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
