@@ -185,4 +185,4 @@ def _view_gradient(x, run, objective, recipe: Recipe, tile: int, rng: random.Ran
     return torch.where(density > 1e-3, back[:, :3] / density.clamp_min(1e-3), torch.zeros_like(back[:, :3])), score
 
 
-__all__ = ["Progress", "dream", "dream_tensor", "load_net", "pick_device", "tiled_gradient", "ModelError"]
+__all__ = ["dream_tiles", "octave_sizes", "tiled_gradient"]
