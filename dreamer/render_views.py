@@ -93,8 +93,17 @@ def start(base: torch.Tensor, recipe: Recipe, net: DreamNet, objective: obj.Obje
     masks = class_regions(regions, seed) if regions > 1 and recipe.hybrid == "regions" else None
     split = regions if regions > 1 and recipe.hybrid == "split" else 0
     return ViewDream(base, recipe, objective, resize(base, (wh, ww)), p,
-                     torch.optim.Adam(p.tensors, lr=recipe.learning_rate), random.Random(seed), masks, split,
+                     adam(p.tensors, recipe.learning_rate), random.Random(seed), masks, split,
                      net.input_size)
+
+
+def adam(tensors: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+    """Adam as one fused kernel where this torch has it (2.4+: CPU too): the detail's spectrum has
+    millions of values, and the per-op update took 20-30 ms a step on one core against 3.5 ms."""
+    try:
+        return torch.optim.Adam(tensors, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # an older torch, or a device without the kernel
+        return torch.optim.Adam(tensors, lr=lr)
 
 
 def draw(d: ViewDream) -> tuple[list[View], torch.Tensor]:

@@ -12,7 +12,7 @@ from dreamer import param as prm
 from dreamer.presets import preset
 from dreamer.recipe import Recipe, RecipeError
 from dreamer.render import dream
-from dreamer.render_views import class_regions, region_shares, split_shares, working_size
+from dreamer.render_views import adam, class_regions, region_shares, split_shares, working_size
 from dreamer.transform import random_views, to_tensor, view_batch
 from tests.test_render import net, photo  # noqa: F401 - the tiny net and test photo, shared
 
@@ -95,6 +95,21 @@ def test_fourier_canvas_has_a_fast_length_and_keeps_its_margin(monkeypatch):
         d = prm.make("fourier", 872, 1000, std=0.01, seed=1).detail()
     assert d.shape == (1, 3, 872, 1000)
     assert sizes == [(1120, 1250)]
+
+
+def test_the_detail_is_optimised_by_fused_adam_with_the_same_steps_as_plain_adam():
+    # fused: one kernel for the spectrum's millions of values (a speed promise of issue 13)
+    torch.manual_seed(0)
+    a = torch.randn(3, 40, 21, 2, requires_grad=True)
+    b = a.detach().clone().requires_grad_(True)
+    fused, plain = adam([a], 0.05), torch.optim.Adam([b], lr=0.05)
+    assert fused.defaults["fused"] is True
+    for i in range(5):
+        g = torch.randn_like(a)
+        a.grad, b.grad = g.clone(), g.clone()
+        fused.step()
+        plain.step()
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 # --- views cover every pixel evenly -----------------------------------------------------------
