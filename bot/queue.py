@@ -12,7 +12,9 @@ pops a task before running it, so a worker killed mid-render loses it: the bot, 
 the result, sees the lease expire and enqueues the job again; a worker killed after taking
 the task but before writing its lease is seen too (the task is in neither the queue nor a
 lease). Transient errors are retried by huey with exponential backoff; permanent ones (bad
-image, bad recipe) are reported back at once and never retried.
+image, bad recipe) are reported back at once and never retried. With `[queue] batch` above 1
+the jobs a worker's threads hold at once meet in bot/render_batcher.py and are dreamt in one
+net batch; each thread keeps its own job, lease and errors all the same.
 
 The waiting bot keeps a `wait:` key alive for each job; a job whose waiter is gone (the bot
 was killed) is an orphan, and `sweep` (at start and periodically, in the bot and in every

@@ -53,11 +53,14 @@ def _batch_key(recipe: Recipe) -> Hashable | None:
     return dreamer.batch_key(recipe)
 
 
+_UNKNOWN = object()  # a call's key before the running thread has worked it out
+
+
 @dataclass(eq=False)
 class _Call:
     image: Image.Image
     recipe: Recipe
-    key: Hashable | None
+    key: Hashable | None  # or _UNKNOWN
     since: float
     out: Image.Image | None = None
     error: BaseException | None = None
@@ -83,11 +86,7 @@ class BatchingRenderer:
         self._busy = False  # one thread gathers and renders a group at a time
 
     def render(self, image: Image.Image, recipe: Recipe) -> Image.Image:
-        try:
-            key = self._key(recipe)
-        except Exception:  # noqa: BLE001  (its net or classes are wrong: dreamt alone, the engine says why)
-            key = None
-        call = _Call(image, recipe, key, time.monotonic())
+        call = _Call(image, recipe, _UNKNOWN, time.monotonic())
         with self._cond:
             self._pending.append(call)
             self._cond.notify_all()  # a gathering thread may be waiting for just this call
@@ -125,6 +124,9 @@ class BatchingRenderer:
         """The next group, taken off the pending list (lock held): the first full one (a call
         that cannot batch is full alone), else the oldest call's once its wait is over."""
         while True:
+            for c in self._pending:
+                if c.key is _UNKNOWN:
+                    c.key = self._key_of(c.recipe)
             groups: dict[Hashable, list[_Call]] = {}
             ready = None
             for c in self._pending:  # oldest first
@@ -146,6 +148,15 @@ class BatchingRenderer:
                 return ready
             self._cond.wait(left)
 
+    def _key_of(self, recipe: Recipe) -> Hashable | None:
+        # Here, in the one thread that runs groups, never in the callers' threads at once: the
+        # key loads nets, and two threads loading one net together can build it wrong (a seeded
+        # net's weights come from torch's one global random generator).
+        try:
+            return self._key(recipe)
+        except Exception:  # noqa: BLE001  (its net or classes are wrong: dreamt alone, the engine says why)
+            return None
+
     def _run(self, group: list[_Call]) -> None:
         """Fill each call's out or error (no lock held: other calls join the pending list)."""
         if len(group) > 1:
@@ -157,6 +168,7 @@ class BatchingRenderer:
                 log.warning("a batch of %d renders failed (%s: %s); rendering each alone", len(group),
                             type(exc).__name__, exc)
             else:
+                log.debug("dreamt %d jobs in one batch", len(group))
                 for c, out in zip(group, outs):
                     c.out = out
                 return

@@ -16,7 +16,7 @@ from bot.config import load_config
 from bot.queue_bot import RemoteRender, queue_status
 from bot.render import EngineRenderer
 from bot.render_batcher import BatchingRenderer
-from bot_helpers import photo_bytes, tiny_config
+from bot_helpers import photo_bytes, tiny_config, wait_for
 
 
 @pytest.fixture
@@ -36,10 +36,10 @@ def worker(tmp_path, monkeypatch):
 
     consumers = []
 
-    def make(extra: str):
+    def make(extra: str, render=None):
         cfg = load_config(tiny_config(tmp_path, extra=extra), need_secrets=False)
         q = queue.RenderQueue(queue.QueueSettings.from_config(cfg))
-        q.serve_here(name="batch-worker")  # the engine, batched as the config says
+        q.serve_here(render=render, name="batch-worker")  # by default the engine, batched as the config says
         c = q.consumer(cfg.queue.workers, in_process=True)
         c.start()
         consumers.append(c)
@@ -121,15 +121,30 @@ def test_a_bad_job_in_a_batch_gets_its_own_error_and_the_others_their_pictures(w
 
 def test_jobs_for_other_nets_go_in_other_batches_and_other_engines_alone(worker):
     make, calls, dream = worker
-    cfg, q = make(config(2, 5))
+    keyed = []  # seeds in the order the worker saw the jobs (it works out each key as one arrives)
+
+    def key(recipe):
+        keyed.append(recipe.seed)
+        return dreamer.batch_key(recipe)
+
+    cfg, q = make(config(2, 5), render=BatchingRenderer(2, 60, key=key))
     plain = jobs_for(cfg, 2)
     # two classes with a partner named: these dream with tiny and tiny-b together
     hybrids = [(im, r.replace(classes={"goldfish": 1.0, "tench": 1.0}, hybrid_partner="tiny-b"))
                for im, r in jobs_for(cfg, 4)[2:]]
     tiles = [(dreamer.load_image(photo_bytes(20)), cfg.base_recipe().replace(classes={"1": 1.0}, seed=7,
                                                                             method="tiles"))]
-    jobs = plain + hybrids + tiles
-    outs = render_together(q, jobs)
+    # They reach the worker interleaved, one after another: the first two that meet are for
+    # different nets, so only grouping by net makes the batches below.
+    jobs = [plain[0], hybrids[0], plain[1], hybrids[1], *tiles]
+    remote = RemoteRender(q)
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        futures = []
+        for image, recipe in jobs:
+            futures.append(pool.submit(remote.render, image, recipe))
+            assert wait_for(lambda: recipe.seed in keyed or futures[-1].done(), 120), "the job never arrived"
+        outs = [f.result(timeout=600) for f in futures]
+    assert keyed == [100, 102, 101, 103, 7]
     groups = sorted(sorted(r.seed for r in batch) for batch in calls["batch"])
     assert groups == [[100, 101], [102, 103]]  # the plain pair and the hybrid pair, never mixed
     assert [r.seed for r in calls["alone"]] == [7]  # the tiles engine does not batch
@@ -164,3 +179,36 @@ def test_check_config_refuses_a_batch_that_cannot_fill(tmp_path, capsys, extra, 
     # with Redis the bot's parallel is not all that feeds the workers: only the threads must fit
     ok = tiny_config(tmp_path, extra='[queue]\nurl = "redis://localhost:6379/0"\nbatch = 4\nworkers = 4\n')
     assert main(["check-config", "--dry-run", "--config", str(ok)]) == 0
+
+
+def test_a_worker_process_on_redis_dreams_its_jobs_in_one_batch(tmp_path):
+    """`run_bot.py worker` as deployed: its threads hold K jobs from Redis and dream them as one."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from peers import REDIS, require
+    from redis_server import redis_server
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "redis").mkdir()
+    with redis_server(require("redis-server", REDIS), tmp_path / "redis") as url:
+        path = tiny_config(tmp_path, extra=f'[queue]\nurl = "{url}"\nbatch = 3\nworkers = 3\nparallel = 3\n'
+                                            "batch_wait_seconds = 60\n")
+        cfg = load_config(path, need_secrets=False)
+        q = queue.RenderQueue.from_config(cfg)
+        log = tmp_path / "worker.log"
+        proc = subprocess.Popen([sys.executable, str(root / "run_bot.py"), "worker", "--config", str(path),
+                                 "--log-level", "DEBUG"], cwd=root, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        try:
+            assert wait_for(lambda: queue_status(q)["workers"], 120), "the worker did not start"
+            jobs = jobs_for(cfg, 3)
+            outs = render_together(q, jobs)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+    text = log.read_text()
+    assert "with 3 thread(s), up to 3 jobs per batch" in text
+    assert text.count("dreamt 3 jobs in one batch") == 1 and "dreamt 2 jobs" not in text, text[-2000:]
+    for out, (image, recipe) in zip(outs, jobs):
+        assert_as_alone(out, image, recipe, dreamer.render.dream)
