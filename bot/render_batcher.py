@@ -153,7 +153,9 @@ class BatchingRenderer:
         # key loads nets, and two threads loading one net together can build it wrong (a seeded
         # net's weights come from torch's one global random generator).
         try:
-            return self._key(recipe)
+            key = self._key(recipe)
+            hash(key)  # grouped in a dict below: a key that cannot be one means "alone", not a stuck call
+            return key
         except Exception:  # noqa: BLE001  (its net or classes are wrong: dreamt alone, the engine says why)
             return None
 
