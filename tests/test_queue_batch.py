@@ -94,6 +94,7 @@ def test_jobs_enqueued_together_are_dreamt_in_one_batch_each_as_alone(worker):
     assert isinstance(q.renderer, BatchingRenderer) and q.renderer.batch == 3
     jobs = jobs_for(cfg, 3)
     outs = render_together(q, jobs)
+    assert not [o for o in outs if isinstance(o, Exception)], outs  # the queue itself failed: say how
     assert len(calls["batch"]) == 1 and sorted(r.seed for r in calls["batch"][0]) == [100, 101, 102]
     assert calls["alone"] == []
     for out, (image, recipe) in zip(outs, jobs):  # each job got its own picture back
@@ -109,6 +110,7 @@ def test_a_bad_job_in_a_batch_gets_its_own_error_and_the_others_their_pictures(w
     strip = dreamer.load_image(photo_bytes(99, size=(340, 20)))  # 17:1, a shape the engine refuses
     jobs[1] = (strip, jobs[1][1])
     outs = render_together(q, jobs)
+    assert not isinstance(outs[0], Exception) and not isinstance(outs[2], Exception), outs
     assert len(calls["batch"]) == 1  # the batch was tried, failed on the strip...
     assert sorted(r.seed for r in calls["alone"]) == [100, 101, 102]  # ...and each was dreamt alone
     assert isinstance(outs[1], queue.RenderFailed) and "17:1" in str(outs[1])
@@ -158,6 +160,7 @@ def test_batch_1_is_one_job_at_a_time_as_before(worker):
     assert isinstance(q.renderer, EngineRenderer)
     jobs = jobs_for(cfg, 3)
     outs = render_together(q, jobs)
+    assert not [o for o in outs if isinstance(o, Exception)], outs
     assert calls["batch"] == [] and sorted(r.seed for r in calls["alone"]) == [100, 101, 102]
     for out, (image, recipe) in zip(outs, jobs):
         assert np.array_equal(np.asarray(out), np.asarray(dream(image, recipe)))
@@ -204,6 +207,7 @@ def test_a_worker_process_on_redis_dreams_its_jobs_in_one_batch(tmp_path):
             assert wait_for(lambda: queue_status(q)["workers"], 120), "the worker did not start"
             jobs = jobs_for(cfg, 3)
             outs = render_together(q, jobs)
+            assert not [o for o in outs if isinstance(o, Exception)], outs
         finally:
             proc.terminate()
             proc.wait(60)
