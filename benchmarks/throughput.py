@@ -1,7 +1,8 @@
 """Dreams per minute through the render queue with 1 and 2 workers, how pictures travel, and
-what batching small requests would buy.
+what batching requests buys.
 
     .venv/bin/python benchmarks/throughput.py [--dreams 6] [--workers 1 2] [--skip-batching]
+        [--batch 4] [--batch-dreams 8] [--only-queue-batch]
 
 1. Throughput: a real redis-server (Debian's, started here on a free port, nothing saved),
    N `run_bot.py worker` processes and the bot side's `RemoteRender` keeping N renders in
@@ -14,6 +15,10 @@ what batching small requests would buy.
 3. Batching: 4 small (224x224) requests dreamt one after another vs. as one 2x2 mosaic, which
    is what a worker batching them would feed the engine (the same tiles in fewer, fuller
    batches).
+4. Batching through the queue (`[queue] batch`): the embedded queue with K consumer threads and
+   the bot keeping K renders in flight, the same jobs with batch = 1 (K dreams side by side, as
+   before) and batch = K (one `dream_batch` of K pictures), alternated twice, medians; the
+   recipe above with `--batch-steps` steps (the default 128 takes ~50 s a dream on one core).
 
 Not a test: it prints figures.
 """
@@ -157,13 +162,76 @@ def batching(repeats: int = 2) -> tuple[float, float]:
     return statistics.median(one_by_one), statistics.median(together)
 
 
+def queue_batching(k: int, n_dreams: int, tmp: Path, steps: int, repeats: int = 2) -> dict[int, float]:
+    """Dreams/min through the embedded queue with [queue] batch 1 and k, K renders in flight."""
+    from bot.config import load_config
+    from bot.queue import RenderQueue
+    from bot.queue_bot import RemoteRender
+
+    recipe = "\n".join(f"{key} = {v!r}".replace("'", '"') for key, v in {**RECIPE, "steps": steps}.items())
+    import dreamer.render_batch
+
+    real = dreamer.render_batch.dream_batch
+    sizes: list[int] = []
+
+    def counted(images, recipes, *args, **kwargs):  # to show the batches really were K pictures
+        sizes.append(len(images))
+        return real(images, recipes, *args, **kwargs)
+
+    dreamer.render_batch.dream_batch = counted
+    rates: dict[int, list[float]] = {1: [], k: []}
+    for i, batch in enumerate([1, k] * repeats):
+        run_dir = tmp / f"qb{i}"
+        run_dir.mkdir()
+        path = run_dir / "bench.toml"
+        path.write_text(
+            f'[bot]\nname = "Bench"\ndata_dir = "data"\n\n[schedule]\ninterval_minutes = 60\n\n'
+            f'[[sources]]\ntype = "folder"\npath = "inbox"\n\n[recipe]\n{recipe}\n\n'
+            f"[queue]\nworkers = {k}\nparallel = {k}\nbatch = {batch}\nbatch_wait_seconds = 5\n",
+            encoding="utf-8")
+        cfg = load_config(path, need_secrets=False)
+        q = RenderQueue.from_config(cfg)
+        q.serve_here()
+        consumer = q.consumer(k, in_process=True)
+        consumer.start()
+        try:
+            render = RemoteRender(q)
+            base = cfg.base_recipe()
+
+            def one(s: int) -> None:
+                render.render(photo(s), base.replace(classes={str(1 + s % 900): 1.0}, seed=s))
+
+            def together(seeds: list[int]) -> None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(len(seeds)) as pool:
+                    list(pool.map(one, seeds))  # re-raises a render's error
+
+            together(list(range(1000, 1000 + k)))  # warm-up (the model is cached after the first run)
+            t0 = time.monotonic()
+            for start in range(0, n_dreams, k):  # the same jobs for each setting
+                together(list(range(start, min(n_dreams, start + k))))
+            rates[batch].append(60.0 * n_dreams / (time.monotonic() - t0))
+        finally:
+            consumer.stop(graceful=True)
+    dreamer.render_batch.dream_batch = real
+    print(f"batch sizes dreamt: {sizes}")
+    return {b: statistics.median(r) for b, r in rates.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dreams", type=int, default=6)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     ap.add_argument("--skip-batching", action="store_true")
+    ap.add_argument("--batch", type=int, default=4, help="K for the queue batching section")
+    ap.add_argument("--batch-dreams", type=int, default=8, help="dreams per setting in that section")
+    ap.add_argument("--batch-steps", type=int, default=16, help="steps of each dream in that section")
+    ap.add_argument("--only-queue-batch", action="store_true", help="run only the queue batching section")
     args = ap.parse_args()
+    if args.only_queue_batch:
+        return print_queue_batching(args)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {args.threads} torch "
           f"thread(s) per worker; recipe {RECIPE}; 320x240 photos")
     from redis_server import redis_server
@@ -191,6 +259,20 @@ def main() -> None:
         a, b = batching()
         print(f"\nbatching 4 requests of 224x224: one by one {a:.2f} s, as one 2x2 mosaic {b:.2f} s "
               f"({a / b:.2f}x)")
+    print_queue_batching(args)
+
+
+def print_queue_batching(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    k = args.batch
+    print(f"\nqueue batching: embedded queue, {k} consumer threads, {k} renders in flight, "
+          f"{args.batch_dreams} dreams of {args.batch_steps} steps per setting; load average {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory() as d:
+        rates = queue_batching(k, args.batch_dreams, Path(d), args.batch_steps)
+    print(f"\n| [queue] batch | dreams/min |\n|---|---|\n| 1 | {rates[1]:.2f} |\n"
+          f"| {k} | {rates[k]:.2f} ({rates[k] / rates[1]:.2f}x) |")
 
 
 if __name__ == "__main__":

@@ -111,7 +111,8 @@ def _worker(cfg, args, render) -> int:
         print(f"{args.config}: cannot reach the queue at {cfg.queue.url}: {exc}", file=sys.stderr)
         return 1
     state = q.serve_here(render=render)
-    log.info("worker %s: taking renders from %s with %d thread(s)", state.name, cfg.queue.url, cfg.queue.workers)
+    log.info("worker %s: taking renders from %s with %d thread(s)%s", state.name, cfg.queue.url, cfg.queue.workers,
+             f", up to {cfg.queue.batch} jobs per batch" if cfg.queue.batch > 1 else "")
     q.consumer(cfg.queue.workers).run()
     state.stop()
     return 0

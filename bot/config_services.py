@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Section(BaseModel):
@@ -146,6 +146,24 @@ class QueueSection(Section):
     max_retries: int = Field(3, ge=0, le=20)  # transient render failures, with backoff
     retry_delay_seconds: float = Field(5.0, ge=0, le=3600)
     render_timeout_minutes: float = Field(60.0, gt=0, le=24 * 60)
+    batch: int = Field(1, ge=1, le=64)        # jobs a worker dreams in one net batch (a GPU's gain; 1: one by one)
+    batch_wait_seconds: float = Field(0.5, ge=0, le=60)  # how long a batch waits for companions to fill
+
+    @model_validator(mode="after")
+    def _batch_fits(self) -> "QueueSection":
+        # A batch is made of jobs that consumer threads hold at once, so it needs K threads, and
+        # with the embedded queue K renders in flight from the bot (workers elsewhere may be fed
+        # by other bots too, so a Redis queue's parallel is the operator's call).
+        k = self.batch
+        if k > self.workers:
+            raise ValueError(f"batch = {k} dreams up to {k} jobs together, but workers = {self.workers} "
+                             f"consumer thread(s) hold only {self.workers} at a time: set workers = {k} or more "
+                             "(or batch = 1)")
+        if k > self.parallel and not self.url:
+            raise ValueError(f"batch = {k} with the embedded queue, but the bot keeps only parallel = "
+                             f"{self.parallel} render(s) in flight, so no batch ever fills: set parallel = {k} "
+                             "or more (or batch = 1)")
+        return self
 
     @field_validator("url")
     @classmethod

@@ -12,7 +12,9 @@ pops a task before running it, so a worker killed mid-render loses it: the bot, 
 the result, sees the lease expire and enqueues the job again; a worker killed after taking
 the task but before writing its lease is seen too (the task is in neither the queue nor a
 lease). Transient errors are retried by huey with exponential backoff; permanent ones (bad
-image, bad recipe) are reported back at once and never retried.
+image, bad recipe) are reported back at once and never retried. With `[queue] batch` above 1
+the jobs a worker's threads hold at once meet in bot/render_batcher.py and are dreamt in one
+net batch; each thread keeps its own job, lease and errors all the same.
 
 The waiting bot keeps a `wait:` key alive for each job; a job whose waiter is gone (the bot
 was killed) is an orphan, and `sweep` (at start and periodically, in the bot and in every
@@ -45,6 +47,7 @@ from huey.consumer import Consumer
 from bot import failpoints
 from bot.queue_sweep import process_alive, start_sweeper
 from bot.render import INPUT_ERRORS, Renderer, RenderFn, as_renderer
+from bot.render_batcher import worker_renderer
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -87,6 +90,8 @@ class QueueSettings:
     retry_delay: float
     render_timeout: float
     parallel: int
+    batch: int = 1  # jobs a worker dreams in one net batch (bot/render_batcher.py)
+    batch_wait: float = 0.5
 
     @classmethod
     def from_config(cls, cfg: "Config") -> "QueueSettings":
@@ -97,6 +102,7 @@ class QueueSettings:
             picture_cap=int(q.picture_cap_mb * 1_000_000), lease_seconds=q.lease_seconds,
             max_retries=q.max_retries, retry_delay=q.retry_delay_seconds,
             render_timeout=q.render_timeout_minutes * 60, parallel=q.parallel,
+            batch=q.batch, batch_wait=q.batch_wait_seconds,
         )
 
 
@@ -227,9 +233,9 @@ class RenderQueue:
 
     # --- the worker side --------------------------------------------------------------------
     def serve_here(self, *, render: Renderer | RenderFn | None = None, name: str | None = None) -> "WorkerState":
-        """Make this process a worker: jobs run with `render` (default: the engine) and are
-        recorded under `name`."""
-        self.renderer = as_renderer(render)
+        """Make this process a worker: jobs run with `render` (default: the engine, in batches
+        of `[queue] batch` jobs) and are recorded under `name`."""
+        self.renderer = worker_renderer(render, self.settings.batch, self.settings.batch_wait)
         self.worker = WorkerState(self, name)
         self.worker.start_heartbeat()
         return self.worker

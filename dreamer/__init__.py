@@ -1,7 +1,8 @@
-"""The lucid dream engine. The bot needs only `dream`, `load_image`, `save_image` and `Recipe`."""
+"""The lucid dream engine. The bot needs only `dream` (and `dream_batch`, `batch_key` for a queue
+worker batching its jobs), `load_image`, `save_image` and `Recipe`."""
 from dreamer.recipe import Octave, Recipe, RecipeError
 
-__all__ = ["Octave", "Recipe", "RecipeError", "dream", "load_image", "save_image", "ImageError",
+__all__ = ["Octave", "Recipe", "RecipeError", "dream", "dream_batch", "batch_key", "load_image", "save_image", "ImageError",
            "check_shape", "MAX_ASPECT", "ModelError"]
 
 
@@ -11,6 +12,10 @@ def __getattr__(name: str):
         from dreamer.render import dream
 
         return dream
+    if name in ("dream_batch", "batch_key"):  # a queue worker dreams several jobs in one batch
+        import dreamer.render_batch as batch
+
+        return getattr(batch, name)
     if name in ("load_image", "save_image", "ImageError"):
         import dreamer.image_io as io
 

@@ -9,13 +9,15 @@ differently. Only the views engine batches, and only pictures for one net (model
 """
 from __future__ import annotations
 
+from typing import Hashable
+
 import torch
 from PIL import Image
 
 from dreamer import threads
 from dreamer import render_views as rv
 from dreamer.recipe import Recipe, RecipeError
-from dreamer.render import capture, dream_net, pick_device, prepare, views_plan
+from dreamer.render import capture, dream_net, hybrid_partner, load_net, pick_device, prepare, views_plan
 from dreamer.transform import to_image, to_tensor
 from models import DreamNet
 
@@ -47,6 +49,24 @@ def dream_batch(
     bases = [to_tensor(image, dev) for image, _ in prepared]
     seeds = list(seeds) if seeds is not None else [seed for _, seed in prepared]
     return [to_image(x) for x in dream_batch_tensor(bases, recipes, net, seeds)]
+
+
+def batch_key(recipe: Recipe, device: str | None = None) -> Hashable | None:
+    """What pictures must share to dream in one batch: None when `recipe` cannot batch at all
+    (not the views engine), else a key equal for two recipes exactly when they dream with the
+    same net. A queue worker groups its jobs by it.
+
+    The net is resolved as `dream_net` resolves it (a hybrid joined by its partner, a single class
+    with the model alone), so this loads the nets a dream would (dreamer caches them). A recipe
+    whose net cannot load or whose classes do not resolve raises what `dream` would raise."""
+    if recipe.method != "views":
+        return None
+    dev = str(pick_device(device))
+    net = dream_net(recipe, dev)
+    # The partner as resolved ("auto" names a net): recipes naming one partner two ways share its
+    # cached pair, while a hybrid whose partner was dropped dreams with the plain net.
+    partner = "" if net is load_net(recipe.model, recipe.weights, dev) else hybrid_partner(recipe)
+    return ("views", recipe.model, recipe.weights, partner)
 
 
 def _check_counts(pictures: list, recipes: list[Recipe], seeds: list[int] | None) -> None:

@@ -93,3 +93,52 @@ def test_pictures_for_other_nets_or_engines_are_refused_before_any_work(net):
 def test_a_picture_of_no_steps_is_its_photo(net):
     out = dream_batch(IMAGES[:2], [RECIPES[0], RECIPES[1].replace(steps=0)], net=net)
     assert np.array_equal(np.asarray(out[1]), np.asarray(IMAGES[1]))
+
+
+# batch_key: pictures share a batch exactly when dream_batch takes them together. The hybrids and
+# singles below differ in what dream_net makes of them: an ensemble with tiny-b, or tiny alone.
+_SMALL = dict(model="tiny", steps=1, batch_size=2, seed=1)
+KEYED = {
+    "single": Recipe(classes={"goldfish": 1.0}, **_SMALL),
+    "single, partner named": Recipe(classes={"goldfish": 1.0}, hybrid_partner="tiny-b", **_SMALL),
+    "hybrid, no partner": Recipe(classes={"goldfish": 1.0, "tench": 1.0}, hybrid_partner="", **_SMALL),
+    "hybrid, auto partner (tiny has none)": Recipe(classes={"goldfish": 1.0, "tench": 1.0}, **_SMALL),
+    "hybrid with tiny-b": Recipe(classes={"goldfish": 1.0, "tench": 1.0}, hybrid_partner="tiny-b", **_SMALL),
+    "hybrid with tiny-b, other classes": Recipe(classes={"7": 1.0, "tench": 0.5}, hybrid_partner="tiny-b", **_SMALL),
+    "one class up, one down, tiny-b named": Recipe(classes={"goldfish": 1.0, "tench": -1.0},
+                                                   hybrid_partner="tiny-b", **_SMALL),
+    "deepdream, tiny-b named": Recipe(mode="deepdream", layer="conv2", param="pixel", hybrid_partner="tiny-b",
+                                      **_SMALL),
+    "tiny-b": Recipe(classes={"goldfish": 1.0}, **{**_SMALL, "model": "tiny-b"}),
+    "tiles": Recipe(classes={"goldfish": 1.0}, method="tiles", octaves=1, iterations=1, tile_size=64,
+                    model="tiny", seed=1),
+}
+
+
+def test_batch_keys_are_equal_exactly_when_dream_batch_takes_the_pair():
+    from itertools import combinations_with_replacement
+
+    from dreamer.render_batch import batch_key
+
+    keys = {name: batch_key(r, "cpu") for name, r in KEYED.items()}
+    assert keys["tiles"] is None and all(k is not None for n, k in keys.items() if n != "tiles")
+    pictures = [picture(40, 30, 0), picture(30, 40, 1)]
+    for a, b in combinations_with_replacement(KEYED, 2):
+        try:
+            dream_batch(pictures, [KEYED[a], KEYED[b]], device="cpu")
+            taken = True
+        except RecipeError:
+            taken = False
+        assert (keys[a] is not None and keys[a] == keys[b]) == taken, (a, b)
+    # the plain net, the ensemble and the other model: three batches, no more
+    assert len({k for k in keys.values() if k is not None}) == 3
+
+
+def test_a_recipe_that_cannot_dream_gets_the_engines_error_for_a_key():
+    from dreamer.render_batch import batch_key
+
+    bad = Recipe(classes={"no-such-class": 1.0}, hybrid_partner="tiny-b", **_SMALL)
+    with pytest.raises(Exception) as alone:
+        dream(picture(40, 30, 0), bad, device="cpu")
+    with pytest.raises(type(alone.value), match="no-such-class"):
+        batch_key(bad, "cpu")
