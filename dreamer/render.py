@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Iterator
@@ -49,9 +50,20 @@ def pick_device(device: str | None = None) -> torch.device:
     return dev
 
 
-@lru_cache(maxsize=4)
+# One net is built at a time: a queue worker's threads asking for the same net at once built it
+# wrong (a seeded net's weights come from torch's one global random generator; 23 of 30 tiny nets
+# built in 6 threads differed), and would each have loaded its weights.
+_LOADING = threading.RLock()
+
+
 def load_net(model: str, weights: str | None, device: str) -> DreamNet:
     """Nets are cached so the bot and dive animations load weights once."""
+    with _LOADING:
+        return _load_net(model, weights, device)
+
+
+@lru_cache(maxsize=4)
+def _load_net(model: str, weights: str | None, device: str) -> DreamNet:
     return create_model(model, weights=weights, device=device)
 
 
@@ -68,7 +80,8 @@ def dream_net(recipe: Recipe, device: str) -> DreamNet:
         return net
     if positive_classes(recipe, net) < 2:
         return net
-    return _pair(recipe.model, recipe.weights, partner, device)
+    with _LOADING:  # one ensemble object per pair: a batch runs only pictures of one net
+        return _pair(recipe.model, recipe.weights, partner, device)
 
 
 def hybrid_partner(recipe: Recipe) -> str:
@@ -82,7 +95,8 @@ def hybrid_partner(recipe: Recipe) -> str:
 def _pair(model: str, weights: str | None, partner: str, device: str) -> DreamNet:
     from models.ensemble import ensemble, same_classes
 
-    net, other = load_net(model, weights, device), load_net(partner, None, device)
+    with _LOADING:
+        net, other = load_net(model, weights, device), load_net(partner, None, device)
     if other.name == net.name or not same_classes(net, other):
         return net
     return ensemble(f"{net.name}+{other.name}", [net, other])

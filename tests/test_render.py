@@ -319,3 +319,29 @@ def test_large_photos_are_capped(net):
     out = dream(img, Recipe(classes={"1": 1}, max_pixels=30_000, method="tiles", octaves=1, iterations=1, tile_size=64), net=net)
     assert 0.95 * 30_000 <= out.size[0] * out.size[1] <= 30_000  # shrunk to the cap, not below it
     assert abs(out.size[0] / out.size[1] - 4 / 3) < 0.02
+
+
+def test_threads_asking_for_one_net_at_once_get_one_correctly_built_net():
+    # A queue worker's threads (bot/render_batcher.py, EngineRenderer with workers > 1) load nets
+    # concurrently; a seeded net built in several threads at once came out wrong.
+    import threading
+
+    from dreamer import render
+
+    render._load_net.cache_clear()
+    start = threading.Barrier(6)
+    got: list = []
+
+    def load():
+        start.wait()
+        got.append(render.load_net("tiny", None, "cpu"))
+
+    workers = [threading.Thread(target=load) for _ in range(6)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(60)
+    assert len(got) == 6 and all(n is got[0] for n in got)
+    alone = create_model("tiny").module.state_dict()
+    for name, value in got[0].module.state_dict().items():
+        assert torch.equal(value, alone[name]), name
