@@ -121,7 +121,10 @@ class RenderQueue:
             self.huey: Huey = RedisHuey(NAME, url=s.url, results=False)
         else:
             s.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-            self.huey = SqliteHuey(NAME, filename=str(s.sqlite_path), results=False)
+            # SQLite's lock is waited for 30 s, not huey's 5: the bot, its consumer threads and
+            # their heartbeats share one file, and on a busy machine a writer can hold it past 5 s
+            # ("database is locked" would fail an enqueue or a result).
+            self.huey = SqliteHuey(NAME, filename=str(s.sqlite_path), results=False, timeout=30)
         self.task: TaskWrapper = self._register()
         self.worker: WorkerState | None = None
         self.renderer: Renderer = as_renderer(None)

@@ -169,3 +169,25 @@ def test_status_shows_the_embedded_queue_and_its_workers(embedded, tmp_path):
     assert "0 waiting, 0 waiting to retry, 0 in progress" in text
     assert "worker test-worker: idle" in text and "0 done, 1 failed" in text
     assert "last error: RuntimeError: the GPU fell off the bus" in text
+
+
+def test_the_embedded_queue_waits_out_a_writer_that_holds_sqlite_for_seconds(tmp_path):
+    # huey's own 5 s wait failed with "database is locked" when a busy machine kept a writer
+    # (the bot, a consumer thread, a heartbeat) in the file longer; the queue waits 30 s.
+    import sqlite3
+    import threading
+
+    _, s = _settings(tmp_path)
+    q = queue.RenderQueue(s)
+    other = sqlite3.connect(s.sqlite_path, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock...
+    locked = threading.Event()
+    release = threading.Timer(7.0, lambda: (other.rollback(), locked.set()))  # ...for 7 s
+    release.start()
+    try:
+        q.put("job:held", "{}")  # waits for the lock instead of failing after 5 s
+        q.task("held")
+    finally:
+        release.join()
+        other.close()
+    assert locked.is_set() and q.get("job:held") == b"{}" and q.huey.pending_count() == 1
