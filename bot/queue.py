@@ -361,13 +361,19 @@ class WorkerState:
     def lease(self, job_id: str) -> None:
         with self.lock:
             self.leases[job_id] = time.time() + self.queue.settings.lease_seconds
-            self.stats["busy"] = job_id
+            self._show_busy()
         self.beat()
 
     def release(self, job_id: str) -> None:
         with self.lock:
             self.leases.pop(job_id, None)
-            self.stats["busy"] = None
+            self._show_busy()
+
+    def _show_busy(self) -> None:
+        # From the leases, not the last call: with several consumer threads (a batch) one job
+        # ending leaves the others running (lock held)
+        self.stats["busy"] = next(iter(self.leases), None)
+        self.stats["jobs"] = len(self.leases)
 
     def count(self, *, ok: bool, error: str | None, seconds: float) -> None:
         with self.lock:

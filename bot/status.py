@@ -153,7 +153,9 @@ def _render_queue_status(cfg, p) -> None:
         p("  workers: none seen")
     for w in info["workers"]:
         ago = _time.time() - w["seen"]
-        state = f"busy ({w['busy'][:8]})" if w["busy"] and w["alive"] else ("idle" if w["alive"] else "gone")
+        jobs = w.get("jobs") or 1  # a worker from before this field rendered one job at a time
+        busy = w["busy"] and (f"busy ({w['busy'][:8]})" if jobs == 1 else f"busy ({jobs} jobs: {w['busy'][:8]}, ...)")
+        state = busy if busy and w["alive"] else ("idle" if w["alive"] else "gone")
         p(f"  worker {w['name']}: {state}, seen {ago:.0f} s ago; {w['done']} done, {w['failed']} failed, "
           f"{w['per_minute']:.2f}/min, " + (f"{w['render_seconds'] / w['done']:.1f} s per render"
                                              if w["done"] else "no render yet"))

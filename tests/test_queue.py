@@ -191,3 +191,34 @@ def test_the_embedded_queue_waits_out_a_writer_that_holds_sqlite_for_seconds(tmp
         release.join()
         other.close()
     assert locked.is_set() and q.get("job:held") == b"{}" and q.huey.pending_count() == 1
+
+
+def test_a_worker_with_several_jobs_is_busy_until_the_last_one_ends(tmp_path):
+    # Several consumer threads (a batch) each lease a job: one ending must not show the worker idle.
+    import io
+
+    from bot.cli import main
+
+    cfg, s = _settings(tmp_path)
+    q = queue.RenderQueue(s)
+    st = queue.WorkerState(q, name="batcher")
+    for job in ("aaaaaaaa11", "bbbbbbbb22", "cccccccc33"):
+        st.lease(job)
+
+    def end(job: str) -> None:  # as run_job ends a job
+        st.release(job)
+        st.beat()
+
+    end("aaaaaaaa11")
+
+    def status() -> str:
+        out = io.StringIO()
+        assert main(["status", "--config", str(cfg.path)], out=out) == 0
+        return out.getvalue()
+
+    assert "worker batcher: busy (2 jobs: bbbbbbbb, ...)" in status()
+    end("cccccccc33")
+    assert "worker batcher: busy (bbbbbbbb)" in status()
+    end("bbbbbbbb22")
+    assert "worker batcher: idle" in status()
+    st.stop()
