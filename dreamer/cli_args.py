@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "<photo>_<classes>_s<seed>.jpg, never overwriting an earlier dream)")
     p.add_argument("--recipe", type=Path, help="recipe file (TOML or JSON, a picture's .json sidecar, or a picture dream made); "
                    "flags override it")
-    p.add_argument("--preset", help="named recipe to start from: subtle, default, wild or classic (the earlier tiles engine); --recipe and flags override it")
+    p.add_argument("--preset", help="named recipe to start from: subtle, default, wild, classic (the earlier tiles engine) or quick (half the steps); --recipe and flags override it")
     p.add_argument("--save-recipe", type=Path, help="write the effective recipe to this file and continue")
 
     g = p.add_argument_group("what to dream")

@@ -30,7 +30,7 @@ def photo():
 
 def test_presets_build_valid_distinct_recipes(net, photo):
     recipes = {name: preset(name) for name in PRESETS}
-    assert set(recipes) >= {"subtle", "default", "wild", "classic"}
+    assert set(recipes) >= {"subtle", "default", "wild", "classic", "quick"}
     assert recipes["default"] == Recipe()  # the default preset is the Recipe's defaults
     assert recipes["classic"].method == "tiles" and recipes["default"].method == "views"
     assert len({r.to_json() for r in recipes.values()}) == len(recipes)
@@ -41,6 +41,10 @@ def test_presets_build_valid_distinct_recipes(net, photo):
         return np.abs(np.asarray(out, float) - np.asarray(photo, float)).mean()
 
     assert change("subtle") < change("default") < change("wild")
+    # quick is the default in half the steps: the same dream, less far along
+    assert recipes["quick"].replace(steps=Recipe().steps) == Recipe()
+    assert recipes["quick"].steps * 2 == Recipe().steps
+    assert change("quick") < change("default")
 
 
 def test_preset_overrides_and_round_trip(tmp_path):
