@@ -17,7 +17,8 @@ RECIPE_FLAGS = {
     "method": "method", "param": "param", "steps": "steps", "lr": "learning_rate", "strength": "strength",
     "decay": "decay", "view_min": "view_min", "view_max": "view_max", "view_coarsen": "view_coarsen",
     "view_rotate": "view_rotate", "hybrid": "hybrid", "hybrid_steps": "hybrid_steps",
-    "hybrid_partner": "hybrid_partner", "work_pixels": "work_pixels",
+    "hybrid_partner": "hybrid_partner", "hybrid_partner_turns": "hybrid_partner_turns",
+    "work_pixels": "work_pixels",
 }
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="each class of a hybrid beyond the first adds this share of the steps (default 0.5)")
     v.add_argument("--hybrid-partner", metavar="MODEL",
                    help='a net that dreams a hybrid beside --model ("" none; default auto: Lite1 for Lite0)')
+    v.add_argument("--hybrid-partner-turns", action="store_true", default=None,
+                   help="the model and its partner take turns, one a step: a hybrid in about 60 %% of the time")
     v.add_argument("--work-pixels", type=int, help="optimise at up to this many pixels, then enlarge")
 
     s = p.add_argument_group("the tiles engine (--method tiles, preset classic)")

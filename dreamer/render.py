@@ -81,7 +81,7 @@ def dream_net(recipe: Recipe, device: str) -> DreamNet:
     if positive_classes(recipe, net) < 2:
         return net
     with _LOADING:  # one ensemble object per pair: a batch runs only pictures of one net
-        return _pair(recipe.model, recipe.weights, partner, device)
+        return _pair(recipe.model, recipe.weights, partner, device, recipe.hybrid_partner_turns)
 
 
 def hybrid_partner(recipe: Recipe) -> str:
@@ -91,15 +91,15 @@ def hybrid_partner(recipe: Recipe) -> str:
     return recipe.hybrid_partner
 
 
-@lru_cache(maxsize=2)
-def _pair(model: str, weights: str | None, partner: str, device: str) -> DreamNet:
+@lru_cache(maxsize=4)
+def _pair(model: str, weights: str | None, partner: str, device: str, turns: bool = False) -> DreamNet:
     from models.ensemble import ensemble, same_classes
 
     with _LOADING:
         net, other = load_net(model, weights, device), load_net(partner, None, device)
     if other.name == net.name or not same_classes(net, other):
         return net
-    return ensemble(f"{net.name}+{other.name}", [net, other])
+    return ensemble(f"{net.name}+{other.name}" + (" in turns" if turns else ""), [net, other], turns)
 
 
 # --- activations -------------------------------------------------------------------------
@@ -122,9 +122,13 @@ def capture(net: DreamNet, layers: frozenset[str]) -> Iterator[Callable[[torch.T
 
         handles.append(net.layer(name).register_forward_hook(hook))
 
-    def run(x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def run(x: torch.Tensor, step: int | None = None) -> dict[str, torch.Tensor]:
+        """The activations for batch x; `step` picks the member of an ensemble in turns."""
         threads.rebalance()  # once a step: another dream may have started or ended
         acts.clear()
+        if net.turns and step is not None and not wanted:  # only the logits: one member's turn
+            member = net.turns[step % len(net.turns)]
+            return {"logits": member.module(member.normalise(x))}
         try:
             acts["logits"] = net.module(net.normalise(x))
         except _Enough:

@@ -66,7 +66,7 @@ def batch_key(recipe: Recipe, device: str | None = None) -> Hashable | None:
     # The partner as resolved ("auto" names a net): recipes naming one partner two ways share its
     # cached pair, while a hybrid whose partner was dropped dreams with the plain net.
     partner = "" if net is load_net(recipe.model, recipe.weights, dev) else hybrid_partner(recipe)
-    return ("views", recipe.model, recipe.weights, partner)
+    return ("views", recipe.model, recipe.weights, partner, bool(partner and recipe.hybrid_partner_turns))
 
 
 def _check_counts(pictures: list, recipes: list[Recipe], seeds: list[int] | None) -> None:
@@ -119,7 +119,8 @@ def _step(running: list[rv.ViewDream], run, dev: torch.device) -> None:
     """One step of every running dream, their views through the net as one batch."""
     drawn = [rv.draw(d) for d in running]
     with rv.autocast(dev):
-        acts = run(torch.cat([batch for _, batch in drawn]))
+        # the running dreams started together, so they share their step (an ensemble's turn)
+        acts = run(torch.cat([batch for _, batch in drawn]), running[0].step)
     loss = torch.zeros((), device=dev)
     start = 0
     for d, (views, _) in zip(running, drawn):

@@ -151,7 +151,7 @@ def dream_views(
     while not d.done:
         views, batch = draw(d)
         with autocast(base.device):
-            acts = run(batch)
+            acts = run(batch, d.step)
         values = score(d, acts, views)
         d.opt.zero_grad(set_to_none=True)
         (-values.mean()).backward()

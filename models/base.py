@@ -35,6 +35,9 @@ class DreamNet:
     default_layer: str | None = None
     # Set when the class output is not the last nn.Linear (a 1x1 conv, an imported graph).
     num_classes: int | None = None
+    # An ensemble whose members take turns: the engine runs member `step % len(turns)` alone for
+    # a step that needs only the class logits (models.ensemble), instead of all of them.
+    turns: "list[DreamNet] | None" = None
 
     def normalise(self, rgb: torch.Tensor) -> torch.Tensor:
         x = rgb.flip(1) if self.bgr else rgb

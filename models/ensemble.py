@@ -25,8 +25,10 @@ class _Mean(nn.Module):
         return torch.stack([m(norm(x)) for m, norm in zip(self.members, self._normalise)]).mean(0)
 
 
-def ensemble(name: str, nets: list[DreamNet]) -> DreamNet:
-    """One DreamNet averaging the logits of `nets`; layers are named `<member>:<layer>`."""
+def ensemble(name: str, nets: list[DreamNet], turns: bool = False) -> DreamNet:
+    """One DreamNet averaging the logits of `nets`; layers are named `<member>:<layer>`. With
+    `turns` the engine runs one member a step, in turn, wherever it needs only the logits: each
+    step costs one net, and over the steps the dream still answers to all of them."""
     if len(nets) < 2:
         raise ModelError("an ensemble needs at least two nets")
     if len({n.name for n in nets}) < len(nets):
@@ -39,7 +41,7 @@ def ensemble(name: str, nets: list[DreamNet]) -> DreamNet:
     return DreamNet(name=name, module=_Mean(nets), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
                     input_size=first.input_size, layers=layers, labels=first.labels,
                     default_layer=f"{first.name}:{first.default_layer}" if first.default_layer else None,
-                    num_classes=first.num_classes)
+                    num_classes=first.num_classes, turns=list(nets) if turns else None)
 
 
 def same_classes(a: DreamNet, b: DreamNet) -> bool:

@@ -92,6 +92,35 @@ def test_dream_of_a_hybrid_runs_the_partner_net():
         handle.remove()
 
 
+def test_partners_in_turns_run_one_net_a_step_in_turn():
+    # hybrid_partner_turns: step 0 the model, step 1 the partner, ...: each step costs one net
+    model, partner = load_net("tiny", None, "cpu"), load_net("tiny-b", None, "cpu")
+    calls = {"tiny": [], "tiny-b": []}
+    handles = [n.module.register_forward_hook(lambda *_, k=k: calls[k].append(1))
+               for k, n in (("tiny", model), ("tiny-b", partner))]
+    try:
+        photo = Image.new("RGB", (80, 64), (120, 90, 60))
+        turns = _hybrid(hybrid_partner="tiny-b", hybrid_partner_turns=True, steps=4, batch_size=2, seed=1)
+        net = dream_net(turns, "cpu")
+        assert net.name == "tiny+tiny-b in turns" and net is not dream_net(_hybrid(hybrid_partner="tiny-b"), "cpu")
+        out = dream(photo, turns)  # a two-class hybrid: 4 steps and half as many again = 6
+        assert (len(calls["tiny"]), len(calls["tiny-b"])) == (3, 3)
+        assert dream(photo, turns).tobytes() == out.tobytes()  # the same seed, the same picture
+        both = dream(photo, _hybrid(hybrid_partner="tiny-b", steps=4, batch_size=2, seed=1))
+        assert both.tobytes() != out.tobytes()
+    finally:
+        for h in handles:
+            h.remove()
+    # each turn is that member's own logits; without a step (or for a layer) all of them, averaged
+    from dreamer.render import capture
+
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad(), capture(net, frozenset({"logits"})) as run:
+        assert torch.equal(run(x, 0)["logits"], model.module(model.normalise(x)))
+        assert torch.equal(run(x, 3)["logits"], partner.module(partner.normalise(x)))
+        assert torch.allclose(run(x)["logits"], net.module(net.normalise(x)))
+
+
 @pytest.mark.slow
 def test_the_default_recipe_dreams_hybrids_with_lite0_and_lite1():
     assert dream_net(Recipe(classes={"goldfish": 1.0, "stingray": 1.0}), "cpu").name == \

@@ -105,6 +105,10 @@ KEYED = {
     "hybrid, auto partner (tiny has none)": Recipe(classes={"goldfish": 1.0, "tench": 1.0}, **_SMALL),
     "hybrid with tiny-b": Recipe(classes={"goldfish": 1.0, "tench": 1.0}, hybrid_partner="tiny-b", **_SMALL),
     "hybrid with tiny-b, other classes": Recipe(classes={"7": 1.0, "tench": 0.5}, hybrid_partner="tiny-b", **_SMALL),
+    "hybrid with tiny-b in turns": Recipe(classes={"goldfish": 1.0, "tench": 1.0}, hybrid_partner="tiny-b",
+                                          hybrid_partner_turns=True, **_SMALL),
+    "single, tiny-b in turns named": Recipe(classes={"goldfish": 1.0}, hybrid_partner="tiny-b",
+                                            hybrid_partner_turns=True, **_SMALL),
     "one class up, one down, tiny-b named": Recipe(classes={"goldfish": 1.0, "tench": -1.0},
                                                    hybrid_partner="tiny-b", **_SMALL),
     "deepdream, tiny-b named": Recipe(mode="deepdream", layer="conv2", param="pixel", hybrid_partner="tiny-b",
@@ -130,8 +134,20 @@ def test_batch_keys_are_equal_exactly_when_dream_batch_takes_the_pair():
         except RecipeError:
             taken = False
         assert (keys[a] is not None and keys[a] == keys[b]) == taken, (a, b)
-    # the plain net, the ensemble and the other model: three batches, no more
-    assert len({k for k in keys.values() if k is not None}) == 3
+    # the plain net, the ensemble, the ensemble in turns and the other model: four batches
+    assert len({k for k in keys.values() if k is not None}) == 4
+
+
+def test_hybrids_in_turns_batched_come_out_as_each_dreamt_alone():
+    # the batch's one forward a step runs the member whose turn it is for every picture in it
+    turns = dict(model="tiny", hybrid_partner="tiny-b", hybrid_partner_turns=True, steps=3, batch_size=2)
+    recipes = [Recipe(classes={"goldfish": 1.0, "tench": 1.0}, seed=1, **turns),
+               Recipe(classes={"7": 1.0, "stingray": 1.0}, seed=2, **turns)]
+    pictures = [picture(40, 30, 0), picture(30, 40, 1)]
+    batched = dream_batch(pictures, recipes, device="cpu")
+    for got, image, recipe in zip(batched, pictures, recipes):
+        alone = np.asarray(dream(image, recipe, device="cpu"), dtype=int)
+        assert np.abs(np.asarray(got, dtype=int) - alone).max() <= 1
 
 
 def test_a_recipe_that_cannot_dream_gets_the_engines_error_for_a_key():
