@@ -20,7 +20,7 @@ from dreamer import threads
 from dreamer.recipe import Octave, Recipe, RecipeError
 from dreamer.shape import check_shape
 from dreamer.transform import resize, to_image, to_tensor
-from models import DreamNet, ModelError, create_model
+from models import DreamNet, create_model
 
 
 @dataclass(frozen=True)
