@@ -95,8 +95,7 @@ def hybrid_partner(recipe: Recipe) -> str:
 def _pair(model: str, weights: str | None, partner: str, device: str, turns: bool = False) -> DreamNet:
     from models.ensemble import ensemble, same_classes
 
-    with _LOADING:
-        net, other = load_net(model, weights, device), load_net(partner, None, device)
+    net, other = load_net(model, weights, device), load_net(partner, None, device)  # dream_net holds _LOADING
     if other.name == net.name or not same_classes(net, other):
         return net
     return ensemble(f"{net.name}+{other.name}" + (" in turns" if turns else ""), [net, other], turns)
