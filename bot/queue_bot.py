@@ -47,12 +47,23 @@ class RemoteRender:
         image.save(buf, format="PNG")
         where = None
         result = None
-        try:
+        deadline = time.time() + self.s.render_timeout
+
+        def submit() -> dict[str, str]:
             where = q.put_picture("in-" + job_id, buf.getvalue())
-            deadline = time.time() + self.s.render_timeout
             q.put("job:" + job_id, json.dumps({"recipe": recipe.to_dict(), "input": where, "deadline": deadline}))
             q.task(job_id)
-            result = self._wait(job_id, deadline)
+            return where
+
+        try:
+            where = submit()
+            while (result := self._wait(job_id, deadline)) is None:
+                # A sweep took this job for an orphan (a waiter key seen stale: this process
+                # stalled past its lifetime, or a clock is off): the bot still holds the
+                # picture, so the job goes again rather than waiting out the render timeout.
+                log.warning("job %s was swept from the queue while this bot waited for it; queued again", job_id)
+                self._beat(job_id)
+                where = submit()
             if result.get("error"):
                 raise RenderFailed(result["error"])
             data = q.get_picture(result["output"])
@@ -68,7 +79,8 @@ class RemoteRender:
         self.queue.put("wait:" + job_id, json.dumps({"owner": f"{socket.gethostname()}:{os.getpid()}",
                                                      "until": time.time() + wait_ttl(self.s)}))
 
-    def _wait(self, job_id: str, deadline: float) -> dict[str, Any]:
+    def _wait(self, job_id: str, deadline: float) -> dict[str, Any] | None:
+        """The job's result, or None once the job is gone from the queue (swept) unfinished."""
         q = self.queue
         last_beat = progress = time.time()
         while True:
@@ -92,6 +104,8 @@ class RemoteRender:
                 # No lease for a while: is the task still queued (or waiting for a retry)? If
                 # not, a worker took it and died before writing its lease.
                 progress = now
+                if q.get("job:" + job_id) is None and q.get("out:" + job_id) is None:
+                    return None
                 if not _queued(q, job_id):
                     log.warning("job %s was taken by a worker that died before starting it; queued again", job_id)
                     q.task(job_id)

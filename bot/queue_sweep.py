@@ -55,17 +55,21 @@ def orphans(q: "RenderQueue", *, now: float | None = None, dead_after: float | N
     shared dir, and dead workers' records."""
     s = q.settings
     now = time.time() if now is None else now
+    # What is there first, who waits second: a bot writes its `wait:` key before anything else
+    # of a job, so every job listed here already had its waiter when `live` is read. The other
+    # way round, a job started between the two reads was swept while its bot waited for it.
+    keys = q.keys("")
+    files = list(s.shared_dir.iterdir()) if s.shared_dir is not None and s.shared_dir.is_dir() else []
     live = q.live_jobs(now, grace=s.lease_seconds)  # grace: another machine's clock may be behind
     out: dict[str, list[str]] = {"keys": [], "files": [], "workers": []}
-    for key in q.keys(""):
+    for key in keys:
         job_id = _job_of(key)
         if job_id is not None and job_id not in live:
             out["keys"].append(key)
-    if s.shared_dir is not None and s.shared_dir.is_dir():
-        for f in s.shared_dir.iterdir():
-            stem = f.name.split(".", 1)[0]
-            if stem[:3] in ("in-", "out") and stem.split("-", 1)[1] not in live:
-                out["files"].append(str(f))
+    for f in files:
+        stem = f.name.split(".", 1)[0]
+        if stem[:3] in ("in-", "out") and stem.split("-", 1)[1] not in live:
+            out["files"].append(str(f))
     dead_after = max(600.0, 20 * s.lease_seconds) if dead_after is None else dead_after
     host = socket.gethostname()
     for key in q.keys("worker:"):

@@ -55,8 +55,9 @@ def worker(tmp_path, monkeypatch):
 
 def config(batch: int, threads: int) -> str:
     # A long gathering window: a batch goes when it is full, so the test waits on no clock.
+    # A render timeout of minutes, not the default hour: a job the queue lost fails the test soon.
     return (f"[queue]\nbatch = {batch}\nworkers = {threads}\nparallel = {threads}\nbatch_wait_seconds = 60\n"
-            "retry_delay_seconds = 0.2\nmax_retries = 1\n")
+            "retry_delay_seconds = 0.2\nmax_retries = 1\nrender_timeout_minutes = 5\n")
 
 
 def render_together(q, jobs):
@@ -71,7 +72,7 @@ def render_together(q, jobs):
             return exc
 
     with ThreadPoolExecutor(len(jobs)) as pool:
-        return list(pool.map(one, jobs, timeout=600))
+        return list(pool.map(one, jobs, timeout=q.settings.render_timeout + 60))
 
 
 def assert_as_alone(got, image, recipe, dream):
@@ -197,7 +198,7 @@ def test_a_worker_process_on_redis_dreams_its_jobs_in_one_batch(tmp_path):
     (tmp_path / "redis").mkdir()
     with redis_server(require("redis-server", REDIS), tmp_path / "redis") as url:
         path = tiny_config(tmp_path, extra=f'[queue]\nurl = "{url}"\nbatch = 3\nworkers = 3\nparallel = 3\n'
-                                            "batch_wait_seconds = 60\n")
+                                            "batch_wait_seconds = 60\nrender_timeout_minutes = 5\n")
         cfg = load_config(path, need_secrets=False)
         q = queue.RenderQueue.from_config(cfg)
         log = tmp_path / "worker.log"

@@ -4,6 +4,7 @@ workers' records; `status` counts only live work; a task a worker took and died 
 writing its lease is queued again at once, not after the render timeout."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -133,5 +134,53 @@ def test_a_task_taken_by_a_worker_that_died_before_its_lease_is_queued_again(tmp
         t.join(120)  # far below the 10-minute render timeout the bot would otherwise wait
         assert "out" in got, "the job was never queued again"
         assert "was taken by a worker that died before starting it; queued again" in caplog.text
+    finally:
+        c.stop(graceful=True)
+
+
+def test_a_job_a_bot_starts_while_a_sweep_runs_is_not_swept(backend, monkeypatch):
+    """The sweep reads what is in the queue, then who waits: a job begun between the two reads
+    already has its waiter (the bot writes it first), so it is live, not an orphan."""
+    _, q = backend
+    read_waiters = q.live_jobs
+    me = f"{socket.gethostname()}:{os.getpid()}"
+
+    def waiters_then_a_bot_starts_a_job(*args, **kwargs):
+        live = read_waiters(*args, **kwargs)
+        q.put("wait:new", json.dumps({"owner": me, "until": time.time() + 90}))  # as RemoteRender.render: first
+        q.put("job:new", "{}")
+        return live
+
+    monkeypatch.setattr(q, "live_jobs", waiters_then_a_bot_starts_a_job)
+    sweep(q)
+    assert sorted(q.keys("")) == ["job:new", "wait:new"]
+
+
+def test_a_bot_whose_job_was_swept_while_it_waited_queues_it_again(backend, caplog):
+    """A bot that stalled past its waiter key's lifetime finds its job swept as an orphan: it
+    still holds the picture and queues the job again, instead of waiting out the render timeout."""
+    path, q = backend
+    cfg = load_config(path, need_secrets=False)
+    got = {}
+
+    def bot():
+        image = dreamer.load_image(photo_bytes(3))
+        try:
+            got["out"] = RemoteRender(q).render(image, cfg.base_recipe().replace(classes={"1": 1.0}))
+        except Exception as exc:  # noqa: BLE001  (the test says what it was)
+            got["error"] = exc
+
+    t = threading.Thread(target=bot, daemon=True)
+    t.start()
+    assert wait_for(lambda: q.keys("job:"))
+    removed = sweep(q, now=time.time() + 3600)  # as a sweep sees a bot silent for an hour
+    assert removed["job"] == removed["wait"] == 1
+    q.serve_here(render=lambda im, r: im.transpose(0), name="after-the-sweep")
+    c = q.consumer(1, in_process=True)
+    c.start()
+    try:
+        t.join(120)  # the render timeout is 10 minutes: waiting it out fails here
+        assert "out" in got, got
+        assert "was swept from the queue while this bot waited for it; queued again" in caplog.text
     finally:
         c.stop(graceful=True)
