@@ -72,7 +72,7 @@ def orphans(q: "RenderQueue", *, now: float | None = None, dead_after: float | N
             out["files"].append(str(f))
     dead_after = max(600.0, 20 * s.lease_seconds) if dead_after is None else dead_after
     host = socket.gethostname()
-    for key in q.keys("worker:"):
+    for key in (k for k in keys if k.startswith("worker:")):
         w = q.json(key)
         machine, _, pid = key[len("worker:"):].rpartition(":")
         if machine == host and pid.isdigit():
