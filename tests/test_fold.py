@@ -82,6 +82,9 @@ def affines_left(net: DreamNet) -> int:
 
 # --- the zoo ---------------------------------------------------------------------------------
 def test_efficientnet_lite_folds_every_batchnorm():
+    # Seeded: the random weights came from whatever the suite had left in torch's generator, and
+    # now and then put pixels on ReLU6 kinks that rounding moves (CI once saw 5.5e-3; seeded 1e-7).
+    torch.manual_seed(0)
     stock = effnet.build_efficientnet_lite("efficientnet-lite0", pretrained=False, fast=False)
     random_statistics(stock)
     bns = affines_left(stock)
@@ -92,10 +95,11 @@ def test_efficientnet_lite_folds_every_batchnorm():
     x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
     assert_same(stock, fast, x, ["stem", "block10", "head"])
     # Whole photos of another size go through the same TF-"same" padding.
-    assert_same(stock, fast, torch.randn(1, 3, 150, 190), ["block5"])
+    assert_same(stock, fast, torch.randn(1, 3, 150, 190, generator=torch.Generator().manual_seed(2)), ["block5"])
 
 
 def test_googlenet_folds_every_batchnorm_and_keeps_the_classic_layers(monkeypatch):
+    torch.manual_seed(0)  # the random weights: as above
     stock = unfolded(monkeypatch, gn, lambda: gn.build_googlenet(pretrained=False))
     random_statistics(stock, seed=2)
     fast = copy.deepcopy(stock)
