@@ -46,6 +46,7 @@ from huey.consumer import Consumer
 
 from bot import failpoints
 from bot.queue_sweep import process_alive
+from bot.queue_wire import JsonSerializer
 from bot.queue_worker import WorkerState
 from bot.render import INPUT_ERRORS, Renderer, RenderFn, as_renderer
 from bot.render_batcher import worker_renderer
@@ -119,13 +120,15 @@ class RenderQueue:
             except ImportError:
                 raise QueueError("[queue] url is a Redis URL but the 'redis' package is not installed "
                                  "(pip install redis)") from None
-            self.huey: Huey = RedisHuey(NAME, url=s.url, results=False)
+            # JSON, never pickle: whoever can write to Redis must not run code here (queue_wire)
+            self.huey: Huey = RedisHuey(NAME, url=s.url, results=False, serializer=JsonSerializer())
         else:
             s.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
             # SQLite's lock is waited for 30 s, not huey's 5: the bot, its consumer threads and
             # their heartbeats share one file, and on a busy machine a writer can hold it past 5 s
             # ("database is locked" would fail an enqueue or a result).
-            self.huey = SqliteHuey(NAME, filename=str(s.sqlite_path), results=False, timeout=30)
+            self.huey = SqliteHuey(NAME, filename=str(s.sqlite_path), results=False, timeout=30,
+                                   serializer=JsonSerializer())
         self.task: TaskWrapper = self._register()
         self.worker: WorkerState | None = None
         self.renderer: Renderer = as_renderer(None)

@@ -21,6 +21,7 @@ from PIL import Image
 
 from bot.queue import QueueError, RenderFailed, RenderQueue
 from bot.queue_sweep import orphans, start_sweeper, sweep, wait_ttl
+from bot.queue_wire import queued_job_ids
 
 log = logging.getLogger("bot.queue")
 
@@ -116,10 +117,8 @@ class RemoteRender:
 
 
 def _queued(q: RenderQueue, job_id: str) -> bool:
-    for task in [*q.huey.pending(), *q.huey.scheduled()]:
-        if task.args and task.args[0] == job_id:
-            return True
-    return False
+    st = q.huey.storage
+    return job_id in queued_job_ids([*st.enqueued_items(), *st.scheduled_items()])
 
 
 # --- status -------------------------------------------------------------------------------------
@@ -140,10 +139,11 @@ def queue_status(q: RenderQueue, *, stale_after: float = 120.0) -> dict[str, Any
     workers.sort(key=lambda w: (not w["alive"], w["name"]))
     leased = {j for j in q.job_ids("lease") & live if (q.json("lease:" + j) or {}).get("until", 0) >= now}
 
-    def count(tasks: list[Any]) -> int:
-        return sum(1 for t in tasks if t.args and t.args[0] in live)
+    def count(raw: list[bytes]) -> int:  # read as JSON by us, never through huey's serializer
+        return sum(1 for j in queued_job_ids(raw) if j in live)
 
     found = orphans(q, now=now)
-    return {"pending": count(q.huey.pending()), "scheduled": count(q.huey.scheduled()), "jobs": len(leased),
+    st = q.huey.storage
+    return {"pending": count(st.enqueued_items()), "scheduled": count(st.scheduled_items()), "jobs": len(leased),
             "waiting_jobs": len(live & q.job_ids("job")), "workers": workers,
             "orphans": len(found["keys"]) + len(found["files"])}
