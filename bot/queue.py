@@ -46,8 +46,8 @@ from huey.consumer import Consumer
 
 from bot import failpoints
 from bot.queue_sweep import process_alive
-from bot.queue_wire import JsonSerializer
 from bot.queue_worker import WorkerState
+from bot.queue_wire import JsonSerializer, job_id_ok, picture_key
 from bot.render import INPUT_ERRORS, Renderer, RenderFn, as_renderer
 from bot.render_batcher import worker_renderer
 
@@ -204,39 +204,51 @@ class RenderQueue:
         return out
 
     # --- pictures: in the shared dir, or in the storage under the cap ---------------------
-    def put_picture(self, key: str, data: bytes) -> dict[str, str]:
+    # A picture's name is made here from its job id ("in-<id>", "out-<id>", queue_wire); the
+    # `where` a job or result carries only says shared dir or storage. A name taken from queue
+    # data would let whoever writes to Redis have the bot read, then delete, any file it can.
+    def _picture_file(self, key: str) -> Path:
+        shared = self.settings.shared_dir
+        if shared is None:
+            raise QueueError("the job's picture is in a shared dir but this worker has no [queue] shared_dir")
+        return shared / f"{key}.png"
+
+    def put_picture(self, kind: str, job_id: str, data: bytes) -> dict[str, str]:
         s = self.settings
+        key = picture_key(kind, job_id)
         if s.shared_dir is not None:
-            path = s.shared_dir / f"{key}.png"
+            path = self._picture_file(key)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(data)
             os.replace(tmp, path)  # a reader never sees half a picture
-            return {"file": path.name}
+            return {"file": path.name}  # for a reader of older code; we never read it back
         if len(data) > s.picture_cap:
             raise PictureTooBig(f"a {len(data) / 1e6:.2f} MB picture is over [queue] picture_cap_mb "
                                 f"({s.picture_cap / 1e6:g} MB); raise it or set [queue] shared_dir")
         self.put("pic:" + key, data)
         return {"kv": key}
 
-    def get_picture(self, where: dict[str, str]) -> bytes:
-        shared = self.settings.shared_dir
-        if "file" in where:
-            if shared is None:
-                raise QueueError("the job's picture is in a shared dir but this worker has no [queue] shared_dir")
-            return (shared / where["file"]).read_bytes()
-        data = self.get("pic:" + where["kv"])
+    def get_picture(self, kind: str, job_id: str, where: Any) -> bytes:
+        key = picture_key(kind, job_id)
+        if isinstance(where, dict) and "file" in where:
+            try:
+                return self._picture_file(key).read_bytes()
+            except FileNotFoundError:  # not there (yet, on a slow shared filesystem): retried
+                raise QueueError(f"picture {key} is not in the shared dir {self.settings.shared_dir}") from None
+        data = self.get("pic:" + key)
         if data is None:
-            raise QueueError(f"picture {where['kv']} is gone from the queue's storage")
+            raise QueueError(f"picture {key} is gone from the queue's storage")
         return data
 
-    def drop_picture(self, where: dict[str, str] | None) -> None:
-        if not where:
+    def drop_picture(self, kind: str, job_id: str, where: Any) -> None:
+        if not isinstance(where, dict):
             return
+        key = picture_key(kind, job_id)
         if "file" in where and self.settings.shared_dir is not None:
-            (self.settings.shared_dir / where["file"]).unlink(missing_ok=True)
+            self._picture_file(key).unlink(missing_ok=True)
         elif "kv" in where:
-            self.pop("pic:" + where["kv"])
+            self.pop("pic:" + key)
 
     # --- the worker side --------------------------------------------------------------------
     def serve_here(self, *, render: Renderer | RenderFn | None = None, name: str | None = None) -> "WorkerState":
@@ -248,6 +260,9 @@ class RenderQueue:
         return self.worker
 
     def run_job(self, job_id: str) -> None:
+        if not job_id_ok(job_id):  # not one the bot made: planted in the queue (queue_wire)
+            log.warning("refused a render task with a job id the bot does not make: %.80r", job_id)
+            return
         st = self.worker or self.serve_here()
         failpoints.hit("taken")  # tests: a worker that dies after taking the task, before its lease
         job = self.json("job:" + job_id)
@@ -270,7 +285,7 @@ class RenderQueue:
 
     def _render(self, job_id: str, job: dict[str, Any], st: "WorkerState", started: float) -> None:
         try:
-            image = dreamer.load_image(self.get_picture(job["input"]))
+            image = dreamer.load_image(self.get_picture("in", job_id, job["input"]))
             recipe = dreamer.Recipe.from_dict(job["recipe"])
         except INPUT_ERRORS as exc:
             return self._refuse(job_id, st, str(exc), 0.0)
@@ -289,7 +304,7 @@ class RenderQueue:
             return  # the bot gave up on it, or a twin finished first: leave nothing behind
         buf = io.BytesIO()
         out.save(buf, format="PNG")
-        where = self.put_picture("out-" + job_id, buf.getvalue())
+        where = self.put_picture("out", job_id, buf.getvalue())
         took = time.monotonic() - started
         self.finish(job_id, output=where, worker=st.name, seconds=took)
         st.count(ok=True, error=None, seconds=took)

@@ -51,7 +51,7 @@ class RemoteRender:
         deadline = time.time() + self.s.render_timeout
 
         def submit() -> dict[str, str]:
-            where = q.put_picture("in-" + job_id, buf.getvalue())
+            where = q.put_picture("in", job_id, buf.getvalue())
             q.put("job:" + job_id, json.dumps({"recipe": recipe.to_dict(), "input": where, "deadline": deadline}))
             q.task(job_id)
             return where
@@ -67,12 +67,12 @@ class RemoteRender:
                 where = submit()
             if result.get("error"):
                 raise RenderFailed(result["error"])
-            data = q.get_picture(result["output"])
+            data = q.get_picture("out", job_id, result.get("output"))
             with Image.open(io.BytesIO(data)) as im:
                 return im.convert("RGB")
         finally:
-            q.drop_picture(where)
-            q.drop_picture((result or {}).get("output"))
+            q.drop_picture("in", job_id, where)
+            q.drop_picture("out", job_id, (result or {}).get("output"))
             for k in ("out:", "lease:", "job:", "wait:"):  # the waiter last: see render's first line
                 q.pop(k + job_id)
 

@@ -4,6 +4,10 @@ Whoever can write to the queue's Redis can put anything in it. huey's default se
 pickle, and unpickling runs code: a planted message would run in every worker and in the bot
 (the bot reads pending tasks while it waits and for `status`). So huey's messages are JSON
 here (`JsonSerializer`): the task's one argument is a job id, and JSON cannot name code.
+
+Names that come off the queue are never joined to a path as given: job ids must look like the
+ones the bot makes (`job_id_ok`), and picture names are made from the job id
+(`picture_key`), so queue data cannot point the bot at `../bot.db` or `/etc/passwd`.
 """
 from __future__ import annotations
 
@@ -24,6 +28,14 @@ class UnsafeMessage(ValueError):
 
 def job_id_ok(job_id: object) -> bool:
     return isinstance(job_id, str) and _JOB_ID.fullmatch(job_id) is not None
+
+
+def picture_key(kind: str, job_id: str) -> str:
+    """'in-<job id>' or 'out-<job id>': the only names a picture of the queue has, in the
+    storage and in the shared dir. Raises ValueError for anything but a job id of ours."""
+    if kind not in ("in", "out") or not job_id_ok(job_id):
+        raise ValueError(f"not a render job id: {job_id!r}")
+    return f"{kind}-{job_id}"
 
 
 def _plain(obj: Any) -> Any:

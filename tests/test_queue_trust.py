@@ -1,12 +1,16 @@
 """What someone who can write to the queue's Redis can make the bot and its workers do
-(issue 27): no code runs from a planted message. A real redis-server, the bot's own code paths
+(issue 27): no code runs from a planted message, and no file outside the shared dir is read
+or deleted because a job or result names it. A real redis-server, the bot's own code paths
 (`status`, the waiting loop, a worker's consumer)."""
 from __future__ import annotations
 
 import datetime
 import io
+import json
 import pickle
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -74,3 +78,69 @@ def test_a_pickle_planted_in_redis_runs_nowhere(redis_cfg, tmp_path):
         c.stop(graceful=True)
     assert not ran.exists()
 
+
+def _victim(tmp_path: Path, name: str) -> tuple[Path, bytes]:
+    """A file of the bot's outside the shared dir (its database, say): a real PNG, so reading
+    it as a picture would work and post it."""
+    path = tmp_path / "data" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = photo_bytes(9)
+    path.write_bytes(data)
+    return path, data
+
+
+def test_a_result_naming_a_file_outside_the_shared_dir_is_neither_read_nor_deleted(redis_cfg, tmp_path):
+    cfg, q = redis_cfg
+    victim, data = _victim(tmp_path, "bot.db")
+    got: dict = {}
+
+    def bot():
+        try:
+            got["out"] = RemoteRender(q).render(dreamer.load_image(photo_bytes(1)),
+                                                cfg.base_recipe().replace(classes={"1": 1.0}))
+        except Exception as exc:
+            got["error"] = exc
+
+    t = threading.Thread(target=bot, daemon=True)
+    t.start()
+    (job_id,) = wait_for(lambda: q.job_ids("job"), 30)
+    # whoever writes to Redis answers for a worker, naming the bot's database by ../ and by its path
+    for name in (f"../data/{victim.name}", str(victim)):
+        assert not victim.is_relative_to(q.settings.shared_dir)
+        q.put("out:" + job_id, json.dumps({"output": {"file": name}, "worker": "x", "seconds": 1}))
+        t.join(30)
+        assert "out" not in got, "the bot read a file outside the shared dir as the dream"
+        assert victim.read_bytes() == data, "the bot deleted a file outside the shared dir"
+        if name.startswith(".."):  # once more, with a new job, for the absolute path
+            got.clear()
+            t = threading.Thread(target=bot, daemon=True)
+            t.start()
+            (job_id,) = wait_for(lambda: q.job_ids("job"), 30)
+    # it looked for the dream where its job id says (out-<job id>.png), which is not there
+    assert isinstance(got.get("error"), queue.QueueError) and f"out-{job_id}" in str(got["error"])
+
+
+def test_a_job_naming_a_file_outside_the_shared_dir_is_not_dreamt(redis_cfg, tmp_path):
+    cfg, q = redis_cfg
+    victim, _ = _victim(tmp_path, "requester-photo.png")
+    recipe = cfg.base_recipe().replace(classes={"1": 1.0}).to_dict()
+    seen = []
+    waiting = json.dumps({"owner": "elsewhere:1", "until": time.time() + 60})  # live jobs: not swept
+    c = _worker(q, render=lambda im, r: seen.append(im.size) or im)
+    try:
+        good = uuid.uuid4().hex
+        q.put("wait:" + good, waiting)
+        q.put("job:" + good, json.dumps({"recipe": recipe, "input": {"file": str(victim)}}))
+        q.task(good)
+        bad = "../data/requester-photo"  # a job id that is a path
+        q.put("wait:" + bad, waiting)
+        q.put("job:" + bad, json.dumps({"recipe": recipe, "input": {"kv": bad}}))
+        q.task(bad)
+        assert wait_for(lambda: q.json("out:" + good), 30), "the worker never answered"
+        time.sleep(0.5)  # the second task is taken after the first
+        assert q.huey.storage.queue_size() == 0
+    finally:
+        c.stop(graceful=True)
+    assert seen == [], "a worker dreamt a file the queue named outside the shared dir"
+    assert "error" in q.json("out:" + good) and q.get("out:" + bad) is None
+    assert not q.settings.shared_dir.exists() or list(q.settings.shared_dir.iterdir()) == []
