@@ -7,11 +7,15 @@ Templates are str.format strings with named fields only (the config checks the n
 {bot} the bot's name, {model} and {seed} of the recipe.
 Lines left empty by missing fields are dropped, so one template serves photos with and
 without a licence or author.
+
+The template, note and hashtags are the operator's; the photo's title, author, link, licence
+and description come from outside (a feed, a sidecar) and are made `inert` first: they can
+name people and tags, but never mention nor tag them.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Sequence
 
 if TYPE_CHECKING:
@@ -19,6 +23,17 @@ if TYPE_CHECKING:
     from bot.sources.base import Credit
 
 TIMES = " × "
+# A word joiner (U+2060: invisible, no line break) after each sign. Mastodon reads a mention
+# as "@" then a letter, digit or "_" and a hashtag as "#" or "＃" then a word character, so
+# "@\u2060Gargron@mastodon.social" reads the same and notifies nobody; Tumblr's tags come
+# only from the hashtag line, which these are not. The other at and number signs go too.
+_SIGNS = re.compile("([@＠﹫#＃﹟])")
+_WJ = "\u2060"
+# What a link may keep as it is; everything else (spaces, "<", "@", "#", non-ASCII) is
+# %-escaped, so a link is one run of URL characters that no server ends early and reads the
+# rest as a mention. (A link's "#fragment" is lost: a credit link rarely has one.)
+_URL_SAFE = "A-Za-z0-9._~:/?=&%+!$'()*,;-"
+_URL = re.compile(r"https?://[^\s]+", re.I)
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,20 @@ class Caption:
     text: str
     alt_text: str
     tags: tuple[str, ...]
+
+
+def inert(text: str | None) -> str:
+    """Outside text as it reads, with no "@" or "#" that can mention anyone or make a tag."""
+    return _SIGNS.sub(r"\1" + _WJ, text or "")
+
+
+def inert_link(link: str | None) -> str:
+    """A link from outside, %-escaped to one run of URL characters with no "@" nor "#"; text
+    that is not an http(s) link is only made `inert`."""
+    link = (link or "").strip()
+    if not _URL.fullmatch(link):
+        return inert(link)
+    return re.sub(f"[^{_URL_SAFE}]", lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), link)
 
 
 def join_classes(names: Sequence[str]) -> str:
@@ -47,6 +76,13 @@ def hashtag(tag: str) -> str:
     if not parts:
         return ""
     return "#" + parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
+
+
+def outside_credit(credit: "Credit") -> "Credit":
+    """`credit` with every field `inert` (its link by `inert_link`), ready to be posted."""
+    return replace(credit, title=inert(credit.title) or None, author=inert(credit.author) or None,
+                   licence=inert(credit.licence) or None, link=inert_link(credit.link) or None,
+                   origin=inert(credit.origin) or None)
 
 
 def credit_line(credit: "Credit") -> str:
@@ -87,6 +123,7 @@ def make_caption(
     seed: int | None = None,
 ) -> Caption:
     tags = tuple(t.lstrip("#").strip() for t in section.hashtags)
+    credit = outside_credit(credit)
     fields = {
         "bot": bot,
         "classes": join_classes(class_names),
@@ -96,7 +133,7 @@ def make_caption(
         "link": credit.link or "",
         "licence": credit.licence or "",
         "credit": credit_line(credit),
-        "description": describe_source(credit, description),
+        "description": describe_source(credit, inert(description)),
         "note": section.note,
         "hashtags": " ".join(h for h in map(hashtag, tags) if h),
         "model": model,

@@ -28,7 +28,7 @@ from dreamer import Recipe
 from filelock import FileLock, Timeout
 
 from bot import failpoints, logs, notify
-from bot.caption import make_caption
+from bot.caption import inert, make_caption
 from bot.picker import Combo, Picker, PickError
 from bot.posting import publish_row
 from bot.publishers.base import Publisher, PublishError
@@ -311,7 +311,7 @@ class Pipeline:
             post_key=post_key, source_id=source_id, recipe=recipe.to_dict(), seed=combo.seed,
             classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)],
             combo_key=combo.key, file_path=path, caption=caption.text, alt_text=alt_text,
-            tags=caption.tags, source_url=item.public_url, title=item.credit.title,
+            tags=caption.tags, source_url=item.public_url, title=inert(item.credit.title) or None,
             publishers=list(parts.publishers), video_path=video,
         )
         failpoints.hit("recorded")  # tests: die with the dream saved and the photo still in the inbox
