@@ -102,3 +102,30 @@ def test_inert_text_reads_the_same_and_links_stay_links():
     assert re.fullmatch(r"https://photos\.example/e/1\?a=b,[\w%]+/%C3%BC", link) and _live(link) == ([], [])
     assert inert_link("https://photos.example/e/1") == "https://photos.example/e/1"
 
+
+def test_the_admins_message_about_a_given_up_request_mentions_the_admin_only(tmp_path, mock):
+    # Issue 27, finding 4: a direct status goes to everyone it mentions; "@ann's request"
+    # (and a feed title or an error quoting someone) must not bring ann into the admin's DM.
+    from bot.config import load_config
+    from bot.notify import ended_items
+    from bot.publishers.mastodon import MastodonPublisher
+    from bot.publishers.mastodon_api import MastodonApi
+    from bot.store import Store
+
+    path = tiny_config(tmp_path, extra=f'[publishers.mastodon]\nenabled = true\napi_base_url = "{mock.base_url}"\n'
+                                       '[admin]\naccount = "@bob"\n')
+    cfg = load_config(path, need_secrets=False)
+    store = Store(tmp_path / "bot.db")
+    rid = store.add_request(None, status_id="9", account_id="1", acct="ann", visibility="public", thread_key="9",
+                            state="accepted", reply_key="k", status_json="{}")
+    store.give_up_request(rid, "the server said 500 to @robo #outage")
+    sender = MastodonPublisher(MastodonApi(mock.base_url, BOT_TOKEN, timeout=10, processing_wait=10))
+    ended_items(store, cfg=cfg, sender=sender)
+    client = mock.client("dreambot")
+    [dm] = client.account_statuses(client.account_lookup("dreambot")["id"])
+    assert dm["visibility"] == "direct"
+    assert [m["acct"] for m in dm["mentions"]] == ["bob"] and dm["tags"] == []
+    text = html_to_text(dm["content"])
+    assert "ann" in text and "request 9" in text and "outage" in text  # still says whose and why
+    assert _live(text) == (["bob"], []), text
+    store.close()

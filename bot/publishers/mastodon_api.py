@@ -48,6 +48,7 @@ from mastodon.errors import (
 )
 
 from bot import failpoints
+from bot.caption import inert
 
 from .base import LimitStore, PublishError
 from .errors import StatusWords, error_text, snippet, status_error
@@ -178,7 +179,9 @@ class MastodonApi:
             raise ValueError("send_direct needs an account such as admin@example.social")
         mention = f"@{acct} "
         limits = self.limits()
-        body = fit_status(text, limits, limits.max_characters - len(mention))
+        # A direct status reaches everyone it mentions, and the text names requesters and
+        # carries internal errors: only the admin's mention stays live (bot/caption.py's `inert`)
+        body = fit_status(inert(text), limits, limits.max_characters - len(mention))
         self.post_status(mention + body, key="dm:" + key if key else None, action="send a direct message",
                          visibility="direct")
 
