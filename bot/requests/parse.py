@@ -21,7 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 if TYPE_CHECKING:
     from models.labels import Labels
@@ -34,6 +34,11 @@ _FILLER_START = ("please ", "pls ", "dream ", "me ", "a ", "an ", "the ", "some 
 _FILLER_END = (" please", " pls", " thanks", " thank you", " thx", " pretty please")
 _HARD_SEPARATORS = re.compile(r"\s*(?:[,;\n&+×]|\bx\b|\s-\s)\s*")
 _AND = re.compile(r"\s+and\s+|^and\s+|\s+and$")
+# What one mention may cost (issue 27): a request is a few class names, but a mention can be
+# thousands of characters of near-misses, each looked up. Past these, the rest is not read.
+MAX_TEXT = 500  # characters of request text
+MAX_TERMS = 10  # terms (between commas, "and", "x"...)
+MAX_FAILED = 5  # unknown or ambiguous terms: the reply names a few anyway
 WEIGHT_MIN, WEIGHT_MAX = -2.0, 3.0
 
 
@@ -234,30 +239,29 @@ def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedReq
     """The classes a request's text (mentions already removed) asks for. Raises RequestError;
     an unknown or ambiguous term is reported together with every other one (terms.py says how
     filler around class names is told from a misspelt class)."""
-    from .terms import read_term, split_colon
+    from .terms import read_term
 
     wishes: dict[int, Wish] = {}
     random_count = 0
     failed: list[tuple[str, str, tuple[tuple[int, str], ...]]] = []
     left_out: list[tuple[str, tuple[str, ...]]] = []
-    terms = split_terms(text)
+    terms = split_terms(_clip(text, MAX_TEXT))[:MAX_TERMS]
     if not terms:
         raise RequestError("no_classes", "no class names in the request")
-    for chunk in terms:
-        for piece in _split_and(chunk, labels):
-            parts = split_colon(piece, labels)
-            for part in [piece] if parts is None else parts:
-                term, weight = _weight(part)
-                if term in RANDOM_WORDS:
-                    random_count += 1
-                elif term:
-                    reading = read_term(term, labels)
-                    for i in reading.ids:
-                        wishes[i] = Wish(i, _human(i, labels), weight)
-                    failed += [(kind, safe_term(t), sugg) for kind, t, sugg in reading.failed]
-                    left_out += [(safe_term(t), close) for t, close in reading.left_out]
-                if len(wishes) + random_count > max_classes:
-                    raise RequestError("too_many", f"more than {max_classes} classes")
+    for n, part in enumerate(_parts(terms, labels)):
+        if n >= MAX_TERMS or len(failed) >= MAX_FAILED:
+            break
+        term, weight = _weight(part)
+        if term in RANDOM_WORDS:
+            random_count += 1
+        elif term:
+            reading = read_term(term, labels)
+            for i in reading.ids:
+                wishes[i] = Wish(i, _human(i, labels), weight)
+            failed += [(kind, safe_term(t), sugg) for kind, t, sugg in reading.failed]
+            left_out += [(safe_term(t), close) for t, close in reading.left_out]
+        if len(wishes) + random_count > max_classes:
+            raise RequestError("too_many", f"more than {max_classes} classes")
     if failed:
         kind = "unknown" if any(k == "unknown" for k, _, _ in failed) else "ambiguous"
         first = next(f for f in failed if f[0] == kind)
@@ -266,6 +270,24 @@ def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedReq
     if not wishes and not random_count:
         raise RequestError("no_classes", "no class names in the request")
     return ParsedRequest(tuple(wishes.values()), random_count, tuple(dict.fromkeys(left_out)))
+
+
+def _parts(terms: list[str], labels: "Labels") -> "Iterator[str]":
+    """The terms split further on "and" (outside class names) and on ":" that is no weight."""
+    from .terms import split_colon
+
+    for chunk in terms:
+        for piece in _split_and(chunk, labels):
+            parts = split_colon(piece, labels)
+            yield from [piece] if parts is None else parts
+
+
+def _clip(text: str, limit: int) -> str:
+    """The first `limit` characters of `text`, not ending inside a word."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    return cut[:cut.rfind(" ")] if text[limit].isalnum() and " " in cut else cut
 
 
 def _tidy(chunk: str) -> str:
@@ -318,8 +340,10 @@ def _loose_term(piece: str) -> str:
 
 
 def _resolves(term: str, labels: "Labels") -> bool:
+    from .terms import named
+
     try:
-        labels.resolve(term)
+        named(term, labels)  # exact names only: this runs for every run of "and"-parts
         return True
     except ValueError:
         return False

@@ -6,11 +6,17 @@ as a whole is scanned for the longest runs of its words that are ("hen of the wo
 whole); the words left over are filler. A term that names no class at all is either a likely
 misspelling (the labels suggest a class: it is reported with the suggestions) or filler
 ("hello there": no reply about unknown classes, the request just has no class in it).
+
+A mention is outside text of any length (Pleroma allows 5,000 characters) and `Labels.resolve`
+of an unknown name runs a fuzzy search over every name for suggestions. So spans are looked
+up with `named` (exact names only, no fuzzy search), never longer than the longest class name,
+and a term is read up to MAX_TERM_WORDS words; parse.py caps the text and the failed terms.
 """
 from __future__ import annotations
 
 import difflib
 import re
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,6 +41,33 @@ lt gt amp nbsp quot apos h card mention hashtag url invisible ellipsis tag rel n
 noreferrer target blank data user alt src
 """.split())
 _NUMBERISH = re.compile(r"[\d\s.:-]+")
+# What Labels.resolve reads without a name: ids, ranges, "@group", WordNet ids
+_NOT_A_NAME = re.compile(r"[+-]?[\d\s.\u2013-]+|@.*|[nN]\d{8}", re.S)
+MAX_TERM_WORDS = 16  # "please could you dream a great white shark into my photo, thanks" is 12
+_NAMES: "weakref.WeakKeyDictionary[Labels, tuple[frozenset[str], int]]" = weakref.WeakKeyDictionary()
+
+
+def _names(labels: "Labels") -> tuple[frozenset[str], int]:
+    """Every name the labels resolve exactly (normalised), and the most words one has."""
+    from models.labels import normalize
+
+    got = _NAMES.get(labels)
+    if got is None:
+        keys = frozenset(normalize(n) for i in range(len(labels)) for n in labels.synonyms(i) + labels.aliases(i))
+        got = _NAMES[labels] = (keys, max((len(k.split()) for k in keys), default=1))
+    return got
+
+
+def named(term: str, labels: "Labels") -> list[int]:
+    """`labels.resolve(term)` when the term is a class name as written (or an id, range, group
+    or WordNet id); UnknownClassError without suggestions otherwise, at once: the fuzzy
+    search resolve runs for those costs milliseconds a span, minutes over a long mention."""
+    from models.labels import UnknownClassError, normalize
+
+    raw = term.strip()
+    if _NOT_A_NAME.fullmatch(raw) or normalize(raw) in _names(labels)[0]:
+        return labels.resolve(raw)
+    raise UnknownClassError(f"unknown class {raw!r}")
 
 
 @dataclass
@@ -49,6 +82,9 @@ class Reading:
 def read_term(term: str, labels: "Labels") -> Reading:
     from models.labels import AmbiguousClassError, UnknownClassError, UnknownGroupError, normalize
 
+    words = term.split()
+    if len(words) > MAX_TERM_WORDS:  # the rest of a run-on sentence is not read
+        term = " ".join(words[:MAX_TERM_WORDS])
     try:
         return Reading(ids=labels.resolve(term))
     except AmbiguousClassError as exc:
@@ -73,7 +109,7 @@ def read_term(term: str, labels: "Labels") -> Reading:
     if suggested:
         return Reading(failed=[("unknown", text, suggested)])
     # Several words, none a class: those spelt like one are misspellings; the rest is filler.
-    misspelt = [(w, _suggestions(w, labels)) for w in rest if close_names(w, labels)]
+    misspelt = [(w, _suggestions(w, labels)) for w in [w for w in rest if close_names(w, labels)][:3]]
     if misspelt:
         return Reading(failed=[("unknown", w, s) for w, s in misspelt if s])
     return Reading(left_out=[(text, ())])
@@ -115,14 +151,15 @@ def _scan(words: list[str], labels: "Labels") -> Reading:
 
     reading = Reading()
     loose: list[str] = []
+    longest = _names(labels)[1]  # no span longer than a class name can be one
     i = 0
     while i < len(words):
-        for j in range(len(words), i, -1):
+        for j in range(min(len(words), i + longest), i, -1):
             span = " ".join(words[i:j])
             if _NUMBERISH.fullmatch(span) or all(w in STOP_WORDS for w in words[i:j]):
                 continue  # a number in a sentence is no class id; filler is no class name
             try:
-                reading.ids += labels.resolve(span)
+                reading.ids += named(span, labels)
             except AmbiguousClassError as exc:
                 reading.failed.append(("ambiguous", span, tuple(exc.suggestions)))
             except UnknownClassError:
@@ -167,13 +204,13 @@ def split_colon(piece: str, labels: "Labels") -> list[str] | None:
     if not sep or re.fullmatch(r"[-+]?[\d.]+(e[-+]?\d+)?|[-+]?(inf|nan)", value, re.I):
         return None
     try:
-        labels.resolve(value)
+        named(value, labels)
         value_is_class = True
     except (UnknownClassError, ValueError):
         value_is_class = False
     if not value_is_class and " " not in value and re.search(r"\w", value):
         try:
-            labels.resolve(term.strip())
+            named(term, labels)
             return None  # "goldfish:lots": a weight, written wrong
         except (UnknownClassError, ValueError):
             pass
