@@ -156,7 +156,11 @@ def _check_config(args, out: TextIO) -> int:
     print(f"  publishers: {', '.join(cfg.enabled_publishers())}" + (" (dry run: outbox only)" if args.dry_run else ""),
           file=out)
     print(f"  data dir:   {cfg.data_dir}", file=out)
+    from bot.config_check import security_warnings
     from bot.folders import to_make
+
+    for line in security_warnings(cfg):  # works, but lets others in: said, not refused
+        print(f"  warning:    {line}", file=out)
 
     # Honest about what is not there yet: the bot makes these when it starts.
     for item in to_make(cfg.model_dump(), cfg.path):
@@ -211,6 +215,10 @@ def _run(cfg, args, render, out: TextIO) -> int:
         print(f"{args.config}: cannot start: cannot make {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 1
     for line in source_problems(cfg.model_dump(), cfg.path.parent, cfg.path):  # it may appear later (a mount)
+        log.warning("%s", line)
+    from bot.config_check import security_warnings
+
+    for line in security_warnings(cfg):
         log.warning("%s", line)
     effective = only_outbox(cfg) if args.dry_run else cfg
     try:

@@ -22,7 +22,7 @@ from bot.config_recipe import build_recipe, recipe_problem
 from bot.config_sections import Config, picker_problems
 from bot.config_services import SECRET_FIELDS
 from bot.cron import make_trigger
-from bot.folders import source_problems, writable_dir_problem, written_dirs
+from bot.folders import data_dir_problem, source_problems, writable_dir_problem, written_dirs
 
 
 # --- the whole pass ---------------------------------------------------------------------------
@@ -260,3 +260,12 @@ def environment_problems(data: Mapping[str, Any], config_path: Path, *, sources:
     if sources:
         problems += source_problems(data, base, config_path)
     return problems
+
+
+def security_warnings(cfg: "Config") -> list[str]:
+    """What works but lets others in (SECURITY.md): said by `check-config` and logged by `run`,
+    never a reason to refuse the config."""
+    warnings = []
+    if why := data_dir_problem(cfg.data_dir):
+        warnings.append(f"bot.data_dir: {why}")
+    return warnings

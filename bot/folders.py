@@ -9,6 +9,11 @@ else's folder, or a mount not there yet) are the problems.
 
 Everything here reads the file's table (or a config's `model_dump()`), not a validated Config,
 so a file with schema errors still gets these lines in the same pass.
+
+The data folder holds what others must not read (the database with requests and direct
+messages, requesters' photos and their dreams): the bot makes it 0700 (`private_dir`) and
+its private files 0600 (`private_file`), whatever the umask; `data_dir_problem` says when an
+existing one is open to others.
 """
 from __future__ import annotations
 
@@ -112,10 +117,43 @@ def make_missing(data: Mapping[str, Any], config_path: Path) -> list[Owned]:
             o.path.parent.mkdir(parents=True, exist_ok=True)
             with open(o.path, "x", encoding="utf-8") as f:  # "x": never over a list made meanwhile
                 f.write(URL_LIST_TEMPLATE)
+        elif o.key == "bot.data_dir":
+            private_dir(o.path)
         else:
             o.path.mkdir(parents=True, exist_ok=True)
         made.append(o)
     return made
+
+
+def private_dir(path: Path) -> Path:
+    """`path` made (with its parents) readable by this user only, when it is missing."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode is cut by the umask only, never widened: be exact
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """`path` created empty with mode 0600 when missing, or made 0600 when this user owns it
+    (SQLite gives its -wal and -shm files the mode of the database)."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    return path
+
+
+def data_dir_problem(path: Path) -> str | None:
+    """A warning when an existing data folder lets other users in, else None."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return None
+    if mode & 0o077:
+        return (f"the data folder {path} is open to other users (mode {mode:o}) and holds requests, direct "
+                f"messages and requesters' photos: chmod 700 {path} (serve an outbox from outside it)")
+    return None
 
 
 def made_line(o: Owned) -> str:

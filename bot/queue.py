@@ -45,6 +45,7 @@ from huey.constants import EmptyData
 from huey.consumer import Consumer
 
 from bot import failpoints
+from bot.folders import private_dir, private_file
 from bot.queue_sweep import process_alive
 from bot.queue_worker import WorkerState
 from bot.queue_wire import JsonSerializer, job_id_ok, picture_key
@@ -123,7 +124,8 @@ class RenderQueue:
             # JSON, never pickle: whoever can write to Redis must not run code here (queue_wire)
             self.huey: Huey = RedisHuey(NAME, url=s.url, results=False, serializer=JsonSerializer())
         else:
-            s.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            # 0600 before huey opens it: its storage holds requesters' photos (bot/folders.py)
+            private_file(private_dir(s.sqlite_path.parent) / s.sqlite_path.name)
             # SQLite's lock is waited for 30 s, not huey's 5: the bot, its consumer threads and
             # their heartbeats share one file, and on a busy machine a writer can hold it past 5 s
             # ("database is locked" would fail an enqueue or a result).

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import logs, notify
 from bot.caption import join_classes
+from bot.folders import private_dir, private_file
 from bot.publishers.base import PublishError
 from bot.publishers.marker import post_ref
 from bot.queue import RenderFailed
@@ -329,8 +330,11 @@ class RequestWorker:
         return row
 
     def _dream(self, image: Any, terms: tuple[list[str], list[float]], key: str) -> Path:
+        # a requester's photo, maybe sent privately: its dream is for the bot's user alone
+        folder = private_dir(self.cfg.data_dir / "requests")
         dream = make_dream(self.renderer, image, self.cfg.base_recipe(), classes=dict(zip(*terms)),
-                           seed=self.rng.randrange(2**31), path=self.cfg.data_dir / "requests" / f"{key}.png")
+                           seed=self.rng.randrange(2**31), path=folder / f"{key}.png")
+        _private(folder, key)
         took, old = dream.seconds, self.store.get_meta("requests:render_seconds")
         # a running average, for the "about M minutes" in the queued note
         self.store.set_meta("requests:render_seconds", took if old is None else 0.7 * float(old) + 0.3 * took)
@@ -341,8 +345,9 @@ class RequestWorker:
         killed midway is taken up again from its keyframes."""
         recipe = self.cfg.dive.recipe(self.cfg.base_recipe()).replace(frames=self.cfg.requests.dive_frames)
         dive = make_dive(dive_renderer(self.renderer), image, recipe, classes=dict(zip(*terms)), seed=int(key[:8], 16),
-                         video=self.cfg.data_dir / "requests" / f"{key}.mp4", settings=self.cfg.dive.settings(),
-                         info={"class_names": list(terms[0])})
+                         video=private_dir(self.cfg.data_dir / "requests") / f"{key}.mp4",
+                         settings=self.cfg.dive.settings(), info={"class_names": list(terms[0])})
+        _private(dive.video.parent, key)
         return dive.video
 
     def _also_publish(self, row: RequestRow, names: list[str], image: Path | None) -> None:
@@ -387,3 +392,9 @@ def build_worker(cfg: "Config", store: "Store", *, render: Renderer | RenderFn |
     # rate limits in the store: shared with the cycle and other processes
     client = RequestsClient(MastodonApi.from_config(cfg, store), language=cfg.publishers.mastodon.language)
     return RequestWorker(cfg, store, client, render=render)
+
+
+def _private(folder: Path, key: str) -> None:
+    """A request's dream, its recipe sidecar, a dive and its poster: the bot's user's alone."""
+    for made in folder.glob(f"{key}.*"):
+        private_file(made)

@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from bot.folders import private_dir, private_file
+
 from .schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 
@@ -35,7 +37,8 @@ def today_start() -> str:
 class Base:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # requests, direct messages and their JSON: readable by the bot's user only
+        private_file(private_dir(self.path.parent) / self.path.name)
         # One connection shared by the scheduler's threads, serialised by a lock; autocommit
         # mode with explicit BEGIN so each step is durable the moment it returns.
         self._lock = threading.RLock()
