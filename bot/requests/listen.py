@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import urlsplit
 
 from bot.publishers.mastodon_text import html_to_text
 
@@ -117,7 +118,13 @@ def ignore_reason(status: Mapping[str, Any], cfg: "RequestsSection", me: str) ->
     if str(account.get("id")) == me:
         return "the bot's own post"
     user, _, domain = acct.partition("@")
-    if acct in cfg.blocked_accounts or (not domain and user in cfg.blocked_accounts):
+    handles = {acct}
+    if not domain:
+        # Mastodon sends a local account without its domain: "spammer" is blocked as
+        # "spammer" and as "spammer@<this server>", the host of the account's own page.
+        here = (urlsplit(str(account.get("url") or "")).hostname or "").lower()
+        handles |= {user, f"{user}@{here}"} if here else {user}
+    if handles & set(cfg.blocked_accounts):
         return "blocked account"
     if domain and any(domain == d or domain.endswith("." + d) for d in cfg.blocked_domains):
         return "blocked domain"
