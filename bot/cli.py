@@ -99,6 +99,7 @@ def _worker(cfg, args, render) -> int:
     """A render worker: takes jobs from the Redis queue until SIGTERM/SIGINT. The engine keeps
     its model loaded (dreamer caches it), so only the first render pays for loading it."""
     from bot import queue
+    from bot.config_check import shown_url
 
     if not cfg.queue.url:
         print(f"{args.config}: [queue] url is not set: the embedded queue renders inside the bot "
@@ -108,10 +109,11 @@ def _worker(cfg, args, render) -> int:
         q = queue.RenderQueue.from_config(cfg)
         q.huey.storage.conn.ping()
     except Exception as exc:
-        print(f"{args.config}: cannot reach the queue at {cfg.queue.url}: {exc}", file=sys.stderr)
+        print(f"{args.config}: cannot reach the queue at {shown_url(cfg.queue.url)}: {exc}", file=sys.stderr)
         return 1
     state = q.serve_here(render=render)
-    log.info("worker %s: taking renders from %s with %d thread(s)%s", state.name, cfg.queue.url, cfg.queue.workers,
+    log.info("worker %s: taking renders from %s with %d thread(s)%s", state.name, shown_url(cfg.queue.url),
+             cfg.queue.workers,
              f", up to {cfg.queue.batch} jobs per batch" if cfg.queue.batch > 1 else "")
     q.consumer(cfg.queue.workers).run()
     state.stop()

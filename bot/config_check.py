@@ -11,10 +11,12 @@ may be a secret, nor a raw control character.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
@@ -268,4 +270,39 @@ def security_warnings(cfg: "Config") -> list[str]:
     warnings = []
     if why := data_dir_problem(cfg.data_dir):
         warnings.append(f"bot.data_dir: {why}")
+    if cfg.queue.url and (why := redis_url_problem(cfg.queue.url)):
+        warnings.append(f"queue.url: {why}")
     return warnings
+
+
+def redis_url_problem(url: str) -> str | None:
+    """A warning for a Redis that anyone on the network could write to, else None. Whoever
+    writes to the queue can change what every worker renders and what the bot posts."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    if parts.password or "password=" in parts.query or parts.scheme == "unix" or _loopback(host):
+        return None
+    return (f"the Redis at {host} is not on this machine and the URL has no password: anyone who can reach it "
+            "can read requesters' photos and change every render. Give Redis a password (requirepass, or an "
+            "ACL user) and put it in the URL (redis://:PASSWORD@host:6379/0), keep it on a private network, "
+            "and use rediss:// across machines; see SECURITY.md")
+
+
+def shown_url(url: str) -> str:
+    """`url` with its password masked, for `status` and the logs."""
+    parts = urlsplit(url)
+    if "password=" in parts.query:
+        parts = parts._replace(query=re.sub(r"(?<![^&])password=[^&]*", "password=***", parts.query))
+    if not parts.password:
+        return parts.geturl()
+    user = f"{parts.username}:" if parts.username else ":"
+    return parts._replace(netloc=f"{user}***@{parts.netloc.rpartition('@')[2]}").geturl()
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -290,7 +290,11 @@ class Config(Section):
         return self._secrets[key].get_secret_value()
 
     def secret_values(self) -> list[str]:
-        return [s.get_secret_value() for s in self._secrets.values() if s.get_secret_value()]
+        from urllib.parse import unquote, urlsplit
+
+        found = [s.get_secret_value() for s in self._secrets.values() if s.get_secret_value()]
+        password = urlsplit(self.queue.url or "").password  # Redis's, which logs must not show
+        return found + ([password, unquote(password)] if password else [])
 
     def enabled_publishers(self) -> list[str]:
         return [n for n in ("outbox", "mastodon", "tumblr") if getattr(self.publishers, n).enabled]

@@ -138,7 +138,9 @@ def _render_queue_status(cfg, p) -> None:
     from bot.queue_bot import queue_status
 
     s = QueueSettings.from_config(cfg)
-    where = cfg.queue.url or f"embedded ({s.sqlite_path})"
+    from bot.config_check import shown_url
+
+    where = shown_url(cfg.queue.url) if cfg.queue.url else f"embedded ({s.sqlite_path})"
     if not cfg.queue.url and not s.sqlite_path.exists():
         p(f"render queue: {where}: not started yet")
         return
