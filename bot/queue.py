@@ -234,10 +234,13 @@ class RenderQueue:
     def get_picture(self, kind: str, job_id: str, where: Any) -> bytes:
         key = picture_key(kind, job_id)
         if isinstance(where, dict) and "file" in where:
-            try:
-                return self._picture_file(key).read_bytes()
+            try:  # never through a link: one planted in the shared dir would name any file
+                with os.fdopen(os.open(self._picture_file(key), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb") as f:
+                    return f.read()
             except FileNotFoundError:  # not there (yet, on a slow shared filesystem): retried
                 raise QueueError(f"picture {key} is not in the shared dir {self.settings.shared_dir}") from None
+            except OSError as exc:  # ELOOP: a link where the picture should be
+                raise QueueError(f"picture {key} in the shared dir is not a plain file: {exc.strerror}") from None
         data = self.get("pic:" + key)
         if data is None:
             raise QueueError(f"picture {key} is gone from the queue's storage")

@@ -144,3 +144,27 @@ def test_a_job_naming_a_file_outside_the_shared_dir_is_not_dreamt(redis_cfg, tmp
     assert seen == [], "a worker dreamt a file the queue named outside the shared dir"
     assert "error" in q.json("out:" + good) and q.get("out:" + bad) is None
     assert not q.settings.shared_dir.exists() or list(q.settings.shared_dir.iterdir()) == []
+
+
+def test_a_link_planted_in_the_shared_dir_is_not_followed(redis_cfg, tmp_path):
+    # Someone who can write the shared dir puts out-<job id>.png there as a link to a file of the
+    # bot's (a requester's private dream, say) and answers for a worker: it must not be posted.
+    cfg, q = redis_cfg
+    victim, data = _victim(tmp_path, "requests-private.png")
+    got: dict = {}
+
+    def bot():
+        try:
+            got["out"] = RemoteRender(q).render(dreamer.load_image(photo_bytes(1)),
+                                                cfg.base_recipe().replace(classes={"1": 1.0}))
+        except Exception as exc:
+            got["error"] = exc
+
+    t = threading.Thread(target=bot, daemon=True)
+    t.start()
+    (job_id,) = wait_for(lambda: q.job_ids("job"), 30)
+    (q.settings.shared_dir / f"out-{job_id}.png").symlink_to(victim)
+    q.put("out:" + job_id, json.dumps({"output": {"file": f"out-{job_id}.png"}, "worker": "x", "seconds": 1}))
+    t.join(30)
+    assert "out" not in got, "the bot followed a link out of the shared dir and took its target for the dream"
+    assert isinstance(got.get("error"), queue.QueueError) and victim.read_bytes() == data
