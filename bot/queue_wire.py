@@ -86,7 +86,7 @@ class JsonSerializer(Serializer):
     def _deserialize(self, data: bytes) -> Any:
         try:
             return json.loads(data, object_hook=_revive)
-        except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:  # not UTF-8, not JSON, a bad time or message field
             raise UnsafeMessage(f"not a JSON queue message (an old pickled task, or planted): {exc}") from None
 
 

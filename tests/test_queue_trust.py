@@ -168,3 +168,22 @@ def test_a_link_planted_in_the_shared_dir_is_not_followed(redis_cfg, tmp_path):
     t.join(30)
     assert "out" not in got, "the bot followed a link out of the shared dir and took its target for the dream"
     assert isinstance(got.get("error"), queue.QueueError) and victim.read_bytes() == data
+
+
+def test_queue_messages_are_json_that_names_no_code():
+    import datetime as dt
+
+    from huey.registry import Message
+
+    from bot.queue_wire import JsonSerializer, UnsafeMessage
+
+    ser = JsonSerializer()
+    msg = Message("t1", "bot.queue.render_job", dt.datetime(2030, 1, 2, 3, 4, 5), 3, 5.0, None, ("ab" * 16,), {},
+                  None, None, None, None, None, None, 2.0)
+    raw = ser.serialize(msg)
+    assert raw.startswith(b"{") and ser.deserialize(raw) == msg  # a retry's eta survives the trip
+    assert ser.deserialize(ser.serialize((None, True))) == [None, True]  # a revocation
+    for bad in (pickle.dumps(_Planted(Path("/nonexistent/x"))), b'{"__datetime__": "soon"}',
+                b'{"__message__": {"id": "t", "evil": 1}}', b"\xff\xfe", b"[1, 2"):
+        with pytest.raises(UnsafeMessage):
+            ser.deserialize(bad)
