@@ -37,7 +37,8 @@ class Param:
 
 
 def fourier(height: int, width: int, device: torch.device | str = "cpu", decay: float = 1.0,
-            std: float = 0.01, generator: torch.Generator | None = None, longest: float = 1.0) -> Param:
+            std: float = 0.01, generator: torch.Generator | None = None, longest: float = 1.0,
+            layers: int = 1) -> Param:
     """A detail whose spectrum is scaled by 1/f^decay, in decorrelated colour.
 
     The spectrum is laid over a canvas an eighth larger on each side and the picture is cut out
@@ -55,7 +56,7 @@ def fourier(height: int, width: int, device: torch.device | str = "cpu", decay: 
         f0 = (1.0 / (longest * min(height, width))) ** 2
         scale = scale * (freq * freq / (freq * freq + f0))
     scale = scale[None, None, :, :, None]
-    spectrum = torch.randn((1, 3, ph, pw // 2 + 1, 2), generator=generator) * std
+    spectrum = torch.randn((layers, 3, ph, pw // 2 + 1, 2), generator=generator) * std
     spectrum = spectrum.to(device).requires_grad_(True)
     colour = COLOUR.to(device)
     top, left = _margin(height), _margin(width)
@@ -70,22 +71,37 @@ def fourier(height: int, width: int, device: torch.device | str = "cpu", decay: 
 
 
 def pixel(height: int, width: int, device: torch.device | str = "cpu", std: float = 0.01,
-          generator: torch.Generator | None = None) -> Param:
+          generator: torch.Generator | None = None, layers: int = 1) -> Param:
     """A detail of plain pixels."""
-    t = (torch.randn((1, 3, height, width), generator=generator) * std).to(device).requires_grad_(True)
+    t = (torch.randn((layers, 3, height, width), generator=generator) * std).to(device).requires_grad_(True)
     return Param([t], lambda: t, "pixel")
 
 
 def make(kind: str, height: int, width: int, device: torch.device | str = "cpu", decay: float = 1.0,
-         std: float = 0.0, seed: int = 0) -> Param:
-    """The detail of kind `kind`. It starts at zero (std 0), so a dream of no steps is the photo;
-    Adam's first steps need no noise to break symmetry, the random views do that."""
+         std: float = 0.0, seed: int = 0, layers: int = 1) -> Param:
+    """The detail of kind `kind` (`layers` of them, stacked, for `masked`). It starts at zero
+    (std 0), so a dream of no steps is the photo; Adam's first steps need no noise to break
+    symmetry, the random views do that."""
     gen = torch.Generator().manual_seed(seed)
     if kind == "fourier":
-        return fourier(height, width, device, decay=decay, std=std, generator=gen)
+        return fourier(height, width, device, decay=decay, std=std, generator=gen, layers=layers)
     if kind == "pixel":
-        return pixel(height, width, device, std=std, generator=gen)
+        return pixel(height, width, device, std=std, generator=gen, layers=layers)
     raise ValueError(f"unknown parameterisation {kind!r}; use one of {', '.join(PARAMS)}")
+
+
+def masked(p: Param, masks: torch.Tensor) -> Param:
+    """One detail of k layers (p, made with layers=k), layer i laid over the picture through
+    masks[i] (k, h, w; they sum to 1 at every pixel, so the picture gets as much paint as from
+    one detail). Each class of a mutant paints its own region with its own layer: a shared
+    Fourier detail's coefficients each reach the whole picture, and Adam, which gives every
+    coefficient a step of about the same size, let the easier class's gradient set them all."""
+    m = masks[:, None]
+
+    def detail() -> torch.Tensor:
+        return (p.detail() * m).sum(0, keepdim=True)
+
+    return Param(p.tensors, detail, p.kind)
 
 
 def compose(photo: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:

@@ -66,19 +66,22 @@ class Recipe:
     # weaker class most of all); seen down to a tenth, it has to grow shapes. 0.9 against 0.5:
     # held-out singles 82 -> 97 % visible, hybrids' weaker class 26 -> 33 % (benchmarks/README.md).
     view_coarsen: float = 0.9
-    # How a hybrid shares the views between its classes: "mix" (every view pushes all classes,
-    # the one lagging in that view hardest), "split" (each view leans to one class, drawn at
-    # random) or "regions" (soft regions of the picture per class, from low-frequency noise).
-    # The benchmark found no gain over "mix" that held on unseen photos (README).
-    hybrid: str = "mix"
+    # How a hybrid shares the picture between its classes: "regions" (each class gets soft
+    # regions of the photo where the net already sees it most, and paints them with a detail of
+    # its own: dreamer.regions), "mix" (every view pushes all classes over one detail, the one
+    # lagging in that view hardest) or "split" (each view leans to one class, drawn at random).
+    # benchmarks/README.md, "Mutants in their places", has the figures.
+    hybrid: str = "regions"
     # Each class of a hybrid beyond the first adds this share of `steps`: two creatures need
     # room to grow both. 192 steps against 128: the weaker class 41 -> 48 % of the judge's views
     # on the tuning rows; held out 33 -> 30 % (noise-sized), but 55 -> 69 % of untouched crops
     # (benchmarks/README.md, "More steps for hybrids").
     hybrid_steps: float = 0.5
     # A hybrid dreams with this net beside `model`, their logits averaged (models.ensemble), when
-    # both have the same classes; "" for none; "auto": Lite1 for the default Lite0, none for
-    # other nets (whose look is their own). What convinces two nets shows to a third: the judge
+    # both have the same classes; "" for none; "auto": Lite1 beside the default Lite0 for a "mix"
+    # or "split" hybrid, none for "regions" (each class is dreamt in its regions as a single
+    # class is, and single classes show without a partner) nor for other nets (whose look is
+    # their own). What convinces two nets shows to a third: the judge
     # found the weaker class in 48 % of its held-out views against 30 % for Lite0 alone
     # (benchmarks/README.md, "Two nets for hybrids"), at about twice the time.
     hybrid_partner: str = "auto"

@@ -87,7 +87,7 @@ def dream_net(recipe: Recipe, device: str) -> DreamNet:
 def hybrid_partner(recipe: Recipe) -> str:
     """The net named to dream a hybrid beside recipe.model ("" for none)."""
     if recipe.hybrid_partner == "auto":
-        return AUTO_PARTNERS.get(recipe.model, "")
+        return "" if recipe.hybrid == "regions" else AUTO_PARTNERS.get(recipe.model, "")
     return recipe.hybrid_partner
 
 
@@ -146,7 +146,11 @@ Builder = Callable[[Recipe, DreamNet, str, int, torch.device, dict], obj.Objecti
 
 
 def _lucid(recipe: Recipe, net: DreamNet, layer: str, seed: int, device: torch.device, memo: dict) -> obj.Objective:
-    return obj.class_logits(resolve_classes(recipe, net), balance=recipe.balance_classes)
+    weights = resolve_classes(recipe, net)
+    # A hybrid in regions: each view already leans to the classes whose regions it covers, and
+    # the balance would push the class that lags in a view, which is the one not meant to be there.
+    regions = recipe.method == "views" and recipe.hybrid == "regions"
+    return obj.class_logits(weights, balance=recipe.balance_classes and not regions)
 
 
 def _deepdream(recipe: Recipe, net: DreamNet, layer: str, seed: int, device: torch.device,
@@ -288,26 +292,29 @@ def _dream_views(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
                  progress: ProgressFn | None) -> torch.Tensor:
     from dreamer.render_views import dream_views
 
-    objective, recipe, regions = views_plan(recipe, net, seed, base.device)
+    objective, recipe, hybrid = views_plan(recipe, net, seed, base.device)
 
     def on_step(step: int, steps: int, score: float, image) -> None:
         progress(Progress(0, 1, step, steps, step + 1, steps, score, image=image))
 
     with capture(net, objective.layers) as run:
         # No callback without a listener: reading the score each step would sync a GPU for nothing.
-        return dream_views(base, recipe, net, objective, run, seed, regions,
+        return dream_views(base, recipe, net, objective, run, seed, hybrid,
                            on_step if progress is not None else None)
 
 
-def views_plan(recipe: Recipe, net: DreamNet, seed: int, device: torch.device) -> tuple[obj.Objective, Recipe, int]:
+def views_plan(recipe: Recipe, net: DreamNet, seed: int,
+               device: torch.device) -> tuple[obj.Objective, Recipe, dict[int, float]]:
     """What the views engine runs for `recipe`: its objective, the recipe with a hybrid's extra
-    steps, and the hybrid's class count when it shares them out by view or region (else 0)."""
+    steps, and the positive classes (id -> weight) of a hybrid that shares them out by view or
+    region (else {})."""
     objective = build_objective(recipe, net, None, seed, device)
-    regions = 0
+    hybrid: dict[int, float] = {}
     if recipe.mode == "lucid":
-        kinds = positive_classes(recipe, net)
-        if kinds > 1:
-            steps = round(recipe.steps * (1 + recipe.hybrid_steps * (kinds - 1)))
+        positive = {i: w for i, w in resolve_classes(recipe, net).items() if w > 0}
+        if len(positive) > 1:
+            steps = round(recipe.steps * (1 + recipe.hybrid_steps * (len(positive) - 1)))
             recipe = dataclasses.replace(recipe, steps=steps)
-        regions = kinds if recipe.hybrid != "mix" else 0
-    return objective, recipe, regions
+            if recipe.hybrid != "mix":
+                hybrid = positive
+    return objective, recipe, hybrid

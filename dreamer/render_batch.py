@@ -104,8 +104,8 @@ def dream_batch_tensor(bases: list[torch.Tensor], recipes: list[Recipe], net: Dr
     dev = bases[0].device
     dreams = []
     for base, recipe, seed in zip(bases, recipes, seeds):
-        objective, recipe, regions = views_plan(recipe, net, seed, dev)
-        dreams.append(rv.start(base, recipe, net, objective, seed, regions))
+        objective, recipe, hybrid = views_plan(recipe, net, seed, dev)
+        dreams.append(rv.start(base, recipe, net, objective, seed, hybrid))
     layers = frozenset().union(*(d.objective.layers for d in dreams))
     with threads.dreaming(), capture(net, layers) as run:
         running = [d for d in dreams if not d.done]

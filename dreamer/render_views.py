@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from dreamer import objectives as obj
 from dreamer import param as prm
 from dreamer.recipe import Recipe
+from dreamer.regions import place_classes, view_shares
 from dreamer.transform import View, random_views, resize, to_image, view_batch
 from models import DreamNet
 
@@ -33,23 +33,6 @@ def working_size(height: int, width: int, max_pixels: int, min_side: int) -> tup
     s = min(1.0, math.sqrt(max_pixels / (height * width)))
     s = max(s, min(1.0, min_side / min(height, width)))
     return max(1, round(height * s)), max(1, round(width * s))
-
-
-def class_regions(k: int, seed: int, cells: int = 3, sharpness: float = 3.0) -> torch.Tensor:
-    """(k, cells, cells) soft masks that share the picture between the k classes of a hybrid
-    in big, smooth, seeded blobs (low-frequency noise, softmax over the classes)."""
-    g = torch.Generator().manual_seed(seed)
-    noise = torch.randn((k, cells, cells), generator=g)
-    return torch.softmax(sharpness * noise, dim=0)
-
-
-def region_shares(masks: torch.Tensor, views: list[View], height: int, width: int) -> torch.Tensor:
-    """(n, k): each class's share at each view's centre (masks stretched over the picture)."""
-    pts = torch.tensor([[2 * v.cx / width - 1, 2 * v.cy / height - 1] for v in views])
-    grid = pts.view(1, 1, -1, 2)
-    out = F.grid_sample(masks[None], grid, mode="bicubic", padding_mode="border", align_corners=True)
-    out = out[0, :, 0].t().clamp_min(0)  # (n, k)
-    return out / out.sum(1, keepdim=True).clamp_min(1e-6)
 
 
 def split_shares(k: int, n: int, rng: random.Random) -> torch.Tensor:
@@ -73,8 +56,8 @@ class ViewDream:
     p: prm.Param
     opt: torch.optim.Optimizer
     rng: random.Random
-    masks: torch.Tensor | None
-    regions: int  # a split hybrid's class count, else 0
+    masks: torch.Tensor | None  # (k, gh, gw) a hybrid's regions (dreamer.regions), else None
+    split: int  # a split hybrid's class count, else 0
     size: int  # the net's input side
     step: int = 0
 
@@ -84,17 +67,21 @@ class ViewDream:
 
 
 def start(base: torch.Tensor, recipe: Recipe, net: DreamNet, objective: obj.Objective, seed: int,
-          regions: int = 0) -> ViewDream:
-    """A dream of base (1, 3, H, W) in [0, 1] at step 0; `regions` > 1 is the number of a
-    hybrid's classes, shared out between views or regions as recipe.hybrid says."""
+          hybrid: dict[int, float] | None = None) -> ViewDream:
+    """A dream of base (1, 3, H, W) in [0, 1] at step 0; `hybrid` holds a hybrid's positive
+    classes (id -> weight) when they share out the views or the picture as recipe.hybrid says."""
     height, width = base.shape[-2:]
     wh, ww = working_size(height, width, recipe.work_pixels, net.input_size)
-    p = prm.make(recipe.param, wh, ww, base.device, decay=recipe.decay, seed=seed)
-    masks = class_regions(regions, seed) if regions > 1 and recipe.hybrid == "regions" else None
-    split = regions if regions > 1 and recipe.hybrid == "split" else 0
-    return ViewDream(base, recipe, objective, resize(base, (wh, ww)), p,
-                     adam(p.tensors, recipe.learning_rate), random.Random(seed), masks, split,
-                     net.input_size)
+    work = resize(base, (wh, ww))
+    k = len(hybrid or ())
+    masks = place_classes(work, net, hybrid, seed) if k > 1 and recipe.hybrid == "regions" else None
+    p = prm.make(recipe.param, wh, ww, base.device, decay=recipe.decay, seed=seed,
+                 layers=k if masks is not None else 1)
+    if masks is not None:  # each class paints its own region with a layer of its own
+        p = prm.masked(p, resize(masks[None], (wh, ww))[0])
+    split = k if k > 1 and recipe.hybrid == "split" else 0
+    return ViewDream(base, recipe, objective, work, p, adam(p.tensors, recipe.learning_rate),
+                     random.Random(seed), masks, split, net.input_size)
 
 
 def adam(tensors: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
@@ -118,9 +105,9 @@ def score(d: ViewDream, acts: dict, views: list[View]) -> torch.Tensor:
     """The objective's value for each view, from the net's activations of this dream's views."""
     dev = d.base.device
     if d.masks is not None:
-        acts[obj.REGIONS] = region_shares(d.masks, views, *d.work.shape[-2:]).to(dev)
-    elif d.regions:
-        acts[obj.REGIONS] = split_shares(d.regions, len(views), d.rng).to(dev)
+        acts[obj.REGIONS] = view_shares(d.masks, views, d.work.shape[-2:]).to(dev)
+    elif d.split:
+        acts[obj.REGIONS] = split_shares(d.split, len(views), d.rng).to(dev)
     return d.objective(acts)
 
 
@@ -142,12 +129,12 @@ def dream_views(
     objective: obj.Objective,
     run: Callable[[torch.Tensor], dict],
     seed: int,
-    regions: int = 0,
+    hybrid: dict[int, float] | None = None,
     on_step: ProgressCallback | None = None,
 ) -> torch.Tensor:
-    """Dream over base (1, 3, H, W) in [0, 1]; `regions` > 1 is the number of a hybrid's classes,
-    shared out between views or regions as recipe.hybrid says. Returns the dream at base's size."""
-    d = start(base, recipe, net, objective, seed, regions)
+    """Dream over base (1, 3, H, W) in [0, 1]; `hybrid` holds a hybrid's positive classes when
+    they share out the views or the picture as recipe.hybrid says. Returns the dream at base's size."""
+    d = start(base, recipe, net, objective, seed, hybrid)
     while not d.done:
         views, batch = draw(d)
         with autocast(base.device):

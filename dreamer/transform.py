@@ -200,7 +200,7 @@ def view_batch(x: torch.Tensor, views: list[View], size: int) -> torch.Tensor:
         src = levels[level]
         chunks = [idx[j:j + group] for j in range(0, len(idx), group)] if level == 0 else [idx]
         for part in chunks:
-            o = _sample(src, [views[i] for i in part], target * k, x.shape[-2:])
+            o = sample_views(src, [views[i] for i in part], target * k, x.shape[-2:])
             if k > 1:
                 o = o.view(len(part), x.shape[1], target, k, target, k).mean((3, 5))
             if target != size:  # a coarse view: seen at `target` pixels, shown at the net's size
@@ -224,8 +224,8 @@ def view_affines(views: list[View], full: tuple[int, int]) -> torch.Tensor:
     return torch.tensor(rows)
 
 
-def _sample(src: torch.Tensor, views: list[View], side: int, full: tuple[int, int]) -> torch.Tensor:
-    """(n, 3, side, side) bilinear samples of the views from src, a pyramid level of a picture
+def sample_views(src: torch.Tensor, views: list[View], side: int, full: tuple[int, int]) -> torch.Tensor:
+    """(n, C, side, side) bilinear samples of the views from src, a pyramid level of a picture
     of size `full` (the views' coordinates are the full picture's)."""
     theta = view_affines(views, full).to(src)
     n = len(views)

@@ -63,7 +63,9 @@ def test_an_ensemble_dreams_like_any_net(tmp_path):
 
 
 def _hybrid(**kw):
-    return Recipe(model="tiny", classes={"goldfish": 1.0, "stingray": 1.0}, **kw)
+    """A two-class hybrid dreamt as "mix" (a partner is what "mix" needs: "regions" dreams each
+    class as a single, and "auto" gives it none)."""
+    return Recipe(model="tiny", classes={"goldfish": 1.0, "stingray": 1.0}, **{"hybrid": "mix", **kw})
 
 
 def test_a_hybrid_dreams_with_its_partner_a_single_class_alone():
@@ -122,8 +124,11 @@ def test_partners_in_turns_run_one_net_a_step_in_turn():
 
 
 @pytest.mark.slow
-def test_the_default_recipe_dreams_hybrids_with_lite0_and_lite1():
-    assert dream_net(Recipe(classes={"goldfish": 1.0, "stingray": 1.0}), "cpu").name == \
+def test_the_default_recipe_dreams_mixed_hybrids_with_lite0_and_lite1_and_regions_with_lite0():
+    pair = {"goldfish": 1.0, "stingray": 1.0}
+    assert dream_net(Recipe(classes=pair, hybrid="mix"), "cpu").name == "efficientnet-lite0+efficientnet-lite1"
+    assert dream_net(Recipe(classes=pair), "cpu").name == "efficientnet-lite0"  # regions, the default
+    assert dream_net(Recipe(classes=pair, hybrid_partner="efficientnet-lite1"), "cpu").name == \
         "efficientnet-lite0+efficientnet-lite1"
     assert dream_net(Recipe(classes={"goldfish": 1.0}), "cpu").name == "efficientnet-lite0"
 

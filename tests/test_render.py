@@ -206,7 +206,7 @@ def test_a_net_without_labels_takes_class_ids_and_counts_its_classes_from_its_ou
 @pytest.mark.parametrize("balance", [True, False])
 def test_balance_classes_reaches_the_objective(net, balance):
     """With it, a hybrid's lagging class gets the bigger push (dreamer.objectives.class_logits)."""
-    objective = build_objective(Recipe(classes={"1": 1.0, "2": 1.0}, balance_classes=balance), net, None, 0,
+    objective = build_objective(Recipe(classes={"1": 1.0, "2": 1.0}, balance_classes=balance, hybrid="mix"), net, None, 0,
                                 torch.device("cpu"))
     logits = torch.zeros(1, 1000)
     logits[0, 1], logits[0, 2] = 4.0, -4.0  # class 1 well ahead

@@ -28,7 +28,9 @@ RECIPES = [
     Recipe(mode="deepdream", layer="conv2", param="pixel", steps=2, batch_size=2, seed=3),
     Recipe(classes={"goldfish": 1.0, "tench": 1.0, "7": 0.5}, hybrid="regions", steps=2, batch_size=2, seed=4),
 ]
-ROWS_PER_STEP = [4 + 3 + 2 + 2] * 2 + [4 + 3 + 2] * 2 + [3] * 2  # pictures drop out as they finish
+# Before the steps the regions hybrid shows its photo to the net at two sizes (dreamer.regions);
+# then the pictures drop out as they finish.
+ROWS_PER_STEP = [1, 1] + [4 + 3 + 2 + 2] * 2 + [4 + 3 + 2] * 2 + [3] * 2
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,9 @@ from dreamer import param as prm
 from dreamer.presets import preset
 from dreamer.recipe import Recipe, RecipeError
 from dreamer.render import dream
-from dreamer.render_views import adam, class_regions, region_shares, split_shares, working_size
+from dreamer.regions import share_out, tie_breaker
+from dreamer.regions import view_shares
+from dreamer.render_views import adam, split_shares, working_size
 from dreamer.transform import random_views, to_tensor, view_batch
 from tests.test_render import net, photo  # noqa: F401 - the tiny net and test photo, shared
 
@@ -191,10 +193,10 @@ def test_balanced_hybrid_gives_every_class_gradient_the_lagging_one_most():
     assert torch.allclose(g0[:, 1], g0[:, 6])
 
 
-def test_class_regions_share_the_picture_between_the_classes():
-    masks = class_regions(2, seed=4)
+def test_each_view_leans_to_the_classes_whose_regions_it_covers():
+    masks = share_out(tie_breaker(2, 20, 30, seed=4), torch.ones(2))
     views = random_views(200, 300, 64, (0.3, 0.3), 0.0, random.Random(0))
-    shares = region_shares(masks, views, 200, 300)
+    shares = view_shares(masks, views, (200, 300))
     assert shares.shape == (64, 2) and torch.allclose(shares.sum(1), torch.ones(64))
     lead = shares.argmax(1)
     assert 0 < int(lead.sum()) < 64  # both classes lead somewhere

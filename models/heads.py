@@ -1,0 +1,35 @@
+"""Where a net's class logits come from, place by place: the classifier heads that pool a feature
+map and then apply a linear layer. Applied before the pooling, that linear layer gives a map of
+each class's evidence over the picture (a class activation map), whose mean is the class's logit
+less its bias: the engine can push a class in one part of a view and not in another."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from models.base import DreamNet
+
+
+@dataclass(frozen=True)
+class Head:
+    pool: nn.Module  # global average pooling: its input is the feature map
+    fc: nn.Linear  # the class output, applied to the pooled features
+
+
+def class_heads(net: DreamNet) -> list[Head]:
+    """The net's heads, one per member of an ensemble (in member order), or [] when its class
+    output is not global average pooling followed by one linear layer (an imported graph, a 1x1
+    convolution head): the engine then cannot place classes within a view."""
+    heads: list[Head] = []
+    pool: nn.Module | None = None
+    for m in net.module.modules():
+        if isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size in (1, (1, 1)):
+            pool = m
+        elif isinstance(m, nn.Linear) and pool is not None:
+            heads.append(Head(pool, m))
+            pool = None
+    classes = net.num_classes or (len(net.labels) if net.labels is not None else None)
+    if not heads or (classes is not None and any(h.fc.out_features != classes for h in heads)):
+        return []
+    return heads
