@@ -67,12 +67,19 @@ def held_out(photo: str, target: list[str]) -> bool:
 SKIMAGE_PHOTOS = {"brick": "brick.png", "camera": "camera.png", "moon": "moon.png", "motorcycle": "motorcycle_left.png"}
 
 
+# Photos read from where a package installed them (name -> path), e.g. Debian's wallpapers.
+PHOTO_FILES: dict[str, Path] = {}
+
+
 def load_photo(name: str) -> Image.Image:
     """A benchmark photo, at most 640 pixels on its long side."""
-    if name in SKIMAGE_PHOTOS:
+    if name in SKIMAGE_PHOTOS or name in PHOTO_FILES:
         import skimage
 
-        img = Image.open(Path(skimage.__file__).parent / "data" / SKIMAGE_PHOTOS[name]).convert("RGB")
+        path = PHOTO_FILES.get(name) or Path(skimage.__file__).parent / "data" / SKIMAGE_PHOTOS[name]
+        if not path.exists():
+            raise SystemExit(f"no photo {path} (see benchmarks/photos/LICENSES.md for the package that has it)")
+        img = Image.open(path).convert("RGB")
         s = min(1.0, 640 / max(img.size))
         return img.resize((round(img.width * s), round(img.height * s)), Image.LANCZOS)
     for d in PHOTO_DIRS:
@@ -84,13 +91,19 @@ def load_photo(name: str) -> Image.Image:
 # --- the recipes -----------------------------------------------------------------------------
 KINDS: set[str] = set()  # --kinds: only single classes, or only hybrids
 OVERRIDES: dict[str, object] = {}  # --set key=value, applied to the default preset while tuning
+# Recipes named for a comparison: the default preset with these settings.
+VARIANTS: dict[str, dict[str, object]] = {
+    # how the default dreamt mutants until session 9: both classes over the whole picture,
+    # the lagging one pushed hardest, with Lite1 beside Lite0
+    "mix": {"hybrid": "mix", "hybrid_partner": "efficientnet-lite1", "hybrid_steps": 0.5},
+}
 
 
 def make(name: str, photo: Image.Image, r: Recipe, net, ids: list[int]) -> Image.Image:
     if name == "reference":
         return reference(photo, ids)
-    extra = OVERRIDES if name == "default" else {}
-    recipe = preset(name, classes=r.classes, seed=r.seed, **extra)
+    extra = OVERRIDES if name == "default" else VARIANTS.get(name, {})
+    recipe = preset("default" if name in VARIANTS else name, classes=r.classes, seed=r.seed, **extra)
     net = dream_net(recipe, "cpu")  # the product's choice: a hybrid dreams with its partner too
     if J.JUDGE in net.name:
         raise SystemExit(f"{net.name} includes the judge {J.JUDGE}: it must never dream here")

@@ -1,0 +1,55 @@
+#!/usr/bin/env python
+"""What a mutant costs against a single class on the same photo, one process, one run of each
+(ratios from one run beat absolute times on a shared machine).
+
+    .venv/bin/python benchmarks/mutant_times.py                 # the bundled rocket, 640x427
+    .venv/bin/python benchmarks/mutant_times.py --photo coffee --repeat 2
+
+Rows: one class; a pair and a triple as the default dreams them ("regions", Lite0 alone); a
+pair as the default dreamt it until session 9 ("mix", Lite0 with Lite1)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.quality import load_photo  # noqa: E402
+from dreamer.presets import preset  # noqa: E402
+from dreamer.render import dream, dream_net  # noqa: E402
+
+ROWS = [
+    ("single", ["goldfish"], {}),
+    ("pair, regions (default)", ["goldfish", "stingray"], {}),
+    ("triple, regions (default)", ["goldfish", "stingray", "monarch"], {}),
+    ("pair, mix with Lite1 (before)", ["goldfish", "stingray"], {"hybrid": "mix", "hybrid_partner": "efficientnet-lite1"}),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--photo", default="rocket")
+    p.add_argument("--repeat", type=int, default=1, help="runs of each row (the fastest is kept)")
+    args = p.parse_args(argv)
+    photo = load_photo(args.photo)
+    times = {}
+    for name, classes, settings in ROWS:
+        recipe = preset("default", classes={c: 1.0 for c in classes}, seed=1, **settings)
+        net = dream_net(recipe, "cpu")
+        dream(photo.resize((96, 64)), recipe.replace(steps=1), net=net)  # load and warm up
+        best = float("inf")
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            dream(photo, recipe, net=net)
+            best = min(best, time.perf_counter() - t)
+        times[name] = best
+        print(f"{name:32s} {best:6.1f} s  x{best / times['single']:.2f} of a single  ({net.name})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
