@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--view-coarsen", type=float, help="half the views are seen coarser, down to 1 - this")
     v.add_argument("--view-rotate", type=float, help="views turn by up to this many degrees")
     v.add_argument("--hybrid", choices=("split", "mix", "regions"),
-                   help="how a hybrid's classes share the views: mix (default), split or regions")
+                   help="how a hybrid's classes share the picture: regions (default: each class its own "
+                        "places of the photo), mix (every class everywhere) or split")
     v.add_argument("--hybrid-steps", type=float,
                    help="each class of a hybrid beyond the first adds this share of the steps (default 0.5)")
     v.add_argument("--hybrid-partner", metavar="MODEL",

@@ -126,8 +126,8 @@ def test_partners_in_turns_run_one_net_a_step_in_turn():
 @pytest.mark.slow
 def test_the_default_recipe_dreams_mixed_hybrids_with_lite0_and_lite1_and_regions_with_lite0():
     pair = {"goldfish": 1.0, "stingray": 1.0}
-    assert dream_net(Recipe(classes=pair), "cpu").name == "efficientnet-lite0+efficientnet-lite1"  # mix
-    assert dream_net(Recipe(classes=pair, hybrid="regions"), "cpu").name == "efficientnet-lite0"
+    assert dream_net(Recipe(classes=pair, hybrid="mix"), "cpu").name == "efficientnet-lite0+efficientnet-lite1"
+    assert dream_net(Recipe(classes=pair), "cpu").name == "efficientnet-lite0"  # regions, the default
     assert dream_net(Recipe(classes=pair, hybrid_partner="efficientnet-lite1"), "cpu").name == \
         "efficientnet-lite0+efficientnet-lite1"
     assert dream_net(Recipe(classes={"goldfish": 1.0}), "cpu").name == "efficientnet-lite0"
