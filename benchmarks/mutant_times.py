@@ -24,8 +24,8 @@ from dreamer.render import dream, dream_net  # noqa: E402
 
 ROWS = [
     ("single", ["goldfish"], {}),
-    ("pair, regions (default)", ["goldfish", "stingray"], {}),
-    ("triple, regions (default)", ["goldfish", "stingray", "monarch"], {}),
+    ("pair, regions (default)", ["goldfish", "stingray"], {"hybrid": "regions"}),
+    ("triple, regions (default)", ["goldfish", "stingray", "monarch"], {"hybrid": "regions"}),
     ("pair, mix with Lite1 (before)", ["goldfish", "stingray"], {"hybrid": "mix", "hybrid_partner": "efficientnet-lite1"}),
 ]
 
