@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Render the contact sheet: bundled photos × classes × presets, with captions.
+"""Render the contact sheet: photos × mutants (two and three classes) × recipes, with captions.
 
     .venv/bin/python docs/contact_sheet.py            # writes docs/contact_sheet.jpg and docs/before_after.jpg
     .venv/bin/python docs/contact_sheet.py --quick    # two rows, for a smoke test
 
-Each row is one photo and one target (a class or a two-class hybrid); the columns are the photo
-and the presets (classic is the earlier engine). Dreams are cached in out/contact/ (keyed by
+Each row is one photo and one mutant; the columns are the photo, the mutant as the default
+dreamt it until session 9 (`mix`) and as it dreams it now (`regions`). Dreams are cached in out/contact/ (keyed by
 photo, target, preset, seed and the recipe's hash) so a rerun after a caption change costs nothing.
 """
 from __future__ import annotations
@@ -23,21 +23,24 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dreamer.presets import PRESETS, preset  # noqa: E402
+from dreamer.presets import preset  # noqa: E402
 from dreamer.render import dream, dream_net  # noqa: E402
 
 ROWS: list[tuple[str, dict[str, float]]] = [
-    ("rocket", {"goldfish": 1}),
-    ("chelsea", {"monarch": 1}),
-    ("china", {"ostrich": 1}),
-    ("hopper", {"peacock": 1}),
-    ("coffee", {"jellyfish": 1}),
     ("astronaut", {"ostrich": 1, "sea slug": 1}),  # the original's ostrich/nudibranch mutant
-    ("motorcycle", {"monarch": 1, "daisy": 1}),
-    ("flower", {"goldfish": 1, "stingray": 1}),
+    ("chelsea", {"peacock": 1, "jellyfish": 1}),
+    ("coffee", {"monarch": 1, "daisy": 1}),
+    ("rocket", {"goldfish": 1, "stingray": 1}),
+    ("hopper", {"sea slug": 1, "monarch": 1, "ostrich": 1}),
 ]
-COLUMNS = ["classic", "default"]  # the earlier engine against the new default
-BEFORE_AFTER = ("chelsea", {"monarch": 1})  # the pair at the top of the README
+# Columns: a name -> (preset, settings over it). Mutants as the default dreamt them until
+# session 9 ("mix": both classes over the whole picture, Lite1 beside Lite0) against the default
+# now ("regions": each class its own places of the photo).
+COLUMNS: dict[str, tuple[str, dict[str, object]]] = {
+    "mix (before)": ("default", {"hybrid": "mix", "hybrid_partner": "efficientnet-lite1"}),
+    "regions (the default)": ("default", {}),
+}
+BEFORE_AFTER = ("coffee", {"monarch": 1, "daisy": 1})  # the pair at the top of the README
 QUICK_ROWS = ROWS[:2]
 SIDE = 512  # dreams are made at this width (the photos are 451–1000 px wide)
 THUMB = 300  # width of a cell on the sheet
@@ -59,8 +62,9 @@ def source(name: str) -> Image.Image:
     return img.resize((SIDE, round(img.height * SIDE / img.width)), Image.LANCZOS)
 
 
-def cached_dream(photo: str, target: dict[str, float], preset_name: str, seed: int, cache: Path) -> Image.Image:
-    recipe = preset(preset_name, classes=dict(target), seed=seed)
+def cached_dream(photo: str, target: dict[str, float], column: str, seed: int, cache: Path) -> Image.Image:
+    preset_name, settings = COLUMNS[column]
+    recipe = preset(preset_name, classes=dict(target), seed=seed, **settings)
     net = dream_net(recipe, "cpu")  # as the product picks it: a hybrid dreams with its partner
     # Keyed by what makes the picture (the recipe and the net that dreams it), so a changed
     # preset, default or net is dreamt again, never reused.
@@ -68,7 +72,7 @@ def cached_dream(photo: str, target: dict[str, float], preset_name: str, seed: i
     if net.name != recipe.model:
         made_by["net"] = net.name
     key = hashlib.sha256(json.dumps(made_by, sort_keys=True).encode()).hexdigest()[:10]
-    slug = f"{photo}_{'+'.join(target).replace(' ', '_')}_{preset_name}_s{seed}_{key}.png"
+    slug = f"{photo}_{'+'.join(target).replace(' ', '_')}_{column.split()[0]}_s{seed}_{key}.png"
     path = cache / slug
     if path.exists():
         return Image.open(path).convert("RGB")
@@ -119,14 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=ROOT / "out" / "contact")
     p.add_argument("--out", type=Path, default=ROOT / "docs")
     args = p.parse_args(argv)
-    presets = [c for c in COLUMNS if c in PRESETS]
+    presets = list(COLUMNS)
     rows = []
     args.out.mkdir(parents=True, exist_ok=True)
     for photo, target in (QUICK_ROWS if args.quick else ROWS):
         imgs = [source(photo)] + [cached_dream(photo, target, name, args.seed, args.cache) for name in presets]
         rows.append((photo, target, imgs))
         if (photo, target) == BEFORE_AFTER:
-            pair = sheet([(photo, target, [imgs[0], imgs[1 + presets.index("default")]])], ["photo", "default dream"],
+            pair = sheet([(photo, target, [imgs[0], imgs[-1]])], ["photo", "default dream"],
                          thumb=SIDE)
             save_small(pair, args.out / "before_after.jpg")
     path = args.out / "contact_sheet.jpg"
