@@ -89,11 +89,9 @@ def _victim(tmp_path: Path, name: str) -> tuple[Path, bytes]:
     return path, data
 
 
-def test_a_result_naming_a_file_outside_the_shared_dir_is_neither_read_nor_deleted(redis_cfg, tmp_path):
-    cfg, q = redis_cfg
-    victim, data = _victim(tmp_path, "bot.db")
-    got: dict = {}
-
+def _bot_renders(cfg, q, got: dict) -> tuple[threading.Thread, str]:
+    """The bot asking the queue for one dream in a thread (its picture or error lands in `got`),
+    and the job id it queued."""
     def bot():
         try:
             got["out"] = RemoteRender(q).render(dreamer.load_image(photo_bytes(1)),
@@ -104,6 +102,15 @@ def test_a_result_naming_a_file_outside_the_shared_dir_is_neither_read_nor_delet
     t = threading.Thread(target=bot, daemon=True)
     t.start()
     (job_id,) = wait_for(lambda: q.job_ids("job"), 30)
+    return t, job_id
+
+
+def test_a_result_naming_a_file_outside_the_shared_dir_is_neither_read_nor_deleted(redis_cfg, tmp_path):
+    cfg, q = redis_cfg
+    victim, data = _victim(tmp_path, "bot.db")
+    got: dict = {}
+
+    t, job_id = _bot_renders(cfg, q, got)
     # whoever writes to Redis answers for a worker, naming the bot's database by ../ and by its path
     for name in (f"../data/{victim.name}", str(victim)):
         assert not victim.is_relative_to(q.settings.shared_dir)
@@ -113,9 +120,7 @@ def test_a_result_naming_a_file_outside_the_shared_dir_is_neither_read_nor_delet
         assert victim.read_bytes() == data, "the bot deleted a file outside the shared dir"
         if name.startswith(".."):  # once more, with a new job, for the absolute path
             got.clear()
-            t = threading.Thread(target=bot, daemon=True)
-            t.start()
-            (job_id,) = wait_for(lambda: q.job_ids("job"), 30)
+            t, job_id = _bot_renders(cfg, q, got)
     # it looked for the dream where its job id says (out-<job id>.png), which is not there
     assert isinstance(got.get("error"), queue.QueueError) and f"out-{job_id}" in str(got["error"])
 
@@ -153,16 +158,7 @@ def test_a_link_planted_in_the_shared_dir_is_not_followed(redis_cfg, tmp_path):
     victim, data = _victim(tmp_path, "requests-private.png")
     got: dict = {}
 
-    def bot():
-        try:
-            got["out"] = RemoteRender(q).render(dreamer.load_image(photo_bytes(1)),
-                                                cfg.base_recipe().replace(classes={"1": 1.0}))
-        except Exception as exc:
-            got["error"] = exc
-
-    t = threading.Thread(target=bot, daemon=True)
-    t.start()
-    (job_id,) = wait_for(lambda: q.job_ids("job"), 30)
+    t, job_id = _bot_renders(cfg, q, got)
     (q.settings.shared_dir / f"out-{job_id}.png").symlink_to(victim)
     q.put("out:" + job_id, json.dumps({"output": {"file": f"out-{job_id}.png"}, "worker": "x", "seconds": 1}))
     t.join(30)
