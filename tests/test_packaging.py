@@ -86,3 +86,31 @@ def test_one_variable_name_per_secret_everywhere():
         assert used <= names, f"{f} names {used - names}; the config's defaults are {sorted(names)}"
     compose = (ROOT / "docker-compose.example.yml").read_text()
     assert all(f"{n}: ${{{n}:-}}" in compose for n in names)
+
+
+def _dist_name(req: str) -> str:
+    return re.split(r"[\s\[<>=!~;]", req, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_the_test_extra_brings_what_the_suite_imports():
+    """`pip install -e .[test]` then `pytest` must collect: every third-party module a test file
+    imports comes from the core requirements or the `test` extra, not from another extra."""
+    import ast
+    from importlib.metadata import packages_distributions
+
+    owners = packages_distributions()
+    offered = {_dist_name(r) for r in PROJECT["dependencies"] + PROJECT["optional-dependencies"]["test"]}
+    ours = {"bot", "dreamer", "models", "run_bot", "tests"}
+    missing = {}
+    for path in (ROOT / "tests").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top in ours or top in sys.stdlib_module_names or top not in owners:
+                    continue
+                dists = {d.lower().replace("_", "-") for d in owners[top]}
+                if not dists & offered:
+                    missing.setdefault(f"{top} ({', '.join(sorted(dists))})", []).append(path.name)
+    assert not missing, f"tests import modules the test extra does not bring: {missing}"
