@@ -1,6 +1,6 @@
 """What the bot did, in one SQLite file: sources seen, dreams made, posts per publisher,
-cycles, dream requests, what ended unposted. One module per job; `Store` is all of them on
-one connection."""
+cycles, dream requests, what remixes start from, what ended unposted. One module per job;
+`Store` is all of them on one connection."""
 from __future__ import annotations
 
 from .asks import RequestRow, RequestsMixin, RequestState
@@ -8,12 +8,13 @@ from .base import StoreError, now
 from .dives import DiveRow, DivesMixin
 from .ended import EndedMixin
 from .posts import DreamRow, PostRow, PostsMixin
+from .remixes import RemixesMixin, RemixSource
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .sources import MAX_FAILURES, PERMANENT, Block, Released, SourcesMixin
 
 __all__ = ["Block", "DiveRow", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "PERMANENT", "PostRow", "Released",
-           "RequestRow", "RequestState", "SCHEMA_VERSION", "Store", "StoreError", "now"]
+           "RemixSource", "RequestRow", "RequestState", "SCHEMA_VERSION", "Store", "StoreError", "now"]
 
 
-class Store(SourcesMixin, PostsMixin, DivesMixin, RequestsMixin, EndedMixin):
+class Store(SourcesMixin, PostsMixin, DivesMixin, RequestsMixin, RemixesMixin, EndedMixin):
     """The bot's database (see the modules of this package for each part)."""

@@ -28,6 +28,9 @@ class RequestState(StrEnum):
 
 
 OPEN = (RequestState.ACCEPTED, RequestState.RENDERING, RequestState.RENDERED, RequestState.REFUSING)
+# A request that counts towards a daily limit: answered or to be, and not itself a refusal for
+# being over a limit (or the queue being full).
+COUNTS = "state != 'ignored' AND COALESCE(refusal, '') NOT IN ('limit', 'queue_full', 'dive_limit', 'remix_limit')"
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class RequestRow:
     crashes: int
     retries: int
     kind: str = "dream"  # or "dive": a short video of the photo ("@bot dive goldfish")
+    remix_of: str | None = None  # a remix: the bot's status it replies to (bot/requests/remix.py)
+    source_key: str | None = None  # a remix: post_key of the dream whose kept photo it dreams
+    recipe_json: str | None = None  # a remix: the recipe it was dreamt with
 
     @classmethod
     def from_db(cls, r: sqlite3.Row) -> "RequestRow":
@@ -145,19 +151,28 @@ class RequestsMixin(Base):
         return [RequestRow.from_db(r) for r in self._query(sql + " ORDER BY id", args)]
 
     def dives_today(self, account_id: str) -> int:
-        """Dive requests the account made since 00:00 UTC that count towards its dive limit."""
+        """Dive requests (remixes too) the account made since 00:00 UTC that count towards its
+        dive limit."""
         rows = self._query(
             "SELECT COUNT(*) AS n FROM requests WHERE account_id = ? AND created_at >= ? AND kind = 'dive' "
-            "AND state != 'ignored' AND COALESCE(refusal, '') NOT IN ('limit', 'queue_full', 'dive_limit')",
-            (account_id, today_start()),
+            f"AND {COUNTS}", (account_id, today_start()),
+        )
+        return int(rows[0]["n"])
+
+    def remixes_today(self, account_id: str) -> int:
+        """Remixes the account asked for since 00:00 UTC that count towards its remix limit."""
+        rows = self._query(
+            "SELECT COUNT(*) AS n FROM requests WHERE account_id = ? AND created_at >= ? AND remix_of IS NOT NULL "
+            f"AND {COUNTS}", (account_id, today_start()),
         )
         return int(rows[0]["n"])
 
     def requests_today(self, account_id: str, refusal: str | None = None) -> int:
-        """Requests the account made since 00:00 UTC that count towards its daily limit, or
-        (with `refusal`) how often it was told that today (e.g. 'limit')."""
+        """Requests with a photo (not remixes: they have a limit of their own) the account made
+        since 00:00 UTC that count towards its daily limit, or (with `refusal`) how often it
+        was told that today (e.g. 'limit')."""
         if refusal is None:
-            cond = "state != 'ignored' AND COALESCE(refusal, '') NOT IN ('limit', 'queue_full', 'dive_limit')"
+            cond = f"remix_of IS NULL AND {COUNTS}"
             args: tuple[Any, ...] = ()
         else:
             cond = "state != 'ignored' AND refusal = ?"

@@ -35,6 +35,7 @@ class DreamRow:
     seed: int | None
     created_at: str
     video_path: Path | None = None  # a dive's video (file_path is then its poster frame)
+    source_photo: Path | None = None  # the photo it was dreamt from, while kept for remixes
 
 
 @dataclass(frozen=True)
@@ -79,18 +80,19 @@ class PostsMixin(Base):
         title: str | None,
         publishers: Iterable[str],
         video_path: Path | None = None,
+        source_photo: Path | None = None,
     ) -> int:
         """Save a finished dream and one pending post per publisher, in one transaction,
         marking its source dreamt (and its dive made, for a dive: `file_path` is then the
-        poster frame and `video_path` the video)."""
+        poster frame and `video_path` the video). `source_photo`: the photo, kept for remixes."""
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO dreams (post_key, source_id, recipe_json, seed, classes_json, combo_key, file_path, "
-                "caption, alt_text, tags_json, source_url, title, created_at, video_path) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "caption, alt_text, tags_json, source_url, title, created_at, video_path, source_photo) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (post_key, source_id, json.dumps(recipe, sort_keys=True), seed, json.dumps(classes), combo_key,
                  str(file_path), caption, alt_text, json.dumps(list(tags)), source_url, title, now(),
-                 None if video_path is None else str(video_path)),
+                 None if video_path is None else str(video_path), None if source_photo is None else str(source_photo)),
             )
             dream_id = int(cur.lastrowid)
             db.execute("UPDATE dives SET state='made', updated_at=? WHERE post_key=?", (now(), post_key))
@@ -114,6 +116,7 @@ class PostsMixin(Base):
             alt_text=r["alt_text"], tags=tuple(json.loads(r["tags_json"])), source_url=r["source_url"],
             title=r["title"], classes=json.loads(r["classes_json"]), seed=r["seed"], created_at=r["created_at"],
             video_path=Path(r["video_path"]) if r["video_path"] else None,
+            source_photo=Path(r["source_photo"]) if r["source_photo"] else None,
         )
 
     def dream_files(self) -> set[str]:

@@ -167,6 +167,17 @@ MIGRATIONS: list[str] = [
 
     ALTER TABLE requests ADD COLUMN kind TEXT NOT NULL DEFAULT 'dream';  -- 'dream' or 'dive'
     """,
+    # 4 -> 5: remix by reply (issue 30): the photo behind each post is kept (for
+    # requests.remix_keep_days), and a request may be a remix of one of the bot's posts
+    """
+    ALTER TABLE dreams ADD COLUMN source_photo TEXT;  -- the photo it was dreamt from, kept for remixes (NULL: gone)
+
+    ALTER TABLE requests ADD COLUMN remix_of TEXT;    -- the bot's status a remix replies to (NULL: a photo request)
+    ALTER TABLE requests ADD COLUMN source_key TEXT;  -- a remix: post_key of the dream whose kept photo it dreams
+    ALTER TABLE requests ADD COLUMN recipe_json TEXT; -- a remix: the recipe it was dreamt with (seed, strength...)
+    CREATE INDEX requests_reply ON requests(reply_id);
+    CREATE INDEX posts_remote ON posts(publisher, remote_id);
+    """,
 ]
 
 
