@@ -115,6 +115,11 @@ class RequestsSection(Section):
     acknowledge: bool = False
     accept_strangers: bool = True
     streaming: bool = False
+    # Remix by reply (bot/requests/remix.py): a reply to one of the bot's posts, without an
+    # image, dreams that post's photo again; the photo is kept remix_keep_days (0: not kept).
+    remix: bool = True
+    remix_daily_limit: int = Field(5, ge=0, le=1000)   # per account, per UTC day (0: none)
+    remix_keep_days: float = Field(30.0, ge=0, le=3650)
 
     @field_validator("blocked_accounts")
     @classmethod

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from dreamer import Recipe
 from filelock import FileLock, Timeout
 
-from bot import failpoints, logs, notify
+from bot import failpoints, kept_photos, logs, notify
 from bot.caption import inert, make_caption
 from bot.picker import Combo, Picker, PickError
 from bot.posting import publish_row
@@ -219,6 +219,7 @@ class Pipeline:
         for what in released.given_up + store.release_interrupted_posts(limit):
             log.error("crash loop: %s", what)
         _drop_stray_dreams(store, self.data_dir / "dreams")
+        kept_photos.sweep(store, parts.cfg, self.data_dir)  # the operator's remix_keep_days, and strays
 
     def _retry_unfinished(self, parts: Parts, result: CycleResult) -> None:
         done, waiting = [], []
@@ -295,6 +296,7 @@ class Pipeline:
                 recipe = make_dream(self.renderer, item.image, parts.recipe, classes=combo.recipe_classes(labels),
                                     seed=combo.seed, path=path).recipe
             save_source_photo(item.image, path)  # the gallery's "before"
+            kept = kept_photos.keep(cfg, item.image, post_key, self.data_dir)  # for remixes by reply
             caption = make_caption(
                 cfg.caption, bot=cfg.bot.name, class_names=names, credit=item.credit,
                 description=item.description, model=recipe.model, seed=combo.seed,
@@ -312,7 +314,7 @@ class Pipeline:
             classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)],
             combo_key=combo.key, file_path=path, caption=caption.text, alt_text=alt_text,
             tags=caption.tags, source_url=item.public_url, title=inert(item.credit.title) or None,
-            publishers=list(parts.publishers), video_path=video,
+            publishers=list(parts.publishers), video_path=video, source_photo=kept,
         )
         failpoints.hit("recorded")  # tests: die with the dream saved and the photo still in the inbox
         item.done()
