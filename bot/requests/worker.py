@@ -18,7 +18,7 @@ cycle) defers a reply without counting an attempt.
 Crashes: `busy` marks the step in progress; the first tick of a worker counts a crash for
 each request a dead process left busy, and resumes it. The same request killing the bot
 `bot.crash_limit` times in a row gets an apology (while dreaming) or is given up (while
-replying). The worker holds no tensor code: it dreams through bot/render.py's `make_dream`.
+replying). The worker holds no tensor code: it dreams through dreaming.py (bot/render.py).
 """
 from __future__ import annotations
 
@@ -34,15 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 from bot import logs, notify
 from bot.caption import join_classes
-from bot.folders import private_dir, private_file
 from bot.publishers.base import PublishError
 from bot.publishers.marker import post_ref
 from bot.queue import RenderFailed
-from bot.render import Renderer, RenderFn, as_renderer, dive_renderer, make_dive, make_dream
+from bot.render import Renderer, RenderFn, as_renderer
 from bot.retry import Backoff, stamp_in
 from bot.store import RequestRow, RequestState
 
-from . import inputs, replies
+from . import dreaming, inputs, replies
 from .inputs import Refuse
 from .listen import poll
 from .parse import RequestError, dive_request, parse_request, request_text
@@ -212,8 +211,9 @@ class RequestWorker:
             self.store.update_request(row.id, state=S.RENDERING, busy="dream",
                                       classes_json=json.dumps([list(c) for c in zip(terms[0], names, terms[1])]))
             image = inputs.load(self.cfg, image_url)
-            dream = self._dive if row.kind == "dive" else self._dream
-            path = dream(image, terms, row.reply_key)
+            made = (dreaming.dive(self.cfg, self.renderer, image, terms, row.reply_key) if row.kind == "dive"
+                    else dreaming.dream(self.cfg, self.store, self.renderer, image, terms, row.reply_key,
+                                        seed=self.rng.randrange(2**31)))
         except Drop as exc:
             row = self.store.update_request(row.id, state=S.IGNORED, refusal=str(exc), busy=None)
             log.info("request %s dropped: %s", row.status_id, exc)
@@ -224,7 +224,7 @@ class RequestWorker:
             return self._refuse(row, exc.kind, **exc.details)
         text = (replies.dive_text(row.acct, names, post_ref(row.reply_key)) if row.kind == "dive" else
                 replies.dream_text(row.acct, names, post_ref(row.reply_key), left_out=parsed.left_out))
-        row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(path), reply_text=text, error=None,
+        row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(made.path), reply_text=text, error=None,
                                         busy=None, crashes=0)
         log.info("request %s dreamt: %s", row.status_id, " × ".join(names))
         return row
@@ -329,27 +329,6 @@ class RequestWorker:
         log.warning("request %s: %s (retry after %s)", row.status_id, why, at)
         return row
 
-    def _dream(self, image: Any, terms: tuple[list[str], list[float]], key: str) -> Path:
-        # a requester's photo, maybe sent privately: its dream is for the bot's user alone
-        folder = private_dir(self.cfg.data_dir / "requests")
-        dream = make_dream(self.renderer, image, self.cfg.base_recipe(), classes=dict(zip(*terms)),
-                           seed=self.rng.randrange(2**31), path=folder / f"{key}.png")
-        _private(folder, key)
-        took, old = dream.seconds, self.store.get_meta("requests:render_seconds")
-        # a running average, for the "about M minutes" in the queued note
-        self.store.set_meta("requests:render_seconds", took if old is None else 0.7 * float(old) + 0.3 * took)
-        return dream.path
-
-    def _dive(self, image: Any, terms: tuple[list[str], list[float]], key: str) -> Path:
-        """A short dive of the requester's photo. Its seed comes from the request, so a dive
-        killed midway is taken up again from its keyframes."""
-        recipe = self.cfg.dive.recipe(self.cfg.base_recipe()).replace(frames=self.cfg.requests.dive_frames)
-        dive = make_dive(dive_renderer(self.renderer), image, recipe, classes=dict(zip(*terms)), seed=int(key[:8], 16),
-                         video=private_dir(self.cfg.data_dir / "requests") / f"{key}.mp4",
-                         settings=self.cfg.dive.settings(), info={"class_names": list(terms[0])})
-        _private(dive.video.parent, key)
-        return dive.video
-
     def _also_publish(self, row: RequestRow, names: list[str], image: Path | None) -> None:
         others = [p for p in self.cfg.enabled_publishers() if p != "mastodon"]
         if not others or image is None:
@@ -393,8 +372,3 @@ def build_worker(cfg: "Config", store: "Store", *, render: Renderer | RenderFn |
     client = RequestsClient(MastodonApi.from_config(cfg, store), language=cfg.publishers.mastodon.language)
     return RequestWorker(cfg, store, client, render=render)
 
-
-def _private(folder: Path, key: str) -> None:
-    """A request's dream, its recipe sidecar, a dive and its poster: the bot's user's alone."""
-    for made in folder.glob(f"{key}.*"):
-        private_file(made)
