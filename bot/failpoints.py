@@ -9,7 +9,8 @@ import signal
 ENV = "LUCID_TEST_KILL_AT"
 # the points the code has: a cycle's dream, between recording it and filing its photo, after
 # the image upload (Mastodon) or before the one request that carries it (Tumblr), after the
-# post is made, a worker's render, a worker that took a task but wrote no lease yet
+# post (or a request's reply) is made, a worker's render, a worker that took a task but wrote
+# no lease yet
 POINTS = ("dream", "recorded", "upload", "posted", "render", "taken")
 
 

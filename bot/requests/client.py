@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+from bot import failpoints
 from bot.publishers.base import Published
 from bot.publishers.marker import contains_ref, post_ref
 from bot.publishers.mastodon_api import MastodonApi
@@ -85,4 +86,5 @@ class RequestsClient:
             media_ids = [self.api.upload_image(image_path, alt_text)["id"]]
         status = self.api.post_status(body, key=key, action="post the reply", in_reply_to_id=in_reply_to_id,
                                       media_ids=media_ids, visibility=visibility, language=self.language)
+        failpoints.hit("posted")  # tests: die with the reply made, its answer not recorded
         return Published(remote_id=str(status["id"]), url=status.get("url"))
