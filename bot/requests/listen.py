@@ -13,7 +13,8 @@ replied `max_per_thread` times, and mentions older than `max_age_hours` (the fir
 long outage). Over-limit and queue-full requests are stored as `refusing`: they get a reply
 saying when to ask again, once per account and day (later ones are ignored). A dive request
 ("@bot dive goldfish") has a daily limit of its own besides (`dive_daily_limit`), since a
-dive costs many pictures.
+dive costs many pictures. A reply without an image to one of the bot's own dreams is a remix
+(remix.py), with a daily limit of its own (`remix_daily_limit`) instead of `daily_limit`.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 
 from bot.publishers.mastodon_text import html_to_text
 
+from .inputs import first_image
 from .parse import dive_request, request_text
 
 if TYPE_CHECKING:
@@ -83,12 +85,15 @@ def intake(status: Mapping[str, Any], store: "Store", cfg: "RequestsSection", me
     thread = (store.thread_of_reply(str(parent)) if parent else None) or str(status["id"])
     state, refusal = "accepted", None
     kind = "dive" if dive_request(request_text(status).text)[0] else "dream"
+    remix_of = str(parent) if is_remix(status, store, cfg) else None
     why_not = ignore_reason(status, cfg, me)
     if why_not is None and store.thread_replies(thread) >= cfg.max_per_thread:
         why_not = f"already {cfg.max_per_thread} replies in this thread"
     if why_not is not None:
         state, refusal = "ignored", why_not
-    elif store.requests_today(str(account.get("id"))) >= cfg.daily_limit:
+    elif remix_of and store.remixes_today(str(account.get("id"))) >= cfg.remix_daily_limit:
+        state, refusal = "refusing", "remix_limit"
+    elif not remix_of and store.requests_today(str(account.get("id"))) >= cfg.daily_limit:
         state, refusal = "refusing", "limit"
     elif kind == "dive" and store.dives_today(str(account.get("id"))) >= cfg.dive_daily_limit:
         state, refusal = "refusing", "dive_limit"  # a dive costs many pictures: its own limit
@@ -108,7 +113,15 @@ def intake(status: Mapping[str, Any], store: "Store", cfg: "RequestsSection", me
         "reply_key": uuid.uuid4().hex,
         "status_json": json.dumps(status, default=str),
         "kind": kind,
+        "remix_of": remix_of,
     }
+
+
+def is_remix(status: Mapping[str, Any], store: "Store", cfg: "RequestsSection") -> bool:
+    """Whether a mention is a remix: a reply, without an image of its own, to a dream the bot
+    posted (or to one of its remixes). A reply with an image is a request for that image."""
+    parent = status.get("in_reply_to_id")
+    return bool(cfg.remix and parent and first_image(status) is None and store.remix_source(str(parent)))
 
 
 def ignore_reason(status: Mapping[str, Any], cfg: "RequestsSection", me: str) -> str | None:

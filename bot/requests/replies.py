@@ -15,6 +15,8 @@ from bot.caption import join_classes, words
 ORDER = ("public", "unlisted", "private", "direct")
 HOW_TO_ASK = ('Mention me with a photo and up to {n} class names, e.g. "goldfish and stingray" '
               '(or "surprise me").')
+HOW_TO_REMIX = ('Reply to my picture with up to {n} class names ("goldfish and stingray"), "again", '
+                '"more {one}" or "less {one}", or "dive", and I will dream its photo again.')
 
 
 def reply_visibility(request_visibility: str, configured: str) -> str:
@@ -32,16 +34,62 @@ def dream_text(acct: str, names: Sequence[str], ref: str,
                left_out: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
     """`left_out`: words of the request that named no class (already `safe_term`ed), with
     class names spelt like them, so the requester learns what was not understood."""
-    note = ""
-    if left_out:
-        parts = [f'"{words}"' + (f" (did you mean {' or '.join(close)}?)" if close else "")
-                 for words, close in left_out[:3]]
-        note = f" I left out {', '.join(parts)}: no class I know."
-    return f"{mention(acct)} Here is your photo, dreamt with {join_classes(names)}.{note}\n{ref}"
+    return f"{mention(acct)} Here is your photo, dreamt with {join_classes(names)}.{_left_out(left_out)}\n{ref}"
+
+
+def _left_out(left_out: Sequence[tuple[str, Sequence[str]]]) -> str:
+    if not left_out:
+        return ""
+    parts = [f'"{words}"' + (f" (did you mean {' or '.join(close)}?)" if close else "")
+             for words, close in left_out[:3]]
+    return f" I left out {', '.join(parts)}: no class I know."
+
+
+def reply_text(acct: str, names: Sequence[str], ref: str, *, dive: bool, form: str | None = None,
+               tweaks: Sequence[tuple[str, str]] = (), left_out: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
+    """The reply with a dream or dive; `form` (classes, again, tweak, dive) for a remix."""
+    if form is not None:
+        return remix_dive_text(acct, names, ref) if dive else remix_text(acct, names, ref, form, tweaks, left_out)
+    return dive_text(acct, names, ref) if dive else dream_text(acct, names, ref, left_out)
+
+
+def alt_text(names: Sequence[str], seconds: float | None, *, remix: bool) -> str:
+    """The alt text of a reply's picture, or of its video (`seconds` long)."""
+    if remix:
+        return remix_alt(names, seconds)
+    return dream_alt(names) if seconds is None else dive_alt(names, seconds)
 
 
 def dive_text(acct: str, names: Sequence[str], ref: str) -> str:
     return f"{mention(acct)} Here is your dive: your photo, zooming into a dream of {join_classes(names)}.\n{ref}"
+
+
+def remix_text(acct: str, names: Sequence[str], ref: str, form: str, tweaks: Sequence[tuple[str, str]] = (),
+               left_out: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
+    """A remix's reply (bot/requests/remix.py): `form` classes, again or tweak; `tweaks` are
+    ("more"|"less", class name) with names from the label list."""
+    if form == "again":
+        body = f"Here it is again, with a new seed: {join_classes(names)}."
+    elif form == "tweak":
+        body = f"Here it is with {' and '.join(f'{way} {name}' for way, name in tweaks)}: {join_classes(names)}."
+    else:
+        body = f"Here is that picture's photo, dreamt with {join_classes(names)} instead."
+    return f"{mention(acct)} {body}{_left_out(left_out)}\n{ref}"
+
+
+def remix_dive_text(acct: str, names: Sequence[str], ref: str) -> str:
+    return f"{mention(acct)} Here is your dive into that picture: its photo, zooming into a dream of " \
+           f"{join_classes(names)}.\n{ref}"
+
+
+def remix_alt(names: Sequence[str], seconds: float | None = None) -> str:
+    """Alt text of a remix: the photo is the bot's own post's, not one the requester sent."""
+    if seconds is None:
+        return (f"The photo of the post you replied to, dreamt again by a neural network: {words(names)} "
+                "grew into its shapes and textures.")
+    n = max(1, round(seconds))
+    return (f"Video, {n} second{'' if n == 1 else 's'}: the photo of the post you replied to, the camera zooming "
+            f"slowly into it while a neural network dreams {words(names)} into its shapes and textures.")
 
 
 def dive_alt(names: Sequence[str], seconds: float) -> str:
@@ -57,10 +105,14 @@ def dream_alt(names: Sequence[str]) -> str:
 
 def refusal_text(acct: str, kind: str, ref: str, *, max_classes: int = 3, term: str = "",
                  suggestions: Sequence[str] = (), retry_at: datetime | None = None, detail: str = "",
-                 terms: Sequence[tuple[str, str, Sequence[str]]] = (), hours: float = 0.0) -> str:
+                 terms: Sequence[tuple[str, str, Sequence[str]]] = (), hours: float = 0.0,
+                 remix: bool = False, names: Sequence[str] = (), days: float = 0.0) -> str:
     """The reply for a request that cannot be dreamt; `kind` as in RequestError or the queue.
-    `terms`: (kind, term, suggestions) of every term that failed, when there are several."""
-    how = HOW_TO_ASK.format(n=max_classes)
+    `terms`: (kind, term, suggestions) of every term that failed, when there are several.
+    A remix (`remix`) is told how to remix instead of how to ask, with `names`, the classes of
+    the picture it replies to."""
+    how = HOW_TO_REMIX.format(n=max_classes, one=(list(names) or ["goldfish"])[0]) if remix else \
+        HOW_TO_ASK.format(n=max_classes)
     if kind in ("unknown", "ambiguous") and len(terms) > 1:
         body = _several_terms(terms, how)
     elif kind == "unknown":
@@ -91,6 +143,18 @@ def refusal_text(acct: str, kind: str, ref: str, *, max_classes: int = 3, term: 
         when = _when(retry_at)
         body = (f"You have had today's dives (each costs me many pictures); you can ask for another {when}. "
                 "Ask without \"dive\" for a still dream now.")
+    elif kind == "remix_limit":
+        body = f"You have had today's remixes; you can ask for another {_when(retry_at)}."
+    elif kind == "remix_gone":
+        kept = f"I keep them {days:g} day{'' if days == 1 else 's'}" if days > 0 else "I do not keep them"
+        body = (f"I no longer have the photo behind that picture ({kept}), so I cannot remix it. "
+                "Mention me with a photo of your own and class names instead.")
+    elif kind == "remix_help":
+        body = "What should I change? " + how
+    elif kind == "remix_tweak":
+        has = f"That picture has no {term}: " if term else "More or less of which class? "
+        body = has + f"it has {words(names)}. Write e.g. \"more {names[0]}\" or \"less {names[-1]}\"." \
+            if names else how
     elif kind == "queue_full":
         body = "My dream queue is full right now; please ask again in an hour or so."
     elif kind == "failed":

@@ -19,6 +19,8 @@ Crashes: `busy` marks the step in progress; the first tick of a worker counts a 
 each request a dead process left busy, and resumes it. The same request killing the bot
 `bot.crash_limit` times in a row gets an apology (while dreaming) or is given up (while
 replying). The worker holds no tensor code: it dreams through dreaming.py (bot/render.py).
+A remix (a reply to one of the bot's posts, remix.py) is a request like any other, with
+`remix_of` set: its photo is the one the bot kept for that post, its classes from the reply.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from bot.render import Renderer, RenderFn, as_renderer
 from bot.retry import Backoff, stamp_in
 from bot.store import RequestRow, RequestState
 
-from . import dreaming, inputs, replies
+from . import dreaming, inputs, remix, replies
 from .inputs import Refuse
 from .listen import poll
 from .parse import RequestError, dive_request, parse_request, request_text
@@ -200,20 +202,23 @@ class RequestWorker:
             if status is None:
                 raise Drop("the request was deleted")
             _, text = dive_request(request_text(status).text)
-            parsed = parse_request(text, inputs.labels(), max_classes=rq.max_classes)
+            mix = None if row.remix_of is None else remix.plan(
+                self.cfg, self.store, row.remix_of, text, dive=row.kind == "dive", labels=inputs.labels(), rng=self.rng)
+            parsed = mix.parsed if mix else parse_request(text, inputs.labels(), max_classes=rq.max_classes)
             if row.kind == "dive" and row.state == S.RENDERING and row.classes_json:
                 # a dive killed midway resumes from its keyframes: the same classes, not a new pick
                 kept = json.loads(row.classes_json)
                 names, terms = [c[1] for c in kept], ([c[0] for c in kept], [c[2] for c in kept])
             else:
                 names, terms = inputs.classes(self.cfg, parsed, self.rng)
-            image_url = inputs.image_url(self.cfg, self.client, status)
-            self.store.update_request(row.id, state=S.RENDERING, busy="dream",
+            image_url = None if mix else inputs.image_url(self.cfg, self.client, status)
+            self.store.update_request(row.id, state=S.RENDERING, busy="dream", source_key=mix and mix.source.key,
                                       classes_json=json.dumps([list(c) for c in zip(terms[0], names, terms[1])]))
-            image = inputs.load(self.cfg, image_url)
-            made = (dreaming.dive(self.cfg, self.renderer, image, terms, row.reply_key) if row.kind == "dive"
-                    else dreaming.dream(self.cfg, self.store, self.renderer, image, terms, row.reply_key,
-                                        seed=self.rng.randrange(2**31)))
+            image = mix.photo(self.cfg) if mix else inputs.load(self.cfg, image_url)
+            base = mix.recipe(self.cfg) if mix else None
+            made = (dreaming.dive(self.cfg, self.renderer, image, terms, row.reply_key, base=base) if row.kind == "dive"
+                    else dreaming.dream(self.cfg, self.store, self.renderer, image, terms, row.reply_key, base=base,
+                                        seed=mix.seed if mix else self.rng.randrange(2**31)))
         except Drop as exc:
             row = self.store.update_request(row.id, state=S.IGNORED, refusal=str(exc), busy=None)
             log.info("request %s dropped: %s", row.status_id, exc)
@@ -222,15 +227,16 @@ class RequestWorker:
             return self._refuse(row, exc.kind, **exc.reply_details())
         except Refuse as exc:
             return self._refuse(row, exc.kind, **exc.details)
-        text = (replies.dive_text(row.acct, names, post_ref(row.reply_key)) if row.kind == "dive" else
-                replies.dream_text(row.acct, names, post_ref(row.reply_key), left_out=parsed.left_out))
-        row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(made.path), reply_text=text, error=None,
-                                        busy=None, crashes=0)
+        text = replies.reply_text(row.acct, names, post_ref(row.reply_key), dive=row.kind == "dive",
+                                  form=mix and mix.form, tweaks=mix.tweaks if mix else (), left_out=parsed.left_out)
+        row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(made.path), reply_text=text,
+                                        error=None, busy=None, crashes=0,
+                                        recipe_json=json.dumps(made.recipe.to_dict()) if mix else None)
         log.info("request %s dreamt: %s", row.status_id, " × ".join(names))
         return row
 
     def _refuse(self, row: RequestRow, kind: str, **details: Any) -> RequestRow:
-        text = replies.refusal_text(row.acct, kind, post_ref(row.reply_key),
+        text = replies.refusal_text(row.acct, kind, post_ref(row.reply_key), remix=row.remix_of is not None,
                                     max_classes=self.cfg.requests.max_classes, **details)
         row = self.store.update_request(row.id, state=S.REFUSING, refusal=kind, reply_text=text, error=None, busy=None)
         log.info("request %s refused: %s", row.status_id, kind)
@@ -239,7 +245,7 @@ class RequestWorker:
     def _answer(self, row: RequestRow) -> RequestRow:
         final = S.REPLIED if row.state == S.RENDERED else S.REFUSED
         if row.reply_text is None:  # refused at intake (limit, queue full): the text is made now
-            retry = replies.next_day() if row.refusal in ("limit", "dive_limit") else None
+            retry = replies.next_day() if row.refusal in ("limit", "dive_limit", "remix_limit") else None
             row = self._refuse(row, row.refusal or "failed", retry_at=retry)
         wait = self.client.rate_wait(media=final == S.REPLIED)
         if wait > 0:  # nothing is asked of the server, nothing is counted
@@ -270,8 +276,8 @@ class RequestWorker:
         video = None
         if image is not None and row.kind == "dive":  # the video, its poster frame beside it
             video, image = image, image.with_suffix(".png")
-        alt = "" if image is None else replies.dream_alt(names) if video is None else \
-            replies.dive_alt(names, self.cfg.requests.dive_frames / self.cfg.dive.fps)
+        seconds = None if video is None else self.cfg.requests.dive_frames / self.cfg.dive.fps
+        alt = "" if image is None else replies.alt_text(names, seconds, remix=row.remix_of is not None)
         published = self.client.reply(
             in_reply_to_id=row.status_id, text=text, key=row.reply_key, image_path=image, video_path=video,
             visibility=replies.reply_visibility(row.visibility, self.cfg.requests.reply_visibility), alt_text=alt,
