@@ -217,8 +217,9 @@ def test_remixes_have_their_own_daily_limit(mock, make_bot):
          '"again", "more goldfish" or "less goldfish", or "dive"'),
     ("more peacock", 'That picture has no peacock: it has goldfish and stingray. Write e.g. "more goldfish" '
                      'or "less stingray".'),
-    ("more", "More or less of which class? it has goldfish and stingray."),
+    ("more", "More or less of which class? It has goldfish and stingray."),
     ("more stingray, peacock", 'That picture has no peacock'),
+    ("more stingray, goldfish", "More or less of which class? It has goldfish and stingray."),
     ("goldfsh", "I don't know the class \"goldfsh\". Did you mean: goldfish"),
     ("hello there", 'Which creatures should I dream into it? Reply to my picture with up to 3 class names'),
     ("goldfish, stingray, peacock, ostrich", "more than 3 classes"),

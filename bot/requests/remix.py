@@ -43,8 +43,8 @@ STRENGTH_MIN, STRENGTH_MAX = 0.1, 1.2  # past these a dream is a plain photo or 
 
 @dataclass(frozen=True)
 class Remix:
-    """A remix as the reply asked for it. `form`: classes, again, tweak or dive; `tweaks` the
-    (more|less, class name) asked for; `left_out` as in ParsedRequest."""
+    """A remix as the reply asked for it. `form`: classes, again, tweak or dive; `parsed` its
+    classes (with what the reply left out); `tweaks` the (more|less, class name) asked for."""
 
     source: "RemixSource"
     form: str
@@ -111,8 +111,9 @@ def _tweak(cfg: "Config", source: "RemixSource", terms: list[str], tweaks: list[
     strength = source.strength
     asked: list[tuple[str, str]] = []
     for term, m in zip(terms, tweaks):
-        if m is None:  # "more stingray, goldfish": which way for goldfish?
-            raise Refuse("remix_tweak", term=safe_term(term), names=names)
+        if m is None:  # "more stingray, goldfish": which way for goldfish? "..., peacock": it has none
+            known = any(i in weights for i in read_term(term, labels).ids)
+            raise Refuse("remix_tweak", term="" if known else safe_term(term), names=names)
         way, what = m.group(1), m.group(2)
         hits = [i for i in read_term(what, labels).ids if i in weights]
         if not hits:

@@ -152,9 +152,8 @@ def refusal_text(acct: str, kind: str, ref: str, *, max_classes: int = 3, term: 
     elif kind == "remix_help":
         body = "What should I change? " + how
     elif kind == "remix_tweak":
-        has = f"That picture has no {term}: " if term else "More or less of which class? "
-        body = has + f"it has {words(names)}. Write e.g. \"more {names[0]}\" or \"less {names[-1]}\"." \
-            if names else how
+        has = f"That picture has no {term}: it has" if term else "More or less of which class? It has"
+        body = f"{has} {words(names)}. Write e.g. \"more {names[0]}\" or \"less {names[-1]}\"." if names else how
     elif kind == "queue_full":
         body = "My dream queue is full right now; please ask again in an hour or so."
     elif kind == "failed":
