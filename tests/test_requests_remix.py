@@ -29,9 +29,13 @@ GOLDFISH, STINGRAY, PEACOCK = "1", "6", "84"  # ImageNet ids, as a request's rec
 class Bot:
     """A bot with requests on: `post()` makes a scheduled dream on the mock, `tick()` answers."""
 
-    def __init__(self, tmp_path, srv, extra: str = "", picker: str = PAIR, render=None):
+    def __init__(self, tmp_path, srv, extra: str = "", picker: str = PAIR, render=None, outbox: bool = False):
         self.tmp_path, self.srv = tmp_path, srv
-        self.cfg = load(request_config(tmp_path, srv, extra, picker=picker))
+        path = request_config(tmp_path, srv, extra, picker=picker)
+        if outbox:
+            path.write_text(path.read_text().replace("[publishers.outbox]\nenabled = false",
+                                                     "[publishers.outbox]\nenabled = true"))
+        self.cfg = load(path)
         self.store = Store(self.cfg.data_dir / "bot.db")
         self.recipes: list = []
         self.images: list = []
@@ -49,7 +53,7 @@ class Bot:
     def post(self, seed: int = 1) -> dict:
         write_photo(self.tmp_path / "inbox" / f"photo{seed}.png", seed)
         result = self.pipeline.run_cycle()
-        assert result.posts == {"mastodon": "confirmed"}, result
+        assert result.posts["mastodon"] == "confirmed", result
         remote = self.store.post(result.dream_id, "mastodon").remote_id
         [status] = [s for s in bot_statuses(self.srv) if s["id"] == remote]
         return status
@@ -279,3 +283,13 @@ def test_with_remix_off_a_reply_to_the_bot_is_a_request_as_before(mock, make_bot
     req = remix(mock, "ann", post, "goldfish")
     bot.tick()
     assert "I need a photo" in text_of(only_reply(mock, req["id"]))
+
+
+def test_a_remix_is_not_also_published_without_its_photos_credit(mock, make_bot):
+    bot = make_bot("also_publish = true\n", outbox=True)
+    assert "outbox" in bot.cfg.enabled_publishers()
+    post = bot.post()
+    req = remix(mock, "ann", post, "again")
+    bot.tick()
+    assert len(only_reply(mock, req["id"])["media_attachments"]) == 1
+    assert bot.store.count_dreams() == 1  # the post alone: the remix went to no other publisher

@@ -283,7 +283,9 @@ class RequestWorker:
             visibility=replies.reply_visibility(row.visibility, self.cfg.requests.reply_visibility), alt_text=alt,
         )
         row = self._answered(row, final, published)
-        if final == S.REPLIED and video is None and row.visibility == "public" and self.cfg.requests.also_publish:
+        # A remix's photo is a credited post's, and this caption carries no credit: remixes stay replies.
+        if final == S.REPLIED and video is None and row.visibility == "public" and self.cfg.requests.also_publish \
+                and row.remix_of is None:
             self._also_publish(row, names, image)
         return row
 
