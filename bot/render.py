@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_chec
 
 import dreamer
 from dreamer import Recipe
+from dreamer.recipe import as_ran
 from PIL import Image
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ def make_dream(renderer: Renderer, image: Image.Image, base: Recipe, *, classes:
     started = time.monotonic()
     out = renderer.render(image, recipe)
     took = time.monotonic() - started
+    recipe = as_ran(recipe, out)  # with the step it stopped at, if it was done before its cap
     path.parent.mkdir(parents=True, exist_ok=True)
     dreamer.save_image(out, path, recipe.to_dict())
     return Dream(recipe, path, took)
@@ -136,6 +138,7 @@ def make_dive(renderer: DiveRenderer, image: Image.Image, base: Recipe, *, class
     video.parent.mkdir(parents=True, exist_ok=True)
     made = _finished(video, recipe) or renderer.dive(image, recipe, video, settings, info)
     took = time.monotonic() - started
+    recipe = as_ran(recipe, out)  # with the step it stopped at, if it was done before its cap
     if made.frames != recipe.frames or not Path(made.path).is_file():
         raise DiveIncomplete(f"the dive {video.name} came back with {made.frames} of {recipe.frames} frames")
     still = video.with_suffix(".png")

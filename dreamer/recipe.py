@@ -7,7 +7,10 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MODES = ("lucid", "deepdream", "guide", "randomise")
 METHODS = ("views", "tiles")
@@ -94,6 +97,14 @@ class Recipe:
     # 30 % / 40 %; benchmarks/README.md, "Partners in turns").
     hybrid_partner_turns: bool = False
     work_pixels: int = 1_000_000  # the detail is optimised at up to this size, then enlarged
+    # Stop before `steps` once the creature is there: every `stop_every` steps the dreaming net
+    # looks at the picture as the quality judge does (downscaled, blurred, JPEG'd crops:
+    # dreamer.seen), and the dream ends when it finds every class in at least this share of
+    # the crops (0: always run `steps`). `stopped_at` is written into the recipe a picture
+    # records: a replay stops at that step without checking.
+    stop_seen: float = 0.0
+    stop_every: int = 16
+    stopped_at: int | None = None
 
     # --- the tiles method ---
     octaves: int = 3
@@ -160,6 +171,10 @@ class Recipe:
         need(isinstance(self.hybrid_partner, str), "hybrid_partner", "must be a model name (\"\" for none)")
         need(isinstance(self.hybrid_partner_turns, bool), "hybrid_partner_turns", "must be true or false")
         need(_int(self.work_pixels) and self.work_pixels >= 64 * 64, "work_pixels", "must be an integer >= 4096")
+        need(_num(self.stop_seen) and 0 <= self.stop_seen <= 1, "stop_seen", "must be a share 0..1 (0: never stop early)")
+        need(_int(self.stop_every) and 1 <= self.stop_every <= 10_000, "stop_every", "must be an integer 1..10000")
+        need(self.stopped_at is None or (_int(self.stopped_at) and self.stopped_at >= 1), "stopped_at",
+             "must be a step number >= 1 (or unset)")
         need(isinstance(self.classes, dict), "classes", "must be a table of class = weight")
         for k, v in self.classes.items():
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
@@ -290,6 +305,27 @@ class Recipe:
     def save(self, path: str | Path) -> None:
         p = Path(path)
         p.write_text(self.to_json() if p.suffix.lower() == ".json" else self.to_toml(), encoding="utf-8")
+
+
+# The step a dream stopped at before its cap travels with the picture (in PIL's `info`), so
+# whoever saves it records the recipe as it ran (`as_ran`) through interfaces that pass only
+# pictures (the bot's renderers, a queue worker's batches).
+STOPPED_AT = "lucid_dream_stopped_at"
+
+
+def with_stop(image: "Image.Image", stopped_at: int | None) -> "Image.Image":
+    if stopped_at is not None:
+        image.info[STOPPED_AT] = stopped_at
+    return image
+
+
+def as_ran(recipe: Recipe, image: "Image.Image") -> Recipe:
+    """`recipe` as `image` was made with it: with the step it stopped at when a check found every
+    class seen before the cap, so a replay stops there without checking (the same picture)."""
+    stopped_at = image.info.get(STOPPED_AT)
+    if _int(stopped_at) and recipe.stopped_at is None:
+        return recipe.replace(stopped_at=stopped_at)
+    return recipe
 
 
 def _drop_none(v: Any) -> Any:
