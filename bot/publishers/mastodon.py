@@ -1,8 +1,8 @@
 """Publish dreams to a Mastodon server (any server speaking the Mastodon API).
 
 A post is one status with one image, its text fitted to the server's limits
-(mastodon_text.py), through the API module (mastodon_api.py: transport, rate budget, error
-mapping, bounded media wait). Duplicates: the status is posted with an `Idempotency-Key`
+(mastodon_text.py), through the API module (mastodon_api.py: one method per action, the
+bounded media wait; its transport, rate budget and error mapping are mastodon_transport.py). Duplicates: the status is posted with an `Idempotency-Key`
 derived from the post id, so a retry within the server's window (about an hour) returns the
 first status. For later retries (after a crash) `find_existing` looks through the bot's own
 recent statuses for the post's reference line (see `marker.py`), which ends every status we
