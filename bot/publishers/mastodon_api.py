@@ -27,7 +27,7 @@ import hashlib
 import io
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -182,6 +182,22 @@ class MastodonApi:
             raise PublishError("Mastodon answered a context request with something unexpected; will try again",
                                transient=True)
         return [s for s in ctx.get("descendants") or [] if isinstance(s, Mapping)]
+
+    # --- polls ------------------------------------------------------------------------------
+    def post_poll(self, text: str, options: Sequence[str], expires_in: int, *, key: str, **kw: Any) -> Json:
+        """Post a status with a single-choice poll that the server ends after `expires_in`
+        seconds (`kw`: status_post's visibility, language, spoiler_text), under the
+        idempotency key derived from `key`."""
+        poll = self.client.make_poll(list(options), expires_in=int(expires_in), multiple=False, hide_totals=False)
+        return self.post_status(text, key=key, action="post the poll", poll=poll, **kw)
+
+    def poll(self, poll_id: str) -> Json | None:
+        """A poll with its tallies, as stored, or None when it is gone (its status deleted)."""
+        body = self._json("GET", f"/api/v1/polls/{poll_id}", "read the poll", missing_ok=True)
+        if body is not None and not (isinstance(body, Mapping) and isinstance(body.get("options"), list)):
+            raise PublishError("Mastodon answered a poll request with something that is not a poll; "
+                               "will try again later", transient=True)
+        return body
 
     # --- media ------------------------------------------------------------------------------
     def upload_image(self, path: Path, alt_text: str) -> Json:
