@@ -65,7 +65,9 @@ def test_kills_at_every_point_of_a_poll_leave_one_poll_and_one_winner_post(mock,
     assert store.running_poll().state is PollState.OPEN and store.running_poll().id == first.id + 1
     run()  # nothing left to do: nothing more is posted
     assert len(statuses(mock)) == 4
-    assert_settled(path)
+    text = assert_settled(path)
+    assert f"  poll {first.id + 1}: open until " in text
+    assert f"  poll {first.id}: dreamt as dream 2; B won (votes: [0, 2, 0, 1]); {poll_status['url']}" in text
     db = sqlite3.connect(store.path)
     assert db.execute("SELECT state, COUNT(*) FROM polls GROUP BY state ORDER BY state").fetchall() == \
         [("open", 1), ("used", 1)]
