@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 from dreamer import Recipe
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
+from bot.config_polls import PollsSection
 from bot.config_recipe import build_recipe
 from bot.config_services import (
     AdminSection, FetchSection, PublishersSection, QueueSection, RequestsSection, Section, http_url,
@@ -255,6 +256,7 @@ class Config(Section):
     fetch: FetchSection = Field(default_factory=FetchSection)
     requests: RequestsSection = Field(default_factory=RequestsSection)
     queue: QueueSection = Field(default_factory=QueueSection)
+    polls: PollsSection = Field(default_factory=PollsSection)
 
     _path: Path = PrivateAttr(default=Path("config.toml"))
     _secrets: dict[str, SecretStr] = PrivateAttr(default_factory=dict)

@@ -9,8 +9,10 @@ import signal
 ENV = "LUCID_TEST_KILL_AT"
 # the points the code has: a cycle's dream, between recording it and filing its photo, after
 # the image upload (Mastodon) or before the one request that carries it (Tumblr), after the
-# post is made, a worker's render, a worker that took a task but wrote no lease yet
-POINTS = ("dream", "recorded", "upload", "posted", "render", "taken")
+# post is made, a worker's render, a worker that took a task but wrote no lease yet; a poll
+# drawn but not sent, a poll posted but its answer not recorded, a poll's winner recorded but
+# not dreamt yet
+POINTS = ("dream", "recorded", "upload", "posted", "render", "taken", "poll", "polled", "closed")
 
 
 def hit(name: str) -> None:
