@@ -122,15 +122,18 @@ def claim_text(c: Claim, w: Words, name: str, max_parts: int = MAX_PARTS) -> str
 def places_sentence(places: Places | None, *, names: Mapping[int, str] | None = None, language: str | None = None,
                     max_parts: int = MAX_PARTS, quiet: bool = False) -> str:
     """Per class, where it grew, joined by "; " (the classes in the recipe's order). `names`:
-    the bot's name for a class id (else the model's label). `quiet` leaves out the classes
-    that did not grow. No places: what the alt text said before places were measured."""
+    the bot's name for each class id it dreamt; a class it does not name is left out (places
+    that came through a queue are data, and name no class of their own). Without `names`, the
+    model's labels. `quiet` leaves out the classes that did not grow. No places: what the alt
+    text said before places were measured."""
     w = words_for(language)
     if places is None or not places.classes:
         return w.unknown
-    claims = [c for c in places.claims() if not (quiet and c.strength == "none")]
+    claims = [c for c in places.claims() if not (quiet and c.strength == "none")
+              and (names is None or c.class_id in names)]
     if not claims:
         return w.unknown
-    return "; ".join(claim_text(c, w, (names or {}).get(c.class_id, c.name), max_parts) for c in claims)
+    return "; ".join(claim_text(c, w, c.name if names is None else names[c.class_id], max_parts) for c in claims)
 
 
 def shorter_sentences(places: Places | None, *, names: Mapping[int, str] | None = None,
