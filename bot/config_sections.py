@@ -25,13 +25,12 @@ from bot.config_services import (
 # (str.format can reach attributes, so only plain names are allowed).
 CAPTION_FIELDS = (
     "bot", "classes", "classes_words", "title", "author", "link", "licence", "credit",
-    "note", "hashtags", "description", "model", "seed",
+    "note", "hashtags", "description", "model", "seed", "places",
 )
 
 DEFAULT_CAPTION = "{classes}\n\n{credit}\n\n{note}\n\n{hashtags}"
 DEFAULT_ALT = (
-    "Machine-made picture: a neural network dreamt {classes_words} into {description}; "
-    "their shapes and textures show all over the scene."
+    "Machine-made picture: a neural network dreamt {classes_words} into {description}; {places}."
 )
 DEFAULT_NOTE = "Machine-made: a neural net dreamt these creatures into the photo. Not a real scene."
 

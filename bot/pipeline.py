@@ -279,6 +279,7 @@ class Pipeline:
                 dive_row = store.start_dive(
                     sha256=item.sha256, post_key=post_key, seed=combo.seed, combo_key=combo.key,
                     classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)], video_path=video)
+            places = None  # a dive's creatures move: its alt text says where none grew
             if dive_row is not None:
                 post_key, video = dive_row.post_key, dive_row.video_path
                 log.info("diving into %s with %s from %s", " × ".join(names),
@@ -295,12 +296,14 @@ class Pipeline:
                 post_key = store.new_post_key()
                 stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
                 path = self.data_dir / "dreams" / f"{stamp}-{post_key[:8]}.png"
-                recipe = make_dream(self.renderer, item.image, parts.recipe, classes=combo.recipe_classes(labels),
-                                    seed=combo.seed, path=path).recipe
+                picture = make_dream(self.renderer, item.image, parts.recipe, classes=combo.recipe_classes(labels),
+                                     seed=combo.seed, path=path)
+                recipe, places = picture.recipe, picture.places
             save_source_photo(item.image, path)  # the gallery's "before"
             caption = make_caption(
                 cfg.caption, bot=cfg.bot.name, class_names=names, credit=item.credit,
                 description=item.description, model=recipe.model, seed=combo.seed,
+                places=places, names=dict(zip(combo.class_ids, names)), language=cfg.publishers.mastodon.language,
             )
             alt_text = caption.alt_text if video is None else dive_alt(caption.alt_text, made.duration)
         except Exception as exc:
