@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dreamer
+from dreamer.recipe import STOPPED_AT
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import Task, TaskWrapper
 from huey.constants import EmptyData
@@ -315,7 +316,7 @@ class RenderQueue:
         out.save(buf, format="PNG")
         where = self.put_picture("out", job_id, buf.getvalue())
         took = time.monotonic() - started
-        self.finish(job_id, output=where, worker=st.name, seconds=took,
+        self.finish(job_id, output=where, worker=st.name, seconds=took, stopped_at=out.info.get(STOPPED_AT),
                     places=None if places is None else places.to_dict())
         st.count(ok=True, error=None, seconds=took)
 

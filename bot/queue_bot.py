@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from dreamer import Recipe
+from dreamer.recipe import with_stop
 from dreamer.places import Places, PlacesError
 from PIL import Image
 
@@ -79,7 +80,7 @@ class RemoteRender:
                 raise RenderFailed(result["error"])
             data = q.get_picture("out", job_id, result.get("output"))
             with Image.open(io.BytesIO(data)) as im:
-                return im.convert("RGB"), result
+                return with_stop(im.convert("RGB"), _stopped_at(result.get("stopped_at"))), result
         finally:
             q.drop_picture("in", job_id, where)
             q.drop_picture("out", job_id, (result or {}).get("output"))
@@ -124,6 +125,14 @@ class RemoteRender:
                 raise QueueError(f"no worker finished the render within "
                                  f"{self.s.render_timeout / 60:g} min; is `run_bot.py worker` running?")
             time.sleep(self.poll)
+
+
+def _stopped_at(value: Any) -> int | None:
+    """The step a worker's dream stopped at before its cap, if it says one that can be (queue
+    data: anything else is dropped, and the recorded recipe then checks again on a replay)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10_000:
+        return value
+    return None
 
 
 def _places(data: Any, job: Any) -> Places | None:

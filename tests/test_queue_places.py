@@ -107,3 +107,21 @@ def test_the_scheduled_bot_through_its_embedded_queue_says_where_they_grew(tmp_p
     for name in ("goldfish", "monarch"):
         assert any(f"{name} {w}" in box["alt_text"] for w in ("shapes grow", "hardly shows")) \
             or f"faint traces of {name}" in box["alt_text"], box["alt_text"]
+
+
+@pytest.mark.parametrize("sent, kept", [(40, 40), (None, None), ("40", None), (True, None), (0, None), (10**9, None)])
+def test_the_step_a_worker_s_dream_stopped_at_crosses_the_queue(serve, sent, kept):
+    """A dream done before its cap records where it stopped (recipe.stopped_at, so a replay stops
+    there too); the PNG a worker hands back cannot carry it, the result does, checked as data."""
+    from dreamer.recipe import STOPPED_AT, as_ran
+
+    def render(image, recipe):
+        out = image.copy()
+        if sent is not None:
+            out.info[STOPPED_AT] = sent
+        return out
+
+    cfg, q = serve(render=render)
+    recipe = cfg.base_recipe().replace(classes={"goldfish": 1.0}, seed=5)
+    got = RemoteRender(q).render(dreamer.load_image(photo_bytes(3)), recipe)
+    assert as_ran(recipe, got).stopped_at == kept
