@@ -175,7 +175,6 @@ def make_dive(renderer: DiveRenderer, image: Image.Image, base: Recipe, *, class
     video.parent.mkdir(parents=True, exist_ok=True)
     made = _finished(video, recipe) or renderer.dive(image, recipe, video, settings, info)
     took = time.monotonic() - started
-    recipe = as_ran(recipe, out)  # with the step it stopped at, if it was done before its cap
     if made.frames != recipe.frames or not Path(made.path).is_file():
         raise DiveIncomplete(f"the dive {video.name} came back with {made.frames} of {recipe.frames} frames")
     still = video.with_suffix(".png")
