@@ -10,5 +10,6 @@ Where each piece lives:
 - config.py loads the TOML (sections in config_sections.py and config_services.py, error lines in
   config_errors.py, the [recipe] table in config_recipe.py, cross-checks in config_check.py).
 - sources/ (photos in), picker.py (classes), caption.py, publishers/ (outbox, Mastodon, Tumblr),
-  requests/ (dreams asked for by mention), store/ (SQLite state), notify.py (the admin's messages).
+  requests/ (dreams asked for by mention), polls/ (followers vote for the next mutant),
+  store/ (SQLite state), notify.py (the admin's messages).
 """

@@ -4,21 +4,31 @@ Templates are str.format strings with named fields only (the config checks the n
 {classes} "goldfish × great white shark", {classes_words} "goldfish and great white shark",
 {title} {author} {link} {licence} of the source photo, {credit} a ready-made credit line,
 {description} what the source photo shows, {note} the machine-made note, {hashtags},
-{bot} the bot's name, {model} and {seed} of the recipe.
+{bot} the bot's name, {model} and {seed} of the recipe, {places} where each class grew
+("goldfish shapes grow in the top left; faint traces of stingray show in the middle",
+bot/places_text.py; what alt text said before when the engine measured no places).
 Lines left empty by missing fields are dropped, so one template serves photos with and
 without a licence or author.
 
 The template, note and hashtags are the operator's; the photo's title, author, link, licence
 and description come from outside (a feed, a sidecar) and are made `inert` first: they can
 name people and tags, but never mention nor tag them.
+
+Alt text is made to fit ALT_LIMIT (Mastodon's 1500 characters; Tumblr allows more) by saying
+less of the places first, then cutting the outside description, so that where the creatures
+grew survives a long description; a publisher still fits it to its server's own limit.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+
+from bot.places_text import shorter_sentences
 
 if TYPE_CHECKING:
+    from dreamer.places import Places
+
     from bot.config import CaptionSection
     from bot.sources.base import Credit
 
@@ -34,6 +44,7 @@ _WJ = "\u2060"
 # rest as a mention. (A link's "#fragment" is lost: a credit link rarely has one.)
 _URL_SAFE = "A-Za-z0-9._~:/?=&%+!$'()*,;-"
 _URL = re.compile(r"https?://[^\s]+", re.I)
+ALT_LIMIT = 1500  # Mastodon's media description limit, the smallest of the platforms'
 
 
 @dataclass(frozen=True)
@@ -121,7 +132,14 @@ def make_caption(
     description: str | None,
     model: str = "",
     seed: int | None = None,
+    places: "Places | None" = None,
+    names: Mapping[int, str] | None = None,
+    language: str | None = None,
+    alt_limit: int = ALT_LIMIT,
 ) -> Caption:
+    """The caption and alt text of a dream. `places`: where the engine measured each class grew
+    (None: not measured); `names`: the bot's names of its class ids; `language`: the captions'
+    ISO 639 code, for the words of {places}."""
     tags = tuple(t.lstrip("#").strip() for t in section.hashtags)
     credit = outside_credit(credit)
     fields = {
@@ -139,9 +157,24 @@ def make_caption(
         "model": model,
         "seed": "" if seed is None else str(seed),
     }
+    sentences = list(shorter_sentences(places, names=names, language=language))
+    fields["places"] = sentences[0]
     text = _tidy(section.template.format_map(fields))
-    alt = _tidy(section.alt_template.format_map(fields))
-    return Caption(text=text, alt_text=alt, tags=tags)
+    return Caption(text=text, alt_text=_fit_alt(section.alt_template, fields, sentences, alt_limit), tags=tags)
+
+
+def _fit_alt(template: str, fields: dict[str, str], sentences: list[str], limit: int) -> str:
+    """The alt text within `limit`: the most detailed places that fit; else the shortest places
+    with the description cut to make room; else cut as a whole."""
+    for sentence in sentences:
+        alt = _tidy(template.format_map({**fields, "places": sentence}))
+        if len(alt) <= limit:
+            return alt
+    fields = {**fields, "places": sentences[-1]}
+    if "{description}" in template:
+        rest = len(_tidy(template.format_map({**fields, "description": ""})))
+        fields["description"] = fit_text(fields["description"], max(0, limit - rest))
+    return fit_text(_tidy(template.format_map(fields)), limit)
 
 
 def fit_text(text: str, limit: int, *, length: Callable[[str], int] = len, ellipsis: str = "…") -> str:

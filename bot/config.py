@@ -30,13 +30,14 @@ from bot.config_services import (
     SECRET_FIELDS, AdminSection, FetchSection, MastodonSection, OutboxSection, PublishersSection, QueueSection,
     RequestsSection, TumblrSection,
 )
+from bot.config_polls import PollsSection
 from bot.dryrun import only_outbox
 from bot.logs import one_line
 
 __all__ = [
     "SECRET_FIELDS", "AdminSection", "BotSection", "CaptionSection", "Config", "ConfigError", "DiveSection",
     "FeedSection", "FetchSection", "FolderSection", "MastodonSection", "OutboxSection", "PickerSection",
-    "PublishersSection",
+    "PollsSection", "PublishersSection",
     "QueueSection", "RequestsSection", "ScheduleSection", "SourceSection", "TumblrSection", "UrlsSection",
     "check_file", "config_from_dict", "load_config", "only_outbox",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -103,6 +104,28 @@ def _admin_needs_mastodon(cfg: "Config") -> list[str]:
     return []
 
 
+def _polls_need_mastodon(cfg: "Config") -> list[str]:
+    if cfg.polls.enabled and not cfg.publishers.mastodon.enabled:
+        return ["polls.enabled: the poll for the next mutant is a Mastodon poll; "
+                "enable [publishers.mastodon] or set polls.enabled = false"]
+    return []
+
+
+def _polls_fit_the_picker(cfg: "Config") -> list[str]:
+    """A poll offers `options` different combinations: the picker must be able to draw them."""
+    if not cfg.polls.enabled or picker_problems(cfg.picker):
+        return []
+    from bot.picker import labels, pool
+
+    n, p = len(pool(cfg.picker, labels())), cfg.picker
+    hi = min(p.max_classes, n)
+    combos = sum(math.comb(n, k) for k in range(min(p.min_classes, hi), hi + 1))
+    if combos >= cfg.polls.options:
+        return []
+    return [f"polls.options: a poll offers {cfg.polls.options} different class combinations, but [picker] can "
+            f"make only {combos}; allow more classes or lower polls.options"]
+
+
 def _schedule_computes(cfg: "Config") -> list[str]:
     """The scheduler's own arithmetic, at its worst case (the largest jitter and grace)."""
 
@@ -123,6 +146,8 @@ _RULES: list[tuple[set[str], Callable[["Config"], list[str]]]] = [
     ({"requests", "publishers"}, _requests_need_mastodon),
     ({"admin", "publishers"}, _admin_needs_mastodon),
     ({"schedule"}, _schedule_computes),
+    ({"polls", "publishers"}, _polls_need_mastodon),
+    ({"polls", "picker"}, _polls_fit_the_picker),
 ]
 
 

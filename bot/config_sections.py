@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 from dreamer import Recipe
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
+from bot.config_polls import PollsSection
 from bot.config_recipe import build_recipe
 from bot.config_services import (
     AdminSection, FetchSection, PublishersSection, QueueSection, RequestsSection, Section, http_url,
@@ -24,13 +25,12 @@ from bot.config_services import (
 # (str.format can reach attributes, so only plain names are allowed).
 CAPTION_FIELDS = (
     "bot", "classes", "classes_words", "title", "author", "link", "licence", "credit",
-    "note", "hashtags", "description", "model", "seed",
+    "note", "hashtags", "description", "model", "seed", "places",
 )
 
 DEFAULT_CAPTION = "{classes}\n\n{credit}\n\n{note}\n\n{hashtags}"
 DEFAULT_ALT = (
-    "Machine-made picture: a neural network dreamt {classes_words} into {description}; "
-    "their shapes and textures show all over the scene."
+    "Machine-made picture: a neural network dreamt {classes_words} into {description}; {places}."
 )
 DEFAULT_NOTE = "Machine-made: a neural net dreamt these creatures into the photo. Not a real scene."
 
@@ -255,6 +255,7 @@ class Config(Section):
     fetch: FetchSection = Field(default_factory=FetchSection)
     requests: RequestsSection = Field(default_factory=RequestsSection)
     queue: QueueSection = Field(default_factory=QueueSection)
+    polls: PollsSection = Field(default_factory=PollsSection)
 
     _path: Path = PrivateAttr(default=Path("config.toml"))
     _secrets: dict[str, SecretStr] = PrivateAttr(default_factory=dict)

@@ -10,8 +10,9 @@ ENV = "LUCID_TEST_KILL_AT"
 # the points the code has: a cycle's dream, between recording it and filing its photo, after
 # the image upload (Mastodon) or before the one request that carries it (Tumblr), after the
 # post (or a request's reply) is made, a worker's render, a worker that took a task but wrote
-# no lease yet
-POINTS = ("dream", "recorded", "upload", "posted", "render", "taken")
+# no lease yet; a poll drawn but not sent, a poll posted but its answer not recorded, a poll's
+# winner recorded but not dreamt yet
+POINTS = ("dream", "recorded", "upload", "posted", "render", "taken", "poll", "polled", "closed")
 
 
 def hit(name: str) -> None:

@@ -30,6 +30,7 @@ from filelock import FileLock, Timeout
 from bot import failpoints, kept_photos, logs, notify
 from bot.caption import inert, make_caption
 from bot.picker import Combo, Picker, PickError
+from bot.polls import PollRunner, build_polls
 from bot.posting import publish_row
 from bot.publishers.base import Publisher, PublishError
 from bot.publishers.outbox import OutboxPublisher, save_source_photo
@@ -60,6 +61,7 @@ class Parts:
     picker: Picker
     recipe: Recipe  # without classes
     publishers: dict[str, Publisher]
+    polls: PollRunner | None = None  # [polls]: the poll for the next mutant
 
 
 @dataclass
@@ -108,13 +110,9 @@ def build_publishers(cfg: "Config", store: "Store | None" = None) -> dict[str, P
 
 def build_parts(cfg: "Config", store: "Store | None" = None) -> Parts:
     try:
-        return Parts(
-            cfg=cfg,
-            sources=build_sources(cfg),
-            picker=Picker(cfg.picker),
-            recipe=cfg.base_recipe(),
-            publishers=build_publishers(cfg, store),
-        )
+        picker, publishers = Picker(cfg.picker), build_publishers(cfg, store)
+        return Parts(cfg=cfg, sources=build_sources(cfg), picker=picker, recipe=cfg.base_recipe(),
+                     publishers=publishers, polls=build_polls(cfg, store, publishers, picker))
     except BuildError:
         raise
     except Exception as exc:  # a bug or environment problem; reported, never half-applied
@@ -182,7 +180,9 @@ class Pipeline:
         result = CycleResult("idle", "")
         try:
             self._retry_unfinished(parts, result)
+            result.errors += parts.polls.step(draw=False) if parts.polls else []  # its winner: this dream
             self._new_dream(parts, result)
+            result.errors += parts.polls.step(draw=True) if parts.polls else []  # the next poll
         except Exception as exc:  # the next cycle must still run, whatever broke
             expected = _expected(exc)
             msg = logs.redact(str(exc) if expected else f"{type(exc).__name__}: {exc}")
@@ -202,6 +202,7 @@ class Pipeline:
         self._resume(parts)
         result = CycleResult("idle", "")
         self._retry_unfinished(parts, result)
+        result.errors += parts.polls.step(draw=False) if parts.polls else []
         if result.errors or result.message:
             log.info("retries: %s", "; ".join(filter(None, [result.message, *result.errors])))
         notify.ended_items(self.store, parts)
@@ -264,8 +265,10 @@ class Pipeline:
                 combo = Combo(tuple(int(c[0]) for c in dive_row.classes),
                               tuple(float(c[2]) for c in dive_row.classes), dive_row.seed)
                 log.warning("resuming the dive %s that was interrupted", dive_row.video_path.name)
-            else:
-                combo = parts.picker.pick(store.recent_combos(cfg.picker.no_repeat), self.rng)
+            else:  # the winner of a poll that closed, else the picker's own draw
+                combo = (parts.polls and parts.polls.winner()) or parts.picker.pick(
+                    store.recent_combos(cfg.picker.no_repeat), self.rng)
+            chosen = parts.polls.chosen(combo) if parts.polls else None
             labels = parts.picker.labels
             names = combo.names(labels)
             failpoints.hit("dream")  # tests: die with the photo taken and no dream yet
@@ -277,6 +280,7 @@ class Pipeline:
                 dive_row = store.start_dive(
                     sha256=item.sha256, post_key=post_key, seed=combo.seed, combo_key=combo.key,
                     classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)], video_path=video)
+            places = None  # a dive's creatures move: its alt text says where none grew
             if dive_row is not None:
                 post_key, video = dive_row.post_key, dive_row.video_path
                 log.info("diving into %s with %s from %s", " × ".join(names),
@@ -293,13 +297,15 @@ class Pipeline:
                 post_key = store.new_post_key()
                 stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
                 path = self.data_dir / "dreams" / f"{stamp}-{post_key[:8]}.png"
-                recipe = make_dream(self.renderer, item.image, parts.recipe, classes=combo.recipe_classes(labels),
-                                    seed=combo.seed, path=path).recipe
+                picture = make_dream(self.renderer, item.image, parts.recipe, classes=combo.recipe_classes(labels),
+                                     seed=combo.seed, path=path)
+                recipe, places = picture.recipe, picture.places
             save_source_photo(item.image, path)  # the gallery's "before"
             kept = kept_photos.keep(cfg, item.image, post_key, self.data_dir)  # for remixes by reply
             caption = make_caption(
                 cfg.caption, bot=cfg.bot.name, class_names=names, credit=item.credit,
                 description=item.description, model=recipe.model, seed=combo.seed,
+                places=places, names=dict(zip(combo.class_ids, names)), language=cfg.publishers.mastodon.language,
             )
             alt_text = caption.alt_text if video is None else dive_alt(caption.alt_text, made.duration)
         except Exception as exc:
@@ -312,9 +318,10 @@ class Pipeline:
         dream_id = store.add_dream(
             post_key=post_key, source_id=source_id, recipe=recipe.to_dict(), seed=combo.seed,
             classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)],
-            combo_key=combo.key, file_path=path, caption=caption.text, alt_text=alt_text,
-            tags=caption.tags, source_url=item.public_url, title=inert(item.credit.title) or None,
+            combo_key=combo.key, file_path=path, caption=chosen.captioned(caption.text) if chosen else caption.text,
+            alt_text=alt_text, tags=caption.tags, source_url=item.public_url, title=inert(item.credit.title) or None,
             publishers=list(parts.publishers), video_path=video, source_photo=kept,
+            poll_id=chosen.poll_id if chosen else None,
         )
         failpoints.hit("recorded")  # tests: die with the dream saved and the photo still in the inbox
         item.done()

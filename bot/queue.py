@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dreamer
+from dreamer.recipe import STOPPED_AT
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import Task, TaskWrapper
 from huey.constants import EmptyData
@@ -49,7 +50,7 @@ from bot.folders import private_dir, private_file
 from bot.queue_sweep import process_alive
 from bot.queue_worker import WorkerState
 from bot.queue_wire import JsonSerializer, job_id_ok, picture_key
-from bot.render import INPUT_ERRORS, Renderer, RenderFn, as_renderer
+from bot.render import INPUT_ERRORS, PlacesRenderer, Renderer, RenderFn, as_renderer
 from bot.render_batcher import worker_renderer
 
 if TYPE_CHECKING:
@@ -297,8 +298,12 @@ class RenderQueue:
         if os.environ.get(GATE_ENV):
             _wait_for_gate(Path(os.environ[GATE_ENV]))
         failpoints.hit("render")
+        places = None
         try:
-            out = self.renderer.render(image, recipe)
+            if isinstance(self.renderer, PlacesRenderer):  # the engine: where each class grew, too
+                out, places = self.renderer.render_places(image, recipe)
+            else:
+                out = self.renderer.render(image, recipe)
         except INPUT_ERRORS as exc:
             return self._refuse(job_id, st, str(exc), time.monotonic() - started)
         except Exception as exc:  # out of memory, a CUDA hiccup: worth another try
@@ -311,7 +316,8 @@ class RenderQueue:
         out.save(buf, format="PNG")
         where = self.put_picture("out", job_id, buf.getvalue())
         took = time.monotonic() - started
-        self.finish(job_id, output=where, worker=st.name, seconds=took)
+        self.finish(job_id, output=where, worker=st.name, seconds=took, stopped_at=out.info.get(STOPPED_AT),
+                    places=None if places is None else places.to_dict())
         st.count(ok=True, error=None, seconds=took)
 
     def _refuse(self, job_id: str, st: "WorkerState", why: str, seconds: float) -> None:

@@ -17,6 +17,8 @@ import uuid
 from typing import Any
 
 from dreamer import Recipe
+from dreamer.recipe import with_stop
+from dreamer.places import Places, PlacesError
 from PIL import Image
 
 from bot.queue import QueueError, RenderFailed, RenderQueue
@@ -41,6 +43,15 @@ class RemoteRender:
         start_sweeper(queue)
 
     def render(self, image: Image.Image, recipe: Recipe) -> Image.Image:
+        return self._render(image, recipe)[0]
+
+    def render_places(self, image: Image.Image, recipe: Recipe) -> tuple[Image.Image, Places | None]:
+        """The picture and where each class grew, as the worker measured it (None if it did
+        not: a worker of an older version, or a render that is not the engine's)."""
+        out, result = self._render(image, recipe)
+        return out, _places(result.get("places"), job=result.get("worker"))
+
+    def _render(self, image: Image.Image, recipe: Recipe) -> tuple[Image.Image, dict[str, Any]]:
         q = self.queue
         job_id = uuid.uuid4().hex
         self._beat(job_id)  # first: a sweep must never see this job's pictures without a waiter
@@ -69,7 +80,7 @@ class RemoteRender:
                 raise RenderFailed(result["error"])
             data = q.get_picture("out", job_id, result.get("output"))
             with Image.open(io.BytesIO(data)) as im:
-                return im.convert("RGB")
+                return with_stop(im.convert("RGB"), _stopped_at(result.get("stopped_at"))), result
         finally:
             q.drop_picture("in", job_id, where)
             q.drop_picture("out", job_id, (result or {}).get("output"))
@@ -114,6 +125,26 @@ class RemoteRender:
                 raise QueueError(f"no worker finished the render within "
                                  f"{self.s.render_timeout / 60:g} min; is `run_bot.py worker` running?")
             time.sleep(self.poll)
+
+
+def _stopped_at(value: Any) -> int | None:
+    """The step a worker's dream stopped at before its cap, if it says one that can be (queue
+    data: anything else is dropped, and the recorded recipe then checks again on a replay)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10_000:
+        return value
+    return None
+
+
+def _places(data: Any, job: Any) -> Places | None:
+    """A worker's places, read as queue data that may be hostile: anything not as the engine
+    writes it is dropped (the alt text then says less), never used."""
+    if data is None:
+        return None
+    try:
+        return Places.from_dict(data)
+    except PlacesError as exc:
+        log.warning("ignored the places a worker (%.80s) sent back: %s", str(job), exc)
+        return None
 
 
 def _queued(q: RenderQueue, job_id: str) -> bool:

@@ -7,11 +7,16 @@ A renderer is the engine in this process (`EngineRenderer`), the render queue's 
 (`as_renderer` wraps it). `parallel` says how many renders it takes at once: the queue's
 workers render several requests side by side; the engine in this process one at a time.
 
+A renderer that also says where each class grew (`PlacesRenderer`: the engine in this process)
+hands back the engine's measured places (dreamer.places) with the picture; the caption words
+them. Other renderers give none, and the alt text says what it said before.
+
 Dives (videos) go through a `DiveRenderer` and `make_dive`. Only the engine in this process
 makes them for now (the queue's workers take pictures), so `dive_renderer` falls back to it.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +24,14 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_chec
 
 import dreamer
 from dreamer import Recipe
+from dreamer.recipe import as_ran
 from PIL import Image
 
 if TYPE_CHECKING:
     from dreamer.dive import DiveResult
+    from dreamer.places import Places
+
+log = logging.getLogger("bot.render")
 
 RenderFn = Callable[[Image.Image, Recipe], Image.Image]
 
@@ -36,6 +45,13 @@ class Renderer(Protocol):
     def render(self, image: Image.Image, recipe: Recipe) -> Image.Image: ...
 
 
+@runtime_checkable
+class PlacesRenderer(Protocol):
+    """A renderer that also measures where each class grew; None when it could not."""
+
+    def render_places(self, image: Image.Image, recipe: Recipe) -> "tuple[Image.Image, Places | None]": ...
+
+
 @dataclass(frozen=True)
 class EngineRenderer:
     """The engine in this process (it keeps its model loaded between renders)."""
@@ -44,6 +60,10 @@ class EngineRenderer:
 
     def render(self, image: Image.Image, recipe: Recipe) -> Image.Image:
         return dreamer.dream(image, recipe)
+
+    def render_places(self, image: Image.Image, recipe: Recipe) -> "tuple[Image.Image, Places | None]":
+        out = self.render(image, recipe)
+        return out, measured_places(image, out, recipe)
 
     def dive(self, image: Image.Image, recipe: Recipe, out: Path, settings: Mapping[str, Any],
              info: Mapping[str, Any]) -> "DiveResult":
@@ -81,11 +101,25 @@ def as_renderer(render: Renderer | RenderFn | None) -> Renderer:
     return FnRenderer(render)
 
 
+def measured_places(image: Image.Image, dream: Image.Image, recipe: Recipe) -> "Places | None":
+    """Where each class of `recipe` grew from `image` to `dream`, by the engine; None when it
+    cannot say. A failed measurement never costs the dream: the alt text says less."""
+    try:
+        from dreamer.places_measure import measure_places  # torch: only where the engine runs
+
+        return measure_places(image, dream, recipe)
+    except Exception as exc:  # noqa: BLE001  (a bug or a model problem; the picture is made)
+        log.warning("could not measure where the classes grew (%s: %s); the alt text says less",
+                    type(exc).__name__, exc)
+        return None
+
+
 @dataclass(frozen=True)
 class Dream:
     recipe: Recipe  # the base recipe with this dream's classes and seed
     path: Path  # the saved picture (its recipe is in its metadata and sidecar)
-    seconds: float  # how long the render took
+    seconds: float  # how long the render took (and the places measured)
+    places: "Places | None" = None  # where each class grew, when the renderer measured it
 
 
 def make_dream(renderer: Renderer, image: Image.Image, base: Recipe, *, classes: Mapping[str, float],
@@ -93,11 +127,16 @@ def make_dream(renderer: Renderer, image: Image.Image, base: Recipe, *, classes:
     """Dream `image` into `classes` with `base`'s settings and `seed`, and save it at `path`."""
     recipe = base.replace(classes=dict(classes), seed=seed)
     started = time.monotonic()
-    out = renderer.render(image, recipe)
+    places = None
+    if isinstance(renderer, PlacesRenderer):
+        out, places = renderer.render_places(image, recipe)
+    else:
+        out = renderer.render(image, recipe)
     took = time.monotonic() - started
+    recipe = as_ran(recipe, out)  # with the step it stopped at, if it was done before its cap
     path.parent.mkdir(parents=True, exist_ok=True)
     dreamer.save_image(out, path, recipe.to_dict())
-    return Dream(recipe, path, took)
+    return Dream(recipe, path, took, places)
 
 
 def dive_renderer(render: object) -> DiveRenderer:

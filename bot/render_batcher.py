@@ -6,9 +6,10 @@ its own lease, retries and errors (bot/queue.py `run_job`); only its call to the
 the others here. `BatchingRenderer.render` is called by those threads at once: the calls that
 wait at the same time are grouped, up to K with the same `dreamer.batch_key` (one net per
 batch), and one group at a time goes to the engine's `dream_batch`; each caller gets its own
-picture back. A group waits at most `wait` seconds from its oldest call for companions (so jobs
-enqueued together meet) and goes at once when full; calls that arrive while a batch renders go
-together in the next one.
+picture back (and, from the engine, where each class grew: `render_places`, measured after the
+batch, picture by picture). A group waits at most `wait` seconds from its oldest call for
+companions (so jobs enqueued together meet) and goes at once when full; calls that arrive while
+a batch renders go together in the next one.
 
 A batch that raises is dreamt again picture by picture (`dreamer.dream`), so a bad job gets its
 own error and the others their pictures: a job is never lost or given another's picture. A
@@ -22,17 +23,21 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Hashable
+from typing import TYPE_CHECKING, Callable, Hashable
 
 from dreamer import Recipe
 from PIL import Image
 
-from bot.render import Renderer, RenderFn, as_renderer
+from bot.render import Renderer, RenderFn, as_renderer, measured_places
+
+if TYPE_CHECKING:
+    from dreamer.places import Places
 
 log = logging.getLogger("bot.queue")
 
 BatchFn = Callable[[list[Image.Image], list[Recipe]], list[Image.Image]]
 KeyFn = Callable[[Recipe], Hashable | None]
+MeasureFn = Callable[[Image.Image, Image.Image, Recipe], "Places | None"]
 
 
 def _dream_batch(images: list[Image.Image], recipes: list[Recipe]) -> list[Image.Image]:
@@ -72,7 +77,7 @@ class BatchingRenderer:
     batches of up to `batch` pictures for one net; see the module's doc."""
 
     def __init__(self, batch: int, wait: float = 0.5, *, batch_fn: BatchFn = _dream_batch,
-                 alone: RenderFn = _dream, key: KeyFn = _batch_key):
+                 alone: RenderFn = _dream, key: KeyFn = _batch_key, measure: MeasureFn | None = None):
         if batch < 1 or wait < 0:
             raise ValueError(f"batch must be 1 or more and wait 0 or more, not {batch} and {wait}")
         self.batch = batch
@@ -81,6 +86,7 @@ class BatchingRenderer:
         self._batch_fn = batch_fn
         self._alone = alone
         self._key = key
+        self._measure = measure  # where each class grew (the engine's measure), after the batch
         self._cond = threading.Condition()
         self._pending: list[_Call] = []
         self._busy = False  # one thread gathers and renders a group at a time
@@ -119,6 +125,10 @@ class BatchingRenderer:
             raise call.error
         assert call.out is not None
         return call.out
+
+    def render_places(self, image: Image.Image, recipe: Recipe) -> "tuple[Image.Image, Places | None]":
+        out = self.render(image, recipe)
+        return out, None if self._measure is None else self._measure(image, out, recipe)
 
     def _gather(self) -> list[_Call]:
         """The next group, taken off the pending list (lock held): the first full one (a call
@@ -185,5 +195,5 @@ def worker_renderer(render: Renderer | RenderFn | None, batch: int, wait: float)
     """What a queue worker renders with: the engine in batches of `batch` when none is given and
     batch > 1; otherwise `render` as `as_renderer` makes it (batch = 1 is one job at a time)."""
     if render is None and batch > 1:
-        return BatchingRenderer(batch, wait)
+        return BatchingRenderer(batch, wait, measure=measured_places)
     return as_renderer(render)

@@ -66,6 +66,7 @@ def show_status(cfg: "Config", out: TextIO) -> int:
         counts = store.source_counts()
         p("sources seen: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none"))
         _request_status(cfg, store, p)
+        _poll_status(cfg, store, p)
         from bot.report import print_recovery
 
         print_recovery(store, p)
@@ -128,6 +129,20 @@ def _request_status(cfg, store, p) -> None:
         p(f"  {i}. @{r.acct} status {r.status_id} {r.state} since {r.created_at}{extra}")
     if len(waiting) > 10:
         p(f"  ... and {len(waiting) - 10} more")
+
+
+def _poll_status(cfg, store, p) -> None:
+    """The polls for the next mutant: the latest few, newest first, and where each stands."""
+    rows = store.latest_polls(3)
+    if not cfg.polls.enabled and not rows:
+        return
+    p(f"polls ({'on' if cfg.polls.enabled else 'off'}): " + ("" if rows else "none yet"))
+    for r in rows:
+        what = {"drawn": f"drawn, not posted yet ({r.attempts} tries)", "open": f"open until {r.closes_at}",
+                "closed": "closed, its winner waits for the next dream", "used": f"dreamt as dream {r.dream_id}",
+                "ended": "ended without a winner"}[r.state.value]
+        won = f"; {'ABCD'[r.winner]} won ({r.how}: {list(r.votes or ())})" if r.winner is not None else ""
+        p(f"  poll {r.id}: {what}{won}" + (f"; {r.url}" if r.url else "") + (f"; {r.error[:160]}" if r.error else ""))
 
 
 def _render_queue_status(cfg, p) -> None:

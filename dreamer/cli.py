@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from dreamer.cli_args import RECIPE_FLAGS, build_parser
-from dreamer.recipe import Recipe, RecipeError
+from dreamer.recipe import Recipe, RecipeError, as_ran
 
 OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             render_dive(image, recipe, dst, args)
         else:
             result = render_one(image, recipe, dst, args)
-            save_image(result, dst, recipe_metadata(recipe, src))
+            save_image(result, dst, recipe_metadata(as_ran(recipe, result), src))
             print(dst)
     return 0
 

@@ -18,7 +18,7 @@ RECIPE_FLAGS = {
     "decay": "decay", "view_min": "view_min", "view_max": "view_max", "view_coarsen": "view_coarsen",
     "view_rotate": "view_rotate", "hybrid": "hybrid", "hybrid_steps": "hybrid_steps",
     "hybrid_partner": "hybrid_partner", "hybrid_partner_turns": "hybrid_partner_turns",
-    "work_pixels": "work_pixels",
+    "work_pixels": "work_pixels", "stop_seen": "stop_seen", "stop_every": "stop_every",
 }
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--hybrid-partner-turns", action="store_true", default=None,
                    help="the model and its partner take turns, one a step: a hybrid in about 60 %% of the time")
     v.add_argument("--work-pixels", type=int, help="optimise at up to this many pixels, then enlarge")
+    v.add_argument("--stop-seen", type=float, metavar="SHARE",
+                   help="stop before --steps once the net sees every class in this share of degraded "
+                        "crops (0: never; --steps stays the cap)")
+    v.add_argument("--stop-every", type=int, metavar="N", help="check whether every class is seen every N steps")
 
     s = p.add_argument_group("the tiles engine (--method tiles, preset classic)")
     s.add_argument("--iterations", "-i", type=int, help="steps per octave")

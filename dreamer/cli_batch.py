@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dreamer.recipe import Recipe
+from dreamer.recipe import Recipe, as_ran
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,6 +43,6 @@ def render_batches(inputs: list[Path], outputs: list[Path], recipe: Recipe, args
             images.append(load_image(src, max_pixels=recipe.max_pixels))
             check_shape(*images[-1].size, what=str(src))
         for (src, dst), result in zip(chunk, dream_batch(images, [recipe] * len(chunk), device=args.device)):
-            save_image(result, dst, recipe_metadata(recipe, src))
+            save_image(result, dst, recipe_metadata(as_ran(recipe, result), src))
             print(dst)
     return 0

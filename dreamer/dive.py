@@ -240,7 +240,10 @@ def dive_frames(photo: Image.Image, recipe: Recipe, settings: DiveSettings, part
         if progress is not None:
             def report(p: Progress) -> None:
                 progress(DiveProgress(written, n, j, len(keys), p))
-        image = dream(start, recipe.replace(seed=base_seed + j, frames=1), progress=report, device=device, net=net)
+        # every keyframe takes all its steps (stop_seen 0): from the second on the creature is
+        # there from the start, and stopping when it is seen would leave the dive still, not deeper
+        image = dream(start, recipe.replace(seed=base_seed + j, frames=1, stop_seen=0.0), progress=report,
+                      device=device, net=net)
         if image.size != photo.size:
             raise DiveError(f"keyframe {j} came out {image.size}, not {photo.size}")
         _store(image, key_path(parts, keys[j]))

@@ -55,7 +55,9 @@ def fourier(height: int, width: int, device: torch.device | str = "cpu", decay: 
     if longest > 0:
         f0 = (1.0 / (longest * min(height, width))) ** 2
         scale = scale * (freq * freq / (freq * freq + f0))
-    scale = scale[None, None, :, :, None]
+    # The inverse FFT's /4 folded in (a power of two: the same floats), and laid out like the
+    # spectrum's real view: broadcast over its last axis of 2 the multiply ran 2-3x slower.
+    scale = (scale / 4.0)[None, None, :, :, None].expand(1, 1, ph, pw // 2 + 1, 2).contiguous()
     spectrum = torch.randn((layers, 3, ph, pw // 2 + 1, 2), generator=generator) * std
     spectrum = spectrum.to(device).requires_grad_(True)
     colour = COLOUR.to(device)
@@ -63,7 +65,7 @@ def fourier(height: int, width: int, device: torch.device | str = "cpu", decay: 
 
     def detail() -> torch.Tensor:
         s = torch.view_as_complex(spectrum * scale)
-        img = torch.fft.irfftn(s, s=(ph, pw), dim=(-2, -1), norm="ortho") / 4.0
+        img = torch.fft.irfftn(s, s=(ph, pw), dim=(-2, -1), norm="ortho")
         img = img[..., top:top + height, left:left + width]
         return torch.einsum("ij,njhw->nihw", colour, img)
 
@@ -112,7 +114,9 @@ def compose(photo: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
     unlike a sigmoid over the photo's logit, black and white pixels can still be dreamt over at
     full speed (a night photo is mostly black)."""
     t = torch.tanh(detail)
-    return photo + torch.where(t >= 0, (1 - photo) * t, photo * t)
+    # the headroom picked first, then one product: the same values as choosing between two
+    # products, with half the full-size temporaries forward and backward
+    return photo + t * torch.where(t >= 0, 1 - photo, photo)
 
 
 def compose_full(photo: torch.Tensor, detail: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:

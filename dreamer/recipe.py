@@ -7,7 +7,10 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MODES = ("lucid", "deepdream", "guide", "randomise")
 METHODS = ("views", "tiles")
@@ -16,6 +19,14 @@ HYBRIDS = ("split", "mix", "regions")
 GRADIENTS = ("laplacian", "mean")
 # Written beside a recipe in pictures' metadata for human readers; ignored when loading.
 INFO_KEYS = frozenset({"class_names", "source", "version"})
+
+
+# Keys added after pictures began recording their recipes, with the value that makes what such
+# a picture was made with. A recorded recipe holds every key of its day (to_dict writes them
+# all, octave_plan and frames included, which a person writing a recipe leaves out), so one that
+# lacks these predates them, and gets these values rather than today's defaults.
+RECORDED_SIGN = frozenset({"octave_plan", "frames", "zoom", "rotate", "jitter", "tile_overlap"})
+LATER_KEYS: dict[str, Any] = {"stop_seen": 0.0, "view_samples": 4}
 
 
 class RecipeError(ValueError):
@@ -66,6 +77,10 @@ class Recipe:
     # weaker class most of all); seen down to a tenth, it has to grow shapes. 0.9 against 0.5:
     # held-out singles 82 -> 97 % visible, hybrids' weaker class 26 -> 33 % (benchmarks/README.md).
     view_coarsen: float = 0.9
+    # Samples per pixel a side a view is averaged from before a halved copy of the picture is
+    # sampled instead (dreamer.transform.view_batch): 4 is a near-exact box filter, 2 a little
+    # softer at a quarter of the samples.
+    view_samples: int = 4
     # How a hybrid shares the picture between its classes: "regions" (each class gets soft
     # regions of the photo where the net already sees it most, and paints them with a detail of
     # its own: dreamer.regions), "mix" (every view pushes all classes over one detail, the one
@@ -94,6 +109,16 @@ class Recipe:
     # 30 % / 40 %; benchmarks/README.md, "Partners in turns").
     hybrid_partner_turns: bool = False
     work_pixels: int = 1_000_000  # the detail is optimised at up to this size, then enlarged
+    # Stop before `steps` once the creature is there: every `stop_every` steps the dreaming net
+    # looks at the picture as the quality judge does (downscaled, blurred, JPEG'd crops:
+    # dreamer.seen); once it finds every class in at least this share of the crops, the dream
+    # runs as many steps again and stops (0: always run `steps`). All of them, 1.0: at
+    # 0.83-0.96 the judge still missed the creature (benchmarks/README.md, "Stop when the
+    # creature is there"). `stopped_at` is written into the recipe a picture records: a replay
+    # stops at that step without checking.
+    stop_seen: float = 1.0
+    stop_every: int = 16
+    stopped_at: int | None = None
 
     # --- the tiles method ---
     octaves: int = 3
@@ -155,11 +180,16 @@ class Recipe:
         need(_num(self.view_min) and 0.05 <= self.view_min <= 1.5, "view_min", "must be 0.05..1.5")
         need(_num(self.view_max) and self.view_min <= self.view_max <= 1.5, "view_max", "must be view_min..1.5")
         need(_num(self.view_coarsen) and 0 <= self.view_coarsen <= 0.9, "view_coarsen", "must be 0..0.9")
+        need(self.view_samples in (2, 4) and _int(self.view_samples), "view_samples", "must be 2 or 4")
         need(self.hybrid in HYBRIDS, "hybrid", f"must be one of {', '.join(HYBRIDS)}")
         need(_num(self.hybrid_steps) and 0 <= self.hybrid_steps <= 4, "hybrid_steps", "must be 0..4")
         need(isinstance(self.hybrid_partner, str), "hybrid_partner", "must be a model name (\"\" for none)")
         need(isinstance(self.hybrid_partner_turns, bool), "hybrid_partner_turns", "must be true or false")
         need(_int(self.work_pixels) and self.work_pixels >= 64 * 64, "work_pixels", "must be an integer >= 4096")
+        need(_num(self.stop_seen) and 0 <= self.stop_seen <= 1, "stop_seen", "must be a share 0..1 (0: never stop early)")
+        need(_int(self.stop_every) and 1 <= self.stop_every <= 10_000, "stop_every", "must be an integer 1..10000")
+        need(self.stopped_at is None or (_int(self.stopped_at) and self.stopped_at >= 1), "stopped_at",
+             "must be a step number >= 1 (or unset)")
         need(isinstance(self.classes, dict), "classes", "must be a table of class = weight")
         for k, v in self.classes.items():
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
@@ -239,6 +269,8 @@ class Recipe:
                 f"recipe: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}"
             )
         data = dict(data)
+        if RECORDED_SIGN <= data.keys():  # a picture's recipe: it replays as it was made
+            data = {**LATER_KEYS, **data}
         plan = data.pop("octave_plan", None) or []
         octave_keys = {f.name for f in dataclasses.fields(Octave)}
         octaves = []
@@ -290,6 +322,27 @@ class Recipe:
     def save(self, path: str | Path) -> None:
         p = Path(path)
         p.write_text(self.to_json() if p.suffix.lower() == ".json" else self.to_toml(), encoding="utf-8")
+
+
+# The step a dream stopped at before its cap travels with the picture (in PIL's `info`), so
+# whoever saves it records the recipe as it ran (`as_ran`) through interfaces that pass only
+# pictures (the bot's renderers, a queue worker's batches).
+STOPPED_AT = "lucid_dream_stopped_at"
+
+
+def with_stop(image: "Image.Image", stopped_at: int | None) -> "Image.Image":
+    if stopped_at is not None:
+        image.info[STOPPED_AT] = stopped_at
+    return image
+
+
+def as_ran(recipe: Recipe, image: "Image.Image") -> Recipe:
+    """`recipe` as `image` was made with it: with the step it stopped at when a check found every
+    class seen before the cap, so a replay stops there without checking (the same picture)."""
+    stopped_at = image.info.get(STOPPED_AT)
+    if _int(stopped_at) and recipe.stopped_at is None:
+        return recipe.replace(stopped_at=stopped_at)
+    return recipe
 
 
 def _drop_none(v: Any) -> Any:

@@ -17,7 +17,7 @@ from PIL import Image
 
 from dreamer import objectives as obj
 from dreamer import threads
-from dreamer.recipe import Octave, Recipe, RecipeError
+from dreamer.recipe import Octave, Recipe, RecipeError, with_stop
 from dreamer.shape import check_shape
 from dreamer.transform import resize, to_image, to_tensor
 from models import DreamNet, create_model
@@ -255,8 +255,10 @@ def dream(
     dev = pick_device(device)
     if net is None:
         net = dream_net(recipe, str(dev))
-    x = dream_tensor(to_tensor(image, dev), recipe, net, seed, progress)
-    return to_image(x)
+    x, stopped_at = _dream(to_tensor(image, dev), recipe, net, seed, progress)
+    return with_stop(to_image(x), stopped_at)
+
+
 
 
 def prepare(image: Image.Image, recipe: Recipe) -> tuple[Image.Image, int]:
@@ -280,19 +282,25 @@ def _cap_pixels(image: Image.Image, max_pixels: int) -> Image.Image:
 def dream_tensor(
     base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int, progress: ProgressFn | None = None
 ) -> torch.Tensor:
+    return _dream(base, recipe, net, seed, progress)[0]
+
+
+def _dream(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
+           progress: ProgressFn | None) -> tuple[torch.Tensor, int | None]:
+    """The dream and the step it stopped at before its cap (None: it ran to the cap)."""
     with threads.dreaming():  # this dream's share of the cores (dreamer.threads)
         if recipe.method == "views":
             return _dream_views(base, recipe, net, seed, progress)
         from dreamer.render_tiles import dream_tiles
 
-        return dream_tiles(base, recipe, net, seed, progress)
+        return dream_tiles(base, recipe, net, seed, progress), None
 
 
 def _dream_views(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
-                 progress: ProgressFn | None) -> torch.Tensor:
+                 progress: ProgressFn | None) -> tuple[torch.Tensor, int | None]:
     from dreamer.render_views import dream_views
 
-    objective, recipe, hybrid = views_plan(recipe, net, seed, base.device)
+    objective, recipe, hybrid, classes = views_plan(recipe, net, seed, base.device)
 
     def on_step(step: int, steps: int, score: float, image) -> None:
         progress(Progress(0, 1, step, steps, step + 1, steps, score, image=image))
@@ -300,16 +308,18 @@ def _dream_views(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
     with capture(net, objective.layers) as run:
         # No callback without a listener: reading the score each step would sync a GPU for nothing.
         return dream_views(base, recipe, net, objective, run, seed, hybrid,
-                           on_step if progress is not None else None)
+                           on_step if progress is not None else None, classes)
 
 
 def views_plan(recipe: Recipe, net: DreamNet, seed: int,
-               device: torch.device) -> tuple[obj.Objective, Recipe, dict[int, float]]:
+               device: torch.device) -> tuple[obj.Objective, Recipe, dict[int, float], list[int]]:
     """What the views engine runs for `recipe`: its objective, the recipe with a hybrid's extra
-    steps, and the positive classes (id -> weight) of a hybrid that shares them out by view or
-    region (else {})."""
+    steps, the positive classes (id -> weight) of a hybrid that shares them out by view or
+    region (else {}), and the classes a check for being seen looks for (lucid mode's positive
+    ones; else none)."""
     objective = build_objective(recipe, net, None, seed, device)
     hybrid: dict[int, float] = {}
+    positive: dict[int, float] = {}
     if recipe.mode == "lucid":
         positive = {i: w for i, w in resolve_classes(recipe, net).items() if w > 0}
         if len(positive) > 1:
@@ -317,4 +327,4 @@ def views_plan(recipe: Recipe, net: DreamNet, seed: int,
             recipe = dataclasses.replace(recipe, steps=steps)
             if recipe.hybrid != "mix":
                 hybrid = positive
-    return objective, recipe, hybrid
+    return objective, recipe, hybrid, sorted(positive)

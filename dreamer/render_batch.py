@@ -17,6 +17,7 @@ from PIL import Image
 from dreamer import threads
 from dreamer import render_views as rv
 from dreamer.recipe import Recipe, RecipeError
+from dreamer.recipe import with_stop
 from dreamer.render import capture, dream_net, hybrid_partner, load_net, pick_device, prepare, views_plan
 from dreamer.transform import to_image, to_tensor
 from models import DreamNet
@@ -48,7 +49,8 @@ def dream_batch(
         net = nets[0]
     bases = [to_tensor(image, dev) for image, _ in prepared]
     seeds = list(seeds) if seeds is not None else [seed for _, seed in prepared]
-    return [to_image(x) for x in dream_batch_tensor(bases, recipes, net, seeds)]
+    dreams = _dream_batch(bases, recipes, net, seeds)
+    return [with_stop(to_image(rv.finish(d)), d.stopped_at) for d in dreams]
 
 
 def batch_key(recipe: Recipe, device: str | None = None) -> Hashable | None:
@@ -94,6 +96,11 @@ def dream_batch_tensor(bases: list[torch.Tensor], recipes: list[Recipe], net: Dr
                        seeds: list[int]) -> list[torch.Tensor]:
     """dream_batch on (1, 3, H, W) pictures in [0, 1], all on one device; the dreams at their
     pictures' sizes."""
+    return [rv.finish(d) for d in _dream_batch(bases, recipes, net, seeds)]
+
+
+def _dream_batch(bases: list[torch.Tensor], recipes: list[Recipe], net: DreamNet,
+                 seeds: list[int]) -> list[rv.ViewDream]:
     _check_counts(bases, recipes, seeds)
     if not bases:
         return []
@@ -104,15 +111,15 @@ def dream_batch_tensor(bases: list[torch.Tensor], recipes: list[Recipe], net: Dr
     dev = bases[0].device
     dreams = []
     for base, recipe, seed in zip(bases, recipes, seeds):
-        objective, recipe, hybrid = views_plan(recipe, net, seed, dev)
-        dreams.append(rv.start(base, recipe, net, objective, seed, hybrid))
+        objective, recipe, hybrid, classes = views_plan(recipe, net, seed, dev)
+        dreams.append(rv.start(base, recipe, net, objective, seed, hybrid, classes))
     layers = frozenset().union(*(d.objective.layers for d in dreams))
     with threads.dreaming(), capture(net, layers) as run:
         running = [d for d in dreams if not d.done]
         while running:
             _step(running, run, dev)
             running = [d for d in running if not d.done]
-    return [rv.finish(d) for d in dreams]
+    return dreams
 
 
 def _step(running: list[rv.ViewDream], run, dev: torch.device) -> None:
@@ -133,4 +140,4 @@ def _step(running: list[rv.ViewDream], run, dev: torch.device) -> None:
     loss.backward()
     for d in running:
         d.opt.step()
-        d.step += 1
+        rv.after_step(d)

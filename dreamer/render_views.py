@@ -21,6 +21,7 @@ from dreamer import objectives as obj
 from dreamer import param as prm
 from dreamer.recipe import Recipe
 from dreamer.regions import place_classes, view_shares
+from dreamer.seen import seen_shares
 from dreamer.transform import View, random_views, resize, to_image, view_batch
 from models import DreamNet
 
@@ -59,17 +60,27 @@ class ViewDream:
     masks: torch.Tensor | None  # (k, gh, gw) a hybrid's regions (dreamer.regions), else None
     split: int  # a split hybrid's class count, else 0
     size: int  # the net's input side
+    net: DreamNet  # for the checks whether every class is seen yet
+    classes: list[int]  # the classes a check looks for ([]: no checks)
+    seed: int
     step: int = 0
+    seen_at: int | None = None  # the step a check first found every class
+    stopped: bool = False  # every class was seen before the cap (`stopped_at` says when)
 
     @property
     def done(self) -> bool:
-        return self.step >= self.recipe.steps
+        return self.stopped or self.step >= self.recipe.steps
+
+    @property
+    def stopped_at(self) -> int | None:
+        return self.step if self.stopped else None
 
 
 def start(base: torch.Tensor, recipe: Recipe, net: DreamNet, objective: obj.Objective, seed: int,
-          hybrid: dict[int, float] | None = None) -> ViewDream:
+          hybrid: dict[int, float] | None = None, classes: list[int] | None = None) -> ViewDream:
     """A dream of base (1, 3, H, W) in [0, 1] at step 0; `hybrid` holds a hybrid's positive
-    classes (id -> weight) when they share out the views or the picture as recipe.hybrid says."""
+    classes (id -> weight) when they share out the views or the picture as recipe.hybrid says;
+    `classes` the classes whose being seen ends the dream early (recipe.stop_seen)."""
     height, width = base.shape[-2:]
     wh, ww = working_size(height, width, recipe.work_pixels, net.input_size)
     work = resize(base, (wh, ww))
@@ -81,7 +92,41 @@ def start(base: torch.Tensor, recipe: Recipe, net: DreamNet, objective: obj.Obje
         p = prm.masked(p, resize(masks[None], (wh, ww))[0])
     split = k if k > 1 and recipe.hybrid == "split" else 0
     return ViewDream(base, recipe, objective, work, p, adam(p.tensors, recipe.learning_rate),
-                     random.Random(seed), masks, split, net.input_size)
+                     random.Random(seed), masks, split, net.input_size, net, list(classes or ()), seed)
+
+
+def after_step(d: ViewDream) -> None:
+    """Count the step just taken, and stop the dream if it is done before its cap: at the step
+    its recipe recorded (a replay), or at DONE_AFTER_SEEN times the step at which a check first
+    found every class.
+
+    The check runs on the working picture (never the full-size one) every `stop_every` steps,
+    with crops seeded by the dream's seed and step and no gradient: it changes nothing in the
+    dream, so a dream stopped at step n is the same picture as one told to stop there."""
+    d.step += 1
+    r = d.recipe
+    if d.step >= r.steps:
+        return
+    if r.stopped_at is not None:
+        d.stopped = d.step >= r.stopped_at
+    elif d.seen_at is not None:
+        d.stopped = d.step >= DONE_AFTER_SEEN * d.seen_at
+    elif d.classes and r.stop_seen > 0 and d.step % r.stop_every == 0:
+        with torch.no_grad():
+            picture = prm.compose(d.work, r.strength * d.p.detail())
+        seen = seen_shares(d.net, picture, d.classes, CHECK_CROPS, d.seed * 7919 + d.step)
+        if min(seen.values()) >= r.stop_seen:
+            d.seen_at = d.step
+
+
+# Crops per size in a check: 3 sizes x 8 = 24 forward passes every `stop_every` steps, a few
+# per cent of the dream's time.
+CHECK_CROPS = 8
+# The dreaming net sees its class in every degraded crop well before the judge does: on four
+# rows the judge's figure reached its cap's at about twice the step the net's check first passed
+# (stopping two checks after it, the held-out hopper row lost a fifth of its figure; benchmarks/
+# README.md, "Stop when the creature is there").
+DONE_AFTER_SEEN = 2
 
 
 def adam(tensors: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
@@ -98,7 +143,7 @@ def draw(d: ViewDream) -> tuple[list[View], torch.Tensor]:
     r = d.recipe
     wh, ww = d.work.shape[-2:]
     views = random_views(wh, ww, r.batch_size, (r.view_min, r.view_max), r.view_rotate, d.rng, r.view_coarsen)
-    return views, view_batch(prm.compose(d.work, r.strength * d.p.detail()), views, d.size)
+    return views, view_batch(prm.compose(d.work, r.strength * d.p.detail()), views, d.size, r.view_samples)
 
 
 def score(d: ViewDream, acts: dict, views: list[View]) -> torch.Tensor:
@@ -131,10 +176,12 @@ def dream_views(
     seed: int,
     hybrid: dict[int, float] | None = None,
     on_step: ProgressCallback | None = None,
-) -> torch.Tensor:
+    classes: list[int] | None = None,
+) -> tuple[torch.Tensor, int | None]:
     """Dream over base (1, 3, H, W) in [0, 1]; `hybrid` holds a hybrid's positive classes when
-    they share out the views or the picture as recipe.hybrid says. Returns the dream at base's size."""
-    d = start(base, recipe, net, objective, seed, hybrid)
+    they share out the views or the picture as recipe.hybrid says, `classes` those a check looks
+    for. Returns the dream at base's size and the step it stopped at before its cap (or None)."""
+    d = start(base, recipe, net, objective, seed, hybrid, classes)
     while not d.done:
         views, batch = draw(d)
         with autocast(base.device):
@@ -143,11 +190,11 @@ def dream_views(
         d.opt.zero_grad(set_to_none=True)
         (-values.mean()).backward()
         d.opt.step()
-        d.step += 1
+        after_step(d)
         if on_step is not None:
             s = float(values.detach().float().mean())
             on_step(d.step - 1, recipe.steps, s, lambda: to_image(_full(base, recipe, d.p, d.work)))
-    return finish(d)
+    return finish(d), d.stopped_at
 
 
 @torch.no_grad()

@@ -171,23 +171,25 @@ def random_views(height: int, width: int, n: int, side_range: tuple[float, float
             for i, (y, x) in enumerate(zip(ys, xs))]
 
 
-def view_batch(x: torch.Tensor, views: list[View], size: int) -> torch.Tensor:
+def view_batch(x: torch.Tensor, views: list[View], size: int, samples: int = 4) -> torch.Tensor:
     """(n, 3, size, size): each view of x (1, 3, H, W) resampled to the net's input size,
     borders reflected; differentiable, so the gradient flows back to x's own pixels.
 
-    A view is sampled at up to 4 samples per output pixel a side and averaged down: shrunk in
-    one go by bilinear sampling it would alias, and an aliased view rewards pixel noise. Views
-    more than 4× the size they are seen at (the coarse ones, mostly) are sampled from a level of
-    a box-filtered pyramid of x (x at ½, ¼, ...: mip levels, made on demand) instead of from x
-    at up to 16× the net's size: the same view for a fraction of the samples and gradient."""
+    A view is sampled at up to `samples` (2 or 4) samples per output pixel a side and averaged
+    down: shrunk in one go by bilinear sampling it would alias, and an aliased view rewards pixel
+    noise. Views more than `samples`× the size they are seen at are sampled from a level of a
+    box-filtered pyramid of x (x at ½, ¼, ...: mip levels, made on demand) instead of from x at
+    up to 16× the net's size: nearly the same view for a fraction of the samples and gradient.
+    With 2, a view 2-4× its size comes from the ½ level: a quarter of the samples of 4, a little
+    softer than an exact box filter (recipe.view_samples)."""
     levels = [x]
     plan: dict[tuple[int, int, int], list[int]] = {}  # (level, size, k) -> the views' indices
     for i, v in enumerate(views):
         target = size if v.resolution >= 1 else max(8, round(size * v.resolution))
         level = 0
-        while v.side / target >= 2 ** (level + 2) and min(x.shape[-2:]) >> (level + 1) >= 8:
+        while v.side / target >= samples * 2 ** level and min(x.shape[-2:]) >> (level + 1) >= 8:
             level += 1
-        k = max(1, min(4, math.ceil(v.side / target / 2 ** level - 0.01)))
+        k = max(1, min(samples, math.ceil(v.side / target / 2 ** level - 0.01)))
         plan.setdefault((level, target, k), []).append(i)
     out: list[torch.Tensor | None] = [None] * len(views)
     # At most a few views at a time from the full-size level, on the CPU: grid_sample's backward

@@ -210,20 +210,21 @@ def test_a_database_of_the_previous_schema_keeps_its_data(tmp_path):
     db.close()
 
     s = Store(path)
-    assert s._query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 5
+    assert s._query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 6
     rows = [tuple(r) for r in s._query("SELECT id, status, attempts, crashes, filed FROM sources ORDER BY id")]
     # the photo the old bot blocked after crashes is free again; a real failure still counts
     assert rows == [(1, "dreamt", 0, 0, 1), (2, "interrupted", 2, 1, 1), (3, "failed", 1, 0, 1)]
     assert s.source_block(sha256="s2") is None and s.source_block(sha256="s1").duplicate
     assert s.dream(1).post_key == "key1" and s.dream(1).caption == "cap"
     assert s.dream(1).video_path is None and s.dive_in_progress("s1") is None  # schema 4: dives
+    assert s.running_poll() is None and s.latest_polls() == []  # schema 5: polls
     post = s.post(1, "mastodon")
     assert (post.state, post.attempts, post.failures, post.crashes) == ("failed", 5, 0, 0)
     # given up under the old attempt limit, retried now that transient failures never run out
     assert [p.id for p in s.unfinished_posts(["mastodon"])] == [post.id]
     r = s.request(1)
     assert (r.state, r.reply_attempts, r.busy, r.crashes, r.retries) == ("rendered", 2, None, 0, 0)
-    # schema 5: an old dream kept no photo (a remix of it is told so); an old request is no remix
+    # schema 6: an old dream kept no photo (a remix of it is told so); an old request is no remix
     assert s.dream(1).source_photo is None and (r.remix_of, r.source_key, r.recipe_json) == (None, None, None)
     assert s._query("PRAGMA foreign_key_check") == [] and s._query("PRAGMA foreign_keys")[0][0] == 1
     s.close()

@@ -330,6 +330,39 @@ def test_media_rate_limit_headers_stop_further_uploads(mock, image_path):
     assert bot_statuses(mock) == []
 
 
+def test_two_threads_on_one_api_keep_their_own_bucket_and_answer(mock, image_path):
+    """Issue 29: what a call is doing (its rate-limit bucket, its last answer) belongs to the
+    call, not to the MastodonApi. While an upload's 429 (the media limit's headers) is in hand,
+    other threads make ordinary calls on the same instance, one before the API reads the answer
+    and one after. The upload is still counted against the media bucket alone, and its error
+    is still read from its own answer (the server's 15 minutes, not a 60 s guess)."""
+    reset = (datetime.now(timezone.utc) + timedelta(minutes=15)).isoformat()
+    add_fault(
+        mock, path="/api/v2/media", methods=["POST"], type="status", status=429,
+        body={"error": "Too many requests"},
+        headers={"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
+    )
+    api = MastodonApi(mock.base_url, BOT_TOKEN)
+    api.limits()
+    others: list[str] = []
+
+    def another_thread_calls(response, *args, **kwargs):
+        if response.request.method == "POST" and response.request.path_url.startswith("/api/v2/media"):
+            t = threading.Thread(target=lambda: others.append(api.verify_credentials()["username"]))
+            t.start()
+            t.join(60)
+
+    hooks = api.transport.session.hooks["response"]  # the API's own hook sits between these two
+    hooks.insert(0, another_thread_calls)
+    hooks.append(another_thread_calls)
+    with pytest.raises(PublishError) as err:
+        api.upload_image(image_path, "alt")
+    assert others == ["dreambot", "dreambot"]
+    assert err.value.transient is True and 880 <= err.value.retry_after <= 902
+    assert api.rate_wait(media=False) == 0  # ordinary calls may go on
+    assert 880 <= api.rate_wait(media=True) <= 902  # uploads wait
+
+
 def test_pacing_stops_before_the_server_answers_429(image_path):
     config = MastodonMockConfig(
         database=DatabaseConfig(path=":memory:"),

@@ -69,3 +69,12 @@ def test_benchmark_write_ups_live_in_benchmarks_readme():
     assert "benchmarks/README.md" in readme
     for phrase in ("What to expect", "What `setup.sh` installs", "TORCH=cuda"):
         assert phrase in readme
+
+
+def test_readme_shows_a_poll_and_its_rule():
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Polls"):]
+    section = " ".join(section[: section.index("\n### ", 1)].split())
+    picture = re.search(r"!\[[^\]]+\]\((docs/[^)]+)\)", section)
+    assert picture and (ROOT / picture.group(1)).is_file()
+    assert "[polls]" in section and "tie" in section and "nobody voted" in section

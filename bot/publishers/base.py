@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,59 @@ class Publisher(Protocol):
     def find_existing(self, post: Post) -> Published | None:
         """Look for an already-made post for post.post_id (used after a crash between
         'intended' and 'confirmed'); None when the platform has none or cannot tell."""
+        ...
+
+
+@dataclass(frozen=True)
+class PollDraft:
+    """A poll ready to post. `key` is the store's poll key, stable across retries and restarts
+    (its idempotency key and reference line derive from it, as a post's from its post_id)."""
+
+    key: str
+    text: str  # plain text; the platform adds its reference line and the hashtags
+    options: tuple[str, ...]
+    seconds: int  # how long it stays open
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PostedPoll:
+    remote_id: str  # the status
+    url: str | None
+    poll_id: str  # the poll's own id (for its tallies)
+    closes_at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class PollLimits:
+    max_options: int
+    max_characters_per_option: int
+    min_seconds: int
+    max_seconds: int
+
+
+@runtime_checkable
+class PollBoard(Protocol):
+    """Where polls for the next mutant are held (Mastodon): one method per action."""
+
+    def poll_limits(self) -> PollLimits:
+        ...
+
+    def rate_wait(self, media: bool = True) -> float:
+        """Seconds before the rate limits allow a post; 0 = now."""
+        ...
+
+    def post_poll(self, draft: PollDraft) -> PostedPoll:
+        """Post once; safe to call again with the same key within the server's window."""
+        ...
+
+    def find_poll(self, key: str) -> PostedPoll | None:
+        """The poll already posted for `key` (after a crash), or None. Raises PublishError when
+        it cannot look, never answers "not there" instead."""
+        ...
+
+    def read_votes(self, poll_id: str) -> tuple[int, ...] | None:
+        """Each option's votes, in order; None when the poll is gone (its status deleted)."""
         ...
 
 

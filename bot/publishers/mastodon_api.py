@@ -1,22 +1,16 @@
-"""The Mastodon API the bot uses: one method per action, one transport, errors as types.
+"""The Mastodon API the bot uses: one method per action, errors as types.
 
 The publisher (mastodon.py) and the requests listener (bot/requests/client.py) each hold a
-`MastodonApi`, built from the config by `MastodonApi.from_config`. What it adds on top of
-Mastodon.py, and why:
-- One transport: every call, whether through Mastodon.py or a plain REST call for what
-  Mastodon.py lacks or hides (the instance limits, notifications with `include_filtered`,
-  a status or its replies as stored JSON, the notification policy), goes through one
-  `requests` session, one rate budget and one error mapping.
-- Every failure is a `PublishError` saying whether a retry can help: Mastodon.py is run with
-  `ratelimit_method="throw"` (its default sleeps inside the call), and a response hook on
-  the session keeps the last response so the real HTTP status, the server's error text and
-  the rate-limit headers that Mastodon.py drops can be read. "Gone" (404/410) is None where
-  the caller asks for something that may have been deleted.
-- Rate limits are respected before asking: the `X-RateLimit-*` headers of each answer (and
-  a 429's Retry-After) are remembered per bucket (media uploads, 30 per 30 minutes on stock
-  servers, and everything else), in the bot's database when one is given (`limits`), so
-  every process honours them; a call into an exhausted bucket fails locally with
-  `retry_after`, and `rate_wait()` tells a caller how long to wait before trying at all.
+`MastodonApi`, built from the config by `MastodonApi.from_config`. Every call goes through
+one transport (mastodon_transport.py: one `requests` session, one rate budget per bucket,
+one error mapping, nothing about a call kept on the instance, so threads may share one), and
+every failure is a `PublishError` saying whether a retry can help. What this module adds on
+top of Mastodon.py, and why:
+- Plain REST calls for what Mastodon.py lacks or hides (the instance limits, notifications
+  with `include_filtered`, a status or its replies as stored JSON, the notification policy).
+  "Gone" (404/410) is None where the caller asks for something that may have been deleted.
+- `rate_wait()` tells a caller how long to wait before trying at all (media uploads have
+  their own bucket, 30 per 30 minutes on stock servers: `@bucket("media")`).
 - Limits are read from the server's `/api/v2/instance` (mastodon_text.py), cached an hour.
 - Media is uploaded through v2 and then polled for a BOUNDED time: Mastodon.py's
   `synchronous=True` polls forever and turns every error into "could not be processed",
@@ -33,38 +27,28 @@ import hashlib
 import io
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import requests
 from mastodon import Mastodon
-from mastodon.errors import (
-    MastodonAPIError,
-    MastodonError,
-    MastodonNetworkError,
-    MastodonRatelimitError,
-    MastodonVersionError,
-)
 
 from bot import failpoints
 from bot.caption import inert
 
 from .base import LimitStore, PublishError
-from .errors import StatusWords, error_text, snippet, status_error
 from .marker import contains_ref
 from .mastodon_text import MastodonLimits, fit_status, html_to_text, limits_from_instance
+from .mastodon_transport import REQUIRED_SCOPES, USER_AGENT, MastodonTransport, bucket
 from .media import fit_image, fit_text, fit_thumbnail, fit_video
-from .ratelimit import RateBudget, retry_after_from_headers
 
 if TYPE_CHECKING:
     from bot.config import Config
 
-T = TypeVar("T")
+__all__ = ["REQUIRED_SCOPES", "USER_AGENT", "MastodonApi", "id_key", "idempotency_key"]
+
 Json = Mapping[str, Any]
 
-REQUIRED_SCOPES = "read:accounts read:statuses write:accounts write:media write:statuses"
-USER_AGENT = "lucid-dream-bot/0.1 (Mastodon.py)"
 LIMITS_TTL = 3600.0  # re-read the server's limits hourly: admins change them
 OWN_STATUS_PAGES = 3  # pages of 40 of the bot's own statuses searched by find_own_status
 PAGE = 40  # notifications per page
@@ -88,26 +72,17 @@ class MastodonApi:
 
     def __init__(self, api_base_url: str, access_token: str, *, timeout: float = 30.0,
                  processing_wait: float = 60.0, limits: LimitStore | None = None):
-        self.api_base_url = api_base_url.rstrip("/")
-        self.timeout = float(timeout)
+        self.transport = MastodonTransport(api_base_url, access_token, timeout=timeout, limits=limits)
+        self.api_base_url = self.transport.api_base_url
+        self.timeout = self.transport.timeout
         self.processing_wait = float(processing_wait)
-        self._token = access_token
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = USER_AGENT
-        self._session.hooks["response"].append(self._on_response)
-        self.client = Mastodon(  # Mastodon.py; also what the streaming API listens with
-            access_token=access_token, api_base_url=self.api_base_url, ratelimit_method="throw",
-            request_timeout=self.timeout, session=self._session, user_agent=USER_AGENT,
-        )
-        self._last_response: requests.Response | None = None
-        # per server and account (a hash: the token itself is never stored)
-        account = hashlib.sha256(f"{self.api_base_url}\n{access_token}".encode()).hexdigest()[:16]
-        self._budget = RateBudget(limits, f"mastodon:{account}:")
+        self._call = self.transport.call
+        self._json = self.transport.json
+        # What stays between calls is only what the server said about itself and the account
+        # (the same for every thread); nothing about a call in flight.
         self._limits: MastodonLimits | None = None
         self._limits_read_at = 0.0
-        self._version_known = False
         self._account_id: Any = None
-        self._bucket = "api"  # which rate-limit bucket the call in flight belongs to
 
     @classmethod
     def from_config(cls, cfg: "Config", limits: LimitStore | None = None) -> "MastodonApi":
@@ -117,6 +92,11 @@ class MastodonApi:
 
     def __repr__(self) -> str:  # never show the token
         return f"MastodonApi({self.api_base_url!r})"
+
+    @property
+    def client(self) -> Mastodon:
+        """Mastodon.py on the transport's session (also what the streaming API listens with)."""
+        return self.transport.client
 
     # --- limits -----------------------------------------------------------------------------
     def limits(self) -> MastodonLimits:
@@ -128,7 +108,7 @@ class MastodonApi:
 
     def rate_wait(self, media: bool = True) -> float:
         """Seconds before the rate limits allow a post (media: one with an image); 0 = now."""
-        return self._budget.wait(("api", "media") if media else ("api",))
+        return self.transport.budget.wait(("api", "media") if media else ("api",))
 
     # --- the account ------------------------------------------------------------------------
     def verify_credentials(self) -> Json:
@@ -203,6 +183,22 @@ class MastodonApi:
                                transient=True)
         return [s for s in ctx.get("descendants") or [] if isinstance(s, Mapping)]
 
+    # --- polls ------------------------------------------------------------------------------
+    def post_poll(self, text: str, options: Sequence[str], expires_in: int, *, key: str, **kw: Any) -> Json:
+        """Post a status with a single-choice poll that the server ends after `expires_in`
+        seconds (`kw`: status_post's visibility, language, spoiler_text), under the
+        idempotency key derived from `key`."""
+        poll = self.client.make_poll(list(options), expires_in=int(expires_in), multiple=False, hide_totals=False)
+        return self.post_status(text, key=key, action="post the poll", poll=poll, **kw)
+
+    def poll(self, poll_id: str) -> Json | None:
+        """A poll with its tallies, as stored, or None when it is gone (its status deleted)."""
+        body = self._json("GET", f"/api/v1/polls/{poll_id}", "read the poll", missing_ok=True)
+        if body is not None and not (isinstance(body, Mapping) and isinstance(body.get("options"), list)):
+            raise PublishError("Mastodon answered a poll request with something that is not a poll; "
+                               "will try again later", transient=True)
+        return body
+
     # --- media ------------------------------------------------------------------------------
     def upload_image(self, path: Path, alt_text: str) -> Json:
         """Upload an image, fitted to the server's limits, and wait until it is processed."""
@@ -212,10 +208,10 @@ class MastodonApi:
                                    formats=limits.supported_mime_types)
         except ValueError as exc:
             raise PublishError(f"cannot prepare the image for Mastodon: {exc}", transient=False) from exc
-        self._ensure_version()
-        media = self._call("upload the image", self.client.media_post, data, mime_type=mime,
-                           description=fit_text(alt_text.strip(), limits.description_limit),
-                           file_name=f"dream.{_EXTENSIONS[mime]}", synchronous=False, bucket="media")
+        self.transport.ensure_version()
+        media = self._post_media("upload the image", data, mime_type=mime,
+                                 description=fit_text(alt_text.strip(), limits.description_limit),
+                                 file_name=f"dream.{_EXTENSIONS[mime]}")
         failpoints.hit("upload")  # tests: die with the image on the server, the status not posted
         return self._wait_until_processed(media)
 
@@ -232,15 +228,20 @@ class MastodonApi:
             except VideoError as exc:
                 raise PublishError(f"cannot prepare the video for Mastodon: {exc}", transient=False) from exc
             thumb = fit_thumbnail(poster, limits)  # None: the server makes its own from the video
-            self._ensure_version()
+            self.transport.ensure_version()
             extra: dict[str, Any] = {}
             if thumb is not None:
                 extra = {"thumbnail": io.BytesIO(thumb[0]), "thumbnail_mime_type": thumb[1]}
-            media = self._call("upload the video", self.client.media_post, fitted.read_bytes(), mime_type="video/mp4",
-                               description=fit_text(alt_text.strip(), limits.description_limit),
-                               file_name="dive.mp4", synchronous=False, bucket="media", **extra)
+            media = self._post_media("upload the video", fitted.read_bytes(), mime_type="video/mp4",
+                                     description=fit_text(alt_text.strip(), limits.description_limit),
+                                     file_name="dive.mp4", **extra)
         failpoints.hit("upload")
         return self._wait_until_processed(media, "video")
+
+    @bucket("media")
+    def _post_media(self, action: str, data: bytes, **kw: Any) -> Json:
+        """POST /api/v2/media, counted against the media uploads' own rate limit."""
+        return self._call(action, self.client.media_post, data, synchronous=False, **kw)
 
     def _wait_until_processed(self, media: Json, what: str = "image") -> Json:
         deadline = time.monotonic() + self.processing_wait
@@ -291,7 +292,7 @@ class MastodonApi:
     def update_notification_policy(self, change: Mapping[str, str]) -> None:
         self._json("PATCH", "/api/v2/notifications/policy", "change the notification policy", body=dict(change))
 
-    # --- the transport ----------------------------------------------------------------------
+    # --- the server -------------------------------------------------------------------------
     def _instance(self) -> Json:
         body = self._json("GET", "/api/v2/instance", "read the server's limits", missing_ok=True)
         if body is None:  # servers older than Mastodon 4.0 only have v1
@@ -303,108 +304,3 @@ class MastodonApi:
                 transient=True,
             )
         return body
-
-    def _json(self, method: str, path: str, action: str, *, params: dict[str, Any] | None = None,
-              body: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
-        """A plain REST call on the same session: the stored JSON as the server sent it.
-        missing_ok: 404/410 answer None (gone, not a failure)."""
-        resp = self._call(action, self._session.request, method, self.api_base_url + path, params=params,
-                          json=body, headers={"Authorization": f"Bearer {self._token}"}, timeout=self.timeout)
-        if missing_ok and resp.status_code in (404, 410):
-            return None
-        if not resp.ok:
-            raise self._http_error(resp, action)
-        try:
-            return resp.json()
-        except ValueError:
-            raise self._malformed(resp, action) from None
-
-    def _ensure_version(self) -> None:
-        # Mastodon.py picks v1 or v2 media upload from the server version, and when it
-        # cannot read the version it silently assumes 1.0.0: ask once and fail loudly.
-        if self._version_known:
-            return
-        action = "read the server version"
-        version = self._call(action, self.client.retrieve_mastodon_version)
-        api = self.client
-        if (api.mastodon_major, api.mastodon_minor, api.mastodon_patch) < (3, 1, 4):
-            resp = self._last_response
-            if resp is None:
-                raise PublishError(f"could not {action} on Mastodon ({self.api_base_url}); will try again later",
-                                   transient=True)
-            if not resp.ok:
-                raise self._http_error(resp, action)
-            raise PublishError(
-                f"{self.api_base_url} reports version {version}; posting images needs Mastodon 3.1.4 or newer",
-                transient=False,
-            )
-        self._version_known = True
-
-    def _call(self, action: str, fn: Callable[..., T], *args: Any, bucket: str = "api", **kwargs: Any) -> T:
-        self._budget.check(bucket, action)
-        self._last_response = None
-        self._bucket = bucket
-        try:
-            return fn(*args, **kwargs)
-        except MastodonError as exc:
-            raise self._translate(exc, action) from exc
-        except requests.RequestException as exc:
-            raise self._network_error(exc, action) from exc
-        finally:
-            self._bucket = "api"
-
-    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self._last_response = response
-        self._budget.update(self._bucket, response.headers, response.status_code)
-
-    def _translate(self, exc: MastodonError, action: str) -> PublishError:
-        if isinstance(exc, MastodonVersionError) and isinstance(exc.__cause__, MastodonError):
-            exc = exc.__cause__
-        resp = self._last_response
-        if isinstance(exc, MastodonNetworkError):
-            return self._network_error(exc, action)
-        if resp is not None and not resp.ok:
-            return self._http_error(resp, action)
-        if isinstance(exc, MastodonRatelimitError):
-            return PublishError(f"Mastodon rate limit while trying to {action}: {exc}", transient=True,
-                                retry_after=60.0)
-        if resp is not None and isinstance(exc, MastodonAPIError):
-            return self._malformed(resp, action)  # a 2xx Mastodon.py could not parse
-        return PublishError(f"could not {action} on Mastodon: {exc}", transient=False)
-
-    def _network_error(self, exc: Exception, action: str) -> PublishError:
-        text = str(exc)
-        if "timed out" in text.lower() or isinstance(exc, requests.Timeout):
-            why = f"no answer within {self.timeout:g}s"
-        else:
-            why = "could not connect"
-        return PublishError(f"could not {action} on Mastodon ({self.api_base_url}): {why}: {text}", transient=True)
-
-    def _malformed(self, resp: requests.Response, action: str) -> PublishError:
-        return PublishError(
-            f"Mastodon answered HTTP {resp.status_code} with a body that is not valid JSON while "
-            f"trying to {action} ({snippet(resp)}); will try again later",
-            transient=True,
-        )
-
-    def _http_error(self, resp: requests.Response, action: str) -> PublishError:
-        detail = error_text(resp)
-        said = f" (HTTP {resp.status_code}: {detail})" if detail else f" (HTTP {resp.status_code})"
-        retry_after = retry_after_from_headers(resp.headers) or 60.0
-        return status_error(resp.status_code, StatusWords(
-            rate_limited=f"Mastodon rate limit reached while trying to {action}{said}; retry in {retry_after:.0f}s",
-            server_error=f"Mastodon server error while trying to {action}{said}; will try again later",
-            refused=f"Mastodon refused to {action}{said}",
-            permanent={
-                401: f"Mastodon rejected the access token{said}: it is wrong, expired or revoked. "
-                     f"Create a new one with the scopes {REQUIRED_SCOPES}.",
-                403: f"Mastodon refused to let the access token {action}{said}: it lacks the scopes "
-                     f"{REQUIRED_SCOPES}, or the account is suspended or limited.",
-                404: f"Mastodon could not find what we need to {action}{said}; is {self.api_base_url} "
-                     f"a Mastodon API server?",
-                413: f"Mastodon refused the upload as too large{said} although it is within the "
-                     f"advertised limit; the server's proxy allows less",
-            },
-            retry_statuses=(408, 409, 425),
-        ), retry_after=retry_after)
-

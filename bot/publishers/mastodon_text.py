@@ -46,6 +46,10 @@ class MastodonLimits:
     video_size_limit: int = DEFAULT_VIDEO_SIZE_LIMIT
     video_frame_rate_limit: int = DEFAULT_VIDEO_FRAME_RATE_LIMIT
     video_matrix_limit: int = DEFAULT_VIDEO_MATRIX_LIMIT
+    poll_max_options: int = 4  # stock Mastodon's poll limits, for servers that do not say
+    poll_max_characters_per_option: int = 50
+    poll_min_expiration: int = 300
+    poll_max_expiration: int = 2_629_746
 
 
 def limits_from_instance(instance: Mapping[str, Any]) -> MastodonLimits:
@@ -54,6 +58,7 @@ def limits_from_instance(instance: Mapping[str, Any]) -> MastodonLimits:
     config = _mapping(instance.get("configuration"))
     statuses = _mapping(config.get("statuses"))
     media = _mapping(config.get("media_attachments"))
+    polls = _mapping(config.get("polls"))
     mimes = media.get("supported_mime_types")
     if isinstance(mimes, list) and all(isinstance(m, str) for m in mimes) and mimes:
         mime_types = tuple(m.lower() for m in mimes)
@@ -73,6 +78,10 @@ def limits_from_instance(instance: Mapping[str, Any]) -> MastodonLimits:
         video_size_limit=_positive(media.get("video_size_limit"), DEFAULT_VIDEO_SIZE_LIMIT),
         video_frame_rate_limit=_positive(media.get("video_frame_rate_limit"), DEFAULT_VIDEO_FRAME_RATE_LIMIT),
         video_matrix_limit=_positive(media.get("video_matrix_limit"), DEFAULT_VIDEO_MATRIX_LIMIT),
+        poll_max_options=_positive(polls.get("max_options"), 4),
+        poll_max_characters_per_option=_positive(polls.get("max_characters_per_option"), 50),
+        poll_min_expiration=_positive(polls.get("min_expiration"), 300),
+        poll_max_expiration=_positive(polls.get("max_expiration"), 2_629_746),
     )
 
 
@@ -102,10 +111,16 @@ def compose_status(post: Post, limits: MastodonLimits, spoiler_text: str | None 
     dropped from the end if the caption would otherwise shrink below a few words.
     The content warning counts towards the limit, as it does on the server.
     """
-    ref = post_ref(post.post_id)
-    body, tags = split_trailing_hashtags(post.caption.strip())
+    return compose_text(post.post_id, post.caption, post.tags, limits, spoiler_text)
+
+
+def compose_text(key: str, caption: str, extra_tags: tuple[str, ...], limits: MastodonLimits,
+                 spoiler_text: str | None = None) -> str:
+    """`compose_status` for any status the bot makes under a stable key (a post, a poll)."""
+    ref = post_ref(key)
+    body, tags = split_trailing_hashtags(caption.strip())
     seen = {t.lower() for t in tags}
-    for raw in post.tags:
+    for raw in extra_tags:
         tag = _hashtag(raw)
         if tag and tag.lower() not in seen and not _mentions_tag(body, tag):
             tags.append(tag)

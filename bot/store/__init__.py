@@ -1,20 +1,22 @@
 """What the bot did, in one SQLite file: sources seen, dreams made, posts per publisher,
-cycles, dream requests, what remixes start from, what ended unposted. One module per job;
-`Store` is all of them on one connection."""
+cycles, dream requests, polls, what remixes start from, what ended unposted. One module per
+job; `Store` is all of them on one connection."""
 from __future__ import annotations
 
 from .asks import RequestRow, RequestsMixin, RequestState
 from .base import StoreError, now
 from .dives import DiveRow, DivesMixin
 from .ended import EndedMixin
+from .polls import PollOption, PollRow, PollsMixin, PollState
 from .posts import DreamRow, PostRow, PostsMixin
 from .remixes import RemixesMixin, RemixSource
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .sources import MAX_FAILURES, PERMANENT, Block, Released, SourcesMixin
 
-__all__ = ["Block", "DiveRow", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "PERMANENT", "PostRow", "Released",
-           "RemixSource", "RequestRow", "RequestState", "SCHEMA_VERSION", "Store", "StoreError", "now"]
+__all__ = ["Block", "DiveRow", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "PERMANENT", "PollOption", "PollRow",
+           "PollState", "PostRow", "Released", "RemixSource", "RequestRow", "RequestState", "SCHEMA_VERSION", "Store",
+           "StoreError", "now"]
 
 
-class Store(SourcesMixin, PostsMixin, DivesMixin, RequestsMixin, RemixesMixin, EndedMixin):
+class Store(SourcesMixin, PostsMixin, DivesMixin, RequestsMixin, RemixesMixin, PollsMixin, EndedMixin):
     """The bot's database (see the modules of this package for each part)."""

@@ -81,10 +81,12 @@ class PostsMixin(Base):
         publishers: Iterable[str],
         video_path: Path | None = None,
         source_photo: Path | None = None,
+        poll_id: int | None = None,
     ) -> int:
         """Save a finished dream and one pending post per publisher, in one transaction,
         marking its source dreamt (and its dive made, for a dive: `file_path` is then the
-        poster frame and `video_path` the video). `source_photo`: the photo, kept for remixes."""
+        poster frame and `video_path` the video; and the poll it won, `poll_id`, used).
+        `source_photo`: the photo, kept for remixes."""
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO dreams (post_key, source_id, recipe_json, seed, classes_json, combo_key, file_path, "
@@ -96,6 +98,10 @@ class PostsMixin(Base):
             )
             dream_id = int(cur.lastrowid)
             db.execute("UPDATE dives SET state='made', updated_at=? WHERE post_key=?", (now(), post_key))
+            if poll_id is not None and db.execute(
+                    "UPDATE polls SET state='used', dream_id=?, updated_at=? WHERE id=? AND state='closed'",
+                    (dream_id, now(), poll_id)).rowcount != 1:
+                raise StoreError(f"poll {poll_id} is not closed: its winner cannot be dreamt")
             for name in publishers:
                 db.execute(
                     "INSERT INTO posts (dream_id, publisher, state, updated_at) VALUES (?, ?, 'pending', ?)",

@@ -167,7 +167,33 @@ MIGRATIONS: list[str] = [
 
     ALTER TABLE requests ADD COLUMN kind TEXT NOT NULL DEFAULT 'dream';  -- 'dream' or 'dive'
     """,
-    # 4 -> 5: remix by reply (issue 30): the photo behind each post is kept (for
+    # 4 -> 5: polls for the next mutant (issue 30, bot/store/polls.py)
+    """
+    CREATE TABLE polls (
+        id INTEGER PRIMARY KEY,
+        poll_key TEXT NOT NULL UNIQUE,   -- idempotency key and ref- marker of the poll's status
+        state TEXT NOT NULL CHECK (state IN ('drawn', 'open', 'closed', 'used', 'ended')),
+        options_json TEXT NOT NULL,      -- [{"classes": [[id, name, weight], ...], "seed": n}, ...]
+        seconds INTEGER NOT NULL,        -- how long it stays open
+        attempts INTEGER NOT NULL DEFAULT 0,  -- tries at posting it (after one, the bot looks first)
+        failures INTEGER NOT NULL DEFAULT 0,  -- of those, failed in a row (the backoff grows)
+        retry_at TEXT,
+        status_id TEXT,
+        url TEXT,
+        remote_id TEXT,                  -- the poll's own id on the server
+        closes_at TEXT,                  -- when the server ends it
+        votes_json TEXT,                 -- each option's votes, read once when it closed
+        winner INTEGER,                  -- index of the winning option
+        how TEXT,                        -- 'votes', 'tie' or 'no votes'
+        dream_id INTEGER REFERENCES dreams(id),  -- the winner's dream
+        error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX polls_one_running ON polls ((state IN ('drawn', 'open', 'closed')))
+        WHERE state IN ('drawn', 'open', 'closed')
+    """,
+    # 5 -> 6: remix by reply (issue 30): the photo behind each post is kept (for
     # requests.remix_keep_days), and a request may be a remix of one of the bot's posts
     """
     ALTER TABLE dreams ADD COLUMN source_photo TEXT;  -- the photo it was dreamt from, kept for remixes (NULL: gone)
