@@ -36,10 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--photo", default="rocket")
     p.add_argument("--repeat", type=int, default=1, help="runs of each row (the fastest is kept)")
+    p.add_argument("--rows", type=int, default=len(ROWS), help="only the first N rows")
     args = p.parse_args(argv)
     photo = load_photo(args.photo)
     times = {}
-    for name, classes, settings in ROWS:
+    for name, classes, settings in ROWS[:args.rows]:
         recipe = preset("default", classes={c: 1.0 for c in classes}, seed=1, **settings)
         net = dream_net(recipe, "cpu")
         dream(photo.resize((96, 64)), recipe.replace(steps=1), net=net)  # load and warm up

@@ -95,7 +95,7 @@ def test_a_view_sees_the_regions_turned_and_cropped_as_its_pixels(net):
 def test_each_class_paints_its_own_region_with_a_layer_of_its_own_and_gets_gradient(net):
     image = half_busy(seed=5)
     r = Recipe(classes={"goldfish": 1.0, "stingray": 1.0}, **FAST)
-    objective, r, hybrid = views_plan(r, net, 1, torch.device("cpu"))
+    objective, r, hybrid, _classes = views_plan(r, net, 1, torch.device("cpu"))
     d = start(to_tensor(image), r, net, objective, 1, hybrid)
     assert d.masks is not None and d.masks.shape[0] == 2
     (spectrum,) = d.p.tensors
