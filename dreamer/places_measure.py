@@ -22,7 +22,7 @@ from dreamer.places import CELLS, ClassPlace, Places
 from dreamer.recipe import Recipe
 from dreamer.transform import gaussian_blur, resize, to_tensor
 from models import DreamNet
-from models.heads import Head, class_heads
+from models.heads import Head, class_heads, feature_maps
 
 SCALES = (1, 2)  # the short side at this many times the net's input size
 TOP = 5  # "found": the class among the net's top 5 on a degraded view of a part
@@ -66,14 +66,8 @@ def measure_places(photo: Image.Image, dream: Image.Image, recipe: Recipe, net: 
 def cell_evidence(x: torch.Tensor, net: DreamNet, ids: list[int], heads: list[Head]) -> torch.Tensor:
     """(k, 3, 3): the mean class activation of each class in each cell of picture x (1, 3, H, W),
     averaged over the scales and over the heads of an ensemble."""
-    maps: list[torch.Tensor] = []
-
-    def keep(_m, inp):
-        maps.append(inp[0])
-
     total = torch.zeros((len(ids), 3, 3), device=x.device)
-    handles = [h.pool.register_forward_pre_hook(keep) for h in heads]
-    try:
+    with feature_maps(heads) as maps:
         for scale in SCALES:
             s = scale * net.input_size / min(x.shape[-2:])
             v = resize(x, (max(8, round(x.shape[-2] * s)), max(8, round(x.shape[-1] * s))))
@@ -82,9 +76,6 @@ def cell_evidence(x: torch.Tensor, net: DreamNet, ids: list[int], heads: list[He
             for feats, head in zip(maps, heads):
                 cam = torch.einsum("chw,kc->khw", feats[0].float(), head.fc.weight[ids].float())
                 total += _cell_means(cam)
-    finally:
-        for h in handles:
-            h.remove()
     return total / (len(SCALES) * len(heads))
 
 

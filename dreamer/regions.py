@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from dreamer.transform import View, gaussian_blur, resize, sample_views
 from models import DreamNet
-from models.heads import Head, class_heads
+from models.heads import Head, class_heads, feature_maps
 
 GRID = 32  # cells on the masks' short side: regions are blobs, not pixel detail
 TEMPERATURE = 0.25  # of the balanced softmax over z-scored evidence: low is crisp
@@ -54,13 +54,7 @@ def evidence(photo: torch.Tensor, net: DreamNet, ids: list[int], heads: list[Hea
     picture so that the classes compare by where they rise, not by how high."""
     gh, gw = grid_size(*photo.shape[-2:])
     total = torch.zeros((len(ids), gh, gw), device=photo.device)
-    maps: list[torch.Tensor] = []
-
-    def keep(_m, inp):
-        maps.append(inp[0])
-
-    handles = [h.pool.register_forward_pre_hook(keep) for h in heads]
-    try:
+    with feature_maps(heads) as maps:
         for scale in (1, 2):
             s = scale * net.input_size / min(photo.shape[-2:])
             x = resize(photo, (max(8, round(photo.shape[-2] * s)), max(8, round(photo.shape[-1] * s))))
@@ -70,9 +64,6 @@ def evidence(photo: torch.Tensor, net: DreamNet, ids: list[int], heads: list[Hea
                 cam = torch.einsum("chw,kc->khw", feats[0].float(), head.fc.weight[ids].float())
                 total += _zscore(F.interpolate(cam[None], size=(gh, gw), mode="bilinear",
                                                align_corners=False)[0])
-    finally:
-        for h in handles:
-            h.remove()
     return _zscore(total)
 
 

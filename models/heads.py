@@ -4,8 +4,12 @@ each class's evidence over the picture (a class activation map), whose mean is t
 less its bias: the engine can push a class in one part of a view and not in another."""
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass
+from typing import Iterator
 
+import torch
 from torch import nn
 
 from models.base import DreamNet
@@ -33,3 +37,24 @@ def class_heads(net: DreamNet) -> list[Head]:
     if not heads or (classes is not None and any(h.fc.out_features != classes for h in heads)):
         return []
     return heads
+
+
+@contextlib.contextmanager
+def feature_maps(heads: list[Head]) -> Iterator[list[torch.Tensor]]:
+    """While open, the feature maps the heads pool (one per head, in order) are appended to the
+    list it yields, for forward passes made by this thread only: nets are shared, and a dream
+    or a measurement in another thread running the same net at the same time must not land in
+    this caller's list (it would read another picture's classes as this one's)."""
+    maps: list[torch.Tensor] = []
+    owner = threading.get_ident()
+
+    def keep(_m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
+        if threading.get_ident() == owner:
+            maps.append(inp[0])
+
+    handles = [h.pool.register_forward_pre_hook(keep) for h in heads]
+    try:
+        yield maps
+    finally:
+        for h in handles:
+            h.remove()

@@ -139,3 +139,31 @@ def test_random_views_reach_both_regions():
     m = view_masks(masks, random_views(200, 300, 64, (0.33, 1.0), 8.0, rng), (200, 300))
     lead = m.mean((2, 3)).argmax(1)
     assert 10 < int(lead.sum()) < 54
+
+
+def test_another_thread_running_the_same_net_does_not_change_where_classes_are_seen(net):
+    # Nets are shared: a dream in another thread (a queue worker's) runs the same net while a
+    # picture's regions or places are read from its heads, and must not land in them.
+    import threading
+
+    from dreamer.regions import evidence
+
+    heads = class_heads(net)
+    photo = to_tensor(half_busy(seed=2))
+    alone = evidence(photo, net, [1, 6], heads)
+    other = torch.rand(4, 3, 96, 96)
+    stop = threading.Event()
+
+    def busy():
+        with torch.no_grad():
+            while not stop.is_set():
+                net.module(net.normalise(other))
+
+    t = threading.Thread(target=busy)
+    t.start()
+    try:
+        for _ in range(30):
+            assert torch.allclose(evidence(photo, net, [1, 6], heads), alone, atol=1e-5)
+    finally:
+        stop.set()
+        t.join()
