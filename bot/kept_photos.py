@@ -61,11 +61,17 @@ def sweep(store: "Store", cfg: "Config", data_dir: Path) -> int:
     before = (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="seconds")
     gone = store.forget_photos(before)
     folder = data_dir / FOLDER
-    if folder.is_dir():
-        named = {Path(p).name for p in store.kept_photos()}
-        gone += [str(p) for p in folder.iterdir() if p.is_file() and p.name not in named]
+    try:
+        if folder.is_dir():
+            named = {Path(p).name for p in store.kept_photos()}
+            gone += [str(p) for p in folder.iterdir() if p.is_file() and p.name not in named]
+    except OSError as exc:  # a folder it cannot read must not stop the cycle that called it
+        log.warning("remix photos: cannot look through %s: %s", folder, exc)
     for path in gone:
-        Path(path).unlink(missing_ok=True)
+        try:
+            Path(path).unlink(missing_ok=True)
+        except OSError as exc:  # no dream names it now: the next sweep finds it as a stray
+            log.warning("remix photos: cannot delete %s (tried again next cycle): %s", path, exc)
     if gone:
         log.info("remix photos: %d no longer kept (remix_keep_days = %g)", len(gone), days)
     return len(gone)

@@ -200,6 +200,30 @@ def test_the_sweep_deletes_photos_no_dream_names(mock, make_bot):
     assert not stray.exists() and bot.store.dream(1).source_photo.is_file()
 
 
+def test_a_photo_the_sweep_cannot_delete_does_not_stop_the_bot(mock, make_bot, monkeypatch):
+    from pathlib import Path
+
+    from bot import kept_photos
+
+    bot = make_bot()
+    bot.post()
+    stray = bot.cfg.data_dir / "remix" / "0123abcd.jpg"
+    stray.write_bytes(b"x")
+    real = Path.unlink
+
+    def refuse(self, missing_ok=False):
+        if self == stray:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    assert kept_photos.sweep(bot.store, bot.cfg, bot.cfg.data_dir) == 1  # logs and goes on: the
+    assert stray.exists()  # cycle that sweeps first must not fail for one file
+    monkeypatch.setattr(Path, "unlink", real)
+    bot.pipeline.retry_due()
+    assert not stray.exists()  # the next sweep finds it again
+
+
 def test_remixes_have_their_own_daily_limit(mock, make_bot):
     bot = make_bot("remix_daily_limit = 2\ndaily_limit = 1\n")
     post = bot.post()
