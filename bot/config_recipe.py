@@ -11,6 +11,10 @@ from dreamer.presets import get_preset
 def build_recipe(table: dict[str, Any]) -> Recipe:
     """A Recipe without classes from a [recipe] table (its `preset` applied first)."""
     data = dict(table)
+    if "stopped_at" in data:
+        raise ValueError(f"recipe: stopped_at = {data['stopped_at']!r}: the engine writes it into a picture's "
+                         "recipe when a dream stopped early; here it would cut every dream at that step: leave "
+                         "it out (steps sets the most a dream takes)")
     preset = data.pop("preset", None)
     if preset is not None:
         if not isinstance(preset, str):

@@ -291,7 +291,7 @@ def test_example_documents_every_recipe_key_at_its_real_default():
     for m in re.finditer(r"^#? ?(\w+) = (.+?)[ \t]*(?:#.*)?$", section, re.M):
         shown[m.group(1)] = tomllib.loads(f"v = {m.group(2)}")["v"]
     default = preset("default")
-    never = {"classes", "seed"}  # the picker's
+    never = {"classes", "seed", "stopped_at"}  # the picker's; the engine's, for a picture's recipe
     fields = {f.name for f in dataclasses.fields(Recipe)} - never
     assert fields - set(shown) == set(), "example.toml's [recipe] does not show these keys"
     for key in fields - {"max_pixels"}:
@@ -299,3 +299,11 @@ def test_example_documents_every_recipe_key_at_its_real_default():
         if want is None:  # unset (a path, a layer, the net's tile size): any example value will do
             continue
         assert shown[key] == want, f"recipe.{key}: the example says {shown[key]!r}, the default is {want!r}"
+
+
+def test_a_recipe_table_may_not_set_where_dreams_stopped(tmp_path):
+    from bot.config_recipe import build_recipe
+
+    with pytest.raises(ValueError, match="stopped_at = 40: the engine writes it"):
+        build_recipe({"steps": 96, "stopped_at": 40})
+    assert build_recipe({"steps": 96}).stopped_at is None
