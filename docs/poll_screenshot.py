@@ -107,7 +107,7 @@ def vote_and_close(srv, store: Store) -> None:
         person = requests.post(f"{srv.base_url}/api/v1/_mock/dev_user", json={}, timeout=10).json()
         requests.post(f"{srv.base_url}/api/v1/polls/{poll_id}/votes", json={"choices": [choice]}, timeout=10,
                       headers={"Authorization": f"Bearer {person['access_token']}"}).raise_for_status()
-    past = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat(timespec="seconds")
+    past = (datetime.now(timezone.utc) - timedelta(minutes=3)).isoformat(timespec="seconds")
     db = sqlite3.connect(store.path)
     with db:
         db.execute("UPDATE polls SET closes_at = ? WHERE state = 'open'", (past,))

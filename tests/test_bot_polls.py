@@ -93,7 +93,7 @@ def vote(srv, poll_id, choice: int) -> None:
 
 def time_is_up(store: Store) -> None:
     """The open poll's closing time has passed (mastodon-mock never ends a poll itself)."""
-    past = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat(timespec="seconds")
+    past = (datetime.now(timezone.utc) - timedelta(minutes=3)).isoformat(timespec="seconds")
     db = sqlite3.connect(store.path)
     with db:
         assert db.execute("UPDATE polls SET closes_at = ? WHERE state = 'open'", (past,)).rowcount == 1
@@ -297,3 +297,12 @@ def test_random_draws_for_the_poll_are_different_combinations(mock, tmp_path):
     cycle(pipe, tmp_path, 1)
     keys = [o.key for o in store.running_poll().options]
     assert len(keys) == len(set(keys)) == 4 and store.recent_combos(1)[0] not in keys
+
+
+def test_the_tallies_wait_a_little_past_the_closing_time():
+    from bot.polls.runner import _due
+
+    ago = lambda **kw: (datetime.now(timezone.utc) - timedelta(**kw)).isoformat(timespec="seconds")  # noqa: E731
+    assert not _due(None) and not _due(ago(seconds=-60))
+    assert not _due(ago(seconds=30))  # the server's clock may be a little behind this one
+    assert _due(ago(minutes=3))

@@ -20,7 +20,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from bot import failpoints, logs
@@ -182,5 +182,11 @@ def _combo(option: PollOption) -> Combo:
     return Combo(tuple(i for i, _, _ in option.classes), tuple(w for _, _, w in option.classes), option.seed)
 
 
+# The tallies are read once, when the server's closing time has passed by this machine's clock:
+# this long after it, so that a server whose clock runs a little behind has closed the poll too
+# (read while still open, a winner could differ from the final count).
+CLOSING_GRACE = timedelta(minutes=2)
+
+
 def _due(closes_at: str | None) -> bool:
-    return closes_at is not None and datetime.fromisoformat(closes_at) <= datetime.now(timezone.utc)
+    return closes_at is not None and datetime.fromisoformat(closes_at) + CLOSING_GRACE <= datetime.now(timezone.utc)
