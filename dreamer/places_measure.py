@@ -20,9 +20,10 @@ from PIL import Image
 from dreamer import threads
 from dreamer.places import CELLS, ClassPlace, Places
 from dreamer.recipe import Recipe
+from dreamer.regions import class_maps
 from dreamer.transform import gaussian_blur, resize, to_tensor
 from models import DreamNet
-from models.heads import Head, class_heads, feature_maps
+from models.heads import Head, class_heads
 
 SCALES = (1, 2)  # the short side at this many times the net's input size
 TOP = 5  # "found": the class among the net's top 5 on a degraded view of a part
@@ -67,15 +68,8 @@ def cell_evidence(x: torch.Tensor, net: DreamNet, ids: list[int], heads: list[He
     """(k, 3, 3): the mean class activation of each class in each cell of picture x (1, 3, H, W),
     averaged over the scales and over the heads of an ensemble."""
     total = torch.zeros((len(ids), 3, 3), device=x.device)
-    with feature_maps(heads) as maps:
-        for scale in SCALES:
-            s = scale * net.input_size / min(x.shape[-2:])
-            v = resize(x, (max(8, round(x.shape[-2] * s)), max(8, round(x.shape[-1] * s))))
-            maps.clear()
-            net.module(net.normalise(v))
-            for feats, head in zip(maps, heads):
-                cam = torch.einsum("chw,kc->khw", feats[0].float(), head.fc.weight[ids].float())
-                total += _cell_means(cam)
+    for cam in class_maps(x, net, ids, heads, SCALES):
+        total += _cell_means(cam)
     return total / (len(SCALES) * len(heads))
 
 

@@ -22,6 +22,8 @@ against 56 % on three held-out rows). benchmarks/README.md, "Mutants in their pl
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 import torch.nn.functional as F
 
@@ -54,17 +56,23 @@ def evidence(photo: torch.Tensor, net: DreamNet, ids: list[int], heads: list[Hea
     picture so that the classes compare by where they rise, not by how high."""
     gh, gw = grid_size(*photo.shape[-2:])
     total = torch.zeros((len(ids), gh, gw), device=photo.device)
+    for cam in class_maps(photo, net, ids, heads, (1, 2)):
+        total += _zscore(F.interpolate(cam[None], size=(gh, gw), mode="bilinear", align_corners=False)[0])
+    return _zscore(total)
+
+
+def class_maps(picture: torch.Tensor, net: DreamNet, ids: list[int], heads: list[Head],
+               scales: tuple[float, ...]) -> Iterator[torch.Tensor]:
+    """(k, h, w) class activation maps of picture (1, 3, H, W) for classes `ids`: one per head
+    of the net at each scale (the picture's short side at scale × the net's input size)."""
     with feature_maps(heads) as maps:
-        for scale in (1, 2):
-            s = scale * net.input_size / min(photo.shape[-2:])
-            x = resize(photo, (max(8, round(photo.shape[-2] * s)), max(8, round(photo.shape[-1] * s))))
+        for scale in scales:
+            s = scale * net.input_size / min(picture.shape[-2:])
+            x = resize(picture, (max(8, round(picture.shape[-2] * s)), max(8, round(picture.shape[-1] * s))))
             maps.clear()
             net.module(net.normalise(x))
             for feats, head in zip(maps, heads):
-                cam = torch.einsum("chw,kc->khw", feats[0].float(), head.fc.weight[ids].float())
-                total += _zscore(F.interpolate(cam[None], size=(gh, gw), mode="bilinear",
-                                               align_corners=False)[0])
-    return _zscore(total)
+                yield torch.einsum("chw,kc->khw", feats[0].float(), head.fc.weight[ids].float())
 
 
 def _zscore(x: torch.Tensor) -> torch.Tensor:
