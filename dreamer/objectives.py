@@ -34,9 +34,14 @@ class Objective:
     __rmul__ = __mul__
 
 
-def class_logits(weights: dict[int, float], balance: bool = False, temperature: float = 0.7) -> Objective:
+def class_logits(weights: dict[int, float], balance: bool = False, temperature: float = 0.7,
+                 rivals: dict[int, list[int]] | None = None, rival_share: float = 0.0) -> Objective:
     """Weighted sum of the *signed* pre-softmax logits. A negative weight pushes a class away;
     an |logit| or L2 loss would push strongly negative classes further negative instead.
+
+    With `rivals` (class -> its look-alikes, the same number for each) a positive class's logit
+    counts less `rival_share` of the logsumexp of its rivals' logits: what is pushed is what tells
+    the class from its family, so a viewer's top few read it and not its neighbours.
 
     With `balance`, the positive classes of a hybrid are reweighted in every picture of the batch
     by a softmin of their logits (held constant for the gradient): the class that is lagging
@@ -48,9 +53,15 @@ def class_logits(weights: dict[int, float], balance: bool = False, temperature: 
     w = torch.tensor(list(weights.values()), dtype=torch.float32)
     positive = w > 0
     balance = balance and int(positive.sum()) > 1
+    rival_ids = _rival_table(weights, rivals) if rivals and rival_share > 0 else None
+    pushed = positive & torch.tensor([bool(rivals and rivals.get(i)) for i in weights])
 
     def fn(acts: Activations) -> torch.Tensor:
         logits = acts["logits"].float()[:, ids.to(acts["logits"].device)]
+        if rival_ids is not None:
+            every = acts["logits"].float()
+            against = torch.logsumexp(every[:, rival_ids.to(every.device)], dim=2)  # (n, k)
+            logits = logits - rival_share * against * pushed.to(logits.device)
         wd = w.to(logits.device).expand_as(logits)
         regions = acts.get(REGIONS)
         if regions is not None and int(positive.sum()) > 1:
@@ -65,7 +76,19 @@ def class_logits(weights: dict[int, float], balance: bool = False, temperature: 
         return (logits * wb).sum(1)
 
     desc = ", ".join(f"{i}:{v:g}" for i, v in weights.items())
-    return Objective(fn, frozenset({"logits"}), f"classes({desc}{', balanced' if balance else ''})")
+    extra = (", balanced" if balance else "") + (f", rivals {rival_share:g}" if rival_ids is not None else "")
+    return Objective(fn, frozenset({"logits"}), f"classes({desc}{extra})")
+
+
+def _rival_table(weights: dict[int, float], rivals: dict[int, list[int]]) -> torch.Tensor:
+    """(k, r) rival ids for the classes of `weights` in its order, padded by repeating the last
+    (a class without any is not pushed against them: `pushed` in class_logits)."""
+    r = max(len(v) for v in rivals.values())
+    rows = []
+    for i in weights:
+        own = list(rivals.get(i, [])) or [i]
+        rows.append((own + [own[-1]] * r)[:r])
+    return torch.tensor(rows, dtype=torch.long)
 
 
 def _regional(w: torch.Tensor, positive: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ from dreamer.recipe import Octave, Recipe, RecipeError, with_stop
 from dreamer.shape import check_shape
 from dreamer.transform import resize, to_image, to_tensor
 from models import DreamNet, create_model
+from models.heads import look_alikes
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,13 @@ def _lucid(recipe: Recipe, net: DreamNet, layer: str, seed: int, device: torch.d
     # A hybrid in regions: each view already leans to the classes whose regions it covers, and
     # the balance would push the class that lags in a view, which is the one not meant to be there.
     regions = recipe.method == "views" and recipe.hybrid == "regions"
-    return obj.class_logits(weights, balance=recipe.balance_classes and not regions)
+    positive = [i for i, w in weights.items() if w > 0]
+    rivals = look_alikes(net, positive, RIVALS) if recipe.rivals > 0 else None
+    return obj.class_logits(weights, balance=recipe.balance_classes and not regions,
+                            rivals=rivals, rival_share=recipe.rivals)
+
+
+RIVALS = 8  # look-alikes a class is pushed against (recipe.rivals): about its top-5 race
 
 
 def _deepdream(recipe: Recipe, net: DreamNet, layer: str, seed: int, device: torch.device,

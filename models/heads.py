@@ -58,3 +58,16 @@ def feature_maps(heads: list[Head]) -> Iterator[list[torch.Tensor]]:
     finally:
         for h in handles:
             h.remove()
+
+
+def look_alikes(net: DreamNet, ids: list[int], count: int) -> dict[int, list[int]]:
+    """For each class in `ids`, the `count` other classes nearest it by the cosine of the net's
+    classifier weights (its first head's), never one of `ids`: a class's family as the net sees
+    it (stingray: electric ray, hammerhead, tiger shark...). {} for a net without a head."""
+    heads = class_heads(net)
+    if not heads or count <= 0:
+        return {}
+    w = torch.nn.functional.normalize(heads[0].fc.weight.detach().float(), dim=1)
+    near = w[ids] @ w.t()
+    near[:, ids] = -2.0
+    return {i: near[n].topk(count).indices.tolist() for n, i in enumerate(ids)}
