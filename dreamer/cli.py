@@ -8,14 +8,12 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from dreamer import cli_batch, cli_dive, cli_info
 from dreamer.cli_args import RECIPE_FLAGS, build_parser
+from dreamer.cli_common import CliError, recipe_metadata
 from dreamer.recipe import Recipe, RecipeError, as_ran
 
 OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".webp")
-
-
-class CliError(Exception):
-    pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,19 +73,15 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("no input photo given (try: dream photos/rocket.jpg --classes goldfish)")
     preflight(recipe, args)
     if args.video is not None:
-        from dreamer.cli_dive import resume_seed, run_video
-
-        recipe = resume_seed(args, recipe)
-        return run_video(args, recipe, recipe_metadata(recipe, args.inputs[0]))
+        recipe = cli_dive.resume_seed(args, recipe)
+        return cli_dive.run_video(args, recipe, recipe_metadata(recipe, args.inputs[0]))
     from dreamer.image_io import load_image, save_image
     from dreamer.shape import check_shape
 
     outputs = plan_outputs(args.inputs, args.output, args.format, recipe.frames > 1, recipe,
                            resume=args.start_frame > 0)
     if args.batch > 1:
-        from dreamer.cli_batch import render_batches
-
-        return render_batches(args.inputs, outputs, recipe, args)
+        return cli_batch.render_batches(args.inputs, outputs, recipe, args)
     for src, dst in zip(args.inputs, outputs):
         image = load_image(src, max_pixels=recipe.max_pixels)
         check_shape(*image.size, what=str(src))
@@ -105,8 +99,6 @@ def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
     mistake costs a second, not a model load (or a whole first render)."""
     recipe.validate()
     recipe.check_complete()
-    from dreamer import cli_batch, cli_dive
-
     cli_dive.check_args(args)
     cli_batch.check_args(args, recipe)
     missing = [str(p) for p in args.inputs if not p.is_file()]
@@ -126,18 +118,14 @@ def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
 
 
 def make_recipe(args: argparse.Namespace) -> Recipe:
-    from dreamer.cli_dive import recipe_base
-
-    base = recipe_base(args)  # a dive's own defaults, or none
+    base = cli_dive.recipe_base(args)  # a dive's own defaults, or none
     if args.preset:
         from dreamer.presets import PRESETS, preset
 
         preset(args.preset)  # an unknown name fails here, listing the presets
         base.update(PRESETS[args.preset])
     if args.recipe:
-        from dreamer.cli_info import load_recipe_arg
-
-        base.update(load_recipe_arg(args.recipe).to_dict())
+        base.update(cli_info.load_recipe_arg(args.recipe).to_dict())
     for flag, key in RECIPE_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:
@@ -200,8 +188,6 @@ def _labels_for(model: str, weights: str | None, labels: str | None = None):
 
 
 def list_things(args: argparse.Namespace, recipe: Recipe) -> int:
-    from dreamer import cli_info
-
     if args.list_layers:
         for name, is_default in cli_info.list_layers(recipe.model, recipe.weights):
             print(name + ("  (default)" if is_default else ""))
@@ -226,12 +212,10 @@ def list_things(args: argparse.Namespace, recipe: Recipe) -> int:
 
 
 def classify(args: argparse.Namespace, recipe: Recipe) -> int:
-    from dreamer.cli_info import classify as top_classes
-
     if not args.classify.is_file():
         raise CliError(f"no such photo: {args.classify}")
     labels = _labels_for(recipe.model, recipe.weights, args.labels)
-    for cid, name, prob in top_classes(args.classify, recipe.model, recipe.weights, labels, args.device):
+    for cid, name, prob in cli_info.classify(args.classify, recipe.model, recipe.weights, labels, args.device):
         print(f"{prob * 100:5.1f} %  {cid:4d}  {name}")
     return 0
 
@@ -248,24 +232,8 @@ def plan_outputs(inputs: list[Path], output: Path | None, fmt: str, dive: bool,
     if not folder_like:
         return [output]
     folder = output or Path("out")
-    from dreamer.cli_info import default_output
-
     recipe = recipe or Recipe()
-    return [default_output(folder, p, recipe, fmt, dive, reuse=resume) for p in inputs]
-
-
-def recipe_metadata(recipe: Recipe, source: Path | None = None) -> dict:
-    meta = recipe.to_dict()
-    try:
-        from models.labels import imagenet, resolve_weights
-
-        ids = resolve_weights(recipe.classes, imagenet()) if recipe.classes else {}
-        meta["class_names"] = {str(i): imagenet().name(i) for i in ids}
-    except Exception:  # noqa: BLE001 - names are a courtesy for readers, never a reason to fail
-        pass
-    if source is not None:
-        meta["source"] = Path(source).name
-    return meta
+    return [cli_info.default_output(folder, p, recipe, fmt, dive, reuse=resume) for p in inputs]
 
 
 def render_one(image, recipe: Recipe, dst: Path, args: argparse.Namespace):
@@ -275,9 +243,7 @@ def render_one(image, recipe: Recipe, dst: Path, args: argparse.Namespace):
     if args.save_steps:
         step_dir = dst.with_name(dst.stem + "_steps")
         step_dir.mkdir(parents=True, exist_ok=True)
-    from dreamer.cli_info import make_progress
-
-    on_progress, bar = make_progress(args.quiet, dst.name, step_dir)
+    on_progress, bar = cli_info.make_progress(args.quiet, dst.name, step_dir)
     try:
         return dream(image, recipe, progress=on_progress, device=args.device)
     finally:
@@ -288,9 +254,7 @@ def render_one(image, recipe: Recipe, dst: Path, args: argparse.Namespace):
 def render_dive(image, recipe: Recipe, folder: Path, args: argparse.Namespace) -> None:
     from dreamer.animate import dive
 
-    from dreamer.cli_info import make_progress
-
-    on_progress, bar = make_progress(args.quiet, folder.name, None, recipe.frames, args.start_frame)
+    on_progress, bar = cli_info.make_progress(args.quiet, folder.name, None, recipe.frames, args.start_frame)
     try:
         dive(image, recipe, folder, start_frame=args.start_frame, progress=on_progress,
              device=args.device, on_frame=lambda k, p: print(p))

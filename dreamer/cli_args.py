@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dreamer import cli_batch, cli_dive, cli_info
 from dreamer.recipe import MODES
 
 # CLI flag -> recipe field, for options that map one to one.
@@ -22,8 +23,6 @@ RECIPE_FLAGS = {
 }
 
 def build_parser() -> argparse.ArgumentParser:
-    from dreamer import cli_batch, cli_dive, cli_info
-
     p = argparse.ArgumentParser(
         prog="dream",
         description="Lucid-dream ImageNet classes (or a layer, or a guide picture) into photos.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dreamer.cli_common import CliError, recipe_metadata
 from dreamer.recipe import Recipe, as_ran
 
 
@@ -16,8 +17,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def check_args(args: argparse.Namespace, recipe: Recipe) -> None:
     """Mistakes in --batch, found before any photo or net is loaded."""
-    from dreamer.cli import CliError
-
     if args.batch < 1:
         raise CliError(f"--batch {args.batch}: give the number of photos per batch, 1 or more")
     if args.batch == 1:
@@ -30,7 +29,6 @@ def check_args(args: argparse.Namespace, recipe: Recipe) -> None:
 
 def render_batches(inputs: list[Path], outputs: list[Path], recipe: Recipe, args: argparse.Namespace) -> int:
     """Dream the photos args.batch at a time, saving and naming each output as it is done."""
-    from dreamer.cli import recipe_metadata
     from dreamer.image_io import load_image, save_image
     from dreamer.render_batch import dream_batch
     from dreamer.shape import check_shape

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from dreamer.cli_common import CliError
 from dreamer.recipe import Recipe
 
 DIVE_FLAGS = {"fps": "fps", "glide": "glide", "ease": "ease", "video_size": "size"}
@@ -41,7 +42,6 @@ def recipe_base(args: argparse.Namespace) -> dict[str, Any]:
 
 def check_args(args: argparse.Namespace) -> None:
     """Mistakes in the video flags, found before any net is loaded."""
-    from dreamer.cli import CliError
     from dreamer.video import check_video_path
 
     given = [f"--{k.replace('_', '-')}" for k in (*DIVE_FLAGS, "preview") if getattr(args, k) is not None]

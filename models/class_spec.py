@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from models.labels import ClassSpecError
+from models.labels_base import ClassSpecError
 
 if TYPE_CHECKING:
     from models.labels import Labels

@@ -31,55 +31,24 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+
+# The shared pieces and the class specs are offered here too: callers import them from here.
+from models.class_spec import ClassSpecErrors, parse_class_spec, resolve_weights
+from models.labels_base import (WNID, AmbiguousClassError, ClassSpecError, LabelsFileError,
+                                UnknownClassError, UnknownGroupError, normalize, split_names)
+from models.labels_files import read_labels
+
+__all__ = ["IMAGENET_FILE", "AmbiguousClassError", "ClassSpecError", "ClassSpecErrors", "Labels",
+           "LabelsFileError", "UnknownClassError", "UnknownGroupError", "imagenet", "normalize",
+           "parse_class_spec", "resolve_weights"]
 
 IMAGENET_FILE = Path(__file__).resolve().parent / "data" / "imagenet_classes.json"
 
 _ID = re.compile(r"[+-]?\d+")
 _RANGE = re.compile(r"(\d+)\s*(?:-|\u2013|\.\.)\s*(\d+)")
-_WNID = re.compile(r"[nN]\d{8}")
-_APOSTROPHES = str.maketrans("", "", "'\u2018\u2019\u02bc`\u00b4")
 _MAX_SUGGESTIONS = 8
-
-
-class ClassSpecError(ValueError):
-    """A class term, weight or spec that cannot be used; the message says why."""
-
-
-class UnknownClassError(ClassSpecError):
-    """No class matches a term. `.suggestions` holds close (id, name) pairs, best first."""
-
-    def __init__(self, message: str, suggestions: Iterable[tuple[int, str]] = ()) -> None:
-        super().__init__(message)
-        self.suggestions: list[tuple[int, str]] = list(suggestions)
-
-
-class AmbiguousClassError(UnknownClassError):
-    """A name shared by several classes; `.suggestions` lists all of them."""
-
-
-class UnknownGroupError(UnknownClassError):
-    """No group of that name; the message lists the groups there are."""
-
-
-class LabelsFileError(ValueError):
-    """A labels file that cannot be read or is not in a known format."""
-
-
-def normalize(text: str) -> str:
-    """The form names are compared in: "Potter’s_Wheel" and "potters wheel" are equal."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.casefold().translate(_APOSTROPHES)
-    return " ".join(re.sub(r"[\W_]+", " ", text).split())
-
-
-def _split_names(names: str | Sequence[str]) -> list[str]:
-    if isinstance(names, str):
-        names = names.split(",")
-    return [str(n).strip() for n in names if str(n).strip()]
 
 
 class Labels:
@@ -100,7 +69,7 @@ class Labels:
         cleaned-up name "construction crane"). `groups` maps a group name to its ids;
         `group_aliases` maps other spellings to group names.
         """
-        self._synonyms = [_split_names(s) for s in synonyms]
+        self._synonyms = [split_names(s) for s in synonyms]
         if not self._synonyms:
             raise ValueError("a label set needs at least one class")
         for i, names in enumerate(self._synonyms):
@@ -119,7 +88,7 @@ class Labels:
             if len(aliases) != n:
                 raise ValueError(f"{len(aliases)} alias lists for {n} classes")
             # A list is kept whole: an alias may hold a comma, a string is split like synonyms.
-            self._aliases = [_split_names(a) if isinstance(a, str)
+            self._aliases = [split_names(a) if isinstance(a, str)
                              else [str(x).strip() for x in a if str(x).strip()]
                              for a in aliases]
 
@@ -164,9 +133,7 @@ class Labels:
           optional "wnid" and "aliases") and optional "groups" and "group_aliases", the format
           of the bundled ImageNet file.
         """
-        from models.labels_files import read_labels  # the file formats live there
-
-        return read_labels(path)
+        return read_labels(path, cls)  # the file formats live in models.labels_files
 
     # -- reading ------------------------------------------------------------------------
 
@@ -242,7 +209,7 @@ class Labels:
             return list(range(first, last + 1))
         if raw.startswith("@"):
             return self.group(raw)
-        if _WNID.fullmatch(raw) and raw.lower() in self._wnid_index:
+        if WNID.fullmatch(raw) and raw.lower() in self._wnid_index:
             return [self._wnid_index[raw.lower()]]
 
         key = normalize(raw)
@@ -268,7 +235,7 @@ class Labels:
         if not raw:
             return list(enumerate(self.names))
         if (_ID.fullmatch(raw) or _RANGE.fullmatch(raw) or raw.startswith("@")
-                or (_WNID.fullmatch(raw) and raw.lower() in self._wnid_index)):
+                or (WNID.fullmatch(raw) and raw.lower() in self._wnid_index)):
             found = [(i, self.name(i)) for i in self.resolve(raw)]
             return found if limit is None else found[:limit]
         key = normalize(raw)
@@ -353,12 +320,3 @@ def imagenet() -> Labels:
     """The 1000 ImageNet-1k classes in standard index order, with WordNet ids and groups."""
     return Labels.from_file(IMAGENET_FILE)
 
-
-def __getattr__(name: str):
-    # Class specs moved to models.class_spec; still offered here, loaded only when asked for
-    # (so this file keeps loading on its own, without the models package).
-    if name in ("ClassSpecErrors", "parse_class_spec", "resolve_weights"):
-        from models import class_spec
-
-        return getattr(class_spec, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
