@@ -45,7 +45,8 @@ from PIL import Image  # noqa: E402
 
 from dreamer import threads  # noqa: E402
 from dreamer.recipe import STOPPED_AT, Recipe  # noqa: E402
-from dreamer.render import dream, dream_tensor, resolve_classes  # noqa: E402
+from dreamer.plan import resolve_classes  # noqa: E402
+from dreamer.render import dream, dream_tensor  # noqa: E402
 from dreamer.render_batch import dream_batch_tensor  # noqa: E402
 from dreamer.transform import to_tensor  # noqa: E402
 from models import create_model  # noqa: E402

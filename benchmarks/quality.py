@@ -33,7 +33,8 @@ if str(ROOT) not in sys.path:
 from benchmarks import judge as J  # noqa: E402
 from dreamer.presets import preset  # noqa: E402
 from dreamer.recipe import Recipe  # noqa: E402
-from dreamer.render import dream, dream_net, hybrid_partner, load_net, resolve_classes  # noqa: E402
+from dreamer.plan import resolve_classes  # noqa: E402
+from dreamer.render import dream, dream_net, hybrid_partner, load_net  # noqa: E402
 
 DREAMER = "efficientnet-lite0"
 REFERENCE = ROOT.parent / "shared" / "reference" / "lucent_style_anchor.py"

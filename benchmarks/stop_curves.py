@@ -26,7 +26,9 @@ import judge as J  # noqa: E402
 import quality as Q  # noqa: E402
 from dreamer import render_views as rv  # noqa: E402
 from dreamer.presets import preset  # noqa: E402
-from dreamer.render import capture, load_net, resolve_classes, views_plan  # noqa: E402
+from dreamer.activations import capture  # noqa: E402
+from dreamer.plan import resolve_classes, views_plan  # noqa: E402
+from dreamer.render import load_net  # noqa: E402
 from dreamer.seen import seen_shares  # noqa: E402
 from dreamer.transform import to_image, to_tensor  # noqa: E402
 
@@ -39,10 +41,10 @@ def curve(photo_name: str, target: str, samples: int, net, judge, seed: int = 1,
     photo = Q.load_photo(photo_name)
     r = preset("default", classes={target: 1.0}, seed=seed, view_samples=samples, stop_seen=0.0, steps=steps)
     ids = list(resolve_classes(r, net))
-    objective, r, hybrid, classes = views_plan(r, net, seed, torch.device("cpu"))
+    plan = views_plan(r, net, seed, torch.device("cpu"))
     points, took = [], 0.0
-    with capture(net, objective.layers) as run:
-        d = rv.start(to_tensor(photo), r, net, objective, seed, hybrid, classes)
+    with capture(net, plan.objective.layers) as run:
+        d = rv.start(to_tensor(photo), plan, net, seed)
         while not d.done:
             t = time.perf_counter()
             views, batch = rv.draw(d)

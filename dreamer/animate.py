@@ -8,7 +8,8 @@ from typing import Callable
 from PIL import Image
 
 from dreamer.recipe import Recipe
-from dreamer.render import ProgressFn, dream
+from dreamer.activations import ProgressFn
+from dreamer.render import dream
 from dreamer.transform import to_image, to_tensor, zoom_rotate
 
 

@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from dreamer.recipe import Recipe
-from dreamer.render import Progress, dream
+from dreamer.activations import Progress
+from dreamer.render import dream
 from dreamer.shape import check_shape
 from dreamer.transform import to_image, to_tensor, zoom_rotate
 from dreamer.video import VideoWriter, check_video_path, even_size, recipe_metadata

@@ -19,6 +19,7 @@ from PIL import Image
 
 from dreamer import threads
 from dreamer.places import CELLS, ClassPlace, Places
+from dreamer.plan import resolve_classes
 from dreamer.recipe import Recipe
 from dreamer.regions import class_maps
 from dreamer.transform import gaussian_blur, resize, to_tensor
@@ -41,7 +42,7 @@ def measure_places(photo: Image.Image, dream: Image.Image, recipe: Recipe, net: 
     """Where each positive class of `recipe` grew from `photo` to `dream` (the engine's output
     for it), measured with the recipe's own net (or `net`). None when the net has no class maps
     or the recipe pushes no class (a deepdream)."""
-    from dreamer.render import load_net, pick_device, resolve_classes
+    from dreamer.render import load_net, pick_device
 
     dev = pick_device(device)
     if net is None:

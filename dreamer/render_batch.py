@@ -18,7 +18,9 @@ from dreamer import threads
 from dreamer import render_views as rv
 from dreamer.recipe import Recipe, RecipeError
 from dreamer.recipe import with_stop
-from dreamer.render import capture, dream_net, hybrid_partner, load_net, pick_device, prepare, views_plan
+from dreamer.activations import capture
+from dreamer.plan import views_plan
+from dreamer.render import dream_net, hybrid_partner, load_net, pick_device, prepare
 from dreamer.transform import to_image, to_tensor
 from models import DreamNet
 
@@ -111,8 +113,7 @@ def _dream_batch(bases: list[torch.Tensor], recipes: list[Recipe], net: DreamNet
     dev = bases[0].device
     dreams = []
     for base, recipe, seed in zip(bases, recipes, seeds):
-        objective, recipe, hybrid, classes = views_plan(recipe, net, seed, dev)
-        dreams.append(rv.start(base, recipe, net, objective, seed, hybrid, classes))
+        dreams.append(rv.start(base, views_plan(recipe, net, seed, dev), net, seed))
     layers = frozenset().union(*(d.objective.layers for d in dreams))
     with threads.dreaming(), capture(net, layers) as run:
         running = [d for d in dreams if not d.done]

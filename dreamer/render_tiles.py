@@ -18,10 +18,11 @@ import torch
 import torch.nn.functional as F
 
 from dreamer import objectives as obj
+from dreamer.activations import Progress, ProgressFn, capture
+from dreamer.plan import TilesPlan
 from dreamer.recipe import Octave, Recipe
-from dreamer.render import Progress, ProgressFn, build_objective, capture
 from dreamer.tiling import Tile, make_tiles, tile_window
-from dreamer.transform import gaussian_blur, laplacian_normalise, linear, resize, to_image, view_grid
+from dreamer.transform import gaussian_blur, linear, resize, to_image, view_grid
 from models import DreamNet
 
 
@@ -70,10 +71,10 @@ def octave_sizes(height: int, width: int, plan: list[Octave], min_side: int) -> 
 
 
 def dream_tiles(
-    base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int, progress: ProgressFn | None = None
+    base: torch.Tensor, tp: TilesPlan, net: DreamNet, seed: int, progress: ProgressFn | None = None
 ) -> torch.Tensor:
     dev = base.device
-    plan = recipe.plan()
+    recipe, plan = tp.recipe, tp.octaves
     tile = recipe.tile_size or net.input_size
     amp = dev.type == "cuda"
     rng = random.Random(seed)
@@ -84,18 +85,16 @@ def dream_tiles(
     done = 0
     detail = None
     x = base
-    memo: dict = {}
-    for oi, (octave, size) in enumerate(zip(plan, sizes)):
+    for oi, (octave, size, objective) in enumerate(zip(plan, sizes, tp.objectives)):
         octave_base = resize(base, size)
         # Detail dreamt at the coarser scale is carried up, so big shapes survive to the end.
         detail = torch.zeros_like(octave_base) if detail is None else resize(detail, size)
         x = (octave_base + detail).clamp(0, 1)
-        objective = build_objective(recipe, net, octave, seed + oi, dev, memo)
         with capture(net, objective.layers) as run:
             for step in range(octave.iterations):
                 sigma = linear(octave.sigma_start, octave.sigma_end, step, octave.iterations)
                 lr = linear(octave.step_start, octave.step_end, step, octave.iterations)
-                x, score = _step(x, run, objective, recipe, tile, rng, lr, sigma, amp, octave_base)
+                x, score = _step(x, run, objective, tp, tile, rng, lr, sigma, amp, octave_base)
                 done += 1
                 if progress is not None:
                     progress(Progress(oi, len(plan), step, octave.iterations, done, total, score,
@@ -108,7 +107,7 @@ def _step(
     x: torch.Tensor,
     run: Callable[[torch.Tensor], dict],
     objective: obj.Objective,
-    recipe: Recipe,
+    tp: TilesPlan,
     tile: int,
     rng: random.Random,
     lr: float,
@@ -116,6 +115,7 @@ def _step(
     amp: bool,
     base: torch.Tensor,
 ) -> tuple[torch.Tensor, float]:
+    recipe = tp.recipe
     zoom, angle = 1.0, 0.0
     if recipe.view_scale_max != 1.0 or recipe.view_scale_min != 1.0:
         zoom = math.exp(rng.uniform(math.log(recipe.view_scale_min), math.log(recipe.view_scale_max)))
@@ -125,8 +125,7 @@ def _step(
         g, score = _grid_gradient(x, run, objective, recipe, tile, rng, amp)
     else:
         g, score = _view_gradient(x, run, objective, recipe, tile, rng, amp, zoom, angle)
-    if recipe.gradient == "laplacian":
-        g = laplacian_normalise(g)
+    g = tp.normalise(g)
     g = g / (g.abs().mean() + 1e-8)
     x = x + (lr / 255.0) * g
     # Blur only what was dreamt, not the photo: the blur regularises the hallucination, and

@@ -19,6 +19,7 @@ import torch
 
 from dreamer import objectives as obj
 from dreamer import param as prm
+from dreamer.plan import Placement, Plan
 from dreamer.recipe import Recipe
 from dreamer.regions import place_classes, view_shares
 from dreamer.seen import seen_shares
@@ -51,8 +52,7 @@ class ViewDream:
     alone (`dream_views`) or with others through one net batch (dreamer.render_batch)."""
 
     base: torch.Tensor
-    recipe: Recipe
-    objective: obj.Objective
+    plan: Plan
     work: torch.Tensor
     p: prm.Param
     opt: torch.optim.Optimizer
@@ -61,11 +61,18 @@ class ViewDream:
     split: int  # a split hybrid's class count, else 0
     size: int  # the net's input side
     net: DreamNet  # for the checks whether every class is seen yet
-    classes: list[int]  # the classes a check looks for ([]: no checks)
     seed: int
     step: int = 0
     seen_at: int | None = None  # the step a check first found every class
     stopped: bool = False  # every class was seen before the cap (`stopped_at` says when)
+
+    @property
+    def recipe(self) -> Recipe:
+        return self.plan.recipe
+
+    @property
+    def objective(self) -> obj.Objective:
+        return self.plan.objective
 
     @property
     def done(self) -> bool:
@@ -76,23 +83,20 @@ class ViewDream:
         return self.step if self.stopped else None
 
 
-def start(base: torch.Tensor, recipe: Recipe, net: DreamNet, objective: obj.Objective, seed: int,
-          hybrid: dict[int, float] | None = None, classes: list[int] | None = None) -> ViewDream:
-    """A dream of base (1, 3, H, W) in [0, 1] at step 0; `hybrid` holds a hybrid's positive
-    classes (id -> weight) when they share out the views or the picture as recipe.hybrid says;
-    `classes` the classes whose being seen ends the dream early (recipe.stop_seen)."""
+def start(base: torch.Tensor, plan: Plan, net: DreamNet, seed: int) -> ViewDream:
+    """A dream of base (1, 3, H, W) in [0, 1] at step 0, as `plan` says."""
+    recipe = plan.recipe
     height, width = base.shape[-2:]
     wh, ww = working_size(height, width, recipe.work_pixels, net.input_size)
     work = resize(base, (wh, ww))
-    k = len(hybrid or ())
-    masks = place_classes(work, net, hybrid, seed) if k > 1 and recipe.hybrid == "regions" else None
-    p = prm.make(recipe.param, wh, ww, base.device, decay=recipe.decay, seed=seed,
-                 layers=k if masks is not None else 1)
+    regions = plan.placement is Placement.REGIONS
+    masks = place_classes(work, net, plan.placed, seed) if regions else None
+    p = plan.make_param(wh, ww, base.device, seed, len(plan.placed) if regions else 1)
     if masks is not None:  # each class paints its own region with a layer of its own
         p = prm.masked(p, resize(masks[None], (wh, ww))[0])
-    split = k if k > 1 and recipe.hybrid == "split" else 0
-    return ViewDream(base, recipe, objective, work, p, adam(p.tensors, recipe.learning_rate),
-                     random.Random(seed), masks, split, net.input_size, net, list(classes or ()), seed)
+    split = len(plan.placed) if plan.placement is Placement.SPLIT else 0
+    return ViewDream(base, plan, work, p, plan.optimiser(p.tensors), random.Random(seed), masks, split,
+                     net.input_size, net, seed)
 
 
 def after_step(d: ViewDream) -> None:
@@ -111,10 +115,10 @@ def after_step(d: ViewDream) -> None:
         d.stopped = d.step >= r.stopped_at
     elif d.seen_at is not None:
         d.stopped = d.step >= DONE_AFTER_SEEN * d.seen_at
-    elif d.classes and r.stop_seen > 0 and d.step % r.stop_every == 0:
+    elif d.plan.seen_classes and r.stop_seen > 0 and d.step % r.stop_every == 0:
         with torch.no_grad():
             picture = prm.compose(d.work, r.strength * d.p.detail())
-        seen = seen_shares(d.net, picture, d.classes, CHECK_CROPS, d.seed * 7919 + d.step)
+        seen = seen_shares(d.net, picture, d.plan.seen_classes, CHECK_CROPS, d.seed * 7919 + d.step)
         if min(seen.values()) >= r.stop_seen:
             d.seen_at = d.step
 
@@ -127,15 +131,6 @@ CHECK_CROPS = 8
 # (stopping two checks after it, the held-out hopper row lost a fifth of its figure; benchmarks/
 # README.md, "Stop when the creature is there").
 DONE_AFTER_SEEN = 2
-
-
-def adam(tensors: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
-    """Adam as one fused kernel where this torch has it (2.4+: CPU too): the detail's spectrum has
-    millions of values, and the per-op update took 20-30 ms a step on one core against 3.5 ms."""
-    try:
-        return torch.optim.Adam(tensors, lr=lr, fused=True)
-    except (RuntimeError, TypeError, ValueError):  # an older torch, or a device without the kernel
-        return torch.optim.Adam(tensors, lr=lr)
 
 
 def draw(d: ViewDream) -> tuple[list[View], torch.Tensor]:
@@ -169,19 +164,16 @@ def autocast(device: torch.device):
 
 def dream_views(
     base: torch.Tensor,
-    recipe: Recipe,
+    plan: Plan,
     net: DreamNet,
-    objective: obj.Objective,
     run: Callable[[torch.Tensor], dict],
     seed: int,
-    hybrid: dict[int, float] | None = None,
     on_step: ProgressCallback | None = None,
-    classes: list[int] | None = None,
 ) -> tuple[torch.Tensor, int | None]:
-    """Dream over base (1, 3, H, W) in [0, 1]; `hybrid` holds a hybrid's positive classes when
-    they share out the views or the picture as recipe.hybrid says, `classes` those a check looks
-    for. Returns the dream at base's size and the step it stopped at before its cap (or None)."""
-    d = start(base, recipe, net, objective, seed, hybrid, classes)
+    """Dream over base (1, 3, H, W) in [0, 1] as `plan` says. Returns the dream at base's size
+    and the step it stopped at before its cap (or None)."""
+    recipe = plan.recipe
+    d = start(base, plan, net, seed)
     while not d.done:
         views, batch = draw(d)
         with autocast(base.device):

@@ -114,7 +114,7 @@ def test_partners_in_turns_run_one_net_a_step_in_turn():
         for h in handles:
             h.remove()
     # each turn is that member's own logits; without a step (or for a layer) all of them, averaged
-    from dreamer.render import capture
+    from dreamer.activations import capture
 
     x = torch.rand(2, 3, 32, 32)
     with torch.no_grad(), capture(net, frozenset({"logits"})) as run:

@@ -23,8 +23,6 @@ PACKAGES = ("models", "dreamer")
 ALLOWED: dict[frozenset[str], str] = {
     frozenset({"models.registry", "models.efficientnet_lite", "models.googlenet", "models.tiny"}):
         "the registry imports the built-in nets late so that each registers itself (@register)",
-    frozenset({"dreamer.render", "dreamer.render_tiles"}):
-        "the tiles engine and dream(): goes when the recipe becomes a plan (issue 29, item 1)",
 }
 
 

@@ -8,7 +8,8 @@ from PIL import Image
 
 from dreamer.recipe import Recipe
 from dreamer.regions import FLOOR, place_classes, share_out, view_masks
-from dreamer.render import dream, views_plan
+from dreamer.plan import views_plan
+from dreamer.render import dream
 from dreamer.render_views import draw, score, start
 from dreamer.transform import View, to_tensor
 from models.heads import class_heads
@@ -95,8 +96,7 @@ def test_a_view_sees_the_regions_turned_and_cropped_as_its_pixels(net):
 def test_each_class_paints_its_own_region_with_a_layer_of_its_own_and_gets_gradient(net):
     image = half_busy(seed=5)
     r = Recipe(classes={"goldfish": 1.0, "stingray": 1.0}, **FAST)
-    objective, r, hybrid, _classes = views_plan(r, net, 1, torch.device("cpu"))
-    d = start(to_tensor(image), r, net, objective, 1, hybrid)
+    d = start(to_tensor(image), views_plan(r, net, 1, torch.device("cpu")), net, 1)
     assert d.masks is not None and d.masks.shape[0] == 2
     (spectrum,) = d.p.tensors
     assert spectrum.shape[0] == 2  # one layer a class

@@ -5,7 +5,9 @@ import torch
 from PIL import Image
 
 from dreamer.recipe import Octave, Recipe, RecipeError
-from dreamer.render import build_objective, capture, dream
+from dreamer.activations import capture
+from dreamer.plan import guide_activations, objective_for, tiles_plan, views_plan
+from dreamer.render import dream
 from dreamer.render_tiles import tiled_gradient
 from dreamer.tiling import make_tiles
 from dreamer.transform import to_tensor
@@ -115,7 +117,7 @@ def test_unknown_layer_lists_the_layers(net, photo):
 
 def _score(net, recipe: Recipe, image: Image.Image) -> float:
     """The recipe's own objective on the whole picture, as the engine builds it."""
-    objective = build_objective(recipe, net, None, recipe.seed, torch.device("cpu"))
+    objective = views_plan(recipe, net, recipe.seed, torch.device("cpu")).objective
     with torch.no_grad(), capture(net, objective.layers) as run:
         return float(objective(run(to_tensor(image))).mean())
 
@@ -149,15 +151,18 @@ def test_guide_is_read_once_a_dream_not_once_an_octave(net, photo, tmp_path, mon
     assert len(reads) == 1
 
 
-def test_every_mode_has_a_builder_and_an_unknown_one_is_refused(net):
+def test_every_mode_has_an_objective_and_an_unknown_one_is_refused(net, tmp_path):
     from dreamer.recipe import MODES
-    from dreamer.render import BUILDERS
 
-    assert set(BUILDERS) == set(MODES)
+    Image.new("RGB", (80, 80), (250, 10, 10)).save(tmp_path / "guide.png")
+    made = {mode: objective_for(Recipe(mode=mode, classes={"1": 1.0}, guide=str(tmp_path / "guide.png")), net,
+                                "conv2", 0, torch.device("cpu")).description.split("(")[0]
+            for mode in MODES}
+    assert made == {"lucid": "classes", "deepdream": "deepdream", "guide": "guide", "randomise": "randomise"}
     r = Recipe(classes={"goldfish": 1.0})
     object.__setattr__(r, "mode", "dance")  # past validation, as a hand-edited sidecar could be
     with pytest.raises(RecipeError, match="unknown mode 'dance'"):
-        build_objective(r, net, None, 0, torch.device("cpu"))
+        views_plan(r, net, 0, torch.device("cpu"))
 
 
 def test_randomise_mode_pushes_its_seeded_random_classes(net, photo):
@@ -176,17 +181,17 @@ def test_a_net_without_labels_or_a_default_layer_still_dreams_or_says_what_to_gi
 
     cpu = torch.device("cpu")
     unlabelled = dataclasses.replace(net, labels=None)
-    assert build_objective(Recipe(mode="randomise"), unlabelled, None, 0, cpu).layers == {"logits"}
+    assert views_plan(Recipe(mode="randomise"), unlabelled, 0, cpu).objective.layers == {"logits"}
     bare = dataclasses.replace(net, default_layer=None)
     with pytest.raises(RecipeError, match="deepdream needs a layer; model 'tiny' has: conv1, conv2, conv3, fc"):
-        build_objective(Recipe(mode="deepdream"), bare, None, 0, cpu)
+        views_plan(Recipe(mode="deepdream"), bare, 0, cpu)
 
 
 
 def test_a_net_without_labels_takes_class_ids_and_counts_its_classes_from_its_output(net):
     import dataclasses
 
-    from dreamer.render import resolve_classes
+    from dreamer.plan import resolve_classes
 
     unlabelled = dataclasses.replace(net, labels=None)
     assert resolve_classes(Recipe(classes={"3": 1.0, " 3": 0.5, "7": -1.0}), unlabelled) == {3: 1.5, 7: -1.0}
@@ -206,8 +211,8 @@ def test_a_net_without_labels_takes_class_ids_and_counts_its_classes_from_its_ou
 @pytest.mark.parametrize("balance", [True, False])
 def test_balance_classes_reaches_the_objective(net, balance):
     """With it, a hybrid's lagging class gets the bigger push (dreamer.objectives.class_logits)."""
-    objective = build_objective(Recipe(classes={"1": 1.0, "2": 1.0}, balance_classes=balance, hybrid="mix"), net, None, 0,
-                                torch.device("cpu"))
+    objective = views_plan(Recipe(classes={"1": 1.0, "2": 1.0}, balance_classes=balance, hybrid="mix"), net, 0,
+                           torch.device("cpu")).objective
     logits = torch.zeros(1, 1000)
     logits[0, 1], logits[0, 2] = 4.0, -4.0  # class 1 well ahead
     logits.requires_grad_(True)
@@ -233,10 +238,11 @@ def test_the_device_is_the_one_asked_for_or_a_clear_error():
 
 def test_an_octaves_own_layer_wins_in_the_tiles_engine(net):
     cpu = torch.device("cpu")
-    octave = Octave(1.0, 3, 0.3, 0.1, 1.5, 1, layer="conv1")
-    assert build_objective(Recipe(classes={"1": 1.0}), net, octave, 0, cpu).layers == {"conv1"}
-    assert build_objective(Recipe(classes={"1": 1.0}), net, Octave(1.0, 3, 0.3, 0.1, 1.5, 1), 0, cpu).layers == {"logits"}
-    assert build_objective(Recipe(mode="deepdream", layer="conv3"), net, octave, 0, cpu).layers == {"conv1"}
+    octaves = [Octave(0.5, 3, 0.3, 0.1, 1.5, 1, layer="conv1"), Octave(1.0, 3, 0.3, 0.1, 1.5, 1)]
+    lucid = tiles_plan(Recipe(classes={"1": 1.0}, octave_plan=octaves, **FAST), net, 0, cpu)
+    assert [o.layers for o in lucid.objectives] == [{"conv1"}, {"logits"}]
+    deep = tiles_plan(Recipe(mode="deepdream", layer="conv3", octave_plan=octaves, **FAST), net, 0, cpu)
+    assert [o.layers for o in deep.objectives] == [{"conv1"}, {"conv3"}]
 
 
 def test_an_unseeded_dream_draws_a_seed_of_its_own(net, photo):
@@ -269,10 +275,9 @@ def _smooth(h, w, phase=0.0):
 
 
 def _guide_features(net, path, **kw):
-    memo = {}
-    build_objective(Recipe(mode="guide", guide=str(path), **kw), net, None, 0, torch.device("cpu"), memo)
-    [(layer, features)] = memo.items()
-    return layer, features
+    r = Recipe(mode="guide", guide=str(path), **kw)
+    layer = r.guide_layer or r.layer or net.default_layer
+    return layer, guide_activations(r, net, layer, torch.device("cpu"))
 
 
 def test_the_guide_is_seen_at_its_centre_whole_on_its_short_side_at_any_size(net, tmp_path):

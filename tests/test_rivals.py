@@ -4,7 +4,7 @@ import torch
 
 from dreamer import objectives as obj
 from dreamer.recipe import Recipe, RecipeError
-from dreamer.render import build_objective
+from dreamer.plan import views_plan
 from models.heads import class_heads, look_alikes
 from tests.test_render import net  # noqa: F401 - the tiny random-weight net, shared
 
@@ -45,7 +45,7 @@ def test_without_rivals_the_objective_is_the_plain_weighted_logits():
 
 def test_a_recipe_with_rivals_builds_an_objective_against_the_nets_look_alikes(net):
     r = Recipe(classes={"0": 1.0, "1": 1.0}, rivals=0.5)
-    o = build_objective(r, net, None, 1, torch.device("cpu"))
+    o = views_plan(r, net, 1, torch.device("cpu")).objective
     logits = torch.zeros(1, 1000, requires_grad=True)
     o({"logits": logits}).sum().backward()
     pushed_down = {c for c in range(1000) if logits.grad[0, c] < 0}

@@ -14,7 +14,8 @@ from dreamer.recipe import Recipe, RecipeError
 from dreamer.render import dream
 from dreamer.regions import share_out, tie_breaker
 from dreamer.regions import view_shares
-from dreamer.render_views import adam, split_shares, working_size
+from dreamer.plan import adam
+from dreamer.render_views import split_shares, working_size
 from dreamer.transform import random_views, to_tensor, view_batch
 from tests.test_render import net, photo  # noqa: F401 - the tiny net and test photo, shared
 
