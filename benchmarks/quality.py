@@ -101,6 +101,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "rivals": {"rivals": 0.5},
     "turns": {"hybrid_partner": "efficientnet-lite1", "hybrid_partner_turns": True},
     "rivals_turns": {"rivals": 0.5, "hybrid_partner": "efficientnet-lite1", "hybrid_partner_turns": True},
+    "routed": {"hybrid_routed": True},
 }
 
 

@@ -10,6 +10,8 @@ import torch
 Activations = dict[str, torch.Tensor]  # layer name -> output; "logits" -> class logits
 # Optional entry of Activations: (n, k) share of each positive class's region in each view.
 REGIONS = "class_regions"
+# Optional entry of Activations: (n, k) one class per view, pushed alone (a routed mutant's views).
+ROUTED = "class_routed"
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,10 @@ def class_logits(weights: dict[int, float], balance: bool = False, temperature: 
             against = torch.logsumexp(every[:, rival_ids.to(every.device)], dim=2)  # (n, k)
             logits = logits - rival_share * against * pushed.to(logits.device)
         wd = w.to(logits.device).expand_as(logits)
-        regions = acts.get(REGIONS)
-        if regions is not None and int(positive.sum()) > 1:
+        regions, routed = acts.get(REGIONS), acts.get(ROUTED)
+        if routed is not None and int(positive.sum()) > 1:
+            wd = _regional(wd, positive.to(logits.device), routed.to(logits.device), floor=0.0)
+        elif regions is not None and int(positive.sum()) > 1:
             wd = _regional(wd, positive.to(logits.device), regions.to(logits.device))
         if not balance:
             return (logits * wd).sum(1)
@@ -91,11 +95,11 @@ def _rival_table(weights: dict[int, float], rivals: dict[int, list[int]]) -> tor
     return torch.tensor(rows, dtype=torch.long)
 
 
-def _regional(w: torch.Tensor, positive: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+def _regional(w: torch.Tensor, positive: torch.Tensor, regions: torch.Tensor, floor: float = 0.25) -> torch.Tensor:
     """Per-view class weights leaning towards the classes whose regions the view lies in. The
     positive weights keep their total; a floor keeps every class a little everywhere, so the
     regions blend into each other rather than meeting at a line."""
-    share = 0.25 / regions.shape[1] + 0.75 * regions
+    share = floor / regions.shape[1] + (1 - floor) * regions
     w = w.clone()
     total = w[:, positive].sum(1, keepdim=True)
     lean = w[:, positive] * share

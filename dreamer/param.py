@@ -34,6 +34,8 @@ class Param:
     tensors: list[torch.Tensor]
     detail: Callable[[], torch.Tensor]
     kind: str
+    # (k, 3, h, w): a masked detail's layers as laid over the picture, which detail() sums
+    parts: Callable[[], torch.Tensor] | None = None
 
 
 def fourier(height: int, width: int, device: torch.device | str = "cpu", decay: float = 1.0,
@@ -100,10 +102,13 @@ def masked(p: Param, masks: torch.Tensor) -> Param:
     coefficient a step of about the same size, let the easier class's gradient set them all."""
     m = masks[:, None]
 
-    def detail() -> torch.Tensor:
-        return (p.detail() * m).sum(0, keepdim=True)
+    def parts() -> torch.Tensor:
+        return p.detail() * m
 
-    return Param(p.tensors, detail, p.kind)
+    def detail() -> torch.Tensor:
+        return parts().sum(0, keepdim=True)
+
+    return Param(p.tensors, detail, p.kind, parts)
 
 
 def compose(photo: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:

@@ -51,6 +51,7 @@ class Plan:
     seen_classes: list[int]  # the classes whose being seen ends the dream early ([]: no checks)
     make_param: ParamFactory
     optimiser: Optimiser
+    routed: bool = False  # REGIONS: each view dreamt for one class, into that class's layer alone
 
     @property
     def steps(self) -> int:
@@ -80,7 +81,7 @@ def views_plan(recipe: Recipe, net: DreamNet, seed: int, device: torch.device) -
     make_param = functools.partial(_param, recipe.param, recipe.decay)
     optimiser = functools.partial(adam, lr=recipe.learning_rate)
     return Plan(recipe, objective, placement, positive if placement is not Placement.WHOLE else {},
-                sorted(positive), make_param, optimiser)
+                sorted(positive), make_param, optimiser, recipe.hybrid_routed and placement is Placement.REGIONS)
 
 
 def tiles_plan(recipe: Recipe, net: DreamNet, seed: int, device: torch.device) -> TilesPlan:

@@ -112,6 +112,11 @@ class Recipe:
     # net's classifier weights: the electric ray for a stingray), by this share of their
     # logsumexp: it is ranked among the top few by its own features, not by what its family shares.
     rivals: float = 0.0
+    # A mutant in regions: each view is dreamt for one class, drawn by how much of the view its
+    # regions cover, and its gradient reaches only that class's detail layer; shared, a view's
+    # pull for the class that takes the picture painted that class's texture over the other's
+    # regions too.
+    hybrid_routed: bool = False
     work_pixels: int = 1_000_000  # the detail is optimised at up to this size, then enlarged
     # Stop before `steps` once the creature is there: every `stop_every` steps the dreaming net
     # looks at the picture as the quality judge does (downscaled, blurred, JPEG'd crops:
@@ -189,6 +194,7 @@ class Recipe:
         need(_num(self.hybrid_steps) and 0 <= self.hybrid_steps <= 4, "hybrid_steps", "must be 0..4")
         need(isinstance(self.hybrid_partner, str), "hybrid_partner", "must be a model name (\"\" for none)")
         need(isinstance(self.hybrid_partner_turns, bool), "hybrid_partner_turns", "must be true or false")
+        need(isinstance(self.hybrid_routed, bool), "hybrid_routed", "must be true or false")
         need(_num(self.rivals) and 0 <= self.rivals <= 2, "rivals", "must be 0..2 (0: no push against look-alikes)")
         need(_int(self.work_pixels) and self.work_pixels >= 64 * 64, "work_pixels", "must be an integer >= 4096")
         need(_num(self.stop_seen) and 0 <= self.stop_seen <= 1, "stop_seen", "must be a share 0..1 (0: never stop early)")

@@ -62,6 +62,7 @@ class ViewDream:
     size: int  # the net's input side
     net: DreamNet  # for the checks whether every class is seen yet
     seed: int
+    routes: list[int] | None = None  # a routed mutant's class for each of this step's views
     step: int = 0
     seen_at: int | None = None  # the step a check first found every class
     stopped: bool = False  # every class was seen before the cap (`stopped_at` says when)
@@ -138,13 +139,39 @@ def draw(d: ViewDream) -> tuple[list[View], torch.Tensor]:
     r = d.recipe
     wh, ww = d.work.shape[-2:]
     views = random_views(wh, ww, r.batch_size, (r.view_min, r.view_max), r.view_rotate, d.rng, r.view_coarsen)
+    if d.masks is not None and d.plan.routed:
+        return views, _routed_batch(d, views)
     return views, view_batch(prm.compose(d.work, r.strength * d.p.detail()), views, d.size, r.view_samples)
+
+
+def _routed_batch(d: ViewDream, views: list[View]) -> torch.Tensor:
+    """The views, each drawn for one class (by the squared share of it its regions cover) and
+    seen in a picture whose gradient reaches only that class's layer: the same pixels, the
+    other layers held fixed."""
+    r = d.recipe
+    shares = view_shares(d.masks, views, d.work.shape[-2:])
+    d.routes = [d.rng.choices(range(shares.shape[1]), weights=row.tolist())[0] for row in shares]
+    parts = d.p.parts()
+    fixed = parts.detach()
+    total = fixed.sum(0, keepdim=True)
+    batches, order = [], []
+    for c in sorted(set(d.routes)):
+        idx = [i for i, k in enumerate(d.routes) if k == c]
+        detail = total - fixed[c:c + 1] + parts[c:c + 1]
+        batches.append(view_batch(prm.compose(d.work, r.strength * detail), [views[i] for i in idx], d.size,
+                                  r.view_samples))
+        order += idx
+    back = torch.empty(len(order), dtype=torch.long)
+    back[torch.tensor(order)] = torch.arange(len(order))
+    return torch.cat(batches)[back.to(batches[0].device)]
 
 
 def score(d: ViewDream, acts: dict, views: list[View]) -> torch.Tensor:
     """The objective's value for each view, from the net's activations of this dream's views."""
     dev = d.base.device
-    if d.masks is not None:
+    if d.routes is not None:
+        acts[obj.ROUTED] = torch.eye(d.masks.shape[0])[d.routes].to(dev)
+    elif d.masks is not None:
         acts[obj.REGIONS] = view_shares(d.masks, views, d.work.shape[-2:]).to(dev)
     elif d.split:
         acts[obj.REGIONS] = split_shares(d.split, len(views), d.rng).to(dev)

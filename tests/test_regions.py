@@ -167,3 +167,39 @@ def test_another_thread_running_the_same_net_does_not_change_where_classes_are_s
     finally:
         stop.set()
         t.join()
+
+
+def test_a_routed_view_reaches_only_the_layer_of_the_class_it_was_drawn_for(net):
+    image = half_busy(seed=7)
+    r = Recipe(classes={"goldfish": 1.0, "stingray": 1.0}, hybrid_routed=True, **{**FAST, "batch_size": 8})
+    d = start(to_tensor(image), views_plan(r, net, 1, torch.device("cpu")), net, 1)
+    (spectrum,) = d.p.tensors
+    views, batch = draw(d)
+    assert sorted(set(d.routes)) == [0, 1]  # this seed draws views for both classes
+    acts = {"logits": net.module(net.normalise(batch))}
+    values = score(d, acts, views)
+    for c in (0, 1):
+        spectrum.grad = None
+        mine = [i for i, k in enumerate(d.routes) if k == c]
+        values[mine].sum().backward(retain_graph=True)
+        grad = spectrum.grad.flatten(1).abs().sum(1)
+        assert grad[c] > 0 and grad[1 - c] == 0, (c, grad)
+    # the routed pictures are the picture: the same pixels as the unrouted batch
+    with torch.no_grad():
+        from dreamer import param as prm
+        from dreamer.transform import view_batch
+        whole = view_batch(prm.compose(d.work, r.strength * d.p.detail()), views, d.size, r.view_samples)
+    assert torch.allclose(batch, whole, atol=1e-6)
+
+
+def test_routed_mutants_are_seeded_and_come_out_batched_as_alone(net):
+    from dreamer.render_batch import dream_batch
+
+    a, b = half_busy(seed=8), half_busy(busy_left=False, seed=9)
+    ra = Recipe(classes={"goldfish": 1.0, "stingray": 1.0}, hybrid_routed=True, **FAST)
+    rb = ra.replace(seed=5, classes={"tench": 1.0, "goldfish": 1.0, "7": 1.0})
+    alone = [dream(a, ra, net=net), dream(b, rb, net=net)]
+    assert np.array_equal(np.asarray(alone[0]), np.asarray(dream(a, ra, net=net)))
+    assert not np.array_equal(np.asarray(alone[0]), np.asarray(dream(a, ra.replace(hybrid_routed=False), net=net)))
+    for pic, own in zip(dream_batch([a, b], [ra, rb], net=net), alone):
+        assert np.abs(np.asarray(pic, dtype=int) - np.asarray(own, dtype=int)).max() <= 1
