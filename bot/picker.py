@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
-    from bot.config_sections import PickerSection
+    from bot.config.sections import PickerSection
     from models.labels import Labels
 
 MAX_DRAWS = 2000

@@ -29,7 +29,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import logs
-from bot.cron import crontab_trigger, make_trigger
+from bot.config.cron import crontab_trigger, make_trigger
 from bot.config import Config, ConfigError, ScheduleSection, load_config, only_outbox
 from bot.folders import made_line, make_missing
 from bot.pipeline import BuildError, Pipeline, build_parts

@@ -13,7 +13,7 @@ import pytest
 import dreamer
 from bot import queue
 from bot.config import load_config
-from bot.queue_bot import RemoteRender
+from bot.queue.remote import RemoteRender
 from bot_helpers import photo_bytes, tiny_config, write_photo
 from dreamer.places_measure import measure_places
 

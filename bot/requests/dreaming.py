@@ -1,4 +1,4 @@
-"""A request's picture or dive, made through bot/render.py (the worker holds no tensor code)
+"""A request's picture or dive, made through bot/render/renderer.py (the worker holds no tensor code)
 and kept private: a requester's photo may have been sent privately, so its dream is for the
 bot's user alone (data_dir/requests, mode 0600)."""
 from __future__ import annotations

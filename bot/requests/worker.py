@@ -18,7 +18,7 @@ cycle) defers a reply without counting an attempt.
 Crashes: `busy` marks the step in progress; the first tick of a worker counts a crash for
 each request a dead process left busy, and resumes it. The same request killing the bot
 `bot.crash_limit` times in a row gets an apology (while dreaming) or is given up (while
-replying). The worker holds no tensor code: it dreams through dreaming.py (bot/render.py).
+replying). The worker holds no tensor code: it dreams through dreaming.py (bot/render/renderer.py).
 A remix (a reply to one of the bot's posts, remix.py) is a request like any other, with
 `remix_of` set: its photo is the one the bot kept for that post, its classes from the reply.
 """

@@ -1,4 +1,4 @@
-"""Sweeping the render queue (bot/queue.py): what dead processes left.
+"""Sweeping the render queue (bot/queue/render_queue.py): what dead processes left.
 
 A job whose waiter stopped (the bot was killed: its cleanup never ran) is an orphan: `sweep`
 removes its job, pictures (in the queue's storage or the shared dir), output and lease. Dead

@@ -1,6 +1,6 @@
 """Config checks beyond the schema, in one pass: what the file says that cannot work.
 
-`load_config` (bot/config.py) runs `after_schema` on a config that validated and
+`load_config` (bot/config/load.py) runs `after_schema` on a config that validated and
 `without_schema` on one that did not, so a single run lists the schema errors *and* unknown
 class names, recipe values, models, NUL characters and cross-section rules of every section
 that could be read. `environment_problems` checks what lies outside the file (the data folder,
@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
-from bot.config_recipe import build_recipe, recipe_problem
-from bot.config_sections import Config, picker_problems
-from bot.config_services import SECRET_FIELDS
-from bot.cron import make_trigger
+from bot.config.recipe import build_recipe, recipe_problem
+from bot.config.sections import Config, picker_problems
+from bot.config.services import SECRET_FIELDS
+from bot.config.cron import make_trigger
 from bot.folders import data_dir_problem, source_problems, writable_dir_problem, written_dirs
 
 

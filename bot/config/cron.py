@@ -15,7 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 if TYPE_CHECKING:
-    from bot.config_sections import ScheduleSection
+    from bot.config.sections import ScheduleSection
 
 _NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 

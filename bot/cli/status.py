@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def open_store(cfg: "Config", dry_run: bool = False):
     """The bot's store (a dry run's own with `dry_run`)."""
-    from bot.dryrun import store_path
+    from bot.config.dryrun import store_path
     from bot.store import Store
 
     return Store(store_path(cfg, dry_run))
@@ -67,7 +67,7 @@ def show_status(cfg: "Config", out: TextIO) -> int:
         p("sources seen: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none"))
         _request_status(cfg, store, p)
         _poll_status(cfg, store, p)
-        from bot.report import print_recovery
+        from bot.cli.report import print_recovery
 
         print_recovery(store, p)
     _render_queue_status(cfg, p)
@@ -100,8 +100,8 @@ def show_status(cfg: "Config", out: TextIO) -> int:
 
 def _running(cfg, store) -> tuple[dict | None, str]:
     """The scheduler's record if a bot is running on this data dir (a dry run keeps its own)."""
-    from bot.dryrun import store_path
-    from bot.queue_sweep import process_alive
+    from bot.config.dryrun import store_path
+    from bot.queue.sweep import process_alive
 
     for dry in (False, True):
         if dry:
@@ -150,10 +150,10 @@ def _render_queue_status(cfg, p) -> None:
     import time as _time
 
     from bot.queue import QueueSettings, RenderQueue
-    from bot.queue_bot import queue_status
+    from bot.queue.remote import queue_status
 
     s = QueueSettings.from_config(cfg)
-    from bot.config_check import shown_url
+    from bot.config.check import shown_url
 
     where = shown_url(cfg.queue.url) if cfg.queue.url else f"embedded ({s.sqlite_path})"
     if not cfg.queue.url and not s.sqlite_path.exists():

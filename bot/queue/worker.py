@@ -1,4 +1,4 @@
-"""A render worker's identity, counters and leases (bot/queue.py), written to the queue's
+"""A render worker's identity, counters and leases (bot/queue/render_queue.py), written to the queue's
 storage: `status` reads the record, the waiting bot reads the leases. A heartbeat thread
 renews both; a lease not renewed means the worker died and its job goes to another."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from bot.queue_sweep import start_sweeper
+from bot.queue.sweep import start_sweeper
 
 if TYPE_CHECKING:
     from bot.queue import RenderQueue

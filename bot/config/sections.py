@@ -1,8 +1,8 @@
 """The sections of the bot's TOML config as pydantic models, and `Config`, the whole file.
-What the bot talks to (publishers, admin, fetch, requests, queue) is bot/config_services.py.
+What the bot talks to (publishers, admin, fetch, requests, queue) is bot/config/services.py.
 
-Loading a file (and the one-line errors) is bot/config.py; checks across sections and
-outside the file are bot/config_check.py.
+Loading a file (and the one-line errors) is bot/config/load.py; checks across sections and
+outside the file are bot/config/check.py.
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal, Union
 from dreamer import Recipe
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
-from bot.config_polls import PollsSection
-from bot.config_recipe import build_recipe
-from bot.config_services import (
+from bot.config.polls import PollsSection
+from bot.config.recipe import build_recipe
+from bot.config.services import (
     AdminSection, FetchSection, PublishersSection, QueueSection, RequestsSection, Section, http_url,
 )
 
@@ -62,7 +62,7 @@ class ScheduleSection(Section):
     def _cron(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        from bot.cron import crontab_trigger
+        from bot.config.cron import crontab_trigger
 
         try:
             crontab_trigger(v, "UTC")
