@@ -29,7 +29,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import logs
-from bot.config.cron import crontab_trigger, make_trigger
+from bot.config.cron import crontab_trigger
 from bot.config import Config, ConfigError, ScheduleSection, load_config, only_outbox
 from bot.folders import made_line, make_missing
 from bot.pipeline import BuildError, Pipeline, build_parts
@@ -121,7 +121,7 @@ class BotRunner:
         if catch_up:
             log.warning("the last cycle did not finish (the bot was stopped or died); running it again now")
         self._cycle_job = self.scheduler.add_job(
-            self._run_cycle, make_trigger(s), id=CYCLE_JOB, name="dream cycle", replace_existing=True,
+            self._run_cycle, s.trigger(), id=CYCLE_JOB, name="dream cycle", replace_existing=True,
             max_instances=1, coalesce=s.coalesce, misfire_grace_time=s.misfire_grace_seconds, **extra,
         )
 
@@ -250,7 +250,7 @@ class BotRunner:
         if new.schedule != old.schedule:
             s = new.schedule
             self.scheduler.modify_job(CYCLE_JOB, coalesce=s.coalesce, misfire_grace_time=s.misfire_grace_seconds)
-            self._cycle_job = self.scheduler.reschedule_job(CYCLE_JOB, trigger=make_trigger(s))
+            self._cycle_job = self.scheduler.reschedule_job(CYCLE_JOB, trigger=s.trigger())
         self.cfg = new
         if new.bot.reload_check_seconds != old.bot.reload_check_seconds:
             self._add_reload_job()

@@ -34,7 +34,6 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +46,7 @@ from huey.consumer import Consumer
 
 from bot import failpoints
 from bot.folders import private_dir, private_file
+from bot.queue.settings import QueueSettings
 from bot.queue.sweep import process_alive
 from bot.queue.worker import WorkerState
 from bot.queue.wire import JsonSerializer, job_id_ok, picture_key
@@ -82,33 +82,6 @@ class RenderFailed(Exception):
 
 class _Transient(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class QueueSettings:
-    url: str | None
-    sqlite_path: Path
-    shared_dir: Path | None
-    picture_cap: int
-    lease_seconds: float
-    max_retries: int
-    retry_delay: float
-    render_timeout: float
-    parallel: int
-    batch: int = 1  # jobs a worker dreams in one net batch (bot/render/batcher.py)
-    batch_wait: float = 0.5
-
-    @classmethod
-    def from_config(cls, cfg: "Config") -> "QueueSettings":
-        q = cfg.queue
-        return cls(
-            url=q.url, sqlite_path=cfg.data_dir / "queue.db",
-            shared_dir=cfg.resolve(q.shared_dir) if q.shared_dir else None,
-            picture_cap=int(q.picture_cap_mb * 1_000_000), lease_seconds=q.lease_seconds,
-            max_retries=q.max_retries, retry_delay=q.retry_delay_seconds,
-            render_timeout=q.render_timeout_minutes * 60, parallel=q.parallel,
-            batch=q.batch, batch_wait=q.batch_wait_seconds,
-        )
 
 
 class RenderQueue:

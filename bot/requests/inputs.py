@@ -7,7 +7,10 @@ import io
 import random
 from typing import TYPE_CHECKING, Any, Mapping
 
+from bot.picker import human_name, pool
+from bot.picker import labels as picker_labels
 from bot.publishers.base import PublishError
+from bot.sources.fetch import FetchError, FetchPolicy, fetch
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -28,8 +31,6 @@ class Refuse(Exception):
 
 def classes(cfg: "Config", parsed: Any, rng: random.Random) -> tuple[list[str], tuple[list[str], list[float]]]:
     """(human names, (class terms, weights)) for a parsed request."""
-    from bot.picker import human_name, pool
-
     lab = labels()
     denied = set()
     for term in cfg.picker.deny:
@@ -71,8 +72,6 @@ def load(cfg: "Config", url: str) -> Any:
     download failed in a way a retry may fix."""
     from PIL import Image
 
-    from bot.sources.fetch import FetchError, FetchPolicy, fetch
-
     policy = FetchPolicy.from_config(cfg.fetch)
     try:
         got = fetch(url, policy)
@@ -108,6 +107,4 @@ def first_image(status: Mapping[str, Any]) -> str | None:
 
 
 def labels():
-    from bot.picker import labels as picker_labels
-
     return picker_labels()

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
+from bot.picker import human_name
+
 if TYPE_CHECKING:
     from models.labels import Labels
 
@@ -350,6 +352,4 @@ def _resolves(term: str, labels: "Labels") -> bool:
 
 
 def _human(i: int, labels: "Labels") -> str:
-    from bot.picker import human_name
-
     return human_name(i, labels)
