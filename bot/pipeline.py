@@ -21,6 +21,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -28,10 +29,10 @@ from dreamer import Recipe
 from filelock import FileLock, Timeout
 
 from bot import failpoints, kept_photos, logs, notify
-from bot.caption import inert, make_caption
+from bot.caption import dive_alt, inert, make_caption
 from bot.picker import Combo, Picker, PickError
 from bot.polls import PollRunner, build_polls
-from bot.posting import publish_row
+from bot.posting import Outcome, publish_row
 from bot.publishers.base import Publisher, PublishError
 from bot.publishers.outbox import OutboxPublisher, save_source_photo
 from bot.render import Renderer, RenderFn, as_renderer, dive_renderer, is_engine_error, make_dive, make_dream
@@ -46,6 +47,11 @@ log = logging.getLogger("bot.pipeline")
 
 _DREAM_NAME = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}\.(png|json)")  # what _new_dream writes
 _DIVE_PARTS = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}\.mp4\.parts")  # a dive's keyframes while it is made
+
+
+class Run(Enum):  # what holds a pipeline's lock: a cycle waits for a retry run, never the reverse
+    CYCLE = "a cycle"
+    RETRY = "a retry"
 
 
 class BuildError(Exception):
@@ -69,7 +75,7 @@ class CycleResult:
     outcome: str  # posted | idle | failed | skipped
     message: str
     dream_id: int | None = None
-    posts: dict[str, str] = field(default_factory=dict)  # publisher -> state
+    posts: dict[str, Outcome] = field(default_factory=dict)  # publisher -> what became of its post
     errors: list[str] = field(default_factory=list)
 
 
@@ -135,7 +141,7 @@ class Pipeline:
         self.renderer = as_renderer(render)
         self.rng = rng or random.Random()
         self._lock = threading.Lock()
-        self._doing = ""  # "a cycle" or "a retry": what holds _lock
+        self._doing: Run | None = None  # what holds _lock
         self._next_source = 0
 
     def wait_idle(self, timeout: float) -> bool:
@@ -147,22 +153,22 @@ class Pipeline:
 
     # --- one cycle -------------------------------------------------------------------------
     def run_cycle(self) -> CycleResult:
-        return self._locked(self._cycle, "a cycle")  # waits for a retry run, never for a cycle
+        return self._locked(self._cycle, Run.CYCLE)  # waits for a retry run, never for a cycle
 
     def retry_due(self) -> CycleResult:
         """Between cycles: pick up what a dead process left and retry the posts whose backoff
         is over (no new dream). Skipped while a cycle runs."""
-        return self._locked(self._retries, "a retry", quiet=True)
+        return self._locked(self._retries, Run.RETRY, quiet=True)
 
-    def _locked(self, fn: Callable[[Parts], CycleResult], what: str, quiet: bool = False) -> CycleResult:
-        level = logging.DEBUG if quiet else logging.WARNING
+    def _locked(self, fn: Callable[[Parts], CycleResult], run: Run, quiet: bool = False) -> CycleResult:
+        level, what = logging.DEBUG if quiet else logging.WARNING, run.value
         got = self._lock.acquire(blocking=False)
-        if not got and what == "a cycle" and self._doing == "a retry":
+        if not got and run is Run.CYCLE and self._doing is Run.RETRY:
             got = self._lock.acquire(timeout=3600)  # retries are short; a cycle must not be lost to one
         if not got:
             log.log(level, "%s was skipped: a cycle is still running", what)
             return CycleResult("skipped", "a cycle is still running")
-        self._doing = what
+        self._doing = run
         try:
             with _file_lock(self.data_dir / "bot.lock") as locked:
                 if not locked:
@@ -170,7 +176,7 @@ class Pipeline:
                     return CycleResult("skipped", "another bot process holds the lock")
                 return fn(self.parts)
         finally:
-            self._doing = ""
+            self._doing = None
             self._lock.release()
 
     def _cycle(self, parts: Parts) -> CycleResult:
@@ -228,9 +234,9 @@ class Pipeline:
             log.info("retrying post of dream %d on %s (state %s; %d attempt(s), %d failure(s) in a row)",
                      row.dream_id, row.publisher, row.state, row.attempts, row.failures)
             state = self._publish(row, parts)
-            if state == "confirmed":
+            if state == Outcome.CONFIRMED:
                 done.append(f"{row.publisher} dream {row.dream_id}")
-            elif state == "waiting":
+            elif state == Outcome.WAITING:
                 waiting.append(f"{row.publisher} dream {row.dream_id}")
             else:
                 result.errors.append(f"{row.publisher}: dream {row.dream_id} still not posted")
@@ -240,10 +246,9 @@ class Pipeline:
         if waiting:
             result.message = "; ".join(filter(None, [result.message, "waiting for rate limits: " + ", ".join(waiting)]))
 
-    def _publish(self, row: "PostRow", parts: Parts) -> str:
-        cfg = parts.cfg.bot
+    def _publish(self, row: "PostRow", parts: Parts) -> Outcome:
         return publish_row(self.store, parts.publishers.get(row.publisher), row, Backoff.from_config(parts.cfg),
-                           cfg.max_attempts)
+                           parts.cfg.bot.max_attempts)
 
     def _new_dream(self, parts: Parts, result: CycleResult) -> None:
         item, source_errors = self._next_item(parts)
@@ -330,10 +335,10 @@ class Pipeline:
         for name in parts.publishers:
             state = self._publish(store.post(dream_id, name), parts)
             result.posts[name] = state
-            if state not in ("confirmed", "waiting"):
-                result.errors.append(f"{name}: not posted" + (" (will retry)" if state == "failed" else ""))
+            if state not in (Outcome.CONFIRMED, Outcome.WAITING):
+                result.errors.append(f"{name}: not posted" + (" (will retry)" if state == Outcome.FAILED else ""))
         if result.outcome != "posted":
-            result.outcome = "posted" if "confirmed" in result.posts.values() or not result.posts else "waiting"
+            result.outcome = "posted" if Outcome.CONFIRMED in result.posts.values() or not result.posts else "waiting"
         made = f"dream {dream_id}: {' × '.join(names)}; " + ", ".join(f"{k} {v}" for k, v in result.posts.items())
         result.message = f"{result.message}; {made}" if result.message else made
 
@@ -354,12 +359,6 @@ class Pipeline:
                 self._next_source = (i + 1) % n
                 return item, errors
         return None, errors
-
-
-def dive_alt(alt: str, seconds: float) -> str:
-    """A picture's alt text made a video's: say first that it moves, and for how long."""
-    n = max(1, round(seconds))
-    return f"Video, {n} second{'' if n == 1 else 's'}, zooming slowly into a dream. {alt}"
 
 
 def _drop_stray_dreams(store: "Store", folder: Path) -> None:

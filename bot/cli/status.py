@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, TextIO
 
+from bot.store.posts import PostState
+
 if TYPE_CHECKING:
     from bot.config import Config
 
@@ -53,7 +55,8 @@ def show_status(cfg: "Config", out: TextIO) -> int:
         for name in sorted(set(summary) | set(cfg.enabled_publishers())):
             info = summary.get(name, {"counts": {}, "last": None})
             counts = info["counts"]
-            text = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("confirmed", "pending", "intended", "failed"))
+            text = ", ".join(f"{counts.get(s, 0)} {s}" for s in (PostState.CONFIRMED, PostState.PENDING,
+                                                                 PostState.INTENDED, PostState.FAILED))
             enabled = "" if name in cfg.enabled_publishers() else " (disabled)"
             p(f"  {name}{enabled}: {text}")
             if info["last"]:
