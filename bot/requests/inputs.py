@@ -12,6 +12,8 @@ from bot.picker import labels as picker_labels
 from bot.publishers.base import PublishError
 from bot.sources.fetch import FetchError, FetchPolicy, fetch
 
+from .replies import Refusal
+
 if TYPE_CHECKING:
     from bot.config import Config
 
@@ -23,7 +25,7 @@ IMAGE_TYPES = ("image",)
 class Refuse(Exception):
     """This request gets a refusal reply; `kind` picks the text (see replies.refusal_text)."""
 
-    def __init__(self, kind: str, **details: Any):
+    def __init__(self, kind: Refusal, **details: Any):
         super().__init__(kind)
         self.kind = kind
         self.details = details
@@ -37,7 +39,7 @@ def classes(cfg: "Config", parsed: Any, rng: random.Random) -> tuple[list[str], 
         denied.update(lab.resolve(term))
     for w in parsed.wishes:
         if w.class_id in denied:
-            raise Refuse("denied", term=w.name)
+            raise Refuse(Refusal.DENIED, term=w.name)
     ids = [w.class_id for w in parsed.wishes]
     weights = [w.weight for w in parsed.wishes]
     if parsed.random_count:
@@ -64,7 +66,7 @@ def image_url(cfg: "Config", client: "RequestsClient", status: Mapping[str, Any]
                 url = first_image(parent)
                 if url:
                     return url
-    raise Refuse("no_image")
+    raise Refuse(Refusal.NO_IMAGE)
 
 
 def load(cfg: "Config", url: str) -> Any:
@@ -77,26 +79,26 @@ def load(cfg: "Config", url: str) -> Any:
         got = fetch(url, policy)
     except FetchError as exc:
         if "fetch.max_bytes" in str(exc):
-            raise Refuse("too_big", detail=f"more than {policy.max_bytes // 1_000_000} MB") from None
+            raise Refuse(Refusal.TOO_BIG, detail=f"more than {policy.max_bytes // 1_000_000} MB") from None
         raise PublishError(f"could not download the request's image: {exc}", transient=True) from None
     try:
         with Image.open(io.BytesIO(got.data)) as probe:
             w, h = probe.size
     except Exception:
-        raise Refuse("bad_image", detail="it is not a picture I can read") from None
+        raise Refuse(Refusal.BAD_IMAGE, detail="it is not a picture I can read") from None
     if w * h > cfg.requests.max_image_pixels:
-        raise Refuse("too_big", detail=f"{w}×{h} pixels; at most {cfg.requests.max_image_pixels:,}")
+        raise Refuse(Refusal.TOO_BIG, detail=f"{w}×{h} pixels; at most {cfg.requests.max_image_pixels:,}")
     import dreamer
 
     try:
         dreamer.check_shape(w, h, what="it")  # the engine's limit on thin strips
     except dreamer.ImageError as exc:
-        raise Refuse("bad_image", detail=str(exc)) from None
+        raise Refuse(Refusal.BAD_IMAGE, detail=str(exc)) from None
     try:
         return dreamer.load_image(got.data, name="your image",
                                   bomb_pixels=max(cfg.requests.max_image_pixels, 1))
     except dreamer.ImageError:
-        raise Refuse("bad_image", detail="it is damaged or not a photo format I know") from None
+        raise Refuse(Refusal.BAD_IMAGE, detail="it is damaged or not a photo format I know") from None
 
 
 def first_image(status: Mapping[str, Any]) -> str | None:
