@@ -9,7 +9,7 @@ posts it on every enabled publisher. `retry_due` does the middle part alone, bet
 Only one of them runs at a time: a thread lock within the process and a lock file in the
 data dir across processes (`--once` beside a running bot).
 A failure is logged and stored; it never stops the next cycle. See bot/notify.py for what
-the admin is told.
+the admin is told, and bot/parts.py for the parts a cycle is built from.
 """
 from __future__ import annotations
 
@@ -23,24 +23,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from dreamer import Recipe
 from filelock import FileLock, Timeout
 
 from bot import failpoints, kept_photos, logs, notify
 from bot.caption import dive_alt, inert, make_caption
-from bot.picker import Combo, Picker, PickError
-from bot.polls import PollRunner, build_polls
+from bot.parts import Parts
+from bot.picker import Combo, PickError
 from bot.posting import Outcome, publish_row
-from bot.publishers.base import Publisher, PublishError
-from bot.publishers.outbox import OutboxPublisher, save_source_photo
+from bot.publishers.base import PublishError
+from bot.publishers.outbox import save_source_photo
 from bot.render import Renderer, RenderFn, as_renderer, dive_renderer, is_engine_error, make_dive, make_dream
 from bot.retry import Backoff
-from bot.sources import Source, SourceError, SourceItem, build_sources
+from bot.sources import SourceError, SourceItem
 
 if TYPE_CHECKING:
-    from bot.config import Config
     from bot.store import PostRow, Store
 
 log = logging.getLogger("bot.pipeline")
@@ -54,22 +52,6 @@ class Run(Enum):  # what holds a pipeline's lock: a cycle waits for a retry run,
     RETRY = "a retry"
 
 
-class BuildError(Exception):
-    """The config is valid but a part cannot be built (e.g. a publisher library is missing)."""
-
-
-@dataclass
-class Parts:
-    """Everything a cycle needs that comes from the config; swapped whole on hot reload."""
-
-    cfg: "Config"
-    sources: list[Source]
-    picker: Picker
-    recipe: Recipe  # without classes
-    publishers: dict[str, Publisher]
-    polls: PollRunner | None = None  # [polls]: the poll for the next mutant
-
-
 @dataclass
 class CycleResult:
     outcome: str  # posted | idle | failed | skipped
@@ -77,52 +59,6 @@ class CycleResult:
     dream_id: int | None = None
     posts: dict[str, Outcome] = field(default_factory=dict)  # publisher -> what became of its post
     errors: list[str] = field(default_factory=list)
-
-
-def build_publishers(cfg: "Config", store: "Store | None" = None) -> dict[str, Publisher]:
-    pubs: dict[str, Publisher] = {}
-    p = cfg.publishers
-    shared: dict[str, Any] = {} if store is None else {"limits": store}  # rate limits for every process
-    if p.outbox.enabled:
-        pubs["outbox"] = OutboxPublisher(cfg.outbox_dir, title=cfg.bot.name)
-    try:
-        if p.mastodon.enabled:
-            # Imported only when enabled, so a demo needs none of the platform libraries.
-            from bot.publishers.mastodon import MastodonPublisher
-            from bot.publishers.mastodon_api import MastodonApi
-
-            m = p.mastodon
-            pubs["mastodon"] = MastodonPublisher(MastodonApi.from_config(cfg, store), visibility=m.visibility,
-                                                 language=m.language, spoiler_text=m.spoiler_text)
-        if p.tumblr.enabled:
-            from bot.publishers.tumblr import TumblrPublisher
-
-            t = p.tumblr
-            extra: dict[str, Any] = dict(shared)
-            if store is not None:
-                extra["posts_today"] = lambda: store.confirmed_today("tumblr")
-                extra["videos_today"] = lambda: store.confirmed_videos_today("tumblr")
-            pubs["tumblr"] = TumblrPublisher(
-                t.blog, cfg.secret("tumblr.consumer_key"), cfg.secret("tumblr.consumer_secret"),
-                cfg.secret("tumblr.oauth_token"), cfg.secret("tumblr.oauth_secret"),
-                state=t.state, timeout=t.timeout, **extra,
-            )
-    except ImportError as exc:
-        raise BuildError(f"a publisher cannot be loaded: {exc}") from None
-    except KeyError as exc:
-        raise BuildError(f"secret {exc} was not loaded (was the config read with need_secrets=False?)") from None
-    return pubs
-
-
-def build_parts(cfg: "Config", store: "Store | None" = None) -> Parts:
-    try:
-        picker, publishers = Picker(cfg.picker), build_publishers(cfg, store)
-        return Parts(cfg=cfg, sources=build_sources(cfg), picker=picker, recipe=cfg.base_recipe(),
-                     publishers=publishers, polls=build_polls(cfg, store, publishers, picker))
-    except BuildError:
-        raise
-    except Exception as exc:  # a bug or environment problem; reported, never half-applied
-        raise BuildError(logs.redact(f"{type(exc).__name__}: {exc}")) from None
 
 
 class Pipeline:

@@ -30,9 +30,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import logs
 from bot.config.cron import crontab_trigger
-from bot.config import Config, ConfigError, ScheduleSection, load_config, only_outbox
+from bot.config import Config, ConfigError, ScheduleSection, load_config
 from bot.folders import made_line, make_missing
-from bot.pipeline import BuildError, Pipeline, build_parts
+from bot.parts import BuildError, build_parts
+from bot.pipeline import Pipeline
 from bot.render import Renderer, RenderFn
 from bot.store import Store
 
@@ -78,7 +79,7 @@ class BotRunner:
         self.dry_run = dry_run
         self.store = store
         self.pipeline = pipeline or Pipeline(
-            build_parts(only_outbox(cfg) if dry_run else cfg, store), store, render=render)
+            build_parts(cfg, store, dry_run=dry_run), store, render=render)
         cls = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler: BaseScheduler = cls(timezone=ZoneInfo(cfg.schedule.timezone))
         self._stamp = _stamp(cfg.path)
@@ -229,9 +230,8 @@ class BotRunner:
         return self.apply(new)
 
     def apply(self, new: Config) -> bool:
-        effective = only_outbox(new) if self.dry_run else new
         try:
-            parts = build_parts(effective, self.store)
+            parts = build_parts(new, self.store, dry_run=self.dry_run)
         except BuildError as exc:
             log.error("config %s is valid but cannot be applied (%s); keeping the running config", new.path, exc)
             return False

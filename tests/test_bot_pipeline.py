@@ -17,7 +17,8 @@ import pytest
 
 from bot import cli, logs
 from bot.config import load_config
-from bot.pipeline import Parts, Pipeline, _file_lock, build_parts
+from bot.parts import Parts, build_parts
+from bot.pipeline import Pipeline, _file_lock
 from bot.publishers.base import PublishError
 from bot.publishers.outbox import OutboxPublisher
 from bot.store import Store
@@ -337,7 +338,8 @@ CRASHER = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, {root!r})
     from bot.config import load_config
-    from bot.pipeline import Pipeline, build_parts
+    from bot.parts import build_parts
+    from bot.pipeline import Pipeline
     from bot.publishers.outbox import OutboxPublisher
     from bot.store import Store
 

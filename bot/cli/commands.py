@@ -198,8 +198,8 @@ def _init(cfg, args, out: TextIO) -> int:
 
 
 def _run(cfg, args, render, out: TextIO) -> int:
-    from bot.config import only_outbox
-    from bot.pipeline import BuildError, Pipeline, build_parts
+    from bot.parts import BuildError, build_parts
+    from bot.pipeline import Pipeline
     from bot.cli.status import open_store
     from bot.store import StoreError
 
@@ -222,10 +222,9 @@ def _run(cfg, args, render, out: TextIO) -> int:
 
     for line in security_warnings(cfg):
         log.warning("%s", line)
-    effective = only_outbox(cfg) if args.dry_run else cfg
     try:
         store = open_store(cfg, args.dry_run)  # a dry run uses up no photo of the real bot
-        parts = build_parts(effective, store)
+        parts = build_parts(cfg, store, dry_run=args.dry_run)
     except (StoreError, BuildError) as exc:
         print(f"{args.config}: cannot start: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, BuildError) else 1
@@ -239,7 +238,7 @@ def _run(cfg, args, render, out: TextIO) -> int:
             result = Pipeline(parts, store, data_dir=cfg.data_dir, render=render).run_cycle()
             print(f"{result.outcome}: {result.message}", file=out)
             if "outbox" in parts.publishers and result.dream_id:
-                print(f"outbox: {(effective.outbox_dir / 'index.html')}", file=out)
+                print(f"outbox: {(parts.cfg.outbox_dir / 'index.html')}", file=out)
             return 1 if result.outcome == "failed" else 0
         try:
             render, consumer = _queue_render(cfg, render)
