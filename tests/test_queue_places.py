@@ -87,7 +87,7 @@ def test_a_plain_render_function_gives_no_places(serve):
 
 def test_the_scheduled_bot_through_its_embedded_queue_says_where_they_grew(tmp_path):
     # `run_bot.py` (not --once) renders through the embedded queue: _queue_render's renderer
-    from bot.cli import _queue_render
+    from bot.cli.commands import _queue_render
     from bot.parts import build_parts
     from bot.pipeline import Pipeline
     from bot.store import Store
