@@ -34,7 +34,7 @@ from bot.picker import Combo, PickError
 from bot.posting import Outcome, publish_row
 from bot.publishers.base import PublishError
 from bot.publishers.outbox import save_source_photo
-from bot.render import Renderer, RenderFn, as_renderer, dive_renderer, is_engine_error, make_dive, make_dream
+from bot.render import DiveSpec, Renderer, RenderFn, Work, as_renderer, is_engine_error, make
 from bot.retry import Backoff
 from bot.sources import SourceError, SourceItem
 
@@ -213,34 +213,27 @@ class Pipeline:
             labels = parts.picker.labels
             names = combo.names(labels)
             failpoints.hit("dream")  # tests: die with the photo taken and no dream yet
-            video = None
-            if dive_row is None and cfg.dive.is_due(store.count_dreams()) and item.sha256:
+            if dive_row is None:  # a new dream: a dive when one is due, else a still
                 post_key = store.new_post_key()
-                stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-                video = self.data_dir / "dreams" / f"{stamp}-{post_key[:8]}.mp4"
-                dive_row = store.start_dive(
-                    sha256=item.sha256, post_key=post_key, seed=combo.seed, combo_key=combo.key,
-                    classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)], video_path=video)
-            places = None  # a dive's creatures move: its alt text says where none grew
-            if dive_row is not None:
-                post_key, video = dive_row.post_key, dive_row.video_path
-                log.info("diving into %s with %s from %s", " × ".join(names),
-                         item.credit.title or item.url or "a photo", item.source)
-                made = make_dive(dive_renderer(self.renderer), item.image, cfg.dive.recipe(parts.recipe),
-                                 classes=combo.recipe_classes(labels), seed=combo.seed, video=video,
-                                 settings=cfg.dive.settings(), info={"class_names": names})
-                recipe, path = made.recipe, made.poster
-                log.info("dive %s made: %d frames at %d fps, %dx%d%s", video.name, made.frames, made.fps,
-                         *made.size, f" (resumed at frame {made.resumed_at})" if made.resumed_at else "")
+                stem = self.data_dir / "dreams" / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{post_key[:8]}"
+                if cfg.dive.is_due(store.count_dreams()) and item.sha256:
+                    dive_row = store.start_dive(
+                        sha256=item.sha256, post_key=post_key, seed=combo.seed, combo_key=combo.key,
+                        classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)],
+                        video_path=stem.with_suffix(".mp4"))
             else:
-                log.info("dreaming %s into %s from %s", " × ".join(names), item.credit.title or item.url or "a photo",
-                         item.source)
-                post_key = store.new_post_key()
-                stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-                path = self.data_dir / "dreams" / f"{stamp}-{post_key[:8]}.png"
-                picture = make_dream(self.renderer, item.image, parts.recipe, classes=combo.recipe_classes(labels),
-                                     seed=combo.seed, path=path)
-                recipe, places = picture.recipe, picture.places
+                post_key, stem = dive_row.post_key, dive_row.video_path.with_suffix("")
+            dive = None if dive_row is None else DiveSpec(cfg.dive.settings(), {"class_names": names})
+            log.info("diving into %s with %s from %s" if dive else "dreaming %s into %s from %s", " × ".join(names),
+                     item.credit.title or item.url or "a photo", item.source)
+            made = make(self.renderer, Work(item.image, combo.recipe_classes(labels), combo.seed,
+                                            cfg.dive.recipe(parts.recipe) if dive else parts.recipe, stem, dive))
+            video = None if dive is None else stem.with_suffix(".mp4")
+            if made.dive is not None and video is not None:
+                d = made.dive
+                log.info("dive %s made: %d frames at %d fps, %dx%d%s", video.name, d.frames, d.fps, *d.size,
+                         f" (resumed at frame {d.resumed_at})" if d.resumed_at else "")
+            recipe, path, places = made.recipe, made.picture, made.places  # a dive's creatures move: no places
             save_source_photo(item.image, path)  # the gallery's "before"
             kept = kept_photos.keep(cfg, item.image, post_key, self.data_dir)  # for remixes by reply
             caption = make_caption(
@@ -248,7 +241,7 @@ class Pipeline:
                 description=item.description, model=recipe.model, seed=combo.seed,
                 places=places, names=dict(zip(combo.class_ids, names)), language=cfg.publishers.mastodon.language,
             )
-            alt_text = caption.alt_text if video is None else dive_alt(caption.alt_text, made.duration)
+            alt_text = caption.alt_text if made.dive is None else dive_alt(caption.alt_text, made.dive.duration)
         except Exception as exc:
             why = logs.redact(f"{type(exc).__name__}: {exc}")
             if dive_row is not None:

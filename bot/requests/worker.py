@@ -217,9 +217,10 @@ class RequestWorker:
                                       classes_json=json.dumps([list(c) for c in zip(terms[0], names, terms[1])]))
             image = mix.photo(self.cfg) if mix else inputs.load(self.cfg, image_url)
             base = mix.recipe(self.cfg) if mix else None
-            made = (dreaming.dive(self.cfg, self.renderer, image, terms, row.reply_key, base=base) if row.kind == "dive"
-                    else dreaming.dream(self.cfg, self.store, self.renderer, image, terms, row.reply_key, base=base,
-                                        seed=mix.seed if mix else self.rng.randrange(2**31)))
+            dive = row.kind == "dive"  # its seed is the request's; a still's is drawn here
+            made = dreaming.dream(self.store, self.renderer, dreaming.work(
+                self.cfg, image, terms, row.reply_key, dive=dive, base=base,
+                seed=None if dive else mix.seed if mix else self.rng.randrange(2**31)))
         except Drop as exc:
             row = self.store.update_request(row.id, state=S.IGNORED, refusal=str(exc), busy=None)
             log.info("request %s dropped: %s", row.status_id, exc)
@@ -230,7 +231,7 @@ class RequestWorker:
             return self._refuse(row, exc.kind, **exc.details)
         text = replies.reply_text(row.acct, names, post_ref(row.reply_key), dive=row.kind == "dive",
                                   form=mix and mix.form, tweaks=mix.tweaks if mix else (), left_out=parsed.left_out)
-        row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(made.path), reply_text=text,
+        row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(made.video or made.picture), reply_text=text,
                                         error=None, busy=None, crashes=0,
                                         recipe_json=json.dumps(made.recipe.to_dict()) if mix else None)
         log.info("request %s dreamt: %s", row.status_id, " × ".join(names))
