@@ -167,7 +167,7 @@ def done(tmp_path: Path, srv, asked, photos: int) -> bool:
 
 def tally(tmp_path: Path, srv, asked, photos: int, path: Path):
     from bot import queue
-    from bot.queue_sweep import orphans
+    from bot.queue.sweep import orphans
     from bot.config import load_config
     from bot.publishers.marker import contains_ref, post_ref
     from bot.publishers.mastodon_text import html_to_text

@@ -64,7 +64,7 @@ def throughput(n_workers: int, n_dreams: int, tmp: Path, url: str, threads: int)
     """On a fresh redis-server at `url` (nothing left from an earlier run)."""
     from bot.config import load_config
     from bot.queue import RenderQueue
-    from bot.queue_bot import RemoteRender
+    from bot.queue.remote import RemoteRender
 
     cfg = load_config(write_config(tmp, url, n_workers), need_secrets=False)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
@@ -166,7 +166,7 @@ def queue_batching(k: int, n_dreams: int, tmp: Path, steps: int, repeats: int = 
     """Dreams/min through the embedded queue with [queue] batch 1 and k, K renders in flight."""
     from bot.config import load_config
     from bot.queue import RenderQueue
-    from bot.queue_bot import RemoteRender
+    from bot.queue.remote import RemoteRender
 
     recipe = "\n".join(f"{key} = {v!r}".replace("'", '"') for key, v in {**RECIPE, "steps": steps}.items())
     import dreamer.render_batch

@@ -203,3 +203,9 @@ def _tidy(text: str) -> str:
     out = "\n".join(lines)
     out = re.sub(r"\n{3,}", "\n\n", out)  # a field that came out empty leaves no hole
     return out.strip()
+
+
+def dive_alt(alt: str, seconds: float) -> str:
+    """A picture's alt text made a video's: say first that it moves, and for how long."""
+    n = max(1, round(seconds))
+    return f"Video, {n} second{'' if n == 1 else 's'}, zooming slowly into a dream. {alt}"

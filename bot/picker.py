@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
-    from bot.config_sections import PickerSection
+    from bot.config.sections import PickerSection
     from models.labels import Labels
 
 MAX_DRAWS = 2000
@@ -68,6 +68,33 @@ def pool(cfg: "PickerSection", lab: "Labels") -> list[int]:
     for term in cfg.deny:
         chosen.difference_update(lab.resolve(term))
     return sorted(chosen)
+
+
+def picker_problems(cfg: "PickerSection") -> list[str]:
+    """Config problems in [picker] that need the label set (unknown names, empty pool)."""
+    from models.labels import ClassSpecError  # the label set: loaded only when asked
+
+    lab = labels()
+    problems = []
+    for key in ("allow", "deny"):
+        for n, term in enumerate(getattr(cfg, key)):
+            try:
+                lab.resolve(term)
+            except ClassSpecError as exc:
+                problems.append(f"picker.{key}[{n}]: {exc}")
+    for n, group in enumerate(cfg.groups):
+        try:
+            lab.group(group)
+        except ClassSpecError as exc:
+            problems.append(f"picker.groups[{n}]: {exc}")
+    if not problems:
+        size = len(pool(cfg, lab))
+        if size < cfg.min_classes:
+            problems.append(
+                f"picker: allow/groups minus deny leave {size} class(es) but min_classes is "
+                f"{cfg.min_classes}; allow more classes or lower min_classes"
+            )
+    return problems
 
 
 class Picker:

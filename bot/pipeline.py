@@ -9,7 +9,7 @@ posts it on every enabled publisher. `retry_due` does the middle part alone, bet
 Only one of them runs at a time: a thread lock within the process and a lock file in the
 data dir across processes (`--once` beside a running bot).
 A failure is logged and stored; it never stops the next cycle. See bot/notify.py for what
-the admin is told.
+the admin is told, and bot/parts.py for the parts a cycle is built from.
 """
 from __future__ import annotations
 
@@ -21,25 +21,24 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from dreamer import Recipe
 from filelock import FileLock, Timeout
 
 from bot import failpoints, kept_photos, logs, notify
-from bot.caption import inert, make_caption
-from bot.picker import Combo, Picker, PickError
-from bot.polls import PollRunner, build_polls
-from bot.posting import publish_row
-from bot.publishers.base import Publisher, PublishError
-from bot.publishers.outbox import OutboxPublisher, save_source_photo
-from bot.render import Renderer, RenderFn, as_renderer, dive_renderer, is_engine_error, make_dive, make_dream
+from bot.caption import dive_alt, inert, make_caption
+from bot.parts import Parts
+from bot.picker import Combo, PickError
+from bot.posting import Outcome, publish_row
+from bot.publishers.base import PublishError
+from bot.publishers.outbox import save_source_photo
+from bot.render import DiveSpec, Renderer, RenderFn, Work, as_renderer, is_engine_error, make
 from bot.retry import Backoff
-from bot.sources import Source, SourceError, SourceItem, build_sources
+from bot.sources import SourceError, SourceItem
 
 if TYPE_CHECKING:
-    from bot.config import Config
     from bot.store import PostRow, Store
 
 log = logging.getLogger("bot.pipeline")
@@ -48,20 +47,9 @@ _DREAM_NAME = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}\.(png|json)")  # what _new_dr
 _DIVE_PARTS = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}\.mp4\.parts")  # a dive's keyframes while it is made
 
 
-class BuildError(Exception):
-    """The config is valid but a part cannot be built (e.g. a publisher library is missing)."""
-
-
-@dataclass
-class Parts:
-    """Everything a cycle needs that comes from the config; swapped whole on hot reload."""
-
-    cfg: "Config"
-    sources: list[Source]
-    picker: Picker
-    recipe: Recipe  # without classes
-    publishers: dict[str, Publisher]
-    polls: PollRunner | None = None  # [polls]: the poll for the next mutant
+class Run(Enum):  # what holds a pipeline's lock: a cycle waits for a retry run, never the reverse
+    CYCLE = "a cycle"
+    RETRY = "a retry"
 
 
 @dataclass
@@ -69,54 +57,8 @@ class CycleResult:
     outcome: str  # posted | idle | failed | skipped
     message: str
     dream_id: int | None = None
-    posts: dict[str, str] = field(default_factory=dict)  # publisher -> state
+    posts: dict[str, Outcome] = field(default_factory=dict)  # publisher -> what became of its post
     errors: list[str] = field(default_factory=list)
-
-
-def build_publishers(cfg: "Config", store: "Store | None" = None) -> dict[str, Publisher]:
-    pubs: dict[str, Publisher] = {}
-    p = cfg.publishers
-    shared: dict[str, Any] = {} if store is None else {"limits": store}  # rate limits for every process
-    if p.outbox.enabled:
-        pubs["outbox"] = OutboxPublisher(cfg.outbox_dir, title=cfg.bot.name)
-    try:
-        if p.mastodon.enabled:
-            # Imported only when enabled, so a demo needs none of the platform libraries.
-            from bot.publishers.mastodon import MastodonPublisher
-            from bot.publishers.mastodon_api import MastodonApi
-
-            m = p.mastodon
-            pubs["mastodon"] = MastodonPublisher(MastodonApi.from_config(cfg, store), visibility=m.visibility,
-                                                 language=m.language, spoiler_text=m.spoiler_text)
-        if p.tumblr.enabled:
-            from bot.publishers.tumblr import TumblrPublisher
-
-            t = p.tumblr
-            extra: dict[str, Any] = dict(shared)
-            if store is not None:
-                extra["posts_today"] = lambda: store.confirmed_today("tumblr")
-                extra["videos_today"] = lambda: store.confirmed_videos_today("tumblr")
-            pubs["tumblr"] = TumblrPublisher(
-                t.blog, cfg.secret("tumblr.consumer_key"), cfg.secret("tumblr.consumer_secret"),
-                cfg.secret("tumblr.oauth_token"), cfg.secret("tumblr.oauth_secret"),
-                state=t.state, timeout=t.timeout, **extra,
-            )
-    except ImportError as exc:
-        raise BuildError(f"a publisher cannot be loaded: {exc}") from None
-    except KeyError as exc:
-        raise BuildError(f"secret {exc} was not loaded (was the config read with need_secrets=False?)") from None
-    return pubs
-
-
-def build_parts(cfg: "Config", store: "Store | None" = None) -> Parts:
-    try:
-        picker, publishers = Picker(cfg.picker), build_publishers(cfg, store)
-        return Parts(cfg=cfg, sources=build_sources(cfg), picker=picker, recipe=cfg.base_recipe(),
-                     publishers=publishers, polls=build_polls(cfg, store, publishers, picker))
-    except BuildError:
-        raise
-    except Exception as exc:  # a bug or environment problem; reported, never half-applied
-        raise BuildError(logs.redact(f"{type(exc).__name__}: {exc}")) from None
 
 
 class Pipeline:
@@ -135,7 +77,7 @@ class Pipeline:
         self.renderer = as_renderer(render)
         self.rng = rng or random.Random()
         self._lock = threading.Lock()
-        self._doing = ""  # "a cycle" or "a retry": what holds _lock
+        self._doing: Run | None = None  # what holds _lock
         self._next_source = 0
 
     def wait_idle(self, timeout: float) -> bool:
@@ -147,22 +89,22 @@ class Pipeline:
 
     # --- one cycle -------------------------------------------------------------------------
     def run_cycle(self) -> CycleResult:
-        return self._locked(self._cycle, "a cycle")  # waits for a retry run, never for a cycle
+        return self._locked(self._cycle, Run.CYCLE)  # waits for a retry run, never for a cycle
 
     def retry_due(self) -> CycleResult:
         """Between cycles: pick up what a dead process left and retry the posts whose backoff
         is over (no new dream). Skipped while a cycle runs."""
-        return self._locked(self._retries, "a retry", quiet=True)
+        return self._locked(self._retries, Run.RETRY, quiet=True)
 
-    def _locked(self, fn: Callable[[Parts], CycleResult], what: str, quiet: bool = False) -> CycleResult:
-        level = logging.DEBUG if quiet else logging.WARNING
+    def _locked(self, fn: Callable[[Parts], CycleResult], run: Run, quiet: bool = False) -> CycleResult:
+        level, what = logging.DEBUG if quiet else logging.WARNING, run.value
         got = self._lock.acquire(blocking=False)
-        if not got and what == "a cycle" and self._doing == "a retry":
+        if not got and run is Run.CYCLE and self._doing is Run.RETRY:
             got = self._lock.acquire(timeout=3600)  # retries are short; a cycle must not be lost to one
         if not got:
             log.log(level, "%s was skipped: a cycle is still running", what)
             return CycleResult("skipped", "a cycle is still running")
-        self._doing = what
+        self._doing = run
         try:
             with _file_lock(self.data_dir / "bot.lock") as locked:
                 if not locked:
@@ -170,7 +112,7 @@ class Pipeline:
                     return CycleResult("skipped", "another bot process holds the lock")
                 return fn(self.parts)
         finally:
-            self._doing = ""
+            self._doing = None
             self._lock.release()
 
     def _cycle(self, parts: Parts) -> CycleResult:
@@ -228,9 +170,9 @@ class Pipeline:
             log.info("retrying post of dream %d on %s (state %s; %d attempt(s), %d failure(s) in a row)",
                      row.dream_id, row.publisher, row.state, row.attempts, row.failures)
             state = self._publish(row, parts)
-            if state == "confirmed":
+            if state == Outcome.CONFIRMED:
                 done.append(f"{row.publisher} dream {row.dream_id}")
-            elif state == "waiting":
+            elif state == Outcome.WAITING:
                 waiting.append(f"{row.publisher} dream {row.dream_id}")
             else:
                 result.errors.append(f"{row.publisher}: dream {row.dream_id} still not posted")
@@ -240,10 +182,9 @@ class Pipeline:
         if waiting:
             result.message = "; ".join(filter(None, [result.message, "waiting for rate limits: " + ", ".join(waiting)]))
 
-    def _publish(self, row: "PostRow", parts: Parts) -> str:
-        cfg = parts.cfg.bot
+    def _publish(self, row: "PostRow", parts: Parts) -> Outcome:
         return publish_row(self.store, parts.publishers.get(row.publisher), row, Backoff.from_config(parts.cfg),
-                           cfg.max_attempts)
+                           parts.cfg.bot.max_attempts)
 
     def _new_dream(self, parts: Parts, result: CycleResult) -> None:
         item, source_errors = self._next_item(parts)
@@ -272,34 +213,27 @@ class Pipeline:
             labels = parts.picker.labels
             names = combo.names(labels)
             failpoints.hit("dream")  # tests: die with the photo taken and no dream yet
-            video = None
-            if dive_row is None and cfg.dive.is_due(store.count_dreams()) and item.sha256:
+            if dive_row is None:  # a new dream: a dive when one is due, else a still
                 post_key = store.new_post_key()
-                stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-                video = self.data_dir / "dreams" / f"{stamp}-{post_key[:8]}.mp4"
-                dive_row = store.start_dive(
-                    sha256=item.sha256, post_key=post_key, seed=combo.seed, combo_key=combo.key,
-                    classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)], video_path=video)
-            places = None  # a dive's creatures move: its alt text says where none grew
-            if dive_row is not None:
-                post_key, video = dive_row.post_key, dive_row.video_path
-                log.info("diving into %s with %s from %s", " × ".join(names),
-                         item.credit.title or item.url or "a photo", item.source)
-                made = make_dive(dive_renderer(self.renderer), item.image, cfg.dive.recipe(parts.recipe),
-                                 classes=combo.recipe_classes(labels), seed=combo.seed, video=video,
-                                 settings=cfg.dive.settings(), info={"class_names": names})
-                recipe, path = made.recipe, made.poster
-                log.info("dive %s made: %d frames at %d fps, %dx%d%s", video.name, made.frames, made.fps,
-                         *made.size, f" (resumed at frame {made.resumed_at})" if made.resumed_at else "")
+                stem = self.data_dir / "dreams" / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{post_key[:8]}"
+                if cfg.dive.is_due(store.count_dreams()) and item.sha256:
+                    dive_row = store.start_dive(
+                        sha256=item.sha256, post_key=post_key, seed=combo.seed, combo_key=combo.key,
+                        classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)],
+                        video_path=stem.with_suffix(".mp4"))
             else:
-                log.info("dreaming %s into %s from %s", " × ".join(names), item.credit.title or item.url or "a photo",
-                         item.source)
-                post_key = store.new_post_key()
-                stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-                path = self.data_dir / "dreams" / f"{stamp}-{post_key[:8]}.png"
-                picture = make_dream(self.renderer, item.image, parts.recipe, classes=combo.recipe_classes(labels),
-                                     seed=combo.seed, path=path)
-                recipe, places = picture.recipe, picture.places
+                post_key, stem = dive_row.post_key, dive_row.video_path.with_suffix("")
+            dive = None if dive_row is None else DiveSpec(cfg.dive.settings(), {"class_names": names})
+            log.info("diving into %s with %s from %s" if dive else "dreaming %s into %s from %s", " × ".join(names),
+                     item.credit.title or item.url or "a photo", item.source)
+            made = make(self.renderer, Work(item.image, combo.recipe_classes(labels), combo.seed,
+                                            cfg.dive.recipe(parts.recipe) if dive else parts.recipe, stem, dive))
+            video = None if dive is None else stem.with_suffix(".mp4")
+            if made.dive is not None and video is not None:
+                d = made.dive
+                log.info("dive %s made: %d frames at %d fps, %dx%d%s", video.name, d.frames, d.fps, *d.size,
+                         f" (resumed at frame {d.resumed_at})" if d.resumed_at else "")
+            recipe, path, places = made.recipe, made.picture, made.places  # a dive's creatures move: no places
             save_source_photo(item.image, path)  # the gallery's "before"
             kept = kept_photos.keep(cfg, item.image, post_key, self.data_dir)  # for remixes by reply
             caption = make_caption(
@@ -307,7 +241,7 @@ class Pipeline:
                 description=item.description, model=recipe.model, seed=combo.seed,
                 places=places, names=dict(zip(combo.class_ids, names)), language=cfg.publishers.mastodon.language,
             )
-            alt_text = caption.alt_text if video is None else dive_alt(caption.alt_text, made.duration)
+            alt_text = caption.alt_text if made.dive is None else dive_alt(caption.alt_text, made.dive.duration)
         except Exception as exc:
             why = logs.redact(f"{type(exc).__name__}: {exc}")
             if dive_row is not None:
@@ -330,10 +264,10 @@ class Pipeline:
         for name in parts.publishers:
             state = self._publish(store.post(dream_id, name), parts)
             result.posts[name] = state
-            if state not in ("confirmed", "waiting"):
-                result.errors.append(f"{name}: not posted" + (" (will retry)" if state == "failed" else ""))
+            if state not in (Outcome.CONFIRMED, Outcome.WAITING):
+                result.errors.append(f"{name}: not posted" + (" (will retry)" if state == Outcome.FAILED else ""))
         if result.outcome != "posted":
-            result.outcome = "posted" if "confirmed" in result.posts.values() or not result.posts else "waiting"
+            result.outcome = "posted" if Outcome.CONFIRMED in result.posts.values() or not result.posts else "waiting"
         made = f"dream {dream_id}: {' × '.join(names)}; " + ", ".join(f"{k} {v}" for k, v in result.posts.items())
         result.message = f"{result.message}; {made}" if result.message else made
 
@@ -354,12 +288,6 @@ class Pipeline:
                 self._next_source = (i + 1) % n
                 return item, errors
         return None, errors
-
-
-def dive_alt(alt: str, seconds: float) -> str:
-    """A picture's alt text made a video's: say first that it moves, and for how long."""
-    n = max(1, round(seconds))
-    return f"Video, {n} second{'' if n == 1 else 's'}, zooming slowly into a dream. {alt}"
 
 
 def _drop_stray_dreams(store: "Store", folder: Path) -> None:

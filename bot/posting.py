@@ -14,6 +14,7 @@ A crash (the process dying mid-publish) is counted by the next cycle, not here (
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bot import logs
@@ -25,19 +26,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot.pipeline")
 
-# what publish_row returns: confirmed, failed (will be retried), ended (permanent), waiting
-# (rate limit), or the row's own state when its publisher is switched off
+class Outcome(StrEnum):
+    """What `publish_row` made of a post: a post state (bot/store/posts.py) after the attempt,
+    or what the state alone does not say."""
+
+    CONFIRMED = "confirmed"
+    FAILED = "failed"  # will be retried
+    ENDED = "ended"  # a permanent error, or too many unexpected ones
+    WAITING = "waiting"  # for the platform's rate limit; nothing attempted
+    PENDING = "pending"  # as before: its publisher is switched off, and the post waits for it
+    INTENDED = "intended"
 
 
-def publish_row(store: "Store", pub: Publisher | None, row: "PostRow", backoff: Backoff, max_attempts: int) -> str:
+def publish_row(store: "Store", pub: Publisher | None, row: "PostRow", backoff: Backoff,
+                max_attempts: int) -> Outcome:
     if pub is None:
-        return row.state  # publisher switched off since; the post waits for it
+        return Outcome(row.state)  # publisher switched off since; the post waits for it
     wait = _rate_wait(pub)
     if wait > 0:
         at = stamp_in(wait)
         store.defer_post(row.id, at)
         log.info("%s: dream %d waits for the rate limit (until %s)", row.publisher, row.dream_id, at)
-        return "waiting"
+        return Outcome.WAITING
     dream = store.dream(row.dream_id)
     post = Post(
         post_id=dream.post_key, image_path=dream.file_path, caption=dream.caption, alt_text=dream.alt_text,
@@ -55,7 +65,7 @@ def publish_row(store: "Store", pub: Publisher | None, row: "PostRow", backoff: 
             store.mark_confirmed(row.id, found.remote_id, found.url)
             log.info("%s: dream %d was already posted (%s); confirmed", row.publisher, row.dream_id,
                      found.url or found.remote_id)
-            return "confirmed"
+            return Outcome.CONFIRMED
     if not dream.file_path.is_file():
         return _ended(store, row, f"the dream's image {dream.file_path} is gone")
     if dream.video_path is not None and not dream.video_path.is_file():
@@ -67,7 +77,7 @@ def publish_row(store: "Store", pub: Publisher | None, row: "PostRow", backoff: 
         return _error(store, row, exc, backoff, max_attempts)
     store.mark_confirmed(row.id, published.remote_id, published.url)
     log.info("%s: dream %d posted: %s", row.publisher, row.dream_id, published.url or published.remote_id)
-    return "confirmed"
+    return Outcome.CONFIRMED
 
 
 def _rate_wait(pub: Publisher) -> float:
@@ -80,7 +90,7 @@ def _rate_wait(pub: Publisher) -> float:
 
 
 def _error(store: "Store", row: "PostRow", exc: Exception, backoff: Backoff, max_attempts: int,
-           prefix: str = "") -> str:
+           prefix: str = "") -> Outcome:
     if isinstance(exc, PublishError):
         if not exc.transient:
             return _ended(store, row, prefix + str(exc))
@@ -92,16 +102,16 @@ def _error(store: "Store", row: "PostRow", exc: Exception, backoff: Backoff, max
     return _failed(store, row, why, None, backoff)
 
 
-def _failed(store: "Store", row: "PostRow", why: str, retry_after: float | None, backoff: Backoff) -> str:
+def _failed(store: "Store", row: "PostRow", why: str, retry_after: float | None, backoff: Backoff) -> Outcome:
     why = logs.redact(why)
     at = backoff.at(row.failures + 1, retry_after)
     store.mark_failed(row.id, why, transient=True, retry_at=at)
     log.error("%s: dream %d not posted: %s (retry after %s)", row.publisher, row.dream_id, why, at)
-    return "failed"
+    return Outcome.FAILED
 
 
-def _ended(store: "Store", row: "PostRow", why: str) -> str:
+def _ended(store: "Store", row: "PostRow", why: str) -> Outcome:
     why = logs.redact(why)
     store.mark_failed(row.id, why, transient=False)
     log.error("%s: dream %d not posted: %s (not retried)", row.publisher, row.dream_id, why)
-    return "ended"
+    return Outcome.ENDED

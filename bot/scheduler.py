@@ -29,10 +29,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import logs
-from bot.cron import crontab_trigger, make_trigger
-from bot.config import Config, ConfigError, ScheduleSection, load_config, only_outbox
+from bot.config.cron import crontab_trigger
+from bot.config import Config, ConfigError, ScheduleSection, load_config
 from bot.folders import made_line, make_missing
-from bot.pipeline import BuildError, Pipeline, build_parts
+from bot.parts import BuildError, build_parts
+from bot.pipeline import Pipeline
 from bot.render import Renderer, RenderFn
 from bot.store import Store
 
@@ -78,7 +79,7 @@ class BotRunner:
         self.dry_run = dry_run
         self.store = store
         self.pipeline = pipeline or Pipeline(
-            build_parts(only_outbox(cfg) if dry_run else cfg, store), store, render=render)
+            build_parts(cfg, store, dry_run=dry_run), store, render=render)
         cls = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler: BaseScheduler = cls(timezone=ZoneInfo(cfg.schedule.timezone))
         self._stamp = _stamp(cfg.path)
@@ -121,7 +122,7 @@ class BotRunner:
         if catch_up:
             log.warning("the last cycle did not finish (the bot was stopped or died); running it again now")
         self._cycle_job = self.scheduler.add_job(
-            self._run_cycle, make_trigger(s), id=CYCLE_JOB, name="dream cycle", replace_existing=True,
+            self._run_cycle, s.trigger(), id=CYCLE_JOB, name="dream cycle", replace_existing=True,
             max_instances=1, coalesce=s.coalesce, misfire_grace_time=s.misfire_grace_seconds, **extra,
         )
 
@@ -229,9 +230,8 @@ class BotRunner:
         return self.apply(new)
 
     def apply(self, new: Config) -> bool:
-        effective = only_outbox(new) if self.dry_run else new
         try:
-            parts = build_parts(effective, self.store)
+            parts = build_parts(new, self.store, dry_run=self.dry_run)
         except BuildError as exc:
             log.error("config %s is valid but cannot be applied (%s); keeping the running config", new.path, exc)
             return False
@@ -250,7 +250,7 @@ class BotRunner:
         if new.schedule != old.schedule:
             s = new.schedule
             self.scheduler.modify_job(CYCLE_JOB, coalesce=s.coalesce, misfire_grace_time=s.misfire_grace_seconds)
-            self._cycle_job = self.scheduler.reschedule_job(CYCLE_JOB, trigger=make_trigger(s))
+            self._cycle_job = self.scheduler.reschedule_job(CYCLE_JOB, trigger=s.trigger())
         self.cfg = new
         if new.bot.reload_check_seconds != old.bot.reload_check_seconds:
             self._add_reload_job()

@@ -28,7 +28,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bot.config import load_config  # noqa: E402
-from bot.pipeline import Pipeline, build_parts  # noqa: E402
+from bot.parts import build_parts
+from bot.pipeline import Pipeline  # noqa: E402
 from bot.store import Store  # noqa: E402
 
 TOKEN = "dreambot_token"  # mock credentials, not secrets

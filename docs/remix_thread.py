@@ -112,7 +112,8 @@ def main() -> None:
     from mastodon_mock.testing import MockServer
 
     from bot.config import load_config
-    from bot.pipeline import Pipeline, build_parts
+    from bot.parts import build_parts
+    from bot.pipeline import Pipeline
     from bot.requests.worker import build_worker
     from bot.store import Store
 

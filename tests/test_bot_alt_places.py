@@ -13,7 +13,7 @@ from PIL import Image
 from bot import cli
 from bot.caption import ALT_LIMIT, make_caption
 from bot.config import load_config
-from bot.config_sections import CaptionSection
+from bot.config.sections import CaptionSection
 from bot.places_text import places_sentence
 from bot.publishers.base import Post
 from bot.publishers.tumblr_npf import build_npf

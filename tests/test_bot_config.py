@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from bot.config import Config, ConfigError, load_config, only_outbox
-from bot.cron import crontab_trigger, weekdays
+from bot.config.cron import crontab_trigger, weekdays
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -302,7 +302,7 @@ def test_example_documents_every_recipe_key_at_its_real_default():
 
 
 def test_a_recipe_table_may_not_set_where_dreams_stopped(tmp_path):
-    from bot.config_recipe import build_recipe
+    from bot.config.recipe import build_recipe
 
     with pytest.raises(ValueError, match="stopped_at = 40: the engine writes it"):
         build_recipe({"steps": 96, "stopped_at": 40})

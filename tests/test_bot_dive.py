@@ -150,7 +150,7 @@ def test_a_finished_but_unrecorded_dive_is_used_as_it_is(tmp_path):
 
     from PIL import Image
 
-    from bot.config_recipe import build_recipe
+    from bot.config.recipe import build_recipe
     from bot.render import EngineRenderer, make_dive
 
     @dataclass

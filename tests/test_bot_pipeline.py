@@ -17,7 +17,8 @@ import pytest
 
 from bot import cli, logs
 from bot.config import load_config
-from bot.pipeline import Parts, Pipeline, _file_lock, build_parts
+from bot.parts import Parts, build_parts
+from bot.pipeline import Pipeline, _file_lock
 from bot.publishers.base import PublishError
 from bot.publishers.outbox import OutboxPublisher
 from bot.store import Store
@@ -282,11 +283,63 @@ def test_one_cycle_at_a_time_across_processes(tmp_path):
     assert pipe.run_cycle().outcome == "posted"
 
 
+def test_a_cycle_waits_for_a_retry_run_and_nothing_waits_for_a_cycle(tmp_path):
+    """In one process: a cycle that finds a retry run holding the lock waits for it (retries
+    are short, and a cycle must not be lost to one); a retry run or a second cycle that finds a
+    cycle running is skipped."""
+    import threading
+
+    from bot.pipeline import CycleResult, Run
+
+    pipe = make_pipeline(tiny_config(tmp_path))
+    inside, go, waiting = threading.Event(), threading.Event(), threading.Event()
+
+    class SeesWaiters:  # the pipeline's lock, telling when someone waits for it
+        def __init__(self, lock):
+            self.lock = lock
+
+        def acquire(self, blocking=True, timeout=-1):
+            if blocking and threading.current_thread() is not holder:
+                waiting.set()
+            return self.lock.acquire(blocking, timeout)
+
+        def release(self):
+            self.lock.release()
+
+    def busy(parts):  # a run in progress until `go`
+        inside.set()
+        go.wait(60)
+        return CycleResult("idle", "held")
+
+    pipe._lock = SeesWaiters(pipe._lock)
+    got = {}
+    holder = threading.Thread(target=lambda: pipe._locked(busy, Run.RETRY))
+    holder.start()
+    assert inside.wait(60)
+    cycle = threading.Thread(target=lambda: got.setdefault("cycle", pipe.run_cycle()))
+    cycle.start()
+    assert waiting.wait(60), "the cycle did not wait for the retry run"
+    go.set()
+    holder.join(60)
+    cycle.join(120)
+    assert got["cycle"].outcome != "skipped"  # it ran once the retry run was over
+
+    inside.clear(), go.clear()
+    holder = threading.Thread(target=lambda: pipe._locked(busy, Run.CYCLE))
+    holder.start()
+    assert inside.wait(60)
+    assert pipe.retry_due().outcome == "skipped"
+    assert pipe.run_cycle().outcome == "skipped"
+    go.set()
+    holder.join(60)
+
+
 CRASHER = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, {root!r})
     from bot.config import load_config
-    from bot.pipeline import Pipeline, build_parts
+    from bot.parts import build_parts
+    from bot.pipeline import Pipeline
     from bot.publishers.outbox import OutboxPublisher
     from bot.store import Store
 

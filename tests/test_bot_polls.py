@@ -21,7 +21,8 @@ import requests
 
 import bot.publishers.tumblr as tumblr_mod
 from bot.config import load_config
-from bot.pipeline import Pipeline, build_parts
+from bot.parts import build_parts
+from bot.pipeline import Pipeline
 from bot.polls.rule import NO_VOTES, TIE, VOTES, decide, duration, option_title, result_line
 from bot.publishers.mastodon import MastodonPublisher, posted_poll
 from bot.publishers.mastodon_api import MastodonApi

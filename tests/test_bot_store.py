@@ -77,6 +77,23 @@ def _dream(s, tmp_path, source_id, publishers=("mastodon",)):
                        source_url=None, title="harbour", publishers=list(publishers))
 
 
+def test_post_states_are_the_ones_the_posts_table_holds(tmp_path):
+    """PostState is the column's values as they are (no schema change), and rows read back as it."""
+    import re
+
+    from bot.store import PostState
+
+    s = Store(tmp_path / "bot.db")
+    sql = s._query("SELECT sql FROM sqlite_master WHERE name = 'posts'")[0]["sql"]
+    allowed = re.search(r"state IN \(([^)]*)\)", sql).group(1)
+    assert [v.strip(" '") for v in allowed.split(",")] == [str(state) for state in PostState]
+    dream = s.add_dream(post_key=s.new_post_key(), source_id=None, recipe={"model": "tiny"}, seed=1,
+                        classes=[[1, "goldfish", 1.0]], combo_key="1", file_path=tmp_path / "x.png",
+                        caption="c", alt_text="a", tags=[], source_url=None, title=None, publishers=["outbox"])
+    assert s.post(dream, "outbox").state is PostState.PENDING
+    assert s.open_posts() == {PostState.PENDING: 1}
+
+
 def test_a_photo_interrupted_by_a_crash_is_resumed_not_counted(tmp_path):
     s = Store(tmp_path / "bot.db")
     sid = s.take_source("inbox", None, "h1", {"title": "harbour"})

@@ -18,7 +18,7 @@ import requests
 from bot import failpoints, queue
 from bot.config import load_config
 from bot.publishers.mastodon_text import html_to_text
-from bot.queue_sweep import orphans
+from bot.queue.sweep import orphans
 from bot.store import Store
 from bot_helpers import mastodon_mock_fixtures, wait_for, write_photo
 from requests_helpers import BOT_TOKEN, SEED, add_fault, ask, client_for, replies_to, request_config

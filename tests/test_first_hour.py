@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from bot import cli
-from bot.accounts import run_login
+from bot.cli.accounts import run_login
 from bot_helpers import LocalServer, mastodon_mock_fixtures, photo_bytes, write_photo
 from requests_helpers import SEED
 

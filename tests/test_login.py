@@ -14,8 +14,8 @@ import responses
 from mastodon import Mastodon
 
 from bot import cli
-from bot.accounts import run_login
-from bot.login import BASE_SCOPES, REQUEST_SCOPES
+from bot.cli.accounts import run_login
+from bot.cli.login import BASE_SCOPES, REQUEST_SCOPES
 from bot_helpers import mastodon_mock_fixtures, tiny_config
 from requests_helpers import BOT_TOKEN, SEED, request_config
 

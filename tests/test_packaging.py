@@ -79,8 +79,8 @@ def test_one_variable_name_per_secret_everywhere():
 
     names = {MastodonSection().access_token_env, *(getattr(TumblrSection(), f"{k}_env") for k in
                                                      ("consumer_key", "consumer_secret", "oauth_token", "oauth_secret"))}
-    files = ["README.md", "Dockerfile", "docker-compose.example.yml", "config/example.toml", "bot/config.py",
-             "bot/config_sections.py", "bot/config_services.py", "bot/config_check.py"]
+    files = ["README.md", "Dockerfile", "docker-compose.example.yml", "config/example.toml", "bot/config/load.py",
+             "bot/config/sections.py", "bot/config/services.py", "bot/config/check.py"]
     for f in files:
         used = set(re.findall(r"\b(?:MASTODON|TUMBLR)_[A-Z_]+\b", (ROOT / f).read_text()))
         assert used <= names, f"{f} names {used - names}; the config's defaults are {sorted(names)}"

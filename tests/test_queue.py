@@ -1,4 +1,4 @@
-"""The render queue (bot/queue.py) on its embedded backend: huey's SQLite storage and an
+"""The render queue (bot/queue/render_queue.py) on its embedded backend: huey's SQLite storage and an
 in-process consumer, with the tiny model. Redis and real worker processes are in
 test_queue_redis.py."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 
 import dreamer
 from bot import queue
-from bot.queue_bot import RemoteRender, queue_status
+from bot.queue.remote import RemoteRender, queue_status
 from bot.config import ConfigError, load_config
 from bot_helpers import photo_bytes, tiny_config
 
@@ -51,6 +51,20 @@ def test_a_render_through_the_queue_is_the_engines_render(embedded):
     assert info["pending"] == 0 and info["jobs"] == 0  # nothing left behind
     (w,) = info["workers"]
     assert w["name"] == "test-worker" and w["done"] == 1 and w["alive"] and w["last_error"] is None
+
+
+def test_tasks_queued_by_an_older_bot_still_find_their_task(tmp_path):
+    """A queued message names its task by module and function; those written while the queue
+    was bot/queue.py say "bot.queue.render_job" (on disk, or on a Redis shared with older
+    workers) and must still run, not be dropped as unknown."""
+    from huey.registry import Message
+
+    _, s = _settings(tmp_path)
+    q = queue.RenderQueue(s)
+    raw = q.huey.serializer.serialize(Message("t1", "bot.queue.render_job", None, 0, 0.0, None, ("ab" * 16,), {}))
+    task = q.huey.deserialize_task(raw)
+    assert type(task) is q.task.task_class and task.args == ("ab" * 16,)
+    assert q.huey._registry.task_to_string(q.task.task_class) == "bot.queue.render_job"  # what it queues too
 
 
 def test_transient_failures_are_retried_with_backoff(embedded):

@@ -1,5 +1,5 @@
 """A queue worker dreams the jobs it holds at once in one net batch (`[queue] batch`,
-bot/render_batcher.py), through huey's embedded SQLite queue and in-process consumer threads,
+bot/render/batcher.py), through huey's embedded SQLite queue and in-process consumer threads,
 with the tiny net. The engine's batch function is the real one, wrapped to count its calls."""
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import dreamer.render
 import dreamer.render_batch
 from bot import queue
 from bot.config import load_config
-from bot.queue_bot import RemoteRender, queue_status
+from bot.queue.remote import RemoteRender, queue_status
 from bot.render import EngineRenderer
-from bot.render_batcher import BatchingRenderer
+from bot.render.batcher import BatchingRenderer
 from bot_helpers import photo_bytes, tiny_config, wait_for
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import dreamer
 from bot import queue
 from bot.config import load_config
-from bot.queue_bot import RemoteRender, queue_status
+from bot.queue.remote import RemoteRender, queue_status
 from bot_helpers import photo_bytes, tiny_config, wait_for
 from test_queue_redis import redis_url  # noqa: F401  (the fixture)
 

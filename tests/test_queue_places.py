@@ -13,7 +13,7 @@ import pytest
 import dreamer
 from bot import queue
 from bot.config import load_config
-from bot.queue_bot import RemoteRender
+from bot.queue.remote import RemoteRender
 from bot_helpers import photo_bytes, tiny_config, write_photo
 from dreamer.places_measure import measure_places
 
@@ -87,8 +87,9 @@ def test_a_plain_render_function_gives_no_places(serve):
 
 def test_the_scheduled_bot_through_its_embedded_queue_says_where_they_grew(tmp_path):
     # `run_bot.py` (not --once) renders through the embedded queue: _queue_render's renderer
-    from bot.cli import _queue_render
-    from bot.pipeline import Pipeline, build_parts
+    from bot.cli.commands import _queue_render
+    from bot.parts import build_parts
+    from bot.pipeline import Pipeline
     from bot.store import Store
 
     path = tiny_config(tmp_path, picker='allow = ["goldfish", "monarch"]\nmin_classes = 2\nmax_classes = 2\n')

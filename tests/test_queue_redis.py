@@ -17,7 +17,7 @@ from mastodon_mock.testing import MockServer
 pytest.importorskip("redis", reason="the [redis] extra is not installed")
 
 from bot import queue  # noqa: E402
-from bot.queue_bot import queue_status  # noqa: E402
+from bot.queue.remote import queue_status  # noqa: E402
 from bot.publishers.mastodon_text import html_to_text
 from bot.store import Store
 from bot_helpers import wait_for

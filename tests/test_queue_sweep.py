@@ -20,8 +20,8 @@ import pytest
 import dreamer
 from bot import queue
 from bot.config import load_config
-from bot.queue_bot import RemoteRender, queue_status
-from bot.queue_sweep import orphans, sweep
+from bot.queue.remote import RemoteRender, queue_status
+from bot.queue.sweep import orphans, sweep
 from bot_helpers import photo_bytes, tiny_config, wait_for
 from test_queue_redis import redis_url  # noqa: F401  (the fixture)
 
@@ -33,7 +33,7 @@ DEAD_BOT = textwrap.dedent("""
     import dreamer
     from bot import queue
     from bot.config import load_config
-    from bot.queue_bot import RemoteRender
+    from bot.queue.remote import RemoteRender
     from bot_helpers import photo_bytes
 
     cfg = load_config(sys.argv[1], need_secrets=False)

@@ -19,7 +19,7 @@ import dreamer
 from bot import queue
 from bot.cli import main
 from bot.config import load_config
-from bot.queue_bot import RemoteRender, _queued, queue_status
+from bot.queue.remote import RemoteRender, _queued, queue_status
 from bot_helpers import photo_bytes, tiny_config, wait_for
 from test_queue_redis import redis_url  # noqa: F401  (the fixture)
 
@@ -171,7 +171,7 @@ def test_queue_messages_are_json_that_names_no_code():
 
     from huey.registry import Message
 
-    from bot.queue_wire import JsonSerializer, UnsafeMessage
+    from bot.queue.wire import JsonSerializer, UnsafeMessage
 
     ser = JsonSerializer()
     msg = Message("t1", "bot.queue.render_job", dt.datetime(2030, 1, 2, 3, 4, 5), 3, 5.0, None, ("ab" * 16,), {},

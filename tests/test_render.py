@@ -327,7 +327,7 @@ def test_large_photos_are_capped(net):
 
 
 def test_threads_asking_for_one_net_at_once_get_one_correctly_built_net():
-    # A queue worker's threads (bot/render_batcher.py, EngineRenderer with workers > 1) load nets
+    # A queue worker's threads (bot/render/batcher.py, EngineRenderer with workers > 1) load nets
     # concurrently; a seeded net built in several threads at once came out wrong.
     import threading
 

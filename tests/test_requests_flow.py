@@ -272,7 +272,8 @@ def test_surprise_me_picks_from_the_picker_pool(mock, tmp_path):
 
 
 def test_public_request_also_goes_to_the_outbox_when_the_operator_allows(mock, tmp_path):
-    from bot.pipeline import Pipeline, build_parts
+    from bot.parts import build_parts
+    from bot.pipeline import Pipeline
 
     path = request_config(tmp_path, mock, "also_publish = true")
     path.write_text(path.read_text().replace("[publishers.outbox]\nenabled = false", "[publishers.outbox]\nenabled = true"))

@@ -95,3 +95,16 @@ def test_plain_text_mentions_of_listed_accounts_are_removed():
     status = {"content": "<p>@dreambot @bob@other.example goldfish, @nobody</p>",
               "mentions": [{"acct": "dreambot", "username": "dreambot"}, {"acct": "bob@other.example", "username": "bob"}]}
     assert request_text(status).text == "goldfish, @nobody"
+
+
+def test_every_refusal_has_a_template_that_fills():
+    """Each kind of refusal says its own thing (not the how-to-ask fallback for an unknown
+    kind), and its template names only fields `refusal_text` fills in."""
+    from bot.requests.replies import HOW_TO_ASK, TEMPLATES, Refusal, refusal_text
+
+    assert set(TEMPLATES) == set(Refusal)
+    fallback = refusal_text("@a", "not a kind", "R")
+    assert fallback == f"@a {HOW_TO_ASK.format(n=3)}\nR"
+    for kind in Refusal:
+        text = refusal_text("@a", kind, "R", term="t", suggestions=["s"], names=["goldfish"], detail="d", hours=2)
+        assert text.startswith("@a ") and text.endswith("\nR") and "{" not in text and text != fallback, kind

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from PIL import Image
 
-from bot.pipeline import Pipeline, build_parts
+from bot.parts import build_parts
+from bot.pipeline import Pipeline
 from bot.publishers.mastodon_text import html_to_text
 from bot.requests.remix import FACTOR, STRENGTH_FACTOR
 from bot.requests.worker import build_worker

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.publishers.base import PollBoard
+from bot.retry import Backoff
+
 from .runner import Chosen, PollRunner
 
 if TYPE_CHECKING:
@@ -28,9 +31,6 @@ __all__ = ["Chosen", "PollRunner", "build_polls"]
 def build_polls(cfg: "Config", store: "Store | None", publishers: dict[str, "Publisher"],
                 picker: "Picker") -> PollRunner | None:
     """The runner when [polls] is on and the Mastodon publisher is built (not in a dry run)."""
-    from bot.publishers.base import PollBoard
-    from bot.retry import Backoff
-
     board = publishers.get("mastodon")
     if not cfg.polls.enabled or store is None or not isinstance(board, PollBoard):
         return None

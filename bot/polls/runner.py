@@ -34,7 +34,7 @@ from bot.store.base import now_ms
 from .rule import Outcome, decide, option_title, poll_text, result_line
 
 if TYPE_CHECKING:
-    from bot.config_polls import PollsSection
+    from bot.config.polls import PollsSection
     from bot.store import Store
 
 log = logging.getLogger("bot.polls")

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
+from bot.caption import hashtag
+
 PAGE_SIZE = 24
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 _PAGE_FILE = re.compile(r"^page-\d+\.html$")
@@ -71,8 +73,6 @@ def linkify(text: str) -> str:
 
 
 def _hashtag(tag: str) -> str:
-    from bot.caption import hashtag
-
     return hashtag(str(tag))
 
 

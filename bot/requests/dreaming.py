@@ -1,14 +1,13 @@
-"""A request's picture or dive, made through bot/render.py (the worker holds no tensor code)
+"""A request's picture or dive, made through bot/render/renderer.py (the worker holds no tensor code)
 and kept private: a requester's photo may have been sent privately, so its dream is for the
 bot's user alone (data_dir/requests, mode 0600)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.folders import private_dir, private_file
-from bot.render import Renderer, dive_renderer, make_dive, make_dream
+from bot.render import DiveSpec, Made, Renderer, Work, make
 
 if TYPE_CHECKING:
     from dreamer import Recipe
@@ -19,35 +18,31 @@ if TYPE_CHECKING:
 Terms = tuple[list[str], list[float]]  # (class terms, weights)
 
 
-@dataclass(frozen=True)
-class Made:
-    path: Path  # the picture, or the dive's video (its poster frame beside it, as .png)
-    recipe: "Recipe"  # what it was dreamt with
-
-
-def dream(cfg: "Config", store: "Store", renderer: Renderer, image: Any, terms: Terms, key: str, *, seed: int,
-          base: "Recipe | None" = None) -> Made:
-    """A picture of `image` with `terms`, by `base` (the bot's recipe when None)."""
+def work(cfg: "Config", image: Any, terms: Terms, key: str, *, dive: bool, seed: int | None = None,
+         base: "Recipe | None" = None) -> Work:
+    """What a request dreams: `image` with `terms` by `base` (the bot's recipe when None), kept
+    under the request's `key`; a still with `seed`, or (`dive`) a short dive whose seed comes
+    from the request, so a dive killed midway is taken up again from its keyframes."""
+    base = base or cfg.base_recipe()
     folder = private_dir(cfg.data_dir / "requests")
-    made = make_dream(renderer, image, base or cfg.base_recipe(), classes=dict(zip(*terms)), seed=seed,
-                      path=folder / f"{key}.png")
-    _private(folder, key)
-    took, old = made.seconds, store.get_meta("requests:render_seconds")
-    # a running average, for the "about M minutes" in the queued note
-    store.set_meta("requests:render_seconds", took if old is None else 0.7 * float(old) + 0.3 * took)
-    return Made(made.path, made.recipe)
+    if dive:
+        recipe = cfg.dive.recipe(base).replace(frames=cfg.requests.dive_frames)
+        return Work(image, dict(zip(*terms)), int(key[:8], 16), recipe, folder / key,
+                    DiveSpec(cfg.dive.settings(), {"class_names": list(terms[0])}))
+    if seed is None:
+        raise ValueError("a still picture needs its seed")
+    return Work(image, dict(zip(*terms)), seed, base, folder / key)
 
 
-def dive(cfg: "Config", renderer: Renderer, image: Any, terms: Terms, key: str, *,
-         base: "Recipe | None" = None) -> Made:
-    """A short dive of `image`. Its seed comes from the request, so a dive killed midway is
-    taken up again from its keyframes."""
-    recipe = cfg.dive.recipe(base or cfg.base_recipe()).replace(frames=cfg.requests.dive_frames)
-    made = make_dive(dive_renderer(renderer), image, recipe, classes=dict(zip(*terms)), seed=int(key[:8], 16),
-                     video=private_dir(cfg.data_dir / "requests") / f"{key}.mp4",
-                     settings=cfg.dive.settings(), info={"class_names": list(terms[0])})
-    _private(made.video.parent, key)
-    return Made(made.video, made.recipe)
+def dream(store: "Store", renderer: Renderer, work: Work) -> Made:
+    """Make `work` and keep it private."""
+    made = make(renderer, work)
+    _private(work.stem.parent, work.stem.name)
+    if made.dive is None:
+        took, old = made.seconds, store.get_meta("requests:render_seconds")
+        # a running average, for the "about M minutes" in the queued note
+        store.set_meta("requests:render_seconds", took if old is None else 0.7 * float(old) + 0.3 * took)
+    return made
 
 
 def _private(folder: Path, key: str) -> None:

@@ -7,7 +7,12 @@ import io
 import random
 from typing import TYPE_CHECKING, Any, Mapping
 
+from bot.picker import human_name, pool
+from bot.picker import labels as picker_labels
 from bot.publishers.base import PublishError
+from bot.sources.fetch import FetchError, FetchPolicy, fetch
+
+from .replies import Refusal
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -20,7 +25,7 @@ IMAGE_TYPES = ("image",)
 class Refuse(Exception):
     """This request gets a refusal reply; `kind` picks the text (see replies.refusal_text)."""
 
-    def __init__(self, kind: str, **details: Any):
+    def __init__(self, kind: Refusal, **details: Any):
         super().__init__(kind)
         self.kind = kind
         self.details = details
@@ -28,15 +33,13 @@ class Refuse(Exception):
 
 def classes(cfg: "Config", parsed: Any, rng: random.Random) -> tuple[list[str], tuple[list[str], list[float]]]:
     """(human names, (class terms, weights)) for a parsed request."""
-    from bot.picker import human_name, pool
-
     lab = labels()
     denied = set()
     for term in cfg.picker.deny:
         denied.update(lab.resolve(term))
     for w in parsed.wishes:
         if w.class_id in denied:
-            raise Refuse("denied", term=w.name)
+            raise Refuse(Refusal.DENIED, term=w.name)
     ids = [w.class_id for w in parsed.wishes]
     weights = [w.weight for w in parsed.wishes]
     if parsed.random_count:
@@ -63,7 +66,7 @@ def image_url(cfg: "Config", client: "RequestsClient", status: Mapping[str, Any]
                 url = first_image(parent)
                 if url:
                     return url
-    raise Refuse("no_image")
+    raise Refuse(Refusal.NO_IMAGE)
 
 
 def load(cfg: "Config", url: str) -> Any:
@@ -71,33 +74,31 @@ def load(cfg: "Config", url: str) -> Any:
     download failed in a way a retry may fix."""
     from PIL import Image
 
-    from bot.sources.fetch import FetchError, FetchPolicy, fetch
-
     policy = FetchPolicy.from_config(cfg.fetch)
     try:
         got = fetch(url, policy)
     except FetchError as exc:
         if "fetch.max_bytes" in str(exc):
-            raise Refuse("too_big", detail=f"more than {policy.max_bytes // 1_000_000} MB") from None
+            raise Refuse(Refusal.TOO_BIG, detail=f"more than {policy.max_bytes // 1_000_000} MB") from None
         raise PublishError(f"could not download the request's image: {exc}", transient=True) from None
     try:
         with Image.open(io.BytesIO(got.data)) as probe:
             w, h = probe.size
     except Exception:
-        raise Refuse("bad_image", detail="it is not a picture I can read") from None
+        raise Refuse(Refusal.BAD_IMAGE, detail="it is not a picture I can read") from None
     if w * h > cfg.requests.max_image_pixels:
-        raise Refuse("too_big", detail=f"{w}×{h} pixels; at most {cfg.requests.max_image_pixels:,}")
+        raise Refuse(Refusal.TOO_BIG, detail=f"{w}×{h} pixels; at most {cfg.requests.max_image_pixels:,}")
     import dreamer
 
     try:
         dreamer.check_shape(w, h, what="it")  # the engine's limit on thin strips
     except dreamer.ImageError as exc:
-        raise Refuse("bad_image", detail=str(exc)) from None
+        raise Refuse(Refusal.BAD_IMAGE, detail=str(exc)) from None
     try:
         return dreamer.load_image(got.data, name="your image",
                                   bomb_pixels=max(cfg.requests.max_image_pixels, 1))
     except dreamer.ImageError:
-        raise Refuse("bad_image", detail="it is damaged or not a photo format I know") from None
+        raise Refuse(Refusal.BAD_IMAGE, detail="it is damaged or not a photo format I know") from None
 
 
 def first_image(status: Mapping[str, Any]) -> str | None:
@@ -108,6 +109,4 @@ def first_image(status: Mapping[str, Any]) -> str | None:
 
 
 def labels():
-    from bot.picker import labels as picker_labels
-
     return picker_labels()

@@ -31,6 +31,7 @@ from bot.publishers.mastodon_text import html_to_text
 
 from .inputs import first_image
 from .parse import dive_request, request_text
+from .replies import Refusal
 
 if TYPE_CHECKING:
     from bot.config import RequestsSection
@@ -92,13 +93,13 @@ def intake(status: Mapping[str, Any], store: "Store", cfg: "RequestsSection", me
     if why_not is not None:
         state, refusal = "ignored", why_not
     elif remix_of and store.remixes_today(str(account.get("id"))) >= cfg.remix_daily_limit:
-        state, refusal = "refusing", "remix_limit"
+        state, refusal = "refusing", Refusal.REMIX_LIMIT
     elif not remix_of and store.requests_today(str(account.get("id"))) >= cfg.daily_limit:
-        state, refusal = "refusing", "limit"
+        state, refusal = "refusing", Refusal.LIMIT
     elif kind == "dive" and store.dives_today(str(account.get("id"))) >= cfg.dive_daily_limit:
-        state, refusal = "refusing", "dive_limit"  # a dive costs many pictures: its own limit
+        state, refusal = "refusing", Refusal.DIVE_LIMIT  # a dive costs many pictures: its own limit
     elif store.queue_length() >= cfg.queue_cap:
-        state, refusal = "refusing", "queue_full"
+        state, refusal = "refusing", Refusal.QUEUE_FULL
     if state == "refusing" and store.requests_today(str(account.get("id")), refusal) >= 1:
         # told once today already: more mentions must not turn the bot into a reply machine
         state, refusal = "ignored", f"{refusal} (already told today)"

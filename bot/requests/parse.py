@@ -23,6 +23,10 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
+from bot.picker import human_name
+
+from .replies import Refusal
+
 if TYPE_CHECKING:
     from models.labels import Labels
 
@@ -177,7 +181,7 @@ class RequestError(ValueError):
     too_many, bad_weight. `suggestions` are (id, name) for unknown/ambiguous terms (the first
     one's); `terms` holds (kind, safe term, suggestions) for every term that failed."""
 
-    def __init__(self, kind: str, message: str, *, term: str = "",
+    def __init__(self, kind: Refusal, message: str, *, term: str = "",
                  suggestions: tuple[tuple[int, str], ...] = (),
                  terms: tuple[tuple[str, str, tuple[tuple[int, str], ...]], ...] = ()) -> None:
         super().__init__(message)
@@ -189,7 +193,7 @@ class RequestError(ValueError):
     def reply_details(self) -> dict[str, Any]:
         """The keyword arguments of replies.refusal_text for this refusal."""
         def names(kind: str, sugg: tuple[tuple[int, str], ...]) -> list[str]:
-            return [f"{n} ({i})" if kind == "ambiguous" else n for i, n in sugg][:5]
+            return [f"{n} ({i})" if kind == Refusal.AMBIGUOUS else n for i, n in sugg][:5]
 
         return {"term": self.term, "suggestions": names(self.kind, self.suggestions),
                 "terms": [(k, t, names(k, sugg)) for k, t, sugg in self.terms]}
@@ -247,7 +251,7 @@ def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedReq
     left_out: list[tuple[str, tuple[str, ...]]] = []
     terms = split_terms(_clip(text, MAX_TEXT))[:MAX_TERMS]
     if not terms:
-        raise RequestError("no_classes", "no class names in the request")
+        raise RequestError(Refusal.NO_CLASSES, "no class names in the request")
     for n, part in enumerate(_parts(terms, labels)):
         if n >= MAX_TERMS or len(failed) >= MAX_FAILED:
             break
@@ -261,14 +265,14 @@ def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedReq
             failed += [(kind, safe_term(t), sugg) for kind, t, sugg in reading.failed]
             left_out += [(safe_term(t), close) for t, close in reading.left_out]
         if len(wishes) + random_count > max_classes:
-            raise RequestError("too_many", f"more than {max_classes} classes")
+            raise RequestError(Refusal.TOO_MANY, f"more than {max_classes} classes")
     if failed:
-        kind = "unknown" if any(k == "unknown" for k, _, _ in failed) else "ambiguous"
+        kind = Refusal.UNKNOWN if any(k == Refusal.UNKNOWN for k, _, _ in failed) else Refusal.AMBIGUOUS
         first = next(f for f in failed if f[0] == kind)
         raise RequestError(kind, "; ".join(f"{k} class {t!r}" for k, t, _ in failed), term=first[1],
                            suggestions=first[2], terms=tuple(dict.fromkeys(failed)))
     if not wishes and not random_count:
-        raise RequestError("no_classes", "no class names in the request")
+        raise RequestError(Refusal.NO_CLASSES, "no class names in the request")
     return ParsedRequest(tuple(wishes.values()), random_count, tuple(dict.fromkeys(left_out)))
 
 
@@ -311,9 +315,9 @@ def _weight(piece: str) -> tuple[str, float]:
     try:
         w = float(value.strip())
     except ValueError:
-        raise RequestError("bad_weight", f"bad weight {safe_term(value)!r}", term=safe_term(piece)) from None
+        raise RequestError(Refusal.BAD_WEIGHT, f"bad weight {safe_term(value)!r}", term=safe_term(piece)) from None
     if not math.isfinite(w) or not WEIGHT_MIN <= w <= WEIGHT_MAX or w == 0:
-        raise RequestError("bad_weight", f"weight {w:g} is outside {WEIGHT_MIN:g} to {WEIGHT_MAX:g}",
+        raise RequestError(Refusal.BAD_WEIGHT, f"weight {w:g} is outside {WEIGHT_MIN:g} to {WEIGHT_MAX:g}",
                            term=safe_term(piece))
     return term.strip(), w
 
@@ -350,6 +354,4 @@ def _resolves(term: str, labels: "Labels") -> bool:
 
 
 def _human(i: int, labels: "Labels") -> str:
-    from bot.picker import human_name
-
     return human_name(i, labels)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .inputs import Refuse
 from .parse import WEIGHT_MAX, WEIGHT_MIN, ParsedRequest, Wish, parse_request, safe_term, split_terms, strip_emoji
+from .replies import Refusal
 
 if TYPE_CHECKING:
     from dreamer import Recipe
@@ -60,7 +61,7 @@ class Remix:
         return base if self.strength is None else base.replace(strength=self.strength)
 
     def photo(self, cfg: "Config") -> Any:
-        """The kept photo, or Refuse("remix_gone") when it went meanwhile."""
+        """The kept photo, or Refuse(Refusal.REMIX_GONE) when it went meanwhile."""
         import dreamer
 
         try:
@@ -68,7 +69,7 @@ class Remix:
         except OSError:
             data = None
         if data is None:
-            raise Refuse("remix_gone", days=cfg.requests.remix_keep_days)
+            raise Refuse(Refusal.REMIX_GONE, days=cfg.requests.remix_keep_days)
         return dreamer.load_image(data, name="the kept photo")
 
 
@@ -78,21 +79,21 @@ def plan(cfg: "Config", store: "Store", remix_of: str, text: str, *, dive: bool,
     Refuse (photo gone, nothing to remix, a class the post has not) or parse.RequestError."""
     source = store.remix_source(remix_of)
     if source is None or source.photo is None or not source.photo.is_file():
-        raise Refuse("remix_gone", days=cfg.requests.remix_keep_days)
+        raise Refuse(Refusal.REMIX_GONE, days=cfg.requests.remix_keep_days)
     names = [n for _, n, _ in source.classes]
     same = ParsedRequest(tuple(Wish(i, n, w) for i, n, w in source.classes))
     seed = source.seed if source.seed is not None else rng.randrange(2**31)
     words = " ".join(w for w in re.sub(r"[^\w\s]", " ", strip_emoji(text).lower()).split() if w not in _POLITE)
     if not words or words in AGAIN:
         if not source.classes:
-            raise Refuse("remix_help", names=names)
+            raise Refuse(Refusal.REMIX_HELP, names=names)
         if words:  # "again": a new seed
             return Remix(source, "again", same, rng.randrange(2**31), source.strength)
         if dive:
             return Remix(source, "dive", same, seed, source.strength)
-        raise Refuse("remix_help", names=names)
+        raise Refuse(Refusal.REMIX_HELP, names=names)
     if words in ("more", "less", "fewer"):  # of what?
-        raise Refuse("remix_tweak", term="", names=names)
+        raise Refuse(Refusal.REMIX_TWEAK, term="", names=names)
     terms = split_terms(text)
     tweaks = [_TWEAK.search(t) for t in terms]
     if any(tweaks):
@@ -113,11 +114,11 @@ def _tweak(cfg: "Config", source: "RemixSource", terms: list[str], tweaks: list[
     for term, m in zip(terms, tweaks):
         if m is None:  # "more stingray, goldfish": which way for goldfish? "..., peacock": it has none
             known = any(i in weights for i in read_term(term, labels).ids)
-            raise Refuse("remix_tweak", term="" if known else safe_term(term), names=names)
+            raise Refuse(Refusal.REMIX_TWEAK, term="" if known else safe_term(term), names=names)
         way, what = m.group(1), m.group(2)
         hits = [i for i in read_term(what, labels).ids if i in weights]
         if not hits:
-            raise Refuse("remix_tweak", term=safe_term(what), names=names)
+            raise Refuse(Refusal.REMIX_TWEAK, term=safe_term(what), names=names)
         for i in hits:
             up = way == "more"
             w = weights[i]

@@ -8,6 +8,7 @@ outbox gallery. Each reply mentions the requester and nobody else.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from enum import StrEnum
 from typing import Sequence
 
 from bot.caption import join_classes, words
@@ -103,76 +104,97 @@ def dream_alt(names: Sequence[str]) -> str:
             "into its shapes and textures.")
 
 
-def refusal_text(acct: str, kind: str, ref: str, *, max_classes: int = 3, term: str = "",
+class Refusal(StrEnum):
+    """Why a request gets no dream (RequestError's and Refuse's kinds, the queue's and the
+    worker's); stored in the request's `refusal` column as its value."""
+
+    UNKNOWN = "unknown"
+    AMBIGUOUS = "ambiguous"
+    DENIED = "denied"
+    TOO_MANY = "too_many"
+    BAD_WEIGHT = "bad_weight"
+    NO_CLASSES = "no_classes"
+    NO_IMAGE = "no_image"
+    BAD_IMAGE = "bad_image"
+    TOO_BIG = "too_big"
+    LIMIT = "limit"
+    DIVE_LIMIT = "dive_limit"
+    REMIX_LIMIT = "remix_limit"
+    REMIX_GONE = "remix_gone"
+    REMIX_HELP = "remix_help"
+    REMIX_TWEAK = "remix_tweak"
+    QUEUE_FULL = "queue_full"
+    FAILED = "failed"
+    CRASHED = "crashed"
+    TOO_LATE = "too_late"
+
+
+# What each refusal says (after the mention, before the link), as str.format templates over the
+# fields `refusal_text` fills in; {how} is how to ask (or, for a remix, how to remix).
+TEMPLATES: dict[Refusal, str] = {
+    Refusal.UNKNOWN: 'I don\'t know the class "{term}".{did_you_mean}',
+    Refusal.AMBIGUOUS: '"{term}" could mean several classes: {suggestions}. Which one?',
+    Refusal.DENIED: "Sorry, I don't dream {term}. {how}",
+    Refusal.TOO_MANY: "That is more than {max_classes} classes; please pick at most {max_classes}.",
+    Refusal.BAD_WEIGHT: 'I could not read the weight in "{term}": write it like goldfish:0.7 (between -2 and 3).',
+    Refusal.NO_CLASSES: "Which creatures should I dream into it? {how}",
+    Refusal.NO_IMAGE: ("I need a photo: attach one image to your post (or reply to your own post that has one) "
+                       "and name the classes. {how}"),
+    Refusal.BAD_IMAGE: "I could not use that image: {unreadable}. Please send a JPEG, PNG or WebP photo.",
+    Refusal.TOO_BIG: "That image is too big for me ({detail}). Please send a smaller photo.",
+    Refusal.LIMIT: "You have used today's dream requests; you can ask again {when}.",
+    Refusal.DIVE_LIMIT: ("You have had today's dives (each costs me many pictures); you can ask for another {when}. "
+                         "Ask without \"dive\" for a still dream now."),
+    Refusal.REMIX_LIMIT: "You have had today's remixes; you can ask for another {when}.",
+    Refusal.REMIX_GONE: ("I no longer have the photo behind that picture ({kept}), so I cannot remix it. "
+                         "Mention me with a photo of your own and class names instead."),
+    Refusal.REMIX_HELP: "What should I change? {how}",
+    Refusal.REMIX_TWEAK: "{has} {names}. Write e.g. \"more {first}\" or \"less {last}\".",
+    Refusal.QUEUE_FULL: "My dream queue is full right now; please ask again in an hour or so.",
+    Refusal.FAILED: "Sorry, something went wrong while dreaming your photo; please try again later.",
+    Refusal.CRASHED: ("Sorry, dreaming your photo keeps knocking me over (it may be too big for my machine); "
+                      "please try a smaller one."),
+    Refusal.TOO_LATE: ("Sorry, I could not answer this within {hours:g} hours: my server was unreachable. "
+                       "Please ask again if you still want the dream."),
+}
+# Refusals that show the picture's classes: without any, they say {how} instead (as an unknown kind does).
+NEEDS_NAMES = frozenset({Refusal.REMIX_TWEAK})
+
+
+def refusal_text(acct: str, kind: Refusal | str, ref: str, *, max_classes: int = 3, term: str = "",
                  suggestions: Sequence[str] = (), retry_at: datetime | None = None, detail: str = "",
                  terms: Sequence[tuple[str, str, Sequence[str]]] = (), hours: float = 0.0,
                  remix: bool = False, names: Sequence[str] = (), days: float = 0.0) -> str:
-    """The reply for a request that cannot be dreamt; `kind` as in RequestError or the queue.
+    """The reply for a request that cannot be dreamt; `kind` a `Refusal` (or its value).
     `terms`: (kind, term, suggestions) of every term that failed, when there are several.
     A remix (`remix`) is told how to remix instead of how to ask, with `names`, the classes of
     the picture it replies to."""
     how = HOW_TO_REMIX.format(n=max_classes, one=(list(names) or ["goldfish"])[0]) if remix else \
         HOW_TO_ASK.format(n=max_classes)
-    if kind in ("unknown", "ambiguous") and len(terms) > 1:
+    try:
+        template: str | None = TEMPLATES[Refusal(kind)]
+    except ValueError:  # a kind this version does not know: how to ask
+        template = None
+    if kind in (Refusal.UNKNOWN, Refusal.AMBIGUOUS) and len(terms) > 1:
         body = _several_terms(terms, how)
-    elif kind == "unknown":
-        body = f'I don\'t know the class "{term}".'
-        body += (" Did you mean: " + ", ".join(suggestions) + "?") if suggestions else " " + how
-    elif kind == "ambiguous":
-        body = f'"{term}" could mean several classes: ' + ", ".join(suggestions) + ". Which one?"
-    elif kind == "denied":
-        body = f"Sorry, I don't dream {term}. " + how
-    elif kind == "too_many":
-        body = f"That is more than {max_classes} classes; please pick at most {max_classes}."
-    elif kind == "bad_weight":
-        body = f'I could not read the weight in "{term}": write it like goldfish:0.7 (between -2 and 3).'
-    elif kind == "no_classes":
-        body = "Which creatures should I dream into it? " + how
-    elif kind == "no_image":
-        body = ("I need a photo: attach one image to your post (or reply to your own post that has one) "
-                "and name the classes. " + how)
-    elif kind == "bad_image":
-        body = f"I could not use that image: {detail or 'it is not a picture I can read'}. " \
-               "Please send a JPEG, PNG or WebP photo."
-    elif kind == "too_big":
-        body = f"That image is too big for me ({detail}). Please send a smaller photo."
-    elif kind == "limit":
-        when = _when(retry_at)
-        body = f"You have used today's dream requests; you can ask again {when}."
-    elif kind == "dive_limit":
-        when = _when(retry_at)
-        body = (f"You have had today's dives (each costs me many pictures); you can ask for another {when}. "
-                "Ask without \"dive\" for a still dream now.")
-    elif kind == "remix_limit":
-        body = f"You have had today's remixes; you can ask for another {_when(retry_at)}."
-    elif kind == "remix_gone":
-        kept = f"I keep them {days:g} day{'' if days == 1 else 's'}" if days > 0 else "I do not keep them"
-        body = (f"I no longer have the photo behind that picture ({kept}), so I cannot remix it. "
-                "Mention me with a photo of your own and class names instead.")
-    elif kind == "remix_help":
-        body = "What should I change? " + how
-    elif kind == "remix_tweak":
-        has = f"That picture has no {term}: it has" if term else "More or less of which class? It has"
-        body = f"{has} {words(names)}. Write e.g. \"more {names[0]}\" or \"less {names[-1]}\"." if names else how
-    elif kind == "queue_full":
-        body = "My dream queue is full right now; please ask again in an hour or so."
-    elif kind == "failed":
-        body = "Sorry, something went wrong while dreaming your photo; please try again later."
-    elif kind == "crashed":
-        body = ("Sorry, dreaming your photo keeps knocking me over (it may be too big for my machine); "
-                "please try a smaller one.")
-    elif kind == "too_late":
-        body = (f"Sorry, I could not answer this within {hours:g} hours: my server was unreachable. "
-                "Please ask again if you still want the dream.")
-    else:
+    elif template is None or (kind in NEEDS_NAMES and not names):
         body = how
+    else:
+        body = template.format(
+            term=term, suggestions=", ".join(suggestions), how=how, max_classes=max_classes, detail=detail,
+            unreadable=detail or "it is not a picture I can read", when=_when(retry_at), hours=hours,
+            did_you_mean=(" Did you mean: " + ", ".join(suggestions) + "?") if suggestions else " " + how,
+            kept=f"I keep them {days:g} day{'' if days == 1 else 's'}" if days > 0 else "I do not keep them",
+            has=f"That picture has no {term}: it has" if term else "More or less of which class? It has",
+            names=words(names), first=names[0] if names else "", last=names[-1] if names else "",
+        )
     return f"{mention(acct)} {body}\n{ref}"
 
 
 def _several_terms(terms: Sequence[tuple[str, str, Sequence[str]]], how: str) -> str:
     parts = []
     for kind, term, names in terms:
-        if kind == "ambiguous":
+        if kind == Refusal.AMBIGUOUS:
             parts.append(f'"{term}" could mean several classes: {", ".join(names)}; which one?')
         elif names:
             parts.append(f'I don\'t know "{term}"; did you mean: {", ".join(names)}?')

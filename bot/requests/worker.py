@@ -18,7 +18,7 @@ cycle) defers a reply without counting an attempt.
 Crashes: `busy` marks the step in progress; the first tick of a worker counts a crash for
 each request a dead process left busy, and resumes it. The same request killing the bot
 `bot.crash_limit` times in a row gets an apology (while dreaming) or is given up (while
-replying). The worker holds no tensor code: it dreams through dreaming.py (bot/render.py).
+replying). The worker holds no tensor code: it dreams through dreaming.py (bot/render/renderer.py).
 A remix (a reply to one of the bot's posts, remix.py) is a request like any other, with
 `remix_of` set: its photo is the one the bot kept for that post, its classes from the reply.
 """
@@ -47,6 +47,7 @@ from . import dreaming, inputs, remix, replies
 from .inputs import Refuse
 from .listen import poll
 from .parse import RequestError, dive_request, parse_request, request_text
+from .replies import Refusal
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -143,7 +144,7 @@ class RequestWorker:
             if row.busy == "dream":
                 log.error("request %s killed the bot %d times while dreaming; it gets an apology",
                           row.status_id, row.crashes)
-                self._refuse(row, "crashed")
+                self._refuse(row, Refusal.CRASHED)
             else:
                 why = f"killed while replying {row.crashes} times in a row"
                 log.error("request %s: %s; given up", row.status_id, why)
@@ -156,7 +157,7 @@ class RequestWorker:
             why = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, RenderFailed):  # a worker said no retry can help (bad image or recipe)
                 log.error("request %s: the render failed for good: %s", row.status_id, logs.redact(str(exc)))
-                self._refuse(self.store.request(row.id), "failed")  # as it was when the error came
+                self._refuse(self.store.request(row.id), Refusal.FAILED)  # as it was when the error came
                 return "errors"
             log.error("request %s: %s", row.status_id, logs.redact(why), exc_info=True)
             self._failed(row, why)
@@ -197,7 +198,7 @@ class RequestWorker:
         rq = self.cfg.requests
         try:
             if _age_hours(row) > rq.max_age_hours:
-                raise Refuse("too_late", hours=rq.max_age_hours)
+                raise Refuse(Refusal.TOO_LATE, hours=rq.max_age_hours)
             status = self.client.status(row.status_id)
             if status is None:
                 raise Drop("the request was deleted")
@@ -216,9 +217,10 @@ class RequestWorker:
                                       classes_json=json.dumps([list(c) for c in zip(terms[0], names, terms[1])]))
             image = mix.photo(self.cfg) if mix else inputs.load(self.cfg, image_url)
             base = mix.recipe(self.cfg) if mix else None
-            made = (dreaming.dive(self.cfg, self.renderer, image, terms, row.reply_key, base=base) if row.kind == "dive"
-                    else dreaming.dream(self.cfg, self.store, self.renderer, image, terms, row.reply_key, base=base,
-                                        seed=mix.seed if mix else self.rng.randrange(2**31)))
+            dive = row.kind == "dive"  # its seed is the request's; a still's is drawn here
+            made = dreaming.dream(self.store, self.renderer, dreaming.work(
+                self.cfg, image, terms, row.reply_key, dive=dive, base=base,
+                seed=None if dive else mix.seed if mix else self.rng.randrange(2**31)))
         except Drop as exc:
             row = self.store.update_request(row.id, state=S.IGNORED, refusal=str(exc), busy=None)
             log.info("request %s dropped: %s", row.status_id, exc)
@@ -229,13 +231,13 @@ class RequestWorker:
             return self._refuse(row, exc.kind, **exc.details)
         text = replies.reply_text(row.acct, names, post_ref(row.reply_key), dive=row.kind == "dive",
                                   form=mix and mix.form, tweaks=mix.tweaks if mix else (), left_out=parsed.left_out)
-        row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(made.path), reply_text=text,
+        row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(made.video or made.picture), reply_text=text,
                                         error=None, busy=None, crashes=0,
                                         recipe_json=json.dumps(made.recipe.to_dict()) if mix else None)
         log.info("request %s dreamt: %s", row.status_id, " × ".join(names))
         return row
 
-    def _refuse(self, row: RequestRow, kind: str, **details: Any) -> RequestRow:
+    def _refuse(self, row: RequestRow, kind: Refusal | str, **details: Any) -> RequestRow:
         text = replies.refusal_text(row.acct, kind, post_ref(row.reply_key), remix=row.remix_of is not None,
                                     max_classes=self.cfg.requests.max_classes, **details)
         row = self.store.update_request(row.id, state=S.REFUSING, refusal=kind, reply_text=text, error=None, busy=None)
@@ -245,8 +247,9 @@ class RequestWorker:
     def _answer(self, row: RequestRow) -> RequestRow:
         final = S.REPLIED if row.state == S.RENDERED else S.REFUSED
         if row.reply_text is None:  # refused at intake (limit, queue full): the text is made now
-            retry = replies.next_day() if row.refusal in ("limit", "dive_limit", "remix_limit") else None
-            row = self._refuse(row, row.refusal or "failed", retry_at=retry)
+            limits = (Refusal.LIMIT, Refusal.DIVE_LIMIT, Refusal.REMIX_LIMIT)
+            retry = replies.next_day() if row.refusal in limits else None
+            row = self._refuse(row, row.refusal or Refusal.FAILED, retry_at=retry)
         wait = self.client.rate_wait(media=final == S.REPLIED)
         if wait > 0:  # nothing is asked of the server, nothing is counted
             row = self.store.update_request(row.id, retry_at=stamp_in(wait))
@@ -266,7 +269,7 @@ class RequestWorker:
             log.error("request %s: %s", row.status_id, why)
             return self.store.give_up_request(row.id, why)
         if final == S.REPLIED and age > max_age:  # too late for the dream: say sorry instead
-            return self._answer(self._refuse(row, "too_late", hours=max_age))
+            return self._answer(self._refuse(row, Refusal.TOO_LATE, hours=max_age))
         text = row.reply_text
         if final == S.REPLIED and age > LATE_HOURS:
             text = replies.late(text, age)
@@ -322,7 +325,7 @@ class RequestWorker:
         row = self.store.request(row.id)  # as the step that failed left it
         row = self.store.update_request(row.id, failures=row.failures + 1)
         if row.failures >= self.cfg.bot.max_attempts and row.state in (S.ACCEPTED, S.RENDERING):
-            self._refuse(row, "failed")
+            self._refuse(row, Refusal.FAILED)
         elif row.failures >= self.cfg.bot.max_attempts and row.state in (S.RENDERED, S.REFUSING):
             self.store.give_up_request(row.id, f"gave up after {row.failures} unexpected errors: {logs.redact(why)}")
         else:

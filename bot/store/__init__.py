@@ -8,14 +8,14 @@ from .base import StoreError, now
 from .dives import DiveRow, DivesMixin
 from .ended import EndedMixin
 from .polls import PollOption, PollRow, PollsMixin, PollState
-from .posts import DreamRow, PostRow, PostsMixin
+from .posts import DreamRow, PostRow, PostsMixin, PostState
 from .remixes import RemixesMixin, RemixSource
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .sources import MAX_FAILURES, PERMANENT, Block, Released, SourcesMixin
 
 __all__ = ["Block", "DiveRow", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "PERMANENT", "PollOption", "PollRow",
-           "PollState", "PostRow", "Released", "RemixSource", "RequestRow", "RequestState", "SCHEMA_VERSION", "Store",
-           "StoreError", "now"]
+           "PollState", "PostRow", "PostState", "Released", "RemixSource", "RequestRow", "RequestState",
+           "SCHEMA_VERSION", "Store", "StoreError", "now"]
 
 
 class Store(SourcesMixin, PostsMixin, DivesMixin, RequestsMixin, RemixesMixin, PollsMixin, EndedMixin):

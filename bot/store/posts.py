@@ -14,11 +14,22 @@ import json
 import sqlite3
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterable
 
 from .base import Base, StoreError, now, now_ms, today_start
 from .ended import record_ended
+
+
+class PostState(StrEnum):
+    """Where a post is (the module's docstring says how it moves). The values are what the
+    `posts.state` column holds; the SQL here names them as written."""
+
+    PENDING = "pending"
+    INTENDED = "intended"  # the publisher was called: maybe posted
+    CONFIRMED = "confirmed"
+    FAILED = "failed"  # transient: retried after its backoff; permanent: ended
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ class PostRow:
     id: int
     dream_id: int
     publisher: str
-    state: str
+    state: PostState
     attempts: int
     remote_id: str | None
     url: str | None
@@ -161,7 +172,7 @@ class PostsMixin(Base):
         """Posts not finished yet, by state (pending, intended, failed: waiting to retry)."""
         rows = self._query("SELECT state, COUNT(*) AS n FROM posts WHERE state != 'confirmed' "
                            "AND NOT (state = 'failed' AND transient = 0) GROUP BY state")
-        return {r["state"]: r["n"] for r in rows}
+        return {PostState(r["state"]): r["n"] for r in rows}
 
     def mark_intended(self, post_id: int) -> None:
         with self._tx() as db:
@@ -301,8 +312,8 @@ class PostsMixin(Base):
 
 def _post(r: sqlite3.Row) -> PostRow:
     return PostRow(
-        id=r["id"], dream_id=r["dream_id"], publisher=r["publisher"], state=r["state"], attempts=r["attempts"],
-        remote_id=r["remote_id"], url=r["url"], error=r["error"],
+        id=r["id"], dream_id=r["dream_id"], publisher=r["publisher"], state=PostState(r["state"]),
+        attempts=r["attempts"], remote_id=r["remote_id"], url=r["url"], error=r["error"],
         transient=None if r["transient"] is None else bool(r["transient"]), retry_at=r["retry_at"],
         updated_at=r["updated_at"], crashes=r["crashes"], failures=r["failures"],
     )

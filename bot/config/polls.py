@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from bot.config_services import Section
+from bot.config.services import Section
 
 
 class PollsSection(Section):

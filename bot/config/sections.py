@@ -1,8 +1,8 @@
 """The sections of the bot's TOML config as pydantic models, and `Config`, the whole file.
-What the bot talks to (publishers, admin, fetch, requests, queue) is bot/config_services.py.
+What the bot talks to (publishers, admin, fetch, requests, queue) is bot/config/services.py.
 
-Loading a file (and the one-line errors) is bot/config.py; checks across sections and
-outside the file are bot/config_check.py.
+Loading a file (and the one-line errors) is bot/config/load.py; checks across sections and
+outside the file are bot/config/check.py.
 """
 from __future__ import annotations
 
@@ -11,13 +11,17 @@ import re
 import string
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
+from zoneinfo import ZoneInfo
 
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from dreamer import Recipe
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
-from bot.config_polls import PollsSection
-from bot.config_recipe import build_recipe
-from bot.config_services import (
+from bot.config.cron import crontab_trigger
+from bot.config.polls import PollsSection
+from bot.config.recipe import build_recipe
+from bot.config.services import (
     AdminSection, FetchSection, PublishersSection, QueueSection, RequestsSection, Section, http_url,
 )
 
@@ -62,8 +66,6 @@ class ScheduleSection(Section):
     def _cron(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        from bot.cron import crontab_trigger
-
         try:
             crontab_trigger(v, "UTC")
         except ValueError as exc:
@@ -76,8 +78,6 @@ class ScheduleSection(Section):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo
-
         try:
             ZoneInfo(v)
         except (ValueError, KeyError):
@@ -89,6 +89,14 @@ class ScheduleSection(Section):
         if (self.cron is None) == (self.interval_minutes is None):
             raise ValueError("set exactly one of cron or interval_minutes")
         return self
+
+    def trigger(self) -> CronTrigger | IntervalTrigger:
+        """When the cycle runs, for APScheduler (the cron fields as crontab means them)."""
+        tz = ZoneInfo(self.timezone)
+        jitter = self.jitter_seconds or None
+        if self.cron:
+            return crontab_trigger(self.cron, tz, jitter)
+        return IntervalTrigger(seconds=float(self.interval_minutes) * 60, timezone=tz, jitter=jitter)
 
 
 # --- [[sources]] ---------------------------------------------------------------------------
@@ -147,35 +155,6 @@ class PickerSection(Section):
         if self.weight_min > self.weight_max:
             raise ValueError(f"weight_min ({self.weight_min}) is above weight_max ({self.weight_max})")
         return self
-
-
-def picker_problems(cfg: "PickerSection") -> list[str]:
-    """Config problems in [picker] that need the label set (unknown names, empty pool)."""
-    from models.labels import ClassSpecError
-
-    from bot.picker import labels, pool  # the label set: loaded only when asked
-
-    lab = labels()
-    problems = []
-    for key in ("allow", "deny"):
-        for n, term in enumerate(getattr(cfg, key)):
-            try:
-                lab.resolve(term)
-            except ClassSpecError as exc:
-                problems.append(f"picker.{key}[{n}]: {exc}")
-    for n, group in enumerate(cfg.groups):
-        try:
-            lab.group(group)
-        except ClassSpecError as exc:
-            problems.append(f"picker.groups[{n}]: {exc}")
-    if not problems:
-        size = len(pool(cfg, lab))
-        if size < cfg.min_classes:
-            problems.append(
-                f"picker: allow/groups minus deny leave {size} class(es) but min_classes is "
-                f"{cfg.min_classes}; allow more classes or lower min_classes"
-            )
-    return problems
 
 
 # --- [caption] -----------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def _main(argv: Sequence[str] | None, *, render, out: TextIO | None) -> int:
     if args.target is not None and args.command != "login":
         parser().error(f"unexpected argument {args.target!r}")
     if args.command == "login":
-        from bot.accounts import run_login
+        from bot.cli.accounts import run_login
 
         return run_login(args, out)
     if args.command == "check-config":
@@ -87,7 +87,7 @@ def _main(argv: Sequence[str] | None, *, render, out: TextIO | None) -> int:
     if args.command == "init":
         return _init(cfg, args, out)
     if args.command == "status":
-        from bot.status import show_status
+        from bot.cli.status import show_status
 
         return show_status(cfg, out)
     if args.command == "worker":
@@ -99,7 +99,7 @@ def _worker(cfg, args, render) -> int:
     """A render worker: takes jobs from the Redis queue until SIGTERM/SIGINT. The engine keeps
     its model loaded (dreamer caches it), so only the first render pays for loading it."""
     from bot import queue
-    from bot.config_check import shown_url
+    from bot.config.check import shown_url
 
     if not cfg.queue.url:
         print(f"{args.config}: [queue] url is not set: the embedded queue renders inside the bot "
@@ -125,7 +125,7 @@ def _queue_render(cfg, render):
     An injected `render` (tests, `--once`) is used directly; otherwise renders go through
     the queue: embedded (consumer threads here) or Redis (worker processes elsewhere)."""
     from bot.queue import RenderQueue
-    from bot.queue_bot import RemoteRender
+    from bot.queue.remote import RemoteRender
 
     if render is not None:
         return render, None
@@ -158,7 +158,7 @@ def _check_config(args, out: TextIO) -> int:
     print(f"  publishers: {', '.join(cfg.enabled_publishers())}" + (" (dry run: outbox only)" if args.dry_run else ""),
           file=out)
     print(f"  data dir:   {cfg.data_dir}", file=out)
-    from bot.config_check import security_warnings
+    from bot.config.check import security_warnings
     from bot.folders import to_make
 
     for line in security_warnings(cfg):  # works, but lets others in: said, not refused
@@ -169,7 +169,7 @@ def _check_config(args, out: TextIO) -> int:
         print(f"  to make:    {item.path} ({item.what}; made when the bot starts"
               + (", with no URL in it yet)" if item.is_list else ")"), file=out)
     if args.online:  # log in to each enabled platform: the account, its limits, the blog
-        from bot.accounts import check_online
+        from bot.cli.accounts import check_online
 
         if online := check_online(cfg, out):
             print(f"{args.config}: the accounts cannot be used.\n{ConfigError(online)}", file=sys.stderr)
@@ -179,7 +179,7 @@ def _check_config(args, out: TextIO) -> int:
 
 def _init(cfg, args, out: TextIO) -> int:
     """Make what the config names but nobody has made yet, then say what is still wrong."""
-    from bot.config_check import environment_problems
+    from bot.config.check import environment_problems
     from bot.folders import init_folders
 
     try:
@@ -198,12 +198,12 @@ def _init(cfg, args, out: TextIO) -> int:
 
 
 def _run(cfg, args, render, out: TextIO) -> int:
-    from bot.config import only_outbox
-    from bot.pipeline import BuildError, Pipeline, build_parts
-    from bot.status import open_store
+    from bot.parts import BuildError, build_parts
+    from bot.pipeline import Pipeline
+    from bot.cli.status import open_store
     from bot.store import StoreError
 
-    from bot.config_check import environment_problems
+    from bot.config.check import environment_problems
     from bot.folders import make_missing, made_line, source_problems
 
     stop = environment_problems(cfg.model_dump(), cfg.path, sources=False)
@@ -218,14 +218,13 @@ def _run(cfg, args, render, out: TextIO) -> int:
         return 1
     for line in source_problems(cfg.model_dump(), cfg.path.parent, cfg.path):  # it may appear later (a mount)
         log.warning("%s", line)
-    from bot.config_check import security_warnings
+    from bot.config.check import security_warnings
 
     for line in security_warnings(cfg):
         log.warning("%s", line)
-    effective = only_outbox(cfg) if args.dry_run else cfg
     try:
         store = open_store(cfg, args.dry_run)  # a dry run uses up no photo of the real bot
-        parts = build_parts(effective, store)
+        parts = build_parts(cfg, store, dry_run=args.dry_run)
     except (StoreError, BuildError) as exc:
         print(f"{args.config}: cannot start: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, BuildError) else 1
@@ -233,13 +232,13 @@ def _run(cfg, args, render, out: TextIO) -> int:
         if args.once:
             if cfg.queue.url and render is None:  # one render, by the workers
                 from bot.queue import RenderQueue
-                from bot.queue_bot import RemoteRender
+                from bot.queue.remote import RemoteRender
 
                 render = RemoteRender(RenderQueue.from_config(cfg))
             result = Pipeline(parts, store, data_dir=cfg.data_dir, render=render).run_cycle()
             print(f"{result.outcome}: {result.message}", file=out)
             if "outbox" in parts.publishers and result.dream_id:
-                print(f"outbox: {(effective.outbox_dir / 'index.html')}", file=out)
+                print(f"outbox: {(parts.cfg.outbox_dir / 'index.html')}", file=out)
             return 1 if result.outcome == "failed" else 0
         try:
             render, consumer = _queue_render(cfg, render)

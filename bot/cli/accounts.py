@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, TextIO
 
-from bot.login import LoginError, login_mastodon, login_tumblr, mastodon_scopes, tumblr_blogs
+from bot.cli.login import LoginError, login_mastodon, login_tumblr, mastodon_scopes, tumblr_blogs
 
 TUMBLR_KEYS = ("consumer_key", "consumer_secret", "oauth_token", "oauth_secret")
 

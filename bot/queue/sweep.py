@@ -1,4 +1,4 @@
-"""Sweeping the render queue (bot/queue.py): what dead processes left.
+"""Sweeping the render queue (bot/queue/render_queue.py): what dead processes left.
 
 A job whose waiter stopped (the bot was killed: its cleanup never ran) is an orphan: `sweep`
 removes its job, pictures (in the queue's storage or the shared dir), output and lease. Dead
@@ -14,10 +14,8 @@ import socket
 import threading
 import time
 from collections import Counter
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from bot.queue import QueueSettings, RenderQueue
+from bot.queue.settings import QueueKeys, QueueSettings
 
 log = logging.getLogger("bot.queue")
 
@@ -32,12 +30,12 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def wait_ttl(s: "QueueSettings") -> float:
+def wait_ttl(s: QueueSettings) -> float:
     """How long a `wait:` key stays fresh without being renewed."""
     return max(3 * s.lease_seconds, 10.0)
 
 
-def sweep_every(s: "QueueSettings") -> float:
+def sweep_every(s: QueueSettings) -> float:
     return max(4 * s.lease_seconds, 30.0)
 
 
@@ -50,7 +48,7 @@ def _job_of(key: str) -> str | None:
     return None
 
 
-def orphans(q: "RenderQueue", *, now: float | None = None, dead_after: float | None = None) -> dict[str, list[str]]:
+def orphans(q: QueueKeys, *, now: float | None = None, dead_after: float | None = None) -> dict[str, list[str]]:
     """What a sweep would remove: keys of jobs nobody waits for, files of those jobs in the
     shared dir, and dead workers' records."""
     s = q.settings
@@ -84,7 +82,7 @@ def orphans(q: "RenderQueue", *, now: float | None = None, dead_after: float | N
     return out
 
 
-def sweep(q: "RenderQueue", *, now: float | None = None, dead_after: float | None = None,
+def sweep(q: QueueKeys, *, now: float | None = None, dead_after: float | None = None,
           starting: bool = False) -> dict[str, int]:
     """Remove what `orphans` finds; returns how many of each were removed. `starting`: the
     bot is starting, before any render of its own."""
@@ -116,7 +114,7 @@ def sweep(q: "RenderQueue", *, now: float | None = None, dead_after: float | Non
     return dict(removed)
 
 
-def start_sweeper(q: "RenderQueue", stop: threading.Event | None = None) -> None:
+def start_sweeper(q: QueueKeys, stop: threading.Event | None = None) -> None:
     """Sweep now, then every few leases, from a daemon thread (one per queue and process)."""
     if not q.sweeping.acquire(blocking=False):
         return

@@ -1,4 +1,4 @@
-"""A render worker's identity, counters and leases (bot/queue.py), written to the queue's
+"""A render worker's identity, counters and leases (bot/queue/render_queue.py), written to the queue's
 storage: `status` reads the record, the waiting bot reads the leases. A heartbeat thread
 renews both; a lease not renewed means the worker died and its job goes to another."""
 from __future__ import annotations
@@ -9,12 +9,10 @@ import os
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.queue_sweep import start_sweeper
-
-if TYPE_CHECKING:
-    from bot.queue import RenderQueue
+from bot.queue.settings import QueueKeys
+from bot.queue.sweep import start_sweeper
 
 log = logging.getLogger("bot.queue")
 
@@ -22,7 +20,7 @@ log = logging.getLogger("bot.queue")
 class WorkerState:
     """This process's identity and counters, written to the queue's storage (`status` reads it)."""
 
-    def __init__(self, queue: RenderQueue, name: str | None = None):
+    def __init__(self, queue: QueueKeys, name: str | None = None):
         self.queue = queue
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.lock = threading.Lock()

@@ -1,4 +1,4 @@
-"""What crosses the render queue (bot/queue.py), read as data that may be hostile.
+"""What crosses the render queue (bot/queue/render_queue.py), read as data that may be hostile.
 
 Whoever can write to the queue's Redis can put anything in it. huey's default serializer is
 pickle, and unpickling runs code: a planted message would run in every worker and in the bot

@@ -1,8 +1,8 @@
-"""The bot's side of the render queue (bot/queue.py): render on the workers and wait for the
+"""The bot's side of the render queue (bot/queue/render_queue.py): render on the workers and wait for the
 result, and what `status` shows.
 
 Waiting, the bot keeps the job's `wait:` key fresh; that key is what makes a job live. A job
-whose waiter stopped is an orphan, which a sweep (bot/queue_sweep.py) removes. `status`
+whose waiter stopped is an orphan, which a sweep (bot/queue/sweep.py) removes. `status`
 counts only live jobs.
 """
 from __future__ import annotations
@@ -21,15 +21,15 @@ from dreamer.recipe import with_stop
 from dreamer.places import Places, PlacesError
 from PIL import Image
 
-from bot.queue import QueueError, RenderFailed, RenderQueue
-from bot.queue_sweep import orphans, start_sweeper, sweep, wait_ttl
-from bot.queue_wire import queued_job_ids
+from bot.queue.render_queue import QueueError, RenderFailed, RenderQueue
+from bot.queue.sweep import orphans, start_sweeper, sweep, wait_ttl
+from bot.queue.wire import queued_job_ids
 
 log = logging.getLogger("bot.queue")
 
 
 class RemoteRender:
-    """A `Renderer` (bot/render.py) that renders on the queue's workers and blocks until the
+    """A `Renderer` (bot/render/renderer.py) that renders on the queue's workers and blocks until the
     result is back. Thread-safe: callers render `parallel` at a time.
     Building one sweeps the queue (a restarted bot cleans up after the dead one) and starts
     the periodic sweep."""

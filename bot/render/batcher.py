@@ -2,7 +2,7 @@
 leave most of the chip idle, and K pictures' views through one net batch fill it.
 
 huey stays the queue: each of the worker's consumer threads takes one job as before and keeps
-its own lease, retries and errors (bot/queue.py `run_job`); only its call to the renderer meets
+its own lease, retries and errors (bot/queue/render_queue.py `run_job`); only its call to the renderer meets
 the others here. `BatchingRenderer.render` is called by those threads at once: the calls that
 wait at the same time are grouped, up to K with the same `dreamer.batch_key` (one net per
 batch), and one group at a time goes to the engine's `dream_batch`; each caller gets its own
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Callable, Hashable
 from dreamer import Recipe
 from PIL import Image
 
-from bot.render import Renderer, RenderFn, as_renderer, measured_places
+from bot.render.renderer import Renderer, RenderFn, as_renderer, measured_places
 
 if TYPE_CHECKING:
     from dreamer.places import Places

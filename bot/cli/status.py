@@ -8,13 +8,15 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, TextIO
 
+from bot.store.posts import PostState
+
 if TYPE_CHECKING:
     from bot.config import Config
 
 
 def open_store(cfg: "Config", dry_run: bool = False):
     """The bot's store (a dry run's own with `dry_run`)."""
-    from bot.dryrun import store_path
+    from bot.config.dryrun import store_path
     from bot.store import Store
 
     return Store(store_path(cfg, dry_run))
@@ -53,7 +55,8 @@ def show_status(cfg: "Config", out: TextIO) -> int:
         for name in sorted(set(summary) | set(cfg.enabled_publishers())):
             info = summary.get(name, {"counts": {}, "last": None})
             counts = info["counts"]
-            text = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("confirmed", "pending", "intended", "failed"))
+            text = ", ".join(f"{counts.get(s, 0)} {s}" for s in (PostState.CONFIRMED, PostState.PENDING,
+                                                                 PostState.INTENDED, PostState.FAILED))
             enabled = "" if name in cfg.enabled_publishers() else " (disabled)"
             p(f"  {name}{enabled}: {text}")
             if info["last"]:
@@ -67,7 +70,7 @@ def show_status(cfg: "Config", out: TextIO) -> int:
         p("sources seen: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none"))
         _request_status(cfg, store, p)
         _poll_status(cfg, store, p)
-        from bot.report import print_recovery
+        from bot.cli.report import print_recovery
 
         print_recovery(store, p)
     _render_queue_status(cfg, p)
@@ -100,8 +103,8 @@ def show_status(cfg: "Config", out: TextIO) -> int:
 
 def _running(cfg, store) -> tuple[dict | None, str]:
     """The scheduler's record if a bot is running on this data dir (a dry run keeps its own)."""
-    from bot.dryrun import store_path
-    from bot.queue_sweep import process_alive
+    from bot.config.dryrun import store_path
+    from bot.queue.sweep import process_alive
 
     for dry in (False, True):
         if dry:
@@ -150,10 +153,10 @@ def _render_queue_status(cfg, p) -> None:
     import time as _time
 
     from bot.queue import QueueSettings, RenderQueue
-    from bot.queue_bot import queue_status
+    from bot.queue.remote import queue_status
 
     s = QueueSettings.from_config(cfg)
-    from bot.config_check import shown_url
+    from bot.config.check import shown_url
 
     where = shown_url(cfg.queue.url) if cfg.queue.url else f"embedded ({s.sqlite_path})"
     if not cfg.queue.url and not s.sqlite_path.exists():

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import re
 from datetime import tzinfo
-from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-
-if TYPE_CHECKING:
-    from bot.config_sections import ScheduleSection
 
 _NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 
@@ -52,11 +46,3 @@ def crontab_trigger(expr: str, timezone: tzinfo | str, jitter: int | None = None
     minute, hour, day, month, dow = fields
     return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=weekdays(dow),
                        timezone=timezone, jitter=jitter)
-
-
-def make_trigger(s: "ScheduleSection") -> CronTrigger | IntervalTrigger:
-    tz = ZoneInfo(s.timezone)
-    jitter = s.jitter_seconds or None
-    if s.cron:
-        return crontab_trigger(s.cron, tz, jitter)
-    return IntervalTrigger(seconds=float(s.interval_minutes) * 60, timezone=tz, jitter=jitter)

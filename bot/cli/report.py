@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from bot.store.posts import PostState
+
 if TYPE_CHECKING:
     from bot.store import Store
 
@@ -15,9 +17,9 @@ def in_flight(store: "Store") -> dict[str, int]:
     counts = {
         "photos being dreamt": sources.get("taken", 0),
         "photos to dream again (interrupted)": sources.get("interrupted", 0),
-        "posts pending": posts.get("pending", 0),
-        "posts intended (maybe posted: checked before a retry)": posts.get("intended", 0),
-        "posts waiting to retry": posts.get("failed", 0),
+        "posts pending": posts.get(PostState.PENDING, 0),
+        "posts intended (maybe posted: checked before a retry)": posts.get(PostState.INTENDED, 0),
+        "posts waiting to retry": posts.get(PostState.FAILED, 0),
         "requests open": len(store.open_requests(due_only=False)),
     }
     return {k: v for k, v in counts.items() if v}

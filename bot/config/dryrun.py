@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.config.sections import Config
 
 STORE_NAME = "dry-run.db"
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ValidationError
 
-from bot.config_sections import Config, FeedSection, FolderSection, UrlsSection
+from bot.config.sections import Config, FeedSection, FolderSection, UrlsSection
 from bot.logs import one_line
 
 

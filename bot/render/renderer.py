@@ -3,7 +3,7 @@ recipe, and `make_dream` is the recipe -> render -> save step that the cycle (bo
 and dream requests (bot/requests/worker.py) share.
 
 A renderer is the engine in this process (`EngineRenderer`), the render queue's workers
-(bot.queue_bot.RemoteRender), or, in tests, any function `(image, recipe) -> image`
+(bot.queue.remote.RemoteRender), or, in tests, any function `(image, recipe) -> image`
 (`as_renderer` wraps it). `parallel` says how many renders it takes at once: the queue's
 workers render several requests side by side; the engine in this process one at a time.
 

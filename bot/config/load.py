@@ -7,9 +7,9 @@ values are read from the environment at load time, kept as `SecretStr`.
 Relative paths in the file are relative to the file's own folder, so the bot behaves the same
 whatever directory it is started from.
 
-The sections themselves are bot/config_sections.py and bot/config_services.py (re-exported
-here), the [recipe] table bot/config_recipe.py, the error lines bot/config_errors.py, and the
-checks across sections and outside the file bot/config_check.py.
+The sections themselves are bot/config/sections.py and bot/config/services.py (re-exported
+here), the [recipe] table bot/config/recipe.py, the error lines bot/config/errors.py, and the
+checks across sections and outside the file bot/config/check.py.
 """
 from __future__ import annotations
 
@@ -20,18 +20,18 @@ from typing import Any, Mapping
 
 from pydantic import ValidationError
 
-from bot import config_check
-from bot.config_errors import ConfigError, pydantic_problems
-from bot.config_sections import (
+from bot.config import check as config_check
+from bot.config.errors import ConfigError, pydantic_problems
+from bot.config.sections import (
     BotSection, CaptionSection, Config, DiveSection, FeedSection, FolderSection, PickerSection, ScheduleSection,
     SourceSection, UrlsSection,
 )
-from bot.config_services import (
+from bot.config.services import (
     SECRET_FIELDS, AdminSection, FetchSection, MastodonSection, OutboxSection, PublishersSection, QueueSection,
     RequestsSection, TumblrSection,
 )
-from bot.config_polls import PollsSection
-from bot.dryrun import only_outbox
+from bot.config.polls import PollsSection
+from bot.config.dryrun import only_outbox
 from bot.logs import one_line
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Config checks beyond the schema, in one pass: what the file says that cannot work.
 
-`load_config` (bot/config.py) runs `after_schema` on a config that validated and
+`load_config` (bot/config/load.py) runs `after_schema` on a config that validated and
 `without_schema` on one that did not, so a single run lists the schema errors *and* unknown
 class names, recipe values, models, NUL characters and cross-section rules of every section
 that could be read. `environment_problems` checks what lies outside the file (the data folder,
@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
-from bot.config_recipe import build_recipe, recipe_problem
-from bot.config_sections import Config, picker_problems
-from bot.config_services import SECRET_FIELDS
-from bot.cron import make_trigger
+from bot.config.recipe import build_recipe, recipe_problem
+from bot.config.sections import Config
+from bot.config.services import SECRET_FIELDS
 from bot.folders import data_dir_problem, source_problems, writable_dir_problem, written_dirs
+from bot.picker import labels, picker_problems, pool
 
 
 # --- the whole pass ---------------------------------------------------------------------------
@@ -115,8 +115,6 @@ def _polls_fit_the_picker(cfg: "Config") -> list[str]:
     """A poll offers `options` different combinations: the picker must be able to draw them."""
     if not cfg.polls.enabled or picker_problems(cfg.picker):
         return []
-    from bot.picker import labels, pool
-
     n, p = len(pool(cfg.picker, labels())), cfg.picker
     hi = min(p.max_classes, n)
     combos = sum(math.comb(n, k) for k in range(min(p.min_classes, hi), hi + 1))
@@ -132,7 +130,7 @@ def _schedule_computes(cfg: "Config") -> list[str]:
     s = cfg.schedule
     try:
         now = datetime.now(timezone.utc)
-        make_trigger(s).get_next_fire_time(None, now)
+        s.trigger().get_next_fire_time(None, now)
         now + timedelta(seconds=s.jitter_seconds) + timedelta(seconds=s.misfire_grace_seconds)
     except (OverflowError, ValueError) as exc:
         return [f"schedule: the next run cannot be worked out ({exc}); lower jitter_seconds "

@@ -13,7 +13,7 @@ the result, sees the lease expire and enqueues the job again; a worker killed af
 the task but before writing its lease is seen too (the task is in neither the queue nor a
 lease). Transient errors are retried by huey with exponential backoff; permanent ones (bad
 image, bad recipe) are reported back at once and never retried. With `[queue] batch` above 1
-the jobs a worker's threads hold at once meet in bot/render_batcher.py and are dreamt in one
+the jobs a worker's threads hold at once meet in bot/render/batcher.py and are dreamt in one
 net batch; each thread keeps its own job, lease and errors all the same.
 
 The waiting bot keeps a `wait:` key alive for each job; a job whose waiter is gone (the bot
@@ -22,8 +22,8 @@ worker, for SQLite and Redis alike) removes it with its pictures, output and lea
 with the records of dead workers.
 
 Here: `RenderQueue(settings)`, the queue of one config (its huey, task, storage and pictures)
-and the worker's side. The bot's side (waiting, what `status` shows) is bot/queue_bot.py;
-sweeping is bot/queue_sweep.py.
+and the worker's side. The bot's side (waiting, what `status` shows) is bot/queue/remote.py;
+sweeping is bot/queue/sweep.py.
 """
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,11 +46,12 @@ from huey.consumer import Consumer
 
 from bot import failpoints
 from bot.folders import private_dir, private_file
-from bot.queue_sweep import process_alive
-from bot.queue_worker import WorkerState
-from bot.queue_wire import JsonSerializer, job_id_ok, picture_key
+from bot.queue.settings import QueueSettings
+from bot.queue.sweep import process_alive
+from bot.queue.worker import WorkerState
+from bot.queue.wire import JsonSerializer, job_id_ok, picture_key
 from bot.render import INPUT_ERRORS, PlacesRenderer, Renderer, RenderFn, as_renderer
-from bot.render_batcher import worker_renderer
+from bot.render.batcher import worker_renderer
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -63,6 +63,7 @@ P = "ldb:"  # prefix of our keys in the queue's storage
 # Tests: each render waits (up to 10 minutes) until this file exists, so a test can kill a worker
 # mid-render whatever the machine's speed, then open the gate for the others.
 GATE_ENV = "LUCID_TEST_RENDER_GATE"
+TASK_MODULE = "bot.queue"  # the module huey names the render task by (see `_register`)
 __all__ = ["NAME", "P", "GATE_ENV", "PictureTooBig", "QueueError", "QueueSettings", "RenderFailed", "RenderQueue",
            "WorkerState", "process_alive"]
 
@@ -83,33 +84,6 @@ class _Transient(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class QueueSettings:
-    url: str | None
-    sqlite_path: Path
-    shared_dir: Path | None
-    picture_cap: int
-    lease_seconds: float
-    max_retries: int
-    retry_delay: float
-    render_timeout: float
-    parallel: int
-    batch: int = 1  # jobs a worker dreams in one net batch (bot/render_batcher.py)
-    batch_wait: float = 0.5
-
-    @classmethod
-    def from_config(cls, cfg: "Config") -> "QueueSettings":
-        q = cfg.queue
-        return cls(
-            url=q.url, sqlite_path=cfg.data_dir / "queue.db",
-            shared_dir=cfg.resolve(q.shared_dir) if q.shared_dir else None,
-            picture_cap=int(q.picture_cap_mb * 1_000_000), lease_seconds=q.lease_seconds,
-            max_retries=q.max_retries, retry_delay=q.retry_delay_seconds,
-            render_timeout=q.render_timeout_minutes * 60, parallel=q.parallel,
-            batch=q.batch, batch_wait=q.batch_wait_seconds,
-        )
-
-
 class RenderQueue:
     """The queue of one config: its huey instance, its one task (`render_job`), our keys in
     huey's storage, and, once `serve_here` made this process a worker, the worker."""
@@ -122,7 +96,7 @@ class RenderQueue:
             except ImportError:
                 raise QueueError("[queue] url is a Redis URL but the 'redis' package is not installed "
                                  "(pip install redis)") from None
-            # JSON, never pickle: whoever can write to Redis must not run code here (queue_wire)
+            # JSON, never pickle: whoever can write to Redis must not run code here (wire.py)
             self.huey: Huey = RedisHuey(NAME, url=s.url, results=False, serializer=JsonSerializer())
         else:
             # 0600 before huey opens it: its storage holds requesters' photos (bot/folders.py)
@@ -144,9 +118,6 @@ class RenderQueue:
     def _register(self) -> TaskWrapper:
         s = self.settings
 
-        # huey's own retries: retry_delay, then x2 each time (retry_backoff)
-        @self.huey.task(name="render_job", retries=s.max_retries, retry_delay=s.retry_delay, retry_backoff=2.0,
-                        context=True)
         def render_job(job_id: str, task: Task | None = None) -> None:
             try:
                 self.run_job(job_id)
@@ -158,7 +129,14 @@ class RenderQueue:
                             "y" if task.retries == 1 else "ies")
                 raise
 
-        return render_job
+        # A queued message names its task "<function's module>.<name>", and huey runs only a task
+        # registered under that name. This code was bot/queue.py: keeping "bot.queue.render_job"
+        # lets tasks queued by an older bot (in queue.db, or on a Redis shared with older workers)
+        # run after an upgrade instead of being dropped as unknown.
+        render_job.__module__ = TASK_MODULE
+        # huey's own retries: retry_delay, then x2 each time (retry_backoff)
+        return self.huey.task(name="render_job", retries=s.max_retries, retry_delay=s.retry_delay,
+                              retry_backoff=2.0, context=True)(render_job)
 
     # --- our keys in huey's storage -------------------------------------------------------
     def get(self, key: str) -> bytes | None:
@@ -207,7 +185,7 @@ class RenderQueue:
         return out
 
     # --- pictures: in the shared dir, or in the storage under the cap ---------------------
-    # A picture's name is made here from its job id ("in-<id>", "out-<id>", queue_wire); the
+    # A picture's name is made here from its job id ("in-<id>", "out-<id>", wire.py); the
     # `where` a job or result carries only says shared dir or storage. A name taken from queue
     # data would let whoever writes to Redis have the bot read, then delete, any file it can.
     def _picture_file(self, key: str) -> Path:
@@ -266,7 +244,7 @@ class RenderQueue:
         return self.worker
 
     def run_job(self, job_id: str) -> None:
-        if not job_id_ok(job_id):  # not one the bot made: planted in the queue (queue_wire)
+        if not job_id_ok(job_id):  # not one the bot made: planted in the queue (wire.py)
             log.warning("refused a render task with a job id the bot does not make: %.80r", job_id)
             return
         st = self.worker or self.serve_here()

@@ -1,0 +1,25 @@
+"""The operator's TOML config, the one input the bot trusts, read once into a validated `Config`
+that every step of the pipeline takes its section from.
+
+load.py reads a file (`load_config`, `check_file`); sections.py and services.py are the
+sections as pydantic models (polls.py [polls], recipe.py the [recipe] table); errors.py turns
+pydantic's errors into one line per problem; check.py the checks across sections and outside
+the file; cron.py crontab expressions for the scheduler; dryrun.py what `--dry-run` changes.
+What other parts import is re-exported here (`from bot.config import Config, load_config`).
+"""
+from __future__ import annotations
+
+from bot.config.load import (
+    SECRET_FIELDS, AdminSection, BotSection, CaptionSection, Config, ConfigError, DiveSection, FeedSection,
+    FetchSection, FolderSection, MastodonSection, OutboxSection, PickerSection, PollsSection, PublishersSection,
+    QueueSection, RequestsSection, ScheduleSection, SourceSection, TumblrSection, UrlsSection, check_file,
+    config_from_dict, load_config, only_outbox,
+)
+
+__all__ = [
+    "SECRET_FIELDS", "AdminSection", "BotSection", "CaptionSection", "Config", "ConfigError", "DiveSection",
+    "FeedSection", "FetchSection", "FolderSection", "MastodonSection", "OutboxSection", "PickerSection",
+    "PollsSection", "PublishersSection",
+    "QueueSection", "RequestsSection", "ScheduleSection", "SourceSection", "TumblrSection", "UrlsSection",
+    "check_file", "config_from_dict", "load_config", "only_outbox",
+]
