@@ -102,6 +102,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "turns": {"hybrid_partner": "efficientnet-lite1", "hybrid_partner_turns": True},
     "rivals_turns": {"rivals": 0.5, "hybrid_partner": "efficientnet-lite1", "hybrid_partner_turns": True},
     "routed": {"hybrid_routed": True},
+    "shared": {"hybrid_routed": False},  # regions as dreamt before session 11
 }
 
 

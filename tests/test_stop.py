@@ -106,9 +106,11 @@ def test_a_dream_stops_at_twice_the_step_its_classes_were_first_seen_without_loo
 
 def test_a_recipe_recorded_before_the_stop_existed_replays_without_it():
     recorded = Recipe(classes={"goldfish": 1.0}).to_dict()
-    for key in ("stop_seen", "stop_every", "stopped_at", "view_samples"):
+    for key in ("stop_seen", "stop_every", "stopped_at", "view_samples", "hybrid_routed", "rivals"):
         recorded.pop(key, None)
     old = Recipe.from_dict(recorded)
-    assert old.stop_seen == 0.0 and old.view_samples == 4  # as pictures were made before them
+    # as pictures were made before them
+    assert old.stop_seen == 0.0 and old.view_samples == 4 and old.hybrid_routed is False and old.rivals == 0
     written = Recipe.from_dict({"classes": {"goldfish": 1.0}, "steps": 64})  # a person's recipe
-    assert (written.stop_seen, written.view_samples) == (Recipe().stop_seen, Recipe().view_samples)
+    assert ((written.stop_seen, written.view_samples, written.hybrid_routed)
+            == (Recipe().stop_seen, Recipe().view_samples, Recipe().hybrid_routed))
