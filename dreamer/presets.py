@@ -42,4 +42,4 @@ def preset(name: str, **overrides: Any) -> Recipe:
     return Recipe.from_dict(data)
 
 
-get_preset = preset  # the name bot/config.py looks for
+get_preset = preset  # the name bot/config/recipe.py looks for
