@@ -117,7 +117,7 @@ class Recipe:
     # pull for the class that takes the picture painted that class's texture over the other's
     # regions too (lobsters over the owl's half). On eight pairs of photos and classes no
     # benchmark had, the judge found the weaker class in 37 % of its views against 27 %
-    # (untouched crops 47 % against 31 %) at 0.63 of the time; the tuning rows 30 % against 31 %
+    # (untouched crops 47 % against 31 %), at 1.06 times the time; the tuning rows 30 % against 31 %
     # (benchmarks/README.md, "Routed views").
     hybrid_routed: bool = True
     work_pixels: int = 1_000_000  # the detail is optimised at up to this size, then enlarged
