@@ -9,11 +9,17 @@ What other parts import is re-exported here (`from bot.config import Config, loa
 """
 from __future__ import annotations
 
-from bot.config.load import (
-    SECRET_FIELDS, AdminSection, BotSection, CaptionSection, Config, ConfigError, DiveSection, FeedSection,
-    FetchSection, FolderSection, MastodonSection, OutboxSection, PickerSection, PollsSection, PublishersSection,
-    QueueSection, RequestsSection, ScheduleSection, SourceSection, TumblrSection, UrlsSection, check_file,
-    config_from_dict, load_config, only_outbox,
+from bot.config.dryrun import only_outbox
+from bot.config.errors import ConfigError
+from bot.config.load import check_file, config_from_dict, load_config
+from bot.config.polls import PollsSection
+from bot.config.sections import (
+    BotSection, CaptionSection, Config, DiveSection, FeedSection, FolderSection, PickerSection, ScheduleSection,
+    SourceSection, UrlsSection,
+)
+from bot.config.services import (
+    SECRET_FIELDS, AdminSection, FetchSection, MastodonSection, OutboxSection, PublishersSection, QueueSection,
+    RequestsSection, TumblrSection,
 )
 
 __all__ = [

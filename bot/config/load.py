@@ -8,7 +8,7 @@ Relative paths in the file are relative to the file's own folder, so the bot beh
 whatever directory it is started from.
 
 The sections themselves are bot/config/sections.py and bot/config/services.py (re-exported
-here), the [recipe] table bot/config/recipe.py, the error lines bot/config/errors.py, and the
+by the package), the [recipe] table bot/config/recipe.py, the error lines bot/config/errors.py, and the
 checks across sections and outside the file bot/config/check.py.
 """
 from __future__ import annotations
@@ -22,25 +22,8 @@ from pydantic import ValidationError
 
 from bot.config import check as config_check
 from bot.config.errors import ConfigError, pydantic_problems
-from bot.config.sections import (
-    BotSection, CaptionSection, Config, DiveSection, FeedSection, FolderSection, PickerSection, ScheduleSection,
-    SourceSection, UrlsSection,
-)
-from bot.config.services import (
-    SECRET_FIELDS, AdminSection, FetchSection, MastodonSection, OutboxSection, PublishersSection, QueueSection,
-    RequestsSection, TumblrSection,
-)
-from bot.config.polls import PollsSection
-from bot.config.dryrun import only_outbox
+from bot.config.sections import Config
 from bot.logs import one_line
-
-__all__ = [
-    "SECRET_FIELDS", "AdminSection", "BotSection", "CaptionSection", "Config", "ConfigError", "DiveSection",
-    "FeedSection", "FetchSection", "FolderSection", "MastodonSection", "OutboxSection", "PickerSection",
-    "PollsSection", "PublishersSection",
-    "QueueSection", "RequestsSection", "ScheduleSection", "SourceSection", "TumblrSection", "UrlsSection",
-    "check_file", "config_from_dict", "load_config", "only_outbox",
-]
 
 
 def load_config(
