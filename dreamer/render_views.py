@@ -150,7 +150,11 @@ def _routed_batch(d: ViewDream, views: list[View]) -> torch.Tensor:
     other layers held fixed."""
     r = d.recipe
     shares = view_shares(d.masks, views, d.work.shape[-2:])
-    d.routes = [d.rng.choices(range(shares.shape[1]), weights=row.tolist())[0] for row in shares]
+    # drawn in the order of the class ids: a recipe read back from a sidecar may list its
+    # classes in another order, and must route (and so dream) alike
+    ids = list(d.plan.placed)
+    by_id = sorted(range(len(ids)), key=ids.__getitem__)
+    d.routes = [by_id[d.rng.choices(range(len(ids)), weights=[float(row[i]) for i in by_id])[0]] for row in shares]
     parts = d.p.parts()
     fixed = parts.detach()
     total = fixed.sum(0, keepdim=True)

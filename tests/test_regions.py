@@ -203,3 +203,12 @@ def test_routed_mutants_are_seeded_and_come_out_batched_as_alone(net):
     assert not np.array_equal(np.asarray(alone[0]), np.asarray(dream(a, ra.replace(hybrid_routed=False), net=net)))
     for pic, own in zip(dream_batch([a, b], [ra, rb], net=net), alone):
         assert np.abs(np.asarray(pic, dtype=int) - np.asarray(own, dtype=int)).max() <= 1
+
+
+def test_a_routed_mutant_is_the_same_whatever_order_its_classes_are_listed_in(net):
+    """A sidecar's recipe may list the classes in another order: the views are routed alike."""
+    image = half_busy(seed=10)
+    r = Recipe(classes={"goldfish": 1.0, "stingray": 1.0}, hybrid_routed=True, **FAST)
+    a = dream(image, r, net=net)
+    b = dream(image, r.replace(classes={"stingray": 1.0, "goldfish": 1.0}), net=net)
+    assert np.array_equal(np.asarray(a), np.asarray(b))
