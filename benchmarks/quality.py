@@ -103,6 +103,9 @@ VARIANTS: dict[str, dict[str, object]] = {
     "rivals_turns": {"rivals": 0.5, "hybrid_partner": "efficientnet-lite1", "hybrid_partner_turns": True},
     "routed": {"hybrid_routed": True},
     "shared": {"hybrid_routed": False},  # regions as dreamt before session 11
+    # session 12's candidates: a lagging class's area grown at each check
+    "grow15": {"hybrid_grow": 1.5},
+    "grow2": {"hybrid_grow": 2.0},
 }
 
 

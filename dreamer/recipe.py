@@ -26,7 +26,7 @@ INFO_KEYS = frozenset({"class_names", "source", "version"})
 # all, octave_plan and frames included, which a person writing a recipe leaves out), so one that
 # lacks these predates them, and gets these values rather than today's defaults.
 RECORDED_SIGN = frozenset({"octave_plan", "frames", "zoom", "rotate", "jitter", "tile_overlap"})
-LATER_KEYS: dict[str, Any] = {"stop_seen": 0.0, "view_samples": 4, "hybrid_routed": False}
+LATER_KEYS: dict[str, Any] = {"stop_seen": 0.0, "view_samples": 4, "hybrid_routed": False, "hybrid_grow": 1.0}
 
 
 class RecipeError(ValueError):
@@ -120,6 +120,11 @@ class Recipe:
     # (untouched crops 47 % against 31 %), at 1.06 times the time; the tuning rows 30 % against 31 %
     # (benchmarks/README.md, "Routed views").
     hybrid_routed: bool = True
+    # A mutant in regions: at each check for being seen (`stop_every`), a class the dreaming net
+    # finds in fewer than half as many degraded crops as the best-seen one has its area grown by
+    # this factor, so a creature a check cannot find in its strips of the picture gets room to
+    # grow whole (dreamer.regions.Regions.grow; 1: the regions stay as placed).
+    hybrid_grow: float = 1.0
     work_pixels: int = 1_000_000  # the detail is optimised at up to this size, then enlarged
     # Stop before `steps` once the creature is there: every `stop_every` steps the dreaming net
     # looks at the picture as the quality judge does (downscaled, blurred, JPEG'd crops:
@@ -198,6 +203,7 @@ class Recipe:
         need(isinstance(self.hybrid_partner, str), "hybrid_partner", "must be a model name (\"\" for none)")
         need(isinstance(self.hybrid_partner_turns, bool), "hybrid_partner_turns", "must be true or false")
         need(isinstance(self.hybrid_routed, bool), "hybrid_routed", "must be true or false")
+        need(_num(self.hybrid_grow) and 1 <= self.hybrid_grow <= 4, "hybrid_grow", "must be 1..4 (1: regions stay)")
         need(_num(self.rivals) and 0 <= self.rivals <= 2, "rivals", "must be 0..2 (0: no push against look-alikes)")
         need(_int(self.work_pixels) and self.work_pixels >= 64 * 64, "work_pixels", "must be an integer >= 4096")
         need(_num(self.stop_seen) and 0 <= self.stop_seen <= 1, "stop_seen", "must be a share 0..1 (0: never stop early)")

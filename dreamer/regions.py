@@ -22,6 +22,7 @@ against 56 % on three held-out rows). benchmarks/README.md, "Mutants in their pl
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 import torch
@@ -101,12 +102,44 @@ def share_out(score: torch.Tensor, areas: torch.Tensor, temperature: float = TEM
     return torch.softmax(logits + offset, dim=0)
 
 
-def place_classes(photo: torch.Tensor, net: DreamNet, classes: dict[int, float], seed: int) -> torch.Tensor:
-    """(k, gh, gw) soft regions of photo (1, 3, H, W) for the positive `classes` (id -> weight;
-    the masks in the dict's order, a class's area in proportion to its weight), with FLOOR of every class
-    everywhere. On a net without class maps the regions come from the seeded field alone."""
-    # Worked out in the order of the class ids, handed back in the caller's: a recipe read back
-    # from a picture's sidecar may list its classes in another order and must place them alike.
+@dataclass
+class Regions:
+    """A mutant's soft regions and what they were shared out from, so that a class's area can
+    grow during the dream (`grow`). Kept in the order of the class ids, handed out in the
+    caller's (`masks`): a recipe read back from a picture's sidecar may list its classes in
+    another order and must place them alike."""
+
+    order: list[int]  # the caller's class ids, in the caller's order
+    ids: list[int]  # the same, sorted
+    score: torch.Tensor  # (k, gh, gw) in ids' order: the evidence and seeded field, smoothed
+    areas: torch.Tensor  # (k,) in ids' order: each class's share of the picture, relative
+
+    @property
+    def masks(self) -> torch.Tensor:
+        """(k, gh, gw) in the caller's order, FLOOR of every class everywhere, summing to 1."""
+        masks = share_out(self.score, self.areas)[[self.ids.index(i) for i in self.order]]
+        return FLOOR / len(self.ids) + (1 - FLOOR) * masks
+
+    def grow(self, seen: dict[int, float], factor: float) -> bool:
+        """Multiply by `factor` the area of each class seen in fewer than half as many of a
+        check's crops as the class seen most (dreamer.seen): a creature that a check cannot find
+        in its strips of the picture gets room to grow whole. True if any area changed."""
+        best = max(seen.values())
+        lagging = [k for k, i in enumerate(self.ids) if seen[i] < LAGGING * best]
+        for k in lagging:
+            self.areas[k] *= factor
+        return bool(lagging)
+
+
+# A class is lagging (Regions.grow) when a check finds it in fewer than this share of the crops
+# the best-seen class is found in.
+LAGGING = 0.5
+
+
+def place_classes(photo: torch.Tensor, net: DreamNet, classes: dict[int, float], seed: int) -> Regions:
+    """Soft regions (k, gh, gw: `.masks`) of photo (1, 3, H, W) for the positive `classes` (id ->
+    weight; a class's area in proportion to its weight), with FLOOR of every class everywhere.
+    On a net without class maps the regions come from the seeded field alone."""
     ids = sorted(classes)
     gh, gw = grid_size(*photo.shape[-2:])
     heads = class_heads(net)
@@ -116,9 +149,7 @@ def place_classes(photo: torch.Tensor, net: DreamNet, classes: dict[int, float],
     sigma = SMOOTH * GRID
     score = gaussian_blur(score[None], sigma)[0] if min(gh, gw) > 2 else score
     areas = torch.tensor([classes[i] for i in ids], dtype=torch.float32, device=photo.device)
-    masks = share_out(score, areas)
-    masks = masks[[ids.index(i) for i in classes]]
-    return FLOOR / len(ids) + (1 - FLOOR) * masks
+    return Regions(list(classes), ids, score, areas)
 
 
 def view_masks(masks: torch.Tensor, views: list[View], full: tuple[int, int]) -> torch.Tensor:

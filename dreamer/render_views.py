@@ -21,7 +21,7 @@ from dreamer import objectives as obj
 from dreamer import param as prm
 from dreamer.plan import Placement, Plan
 from dreamer.recipe import Recipe
-from dreamer.regions import place_classes, view_shares
+from dreamer.regions import Regions, place_classes, view_shares
 from dreamer.seen import seen_shares
 from dreamer.transform import View, random_views, resize, to_image, view_batch
 from models import DreamNet
@@ -63,6 +63,8 @@ class ViewDream:
     net: DreamNet  # for the checks whether every class is seen yet
     seed: int
     routes: list[int] | None = None  # a routed mutant's class for each of this step's views
+    regions: Regions | None = None  # a hybrid's regions, which may grow (recipe.hybrid_grow)
+    work_masks: torch.Tensor | None = None  # (k, h, w) the regions at the working size, as painted
     step: int = 0
     seen_at: int | None = None  # the step a check first found every class
     stopped: bool = False  # every class was seen before the cap (`stopped_at` says when)
@@ -91,13 +93,15 @@ def start(base: torch.Tensor, plan: Plan, net: DreamNet, seed: int) -> ViewDream
     wh, ww = working_size(height, width, recipe.work_pixels, net.input_size)
     work = resize(base, (wh, ww))
     regions = plan.placement is Placement.REGIONS
-    masks = place_classes(work, net, plan.placed, seed) if regions else None
+    placed = place_classes(work, net, plan.placed, seed) if regions else None
+    masks = placed.masks if placed is not None else None
+    work_masks = resize(masks[None], (wh, ww))[0] if masks is not None else None
     p = plan.make_param(wh, ww, base.device, seed, len(plan.placed) if regions else 1)
-    if masks is not None:  # each class paints its own region with a layer of its own
-        p = prm.masked(p, resize(masks[None], (wh, ww))[0])
+    if work_masks is not None:  # each class paints its own region with a layer of its own
+        p = prm.masked(p, work_masks)
     split = len(plan.placed) if plan.placement is Placement.SPLIT else 0
     return ViewDream(base, plan, work, p, plan.optimiser(p.tensors), random.Random(seed), masks, split,
-                     net.input_size, net, seed)
+                     net.input_size, net, seed, regions=placed, work_masks=work_masks)
 
 
 def after_step(d: ViewDream) -> None:
@@ -107,21 +111,34 @@ def after_step(d: ViewDream) -> None:
 
     The check runs on the working picture (never the full-size one) every `stop_every` steps,
     with crops seeded by the dream's seed and step and no gradient: it changes nothing in the
-    dream, so a dream stopped at step n is the same picture as one told to stop there."""
+    dream but a growing mutant's regions (recipe.hybrid_grow), which a replay checks for too, so
+    a dream stopped at step n is the same picture as one told to stop there."""
     d.step += 1
     r = d.recipe
     if d.step >= r.steps:
         return
+    growing = d.regions is not None and r.hybrid_grow > 1
+    checking = d.plan.seen_classes and (r.stop_seen > 0 or growing) and d.step % r.stop_every == 0
+    # a replay checks too while its regions may grow: the growth is part of the picture
+    if checking and d.seen_at is None and (r.stopped_at is None or growing):
+        with torch.no_grad():
+            picture = prm.compose(d.work, r.strength * d.p.detail())
+        seen = seen_shares(d.net, picture, d.plan.seen_classes, CHECK_CROPS, d.seed * 7919 + d.step)
+        if r.stop_seen > 0 and min(seen.values()) >= r.stop_seen:
+            d.seen_at = d.step
+        elif growing and d.regions.grow(seen, r.hybrid_grow):
+            _repaint(d)
     if r.stopped_at is not None:
         d.stopped = d.step >= r.stopped_at
     elif d.seen_at is not None:
         d.stopped = d.step >= DONE_AFTER_SEEN * d.seen_at
-    elif d.plan.seen_classes and r.stop_seen > 0 and d.step % r.stop_every == 0:
-        with torch.no_grad():
-            picture = prm.compose(d.work, r.strength * d.p.detail())
-        seen = seen_shares(d.net, picture, d.plan.seen_classes, CHECK_CROPS, d.seed * 7919 + d.step)
-        if min(seen.values()) >= r.stop_seen:
-            d.seen_at = d.step
+
+
+def _repaint(d: ViewDream) -> None:
+    """The regions as they now are, for the views' routing and the layers' masks (in place: the
+    masked detail reads them)."""
+    d.masks = d.regions.masks
+    d.work_masks.copy_(resize(d.masks[None], tuple(d.work_masks.shape[-2:]))[0])
 
 
 # Crops per size in a check: 3 sizes x 8 = 24 forward passes every `stop_every` steps, a few

@@ -49,13 +49,13 @@ def test_regions_follow_the_photo_the_busy_half_goes_to_the_class_the_net_sees_t
         rise = left - right  # how much more each class shows on the left
         ids = [int(rise.argmax()), int(rise.argmin())]  # one class of the left, one of the right
         for seed in (1, 2, 3):
-            masks = place_classes(to_tensor(image), net, {ids[0]: 1.0, ids[1]: 1.0}, seed)
+            masks = place_classes(to_tensor(image), net, {ids[0]: 1.0, ids[1]: 1.0}, seed).masks
             half = masks.shape[-1] // 2
             lead_left = masks[0, :, :half].mean() - masks[0, :, half:].mean()
             assert lead_left > 0.4, (busy_left, seed, float(lead_left))
             assert torch.allclose(masks.sum(0), torch.ones_like(masks[0]), atol=1e-5)
             # the classes listed the other way round get the same places (a recipe read back)
-            swapped = place_classes(to_tensor(image), net, {ids[1]: 1.0, ids[0]: 1.0}, seed)
+            swapped = place_classes(to_tensor(image), net, {ids[1]: 1.0, ids[0]: 1.0}, seed).masks
             assert torch.allclose(swapped, masks.flip(0))
 
 
@@ -63,7 +63,7 @@ def test_each_class_gets_its_share_of_the_picture_and_a_floor_everywhere():
     score = torch.randn(3, 20, 30)
     masks = share_out(score, torch.tensor([1.0, 1.0, 2.0]))
     assert torch.allclose(masks.mean((1, 2)), torch.tensor([0.25, 0.25, 0.5]), atol=0.01)
-    net_masks = place_classes(to_tensor(half_busy()), _headless(), {1: 1.0, 6: 1.0}, 4)
+    net_masks = place_classes(to_tensor(half_busy()), _headless(), {1: 1.0, 6: 1.0}, 4).masks
     assert float(net_masks.min()) >= FLOOR / 2 - 1e-6  # every class a little everywhere: soft seams
 
 
