@@ -33,7 +33,7 @@ def largest(folder: Path) -> Path:
 
 PLASMA_PHOTOS = ("EveningGlow", "FallenLeaf", "Path", "Kite", "Volna", "summer_1am")
 LOMIRI_PHOTOS = {"fig": "Picture_0B_by_freespace.jpg", "friends": "friends_by_Aitzol_Berasategi.jpg",
-                 "aitzgorri": "aitzgorri_by_Aitzol_Berasategi.jpg", "seeding": "seeding_by_Clemens_Engelhardt.jpg",
+                 "aitzgorri": "aitzgorri_by_Aitzol_Berasategi.jpg", "seeding": "seeding_by_Clements_Engelhardt.jpg",
                  "creek": "life_by_Aitzol_Berasategi.jpg", "wine": "Wine_by_Jakkub_Mede.jpg"}
 if PLASMA.is_dir():
     Q.PHOTO_FILES.update({name.lower(): largest(PLASMA / name) for name in PLASMA_PHOTOS})
