@@ -228,10 +228,9 @@ class Pipeline:
                      item.credit.title or item.url or "a photo", item.source)
             made = make(self.renderer, Work(item.image, combo.recipe_classes(labels), combo.seed,
                                             cfg.dive.recipe(parts.recipe) if dive else parts.recipe, stem, dive))
-            video = None if dive is None else stem.with_suffix(".mp4")
-            if made.dive is not None and video is not None:
+            if made.dive is not None:
                 d = made.dive
-                log.info("dive %s made: %d frames at %d fps, %dx%d%s", video.name, d.frames, d.fps, *d.size,
+                log.info("dive %s made: %d frames at %d fps, %dx%d%s", d.video.name, d.frames, d.fps, *d.size,
                          f" (resumed at frame {d.resumed_at})" if d.resumed_at else "")
             recipe, path, places = made.recipe, made.picture, made.places  # a dive's creatures move: no places
             save_source_photo(item.image, path)  # the gallery's "before"
@@ -254,7 +253,7 @@ class Pipeline:
             classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)],
             combo_key=combo.key, file_path=path, caption=chosen.captioned(caption.text) if chosen else caption.text,
             alt_text=alt_text, tags=caption.tags, source_url=item.public_url, title=inert(item.credit.title) or None,
-            publishers=list(parts.publishers), video_path=video, source_photo=kept,
+            publishers=list(parts.publishers), video_path=made.video, source_photo=kept,
             poll_id=chosen.poll_id if chosen else None,
         )
         failpoints.hit("recorded")  # tests: die with the dream saved and the photo still in the inbox
