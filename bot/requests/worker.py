@@ -203,10 +203,11 @@ class RequestWorker:
             if status is None:
                 raise Drop("the request was deleted")
             _, text = dive_request(request_text(status).text)
+            dive = row.is_dive  # read once here; past it the Work, then what make() made, tells a dive
             mix = None if row.remix_of is None else remix.plan(
-                self.cfg, self.store, row.remix_of, text, dive=row.kind == "dive", labels=inputs.labels(), rng=self.rng)
+                self.cfg, self.store, row.remix_of, text, dive=dive, labels=inputs.labels(), rng=self.rng)
             parsed = mix.parsed if mix else parse_request(text, inputs.labels(), max_classes=rq.max_classes)
-            if row.kind == "dive" and row.state == S.RENDERING and row.classes_json:
+            if dive and row.state == S.RENDERING and row.classes_json:
                 # a dive killed midway resumes from its keyframes: the same classes, not a new pick
                 kept = json.loads(row.classes_json)
                 names, terms = [c[1] for c in kept], ([c[0] for c in kept], [c[2] for c in kept])
@@ -217,9 +218,8 @@ class RequestWorker:
                                       classes_json=json.dumps([list(c) for c in zip(terms[0], names, terms[1])]))
             image = mix.photo(self.cfg) if mix else inputs.load(self.cfg, image_url)
             base = mix.recipe(self.cfg) if mix else None
-            dive = row.kind == "dive"  # its seed is the request's; a still's is drawn here
             made = dreaming.dream(self.store, self.renderer, dreaming.work(
-                self.cfg, image, terms, row.reply_key, dive=dive, base=base,
+                self.cfg, image, terms, row.reply_key, dive=dive, base=base,  # a dive's seed is the request's
                 seed=None if dive else mix.seed if mix else self.rng.randrange(2**31)))
         except Drop as exc:
             row = self.store.update_request(row.id, state=S.IGNORED, refusal=str(exc), busy=None)
@@ -229,7 +229,7 @@ class RequestWorker:
             return self._refuse(row, exc.kind, **exc.reply_details())
         except Refuse as exc:
             return self._refuse(row, exc.kind, **exc.details)
-        text = replies.reply_text(row.acct, names, post_ref(row.reply_key), dive=row.kind == "dive",
+        text = replies.reply_text(row.acct, names, post_ref(row.reply_key), dive=made.dive is not None,
                                   form=mix and mix.form, tweaks=mix.tweaks if mix else (), left_out=parsed.left_out)
         row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(made.video or made.picture), reply_text=text,
                                         error=None, busy=None, crashes=0,
@@ -277,7 +277,7 @@ class RequestWorker:
         names = [n for _, n, _ in json.loads(row.classes_json or "[]")]
         image = Path(row.dream_path) if final == S.REPLIED and row.dream_path else None
         video = None
-        if image is not None and row.kind == "dive":  # the video, its poster frame beside it
+        if image is not None and row.is_dive:  # the video, its poster frame beside it
             video, image = image, image.with_suffix(".png")
         seconds = None if video is None else self.cfg.requests.dive_frames / self.cfg.dive.fps
         alt = "" if image is None else replies.alt_text(names, seconds, remix=row.remix_of is not None)
