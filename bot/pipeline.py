@@ -31,12 +31,13 @@ from bot import failpoints, kept_photos, logs, notify
 from bot.caption import dive_alt, inert, make_caption
 from bot.parts import Parts
 from bot.picker import Combo, PickError
-from bot.posting import Outcome, publish_row
+from bot.posting import PostOutcome, Unstored, publish_row
 from bot.publishers.base import PublishError
 from bot.publishers.outbox import save_source_photo
 from bot.render import DiveSpec, Renderer, RenderFn, Work, as_renderer, is_engine_error, make
 from bot.retry import Backoff
 from bot.sources import SourceError, SourceItem
+from bot.store import PostState
 
 if TYPE_CHECKING:
     from bot.store import PostRow, Store
@@ -57,7 +58,7 @@ class CycleResult:
     outcome: str  # posted | idle | failed | skipped
     message: str
     dream_id: int | None = None
-    posts: dict[str, Outcome] = field(default_factory=dict)  # publisher -> what became of its post
+    posts: dict[str, PostOutcome] = field(default_factory=dict)  # publisher -> what became of its post
     errors: list[str] = field(default_factory=list)
 
 
@@ -170,9 +171,9 @@ class Pipeline:
             log.info("retrying post of dream %d on %s (state %s; %d attempt(s), %d failure(s) in a row)",
                      row.dream_id, row.publisher, row.state, row.attempts, row.failures)
             state = self._publish(row, parts)
-            if state == Outcome.CONFIRMED:
+            if state == PostState.CONFIRMED:
                 done.append(f"{row.publisher} dream {row.dream_id}")
-            elif state == Outcome.WAITING:
+            elif state == Unstored.WAITING:
                 waiting.append(f"{row.publisher} dream {row.dream_id}")
             else:
                 result.errors.append(f"{row.publisher}: dream {row.dream_id} still not posted")
@@ -182,7 +183,7 @@ class Pipeline:
         if waiting:
             result.message = "; ".join(filter(None, [result.message, "waiting for rate limits: " + ", ".join(waiting)]))
 
-    def _publish(self, row: "PostRow", parts: Parts) -> Outcome:
+    def _publish(self, row: "PostRow", parts: Parts) -> PostOutcome:
         return publish_row(self.store, parts.publishers.get(row.publisher), row, Backoff.from_config(parts.cfg),
                            parts.cfg.bot.max_attempts)
 
@@ -263,10 +264,10 @@ class Pipeline:
         for name in parts.publishers:
             state = self._publish(store.post(dream_id, name), parts)
             result.posts[name] = state
-            if state not in (Outcome.CONFIRMED, Outcome.WAITING):
-                result.errors.append(f"{name}: not posted" + (" (will retry)" if state == Outcome.FAILED else ""))
+            if state not in (PostState.CONFIRMED, Unstored.WAITING):
+                result.errors.append(f"{name}: not posted" + (" (will retry)" if state == PostState.FAILED else ""))
         if result.outcome != "posted":
-            result.outcome = "posted" if Outcome.CONFIRMED in result.posts.values() or not result.posts else "waiting"
+            result.outcome = "posted" if PostState.CONFIRMED in result.posts.values() or not result.posts else "waiting"
         made = f"dream {dream_id}: {' × '.join(names)}; " + ", ".join(f"{k} {v}" for k, v in result.posts.items())
         result.message = f"{result.message}; {made}" if result.message else made
 
