@@ -10,18 +10,21 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from bot import logs
+from bot.store import CycleOutcome
 
 if TYPE_CHECKING:
     from bot.config import Config
+    from bot.parts import Parts
     from bot.store import Store
 
 log = logging.getLogger("bot.notify")
 _sending = threading.Lock()  # the cycle and the request worker may both find the same items
 
 
-def failed_cycles(store: "Store", parts: Any, cycle_id: int, outcome: str, errors: list[str]) -> None:
+def failed_cycles(store: "Store", parts: "Parts", cycle_id: int, outcome: CycleOutcome,
+                  errors: list[str]) -> None:
     admin = parts.cfg.admin
-    if not admin.account or outcome != "failed":
+    if not admin.account or outcome != CycleOutcome.FAILED:
         return
     count, notified = store.consecutive_failures()
     if count < admin.after_failures or notified:

@@ -37,7 +37,7 @@ from bot.publishers.outbox import save_source_photo
 from bot.render import DiveSpec, Renderer, RenderFn, Work, as_renderer, is_engine_error, make
 from bot.retry import Backoff
 from bot.sources import SourceError, SourceItem
-from bot.store import PostState
+from bot.store import CycleOutcome, PostState
 
 if TYPE_CHECKING:
     from bot.store import PostRow, Store
@@ -55,7 +55,7 @@ class Run(Enum):  # what holds a pipeline's lock: a cycle waits for a retry run,
 
 @dataclass
 class CycleResult:
-    outcome: str  # posted | idle | failed | skipped
+    outcome: CycleOutcome
     message: str
     dream_id: int | None = None
     posts: dict[str, PostOutcome] = field(default_factory=dict)  # publisher -> what became of its post
@@ -104,13 +104,13 @@ class Pipeline:
             got = self._lock.acquire(timeout=3600)  # retries are short; a cycle must not be lost to one
         if not got:
             log.log(level, "%s was skipped: a cycle is still running", what)
-            return CycleResult("skipped", "a cycle is still running")
+            return CycleResult(CycleOutcome.SKIPPED, "a cycle is still running")
         self._doing = run
         try:
             with _file_lock(self.data_dir / "bot.lock") as locked:
                 if not locked:
                     log.log(level, "another bot process is running a cycle on %s; %s was skipped", self.data_dir, what)
-                    return CycleResult("skipped", "another bot process holds the lock")
+                    return CycleResult(CycleOutcome.SKIPPED, "another bot process holds the lock")
                 return fn(self.parts)
         finally:
             self._doing = None
@@ -120,7 +120,7 @@ class Pipeline:
         store = self.store
         self._resume(parts)  # before this cycle's row: an unfinished one is a dead process's
         cycle_id = store.start_cycle()
-        result = CycleResult("idle", "")
+        result = CycleResult(CycleOutcome.IDLE, "")
         try:
             self._retry_unfinished(parts, result)
             result.errors += parts.polls.step(draw=False) if parts.polls else []  # its winner: this dream
@@ -132,7 +132,7 @@ class Pipeline:
             log.error("cycle failed: %s", msg, exc_info=not expected)
             result.errors.append(msg)
         if result.errors:
-            result.outcome = "failed"
+            result.outcome = CycleOutcome.FAILED
         if not result.message:
             result.message = "; ".join(result.errors) or "nothing to do"
         store.finish_cycle(cycle_id, result.outcome, "; ".join(result.errors)[:2000] or None)
@@ -143,7 +143,7 @@ class Pipeline:
 
     def _retries(self, parts: Parts) -> CycleResult:
         self._resume(parts)
-        result = CycleResult("idle", "")
+        result = CycleResult(CycleOutcome.IDLE, "")
         self._retry_unfinished(parts, result)
         result.errors += parts.polls.step(draw=False) if parts.polls else []
         if result.errors or result.message:
@@ -178,7 +178,7 @@ class Pipeline:
             else:
                 result.errors.append(f"{row.publisher}: dream {row.dream_id} still not posted")
         if done:
-            result.outcome = "posted"
+            result.outcome = CycleOutcome.POSTED
             result.message = "finished earlier posts: " + ", ".join(done)
         if waiting:
             result.message = "; ".join(filter(None, [result.message, "waiting for rate limits: " + ", ".join(waiting)]))
@@ -266,8 +266,9 @@ class Pipeline:
             result.posts[name] = state
             if state not in (PostState.CONFIRMED, Unstored.WAITING):
                 result.errors.append(f"{name}: not posted" + (" (will retry)" if state == PostState.FAILED else ""))
-        if result.outcome != "posted":
-            result.outcome = "posted" if PostState.CONFIRMED in result.posts.values() or not result.posts else "waiting"
+        if result.outcome != CycleOutcome.POSTED:
+            posted = PostState.CONFIRMED in result.posts.values() or not result.posts
+            result.outcome = CycleOutcome.POSTED if posted else CycleOutcome.WAITING
         made = f"dream {dream_id}: {' × '.join(names)}; " + ", ".join(f"{k} {v}" for k, v in result.posts.items())
         result.message = f"{result.message}; {made}" if result.message else made
 

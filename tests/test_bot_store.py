@@ -94,6 +94,28 @@ def test_post_states_are_the_ones_the_posts_table_holds(tmp_path):
     assert s.open_posts() == {PostState.PENDING: 1}
 
 
+def test_cycle_outcomes_are_stored_as_the_text_they_always_were(tmp_path):
+    """CycleOutcome is the `cycles.outcome` column's values as written before it existed, and a
+    streak of failures reads them back: an interrupted cycle neither adds to it nor ends it."""
+    from bot.store import CycleOutcome
+
+    s = Store(tmp_path / "bot.db")
+    for outcome in (CycleOutcome.IDLE, CycleOutcome.WAITING, CycleOutcome.POSTED, CycleOutcome.FAILED, None,
+                    CycleOutcome.FAILED):
+        cycle = s.start_cycle()
+        if outcome is None:
+            assert s.release_interrupted_cycles() == 1  # its process died
+        else:
+            s.finish_cycle(cycle, outcome)
+    rows = s._query("SELECT outcome, typeof(outcome) AS t FROM cycles ORDER BY id")
+    assert [(r["outcome"], r["t"]) for r in rows] == [
+        ("idle", "text"), ("waiting", "text"), ("posted", "text"), ("failed", "text"), ("interrupted", "text"),
+        ("failed", "text")]
+    assert s.consecutive_failures() == (2, False)
+    assert s.last_cycle()["outcome"] == CycleOutcome.FAILED
+    s.close()
+
+
 def test_a_photo_interrupted_by_a_crash_is_resumed_not_counted(tmp_path):
     s = Store(tmp_path / "bot.db")
     sid = s.take_source("inbox", None, "h1", {"title": "harbour"})

@@ -32,6 +32,18 @@ class PostState(StrEnum):
     FAILED = "failed"  # transient: retried after its backoff; permanent: ended
 
 
+class CycleOutcome(StrEnum):
+    """What a cycle came to. The values are what the `cycles.outcome` column holds (as
+    `PostState`'s, the SQL here names them as written); a skipped cycle has no row."""
+
+    POSTED = "posted"  # a new dream, or an earlier one, went out somewhere
+    WAITING = "waiting"  # its posts wait for the platforms' rate limits
+    IDLE = "idle"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # another cycle held the lock
+    INTERRUPTED = "interrupted"  # its process died; the next cycle says so
+
+
 @dataclass(frozen=True)
 class DreamRow:
     id: int
@@ -268,7 +280,7 @@ class PostsMixin(Base):
         with self._tx() as db:
             return int(db.execute("INSERT INTO cycles (started_at) VALUES (?)", (now(),)).lastrowid)
 
-    def finish_cycle(self, cycle_id: int, outcome: str, error: str | None = None) -> None:
+    def finish_cycle(self, cycle_id: int, outcome: CycleOutcome, error: str | None = None) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE cycles SET finished_at=?, outcome=?, error=? WHERE id=?", (now(), outcome, error, cycle_id)
@@ -293,9 +305,9 @@ class PostsMixin(Base):
         )
         count, notified = 0, False
         for r in rows:
-            if r["outcome"] == "interrupted":
+            if r["outcome"] == CycleOutcome.INTERRUPTED:
                 continue
-            if r["outcome"] != "failed":
+            if r["outcome"] != CycleOutcome.FAILED:
                 break
             count += 1
             notified = notified or bool(r["admin_notified"])
