@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .inputs import Refuse
 from .parse import WEIGHT_MAX, WEIGHT_MIN, ParsedRequest, Wish, parse_request, safe_term, split_terms, strip_emoji
-from .replies import Refusal
+from .replies import Refusal, RemixForm
 
 if TYPE_CHECKING:
     from dreamer import Recipe
@@ -44,11 +44,11 @@ STRENGTH_MIN, STRENGTH_MAX = 0.1, 1.2  # past these a dream is a plain photo or 
 
 @dataclass(frozen=True)
 class Remix:
-    """A remix as the reply asked for it. `form`: classes, again, tweak or dive; `parsed` its
-    classes (with what the reply left out); `tweaks` the (more|less, class name) asked for."""
+    """A remix as the reply asked for it: `parsed` its classes (with what the reply left out);
+    `tweaks` the (more|less, class name) asked for."""
 
     source: "RemixSource"
-    form: str
+    form: RemixForm
     parsed: ParsedRequest
     seed: int
     strength: float | None
@@ -88,9 +88,9 @@ def plan(cfg: "Config", store: "Store", remix_of: str, text: str, *, dive: bool,
         if not source.classes:
             raise Refuse(Refusal.REMIX_HELP, names=names)
         if words:  # "again": a new seed
-            return Remix(source, "again", same, rng.randrange(2**31), source.strength)
+            return Remix(source, RemixForm.AGAIN, same, rng.randrange(2**31), source.strength)
         if dive:
-            return Remix(source, "dive", same, seed, source.strength)
+            return Remix(source, RemixForm.DIVE, same, seed, source.strength)
         raise Refuse(Refusal.REMIX_HELP, names=names)
     if words in ("more", "less", "fewer"):  # of what?
         raise Refuse(Refusal.REMIX_TWEAK, term="", names=names)
@@ -99,7 +99,7 @@ def plan(cfg: "Config", store: "Store", remix_of: str, text: str, *, dive: bool,
     if any(tweaks):
         return _tweak(cfg, source, terms, tweaks, labels, seed)
     parsed = parse_request(text, labels, max_classes=cfg.requests.max_classes)
-    return Remix(source, "dive" if dive else "classes", parsed, seed, source.strength)
+    return Remix(source, RemixForm.DIVE if dive else RemixForm.CLASSES, parsed, seed, source.strength)
 
 
 def _tweak(cfg: "Config", source: "RemixSource", terms: list[str], tweaks: list[Any], labels: "Labels",
@@ -130,4 +130,4 @@ def _tweak(cfg: "Config", source: "RemixSource", terms: list[str], tweaks: list[
                 strength = min(STRENGTH_MAX, max(STRENGTH_MIN, s))
             asked.append(("more" if up else "less", named[i]))
     parsed = ParsedRequest(tuple(Wish(i, n, weights[i]) for i, n, _ in source.classes))
-    return Remix(source, "tweak", parsed, seed, strength, tuple(dict.fromkeys(asked)))
+    return Remix(source, RemixForm.TWEAK, parsed, seed, strength, tuple(dict.fromkeys(asked)))

@@ -230,7 +230,8 @@ class RequestWorker:
         except Refuse as exc:
             return self._refuse(row, exc.kind, **exc.details)
         text = replies.reply_text(row.acct, names, post_ref(row.reply_key), dive=made.dive is not None,
-                                  form=mix and mix.form, tweaks=mix.tweaks if mix else (), left_out=parsed.left_out)
+                                  form=mix.form if mix else None, tweaks=mix.tweaks if mix else (),
+                                  left_out=parsed.left_out)
         row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(made.video or made.picture), reply_text=text,
                                         error=None, busy=None, crashes=0,
                                         recipe_json=json.dumps(made.recipe.to_dict()) if mix else None)
