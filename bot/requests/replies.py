@@ -172,7 +172,7 @@ NEEDS_NAMES = frozenset({Refusal.REMIX_TWEAK})
 
 def refusal_text(acct: str, kind: Refusal | str, ref: str, *, max_classes: int = 3, term: str = "",
                  suggestions: Sequence[str] = (), retry_at: datetime | None = None, detail: str = "",
-                 terms: Sequence[tuple[str, str, Sequence[str]]] = (), hours: float = 0.0,
+                 terms: Sequence[tuple[Refusal, str, Sequence[str]]] = (), hours: float = 0.0,
                  remix: bool = False, names: Sequence[str] = (), days: float = 0.0) -> str:
     """The reply for a request that cannot be dreamt; `kind` a `Refusal` (or its value).
     `terms`: (kind, term, suggestions) of every term that failed, when there are several.
@@ -200,7 +200,7 @@ def refusal_text(acct: str, kind: Refusal | str, ref: str, *, max_classes: int =
     return f"{mention(acct)} {body}\n{ref}"
 
 
-def _several_terms(terms: Sequence[tuple[str, str, Sequence[str]]], how: str) -> str:
+def _several_terms(terms: Sequence[tuple[Refusal, str, Sequence[str]]], how: str) -> str:
     parts = []
     for kind, term, names in terms:
         if kind == Refusal.AMBIGUOUS:
