@@ -37,7 +37,7 @@ from bot.publishers.outbox import save_source_photo
 from bot.render import DiveSpec, Renderer, RenderFn, Work, as_renderer, is_engine_error, make
 from bot.retry import Backoff
 from bot.sources import SourceError, SourceItem
-from bot.store import CycleOutcome, PostState
+from bot.store import CycleOutcome, NewDream, PostState
 
 if TYPE_CHECKING:
     from bot.store import PostRow, Store
@@ -249,14 +249,14 @@ class Pipeline:
             store.finish_source(source_id, ok=False, error=why)
             item.failed(why)
             raise
-        dream_id = store.add_dream(
+        dream_id = store.add_dream(NewDream(
             post_key=post_key, source_id=source_id, recipe=recipe.to_dict(), seed=combo.seed,
-            classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)],
+            classes=tuple(zip(combo.class_ids, names, combo.weights)),
             combo_key=combo.key, file_path=path, caption=chosen.captioned(caption.text) if chosen else caption.text,
             alt_text=alt_text, tags=caption.tags, source_url=item.public_url, title=inert(item.credit.title) or None,
-            publishers=list(parts.publishers), video_path=made.video, source_photo=kept,
+            publishers=tuple(parts.publishers), video_path=made.video, source_photo=kept,
             poll_id=chosen.poll_id if chosen else None,
-        )
+        ))
         failpoints.hit("recorded")  # tests: die with the dream saved and the photo still in the inbox
         item.done()
         store.settle_source(source_id)

@@ -11,7 +11,7 @@ import pytest
 from bot.posting import Unstored, publish_row
 from bot.publishers.base import Post, Published, PublishError
 from bot.retry import Backoff
-from bot.store import PostState, Store
+from bot.store import NewDream, PostState, Store
 
 BACKOFF = Backoff(first=60.0, cap=600.0)
 
@@ -41,9 +41,9 @@ def _post(tmp_path: Path):
     store = Store(tmp_path / "bot.db")
     picture = tmp_path / "x.png"
     picture.write_bytes(b"png")
-    dream = store.add_dream(post_key=store.new_post_key(), source_id=None, recipe={}, seed=1,
-                            classes=[[1, "goldfish", 1.0]], combo_key="1", file_path=picture, caption="c",
-                            alt_text="a", tags=[], source_url=None, title=None, publishers=["mastodon"])
+    dream = store.add_dream(NewDream(post_key=store.new_post_key(), source_id=None, recipe={}, seed=1,
+                                     classes=[(1, "goldfish", 1.0)], combo_key="1", file_path=picture, caption="c",
+                                     alt_text="a", tags=[], source_url=None, title=None, publishers=["mastodon"]))
     return store, store.post(dream, "mastodon")
 
 

@@ -41,7 +41,7 @@ from bot.publishers.marker import post_ref
 from bot.queue import RenderFailed
 from bot.render import Renderer, RenderFn, as_renderer
 from bot.retry import Backoff, stamp_in
-from bot.store import RequestRow, RequestState
+from bot.store import NewDream, RequestRow, RequestState
 
 from . import dreaming, inputs, remix, replies
 from .inputs import Refuse
@@ -347,12 +347,12 @@ class RequestWorker:
             return
         # Only the bot's words and label names: nothing the requester typed.
         caption = f"{join_classes(names)}\n\nDreamt on request.\n\n{self.cfg.caption.note}"
-        self.store.add_dream(
+        self.store.add_dream(NewDream(
             post_key=self.store.new_post_key(), source_id=None, recipe={}, seed=None,
-            classes=[[None, n, 1.0] for n in names], combo_key="request:" + row.reply_key,
+            classes=tuple((None, n, 1.0) for n in names), combo_key="request:" + row.reply_key,
             file_path=image, caption=caption, alt_text=replies.dream_alt(names), tags=self.cfg.caption.hashtags,
-            source_url=None, title=None, publishers=others,
-        )
+            source_url=None, title=None, publishers=tuple(others),
+        ))
 
 
 def _age_hours(row: RequestRow) -> float:
