@@ -35,7 +35,6 @@ from bot.posting import PostOutcome, Unstored, publish_row
 from bot.publishers.base import PublishError
 from bot.publishers.outbox import save_source_photo
 from bot.render import DiveSpec, Renderer, RenderFn, Work, as_renderer, is_engine_error, make
-from bot.retry import Backoff
 from bot.sources import SourceError, SourceItem
 from bot.store import CycleOutcome, NewDream, PostState
 
@@ -74,7 +73,7 @@ class Pipeline:
     ):
         self.parts = parts
         self.store = store
-        self.data_dir = Path(data_dir or parts.cfg.data_dir)
+        self.data_dir = Path(data_dir or parts.data_dir)
         self.renderer = as_renderer(render)
         self.rng = rng or random.Random()
         self._lock = threading.Lock()
@@ -138,7 +137,7 @@ class Pipeline:
         store.finish_cycle(cycle_id, result.outcome, "; ".join(result.errors)[:2000] or None)
         log.info("cycle %s: %s", result.outcome, result.message)
         notify.failed_cycles(store, parts, cycle_id, result.outcome, result.errors)
-        notify.ended_items(store, parts)
+        notify.ended_items(store, parts.admin, parts.bot.name, parts.publishers.get("mastodon"))
         return result
 
     def _retries(self, parts: Parts) -> CycleResult:
@@ -148,13 +147,13 @@ class Pipeline:
         result.errors += parts.polls.step(draw=False) if parts.polls else []
         if result.errors or result.message:
             log.info("retries: %s", "; ".join(filter(None, [result.message, *result.errors])))
-        notify.ended_items(self.store, parts)
+        notify.ended_items(self.store, parts.admin, parts.bot.name, parts.publishers.get("mastodon"))
         return result
 
     def _resume(self, parts: Parts) -> None:
         """What a dead process left. Only called under the cycle locks, so nothing found
         here can still be in progress."""
-        store, limit = self.store, parts.cfg.bot.crash_limit
+        store, limit = self.store, parts.bot.crash_limit
         if store.release_interrupted_cycles():
             log.warning("the last cycle was interrupted (the bot was stopped or died); resuming")
         released = store.release_orphan_sources(limit)
@@ -163,7 +162,7 @@ class Pipeline:
         for what in released.given_up + store.release_interrupted_posts(limit):
             log.error("crash loop: %s", what)
         _drop_stray_dreams(store, self.data_dir / "dreams")
-        kept_photos.sweep(store, parts.cfg, self.data_dir)  # the operator's remix_keep_days, and strays
+        kept_photos.sweep(store, parts.keep, self.data_dir)  # the operator's remix_keep_days, and strays
 
     def _retry_unfinished(self, parts: Parts, result: CycleResult) -> None:
         done, waiting = [], []
@@ -184,8 +183,8 @@ class Pipeline:
             result.message = "; ".join(filter(None, [result.message, "waiting for rate limits: " + ", ".join(waiting)]))
 
     def _publish(self, row: "PostRow", parts: Parts) -> PostOutcome:
-        return publish_row(self.store, parts.publishers.get(row.publisher), row, Backoff.from_config(parts.cfg),
-                           parts.cfg.bot.max_attempts)
+        return publish_row(self.store, parts.publishers.get(row.publisher), row, parts.backoff,
+                           parts.bot.max_attempts)
 
     def _new_dream(self, parts: Parts, result: CycleResult) -> None:
         item, source_errors = self._next_item(parts)
@@ -195,7 +194,6 @@ class Pipeline:
             elif not result.message:
                 result.message = "no new photo in any source"
             return
-        cfg = parts.cfg
         store = self.store
         source_id = store.take_source(item.source, item.url, item.sha256, item.credit.to_dict())
         dive_row = None
@@ -209,7 +207,7 @@ class Pipeline:
                 log.warning("resuming the dive %s that was interrupted", dive_row.video_path.name)
             else:  # the winner of a poll that closed, else the picker's own draw
                 combo = (parts.polls and parts.polls.winner()) or parts.picker.pick(
-                    store.recent_combos(cfg.picker.no_repeat), self.rng)
+                    store.recent_combos(parts.picker.cfg.no_repeat), self.rng)
             chosen = parts.polls.chosen(combo) if parts.polls else None
             labels = parts.picker.labels
             names = combo.names(labels)
@@ -217,29 +215,29 @@ class Pipeline:
             if dive_row is None:  # a new dream: a dive when one is due, else a still
                 post_key = store.new_post_key()
                 stem = self.data_dir / "dreams" / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{post_key[:8]}"
-                if cfg.dive.is_due(store.count_dreams()) and item.sha256:
+                if parts.dive.is_due(store.count_dreams()) and item.sha256:
                     dive_row = store.start_dive(
                         sha256=item.sha256, post_key=post_key, seed=combo.seed, combo_key=combo.key,
                         classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)],
                         video_path=stem.with_suffix(".mp4"))
             else:
                 post_key, stem = dive_row.post_key, dive_row.video_path.with_suffix("")
-            dive = None if dive_row is None else DiveSpec(cfg.dive.settings(), {"class_names": names})
+            dive = None if dive_row is None else DiveSpec(parts.dive.settings(), {"class_names": names})
             log.info("diving into %s with %s from %s" if dive else "dreaming %s into %s from %s", " × ".join(names),
                      item.credit.title or item.url or "a photo", item.source)
             made = make(self.renderer, Work(item.image, combo.recipe_classes(labels), combo.seed,
-                                            cfg.dive.recipe(parts.recipe) if dive else parts.recipe, stem, dive))
+                                            parts.dive.recipe(parts.recipe) if dive else parts.recipe, stem, dive))
             if made.dive is not None:
                 d = made.dive
                 log.info("dive %s made: %d frames at %d fps, %dx%d%s", d.video.name, d.frames, d.fps, *d.size,
                          f" (resumed at frame {d.resumed_at})" if d.resumed_at else "")
             recipe, path, places = made.recipe, made.picture, made.places  # a dive's creatures move: no places
             save_source_photo(item.image, path)  # the gallery's "before"
-            kept = kept_photos.keep(cfg, item.image, post_key, self.data_dir)  # for remixes by reply
+            kept = kept_photos.keep(parts.keep, item.image, post_key, self.data_dir)  # for remixes by reply
             caption = make_caption(
-                cfg.caption, bot=cfg.bot.name, class_names=names, credit=item.credit,
+                parts.caption, bot=parts.bot.name, class_names=names, credit=item.credit,
                 description=item.description, model=recipe.model, seed=combo.seed,
-                places=places, names=dict(zip(combo.class_ids, names)), language=cfg.publishers.mastodon.language,
+                places=places, names=dict(zip(combo.class_ids, names)), language=parts.language,
             )
             alt_text = caption.alt_text if made.dive is None else dive_alt(caption.alt_text, made.dive.duration)
         except Exception as exc:

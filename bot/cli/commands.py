@@ -238,7 +238,7 @@ def _run(cfg, args, render, out: TextIO) -> int:
             result = Pipeline(parts, store, data_dir=cfg.data_dir, render=render).run_cycle()
             print(f"{result.outcome}: {result.message}", file=out)
             if "outbox" in parts.publishers and result.dream_id:
-                print(f"outbox: {(parts.cfg.outbox_dir / 'index.html')}", file=out)
+                print(f"outbox: {(cfg.outbox_dir / 'index.html')}", file=out)
             return 1 if result.outcome == CycleOutcome.FAILED else 0
         try:
             render, consumer = _queue_render(cfg, render)

@@ -135,7 +135,7 @@ class RequestWorker:
             outcomes = [self._handle_one(row) for row in rows]
         for outcome in outcomes:
             setattr(result, outcome, getattr(result, outcome) + 1)
-        notify.ended_items(self.store, cfg=self.cfg, sender=self.client)
+        notify.ended_items(self.store, self.cfg.admin, self.cfg.bot.name, self.client)
         return result
 
     def _resume(self) -> None:
