@@ -1,4 +1,5 @@
-"""What a cycle takes from the config, decided once when its parts are built (bot/parts.py)."""
+"""What a cycle takes from the config, decided once when its parts are built (bot/parts.py), and
+what the request worker takes (bot/requests/settings.py)."""
 from __future__ import annotations
 
 from PIL import Image
@@ -7,7 +8,9 @@ from bot import kept_photos
 from bot.config import load_config
 from bot.kept_photos import Keeping
 from bot.parts import build_parts
+from bot.requests.settings import RequestSettings
 from bot.retry import Backoff
+from bot.sources.fetch import FetchPolicy
 from bot_helpers import tiny_config
 
 REMIX = ('[publishers.mastodon]\nenabled = true\napi_base_url = "https://m.example"\naccess_token_env = "LDB_TOKEN"\n'
@@ -43,3 +46,13 @@ def test_a_kept_photo_is_what_the_engine_sees_and_none_is_kept_for_zero_days(tmp
     kept = kept_photos.keep(Keeping(1.0, 4096), photo, "k1", tmp_path)
     with Image.open(kept) as got:
         assert got.format == "JPEG" and got.width * got.height <= 4096 and got.width == 4 * got.height
+
+
+def test_the_request_worker_takes_its_sections_and_what_follows_from_them(tmp_path):
+    cfg = _cfg(tmp_path, extra=REMIX + "also_publish = true\ndive_frames = 48\n[dive]\nfps = 12\n")
+    s = RequestSettings.from_config(cfg)
+    assert cfg.enabled_publishers() == ["outbox", "mastodon"] and s.also_publish_to == ("outbox",)
+    assert s.dive_seconds == 4.0 and s.recipe == cfg.base_recipe() and s.fetch == FetchPolicy.from_config(cfg.fetch)
+    assert s.backoff == Backoff(7.0, cfg.bot.retry_max_minutes * 60) and s.data_dir == cfg.data_dir
+    assert (s.requests, s.bot, s.admin, s.picker, s.dive, s.caption) == (
+        cfg.requests, cfg.bot, cfg.admin, cfg.picker, cfg.dive, cfg.caption)
