@@ -10,6 +10,7 @@ photos past their time, and the ones a dead process kept but never recorded.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,21 +27,29 @@ log = logging.getLogger("bot.kept_photos")
 FOLDER = "remix"
 
 
-def keeping(cfg: "Config") -> bool:
-    """Whether photos are kept at all: only when someone can remix them."""
-    r = cfg.requests
-    return r.enabled and r.remix and r.remix_keep_days > 0 and cfg.publishers.mastodon.enabled
+@dataclass(frozen=True)
+class Keeping:
+    """How long photos are kept, and how big."""
+
+    days: float  # 0: none kept
+    max_pixels: int  # the recipe's: the photo as the engine will see it
+
+    @classmethod
+    def from_config(cls, cfg: "Config") -> "Keeping":
+        r = cfg.requests
+        wanted = r.enabled and r.remix and cfg.publishers.mastodon.enabled  # only when someone can remix them
+        return cls(r.remix_keep_days if wanted else 0.0, cfg.base_recipe().max_pixels)
 
 
-def keep(cfg: "Config", image: "Image.Image", post_key: str, data_dir: Path) -> Path | None:
+def keep(keeping: Keeping, image: "Image.Image", post_key: str, data_dir: Path) -> Path | None:
     """Keep `image` for the post `post_key`; returns where, or None when not kept (not wanted,
     or the disk said no: a remix is a courtesy, never a reason to lose the dream)."""
-    if not keeping(cfg):
+    if not keeping.days:
         return None
     target = private_dir(data_dir / FOLDER) / f"{post_key}.jpg"
     try:
         small = image.convert("RGB")
-        most = cfg.base_recipe().max_pixels
+        most = keeping.max_pixels
         if most and small.width * small.height > most:
             scale = (most / (small.width * small.height)) ** 0.5
             small = small.resize((max(1, int(small.width * scale)), max(1, int(small.height * scale))))
@@ -54,10 +63,10 @@ def keep(cfg: "Config", image: "Image.Image", post_key: str, data_dir: Path) -> 
         return None
 
 
-def sweep(store: "Store", cfg: "Config", data_dir: Path) -> int:
-    """Delete the kept photos past `remix_keep_days` (all of them when keeping is off) and the
-    ones no dream names; returns how many went."""
-    days = cfg.requests.remix_keep_days if keeping(cfg) else 0.0
+def sweep(store: "Store", keeping: Keeping, data_dir: Path) -> int:
+    """Delete the kept photos past their days (all of them when none are kept) and the ones no
+    dream names; returns how many went."""
+    days = keeping.days
     before = (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="seconds")
     gone = store.forget_photos(before)
     folder = data_dir / FOLDER

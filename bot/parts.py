@@ -1,19 +1,25 @@
 """What a cycle needs from the config, built once from it and swapped whole on hot reload:
-the sources, the picker, the recipe, the publishers and the polls (`Parts`). Whether a run is
-a dry run is decided here, once: its parts post to the outbox only."""
+the sources, the picker, the recipe, the publishers and the polls, and the few sections the
+cycle reads (`Parts`). Whether a run is a dry run is decided here, once: its parts post to the
+outbox only, and keep no photos for remixes (a dry run answers no requests)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dreamer import Recipe
 
 from bot import logs
 from bot.config.dryrun import only_outbox
+from bot.config.sections import BotSection, CaptionSection, DiveSection
+from bot.config.services import AdminSection
+from bot.kept_photos import Keeping
 from bot.picker import Picker
 from bot.polls import PollRunner, build_polls
 from bot.publishers.base import Publisher
 from bot.publishers.outbox import OutboxPublisher
+from bot.retry import Backoff
 from bot.sources import Source, build_sources
 
 if TYPE_CHECKING:
@@ -29,11 +35,18 @@ class BuildError(Exception):
 class Parts:
     """Everything a cycle needs that comes from the config; swapped whole on hot reload."""
 
-    cfg: "Config"
     sources: list[Source]
     picker: Picker
     recipe: Recipe  # without classes
     publishers: dict[str, Publisher]
+    bot: BotSection  # its name, and when an item or a post is given up
+    backoff: Backoff  # [bot]'s, between tries of a post
+    caption: CaptionSection
+    dive: DiveSection
+    admin: AdminSection
+    language: str | None  # the captions' ([publishers.mastodon] language)
+    keep: Keeping  # the photos behind posts, for remixes
+    data_dir: Path
     polls: PollRunner | None = None  # [polls]: the poll for the next mutant
 
 
@@ -77,8 +90,10 @@ def build_parts(cfg: "Config", store: "Store | None" = None, *, dry_run: bool = 
     cfg = only_outbox(cfg) if dry_run else cfg
     try:
         picker, publishers = Picker(cfg.picker), build_publishers(cfg, store)
-        return Parts(cfg=cfg, sources=build_sources(cfg), picker=picker, recipe=cfg.base_recipe(),
-                     publishers=publishers, polls=build_polls(cfg, store, publishers, picker))
+        return Parts(sources=build_sources(cfg), picker=picker, recipe=cfg.base_recipe(), publishers=publishers,
+                     bot=cfg.bot, backoff=Backoff.from_config(cfg), caption=cfg.caption, dive=cfg.dive,
+                     admin=cfg.admin, language=cfg.publishers.mastodon.language, keep=Keeping.from_config(cfg),
+                     data_dir=cfg.data_dir, polls=build_polls(cfg, store, publishers, picker))
     except BuildError:
         raise
     except Exception as exc:  # a bug or environment problem; reported, never half-applied

@@ -31,12 +31,12 @@ from bot import failpoints, kept_photos, logs, notify
 from bot.caption import dive_alt, inert, make_caption
 from bot.parts import Parts
 from bot.picker import Combo, PickError
-from bot.posting import Outcome, publish_row
+from bot.posting import PostOutcome, Unstored, publish_row
 from bot.publishers.base import PublishError
 from bot.publishers.outbox import save_source_photo
 from bot.render import DiveSpec, Renderer, RenderFn, Work, as_renderer, is_engine_error, make
-from bot.retry import Backoff
 from bot.sources import SourceError, SourceItem
+from bot.store import CycleOutcome, NewDream, PostState
 
 if TYPE_CHECKING:
     from bot.store import PostRow, Store
@@ -54,10 +54,10 @@ class Run(Enum):  # what holds a pipeline's lock: a cycle waits for a retry run,
 
 @dataclass
 class CycleResult:
-    outcome: str  # posted | idle | failed | skipped
+    outcome: CycleOutcome
     message: str
     dream_id: int | None = None
-    posts: dict[str, Outcome] = field(default_factory=dict)  # publisher -> what became of its post
+    posts: dict[str, PostOutcome] = field(default_factory=dict)  # publisher -> what became of its post
     errors: list[str] = field(default_factory=list)
 
 
@@ -73,7 +73,7 @@ class Pipeline:
     ):
         self.parts = parts
         self.store = store
-        self.data_dir = Path(data_dir or parts.cfg.data_dir)
+        self.data_dir = Path(data_dir or parts.data_dir)
         self.renderer = as_renderer(render)
         self.rng = rng or random.Random()
         self._lock = threading.Lock()
@@ -103,13 +103,13 @@ class Pipeline:
             got = self._lock.acquire(timeout=3600)  # retries are short; a cycle must not be lost to one
         if not got:
             log.log(level, "%s was skipped: a cycle is still running", what)
-            return CycleResult("skipped", "a cycle is still running")
+            return CycleResult(CycleOutcome.SKIPPED, "a cycle is still running")
         self._doing = run
         try:
             with _file_lock(self.data_dir / "bot.lock") as locked:
                 if not locked:
                     log.log(level, "another bot process is running a cycle on %s; %s was skipped", self.data_dir, what)
-                    return CycleResult("skipped", "another bot process holds the lock")
+                    return CycleResult(CycleOutcome.SKIPPED, "another bot process holds the lock")
                 return fn(self.parts)
         finally:
             self._doing = None
@@ -119,7 +119,7 @@ class Pipeline:
         store = self.store
         self._resume(parts)  # before this cycle's row: an unfinished one is a dead process's
         cycle_id = store.start_cycle()
-        result = CycleResult("idle", "")
+        result = CycleResult(CycleOutcome.IDLE, "")
         try:
             self._retry_unfinished(parts, result)
             result.errors += parts.polls.step(draw=False) if parts.polls else []  # its winner: this dream
@@ -131,29 +131,29 @@ class Pipeline:
             log.error("cycle failed: %s", msg, exc_info=not expected)
             result.errors.append(msg)
         if result.errors:
-            result.outcome = "failed"
+            result.outcome = CycleOutcome.FAILED
         if not result.message:
             result.message = "; ".join(result.errors) or "nothing to do"
         store.finish_cycle(cycle_id, result.outcome, "; ".join(result.errors)[:2000] or None)
         log.info("cycle %s: %s", result.outcome, result.message)
         notify.failed_cycles(store, parts, cycle_id, result.outcome, result.errors)
-        notify.ended_items(store, parts)
+        notify.ended_items(store, parts.admin, parts.bot.name, parts.publishers.get("mastodon"))
         return result
 
     def _retries(self, parts: Parts) -> CycleResult:
         self._resume(parts)
-        result = CycleResult("idle", "")
+        result = CycleResult(CycleOutcome.IDLE, "")
         self._retry_unfinished(parts, result)
         result.errors += parts.polls.step(draw=False) if parts.polls else []
         if result.errors or result.message:
             log.info("retries: %s", "; ".join(filter(None, [result.message, *result.errors])))
-        notify.ended_items(self.store, parts)
+        notify.ended_items(self.store, parts.admin, parts.bot.name, parts.publishers.get("mastodon"))
         return result
 
     def _resume(self, parts: Parts) -> None:
         """What a dead process left. Only called under the cycle locks, so nothing found
         here can still be in progress."""
-        store, limit = self.store, parts.cfg.bot.crash_limit
+        store, limit = self.store, parts.bot.crash_limit
         if store.release_interrupted_cycles():
             log.warning("the last cycle was interrupted (the bot was stopped or died); resuming")
         released = store.release_orphan_sources(limit)
@@ -162,7 +162,7 @@ class Pipeline:
         for what in released.given_up + store.release_interrupted_posts(limit):
             log.error("crash loop: %s", what)
         _drop_stray_dreams(store, self.data_dir / "dreams")
-        kept_photos.sweep(store, parts.cfg, self.data_dir)  # the operator's remix_keep_days, and strays
+        kept_photos.sweep(store, parts.keep, self.data_dir)  # the operator's remix_keep_days, and strays
 
     def _retry_unfinished(self, parts: Parts, result: CycleResult) -> None:
         done, waiting = [], []
@@ -170,21 +170,21 @@ class Pipeline:
             log.info("retrying post of dream %d on %s (state %s; %d attempt(s), %d failure(s) in a row)",
                      row.dream_id, row.publisher, row.state, row.attempts, row.failures)
             state = self._publish(row, parts)
-            if state == Outcome.CONFIRMED:
+            if state == PostState.CONFIRMED:
                 done.append(f"{row.publisher} dream {row.dream_id}")
-            elif state == Outcome.WAITING:
+            elif state == Unstored.WAITING:
                 waiting.append(f"{row.publisher} dream {row.dream_id}")
             else:
                 result.errors.append(f"{row.publisher}: dream {row.dream_id} still not posted")
         if done:
-            result.outcome = "posted"
+            result.outcome = CycleOutcome.POSTED
             result.message = "finished earlier posts: " + ", ".join(done)
         if waiting:
             result.message = "; ".join(filter(None, [result.message, "waiting for rate limits: " + ", ".join(waiting)]))
 
-    def _publish(self, row: "PostRow", parts: Parts) -> Outcome:
-        return publish_row(self.store, parts.publishers.get(row.publisher), row, Backoff.from_config(parts.cfg),
-                           parts.cfg.bot.max_attempts)
+    def _publish(self, row: "PostRow", parts: Parts) -> PostOutcome:
+        return publish_row(self.store, parts.publishers.get(row.publisher), row, parts.backoff,
+                           parts.bot.max_attempts)
 
     def _new_dream(self, parts: Parts, result: CycleResult) -> None:
         item, source_errors = self._next_item(parts)
@@ -194,7 +194,6 @@ class Pipeline:
             elif not result.message:
                 result.message = "no new photo in any source"
             return
-        cfg = parts.cfg
         store = self.store
         source_id = store.take_source(item.source, item.url, item.sha256, item.credit.to_dict())
         dive_row = None
@@ -208,7 +207,7 @@ class Pipeline:
                 log.warning("resuming the dive %s that was interrupted", dive_row.video_path.name)
             else:  # the winner of a poll that closed, else the picker's own draw
                 combo = (parts.polls and parts.polls.winner()) or parts.picker.pick(
-                    store.recent_combos(cfg.picker.no_repeat), self.rng)
+                    store.recent_combos(parts.picker.cfg.no_repeat), self.rng)
             chosen = parts.polls.chosen(combo) if parts.polls else None
             labels = parts.picker.labels
             names = combo.names(labels)
@@ -216,30 +215,29 @@ class Pipeline:
             if dive_row is None:  # a new dream: a dive when one is due, else a still
                 post_key = store.new_post_key()
                 stem = self.data_dir / "dreams" / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{post_key[:8]}"
-                if cfg.dive.is_due(store.count_dreams()) and item.sha256:
+                if parts.dive.is_due(store.count_dreams()) and item.sha256:
                     dive_row = store.start_dive(
                         sha256=item.sha256, post_key=post_key, seed=combo.seed, combo_key=combo.key,
                         classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)],
                         video_path=stem.with_suffix(".mp4"))
             else:
                 post_key, stem = dive_row.post_key, dive_row.video_path.with_suffix("")
-            dive = None if dive_row is None else DiveSpec(cfg.dive.settings(), {"class_names": names})
+            dive = None if dive_row is None else DiveSpec(parts.dive.settings(), {"class_names": names})
             log.info("diving into %s with %s from %s" if dive else "dreaming %s into %s from %s", " × ".join(names),
                      item.credit.title or item.url or "a photo", item.source)
             made = make(self.renderer, Work(item.image, combo.recipe_classes(labels), combo.seed,
-                                            cfg.dive.recipe(parts.recipe) if dive else parts.recipe, stem, dive))
-            video = None if dive is None else stem.with_suffix(".mp4")
-            if made.dive is not None and video is not None:
+                                            parts.dive.recipe(parts.recipe) if dive else parts.recipe, stem, dive))
+            if made.dive is not None:
                 d = made.dive
-                log.info("dive %s made: %d frames at %d fps, %dx%d%s", video.name, d.frames, d.fps, *d.size,
+                log.info("dive %s made: %d frames at %d fps, %dx%d%s", d.video.name, d.frames, d.fps, *d.size,
                          f" (resumed at frame {d.resumed_at})" if d.resumed_at else "")
             recipe, path, places = made.recipe, made.picture, made.places  # a dive's creatures move: no places
             save_source_photo(item.image, path)  # the gallery's "before"
-            kept = kept_photos.keep(cfg, item.image, post_key, self.data_dir)  # for remixes by reply
+            kept = kept_photos.keep(parts.keep, item.image, post_key, self.data_dir)  # for remixes by reply
             caption = make_caption(
-                cfg.caption, bot=cfg.bot.name, class_names=names, credit=item.credit,
+                parts.caption, bot=parts.bot.name, class_names=names, credit=item.credit,
                 description=item.description, model=recipe.model, seed=combo.seed,
-                places=places, names=dict(zip(combo.class_ids, names)), language=cfg.publishers.mastodon.language,
+                places=places, names=dict(zip(combo.class_ids, names)), language=parts.language,
             )
             alt_text = caption.alt_text if made.dive is None else dive_alt(caption.alt_text, made.dive.duration)
         except Exception as exc:
@@ -249,14 +247,14 @@ class Pipeline:
             store.finish_source(source_id, ok=False, error=why)
             item.failed(why)
             raise
-        dream_id = store.add_dream(
+        dream_id = store.add_dream(NewDream(
             post_key=post_key, source_id=source_id, recipe=recipe.to_dict(), seed=combo.seed,
-            classes=[[i, n, w] for i, n, w in zip(combo.class_ids, names, combo.weights)],
+            classes=tuple(zip(combo.class_ids, names, combo.weights)),
             combo_key=combo.key, file_path=path, caption=chosen.captioned(caption.text) if chosen else caption.text,
             alt_text=alt_text, tags=caption.tags, source_url=item.public_url, title=inert(item.credit.title) or None,
-            publishers=list(parts.publishers), video_path=video, source_photo=kept,
+            publishers=tuple(parts.publishers), video_path=made.video, source_photo=kept,
             poll_id=chosen.poll_id if chosen else None,
-        )
+        ))
         failpoints.hit("recorded")  # tests: die with the dream saved and the photo still in the inbox
         item.done()
         store.settle_source(source_id)
@@ -264,10 +262,11 @@ class Pipeline:
         for name in parts.publishers:
             state = self._publish(store.post(dream_id, name), parts)
             result.posts[name] = state
-            if state not in (Outcome.CONFIRMED, Outcome.WAITING):
-                result.errors.append(f"{name}: not posted" + (" (will retry)" if state == Outcome.FAILED else ""))
-        if result.outcome != "posted":
-            result.outcome = "posted" if Outcome.CONFIRMED in result.posts.values() or not result.posts else "waiting"
+            if state not in (PostState.CONFIRMED, Unstored.WAITING):
+                result.errors.append(f"{name}: not posted" + (" (will retry)" if state == PostState.FAILED else ""))
+        if result.outcome != CycleOutcome.POSTED:
+            posted = PostState.CONFIRMED in result.posts.values() or not result.posts
+            result.outcome = CycleOutcome.POSTED if posted else CycleOutcome.WAITING
         made = f"dream {dream_id}: {' × '.join(names)}; " + ", ".join(f"{k} {v}" for k, v in result.posts.items())
         result.message = f"{result.message}; {made}" if result.message else made
 

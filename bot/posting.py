@@ -20,34 +20,37 @@ from typing import TYPE_CHECKING
 from bot import logs
 from bot.publishers.base import Post, Publisher, PublishError
 from bot.retry import Backoff, stamp_in
+from bot.store import PostState
 
 if TYPE_CHECKING:
     from bot.store import PostRow, Store
 
 log = logging.getLogger("bot.pipeline")
 
-class Outcome(StrEnum):
-    """What `publish_row` made of a post: a post state (bot/store/posts.py) after the attempt,
-    or what the state alone does not say."""
 
-    CONFIRMED = "confirmed"
-    FAILED = "failed"  # will be retried
-    ENDED = "ended"  # a permanent error, or too many unexpected ones
-    WAITING = "waiting"  # for the platform's rate limit; nothing attempted
-    PENDING = "pending"  # as before: its publisher is switched off, and the post waits for it
-    INTENDED = "intended"
+class Unstored(StrEnum):
+    """What became of a post that its stored state does not say. Its values are none of
+    `PostState`'s, so a `PostOutcome` says what it is by its value alone (a cycle's message shows it)."""
+
+    WAITING = "waiting"  # for the platform's rate limit: nothing attempted, the state as it was
+    ENDED = "ended"  # stored as failed, but for good: a permanent error, or too many unexpected ones
+
+
+# What `publish_row` made of a post: its state after the attempt (FAILED: to be retried; as it
+# was when its publisher is switched off), or what that state does not say.
+PostOutcome = PostState | Unstored
 
 
 def publish_row(store: "Store", pub: Publisher | None, row: "PostRow", backoff: Backoff,
-                max_attempts: int) -> Outcome:
+                max_attempts: int) -> PostOutcome:
     if pub is None:
-        return Outcome(row.state)  # publisher switched off since; the post waits for it
+        return row.state  # publisher switched off since; the post waits for it
     wait = _rate_wait(pub)
     if wait > 0:
         at = stamp_in(wait)
         store.defer_post(row.id, at)
         log.info("%s: dream %d waits for the rate limit (until %s)", row.publisher, row.dream_id, at)
-        return Outcome.WAITING
+        return Unstored.WAITING
     dream = store.dream(row.dream_id)
     post = Post(
         post_id=dream.post_key, image_path=dream.file_path, caption=dream.caption, alt_text=dream.alt_text,
@@ -65,7 +68,7 @@ def publish_row(store: "Store", pub: Publisher | None, row: "PostRow", backoff: 
             store.mark_confirmed(row.id, found.remote_id, found.url)
             log.info("%s: dream %d was already posted (%s); confirmed", row.publisher, row.dream_id,
                      found.url or found.remote_id)
-            return Outcome.CONFIRMED
+            return PostState.CONFIRMED
     if not dream.file_path.is_file():
         return _ended(store, row, f"the dream's image {dream.file_path} is gone")
     if dream.video_path is not None and not dream.video_path.is_file():
@@ -77,7 +80,7 @@ def publish_row(store: "Store", pub: Publisher | None, row: "PostRow", backoff: 
         return _error(store, row, exc, backoff, max_attempts)
     store.mark_confirmed(row.id, published.remote_id, published.url)
     log.info("%s: dream %d posted: %s", row.publisher, row.dream_id, published.url or published.remote_id)
-    return Outcome.CONFIRMED
+    return PostState.CONFIRMED
 
 
 def _rate_wait(pub: Publisher) -> float:
@@ -90,7 +93,7 @@ def _rate_wait(pub: Publisher) -> float:
 
 
 def _error(store: "Store", row: "PostRow", exc: Exception, backoff: Backoff, max_attempts: int,
-           prefix: str = "") -> Outcome:
+           prefix: str = "") -> PostOutcome:
     if isinstance(exc, PublishError):
         if not exc.transient:
             return _ended(store, row, prefix + str(exc))
@@ -102,16 +105,16 @@ def _error(store: "Store", row: "PostRow", exc: Exception, backoff: Backoff, max
     return _failed(store, row, why, None, backoff)
 
 
-def _failed(store: "Store", row: "PostRow", why: str, retry_after: float | None, backoff: Backoff) -> Outcome:
+def _failed(store: "Store", row: "PostRow", why: str, retry_after: float | None, backoff: Backoff) -> PostState:
     why = logs.redact(why)
     at = backoff.at(row.failures + 1, retry_after)
     store.mark_failed(row.id, why, transient=True, retry_at=at)
     log.error("%s: dream %d not posted: %s (retry after %s)", row.publisher, row.dream_id, why, at)
-    return Outcome.FAILED
+    return PostState.FAILED
 
 
-def _ended(store: "Store", row: "PostRow", why: str) -> Outcome:
+def _ended(store: "Store", row: "PostRow", why: str) -> Unstored:
     why = logs.redact(why)
     store.mark_failed(row.id, why, transient=False)
     log.error("%s: dream %d not posted: %s (not retried)", row.publisher, row.dream_id, why)
-    return Outcome.ENDED
+    return Unstored.ENDED

@@ -164,9 +164,11 @@ class BotRunner:
         elif self.requests is None:
             self.requests = _build_requests(new, self.store, self._render)
         else:
+            from bot.requests.settings import RequestSettings
+
             fresh_client = new.publishers.mastodon != old.publishers.mastodon
-            self.requests.reconfigure(new, _build_requests(new, self.store, self._render).client
-                                      if fresh_client else None)
+            self.requests.reconfigure(RequestSettings.from_config(new),
+                                      _build_requests(new, self.store, self._render).client if fresh_client else None)
         if self.scheduler.running and (new.requests != old.requests or self.requests is None):
             self._add_requests_job()
         if new.requests != old.requests or new.publishers.mastodon != old.publishers.mastodon:

@@ -2,6 +2,7 @@
 "intended" and "confirmed"), retries on one publisher only, the admin message, and secrets."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -17,7 +18,7 @@ import pytest
 
 from bot import cli, logs
 from bot.config import load_config
-from bot.parts import Parts, build_parts
+from bot.parts import build_parts
 from bot.pipeline import Pipeline, _file_lock
 from bot.publishers.base import PublishError
 from bot.publishers.outbox import OutboxPublisher
@@ -102,9 +103,9 @@ class CountingOutbox(OutboxPublisher):
 
 def make_pipeline(path, publishers=None, render=None) -> Pipeline:
     cfg = load_config(path, environ={"LDB_TOKEN": "x" * 12})
-    parts = build_parts(cfg) if publishers is None else Parts(
-        cfg=cfg, sources=build_parts(cfg).sources, picker=build_parts(cfg).picker,
-        recipe=cfg.base_recipe(), publishers=publishers(cfg))
+    parts = build_parts(cfg)
+    if publishers is not None:
+        parts = dataclasses.replace(parts, publishers=publishers(cfg), polls=None)
     return Pipeline(parts, Store(cfg.data_dir / "bot.db"), render=render)
 
 
@@ -141,7 +142,7 @@ def test_failed_publisher_is_retried_alone(tmp_path):
     assert r.outcome == "posted" and "finished earlier posts: mirror dream 1" in r.message
     assert box["p"].calls == 1 and mirror["p"].calls == 2  # the outbox was not posted again
     assert len(list((tmp_path / "mirror").glob("*.json"))) == 1
-    cfg = pipe.parts.cfg
+    cfg = load_config(path)
     assert post_states(cfg) == [(1, "mirror", "confirmed", 2), (1, "outbox", "confirmed", 1)]
 
 
@@ -418,9 +419,8 @@ def test_secrets_never_reach_logs_store_or_outbox(tmp_path, fmt):
     try:
         base = build_parts(cfg.model_copy(update={"publishers": cfg.publishers.model_copy(update={
             "mastodon": cfg.publishers.mastodon.model_copy(update={"enabled": False})})}))
-        parts = Parts(cfg=cfg, sources=base.sources, picker=base.picker, recipe=base.recipe,
-                      publishers={"outbox": OutboxPublisher(cfg.outbox_dir),
-                                  "mastodon": LeakyPlatform(tmp_path / "m", TOKEN)})
+        parts = dataclasses.replace(base, publishers={"outbox": OutboxPublisher(cfg.outbox_dir),
+                                                      "mastodon": LeakyPlatform(tmp_path / "m", TOKEN)})
         pipe = Pipeline(parts, Store(cfg.data_dir / "bot.db"))
         for i in range(2):
             write_photo(tmp_path / "inbox" / f"{i}.png", i)

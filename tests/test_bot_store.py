@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from bot.store import SCHEMA_VERSION, Store, StoreError
+from bot.store import SCHEMA_VERSION, NewDream, Store, StoreError
 
 
 def test_schema_version_and_wal(tmp_path):
@@ -43,10 +43,10 @@ def test_not_a_database(tmp_path):
 def test_post_states_and_unfinished(tmp_path):
     s = Store(tmp_path / "bot.db")
     sid = s.take_source("inbox", None, "abc", {"title": "t"})
-    dream = s.add_dream(post_key=s.new_post_key(), source_id=sid, recipe={"model": "tiny"}, seed=1,
-                        classes=[[1, "goldfish", 1.0]], combo_key="1", file_path=tmp_path / "x.png",
-                        caption="c", alt_text="a", tags=["t"], source_url=None, title="t",
-                        publishers=["outbox", "mastodon", "tumblr"])
+    dream = s.add_dream(NewDream(post_key=s.new_post_key(), source_id=sid, recipe={"model": "tiny"}, seed=1,
+                                 classes=[[1, "goldfish", 1.0]], combo_key="1", file_path=tmp_path / "x.png",
+                                 caption="c", alt_text="a", tags=["t"], source_url=None, title="t",
+                                 publishers=["outbox", "mastodon", "tumblr"]))
     assert s.source_blocked(sha256="abc") and not s.source_blocked(sha256="other")
     assert [p.state for p in s.posts_for(dream)] == ["pending"] * 3
     ids = {p.publisher: p.id for p in s.posts_for(dream)}
@@ -72,9 +72,9 @@ def test_post_states_and_unfinished(tmp_path):
 
 
 def _dream(s, tmp_path, source_id, publishers=("mastodon",)):
-    return s.add_dream(post_key=s.new_post_key(), source_id=source_id, recipe={}, seed=1, classes=[[1, "goldfish", 1]],
-                       combo_key="1", file_path=tmp_path / "x.png", caption="c", alt_text="a", tags=[],
-                       source_url=None, title="harbour", publishers=list(publishers))
+    return s.add_dream(NewDream(post_key=s.new_post_key(), source_id=source_id, recipe={}, seed=1,
+                                classes=[[1, "goldfish", 1]], combo_key="1", file_path=tmp_path / "x.png", caption="c",
+                                alt_text="a", tags=[], source_url=None, title="harbour", publishers=list(publishers)))
 
 
 def test_post_states_are_the_ones_the_posts_table_holds(tmp_path):
@@ -87,11 +87,34 @@ def test_post_states_are_the_ones_the_posts_table_holds(tmp_path):
     sql = s._query("SELECT sql FROM sqlite_master WHERE name = 'posts'")[0]["sql"]
     allowed = re.search(r"state IN \(([^)]*)\)", sql).group(1)
     assert [v.strip(" '") for v in allowed.split(",")] == [str(state) for state in PostState]
-    dream = s.add_dream(post_key=s.new_post_key(), source_id=None, recipe={"model": "tiny"}, seed=1,
-                        classes=[[1, "goldfish", 1.0]], combo_key="1", file_path=tmp_path / "x.png",
-                        caption="c", alt_text="a", tags=[], source_url=None, title=None, publishers=["outbox"])
+    dream = s.add_dream(NewDream(post_key=s.new_post_key(), source_id=None, recipe={"model": "tiny"}, seed=1,
+                                 classes=[[1, "goldfish", 1.0]], combo_key="1", file_path=tmp_path / "x.png",
+                                 caption="c", alt_text="a", tags=[], source_url=None, title=None,
+                                 publishers=["outbox"]))
     assert s.post(dream, "outbox").state is PostState.PENDING
     assert s.open_posts() == {PostState.PENDING: 1}
+
+
+def test_cycle_outcomes_are_stored_as_the_text_they_always_were(tmp_path):
+    """CycleOutcome is the `cycles.outcome` column's values as written before it existed, and a
+    streak of failures reads them back: an interrupted cycle neither adds to it nor ends it."""
+    from bot.store import CycleOutcome
+
+    s = Store(tmp_path / "bot.db")
+    for outcome in (CycleOutcome.IDLE, CycleOutcome.WAITING, CycleOutcome.POSTED, CycleOutcome.FAILED, None,
+                    CycleOutcome.FAILED):
+        cycle = s.start_cycle()
+        if outcome is None:
+            assert s.release_interrupted_cycles() == 1  # its process died
+        else:
+            s.finish_cycle(cycle, outcome)
+    rows = s._query("SELECT outcome, typeof(outcome) AS t FROM cycles ORDER BY id")
+    assert [(r["outcome"], r["t"]) for r in rows] == [
+        ("idle", "text"), ("waiting", "text"), ("posted", "text"), ("failed", "text"), ("interrupted", "text"),
+        ("failed", "text")]
+    assert s.consecutive_failures() == (2, False)
+    assert s.last_cycle()["outcome"] == CycleOutcome.FAILED
+    s.close()
 
 
 def test_a_photo_interrupted_by_a_crash_is_resumed_not_counted(tmp_path):

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import SCHEMA_VERSION, Store, StoreError
+from bot.store import SCHEMA_VERSION, NewDream, Store, StoreError
 
 
 def _dream(s: Store, tmp_path: Path, **kw) -> int:
     args = dict(post_key=s.new_post_key(), source_id=None, recipe={}, seed=1, classes=[[1, "goldfish", 1.0]],
                 combo_key="1", file_path=tmp_path / "x.png", caption="c", alt_text="a", tags=[], source_url=None,
                 title="harbour", publishers=["mastodon"])
-    return s.add_dream(**{**args, **kw})
+    return s.add_dream(NewDream(**{**args, **kw}))
 
 
 def test_a_saved_dream_and_its_posts_come_back_as_written_after_a_restart(tmp_path):

@@ -120,7 +120,7 @@ def test_the_admins_message_about_a_given_up_request_mentions_the_admin_only(tmp
                             state="accepted", reply_key="k", status_json="{}")
     store.give_up_request(rid, "the server said 500 to @robo #outage")
     sender = MastodonPublisher(MastodonApi(mock.base_url, BOT_TOKEN, timeout=10, processing_wait=10))
-    ended_items(store, cfg=cfg, sender=sender)
+    ended_items(store, cfg.admin, cfg.bot.name, sender)
     client = mock.client("dreambot")
     [dm] = client.account_statuses(client.account_lookup("dreambot")["id"])
     assert dm["visibility"] == "direct"

@@ -88,7 +88,7 @@ def test_hot_reload_turns_requests_on_and_passes_new_limits(mock, tmp_path):
             assert runner.check_reload() is True
             assert runner.requests is worker  # one worker for the bot's life
             # taken at the start of the next tick (the scheduler's, or this one)
-            assert wait_for(lambda: (worker.tick(), worker.cfg.requests.daily_limit == 5)[1], 20)
+            assert wait_for(lambda: (worker.tick(), worker.settings.requests.daily_limit == 5)[1], 20)
         finally:
             runner.shutdown()
     finally:

@@ -206,7 +206,8 @@ def test_same_status_is_handled_once_and_cursor_persists(mock, tmp_path):
     worker.tick()
     # a new worker on the same store (a restart) neither repeats nor misses
     b = ask(mock, "bob", "stingray")
-    worker2 = build_worker(worker.cfg, Store(worker.cfg.data_dir / "bot.db"), render=fake_render)
+    cfg = load(tmp_path / "bot.toml")
+    worker2 = build_worker(cfg, Store(cfg.data_dir / "bot.db"), render=fake_render)
     worker2.tick()
     assert len(replies_to(mock, a["id"])) == 1 and len(replies_to(mock, b["id"])) == 1
     assert store.request_counts() == {"replied": 2}
@@ -316,7 +317,7 @@ def test_an_engine_that_keeps_failing_ends_in_an_apology_not_silence(mock, tmp_p
 
     worker, store = make_worker(tmp_path, mock, render=broken)
     req = ask(mock, "ann", "goldfish")
-    for _ in range(worker.cfg.bot.max_attempts):
+    for _ in range(worker.settings.bot.max_attempts):
         worker.tick()
         store.update_request(1, retry_at=None)
     worker.tick()

@@ -72,6 +72,24 @@ def test_unknown_class_carries_suggestions():
     assert info.value.term == "goldfsh"
 
 
+def test_a_failed_term_carries_the_refusal_it_stands_for():
+    """terms.py words each failed term as a Refusal (unknown or ambiguous): the request's own
+    refusal is drawn from them, and the reply says each term's by it."""
+    from bot.requests.replies import Refusal
+    from bot.requests.terms import read_term
+
+    lab = imagenet()
+    assert [k for k, _, _ in read_term("crane", lab).failed] == [Refusal.AMBIGUOUS]
+    assert [k for k, _, _ in read_term("please a stingrey", lab).failed] == [Refusal.UNKNOWN]
+    with pytest.raises(RequestError) as info:
+        parse_request("crane and stingrey", lab, max_classes=3)
+    kinds = {t: k for k, t, _ in info.value.terms}
+    assert kinds == {"crane": Refusal.AMBIGUOUS, "stingrey": Refusal.UNKNOWN}
+    assert all(type(k) is Refusal for k in kinds.values()) and info.value.kind is Refusal.UNKNOWN
+    said = {t: names for _, t, names in info.value.reply_details()["terms"]}
+    assert all(n.endswith(")") for n in said["crane"]) and "stingray" in said["stingrey"]  # ids tell cranes apart
+
+
 def test_random_counts_against_the_limit():
     lab = imagenet()
     assert parse_request("goldfish and random", lab, max_classes=2).random_count == 1

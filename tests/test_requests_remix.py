@@ -218,7 +218,7 @@ def test_a_photo_the_sweep_cannot_delete_does_not_stop_the_bot(mock, make_bot, m
         return real(self, missing_ok=missing_ok)
 
     monkeypatch.setattr(Path, "unlink", refuse)
-    assert kept_photos.sweep(bot.store, bot.cfg, bot.cfg.data_dir) == 1  # logs and goes on: the
+    assert kept_photos.sweep(bot.store, bot.pipeline.parts.keep, bot.cfg.data_dir) == 1  # logs and goes on: the
     assert stray.exists()  # cycle that sweeps first must not fail for one file
     monkeypatch.setattr(Path, "unlink", real)
     bot.pipeline.retry_due()

@@ -201,7 +201,7 @@ def _run(cfg, args, render, out: TextIO) -> int:
     from bot.parts import BuildError, build_parts
     from bot.pipeline import Pipeline
     from bot.cli.status import open_store
-    from bot.store import StoreError
+    from bot.store import CycleOutcome, StoreError
 
     from bot.config.check import environment_problems
     from bot.folders import make_missing, made_line, source_problems
@@ -238,8 +238,8 @@ def _run(cfg, args, render, out: TextIO) -> int:
             result = Pipeline(parts, store, data_dir=cfg.data_dir, render=render).run_cycle()
             print(f"{result.outcome}: {result.message}", file=out)
             if "outbox" in parts.publishers and result.dream_id:
-                print(f"outbox: {(parts.cfg.outbox_dir / 'index.html')}", file=out)
-            return 1 if result.outcome == "failed" else 0
+                print(f"outbox: {(cfg.outbox_dir / 'index.html')}", file=out)
+            return 1 if result.outcome == CycleOutcome.FAILED else 0
         try:
             render, consumer = _queue_render(cfg, render)
         except Exception as exc:

@@ -11,21 +11,14 @@ from __future__ import annotations
 
 from bot.config.dryrun import only_outbox
 from bot.config.errors import ConfigError
-from bot.config.load import check_file, config_from_dict, load_config
-from bot.config.polls import PollsSection
+from bot.config.load import check_file, load_config
 from bot.config.sections import (
-    BotSection, CaptionSection, Config, DiveSection, FeedSection, FolderSection, PickerSection, ScheduleSection,
-    SourceSection, UrlsSection,
+    CaptionSection, Config, FeedSection, FolderSection, PickerSection, ScheduleSection, UrlsSection,
 )
-from bot.config.services import (
-    SECRET_FIELDS, AdminSection, FetchSection, MastodonSection, OutboxSection, PublishersSection, QueueSection,
-    RequestsSection, TumblrSection,
-)
+from bot.config.services import FetchSection, MastodonSection, RequestsSection, TumblrSection
 
 __all__ = [
-    "SECRET_FIELDS", "AdminSection", "BotSection", "CaptionSection", "Config", "ConfigError", "DiveSection",
-    "FeedSection", "FetchSection", "FolderSection", "MastodonSection", "OutboxSection", "PickerSection",
-    "PollsSection", "PublishersSection",
-    "QueueSection", "RequestsSection", "ScheduleSection", "SourceSection", "TumblrSection", "UrlsSection",
-    "check_file", "config_from_dict", "load_config", "only_outbox",
+    "CaptionSection", "Config", "ConfigError", "FeedSection", "FetchSection", "FolderSection", "MastodonSection",
+    "PickerSection", "RequestsSection", "ScheduleSection", "TumblrSection", "UrlsSection",
+    "check_file", "load_config", "only_outbox",
 ]

@@ -9,10 +9,8 @@ settings.py what these share without importing the queue (`QueueSettings`, `Queu
 """
 from __future__ import annotations
 
-from bot.queue.render_queue import (
-    GATE_ENV, NAME, P, PictureTooBig, QueueError, QueueSettings, RenderFailed, RenderQueue, WorkerState,
-    process_alive,
-)
+from bot.queue.render_queue import GATE_ENV, PictureTooBig, QueueError, RenderFailed, RenderQueue
+from bot.queue.settings import QueueSettings
+from bot.queue.worker import WorkerState
 
-__all__ = ["NAME", "P", "GATE_ENV", "PictureTooBig", "QueueError", "QueueSettings", "RenderFailed", "RenderQueue",
-           "WorkerState", "process_alive"]
+__all__ = ["GATE_ENV", "PictureTooBig", "QueueError", "QueueSettings", "RenderFailed", "RenderQueue", "WorkerState"]

@@ -11,11 +11,9 @@ also be the render queue's workers (bot/queue/remote.py), which callers cannot t
 from __future__ import annotations
 
 from bot.render.renderer import (
-    INPUT_ERRORS, Dive, DiveIncomplete, DiveRenderer, Dream, EngineRenderer, FnRenderer, PlacesRenderer, Renderer,
-    RenderFn, as_renderer, dive_renderer, is_engine_error, make_dive, make_dream, measured_places,
+    INPUT_ERRORS, EngineRenderer, PlacesRenderer, Renderer, RenderFn, as_renderer, is_engine_error, make_dive,
 )
 from bot.render.work import DiveSpec, Made, Work, make
 
-__all__ = ["INPUT_ERRORS", "Dive", "DiveIncomplete", "DiveRenderer", "DiveSpec", "Dream", "EngineRenderer",
-           "FnRenderer", "Made", "PlacesRenderer", "Renderer", "RenderFn", "Work", "as_renderer", "dive_renderer",
-           "is_engine_error", "make", "make_dive", "make_dream", "measured_places"]
+__all__ = ["INPUT_ERRORS", "DiveSpec", "EngineRenderer", "Made", "PlacesRenderer", "Renderer", "RenderFn", "Work",
+           "as_renderer", "is_engine_error", "make", "make_dive"]

@@ -4,31 +4,33 @@ bot's user alone (data_dir/requests, mode 0600)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.folders import private_dir, private_file
 from bot.render import DiveSpec, Made, Renderer, Work, make
 
 if TYPE_CHECKING:
     from dreamer import Recipe
+    from PIL import Image
 
-    from bot.config import Config
     from bot.store import Store
+
+    from .settings import RequestSettings
 
 Terms = tuple[list[str], list[float]]  # (class terms, weights)
 
 
-def work(cfg: "Config", image: Any, terms: Terms, key: str, *, dive: bool, seed: int | None = None,
-         base: "Recipe | None" = None) -> Work:
+def work(settings: "RequestSettings", image: "Image.Image", terms: Terms, key: str, *, dive: bool,
+         seed: int | None = None, base: "Recipe | None" = None) -> Work:
     """What a request dreams: `image` with `terms` by `base` (the bot's recipe when None), kept
     under the request's `key`; a still with `seed`, or (`dive`) a short dive whose seed comes
     from the request, so a dive killed midway is taken up again from its keyframes."""
-    base = base or cfg.base_recipe()
-    folder = private_dir(cfg.data_dir / "requests")
+    base = base or settings.recipe
+    folder = private_dir(settings.data_dir / "requests")
     if dive:
-        recipe = cfg.dive.recipe(base).replace(frames=cfg.requests.dive_frames)
+        recipe = settings.dive.recipe(base).replace(frames=settings.requests.dive_frames)
         return Work(image, dict(zip(*terms)), int(key[:8], 16), recipe, folder / key,
-                    DiveSpec(cfg.dive.settings(), {"class_names": list(terms[0])}))
+                    DiveSpec(settings.dive.settings(), {"class_names": list(terms[0])}))
     if seed is None:
         raise ValueError("a still picture needs its seed")
     return Work(image, dict(zip(*terms)), seed, base, folder / key)

@@ -15,9 +15,13 @@ from bot.sources.fetch import FetchError, FetchPolicy, fetch
 from .replies import Refusal
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from PIL import Image
+
+    from bot.config.sections import PickerSection
+    from bot.config.services import RequestsSection
 
     from .client import RequestsClient
+    from .parse import ParsedRequest
 
 IMAGE_TYPES = ("image",)
 
@@ -31,11 +35,13 @@ class Refuse(Exception):
         self.details = details
 
 
-def classes(cfg: "Config", parsed: Any, rng: random.Random) -> tuple[list[str], tuple[list[str], list[float]]]:
-    """(human names, (class terms, weights)) for a parsed request."""
+def classes(picker: "PickerSection", parsed: "ParsedRequest",
+            rng: random.Random) -> tuple[list[str], tuple[list[str], list[float]]]:
+    """(human names, (class terms, weights)) for a parsed request: never a class the picker
+    denies; "surprise me" drawn from the picker's pool."""
     lab = labels()
     denied = set()
-    for term in cfg.picker.deny:
+    for term in picker.deny:
         denied.update(lab.resolve(term))
     for w in parsed.wishes:
         if w.class_id in denied:
@@ -43,7 +49,7 @@ def classes(cfg: "Config", parsed: Any, rng: random.Random) -> tuple[list[str], 
     ids = [w.class_id for w in parsed.wishes]
     weights = [w.weight for w in parsed.wishes]
     if parsed.random_count:
-        choices = [i for i in pool(cfg.picker, lab) if i not in ids]
+        choices = [i for i in pool(picker, lab) if i not in ids]
         picked = rng.sample(choices, min(parsed.random_count, len(choices)))
         ids += picked
         weights += [1.0] * len(picked)
@@ -51,7 +57,7 @@ def classes(cfg: "Config", parsed: Any, rng: random.Random) -> tuple[list[str], 
     return names, ([str(i) for i in ids], weights)
 
 
-def image_url(cfg: "Config", client: "RequestsClient", status: Mapping[str, Any]) -> str:
+def image_url(rq: "RequestsSection", client: "RequestsClient", status: Mapping[str, Any]) -> str:
     """The request's own image, or the one on the post it replies to when that may be used."""
     url = first_image(status)
     if url:
@@ -61,7 +67,7 @@ def image_url(cfg: "Config", client: "RequestsClient", status: Mapping[str, Any]
         parent = client.status(str(parent_id))
         if parent is not None:
             own = str((parent.get("account") or {}).get("id")) == str((status.get("account") or {}).get("id"))
-            public_ok = cfg.requests.allow_others_public_posts and parent.get("visibility") == "public"
+            public_ok = rq.allow_others_public_posts and parent.get("visibility") == "public"
             if own or public_ok:
                 url = first_image(parent)
                 if url:
@@ -69,12 +75,11 @@ def image_url(cfg: "Config", client: "RequestsClient", status: Mapping[str, Any]
     raise Refuse(Refusal.NO_IMAGE)
 
 
-def load(cfg: "Config", url: str) -> Any:
-    """The request's picture, or Refuse (too big, not a picture); PublishError when the
-    download failed in a way a retry may fix."""
+def load(policy: FetchPolicy, max_pixels: int, url: str) -> "Image.Image":
+    """The request's picture (at most `max_pixels`), or Refuse (too big, not a picture);
+    PublishError when the download failed in a way a retry may fix."""
     from PIL import Image
 
-    policy = FetchPolicy.from_config(cfg.fetch)
     try:
         got = fetch(url, policy)
     except FetchError as exc:
@@ -86,8 +91,8 @@ def load(cfg: "Config", url: str) -> Any:
             w, h = probe.size
     except Exception:
         raise Refuse(Refusal.BAD_IMAGE, detail="it is not a picture I can read") from None
-    if w * h > cfg.requests.max_image_pixels:
-        raise Refuse(Refusal.TOO_BIG, detail=f"{w}×{h} pixels; at most {cfg.requests.max_image_pixels:,}")
+    if w * h > max_pixels:
+        raise Refuse(Refusal.TOO_BIG, detail=f"{w}×{h} pixels; at most {max_pixels:,}")
     import dreamer
 
     try:
@@ -96,7 +101,7 @@ def load(cfg: "Config", url: str) -> Any:
         raise Refuse(Refusal.BAD_IMAGE, detail=str(exc)) from None
     try:
         return dreamer.load_image(got.data, name="your image",
-                                  bomb_pixels=max(cfg.requests.max_image_pixels, 1))
+                                  bomb_pixels=max(max_pixels, 1))
     except dreamer.ImageError:
         raise Refuse(Refusal.BAD_IMAGE, detail="it is damaged or not a photo format I know") from None
 

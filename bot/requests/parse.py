@@ -30,6 +30,8 @@ from .replies import Refusal
 if TYPE_CHECKING:
     from models.labels import Labels
 
+    from .terms import Failed
+
 # "@bot dive goldfish", "zoom into goldfish": a dive (a short video) rather than a picture
 _DIVE = re.compile(r"^\s*(?:dive|zoom)(?:\s+(?:in|into|on|with))?\b[\s:,.!-]*", re.I)
 RANDOM_WORDS = ("random", "surprise me", "surprise", "anything", "dealer's choice")
@@ -183,7 +185,7 @@ class RequestError(ValueError):
 
     def __init__(self, kind: Refusal, message: str, *, term: str = "",
                  suggestions: tuple[tuple[int, str], ...] = (),
-                 terms: tuple[tuple[str, str, tuple[tuple[int, str], ...]], ...] = ()) -> None:
+                 terms: "tuple[Failed, ...]" = ()) -> None:
         super().__init__(message)
         self.kind = kind
         self.term = term
@@ -192,7 +194,7 @@ class RequestError(ValueError):
 
     def reply_details(self) -> dict[str, Any]:
         """The keyword arguments of replies.refusal_text for this refusal."""
-        def names(kind: str, sugg: tuple[tuple[int, str], ...]) -> list[str]:
+        def names(kind: Refusal, sugg: tuple[tuple[int, str], ...]) -> list[str]:
             return [f"{n} ({i})" if kind == Refusal.AMBIGUOUS else n for i, n in sugg][:5]
 
         return {"term": self.term, "suggestions": names(self.kind, self.suggestions),
@@ -247,7 +249,7 @@ def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedReq
 
     wishes: dict[int, Wish] = {}
     random_count = 0
-    failed: list[tuple[str, str, tuple[tuple[int, str], ...]]] = []
+    failed: "list[Failed]" = []
     left_out: list[tuple[str, tuple[str, ...]]] = []
     terms = split_terms(_clip(text, MAX_TEXT))[:MAX_TERMS]
     if not terms:

@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from .inputs import Refuse
 from .parse import WEIGHT_MAX, WEIGHT_MIN, ParsedRequest, Wish, parse_request, safe_term, split_terms, strip_emoji
-from .replies import Refusal
+from .replies import Refusal, RemixForm
 
 if TYPE_CHECKING:
     from dreamer import Recipe
     from models.labels import Labels
+    from PIL import Image
 
-    from bot.config import Config
+    from bot.config.services import RequestsSection
     from bot.store import RemixSource, Store
 
 AGAIN = frozenset({"again", "once more", "one more", "one more time", "another", "another one", "reroll",
@@ -44,23 +45,22 @@ STRENGTH_MIN, STRENGTH_MAX = 0.1, 1.2  # past these a dream is a plain photo or 
 
 @dataclass(frozen=True)
 class Remix:
-    """A remix as the reply asked for it. `form`: classes, again, tweak or dive; `parsed` its
-    classes (with what the reply left out); `tweaks` the (more|less, class name) asked for."""
+    """A remix as the reply asked for it: `parsed` its classes (with what the reply left out);
+    `tweaks` the (more|less, class name) asked for."""
 
     source: "RemixSource"
-    form: str
+    form: RemixForm
     parsed: ParsedRequest
     seed: int
     strength: float | None
     tweaks: tuple[tuple[str, str], ...] = ()
 
-    def recipe(self, cfg: "Config") -> "Recipe":
+    def recipe(self, base: "Recipe") -> "Recipe":
         """The bot's recipe with the post's (or this remix's) strength; classes and seed are
         set where it is dreamt."""
-        base = cfg.base_recipe()
         return base if self.strength is None else base.replace(strength=self.strength)
 
-    def photo(self, cfg: "Config") -> Any:
+    def photo(self, keep_days: float) -> "Image.Image":
         """The kept photo, or Refuse(Refusal.REMIX_GONE) when it went meanwhile."""
         import dreamer
 
@@ -69,17 +69,18 @@ class Remix:
         except OSError:
             data = None
         if data is None:
-            raise Refuse(Refusal.REMIX_GONE, days=cfg.requests.remix_keep_days)
+            raise Refuse(Refusal.REMIX_GONE, days=keep_days)
         return dreamer.load_image(data, name="the kept photo")
 
 
-def plan(cfg: "Config", store: "Store", remix_of: str, text: str, *, dive: bool, labels: "Labels",
-         rng: random.Random) -> Remix:
-    """The remix a reply (its text without mentions and without "dive") asks for. Raises
-    Refuse (photo gone, nothing to remix, a class the post has not) or parse.RequestError."""
+def plan(rq: "RequestsSection", base: "Recipe", store: "Store", remix_of: str, text: str, *, dive: bool,
+         labels: "Labels", rng: random.Random) -> Remix:
+    """The remix a reply (its text without mentions and without "dive") asks for, of a post
+    dreamt by the recipe `base`. Raises Refuse (photo gone, nothing to remix, a class the post
+    has not) or parse.RequestError."""
     source = store.remix_source(remix_of)
     if source is None or source.photo is None or not source.photo.is_file():
-        raise Refuse(Refusal.REMIX_GONE, days=cfg.requests.remix_keep_days)
+        raise Refuse(Refusal.REMIX_GONE, days=rq.remix_keep_days)
     names = [n for _, n, _ in source.classes]
     same = ParsedRequest(tuple(Wish(i, n, w) for i, n, w in source.classes))
     seed = source.seed if source.seed is not None else rng.randrange(2**31)
@@ -88,22 +89,22 @@ def plan(cfg: "Config", store: "Store", remix_of: str, text: str, *, dive: bool,
         if not source.classes:
             raise Refuse(Refusal.REMIX_HELP, names=names)
         if words:  # "again": a new seed
-            return Remix(source, "again", same, rng.randrange(2**31), source.strength)
+            return Remix(source, RemixForm.AGAIN, same, rng.randrange(2**31), source.strength)
         if dive:
-            return Remix(source, "dive", same, seed, source.strength)
+            return Remix(source, RemixForm.DIVE, same, seed, source.strength)
         raise Refuse(Refusal.REMIX_HELP, names=names)
     if words in ("more", "less", "fewer"):  # of what?
         raise Refuse(Refusal.REMIX_TWEAK, term="", names=names)
     terms = split_terms(text)
     tweaks = [_TWEAK.search(t) for t in terms]
     if any(tweaks):
-        return _tweak(cfg, source, terms, tweaks, labels, seed)
-    parsed = parse_request(text, labels, max_classes=cfg.requests.max_classes)
-    return Remix(source, "dive" if dive else "classes", parsed, seed, source.strength)
+        return _tweak(base.strength, source, terms, tweaks, labels, seed)
+    parsed = parse_request(text, labels, max_classes=rq.max_classes)
+    return Remix(source, RemixForm.DIVE if dive else RemixForm.CLASSES, parsed, seed, source.strength)
 
 
-def _tweak(cfg: "Config", source: "RemixSource", terms: list[str], tweaks: list[Any], labels: "Labels",
-           seed: int) -> Remix:
+def _tweak(base_strength: float, source: "RemixSource", terms: list[str], tweaks: list[re.Match[str] | None],
+           labels: "Labels", seed: int) -> Remix:
     from .terms import read_term
 
     names = [n for _, n, _ in source.classes]
@@ -125,9 +126,9 @@ def _tweak(cfg: "Config", source: "RemixSource", terms: list[str], tweaks: list[
             w = w * FACTOR if (w > 0) == up else w / FACTOR
             weights[i] = min(WEIGHT_MAX, max(WEIGHT_MIN, w))
             if sum(1 for v in weights.values() if v > 0) == 1 and weights[i] > 0:
-                s = strength if strength is not None else cfg.base_recipe().strength
+                s = strength if strength is not None else base_strength
                 s = s * STRENGTH_FACTOR if up else s / STRENGTH_FACTOR
                 strength = min(STRENGTH_MAX, max(STRENGTH_MIN, s))
             asked.append(("more" if up else "less", named[i]))
     parsed = ParsedRequest(tuple(Wish(i, n, weights[i]) for i, n, _ in source.classes))
-    return Remix(source, "tweak", parsed, seed, strength, tuple(dict.fromkeys(asked)))
+    return Remix(source, RemixForm.TWEAK, parsed, seed, strength, tuple(dict.fromkeys(asked)))

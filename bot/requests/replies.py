@@ -8,7 +8,7 @@ outbox gallery. Each reply mentions the requester and nobody else.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Sequence
 
 from bot.caption import join_classes, words
@@ -46,9 +46,18 @@ def _left_out(left_out: Sequence[tuple[str, Sequence[str]]]) -> str:
     return f" I left out {', '.join(parts)}: no class I know."
 
 
-def reply_text(acct: str, names: Sequence[str], ref: str, *, dive: bool, form: str | None = None,
+class RemixForm(Enum):
+    """What a remix (bot/requests/remix.py) asked for, which its reply says back."""
+
+    CLASSES = "classes"  # these classes instead of the post's
+    AGAIN = "again"  # the same classes, a new seed
+    TWEAK = "tweak"  # more or less of a class
+    DIVE = "dive"
+
+
+def reply_text(acct: str, names: Sequence[str], ref: str, *, dive: bool, form: RemixForm | None = None,
                tweaks: Sequence[tuple[str, str]] = (), left_out: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
-    """The reply with a dream or dive; `form` (classes, again, tweak, dive) for a remix."""
+    """The reply with a dream or dive; `form` for a remix."""
     if form is not None:
         return remix_dive_text(acct, names, ref) if dive else remix_text(acct, names, ref, form, tweaks, left_out)
     return dive_text(acct, names, ref) if dive else dream_text(acct, names, ref, left_out)
@@ -65,13 +74,13 @@ def dive_text(acct: str, names: Sequence[str], ref: str) -> str:
     return f"{mention(acct)} Here is your dive: your photo, zooming into a dream of {join_classes(names)}.\n{ref}"
 
 
-def remix_text(acct: str, names: Sequence[str], ref: str, form: str, tweaks: Sequence[tuple[str, str]] = (),
+def remix_text(acct: str, names: Sequence[str], ref: str, form: RemixForm, tweaks: Sequence[tuple[str, str]] = (),
                left_out: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
-    """A remix's reply (bot/requests/remix.py): `form` classes, again or tweak; `tweaks` are
-    ("more"|"less", class name) with names from the label list."""
-    if form == "again":
+    """A remix's reply (bot/requests/remix.py), but a dive's; `tweaks` are ("more"|"less",
+    class name) with names from the label list."""
+    if form is RemixForm.AGAIN:
         body = f"Here it is again, with a new seed: {join_classes(names)}."
-    elif form == "tweak":
+    elif form is RemixForm.TWEAK:
         body = f"Here it is with {' and '.join(f'{way} {name}' for way, name in tweaks)}: {join_classes(names)}."
     else:
         body = f"Here is that picture's photo, dreamt with {join_classes(names)} instead."
@@ -163,7 +172,7 @@ NEEDS_NAMES = frozenset({Refusal.REMIX_TWEAK})
 
 def refusal_text(acct: str, kind: Refusal | str, ref: str, *, max_classes: int = 3, term: str = "",
                  suggestions: Sequence[str] = (), retry_at: datetime | None = None, detail: str = "",
-                 terms: Sequence[tuple[str, str, Sequence[str]]] = (), hours: float = 0.0,
+                 terms: Sequence[tuple[Refusal, str, Sequence[str]]] = (), hours: float = 0.0,
                  remix: bool = False, names: Sequence[str] = (), days: float = 0.0) -> str:
     """The reply for a request that cannot be dreamt; `kind` a `Refusal` (or its value).
     `terms`: (kind, term, suggestions) of every term that failed, when there are several.
@@ -191,7 +200,7 @@ def refusal_text(acct: str, kind: Refusal | str, ref: str, *, max_classes: int =
     return f"{mention(acct)} {body}\n{ref}"
 
 
-def _several_terms(terms: Sequence[tuple[str, str, Sequence[str]]], how: str) -> str:
+def _several_terms(terms: Sequence[tuple[Refusal, str, Sequence[str]]], how: str) -> str:
     parts = []
     for kind, term, names in terms:
         if kind == Refusal.AMBIGUOUS:

@@ -20,6 +20,8 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .replies import Refusal
+
 if TYPE_CHECKING:
     from models.labels import Labels
 
@@ -45,6 +47,9 @@ _NUMBERISH = re.compile(r"[\d\s.:-]+")
 _NOT_A_NAME = re.compile(r"[+-]?[\d\s.\u2013-]+|@.*|[nN]\d{8}", re.S)
 MAX_TERM_WORDS = 16  # "please could you dream a great white shark into my photo, thanks" is 12
 _NAMES: "weakref.WeakKeyDictionary[Labels, tuple[frozenset[str], int]]" = weakref.WeakKeyDictionary()
+# A term that failed: (Refusal.UNKNOWN or Refusal.AMBIGUOUS, the term, (id, name) suggestions).
+# Its kind is the refusal the request gets when it is the only one (parse.py).
+Failed = tuple[Refusal, str, tuple[tuple[int, str], ...]]
 
 
 def _names(labels: "Labels") -> tuple[frozenset[str], int]:
@@ -76,7 +81,7 @@ class Reading:
 
     ids: list[int] = field(default_factory=list)
     left_out: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (words, close names)
-    failed: list[tuple[str, str, tuple[tuple[int, str], ...]]] = field(default_factory=list)  # (kind, term, suggestions)
+    failed: list[Failed] = field(default_factory=list)
 
 
 def read_term(term: str, labels: "Labels") -> Reading:
@@ -88,12 +93,12 @@ def read_term(term: str, labels: "Labels") -> Reading:
     try:
         return Reading(ids=labels.resolve(term))
     except AmbiguousClassError as exc:
-        return Reading(failed=[("ambiguous", term, tuple(exc.suggestions))])
+        return Reading(failed=[(Refusal.AMBIGUOUS, term, tuple(exc.suggestions))])
     except UnknownGroupError as exc:
         return _group_then_filler(term, labels, exc)
     except UnknownClassError as exc:
         if _NUMBERISH.fullmatch(term):
-            return Reading(failed=[("unknown", term, tuple(exc.suggestions))])
+            return Reading(failed=[(Refusal.UNKNOWN, term, tuple(exc.suggestions))])
         whole = tuple(exc.suggestions)
     words = normalize(term).split()
     reading = _scan(words, labels)
@@ -103,15 +108,15 @@ def read_term(term: str, labels: "Labels") -> Reading:
     if not rest:
         return Reading()  # "hello there": no class named, nothing misspelt
     if rest == words and whole:
-        return Reading(failed=[("unknown", term, whole)])
+        return Reading(failed=[(Refusal.UNKNOWN, term, whole)])
     text = " ".join(rest)
     suggested = _suggestions(text, labels)
     if suggested:
-        return Reading(failed=[("unknown", text, suggested)])
+        return Reading(failed=[(Refusal.UNKNOWN, text, suggested)])
     # Several words, none a class: those spelt like one are misspellings; the rest is filler.
     misspelt = [(w, _suggestions(w, labels)) for w in [w for w in rest if close_names(w, labels)][:3]]
     if misspelt:
-        return Reading(failed=[("unknown", w, s) for w, s in misspelt if s])
+        return Reading(failed=[(Refusal.UNKNOWN, w, s) for w, s in misspelt if s])
     return Reading(left_out=[(text, ())])
 
 
@@ -132,7 +137,7 @@ def _group_then_filler(term: str, labels: "Labels", error: Exception) -> Reading
 
     if not normalize(term):
         return Reading()  # "@@@": nothing that could name anything
-    return Reading(failed=[("unknown", term, tuple(getattr(error, "suggestions", ())))])
+    return Reading(failed=[(Refusal.UNKNOWN, term, tuple(getattr(error, "suggestions", ())))])
 
 
 def _suggestions(text: str, labels: "Labels") -> tuple[tuple[int, str], ...]:
@@ -161,7 +166,7 @@ def _scan(words: list[str], labels: "Labels") -> Reading:
             try:
                 reading.ids += named(span, labels)
             except AmbiguousClassError as exc:
-                reading.failed.append(("ambiguous", span, tuple(exc.suggestions)))
+                reading.failed.append((Refusal.AMBIGUOUS, span, tuple(exc.suggestions)))
             except UnknownClassError:
                 continue
             _flush(loose, reading, labels)

@@ -40,14 +40,15 @@ from bot.publishers.base import PublishError
 from bot.publishers.marker import post_ref
 from bot.queue import RenderFailed
 from bot.render import Renderer, RenderFn, as_renderer
-from bot.retry import Backoff, stamp_in
-from bot.store import RequestRow, RequestState
+from bot.retry import stamp_in
+from bot.store import NewDream, RequestRow, RequestState
 
 from . import dreaming, inputs, remix, replies
 from .inputs import Refuse
 from .listen import poll
 from .parse import RequestError, dive_request, parse_request, request_text
 from .replies import Refusal
+from .settings import RequestSettings
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -74,9 +75,9 @@ class Drop(Exception):
 
 
 class RequestWorker:
-    def __init__(self, cfg: "Config", store: "Store", client: "RequestsClient", *,
+    def __init__(self, settings: RequestSettings, store: "Store", client: "RequestsClient", *,
                  render: Renderer | RenderFn | None = None, rng: random.Random | None = None):
-        self.cfg = cfg
+        self.settings = settings
         self.store = store
         self.client = client
         self.renderer = as_renderer(render)
@@ -84,14 +85,14 @@ class RequestWorker:
         self._lock = threading.Lock()
         self._me: str | None = None
         self._policy_checked = False
-        self._pending: tuple[Any, Any] | None = None
+        self._pending: tuple[RequestSettings, RequestsClient | None] | None = None
         self._again = False
         self._resumed = False
 
-    def reconfigure(self, cfg: "Config", client: "RequestsClient | None" = None) -> None:
-        """Take a reloaded config (and a new client when the Mastodon settings changed) at
-        the start of the next tick, never in the middle of one."""
-        self._pending = (cfg, client)
+    def reconfigure(self, settings: RequestSettings, client: "RequestsClient | None" = None) -> None:
+        """Take a reloaded config's settings (and a new client when the Mastodon settings
+        changed) at the start of the next tick, never in the middle of one."""
+        self._pending = (settings, client)
 
     # --- the scheduler's job ---------------------------------------------------------------
     def tick(self) -> TickResult:
@@ -113,16 +114,16 @@ class RequestWorker:
     def _tick_once(self) -> TickResult:
         result = TickResult()
         if self._pending is not None:
-            cfg, client = self._pending
+            settings, client = self._pending
             self._pending = None
-            self.cfg = cfg
+            self.settings = settings
             if client is not None:
                 self.client, self._me, self._policy_checked = client, None, False
         if not self._resumed:  # the first tick of this process: nothing of ours can be busy yet
             self._resume()
             self._resumed = True
         self._listen(result)
-        if self.cfg.requests.acknowledge:
+        if self.settings.requests.acknowledge:
             self._acknowledge()
         rows = self.store.open_requests()
         # A queue with several workers renders that many requests at once; each request is
@@ -135,12 +136,12 @@ class RequestWorker:
             outcomes = [self._handle_one(row) for row in rows]
         for outcome in outcomes:
             setattr(result, outcome, getattr(result, outcome) + 1)
-        notify.ended_items(self.store, cfg=self.cfg, sender=self.client)
+        notify.ended_items(self.store, self.settings.admin, self.settings.bot.name, self.client)
         return result
 
     def _resume(self) -> None:
         """Requests a dead process left busy: a crash each, resumed; a crash loop ends."""
-        for row in self.store.release_interrupted_requests(self.cfg.bot.crash_limit):
+        for row in self.store.release_interrupted_requests(self.settings.bot.crash_limit):
             if row.busy == "dream":
                 log.error("request %s killed the bot %d times while dreaming; it gets an apology",
                           row.status_id, row.crashes)
@@ -167,10 +168,10 @@ class RequestWorker:
         try:
             if self._me is None:
                 self._me = self.client.own_account_id()
-            if self.cfg.requests.accept_strangers and not self._policy_checked:
+            if self.settings.requests.accept_strangers and not self._policy_checked:
                 log.info("requests: %s", self.client.accept_strangers())
                 self._policy_checked = True
-            result.stored = poll(self.client, self.store, self.cfg.requests, self._me).stored
+            result.stored = poll(self.client, self.store, self.settings.requests, self._me).stored
         except PublishError as exc:
             result.errors += 1
             log.warning("requests: could not read mentions: %s", logs.redact(str(exc)))
@@ -195,7 +196,8 @@ class RequestWorker:
         return row.state
 
     def _prepare(self, row: RequestRow) -> RequestRow:
-        rq = self.cfg.requests
+        s = self.settings
+        rq = s.requests
         try:
             if _age_hours(row) > rq.max_age_hours:
                 raise Refuse(Refusal.TOO_LATE, hours=rq.max_age_hours)
@@ -203,23 +205,23 @@ class RequestWorker:
             if status is None:
                 raise Drop("the request was deleted")
             _, text = dive_request(request_text(status).text)
+            dive = row.is_dive  # read once here; past it the Work, then what make() made, tells a dive
             mix = None if row.remix_of is None else remix.plan(
-                self.cfg, self.store, row.remix_of, text, dive=row.kind == "dive", labels=inputs.labels(), rng=self.rng)
+                rq, s.recipe, self.store, row.remix_of, text, dive=dive, labels=inputs.labels(), rng=self.rng)
             parsed = mix.parsed if mix else parse_request(text, inputs.labels(), max_classes=rq.max_classes)
-            if row.kind == "dive" and row.state == S.RENDERING and row.classes_json:
+            if dive and row.state == S.RENDERING and row.classes_json:
                 # a dive killed midway resumes from its keyframes: the same classes, not a new pick
                 kept = json.loads(row.classes_json)
                 names, terms = [c[1] for c in kept], ([c[0] for c in kept], [c[2] for c in kept])
             else:
-                names, terms = inputs.classes(self.cfg, parsed, self.rng)
-            image_url = None if mix else inputs.image_url(self.cfg, self.client, status)
+                names, terms = inputs.classes(s.picker, parsed, self.rng)
+            image_url = None if mix else inputs.image_url(rq, self.client, status)
             self.store.update_request(row.id, state=S.RENDERING, busy="dream", source_key=mix and mix.source.key,
                                       classes_json=json.dumps([list(c) for c in zip(terms[0], names, terms[1])]))
-            image = mix.photo(self.cfg) if mix else inputs.load(self.cfg, image_url)
-            base = mix.recipe(self.cfg) if mix else None
-            dive = row.kind == "dive"  # its seed is the request's; a still's is drawn here
+            image = mix.photo(rq.remix_keep_days) if mix else inputs.load(s.fetch, rq.max_image_pixels, image_url)
+            base = mix.recipe(s.recipe) if mix else None
             made = dreaming.dream(self.store, self.renderer, dreaming.work(
-                self.cfg, image, terms, row.reply_key, dive=dive, base=base,
+                s, image, terms, row.reply_key, dive=dive, base=base,  # a dive's seed is the request's
                 seed=None if dive else mix.seed if mix else self.rng.randrange(2**31)))
         except Drop as exc:
             row = self.store.update_request(row.id, state=S.IGNORED, refusal=str(exc), busy=None)
@@ -229,8 +231,9 @@ class RequestWorker:
             return self._refuse(row, exc.kind, **exc.reply_details())
         except Refuse as exc:
             return self._refuse(row, exc.kind, **exc.details)
-        text = replies.reply_text(row.acct, names, post_ref(row.reply_key), dive=row.kind == "dive",
-                                  form=mix and mix.form, tweaks=mix.tweaks if mix else (), left_out=parsed.left_out)
+        text = replies.reply_text(row.acct, names, post_ref(row.reply_key), dive=made.dive is not None,
+                                  form=mix.form if mix else None, tweaks=mix.tweaks if mix else (),
+                                  left_out=parsed.left_out)
         row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(made.video or made.picture), reply_text=text,
                                         error=None, busy=None, crashes=0,
                                         recipe_json=json.dumps(made.recipe.to_dict()) if mix else None)
@@ -239,7 +242,7 @@ class RequestWorker:
 
     def _refuse(self, row: RequestRow, kind: Refusal | str, **details: Any) -> RequestRow:
         text = replies.refusal_text(row.acct, kind, post_ref(row.reply_key), remix=row.remix_of is not None,
-                                    max_classes=self.cfg.requests.max_classes, **details)
+                                    max_classes=self.settings.requests.max_classes, **details)
         row = self.store.update_request(row.id, state=S.REFUSING, refusal=kind, reply_text=text, error=None, busy=None)
         log.info("request %s refused: %s", row.status_id, kind)
         return row
@@ -263,7 +266,7 @@ class RequestWorker:
             found = self.client.find_reply(row.status_id, row.reply_key)
             if found is not None:
                 return self._answered(row, final, found)
-        age, max_age = _age_hours(row), self.cfg.requests.max_age_hours
+        age, max_age = _age_hours(row), self.settings.requests.max_age_hours
         if age > 2 * max_age:
             why = f"could not be answered within {2 * max_age:g} h; last error: {row.error or 'none'}"
             log.error("request %s: %s", row.status_id, why)
@@ -277,17 +280,17 @@ class RequestWorker:
         names = [n for _, n, _ in json.loads(row.classes_json or "[]")]
         image = Path(row.dream_path) if final == S.REPLIED and row.dream_path else None
         video = None
-        if image is not None and row.kind == "dive":  # the video, its poster frame beside it
+        if image is not None and row.is_dive:  # the video, its poster frame beside it
             video, image = image, image.with_suffix(".png")
-        seconds = None if video is None else self.cfg.requests.dive_frames / self.cfg.dive.fps
+        seconds = None if video is None else self.settings.dive_seconds
         alt = "" if image is None else replies.alt_text(names, seconds, remix=row.remix_of is not None)
         published = self.client.reply(
             in_reply_to_id=row.status_id, text=text, key=row.reply_key, image_path=image, video_path=video,
-            visibility=replies.reply_visibility(row.visibility, self.cfg.requests.reply_visibility), alt_text=alt,
+            visibility=replies.reply_visibility(row.visibility, self.settings.requests.reply_visibility), alt_text=alt,
         )
         row = self._answered(row, final, published)
         # A remix's photo is a credited post's, and this caption carries no credit: remixes stay replies.
-        if final == S.REPLIED and video is None and row.visibility == "public" and self.cfg.requests.also_publish \
+        if final == S.REPLIED and video is None and row.visibility == "public" and self.settings.requests.also_publish \
                 and row.remix_of is None:
             self._also_publish(row, names, image)
         return row
@@ -313,7 +316,7 @@ class RequestWorker:
                     continue  # deleted: the worker drops it below
                 ack = self.client.reply(
                     in_reply_to_id=row.status_id, text=text, key=row.reply_key + "-ack",
-                    visibility=replies.reply_visibility(row.visibility, self.cfg.requests.reply_visibility))
+                    visibility=replies.reply_visibility(row.visibility, self.settings.requests.reply_visibility))
             except PublishError as exc:
                 log.warning("request %s: could not send the queued note: %s", row.status_id, logs.redact(str(exc)))
                 return  # the dream reply matters more; try the note next tick
@@ -324,9 +327,9 @@ class RequestWorker:
         with an apology rather than leave the requester waiting forever."""
         row = self.store.request(row.id)  # as the step that failed left it
         row = self.store.update_request(row.id, failures=row.failures + 1)
-        if row.failures >= self.cfg.bot.max_attempts and row.state in (S.ACCEPTED, S.RENDERING):
+        if row.failures >= self.settings.bot.max_attempts and row.state in (S.ACCEPTED, S.RENDERING):
             self._refuse(row, Refusal.FAILED)
-        elif row.failures >= self.cfg.bot.max_attempts and row.state in (S.RENDERED, S.REFUSING):
+        elif row.failures >= self.settings.bot.max_attempts and row.state in (S.RENDERED, S.REFUSING):
             self.store.give_up_request(row.id, f"gave up after {row.failures} unexpected errors: {logs.redact(why)}")
         else:
             self._retry_later(row, why, None)
@@ -335,23 +338,23 @@ class RequestWorker:
         """A transient failure: try again after the backoff (or the server's Retry-After)."""
         why = logs.redact(why)[:500]
         retries = row.retries + 1
-        at = Backoff.from_config(self.cfg).at(retries, retry_after)
+        at = self.settings.backoff.at(retries, retry_after)
         row = self.store.update_request(row.id, error=why, retry_at=at, retries=retries, busy=None)
         log.warning("request %s: %s (retry after %s)", row.status_id, why, at)
         return row
 
     def _also_publish(self, row: RequestRow, names: list[str], image: Path | None) -> None:
-        others = [p for p in self.cfg.enabled_publishers() if p != "mastodon"]
+        others = self.settings.also_publish_to
         if not others or image is None:
             return
         # Only the bot's words and label names: nothing the requester typed.
-        caption = f"{join_classes(names)}\n\nDreamt on request.\n\n{self.cfg.caption.note}"
-        self.store.add_dream(
+        caption = f"{join_classes(names)}\n\nDreamt on request.\n\n{self.settings.caption.note}"
+        self.store.add_dream(NewDream(
             post_key=self.store.new_post_key(), source_id=None, recipe={}, seed=None,
-            classes=[[None, n, 1.0] for n in names], combo_key="request:" + row.reply_key,
-            file_path=image, caption=caption, alt_text=replies.dream_alt(names), tags=self.cfg.caption.hashtags,
+            classes=tuple((None, n, 1.0) for n in names), combo_key="request:" + row.reply_key,
+            file_path=image, caption=caption, alt_text=replies.dream_alt(names), tags=self.settings.caption.hashtags,
             source_url=None, title=None, publishers=others,
-        )
+        ))
 
 
 def _age_hours(row: RequestRow) -> float:
@@ -381,5 +384,5 @@ def build_worker(cfg: "Config", store: "Store", *, render: Renderer | RenderFn |
 
     # rate limits in the store: shared with the cycle and other processes
     client = RequestsClient(MastodonApi.from_config(cfg, store), language=cfg.publishers.mastodon.language)
-    return RequestWorker(cfg, store, client, render=render)
+    return RequestWorker(RequestSettings.from_config(cfg), store, client, render=render)
 

@@ -8,14 +8,14 @@ from .base import StoreError, now
 from .dives import DiveRow, DivesMixin
 from .ended import EndedMixin
 from .polls import PollOption, PollRow, PollsMixin, PollState
-from .posts import DreamRow, PostRow, PostsMixin, PostState
+from .posts import CycleOutcome, DreamRow, NewDream, PostRow, PostsMixin, PostState
 from .remixes import RemixesMixin, RemixSource
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .sources import MAX_FAILURES, PERMANENT, Block, Released, SourcesMixin
 
-__all__ = ["Block", "DiveRow", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "PERMANENT", "PollOption", "PollRow",
-           "PollState", "PostRow", "PostState", "Released", "RemixSource", "RequestRow", "RequestState",
-           "SCHEMA_VERSION", "Store", "StoreError", "now"]
+__all__ = ["Block", "CycleOutcome", "DiveRow", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "NewDream", "PERMANENT",
+           "PollOption", "PollRow", "PollState", "PostRow", "PostState", "Released", "RemixSource", "RequestRow",
+           "RequestState", "SCHEMA_VERSION", "Store", "StoreError", "now"]
 
 
 class Store(SourcesMixin, PostsMixin, DivesMixin, RequestsMixin, RemixesMixin, PollsMixin, EndedMixin):

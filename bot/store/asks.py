@@ -68,6 +68,10 @@ class RequestRow:
     source_key: str | None = None  # a remix: post_key of the dream whose kept photo it dreams
     recipe_json: str | None = None  # a remix: the recipe it was dreamt with
 
+    @property
+    def is_dive(self) -> bool:
+        return self.kind == "dive"
+
     @classmethod
     def from_db(cls, r: sqlite3.Row) -> "RequestRow":
         return cls(**{**dict(r), "state": RequestState(r["state"])})

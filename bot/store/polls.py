@@ -7,7 +7,7 @@
 - closed: the tallies were read once, and the winner chosen by the rule (bot/polls/rule.py);
   nothing read later changes it.
 - used: the winner was dreamt; `dream_id` is that dream, recorded in the same transaction
-  as the dream itself (`PostsMixin.add_dream(poll_id=...)`), so it is dreamt exactly once.
+  as the dream itself (`PostsMixin.add_dream`, its `NewDream.poll_id`), so it is dreamt exactly once.
 - ended: no winner (the poll was deleted before it closed, or the server refused it).
 A unique index allows one poll in drawn, open or closed at a time: never two polls running.
 """

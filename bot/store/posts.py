@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from .base import Base, StoreError, now, now_ms, today_start
 from .ended import record_ended
@@ -30,6 +30,40 @@ class PostState(StrEnum):
     INTENDED = "intended"  # the publisher was called: maybe posted
     CONFIRMED = "confirmed"
     FAILED = "failed"  # transient: retried after its backoff; permanent: ended
+
+
+class CycleOutcome(StrEnum):
+    """What a cycle came to. The values are what the `cycles.outcome` column holds (as
+    `PostState`'s, the SQL here names them as written); a skipped cycle has no row."""
+
+    POSTED = "posted"  # a new dream, or an earlier one, went out somewhere
+    WAITING = "waiting"  # its posts wait for the platforms' rate limits
+    IDLE = "idle"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # another cycle held the lock
+    INTERRUPTED = "interrupted"  # its process died; the next cycle says so
+
+
+@dataclass(frozen=True)
+class NewDream:
+    """A finished dream as `add_dream` saves it, with one post to make per publisher."""
+
+    post_key: str
+    source_id: int | None  # None: not from a source (a request also published)
+    recipe: dict[str, object]  # as it ran (Recipe.to_dict()); {} when there is none
+    seed: int | None
+    classes: Sequence[tuple[int | None, str, float]]  # (class id, name, weight)
+    combo_key: str
+    file_path: Path  # the picture, or a dive's poster frame
+    caption: str
+    alt_text: str
+    tags: Sequence[str]
+    source_url: str | None
+    title: str | None
+    publishers: Sequence[str]
+    video_path: Path | None = None  # a dive's video
+    source_photo: Path | None = None  # the photo, kept for remixes
+    poll_id: int | None = None  # the poll it won, used up with it
 
 
 @dataclass(frozen=True)
@@ -74,53 +108,34 @@ class PostsMixin(Base):
         # previous database (Mastodon remembers keys for an hour).
         return uuid.uuid4().hex
 
-    def add_dream(
-        self,
-        *,
-        post_key: str,
-        source_id: int | None,
-        recipe: dict[str, Any],
-        seed: int | None,
-        classes: list[list[Any]],
-        combo_key: str,
-        file_path: Path,
-        caption: str,
-        alt_text: str,
-        tags: Iterable[str],
-        source_url: str | None,
-        title: str | None,
-        publishers: Iterable[str],
-        video_path: Path | None = None,
-        source_photo: Path | None = None,
-        poll_id: int | None = None,
-    ) -> int:
+    def add_dream(self, new: NewDream) -> int:
         """Save a finished dream and one pending post per publisher, in one transaction,
-        marking its source dreamt (and its dive made, for a dive: `file_path` is then the
-        poster frame and `video_path` the video; and the poll it won, `poll_id`, used).
-        `source_photo`: the photo, kept for remixes."""
+        marking its source dreamt (and its dive made, for a dive; and the poll it won used)."""
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO dreams (post_key, source_id, recipe_json, seed, classes_json, combo_key, file_path, "
                 "caption, alt_text, tags_json, source_url, title, created_at, video_path, source_photo) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (post_key, source_id, json.dumps(recipe, sort_keys=True), seed, json.dumps(classes), combo_key,
-                 str(file_path), caption, alt_text, json.dumps(list(tags)), source_url, title, now(),
-                 None if video_path is None else str(video_path), None if source_photo is None else str(source_photo)),
+                (new.post_key, new.source_id, json.dumps(new.recipe, sort_keys=True), new.seed,
+                 json.dumps([list(c) for c in new.classes]), new.combo_key, str(new.file_path), new.caption,
+                 new.alt_text, json.dumps(list(new.tags)), new.source_url, new.title, now(),
+                 None if new.video_path is None else str(new.video_path),
+                 None if new.source_photo is None else str(new.source_photo)),
             )
             dream_id = int(cur.lastrowid)
-            db.execute("UPDATE dives SET state='made', updated_at=? WHERE post_key=?", (now(), post_key))
-            if poll_id is not None and db.execute(
+            db.execute("UPDATE dives SET state='made', updated_at=? WHERE post_key=?", (now(), new.post_key))
+            if new.poll_id is not None and db.execute(
                     "UPDATE polls SET state='used', dream_id=?, updated_at=? WHERE id=? AND state='closed'",
-                    (dream_id, now(), poll_id)).rowcount != 1:
-                raise StoreError(f"poll {poll_id} is not closed: its winner cannot be dreamt")
-            for name in publishers:
+                    (dream_id, now(), new.poll_id)).rowcount != 1:
+                raise StoreError(f"poll {new.poll_id} is not closed: its winner cannot be dreamt")
+            for name in new.publishers:
                 db.execute(
                     "INSERT INTO posts (dream_id, publisher, state, updated_at) VALUES (?, ?, 'pending', ?)",
                     (dream_id, name, now()),
                 )
-            if source_id is not None:  # filed once the source has moved the photo (settle_source)
+            if new.source_id is not None:  # filed once the source has moved the photo (settle_source)
                 db.execute("UPDATE sources SET status='dreamt', error=NULL, crashes=0, filed=0, updated_at=? "
-                           "WHERE id=?", (now(), source_id))
+                           "WHERE id=?", (now(), new.source_id))
             return dream_id
 
     def dream(self, dream_id: int) -> DreamRow:
@@ -268,7 +283,7 @@ class PostsMixin(Base):
         with self._tx() as db:
             return int(db.execute("INSERT INTO cycles (started_at) VALUES (?)", (now(),)).lastrowid)
 
-    def finish_cycle(self, cycle_id: int, outcome: str, error: str | None = None) -> None:
+    def finish_cycle(self, cycle_id: int, outcome: CycleOutcome, error: str | None = None) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE cycles SET finished_at=?, outcome=?, error=? WHERE id=?", (now(), outcome, error, cycle_id)
@@ -293,9 +308,9 @@ class PostsMixin(Base):
         )
         count, notified = 0, False
         for r in rows:
-            if r["outcome"] == "interrupted":
+            if r["outcome"] == CycleOutcome.INTERRUPTED:
                 continue
-            if r["outcome"] != "failed":
+            if r["outcome"] != CycleOutcome.FAILED:
                 break
             count += 1
             notified = notified or bool(r["admin_notified"])
