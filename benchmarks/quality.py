@@ -103,9 +103,10 @@ VARIANTS: dict[str, dict[str, object]] = {
     "rivals_turns": {"rivals": 0.5, "hybrid_partner": "efficientnet-lite1", "hybrid_partner_turns": True},
     "routed": {"hybrid_routed": True},
     "shared": {"hybrid_routed": False},  # regions as dreamt before session 11
-    # session 12's candidates: a lagging class's area grown at each check
+    # session 12's candidates: a lagging class's area grown at each check (2.0 is the default now)
     "grow15": {"hybrid_grow": 1.5},
     "grow2": {"hybrid_grow": 2.0},
+    "stay": {"hybrid_grow": 1.0},  # regions that stay as placed, as until session 12
 }
 
 

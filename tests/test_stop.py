@@ -106,11 +106,12 @@ def test_a_dream_stops_at_twice_the_step_its_classes_were_first_seen_without_loo
 
 def test_a_recipe_recorded_before_the_stop_existed_replays_without_it():
     recorded = Recipe(classes={"goldfish": 1.0}).to_dict()
-    for key in ("stop_seen", "stop_every", "stopped_at", "view_samples", "hybrid_routed", "rivals"):
+    for key in ("stop_seen", "stop_every", "stopped_at", "view_samples", "hybrid_routed", "rivals", "hybrid_grow"):
         recorded.pop(key, None)
     old = Recipe.from_dict(recorded)
     # as pictures were made before them
     assert old.stop_seen == 0.0 and old.view_samples == 4 and old.hybrid_routed is False and old.rivals == 0
+    assert old.hybrid_grow == 1.0
     written = Recipe.from_dict({"classes": {"goldfish": 1.0}, "steps": 64})  # a person's recipe
-    assert ((written.stop_seen, written.view_samples, written.hybrid_routed)
-            == (Recipe().stop_seen, Recipe().view_samples, Recipe().hybrid_routed))
+    assert ((written.stop_seen, written.view_samples, written.hybrid_routed, written.hybrid_grow)
+            == (Recipe().stop_seen, Recipe().view_samples, Recipe().hybrid_routed, Recipe().hybrid_grow))
