@@ -34,7 +34,8 @@ from benchmarks import judge as J  # noqa: E402
 from dreamer.presets import preset  # noqa: E402
 from dreamer.recipe import Recipe  # noqa: E402
 from dreamer.plan import resolve_classes  # noqa: E402
-from dreamer.render import dream, dream_net, hybrid_partner, load_net  # noqa: E402
+from dreamer.plan import partner_name  # noqa: E402
+from dreamer.render import dream, dream_net, load_net  # noqa: E402
 
 DREAMER = "efficientnet-lite0"
 REFERENCE = ROOT.parent / "shared" / "reference" / "lucent_style_anchor.py"
@@ -250,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(plan, names, crops, args.seed, args.out, args.rows)
     print()
     print(f"judge {J.JUDGE} on {crops} random {J.CROP}² crops per viewing size; dreamer {DREAMER}"
-          f" (the default's hybrids with {hybrid_partner(preset('default', **OVERRIDES)) or 'no partner'});"
+          f" (the default's hybrids with {partner_name(preset('default', **OVERRIDES)) or 'no partner'});"
           f" seed {args.seed}; {time.perf_counter() - t0:.0f}s in all; held out: photos"
           f" {', '.join(sorted(HELD_PHOTOS))} and classes {', '.join(sorted(HELD_CLASSES))}")
     print("visible = share of crops (after half size + blur + JPEG q60) with the class in the judge's top 5,"

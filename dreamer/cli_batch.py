@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from dreamer.cli_common import CliError, recipe_metadata
+from dreamer.plan import Engine, engine
 from dreamer.recipe import Recipe, as_ran
 
 
@@ -22,7 +23,7 @@ def check_args(args: argparse.Namespace, recipe: Recipe) -> None:
     if args.batch == 1:
         return
     for clash, given in (("--frames (a dive)", recipe.frames > 1), ("--save-steps", args.save_steps),
-                         ("--method tiles", recipe.method != "views")):
+                         ("--method tiles", engine(recipe) is not Engine.VIEWS)):
         if given:
             raise CliError(f"--batch {args.batch} cannot be used with {clash}: leave out one of them")
 

@@ -28,6 +28,36 @@ from models.heads import look_alikes
 RIVALS = 8  # look-alikes a class is pushed against (recipe.rivals): about its top-5 race
 
 
+class Engine(enum.Enum):
+    """Which loop dreams a recipe (recipe.method)."""
+
+    VIEWS = "views"  # a detail optimised through random views (dreamer.render_views)
+    TILES = "tiles"  # gradient ascent in pixels over octaves of moving tiles (dreamer.render_tiles)
+
+
+def engine(recipe: Recipe) -> Engine:
+    return Engine(recipe.method)
+
+
+# Who dreams a hybrid beside a model when its recipe says hybrid_partner = "auto".
+AUTO_PARTNERS = {"efficientnet-lite0": "efficientnet-lite1"}
+
+
+def partner_name(recipe: Recipe) -> str:
+    """The net named to dream a hybrid beside recipe.model ("" for none): "auto" names Lite1 beside
+    Lite0 for a mix or split hybrid, none for regions (each class is dreamt in its own regions as
+    a single class is)."""
+    if recipe.hybrid_partner == "auto":
+        return "" if Placement(recipe.hybrid) is Placement.REGIONS else AUTO_PARTNERS.get(recipe.model, "")
+    return recipe.hybrid_partner
+
+
+def dreams_a_mutant(recipe: Recipe, net: DreamNet) -> bool:
+    """Whether `recipe` dreams two or more classes at once with the views engine (the dreams a
+    partner net may join)."""
+    return engine(recipe) is Engine.VIEWS and recipe.mode == "lucid" and positive_classes(recipe, net) > 1
+
+
 class Placement(enum.Enum):
     """How the classes of a mutant share the picture (recipe.hybrid)."""
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from dreamer import threads
 from dreamer.activations import Progress, ProgressFn, capture
-from dreamer.plan import positive_classes, tiles_plan, views_plan
+from dreamer.plan import Engine, dreams_a_mutant, engine, partner_name, tiles_plan, views_plan
 from dreamer.recipe import Recipe, RecipeError, with_stop
 from dreamer.render_tiles import dream_tiles
 from dreamer.render_views import dream_views
@@ -51,28 +51,15 @@ def _load_net(model: str, weights: str | None, device: str) -> DreamNet:
     return create_model(model, weights=weights, device=device)
 
 
-# Who dreams a hybrid beside a model when its recipe says hybrid_partner = "auto".
-AUTO_PARTNERS = {"efficientnet-lite0": "efficientnet-lite1"}
-
-
 def dream_net(recipe: Recipe, device: str) -> DreamNet:
     """The net `recipe` dreams with: its model, joined by its hybrid partner for a hybrid of the
     views engine when the partner has the same classes (a net with other classes dreams alone)."""
     net = load_net(recipe.model, recipe.weights, device)
-    partner = hybrid_partner(recipe)
-    if not (partner and recipe.method == "views" and recipe.mode == "lucid"):
-        return net
-    if positive_classes(recipe, net) < 2:
+    partner = partner_name(recipe)
+    if not partner or not dreams_a_mutant(recipe, net):
         return net
     with _LOADING:  # one ensemble object per pair: a batch runs only pictures of one net
         return _pair(recipe.model, recipe.weights, partner, device, recipe.hybrid_partner_turns)
-
-
-def hybrid_partner(recipe: Recipe) -> str:
-    """The net named to dream a hybrid beside recipe.model ("" for none)."""
-    if recipe.hybrid_partner == "auto":
-        return "" if recipe.hybrid == "regions" else AUTO_PARTNERS.get(recipe.model, "")
-    return recipe.hybrid_partner
 
 
 @lru_cache(maxsize=4)
@@ -133,7 +120,7 @@ def _dream(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
            progress: ProgressFn | None) -> tuple[torch.Tensor, int | None]:
     """The dream and the step it stopped at before its cap (None: it ran to the cap)."""
     with threads.dreaming():  # this dream's share of the cores (dreamer.threads)
-        if recipe.method == "views":
+        if engine(recipe) is Engine.VIEWS:
             return _dream_views(base, recipe, net, seed, progress)
         return dream_tiles(base, tiles_plan(recipe, net, seed, base.device), net, seed, progress), None
 

@@ -19,8 +19,8 @@ from dreamer import render_views as rv
 from dreamer.recipe import Recipe, RecipeError
 from dreamer.recipe import with_stop
 from dreamer.activations import capture
-from dreamer.plan import views_plan
-from dreamer.render import dream_net, hybrid_partner, load_net, pick_device, prepare
+from dreamer.plan import Engine, engine, partner_name, views_plan
+from dreamer.render import dream_net, load_net, pick_device, prepare
 from dreamer.transform import to_image, to_tensor
 from models import DreamNet
 
@@ -63,13 +63,13 @@ def batch_key(recipe: Recipe, device: str | None = None) -> Hashable | None:
     The net is resolved as `dream_net` resolves it (a hybrid joined by its partner, a single class
     with the model alone), so this loads the nets a dream would (dreamer caches them). A recipe
     whose net cannot load or whose classes do not resolve raises what `dream` would raise."""
-    if recipe.method != "views":
+    if engine(recipe) is not Engine.VIEWS:
         return None
     dev = str(pick_device(device))
     net = dream_net(recipe, dev)
     # The partner as resolved ("auto" names a net): recipes naming one partner two ways share its
     # cached pair, while a hybrid whose partner was dropped dreams with the plain net.
-    partner = "" if net is load_net(recipe.model, recipe.weights, dev) else hybrid_partner(recipe)
+    partner = "" if net is load_net(recipe.model, recipe.weights, dev) else partner_name(recipe)
     return ("views", recipe.model, recipe.weights, partner, bool(partner and recipe.hybrid_partner_turns))
 
 
@@ -83,7 +83,7 @@ def _check_counts(pictures: list, recipes: list[Recipe], seeds: list[int] | None
 def check_batchable(recipes: list[Recipe]) -> None:
     """Refuse, naming what differs, pictures that cannot share a net batch."""
     for i, r in enumerate(recipes):
-        if r.method != "views":
+        if engine(r) is not Engine.VIEWS:
             raise RecipeError(f"dream_batch: picture {i} uses the {r.method!r} engine; only the 'views' "
                               "engine batches pictures: dream it alone")
     first = recipes[0]
