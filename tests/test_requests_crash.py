@@ -277,7 +277,8 @@ def test_a_used_up_media_limit_holds_back_images_only(mock, tmp_path):
     assert replies_to(mock, first["id"]) == [] and store.request(1).reply_attempts == 1
     second, no_photo = ask(mock, "bob", "stingray"), ask(mock, "bob", "peacock", image=False)
     fresh = build_worker(cfg, Store(cfg.data_dir / "bot.db"), render=fake_render)  # e.g. after a restart
-    fresh.tick()
+    result = fresh.tick()  # the first dream is not due (Retry-After), the second waits, the third is refused
+    assert (result.stored, result.answered, result.waiting, result.errors) == (2, 1, 1, 0)
     assert "I need a photo" in html_to_text(replies_to(mock, no_photo["id"])[0]["content"])
     assert replies_to(mock, first["id"]) == replies_to(mock, second["id"]) == []
     waiting = store.request(2)

@@ -318,9 +318,10 @@ def test_an_engine_that_keeps_failing_ends_in_an_apology_not_silence(mock, tmp_p
     worker, store = make_worker(tmp_path, mock, render=broken)
     req = ask(mock, "ann", "goldfish")
     for _ in range(worker.settings.bot.max_attempts):
-        worker.tick()
+        result = worker.tick()
+        assert (result.answered, result.waiting, result.errors) == (0, 0, 1)
         store.update_request(1, retry_at=None)
-    worker.tick()
+    assert worker.tick().answered == 1  # the apology
     reply = only_reply(mock, req["id"])
     assert "something went wrong" in text_of(reply) and "out of memory" not in text_of(reply)
     assert store.request(1).state == "refused"

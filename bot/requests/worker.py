@@ -29,7 +29,6 @@ import logging
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +45,7 @@ from bot.store import NewDream, RequestRow, RequestState
 from . import dreaming, inputs, remix, replies
 from .inputs import Refuse
 from .listen import poll
+from .outcome import Handled, TickResult
 from .parse import RequestError, dive_request, parse_request, request_text
 from .replies import Refusal
 from .settings import RequestSettings
@@ -60,14 +60,6 @@ log = logging.getLogger("bot.requests")
 S = RequestState
 FINAL = (S.REPLIED, S.REFUSED, S.IGNORED)  # answered, or never to be
 LATE_HOURS = 1.0  # a dream reply later than this says sorry for the wait
-
-
-@dataclass
-class TickResult:
-    stored: int = 0
-    answered: int = 0
-    waiting: int = 0
-    errors: int = 0
 
 
 class Drop(Exception):
@@ -135,7 +127,7 @@ class RequestWorker:
         else:
             outcomes = [self._handle_one(row) for row in rows]
         for outcome in outcomes:
-            setattr(result, outcome, getattr(result, outcome) + 1)
+            result.count(outcome)
         notify.ended_items(self.store, self.settings.admin, self.settings.bot.name, self.client)
         return result
 
@@ -151,18 +143,18 @@ class RequestWorker:
                 log.error("request %s: %s; given up", row.status_id, why)
                 self.store.give_up_request(row.id, why)
 
-    def _handle_one(self, row: RequestRow) -> str:
+    def _handle_one(self, row: RequestRow) -> Handled:
         try:
-            return "answered" if self.handle(row) in FINAL else "waiting"
+            return Handled.ANSWERED if self.handle(row) in FINAL else Handled.WAITING
         except Exception as exc:  # one broken request must not stop the others
             why = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, RenderFailed):  # a worker said no retry can help (bad image or recipe)
                 log.error("request %s: the render failed for good: %s", row.status_id, logs.redact(str(exc)))
                 self._refuse(self.store.request(row.id), Refusal.FAILED)  # as it was when the error came
-                return "errors"
+                return Handled.ERROR
             log.error("request %s: %s", row.status_id, logs.redact(why), exc_info=True)
             self._failed(row, why)
-            return "errors"
+            return Handled.ERROR
 
     def _listen(self, result: TickResult) -> None:
         try:
