@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from bot.store import SCHEMA_VERSION, NewDream, Store, StoreError
+from bot.store import SCHEMA_VERSION, NewDream, RequestKind, Store, StoreError
 
 
 def test_schema_version_and_wal(tmp_path):
@@ -199,6 +199,32 @@ def test_interrupted_requests_count_crashes(tmp_path):
     s.close()
 
 
+def test_request_kinds_are_stored_as_the_text_they_always_were(tmp_path, caplog):
+    """RequestKind is the `requests.kind` column's values as written before it existed (the SQL
+    of dives_today counts a dive stored with it), rows read back as it, and a kind this bot
+    does not know is dreamt as a picture, as before it was typed, and logged."""
+    import logging
+
+    s = Store(tmp_path / "bot.db")
+    fields = dict(account_id="1", acct="ann", visibility="public", state="accepted", status_json="{}")
+    ids = [s.add_request(None, status_id=str(i), thread_key=str(i), reply_key=f"k{i}", **fields, **kind)
+           for i, kind in enumerate([{"kind": RequestKind.DIVE}, {"kind": RequestKind.DREAM}, {}])]  # {}: the default
+    rows = s._query("SELECT kind, typeof(kind) AS t, CAST(kind AS BLOB) AS b FROM requests ORDER BY id")
+    assert [(r["kind"], r["t"], r["b"]) for r in rows] == [
+        ("dive", "text", b"dive"), ("dream", "text", b"dream"), ("dream", "text", b"dream")]
+    kinds = [s.request(i).kind for i in ids]
+    assert kinds == [RequestKind.DIVE, RequestKind.DREAM, RequestKind.DREAM]
+    assert all(type(k) is RequestKind for k in kinds)
+    assert [s.request(i).is_dive for i in ids] == [True, False, False] and s.dives_today("1") == 1
+    with sqlite3.connect(tmp_path / "bot.db") as other:  # e.g. a newer bot's kind
+        other.execute("UPDATE requests SET kind = 'gif' WHERE id = ?", (ids[0],))
+    with caplog.at_level(logging.WARNING, logger="bot.store"):
+        assert [r.kind for r in s.open_requests()] == [RequestKind.DREAM] * 3  # the others still read
+    assert "request 0 has a kind this bot does not know ('gif')" in caplog.text
+    assert not s.request(ids[0]).is_dive and s.dives_today("1") == 0
+    s.close()
+
+
 def test_rate_limits_are_shared_by_every_store_on_the_file(tmp_path):
     import time
 
@@ -264,6 +290,7 @@ def test_a_database_of_the_previous_schema_keeps_its_data(tmp_path):
     assert [p.id for p in s.unfinished_posts(["mastodon"])] == [post.id]
     r = s.request(1)
     assert (r.state, r.reply_attempts, r.busy, r.crashes, r.retries) == ("rendered", 2, None, 0, 0)
+    assert r.kind is RequestKind.DREAM  # schema 4: the column's default, read as the enum
     # schema 6: an old dream kept no photo (a remix of it is told so); an old request is no remix
     assert s.dream(1).source_photo is None and (r.remix_of, r.source_key, r.recipe_json) == (None, None, None)
     assert s._query("PRAGMA foreign_key_check") == [] and s._query("PRAGMA foreign_keys")[0][0] == 1

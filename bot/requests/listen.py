@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import urlsplit
 
 from bot.publishers.mastodon_text import html_to_text
+from bot.store import RequestKind
 
 from .inputs import first_image
 from .parse import dive_request, request_text
@@ -85,7 +86,7 @@ def intake(status: Mapping[str, Any], store: "Store", cfg: "RequestsSection", me
     parent = status.get("in_reply_to_id")
     thread = (store.thread_of_reply(str(parent)) if parent else None) or str(status["id"])
     state, refusal = "accepted", None
-    kind = "dive" if dive_request(request_text(status).text)[0] else "dream"
+    kind = RequestKind.DIVE if dive_request(request_text(status).text)[0] else RequestKind.DREAM
     remix_of = str(parent) if is_remix(status, store, cfg) else None
     why_not = ignore_reason(status, cfg, me)
     if why_not is None and store.thread_replies(thread) >= cfg.max_per_thread:
@@ -96,7 +97,7 @@ def intake(status: Mapping[str, Any], store: "Store", cfg: "RequestsSection", me
         state, refusal = "refusing", Refusal.REMIX_LIMIT
     elif not remix_of and store.requests_today(str(account.get("id"))) >= cfg.daily_limit:
         state, refusal = "refusing", Refusal.LIMIT
-    elif kind == "dive" and store.dives_today(str(account.get("id"))) >= cfg.dive_daily_limit:
+    elif kind is RequestKind.DIVE and store.dives_today(str(account.get("id"))) >= cfg.dive_daily_limit:
         state, refusal = "refusing", Refusal.DIVE_LIMIT  # a dive costs many pictures: its own limit
     elif store.queue_length() >= cfg.queue_cap:
         state, refusal = "refusing", Refusal.QUEUE_FULL

@@ -6,6 +6,7 @@ dead process left busy and counts a crash there (`crashes`), not a failure.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
@@ -14,6 +15,7 @@ from typing import Any
 from .base import Base, StoreError, now, now_ms, today_start
 from .ended import record_ended
 
+log = logging.getLogger("bot.store")
 
 class RequestState(StrEnum):
     """Where a request is (see bot/requests/worker.py for the moves between them)."""
@@ -25,6 +27,14 @@ class RequestState(StrEnum):
     REPLIED = "replied"
     REFUSED = "refused"
     IGNORED = "ignored"
+
+
+class RequestKind(StrEnum):
+    """What a request asks for. The values are what the `requests.kind` column holds (as
+    `RequestState`'s, the SQL here names them as written)."""
+
+    DREAM = "dream"  # a picture
+    DIVE = "dive"  # a short video of the photo ("@bot dive goldfish")
 
 
 OPEN = (RequestState.ACCEPTED, RequestState.RENDERING, RequestState.RENDERED, RequestState.REFUSING)
@@ -63,18 +73,29 @@ class RequestRow:
     busy: str | None
     crashes: int
     retries: int
-    kind: str = "dream"  # or "dive": a short video of the photo ("@bot dive goldfish")
+    kind: RequestKind = RequestKind.DREAM
     remix_of: str | None = None  # a remix: the bot's status it replies to (bot/requests/remix.py)
     source_key: str | None = None  # a remix: post_key of the dream whose kept photo it dreams
     recipe_json: str | None = None  # a remix: the recipe it was dreamt with
 
     @property
     def is_dive(self) -> bool:
-        return self.kind == "dive"
+        return self.kind is RequestKind.DIVE
 
     @classmethod
     def from_db(cls, r: sqlite3.Row) -> "RequestRow":
-        return cls(**{**dict(r), "state": RequestState(r["state"])})
+        return cls(**{**dict(r), "state": RequestState(r["state"]), "kind": _kind(r)})
+
+
+def _kind(r: sqlite3.Row) -> RequestKind:
+    """A row's kind. One this bot does not know (written by a newer bot, or by hand) is
+    dreamt as a picture, as it was before the kinds were typed, and the log says so."""
+    try:
+        return RequestKind(r["kind"])
+    except ValueError:
+        log.warning("request %s has a kind this bot does not know (%r): it is dreamt as a picture",
+                    r["status_id"], r["kind"])
+        return RequestKind.DREAM
 
 
 _COLUMNS = {f.name for f in dataclasses.fields(RequestRow)}
