@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import logs, notify
 from bot.caption import join_classes
-from bot.publishers.base import PublishError
+from bot.publishers.base import Published, PublishError
 from bot.publishers.marker import post_ref
 from bot.queue import RenderFailed
 from bot.render import Renderer, RenderFn, as_renderer
@@ -287,7 +287,7 @@ class RequestWorker:
             self._also_publish(row, names, image)
         return row
 
-    def _answered(self, row: RequestRow, final: RequestState, published: Any) -> RequestRow:
+    def _answered(self, row: RequestRow, final: RequestState, published: Published) -> RequestRow:
         row = self.store.update_request(row.id, state=final, reply_id=published.remote_id, reply_url=published.url,
                                         error=None, retry_at=None, busy=None, retries=0, crashes=0)
         log.info("request %s %s: %s", row.status_id, final, published.url or published.remote_id)
