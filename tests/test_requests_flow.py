@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from bot.publishers.mastodon_text import html_to_text
+from bot.requests.listen import poll
 from bot.requests.worker import build_worker
 from bot.store import Store
 from bot_helpers import photo_bytes, mastodon_mock_fixtures
@@ -170,6 +171,8 @@ def test_queue_cap(mock, tmp_path):
 def test_bots_nobot_and_blocked_get_no_reply(mock, tmp_path):
     worker, store = make_worker(tmp_path, mock, 'blocked_accounts = ["bob"]')
     reqs = [ask(mock, who, "goldfish") for who in ("robo", "quiet", "bob")]
+    heard = poll(worker.client, store, worker.settings.requests, worker.client.own_account_id())
+    assert (heard.seen, heard.stored, heard.ignored) == (3, 3, 3)
     worker.tick()
     assert all(replies_to(mock, r["id"]) == [] for r in reqs)
     states = {store.request(i).acct: (store.request(i).state, store.request(i).refusal) for i in (1, 2, 3)}

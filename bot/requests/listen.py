@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import urlsplit
 
 from bot.publishers.mastodon_text import html_to_text
-from bot.store import RequestKind
+from bot.store import RequestKind, RequestState
 
 from .inputs import first_image
 from .parse import dive_request, request_text
@@ -71,7 +71,7 @@ def poll(client: "RequestsClient", store: "Store", cfg: "RequestsSection", me: s
             log.info("request %s was already stored; not handled twice", status["id"])
             continue
         result.stored += 1
-        if fields["state"] == "ignored":
+        if fields["state"] is RequestState.IGNORED:
             result.ignored += 1
             log.info("mention %s from %s ignored: %s", status["id"], fields["acct"], fields["refusal"])
         else:
@@ -85,25 +85,25 @@ def intake(status: Mapping[str, Any], store: "Store", cfg: "RequestsSection", me
     acct = str(account.get("acct") or "unknown")
     parent = status.get("in_reply_to_id")
     thread = (store.thread_of_reply(str(parent)) if parent else None) or str(status["id"])
-    state, refusal = "accepted", None
+    state, refusal = RequestState.ACCEPTED, None
     kind = RequestKind.DIVE if dive_request(request_text(status).text)[0] else RequestKind.DREAM
     remix_of = str(parent) if is_remix(status, store, cfg) else None
     why_not = ignore_reason(status, cfg, me)
     if why_not is None and store.thread_replies(thread) >= cfg.max_per_thread:
         why_not = f"already {cfg.max_per_thread} replies in this thread"
     if why_not is not None:
-        state, refusal = "ignored", why_not
+        state, refusal = RequestState.IGNORED, why_not
     elif remix_of and store.remixes_today(str(account.get("id"))) >= cfg.remix_daily_limit:
-        state, refusal = "refusing", Refusal.REMIX_LIMIT
+        state, refusal = RequestState.REFUSING, Refusal.REMIX_LIMIT
     elif not remix_of and store.requests_today(str(account.get("id"))) >= cfg.daily_limit:
-        state, refusal = "refusing", Refusal.LIMIT
+        state, refusal = RequestState.REFUSING, Refusal.LIMIT
     elif kind is RequestKind.DIVE and store.dives_today(str(account.get("id"))) >= cfg.dive_daily_limit:
-        state, refusal = "refusing", Refusal.DIVE_LIMIT  # a dive costs many pictures: its own limit
+        state, refusal = RequestState.REFUSING, Refusal.DIVE_LIMIT  # a dive costs many pictures: its own limit
     elif store.queue_length() >= cfg.queue_cap:
-        state, refusal = "refusing", Refusal.QUEUE_FULL
-    if state == "refusing" and store.requests_today(str(account.get("id")), refusal) >= 1:
+        state, refusal = RequestState.REFUSING, Refusal.QUEUE_FULL
+    if state is RequestState.REFUSING and store.requests_today(str(account.get("id")), refusal) >= 1:
         # told once today already: more mentions must not turn the bot into a reply machine
-        state, refusal = "ignored", f"{refusal} (already told today)"
+        state, refusal = RequestState.IGNORED, f"{refusal} (already told today)"
     return {
         "status_id": str(status["id"]),
         "account_id": str(account.get("id")),
