@@ -20,6 +20,7 @@ RECIPE_FLAGS = {
     "view_rotate": "view_rotate", "hybrid": "hybrid", "hybrid_steps": "hybrid_steps",
     "hybrid_partner": "hybrid_partner", "hybrid_partner_turns": "hybrid_partner_turns",
     "work_pixels": "work_pixels", "stop_seen": "stop_seen", "stop_every": "stop_every",
+    "hybrid_grow": "hybrid_grow",
 }
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='a net that dreams a hybrid beside --model ("" none; default auto: Lite1 for Lite0)')
     v.add_argument("--hybrid-partner-turns", action="store_true", default=None,
                    help="the model and its partner take turns, one a step: a hybrid in about 60 %% of the time")
+    v.add_argument("--hybrid-grow", type=float, metavar="FACTOR",
+                   help="a regions hybrid's class that the checks miss gets this many times the area at "
+                        "each check (default 2; 1: the regions stay as placed)")
     v.add_argument("--work-pixels", type=int, help="optimise at up to this many pixels, then enlarge")
     v.add_argument("--stop-seen", type=float, metavar="SHARE",
                    help="stop before --steps once the net sees every class in this share of degraded "

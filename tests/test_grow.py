@@ -72,3 +72,15 @@ def test_a_grown_mutant_differs_from_one_that_stays_and_its_recorded_recipe_repl
 def test_bad_growth_is_refused_with_the_key_named(value):
     with pytest.raises(RecipeError, match="hybrid_grow"):
         Recipe(hybrid_grow=value)
+
+
+def test_the_cli_flag_sets_the_growth_and_a_bad_one_is_refused_by_name():
+    from dreamer.cli import make_recipe
+    from dreamer.cli_args import build_parser
+
+    def recipe(*flags):
+        return make_recipe(build_parser().parse_args(["photo.jpg", "--classes", "goldfish, stingray", *flags]))
+
+    assert recipe("--hybrid-grow", "1").hybrid_grow == 1.0 and recipe().hybrid_grow == Recipe().hybrid_grow
+    with pytest.raises(RecipeError, match="hybrid_grow"):
+        recipe("--hybrid-grow", "0.5")
