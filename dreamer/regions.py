@@ -13,7 +13,8 @@ picture; another seed places them differently.
 
 Each class paints its region with a detail layer of its own (dreamer.param.masked), and each view
 pushes the classes whose regions it covers (view_shares): inside its region a class is dreamt as
-a single class is.
+a single class is. During the dream a class the checks for being seen miss gets more of the
+picture (Regions.grow): a big creature needs room that the blobs do not give it.
 
 The creatures come out distinct, at about 60 % of `mix`'s time (no partner net): blind
 viewers named 16 of 22 creatures against 7 of 22 with `mix`, though the quality judge, whose
