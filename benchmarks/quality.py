@@ -261,5 +261,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def main_held_mutants(pairs: list[tuple[str, list[list[str]]]], triples: list[tuple[str, list[list[str]]]],
+                      argv: list[str]) -> int:
+    """A hold-out of mutants (quality_fresh*.py): every row held out, only hybrids judged;
+    --pairs or --triples in argv for one kind, the rest passed to main."""
+    global HELD_PHOTOS
+    HELD_PHOTOS = frozenset(photo for photo, _ in pairs + triples)
+    only = {"--pairs": pairs, "--triples": triples}
+    PLAN[:] = next((only[a] for a in argv if a in only), pairs + triples)
+    return main(["--rows", "held", "--kinds", "hybrid", *(a for a in argv if a not in only)])
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -28,11 +28,8 @@ PAIRS = [
 TRIPLES = [
     ("aqua", [["sea lion", "red panda", "pomegranate"]]), ("blinds", [["castle", "king penguin", "mushroom"]]),
     ("greenmeadow", [["volcano", "ladybug", "hammerhead"]]), ("twowings", [["tiger", "lighthouse", "brain coral"]]),
+
 ]
-Q.HELD_PHOTOS = frozenset(photo for photo, _ in PAIRS + TRIPLES)  # every row is held out
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    only = {"--pairs": PAIRS, "--triples": TRIPLES}
-    Q.PLAN[:] = next((only[a] for a in args if a in only), PAIRS + TRIPLES)
-    raise SystemExit(Q.main(["--rows", "held", "--kinds", "hybrid", *(a for a in args if a not in only)]))
+    raise SystemExit(Q.main_held_mutants(PAIRS, TRIPLES, sys.argv[1:]))
