@@ -67,18 +67,21 @@ class Pipeline:
         parts: Parts,
         store: "Store",
         *,
-        data_dir: Path | None = None,
         render: Renderer | RenderFn | None = None,
         rng: random.Random | None = None,
     ):
         self.parts = parts
         self.store = store
-        self.data_dir = Path(data_dir or parts.data_dir)
         self.renderer = as_renderer(render)
         self.rng = rng or random.Random()
         self._lock = threading.Lock()
         self._doing: Run | None = None  # what holds _lock
         self._next_source = 0
+
+    @property
+    def data_dir(self) -> Path:
+        """The data folder: the parts' (a reload keeps the one the bot started with, scheduler.py)."""
+        return self.parts.data_dir
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until no cycle is running (False if still running after `timeout` s)."""
@@ -105,12 +108,13 @@ class Pipeline:
             log.log(level, "%s was skipped: a cycle is still running", what)
             return CycleResult(CycleOutcome.SKIPPED, "a cycle is still running")
         self._doing = run
+        parts = self.parts  # one set for the whole run, even if a reload swaps them meanwhile
         try:
-            with _file_lock(self.data_dir / "bot.lock") as locked:
+            with _file_lock(parts.data_dir / "bot.lock") as locked:
                 if not locked:
-                    log.log(level, "another bot process is running a cycle on %s; %s was skipped", self.data_dir, what)
+                    log.log(level, "another bot process is running a cycle on %s; %s was skipped", parts.data_dir, what)
                     return CycleResult(CycleOutcome.SKIPPED, "another bot process holds the lock")
-                return fn(self.parts)
+                return fn(parts)
         finally:
             self._doing = None
             self._lock.release()
@@ -161,8 +165,8 @@ class Pipeline:
             log.warning("%d photo(s) were interrupted mid-dream; they will be dreamt again", released.resumed)
         for what in released.given_up + store.release_interrupted_posts(limit):
             log.error("crash loop: %s", what)
-        _drop_stray_dreams(store, self.data_dir / "dreams")
-        kept_photos.sweep(store, parts.keep, self.data_dir)  # the operator's remix_keep_days, and strays
+        _drop_stray_dreams(store, parts.data_dir / "dreams")
+        kept_photos.sweep(store, parts.keep, parts.data_dir)  # the operator's remix_keep_days, and strays
 
     def _retry_unfinished(self, parts: Parts, result: CycleResult) -> None:
         done, waiting = [], []
@@ -214,7 +218,7 @@ class Pipeline:
             failpoints.hit("dream")  # tests: die with the photo taken and no dream yet
             if dive_row is None:  # a new dream: a dive when one is due, else a still
                 post_key = store.new_post_key()
-                stem = self.data_dir / "dreams" / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{post_key[:8]}"
+                stem = parts.data_dir / "dreams" / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{post_key[:8]}"
                 if parts.dive.is_due(store.count_dreams()) and item.sha256:
                     dive_row = store.start_dive(
                         sha256=item.sha256, post_key=post_key, seed=combo.seed, combo_key=combo.key,
@@ -233,7 +237,7 @@ class Pipeline:
                          f" (resumed at frame {d.resumed_at})" if d.resumed_at else "")
             recipe, path, places = made.recipe, made.picture, made.places  # a dive's creatures move: no places
             save_source_photo(item.image, path)  # the gallery's "before"
-            kept = kept_photos.keep(parts.keep, item.image, post_key, self.data_dir)  # for remixes by reply
+            kept = kept_photos.keep(parts.keep, item.image, post_key, parts.data_dir)  # for remixes by reply
             caption = make_caption(
                 parts.caption, bot=parts.bot.name, class_names=names, credit=item.credit,
                 description=item.description, model=recipe.model, seed=combo.seed,

@@ -14,6 +14,7 @@ is resumed on start. A cycle that a dead process left unfinished is run again ri
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -237,9 +238,10 @@ class BotRunner:
         except BuildError as exc:
             log.error("config %s is valid but cannot be applied (%s); keeping the running config", new.path, exc)
             return False
-        if new.data_dir != self.cfg.data_dir:
-            log.warning("bot.data_dir changed to %s; that needs a restart, still using %s", new.data_dir,
-                        self.cfg.data_dir)
+        running = self.pipeline.data_dir  # the store is open there; the parts carry it on
+        if new.data_dir != running:
+            log.warning("bot.data_dir changed to %s; that needs a restart, still using %s", new.data_dir, running)
+            parts = dataclasses.replace(parts, data_dir=running)
         else:  # a source added while running gets its folder (or list) as at start
             try:
                 for made in make_missing(new.model_dump(), new.path):

@@ -78,6 +78,28 @@ def test_a_source_added_while_running_gets_its_folder(tmp_path, runner_for, capl
     assert f"made the folder of source more {tmp_path / 'drops' / 'more'}" in caplog.text
 
 
+def test_a_changed_data_dir_waits_for_a_restart(tmp_path, runner_for, caplog):
+    """The store is open on the data folder the bot started with: a reload naming another one
+    is applied otherwise, but the cycles (lock, dreams) stay where they were, reload after reload."""
+    path = tiny_config(tmp_path)
+    runner = runner_for(path)
+    runner.start()
+    rewrite(path, 'data_dir = "data"', 'data_dir = "elsewhere"')
+    with caplog.at_level(logging.WARNING, logger="bot.scheduler"):
+        assert runner.check_reload() is True
+    assert f"bot.data_dir changed to {tmp_path / 'elsewhere'}; that needs a restart, still using " \
+           f"{tmp_path / 'data'}" in caplog.text
+    rewrite(path, "interval_minutes = 60", "interval_minutes = 7")  # a second reload, the config still elsewhere
+    assert runner.check_reload() is True and runner.cfg.schedule.interval_minutes == 7
+    assert runner.pipeline.data_dir == runner.pipeline.parts.data_dir == tmp_path / "data"
+    write_photo(tmp_path / "inbox" / "harbour.png", 1)
+    result = runner.pipeline.run_cycle()
+    assert result.outcome == "posted", result.message
+    dream = runner.store.dream(result.dream_id).file_path
+    assert dream.parent == tmp_path / "data" / "dreams" and dream.is_file()
+    assert not (tmp_path / "elsewhere" / "dreams").exists() and not (tmp_path / "elsewhere" / "bot.lock").exists()
+
+
 def test_invalid_edit_is_kept_out(tmp_path, runner_for, caplog):
     path = tiny_config(tmp_path)
     runner = runner_for(path)

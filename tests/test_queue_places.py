@@ -99,7 +99,7 @@ def test_the_scheduled_bot_through_its_embedded_queue_says_where_they_grew(tmp_p
     try:
         assert isinstance(render, RemoteRender)
         store = Store(cfg.data_dir / "bot.db")
-        result = Pipeline(build_parts(cfg, store), store, data_dir=cfg.data_dir, render=render).run_cycle()
+        result = Pipeline(build_parts(cfg, store), store, render=render).run_cycle()
         assert result.outcome == "posted", result.message
     finally:
         consumer.stop(graceful=True)

@@ -235,7 +235,7 @@ def _run(cfg, args, render, out: TextIO) -> int:
                 from bot.queue.remote import RemoteRender
 
                 render = RemoteRender(RenderQueue.from_config(cfg))
-            result = Pipeline(parts, store, data_dir=cfg.data_dir, render=render).run_cycle()
+            result = Pipeline(parts, store, render=render).run_cycle()
             print(f"{result.outcome}: {result.message}", file=out)
             if "outbox" in parts.publishers and result.dream_id:
                 print(f"outbox: {(cfg.outbox_dir / 'index.html')}", file=out)
@@ -258,7 +258,7 @@ def _serve(cfg, store, args, render, parts) -> int:
     from bot.pipeline import Pipeline
     from bot.scheduler import BotRunner
 
-    pipeline = Pipeline(parts, store, data_dir=cfg.data_dir, render=render)
+    pipeline = Pipeline(parts, store, render=render)
     runner = BotRunner(cfg, store, dry_run=args.dry_run, blocking=True, pipeline=pipeline, render=render)
 
     def stop(signum, _frame):
