@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from bot.store import SCHEMA_VERSION, NewDream, RequestKind, Store, StoreError
+from bot.store import SCHEMA_VERSION, Busy, NewDream, RequestKind, Store, StoreError
 
 
 def test_schema_version_and_wal(tmp_path):
@@ -190,9 +190,9 @@ def test_interrupted_requests_count_crashes(tmp_path):
     s.update_request(rid, state="rendering", busy="dream")
     assert s.release_interrupted_requests(crash_limit=2) == []
     assert (s.request(rid).busy, s.request(rid).crashes) == (None, 1)
-    s.update_request(rid, busy="reply")
+    s.update_request(rid, busy=Busy.REPLY)
     [looped] = s.release_interrupted_requests(crash_limit=2)
-    assert (looped.busy, looped.crashes) == ("reply", 2)
+    assert (looped.busy, looped.crashes) == (Busy.REPLY, 2) and type(looped.busy) is Busy  # where it died
     s.give_up_request(rid, "killed while replying 2 times in a row")
     assert s.request(rid).state == "ignored"
     assert s.ended_items()[0]["what"] == "@ann's request 9"
@@ -222,6 +222,33 @@ def test_request_kinds_are_stored_as_the_text_they_always_were(tmp_path, caplog)
         assert [r.kind for r in s.open_requests()] == [RequestKind.DREAM] * 3  # the others still read
     assert "request 0 has a kind this bot does not know ('gif')" in caplog.text
     assert not s.request(ids[0]).is_dive and s.dives_today("1") == 0
+    s.close()
+
+
+def test_busy_steps_are_stored_as_the_text_they_always_were(tmp_path, caplog):
+    """Busy is the `requests.busy` column's values as written before it existed (an older bot's
+    rows read as it), and a step this bot does not know is taken for a reply in progress (a
+    crash loop there is given up, never answered twice), and logged."""
+    import logging
+
+    s = Store(tmp_path / "bot.db")
+    fields = dict(account_id="1", acct="ann", visibility="public", state="rendering", status_json="{}")
+    ids = [s.add_request(None, status_id=str(i), thread_key=str(i), reply_key=f"k{i}", **fields) for i in range(3)]
+    s.update_request(ids[0], busy=Busy.DREAM)
+    s.update_request(ids[1], busy=Busy.REPLY)
+    rows = s._query("SELECT busy, typeof(busy) AS t, CAST(busy AS BLOB) AS b FROM requests ORDER BY id")
+    assert [tuple(r) for r in rows] == [("dream", "text", b"dream"), ("reply", "text", b"reply"), (None, "null", None)]
+    busy = [s.request(i).busy for i in ids]
+    assert busy == [Busy.DREAM, Busy.REPLY, None] and [type(b) for b in busy[:2]] == [Busy, Busy]
+    with sqlite3.connect(tmp_path / "bot.db") as other:  # an older bot's text, and a newer bot's step
+        other.execute("UPDATE requests SET busy = 'dream' WHERE id = ?", (ids[2],))
+        other.execute("UPDATE requests SET busy = 'upload' WHERE id = ?", (ids[1],))
+    assert s.request(ids[2]).busy is Busy.DREAM
+    with caplog.at_level(logging.WARNING, logger="bot.store"):
+        looped = s.release_interrupted_requests(crash_limit=1)  # the others still read
+    assert sorted((r.id, r.busy) for r in looped) == [(ids[0], Busy.DREAM), (ids[1], Busy.REPLY), (ids[2], Busy.DREAM)]
+    assert "request 1 is busy with a step this bot does not know ('upload')" in caplog.text
+    assert [r["busy"] for r in s._query("SELECT busy FROM requests")] == [None] * 3
     s.close()
 
 

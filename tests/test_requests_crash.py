@@ -3,7 +3,9 @@ fault injection (5xx, 429 with rate-limit headers, timeouts, malformed bodies): 
 every request has exactly one reply."""
 from __future__ import annotations
 
+import logging
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -17,7 +19,7 @@ from bot_helpers import mastodon_mock_fixtures, wait_for
 
 from bot.publishers.mastodon_text import html_to_text
 from bot.requests.worker import build_worker
-from bot.store import Store
+from bot.store import Busy, Store
 from requests_helpers import SEED, add_fault, ask, bot_statuses, fake_render, load, replies_to, request_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,36 +183,63 @@ def faults_left(srv):
     return requests.get(f"{srv.base_url}/api/v1/_mock/faults", timeout=10).json()
 
 
-KILLED_WHILE_DREAMING = textwrap.dedent("""
+KILLED_WHILE = textwrap.dedent("""
     import os, signal, sys
     sys.path[:0] = [{root!r}, {tests!r}]
+    from bot.requests import client as client_mod
     from bot.requests.worker import build_worker
     from bot.store import Store
-    from requests_helpers import load
+    from requests_helpers import fake_render, load
 
-    def render(image, recipe):
+    def die(*args, **kw):
         os.kill(os.getpid(), signal.SIGKILL)   # e.g. the out-of-memory killer, every time
 
-    cfg = load(sys.argv[1])
-    build_worker(cfg, Store(cfg.data_dir / "bot.db"), render=render).tick()
+    cfg, step = load(sys.argv[1]), sys.argv[2]
+    if step == "replying":                     # before anything is sent
+        client_mod.RequestsClient.reply = die
+    build_worker(cfg, Store(cfg.data_dir / "bot.db"), render=die if step == "dreaming" else fake_render).tick()
 """)
 
 
-def test_a_request_that_keeps_killing_the_bot_gets_an_apology(mock, tmp_path):
+@pytest.mark.parametrize("step", ["dreaming", "replying", "a step this bot does not know"])
+def test_a_request_that_keeps_killing_the_bot_gets_an_apology_or_is_given_up(mock, tmp_path, caplog, step):
+    """Killed while dreaming, nothing was sent: an apology. Killed while replying, the reply may
+    have gone out: given up and listed, never a second reply. A step this bot does not know
+    (a newer bot's) ends as a reply would, and the log says so."""
     path = request_config(tmp_path, mock, bot_extra="crash_limit = 2\n")
     req = ask(mock, "ann", "goldfish")
     script = tmp_path / "crash.py"
-    script.write_text(KILLED_WHILE_DREAMING.format(root=str(ROOT), tests=str(ROOT / "tests")))
+    script.write_text(KILLED_WHILE.format(root=str(ROOT), tests=str(ROOT / "tests")))
     for _ in range(2):
-        proc = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True, timeout=300)
+        killed_at = "dreaming" if step == "dreaming" else "replying"
+        proc = subprocess.run([sys.executable, str(script), str(path), killed_at], capture_output=True, text=True,
+                              timeout=300)
         assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     cfg = load(path)
     store = Store(cfg.data_dir / "bot.db")
-    assert (store.request(1).busy, store.request(1).state) == ("dream", "rendering")
-    build_worker(cfg, store, render=fake_render).tick()  # counts the second crash: a crash loop
-    [reply] = replies_to(mock, req["id"])
-    assert "keeps knocking me over" in html_to_text(reply["content"]) and reply["media_attachments"] == []
-    assert store.request(1).state == "refused"
+    dreaming = step == "dreaming"
+    raw = store._query("SELECT busy, typeof(busy) AS t, state FROM requests WHERE id = 1")[0]
+    assert tuple(raw) == (("dream", "text", "rendering") if dreaming else ("reply", "text", "rendered"))
+    assert store.request(1).busy is (Busy.DREAM if dreaming else Busy.REPLY)
+    if step == "a step this bot does not know":
+        with sqlite3.connect(cfg.data_dir / "bot.db") as other:
+            other.execute("UPDATE requests SET busy = 'upload' WHERE id = 1")
+    with caplog.at_level(logging.WARNING, logger="bot.store"):
+        build_worker(cfg, store, render=fake_render).tick()  # counts the second crash: a crash loop
+    got = replies_to(mock, req["id"])
+    if dreaming:
+        [reply] = got
+        assert "keeps knocking me over" in html_to_text(reply["content"]) and reply["media_attachments"] == []
+        assert store.request(1).state == "refused"
+    else:
+        assert got == [] and bot_statuses(mock) == []
+        r = store.request(1)
+        assert (r.state, r.busy, r.reply_attempts, r.crashes) == ("ignored", None, 2, 2)
+        [ended] = store.ended_items()
+        assert ended["what"] == f"@ann's request {req['id']}"
+        assert ended["reason"] == "killed while replying 2 times in a row"
+    unknown = f"request {req['id']} is busy with a step this bot does not know ('upload')" in caplog.text
+    assert unknown == (step == "a step this bot does not know")
 
 
 def _made_hours_ago(store, request_id, hours):

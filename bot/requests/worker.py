@@ -40,7 +40,7 @@ from bot.publishers.marker import post_ref
 from bot.queue import RenderFailed
 from bot.render import Renderer, RenderFn, as_renderer
 from bot.retry import stamp_in
-from bot.store import NewDream, RequestRow, RequestState
+from bot.store import Busy, NewDream, RequestRow, RequestState
 
 from . import dreaming, inputs, remix, replies
 from .inputs import Refuse
@@ -134,7 +134,7 @@ class RequestWorker:
     def _resume(self) -> None:
         """Requests a dead process left busy: a crash each, resumed; a crash loop ends."""
         for row in self.store.release_interrupted_requests(self.settings.bot.crash_limit):
-            if row.busy == "dream":
+            if row.busy is Busy.DREAM:
                 log.error("request %s killed the bot %d times while dreaming; it gets an apology",
                           row.status_id, row.crashes)
                 self._refuse(row, Refusal.CRASHED)
@@ -208,7 +208,7 @@ class RequestWorker:
             else:
                 names, terms = inputs.classes(s.picker, parsed, self.rng)
             image_url = None if mix else inputs.image_url(rq, self.client, status)
-            self.store.update_request(row.id, state=S.RENDERING, busy="dream", source_key=mix and mix.source.key,
+            self.store.update_request(row.id, state=S.RENDERING, busy=Busy.DREAM, source_key=mix and mix.source.key,
                                       classes_json=json.dumps([list(c) for c in zip(terms[0], names, terms[1])]))
             image = mix.photo(rq.remix_keep_days) if mix else inputs.load(s.fetch, rq.max_image_pixels, image_url)
             base = mix.recipe(s.recipe) if mix else None
@@ -268,7 +268,7 @@ class RequestWorker:
         text = row.reply_text
         if final == S.REPLIED and age > LATE_HOURS:
             text = replies.late(text, age)
-        row = self.store.update_request(row.id, reply_attempts=row.reply_attempts + 1, busy="reply")  # "intended"
+        row = self.store.update_request(row.id, reply_attempts=row.reply_attempts + 1, busy=Busy.REPLY)  # "intended"
         names = [n for _, n, _ in json.loads(row.classes_json or "[]")]
         image = Path(row.dream_path) if final == S.REPLIED and row.dream_path else None
         video = None

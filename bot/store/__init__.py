@@ -3,7 +3,7 @@ cycles, dream requests, polls, what remixes start from, what ended unposted. One
 job; `Store` is all of them on one connection."""
 from __future__ import annotations
 
-from .asks import RequestKind, RequestRow, RequestsMixin, RequestState
+from .asks import Busy, RequestKind, RequestRow, RequestsMixin, RequestState
 from .base import StoreError, now
 from .dives import DiveRow, DivesMixin
 from .ended import EndedMixin
@@ -13,9 +13,9 @@ from .remixes import RemixesMixin, RemixSource
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .sources import MAX_FAILURES, PERMANENT, Block, Released, SourcesMixin
 
-__all__ = ["Block", "CycleOutcome", "DiveRow", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "NewDream", "PERMANENT",
-           "PollOption", "PollRow", "PollState", "PostRow", "PostState", "Released", "RemixSource", "RequestKind",
-           "RequestRow", "RequestState", "SCHEMA_VERSION", "Store", "StoreError", "now"]
+__all__ = ["Block", "Busy", "CycleOutcome", "DiveRow", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "NewDream",
+           "PERMANENT", "PollOption", "PollRow", "PollState", "PostRow", "PostState", "Released", "RemixSource",
+           "RequestKind", "RequestRow", "RequestState", "SCHEMA_VERSION", "Store", "StoreError", "now"]
 
 
 class Store(SourcesMixin, PostsMixin, DivesMixin, RequestsMixin, RemixesMixin, PollsMixin, EndedMixin):

@@ -1,7 +1,7 @@
 """Dream requests (bot/requests) and the notifications cursor.
 
-`busy` names the step in progress ('dream', 'reply'); a worker starting up finds the rows a
-dead process left busy and counts a crash there (`crashes`), not a failure.
+`busy` names the step in progress (a `Busy`); a worker starting up finds the rows a dead
+process left busy and counts a crash there (`crashes`), not a failure.
 """
 from __future__ import annotations
 
@@ -37,6 +37,15 @@ class RequestKind(StrEnum):
     DIVE = "dive"  # a short video of the photo ("@bot dive goldfish")
 
 
+class Busy(StrEnum):
+    """The step a request is in while a worker works on it (the `requests.busy` column's text,
+    as written before it was typed); NULL between steps. Where a dead process left it decides
+    what a crash loop ends in (bot/requests/worker.py)."""
+
+    DREAM = "dream"  # dreaming: nothing was sent yet, an apology is safe
+    REPLY = "reply"  # replying: the reply may have gone out, so none is sent again
+
+
 OPEN = (RequestState.ACCEPTED, RequestState.RENDERING, RequestState.RENDERED, RequestState.REFUSING)
 # A request that counts towards a daily limit: answered or to be, and not itself a refusal for
 # being over a limit (or the queue being full).
@@ -70,7 +79,7 @@ class RequestRow:
     retry_at: str | None
     created_at: str
     updated_at: str
-    busy: str | None
+    busy: Busy | None
     crashes: int
     retries: int
     kind: RequestKind = RequestKind.DREAM
@@ -84,7 +93,7 @@ class RequestRow:
 
     @classmethod
     def from_db(cls, r: sqlite3.Row) -> "RequestRow":
-        return cls(**{**dict(r), "state": RequestState(r["state"]), "kind": _kind(r)})
+        return cls(**{**dict(r), "state": RequestState(r["state"]), "kind": _kind(r), "busy": _busy(r)})
 
 
 def _kind(r: sqlite3.Row) -> RequestKind:
@@ -96,6 +105,20 @@ def _kind(r: sqlite3.Row) -> RequestKind:
         log.warning("request %s has a kind this bot does not know (%r): it is dreamt as a picture",
                     r["status_id"], r["kind"])
         return RequestKind.DREAM
+
+
+def _busy(r: sqlite3.Row) -> Busy | None:
+    """Where a row's worker is. A step this bot does not know (a newer bot's, or by hand) is
+    taken for a reply in progress, the safe end of a crash loop: given up, never answered
+    twice. The log says so."""
+    if r["busy"] is None:
+        return None
+    try:
+        return Busy(r["busy"])
+    except ValueError:
+        log.warning("request %s is busy with a step this bot does not know (%r): taken for a reply in progress",
+                    r["status_id"], r["busy"])
+        return Busy.REPLY
 
 
 _COLUMNS = {f.name for f in dataclasses.fields(RequestRow)}
