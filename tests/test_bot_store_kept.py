@@ -4,6 +4,7 @@ are honoured whatever the machine's time zone. Issue 18's mutation run found the
 (benchmarks/mutation_report.md)."""
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import SCHEMA_VERSION, NewDream, Store, StoreError
+from bot.cli.report import in_flight
+from bot.store import SCHEMA_VERSION, Filing, NewDream, SourceStatus, Store, StoreError
 
 
 def _dream(s: Store, tmp_path: Path, **kw) -> int:
@@ -149,6 +151,33 @@ def test_a_link_that_cannot_be_fetched_gets_three_chances_a_broken_one_none(tmp_
         (f"photo “{gone}” from feed", "cannot be used: 404 Not Found")]
     s.note_source("feed", None, "h9", status="duplicate")
     assert s.source_counts() == {"failed": 2, "duplicate": 1} and s.ended_count() == 2
+    s.close()
+
+
+def test_source_statuses_are_the_text_the_schema_allows(tmp_path):
+    """SourceStatus is the `sources.status` column's values as the schema's CHECK lists them;
+    rows written with it hold that text, counts and blocks read back typed, `status` counts
+    the photos in flight by it, and a photo is noted only as a duplicate or a failure."""
+    s = Store(tmp_path / "bot.db")
+    [table] = s._query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'sources'")
+    allowed = re.search(r"status IN \(([^)]*)\)", table["sql"]).group(1)
+    assert [v.strip(" '") for v in allowed.split(",")] == [v.value for v in SourceStatus]
+    s.take_source("inbox", None, "h1", {})
+    assert s.release_orphan_sources(crash_limit=3).resumed == 1  # h1 interrupted
+    sid = s.take_source("inbox", None, "h2", {})
+    assert in_flight(s) == {"photos being dreamt": 1, "photos to dream again (interrupted)": 1}
+    _dream(s, tmp_path, source_id=sid)  # recorded, its photo not filed yet
+    assert s.source_block(sha256="h2").folder is Filing.DONE and s.source_block(url="u", sha256="h1") is None
+    s.note_source("feed", "u", "h3", status=SourceStatus.DUPLICATE)
+    assert [tuple(r) for r in s._query("SELECT status, typeof(status) FROM sources ORDER BY id")] == [
+        ("interrupted", "text"), ("dreamt", "text"), ("duplicate", "text")]
+    assert s.source_block(url="u").folder is Filing.FAILED
+    counts = s.source_counts()
+    assert counts == {"interrupted": 1, "dreamt": 1, "duplicate": 1} and {type(k) for k in counts} == {SourceStatus}
+    for wrong in (SourceStatus.TAKEN, "dreamed"):
+        with pytest.raises(ValueError):
+            s.note_source("feed", "u2", None, status=wrong)
+    assert s.source_counts() == counts
     s.close()
 
 

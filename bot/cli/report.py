@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from bot.store.posts import PostState
+from bot.store.sources import SourceStatus
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -15,8 +16,8 @@ def in_flight(store: "Store") -> dict[str, int]:
     sources = store.source_counts()
     posts = store.open_posts()
     counts = {
-        "photos being dreamt": sources.get("taken", 0),
-        "photos to dream again (interrupted)": sources.get("interrupted", 0),
+        "photos being dreamt": sources.get(SourceStatus.TAKEN, 0),
+        "photos to dream again (interrupted)": sources.get(SourceStatus.INTERRUPTED, 0),
         "posts pending": posts.get(PostState.PENDING, 0),
         "posts intended (maybe posted: checked before a retry)": posts.get(PostState.INTENDED, 0),
         "posts waiting to retry": posts.get(PostState.FAILED, 0),

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from bot.sources.fetch import FetchError, fetch_image, make_session
+from bot.store.sources import SourceStatus
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -126,12 +127,12 @@ def take_remote(
                 got, image = fetch_image(url, policy, session=session)
             except FetchError as exc:
                 log.warning("source %s: %s", source, exc)
-                store.note_source(source, url, None, status="failed", error=str(exc))
+                store.note_source(source, url, None, status=SourceStatus.FAILED, error=str(exc))
                 continue
             digest = sha256(got.data)
             if store.source_blocked(sha256=digest):
                 log.info("source %s: %s skipped, the same picture was dreamt before", source, url)
-                store.note_source(source, url, digest, status="duplicate")
+                store.note_source(source, url, digest, status=SourceStatus.DUPLICATE)
                 continue
             return SourceItem(source=source, url=url, sha256=digest, image=image, credit=credit,
                               description=description)

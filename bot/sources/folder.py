@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.sources.base import Credit, SourceError, SourceItem, clean_text, sha256
+from bot.store.sources import Filing, SourceStatus
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -99,7 +100,7 @@ class FolderSource:
             block = store.source_block(sha256=digest)  # dreamt before, given up, or dreamt but not filed
             if block is not None:
                 if self.consume:
-                    self._move(p, block.folder, block.why if block.folder == "failed" else None)
+                    self._move(p, block.folder, block.why if block.folder is Filing.FAILED else None)
                 store.skipped_source(block, self.name, url, digest)
                 log.info("source %s: %s skipped, %s", self.name, p.name, block.why)
                 continue
@@ -121,8 +122,8 @@ class FolderSource:
                 image=image,
                 credit=credit,
                 description=meta.get("description"),
-                done=(lambda p=p: self._move(p, "done")) if self.consume else (lambda: None),
-                failed=(lambda why, p=p: self._move(p, "failed", why)) if self.consume else (lambda why: None),
+                done=(lambda p=p: self._move(p, Filing.DONE)) if self.consume else (lambda: None),
+                failed=(lambda why, p=p: self._move(p, Filing.FAILED, why)) if self.consume else (lambda why: None),
             )
         return None
 
@@ -140,8 +141,8 @@ class FolderSource:
         log.warning("source %s: %s cannot be used: %s", self.name, p.name, why)
         # A file that cannot be read will not get better by itself: never try it again
         # (a fixed copy has other bytes, so it is a new source).
-        store.note_source(self.name, url, digest, status="failed", error=why, permanent=True)
-        if self.consume and not self._move(p, "failed", why):
+        store.note_source(self.name, url, digest, status=SourceStatus.FAILED, error=why, permanent=True)
+        if self.consume and not self._move(p, Filing.FAILED, why):
             self._stuck.add(p.name)  # left in place: not tried again by this process
 
     def _sidecar(self, p: Path) -> dict[str, str]:
@@ -155,7 +156,7 @@ class FolderSource:
             return {}
         return {k: str(v) for k, v in data.items() if isinstance(v, (str, int, float))} if isinstance(data, dict) else {}
 
-    def _move(self, p: Path, where: str, why: str | None = None) -> bool:
+    def _move(self, p: Path, where: Filing, why: str | None = None) -> bool:
         try:
             dest_dir = self.path / where
             dest_dir.mkdir(exist_ok=True)

@@ -11,11 +11,12 @@ from .polls import PollOption, PollRow, PollsMixin, PollState
 from .posts import CycleOutcome, DreamRow, NewDream, PostRow, PostsMixin, PostState
 from .remixes import RemixesMixin, RemixSource
 from .schema import MIGRATIONS, SCHEMA_VERSION
-from .sources import MAX_FAILURES, PERMANENT, Block, Released, SourcesMixin
+from .sources import MAX_FAILURES, PERMANENT, Block, Filing, Released, SourcesMixin, SourceStatus
 
-__all__ = ["Block", "Busy", "CycleOutcome", "DiveRow", "DreamRow", "MAX_FAILURES", "MIGRATIONS", "NewDream",
+__all__ = ["Block", "Busy", "CycleOutcome", "DiveRow", "DreamRow", "Filing", "MAX_FAILURES", "MIGRATIONS", "NewDream",
            "PERMANENT", "PollOption", "PollRow", "PollState", "PostRow", "PostState", "Released", "RemixSource",
-           "RequestKind", "RequestRow", "RequestState", "SCHEMA_VERSION", "Store", "StoreError", "now"]
+           "RequestKind", "RequestRow", "RequestState", "SCHEMA_VERSION", "SourceStatus", "Store", "StoreError",
+           "now"]
 
 
 class Store(SourcesMixin, PostsMixin, DivesMixin, RequestsMixin, RemixesMixin, PollsMixin, EndedMixin):

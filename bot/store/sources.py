@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from .base import Base, now
@@ -20,12 +21,30 @@ PERMANENT = 1_000_000  # attempts recorded for a source that can never work
 MAX_FAILURES = 3  # dreams of one photo that may fail with an error before it is given up
 
 
+class SourceStatus(StrEnum):
+    """Where a photo is (the `sources.status` column's text, as the schema's CHECK lists it;
+    the SQL here names them as written)."""
+
+    TAKEN = "taken"  # being dreamt
+    DREAMT = "dreamt"
+    FAILED = "failed"  # tried again until it failed MAX_FAILURES times
+    DUPLICATE = "duplicate"  # seen before (by content, or by URL)
+    INTERRUPTED = "interrupted"  # its process died mid-dream: dreamt again
+
+
+class Filing(StrEnum):
+    """Where a consuming folder source files a photo: the subfolder's name."""
+
+    DONE = "done"  # dreamt
+    FAILED = "failed"  # given up, its reason beside it
+
+
 @dataclass(frozen=True)
 class Block:
     """Why a source item is not to be dreamt: `folder` is where a consuming folder source
-    files it ("failed" with `why` beside it, or "done": dreamt, the bot died before filing)."""
+    files it (FAILED with `why` beside it, or DONE: dreamt, the bot died before filing)."""
 
-    folder: str
+    folder: Filing
     why: str
     duplicate: bool = False
     source_id: int | None = None
@@ -45,13 +64,14 @@ class SourcesMixin(Base):
             if val is None:
                 continue
             for r in self._query(f"SELECT * FROM sources WHERE {col} = ? ORDER BY id", (val,)):
-                status = r["status"]
-                if status == "dreamt" and not r["filed"] and col == "sha256":
-                    return Block("done", "dreamt already; the bot stopped before filing it", source_id=r["id"])
-                if status in ("taken", "dreamt") or (status == "duplicate" and col == "url"):
-                    return Block("failed", "the same picture was dreamt before", duplicate=True)
-                if status == "failed" and r["attempts"] >= max_failures:
-                    return Block("failed", r["error"] or f"failed {r['attempts']} times", source_id=r["id"])
+                status = SourceStatus(r["status"])  # the schema's CHECK allows no other
+                if status is SourceStatus.DREAMT and not r["filed"] and col == "sha256":
+                    return Block(Filing.DONE, "dreamt already; the bot stopped before filing it", source_id=r["id"])
+                seen = status in (SourceStatus.TAKEN, SourceStatus.DREAMT)
+                if seen or (status is SourceStatus.DUPLICATE and col == "url"):
+                    return Block(Filing.FAILED, "the same picture was dreamt before", duplicate=True)
+                if status is SourceStatus.FAILED and r["attempts"] >= max_failures:
+                    return Block(Filing.FAILED, r["error"] or f"failed {r['attempts']} times", source_id=r["id"])
         return None
 
     def source_blocked(self, *, url: str | None = None, sha256: str | None = None,
@@ -64,8 +84,8 @@ class SourcesMixin(Base):
         """A source skipped an item for `block`: remember a duplicate, or that an unfiled
         dream is filed now."""
         if block.duplicate:
-            self.note_source(source, url, sha256, status="duplicate")
-        elif block.folder == "done" and block.source_id is not None:
+            self.note_source(source, url, sha256, status=SourceStatus.DUPLICATE)
+        elif block.folder is Filing.DONE and block.source_id is not None:
             self.settle_source(block.source_id)
 
     def take_source(self, source: str, url: str | None, sha256: str | None, credit: dict[str, Any]) -> int:
@@ -112,16 +132,19 @@ class SourcesMixin(Base):
             db.execute("UPDATE sources SET filed=1, updated_at=? WHERE id=?", (now(), source_id))
 
     def note_source(
-        self, source: str, url: str | None, sha256: str | None, *, status: str, error: str | None = None,
+        self, source: str, url: str | None, sha256: str | None, *, status: SourceStatus, error: str | None = None,
         permanent: bool = False,
     ) -> None:
         """Record a duplicate or a failed fetch without taking it, so it is skipped next time
         (a failure only after `max_failures` of them, unless `permanent`)."""
-        assert status in ("duplicate", "failed")
+        status = SourceStatus(status)  # the text too, as before it was typed
+        if status not in (SourceStatus.DUPLICATE, SourceStatus.FAILED):
+            raise ValueError(f"a source is noted as a duplicate or a failure, not as {status!r}")
+        failed = status is SourceStatus.FAILED
         bump = PERMANENT if permanent else 1
         with self._tx() as db:
             row = None
-            if status == "failed" and url:
+            if failed and url:
                 row = db.execute("SELECT id, attempts FROM sources WHERE url=? AND status='failed'", (url,)).fetchone()
             before = row["attempts"] if row else 0
             if row:
@@ -131,9 +154,9 @@ class SourcesMixin(Base):
                 db.execute(
                     "INSERT INTO sources (source, url, sha256, status, attempts, error, created_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (source, url, sha256, status, bump if status == "failed" else 0, error, now(), now()),
+                    (source, url, sha256, status, bump if failed else 0, error, now(), now()),
                 )
-            if status == "failed" and before < MAX_FAILURES <= before + bump:
+            if failed and before < MAX_FAILURES <= before + bump:
                 record_ended(db, "photo", photo_name(None, url, source), f"cannot be used: {error}")
 
     def release_orphan_sources(self, crash_limit: int) -> Released:
@@ -162,6 +185,6 @@ class SourcesMixin(Base):
                 db.execute("DELETE FROM dives WHERE sha256 = ? AND state = 'making'", (r["sha256"],))
         return Released(len(rows) - len(given_up), given_up)
 
-    def source_counts(self) -> dict[str, int]:
+    def source_counts(self) -> dict[SourceStatus, int]:
         rows = self._query("SELECT status, COUNT(*) AS n FROM sources GROUP BY status")
-        return {r["status"]: r["n"] for r in rows}
+        return {SourceStatus(r["status"]): r["n"] for r in rows}
