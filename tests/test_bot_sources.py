@@ -248,3 +248,24 @@ def test_url_list_source_dedupes(tmp_path, store):
         dreamt(store, item)
         assert src.take(store) is None
         assert src.queue_size(store) == 0
+
+
+def test_each_source_is_the_kind_its_config_table_names(tmp_path):
+    """SourceKind is the [[sources]] `type` the schema allows, and build_sources makes each
+    table's source of that kind (`status` branches on it)."""
+    from typing import get_args
+
+    from bot.config import load_config
+    from bot.config.sections import FeedSection, FolderSection, UrlsSection
+    from bot.sources import SourceKind, build_sources
+    from bot_helpers import tiny_config
+
+    types = [get_args(c.model_fields["type"].annotation)[0] for c in (FolderSection, FeedSection, UrlsSection)]
+    assert types == [k.value for k in SourceKind]
+    tables = "".join(f'[[sources]]\ntype = "{t}"\nname = "{t}s"\n' + (
+        'url = "https://example.org/feed.xml"\n' if t == "feed" else f'path = "{t}s"\n') for t in reversed(types))
+    sources = build_sources(load_config(tiny_config(tmp_path, sources=tables)))
+    assert [(s.name, s.kind) for s in sources] == [("urlss", SourceKind.URLS), ("feeds", SourceKind.FEED),
+                                                   ("folders", SourceKind.FOLDER)]
+    assert [type(s) for s in sources] == [UrlsSource, FeedSource, FolderSource]
+    assert {type(s.kind) for s in sources} == {SourceKind}  # compared with `is`, never as text

@@ -25,7 +25,7 @@ def open_store(cfg: "Config", dry_run: bool = False):
 def show_status(cfg: "Config", out: TextIO) -> int:
     """`status`: next runs, last cycle and posts, requests, recovery, the render queue, sources."""
     from bot.scheduler import _describe, next_runs
-    from bot.sources import SourceError, build_sources
+    from bot.sources import SourceError, SourceKind, build_sources
 
     db = cfg.data_dir / "bot.db"
     p = lambda *a: print(*a, file=out)  # noqa: E731
@@ -82,17 +82,19 @@ def show_status(cfg: "Config", out: TextIO) -> int:
         sources = []
     for src in sources:
         size = None
-        if store is not None or src.kind != "feed":
+        feed = src.kind is SourceKind.FEED  # remote: nothing on disk, its queue not counted without a store
+        if store is not None or not feed:
             try:
                 size = src.queue_size(store or _EmptyStore())
             except SourceError as exc:
                 p(f"  {src.name} ({src.kind}): {exc}")
                 continue
-        if src.kind != "feed" and not os.path.lexists(src.path):
-            size_text = (f"{src.path} not made yet (the bot makes it when it starts)"
-                         if src.kind == "urls" or src.consume else f"{src.path} does not exist (see check-config)")
+        if not feed and not os.path.lexists(src.path):
+            made = src.kind is SourceKind.URLS or src.consume  # a URL list or a consumed folder: the bot makes it
+            size_text = (f"{src.path} not made yet (the bot makes it when it starts)" if made
+                         else f"{src.path} does not exist (see check-config)")
         elif size is None:
-            size_text = "not counted (remote feed)" if src.kind == "feed" else "cannot be read (see check-config)"
+            size_text = "not counted (remote feed)" if feed else "cannot be read (see check-config)"
         else:
             size_text = f"{size} waiting"
         p(f"  {src.name} ({src.kind}): {size_text}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.config.sections import FolderSection
+
 if TYPE_CHECKING:
     from bot.config.sections import Config
 
@@ -23,7 +25,8 @@ def only_outbox(cfg: "Config") -> "Config":
         "mastodon": cfg.publishers.mastodon.model_copy(update={"enabled": False}),
         "tumblr": cfg.publishers.tumblr.model_copy(update={"enabled": False}),
     })
-    sources = [s.model_copy(update={"consume": False}) if s.type == "folder" else s for s in cfg.sources]
+    sources = [s.model_copy(update={"consume": False}) if isinstance(s, FolderSection) else s
+               for s in cfg.sources]
     new = cfg.model_copy(update={
         "publishers": pubs,
         "sources": sources,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.sources.base import Credit, Source, SourceError, SourceItem
+from bot.config.sections import FeedSection, FolderSection
+from bot.sources.base import Credit, Source, SourceError, SourceItem, SourceKind
 from bot.sources.feed import FeedSource
 from bot.sources.fetch import FetchPolicy
 from bot.sources.folder import FolderSource
@@ -14,7 +15,7 @@ from bot.sources.urls import UrlsSource
 if TYPE_CHECKING:
     from bot.config import Config
 
-__all__ = ["Credit", "Source", "SourceError", "SourceItem", "build_sources"]
+__all__ = ["Credit", "Source", "SourceError", "SourceItem", "SourceKind", "build_sources"]
 
 
 def build_sources(cfg: "Config") -> list[Source]:
@@ -22,10 +23,10 @@ def build_sources(cfg: "Config") -> list[Source]:
     out: list[Source] = []
     for name, sec in zip(cfg.source_names(), cfg.sources):
         credit = Credit(title=sec.title, author=sec.author, link=sec.link, licence=sec.licence)
-        if sec.type == "folder":
+        if isinstance(sec, FolderSection):
             out.append(FolderSource(name, cfg.resolve(sec.path), credit=credit, consume=sec.consume,
                                     settle_seconds=sec.settle_seconds, max_bytes=cfg.fetch.max_bytes))
-        elif sec.type == "feed":
+        elif isinstance(sec, FeedSection):
             out.append(FeedSource(name, sec.url, policy, credit=credit, order=sec.order, max_tries=sec.max_tries))
         else:
             out.append(UrlsSource(name, cfg.resolve(sec.path), policy, credit=credit, max_tries=sec.max_tries))

@@ -5,6 +5,7 @@ import hashlib
 import logging
 import re
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from bot.sources.fetch import FetchError, fetch_image, make_session
@@ -84,9 +85,17 @@ class SourceItem:
         return None
 
 
+class SourceKind(StrEnum):
+    """What a source is: its [[sources]] `type` (the schema's Literal), as shown by `status`."""
+
+    FOLDER = "folder"  # a folder queue (consumed, or only read)
+    FEED = "feed"  # an RSS or Atom feed: remote, its queue not counted
+    URLS = "urls"  # a local list of photo URLs
+
+
 class Source(Protocol):
     name: str
-    kind: str
+    kind: SourceKind
 
     def take(self, store: "Store") -> SourceItem | None:
         """The next photo never dreamt before, or None when there is none now."""

@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urljoin
 
-from bot.sources.base import Credit, SourceError, SourceItem, take_remote
+from bot.sources.base import Credit, SourceError, SourceItem, SourceKind, take_remote
 from bot.sources.fetch import FetchError, fetch
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def _int(v: Any) -> int:
 
 
 class FeedSource:
-    kind = "feed"
+    kind = SourceKind.FEED
 
     def __init__(self, name: str, url: str, policy: "FetchPolicy", *, credit: Credit = Credit(),
                  order: str = "newest", max_tries: int = 5):

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.sources.base import Credit, SourceError, SourceItem, clean_text, sha256
+from bot.sources.base import Credit, SourceError, SourceItem, SourceKind, clean_text, sha256
 from bot.store.sources import Filing, SourceStatus
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ PARTIAL_SUFFIXES = {".part", ".partial", ".tmp", ".crdownload", ".download", ".f
 
 
 class FolderSource:
-    kind = "folder"
+    kind = SourceKind.FOLDER
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from bot.sources.base import Credit, SourceError, SourceItem, take_remote
+from bot.sources.base import Credit, SourceError, SourceItem, SourceKind, take_remote
 
 if TYPE_CHECKING:
     from bot.sources.fetch import FetchPolicy
@@ -33,7 +33,7 @@ def parse_lines(text: str) -> list[tuple[str, str | None]]:
 
 
 class UrlsSource:
-    kind = "urls"
+    kind = SourceKind.URLS
 
     def __init__(self, name: str, path: Path, policy: "FetchPolicy", *, credit: Credit = Credit(), max_tries: int = 5):
         self.name = name
