@@ -267,6 +267,32 @@ def test_rate_limits_are_shared_by_every_store_on_the_file(tmp_path):
     b.close()
 
 
+def test_rate_limit_blocks_are_kept_under_the_keys_they_always_were(tmp_path):
+    """A Mastodon block is kept as meta "limit:mastodon:<account>:" + its Bucket's text, as
+    before the buckets were typed, so every process on the file (an older bot too) honours it.
+    A used-up media limit blocks uploads alone; an upload that used up the general one, both."""
+    from bot.publishers.base import PublishError
+    from bot.publishers.ratelimit import Bucket, RateBudget
+
+    s = Store(tmp_path / "bot.db")
+    budget = RateBudget(s, "mastodon:me:")
+
+    def blocked() -> list[str]:
+        return [r["key"] for r in s._query("SELECT key FROM meta WHERE key LIKE 'limit:%' ORDER BY key")]
+
+    budget.update(Bucket.API, {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "9"})
+    budget.update(Bucket.MEDIA, {"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": "0", "Retry-After": "600"})
+    assert blocked() == ["limit:mastodon:me:media"]
+    budget.check(Bucket.API, "post the status")  # ordinary calls go on
+    with pytest.raises(PublishError, match="rate limit for media uploads is used up"):
+        budget.check(Bucket.MEDIA, "upload the image")
+    budget.update(Bucket.MEDIA, {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0", "Retry-After": "600"})
+    assert blocked() == ["limit:mastodon:me:api", "limit:mastodon:me:media"]
+    with pytest.raises(PublishError, match="rate limit for API calls is used up"):
+        budget.check(Bucket.API, "post the status")
+    s.close()
+
+
 def schema_2_database(path):
     """An empty database as a bot of schema 2 left it (before crashes were told from failures),
     open for the caller to write data into."""

@@ -10,7 +10,7 @@ top of Mastodon.py, and why:
   with `include_filtered`, a status or its replies as stored JSON, the notification policy).
   "Gone" (404/410) is None where the caller asks for something that may have been deleted.
 - `rate_wait()` tells a caller how long to wait before trying at all (media uploads have
-  their own bucket, 30 per 30 minutes on stock servers: `@bucket("media")`).
+  their own bucket, 30 per 30 minutes on stock servers: `@bucket(Bucket.MEDIA)`).
 - Limits are read from the server's `/api/v2/instance` (mastodon_text.py), cached an hour.
 - Media is uploaded through v2 and then polled for a BOUNDED time: Mastodon.py's
   `synchronous=True` polls forever and turns every error into "could not be processed",
@@ -40,6 +40,7 @@ from .base import LimitStore, PublishError
 from .marker import contains_ref
 from .mastodon_text import MastodonLimits, fit_status, html_to_text, limits_from_instance
 from .mastodon_transport import REQUIRED_SCOPES, USER_AGENT, MastodonTransport, bucket
+from .ratelimit import Bucket
 from .media import fit_image, fit_text, fit_thumbnail, fit_video
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class MastodonApi:
 
     def rate_wait(self, media: bool = True) -> float:
         """Seconds before the rate limits allow a post (media: one with an image); 0 = now."""
-        return self.transport.budget.wait(("api", "media") if media else ("api",))
+        return self.transport.budget.wait((Bucket.API, Bucket.MEDIA) if media else (Bucket.API,))
 
     # --- the account ------------------------------------------------------------------------
     def verify_credentials(self) -> Json:
@@ -238,7 +239,7 @@ class MastodonApi:
         failpoints.hit("upload")
         return self._wait_until_processed(media, "video")
 
-    @bucket("media")
+    @bucket(Bucket.MEDIA)
     def _post_media(self, action: str, data: bytes, **kw: Any) -> Json:
         """POST /api/v2/media, counted against the media uploads' own rate limit."""
         return self._call(action, self.client.media_post, data, synchronous=False, **kw)

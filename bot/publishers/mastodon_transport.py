@@ -8,7 +8,7 @@ one mapping of failures to `PublishError`. The actions themselves are mastodon_a
   serve several threads at once (the scheduled posts, the requests worker, the retry job)
   without one call's answer or bucket leaking into another's. Nothing about a call is kept
   on the instance.
-- The bucket is chosen per method with `@bucket("media")`, as Mastodon.py marks its methods
+- The bucket is chosen per method with `@bucket(Bucket.MEDIA)`, as Mastodon.py marks its methods
   with `@api_version`: calls made inside the decorated method count against that bucket.
 - Mastodon.py runs with `ratelimit_method="throw"` (its default sleeps inside the call), and
   the hook keeps the call's answer so the real HTTP status, the server's error text and the
@@ -40,7 +40,7 @@ from mastodon.errors import (
 
 from .base import LimitStore, PublishError
 from .errors import StatusWords, error_text, snippet, status_error
-from .ratelimit import RateBudget, retry_after_from_headers
+from .ratelimit import Bucket, RateBudget, retry_after_from_headers
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,16 +54,16 @@ class Call:
     """One call in flight: what it is doing, which budget it spends, what the server answered."""
 
     action: str  # in words, for errors: "upload the image"
-    bucket: str  # "api" or "media"
+    bucket: Bucket
     response: requests.Response | None = None
 
 
 # Per thread (and per asyncio task): the bucket chosen by `@bucket`, and the call in flight.
-_BUCKET: ContextVar[str] = ContextVar("mastodon_bucket", default="api")
+_BUCKET: ContextVar[Bucket] = ContextVar("mastodon_bucket", default=Bucket.API)
 _CALL: ContextVar[Call | None] = ContextVar("mastodon_call", default=None)
 
 
-def bucket(name: str) -> Callable[[F], F]:
+def bucket(name: Bucket) -> Callable[[F], F]:
     """Calls made inside the decorated method count against rate-limit bucket `name`."""
 
     def decorate(fn: F) -> F:
@@ -168,7 +168,7 @@ class MastodonTransport:
         call = _CALL.get()
         if call is not None:
             call.response = response
-        self.budget.update(call.bucket if call is not None else "api", response.headers, response.status_code)
+        self.budget.update(call.bucket if call is not None else Bucket.API, response.headers, response.status_code)
 
     # --- errors -----------------------------------------------------------------------------
     def _translate(self, exc: MastodonError, call: Call) -> PublishError:

@@ -11,8 +11,17 @@ import re
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from enum import StrEnum
 
 from .base import LimitStore, MemoryLimits, PublishError
+
+
+class Bucket(StrEnum):
+    """A Mastodon rate limit. The value ends the key its block is kept under in the bot's
+    database, so every process (an older one too) reads the same block."""
+
+    API = "api"  # every call (300 per 5 minutes on stock servers)
+    MEDIA = "media"  # uploads, besides (30 per 30 minutes)
 
 
 class RateBudget:
@@ -27,10 +36,10 @@ class RateBudget:
         self._key = key
         self._api_limit: str | None = None
 
-    def update(self, bucket: str, headers: Mapping[str, str], status: int | None = None) -> None:
+    def update(self, bucket: Bucket, headers: Mapping[str, str], status: int | None = None) -> None:
         remaining = headers.get("X-RateLimit-Remaining")
         limit = headers.get("X-RateLimit-Limit")
-        if bucket == "api" and limit:
+        if bucket is Bucket.API and limit:
             self._api_limit = limit
         if status == 429:
             exhausted = True
@@ -42,8 +51,8 @@ class RateBudget:
             except ValueError:
                 return
         affected = [bucket]
-        if bucket == "media" and (limit is None or limit == self._api_limit):
-            affected.append("api")
+        if bucket is Bucket.MEDIA and (limit is None or limit == self._api_limit):
+            affected.append(Bucket.API)
         wait = retry_after_from_headers(headers, default=60.0 if status == 429 else None) if exhausted else None
         for name in affected:
             key = self._key + name
@@ -52,19 +61,19 @@ class RateBudget:
             elif name == bucket and self._limits.rate_limit(key) is not None:
                 self._limits.set_rate_limit(key, None)
 
-    def left(self, name: str) -> float:
+    def left(self, name: Bucket) -> float:
         got = self._limits.rate_limit(self._key + name)
         return max(0.0, got[0] - time.time()) if got else 0.0
 
-    def wait(self, buckets: tuple[str, ...]) -> float:
+    def wait(self, buckets: tuple[Bucket, ...]) -> float:
         return max(self.left(name) for name in buckets)
 
-    def check(self, bucket: str, action: str) -> None:
-        for name in ("api", "media") if bucket == "media" else ("api",):
+    def check(self, bucket: Bucket, action: str) -> None:
+        for name in (Bucket.API, Bucket.MEDIA) if bucket is Bucket.MEDIA else (Bucket.API,):
             left = self.left(name)
             if left <= 0:
                 continue
-            what = "media uploads" if name == "media" else "API calls"
+            what = "media uploads" if name is Bucket.MEDIA else "API calls"
             raise PublishError(
                 f"not trying to {action}: the Mastodon rate limit for {what} is used up; "
                 f"it resets in {left:.0f}s",
