@@ -11,10 +11,24 @@ import logging
 import os
 import signal
 import sys
-from typing import Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
+
+if TYPE_CHECKING:
+    from bot.config import Config
 
 DEFAULT_CONFIG = "config/bot.toml"
 log = logging.getLogger("bot")
+
+COMMAND_HELP = ("run (default): run on the schedule; check-config: check the file and the folders "
+                "it names, and exit; init: make every folder and URL list the config names (the "
+                "bot makes its own when it starts; this also makes a read-only source's); "
+                "status: next runs, last posts, queues, failures; "
+                "worker: render from the [queue] url's Redis (as many as you have GPUs); "
+                "login mastodon|tumblr: get the account's credentials")
+
+# What a command does with the parsed line: its exit code. `render` is the test's or --once's
+# renderer (None: the queue's); `out` is where the command writes what it reports.
+Command = Callable[[argparse.Namespace, Any, TextIO], int]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,24 +37,44 @@ def parser() -> argparse.ArgumentParser:
         description="Lucid Dream Bot: dreams ImageNet classes into photos on a schedule and posts them.",
         epilog="Start with: python run_bot.py --once --config config/demo.toml",
     )
-    p.add_argument("command", nargs="?", default="run",
-                   choices=("run", "check-config", "status", "worker", "init", "login"),
-                   help="run (default): run on the schedule; check-config: check the file and the folders "
-                        "it names, and exit; init: make every folder and URL list the config names (the "
-                        "bot makes its own when it starts; this also makes a read-only source's); "
-                        "status: next runs, last posts, queues, failures; "
-                        "worker: render from the [queue] url's Redis (as many as you have GPUs); "
-                        "login mastodon|tumblr: get the account's credentials")
-    p.add_argument("target", nargs="?", help=argparse.SUPPRESS)  # login's platform
-    p.add_argument("--instance", help="login mastodon: the server, e.g. https://botsin.space")
-    p.add_argument("--online", action="store_true", help="check-config: also log in to each platform")
-    p.add_argument("--config", default=os.environ.get("LUCID_BOT_CONFIG", DEFAULT_CONFIG),
-                   help=f"the TOML config (default: $LUCID_BOT_CONFIG or {DEFAULT_CONFIG})")
-    p.add_argument("--once", action="store_true", help="run one cycle now and exit")
-    p.add_argument("--dry-run", action="store_true", help="publish only to the outbox (no accounts needed)")
-    p.add_argument("--log-json", action="store_true", help="log JSON lines instead of plain text")
-    p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="overrides bot.log_level")
+    _add_options(p, after_command=False)
+    p.set_defaults(func=_run_command)  # no command: run
+    commands = p.add_subparsers(dest="command", help=COMMAND_HELP)
+    for name, func in (("run", _run_command), ("check-config", _check_config_command), ("status", _status_command),
+                       ("worker", _worker_command), ("init", _init_command)):
+        # A second word is refused in _main, by the top parser, as it always was.
+        _command(commands, name, func).add_argument("unexpected", nargs="?", default=argparse.SUPPRESS,
+                                                    help=argparse.SUPPRESS)
+    _command(commands, "login", _login_command).add_argument(
+        "target", nargs="?", metavar="mastodon|tumblr", help="the platform to log in to")
     return p
+
+
+def _command(commands, name: str, func: Command) -> argparse.ArgumentParser:
+    sub = commands.add_parser(name)
+    _add_options(sub, after_command=True)
+    sub.set_defaults(func=func)
+    return sub
+
+
+def _add_options(p: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """The options, which every command takes before or after its name. After it, one left out
+    is absent (SUPPRESS), not its default: otherwise it would undo the same option given before."""
+    def default(value):
+        return argparse.SUPPRESS if after_command else value
+
+    p.add_argument("--instance", default=default(None), help="login mastodon: the server, e.g. https://botsin.space")
+    p.add_argument("--online", action="store_true", default=default(False),
+                   help="check-config: also log in to each platform")
+    p.add_argument("--config", default=default(os.environ.get("LUCID_BOT_CONFIG", DEFAULT_CONFIG)),
+                   help=f"the TOML config (default: $LUCID_BOT_CONFIG or {DEFAULT_CONFIG})")
+    p.add_argument("--once", action="store_true", default=default(False), help="run one cycle now and exit")
+    p.add_argument("--dry-run", action="store_true", default=default(False),
+                   help="publish only to the outbox (no accounts needed)")
+    p.add_argument("--log-json", action="store_true", default=default(False),
+                   help="log JSON lines instead of plain text")
+    p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), default=default(None),
+                   help="overrides bot.log_level")
 
 
 def main(argv: Sequence[str] | None = None, *, render=None, out: TextIO | None = None) -> int:
@@ -62,37 +96,64 @@ def main(argv: Sequence[str] | None = None, *, render=None, out: TextIO | None =
 
 def _main(argv: Sequence[str] | None, *, render, out: TextIO | None) -> int:
     from bot import logs
-    from bot.config import ConfigError, load_config
 
     out = out or sys.stdout
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
     logs.setup("json" if args.log_json else "plain", args.log_level or "INFO")
-    if args.target is not None and args.command != "login":
-        parser().error(f"unexpected argument {args.target!r}")
-    if args.command == "login":
-        from bot.cli.accounts import run_login
+    if "unexpected" in vars(args):  # a second word after a command other than login
+        p.error(f"unexpected argument {args.unexpected!r}")
+    func: Command = args.func
+    return func(args, render, out)
 
-        return run_login(args, out)
-    if args.command == "check-config":
-        return _check_config(args, out)
+
+def _config(args: argparse.Namespace, *, need_secrets: bool = False) -> Config | None:
+    """The config, loaded for a command that needs it, with logging set up as it says; None
+    (after saying why on stderr) when it cannot be used."""
+    from bot import logs
+    from bot.config import ConfigError, load_config
+
     try:
-        cfg = load_config(args.config, need_secrets=not args.dry_run and args.command == "run")
+        cfg = load_config(args.config, need_secrets=need_secrets)
     except ConfigError as exc:
         print(f"{args.config}: the config cannot be used.\n{exc}", file=sys.stderr)
-        return 2
+        return None
     logs.add_secrets(cfg.secret_values())
     logs.setup("json" if args.log_json or cfg.bot.log_format == "json" else "plain",
                args.log_level or cfg.bot.log_level)
+    return cfg
 
-    if args.command == "init":
-        return _init(cfg, args, out)
-    if args.command == "status":
-        from bot.cli.status import show_status
 
-        return show_status(cfg, out)
-    if args.command == "worker":
-        return _worker(cfg, args, render)
-    return _run(cfg, args, render, out)
+def _run_command(args: argparse.Namespace, render: Any, out: TextIO) -> int:
+    cfg = _config(args, need_secrets=not args.dry_run)
+    return 2 if cfg is None else _run(cfg, args, render, out)
+
+
+def _status_command(args: argparse.Namespace, render: Any, out: TextIO) -> int:
+    from bot.cli.status import show_status
+
+    cfg = _config(args)
+    return 2 if cfg is None else show_status(cfg, out)
+
+
+def _worker_command(args: argparse.Namespace, render: Any, out: TextIO) -> int:
+    cfg = _config(args)
+    return 2 if cfg is None else _worker(cfg, args, render)
+
+
+def _init_command(args: argparse.Namespace, render: Any, out: TextIO) -> int:
+    cfg = _config(args)
+    return 2 if cfg is None else _init(cfg, args, out)
+
+
+def _check_config_command(args: argparse.Namespace, render: Any, out: TextIO) -> int:
+    return _check_config(args, out)
+
+
+def _login_command(args: argparse.Namespace, render: Any, out: TextIO) -> int:
+    from bot.cli.accounts import run_login
+
+    return run_login(args, out)
 
 
 def _worker(cfg, args, render) -> int:
