@@ -293,6 +293,44 @@ def test_rate_limit_blocks_are_kept_under_the_keys_they_always_were(tmp_path):
     s.close()
 
 
+def test_tumblr_rate_limit_blocks_are_kept_under_the_keys_they_always_were(tmp_path, monkeypatch):
+    """A Tumblr block is kept as meta "limit:tumblr:<blog>:" + its Bucket's text, as before
+    the buckets were typed, so every process on the file (an older bot too) honours it. A
+    used-up daily post limit stops posting alone; a 429 stops every call."""
+    from bot.publishers import tumblr
+    from bot.publishers.base import Post, PublishError
+    from bot_helpers import write_photo
+    from tumblr_server import KEYS, TumblrServer
+
+    s = Store(tmp_path / "bot.db")
+
+    def blocked() -> list[str]:
+        return [r["key"] for r in s._query("SELECT key FROM meta WHERE key LIKE 'limit:%' ORDER BY key")]
+
+    post = Post("post-1", write_photo(tmp_path / "dream.png"), "a dream", "a photo, dreamt")
+    with TumblrServer("dreams") as srv:
+        monkeypatch.setattr(tumblr, "API_ROOT", srv.api_root)
+        pub = tumblr.TumblrPublisher("dreams", *KEYS.values(), limits=s)
+        assert pub.rate_wait() == 0
+        srv.faults.append((403, {}, {"meta": {"status": 403, "msg": "Forbidden"}, "response": [],
+                                     "errors": [{"title": "You have reached your daily posting limit", "code": 8023}]}))
+        with pytest.raises(PublishError, match="daily limit of published posts is reached"):
+            pub.publish(post)
+        assert blocked() == ["limit:tumblr:dreams:post"] and pub.rate_wait() > 60  # posting waits for it
+        with pytest.raises(PublishError, match="not trying to create the post"):
+            pub.publish(post)
+        assert pub.find_existing(post) is None  # reading goes on
+        srv.faults.append((429, {"Retry-After": "600"}, {"meta": {"status": 429, "msg": "Limit Exceeded"},
+                                                         "response": []}))
+        with pytest.raises(PublishError, match="rate limit reached"):
+            pub.find_existing(post)
+        assert blocked() == ["limit:tumblr:dreams:api", "limit:tumblr:dreams:post"]
+        with pytest.raises(PublishError, match="not trying to list"):
+            pub.find_existing(post)
+        assert srv.posts == [] and len(srv.calls) == 3
+    s.close()
+
+
 def schema_2_database(path):
     """An empty database as a bot of schema 2 left it (before crashes were told from failures),
     open for the caller to write data into."""

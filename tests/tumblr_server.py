@@ -60,11 +60,14 @@ class OAuthValidator(RequestValidator):
 @dataclass
 class TumblrServer:
     """`with TumblrServer("blog") as t:` serves `t.api_root`; `t.posts` are the posts made,
-    oldest first; `t.calls` every (method, path) that passed the signature check."""
+    oldest first; `t.calls` every (method, path) that passed the signature check. A test puts
+    (status, headers, body) in `t.faults` to answer the next calls with it instead (a limit,
+    an outage); the call does nothing else."""
 
     blog: str
     posts: list[dict] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    faults: list[tuple[int, dict[str, str], dict]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -108,6 +111,9 @@ class TumblrServer:
         path = urlsplit(h.path).path
         with self._lock:
             self.calls.append((method, path))
+            if self.faults:
+                status, headers, answer = self.faults.pop(0)
+                return self._answer(h, status, answer, headers)
             if path != f"/v2/blog/{self.blog}/posts":
                 return self._answer(h, 404, {"meta": {"status": 404, "msg": "Not Found"}, "response": []})
             if method == "POST":
@@ -150,9 +156,11 @@ class TumblrServer:
         self._answer(h, 200, answer)
 
     @staticmethod
-    def _answer(h: BaseHTTPRequestHandler, status: int, body: dict) -> None:
+    def _answer(h: BaseHTTPRequestHandler, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         h.send_response(status)
+        for name, value in (headers or {}).items():
+            h.send_header(name, value)
         h.send_header("Content-Type", "application/json; charset=utf-8")
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()

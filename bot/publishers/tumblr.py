@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Any
 
 import requests
@@ -65,6 +66,14 @@ DAILY_POST_LIMIT = 250
 DAILY_VIDEO_LIMIT = 5
 MAX_VIDEO_BYTES = 100 * 1024 * 1024
 FIND_EXISTING_PAGES = 2  # pages of 20 recent posts searched by find_existing
+
+
+class Bucket(StrEnum):
+    """A Tumblr limit we stop before. The value ends the key its block is kept under in the
+    bot's database ("tumblr:<blog>:api"), so every process (an older one too) reads the same block."""
+
+    API = "api"  # every call: the application's hourly and daily call limits, a 429
+    POST = "post"  # creating posts only: the blog's daily limits of posts and uploads
 
 
 class TumblrPublisher:
@@ -100,9 +109,8 @@ class TumblrPublisher:
         self._session.hooks["response"].append(self._on_response)
         self._posts = _DailyCount()  # this process's own count, when the bot's store gives none
         self._videos = _DailyCount()
-        # time.time() before which we do not ask Tumblr, and why: "api" for every call
-        # (the application's hourly/daily call limits, a 429), "post" for creating posts
-        # only; in the bot's database when given, so every process honours them.
+        # time.time() before which we do not ask Tumblr, and why, per Bucket; in the bot's
+        # database when given, so every process honours them.
         self._limits = limits if limits is not None else MemoryLimits()
 
     def __repr__(self) -> str:  # never show the keys
@@ -197,8 +205,8 @@ class TumblrPublisher:
     def _request(
         self, method: str, path: str, action: str, *, posting: bool = False, **kwargs: Any
     ) -> dict[str, Any]:
-        for kind in ("api", "post") if posting else ("api",):
-            until, why = self._limits.rate_limit(f"tumblr:{self.blog}:{kind}") or (0.0, "")
+        for bucket in (Bucket.API, Bucket.POST) if posting else (Bucket.API,):
+            until, why = self._limits.rate_limit(self._limit_key(bucket)) or (0.0, "")
             left = until - time.time()
             if left > 0:
                 raise PublishError(
@@ -241,7 +249,7 @@ class TumblrPublisher:
         if codes & {8004, 8023}:
             limit = "image uploads" if 8004 in codes else "published posts"
             wait = seconds_until_daily_reset()
-            self._block("post", wait, f"the blog has reached Tumblr's daily limit of {limit} ({said})")
+            self._block(Bucket.POST, wait, f"the blog has reached Tumblr's daily limit of {limit} ({said})")
             return PublishError(
                 f"Tumblr's daily limit of {limit} is reached ({said}); retry in {wait:.0f}s",
                 transient=True,
@@ -253,7 +261,7 @@ class TumblrPublisher:
             )
         wait = retry_after(headers) if status == 429 else 0.0
         if status == 429:
-            self._block("api", wait, f"Tumblr's rate limit was reached ({said})")
+            self._block(Bucket.API, wait, f"Tumblr's rate limit was reached ({said})")
         return status_error(status, StatusWords(
             rate_limited=f"Tumblr rate limit reached while trying to {action} ({said}); retry in {wait:.0f}s",
             server_error=f"Tumblr server error while trying to {action} ({said})",
@@ -289,18 +297,21 @@ class TumblrPublisher:
             if response.headers.get(f"X-Ratelimit-{period}-Remaining", "").strip() == "0":
                 wait = header_seconds(response.headers.get(f"X-Ratelimit-{period}-Reset"))
                 if wait:
-                    self._block("api", wait, f"the application's {word} API call limit is used up")
+                    self._block(Bucket.API, wait, f"the application's {word} API call limit is used up")
 
-    def _block(self, kind: str, seconds: float, why: str) -> None:
+    def _limit_key(self, bucket: Bucket) -> str:
+        return f"tumblr:{self.blog}:{bucket}"
+
+    def _block(self, bucket: Bucket, seconds: float, why: str) -> None:
         until = time.time() + seconds
-        key = f"tumblr:{self.blog}:{kind}"
+        key = self._limit_key(bucket)
         if until > (self._limits.rate_limit(key) or (0.0, ""))[0]:
             self._limits.set_rate_limit(key, until, why)
 
     def rate_wait(self, media: bool = True) -> float:
         """Seconds before Tumblr's limits (as last heard, or today's post count) allow a post."""
-        left = [max(0.0, (self._limits.rate_limit(f"tumblr:{self.blog}:{kind}") or (0.0, ""))[0] - time.time())
-                for kind in ("api", "post")]
+        left = [max(0.0, (self._limits.rate_limit(self._limit_key(bucket)) or (0.0, ""))[0] - time.time())
+                for bucket in Bucket]
         if self._posts_today() >= DAILY_POST_LIMIT:
             left.append(seconds_until_daily_reset(utc_only=True))
         return max(left)
