@@ -1,8 +1,8 @@
-"""A local Tumblr for bot processes: the two calls the publisher makes (create a post, list
-the blog's posts), answered with Tumblr's documented responses (tests/fixtures/tumblr) and
-the state of the posts it was sent, so a post made by a process that was then killed is
-still there for the next process to find. Every request's OAuth1 signature is checked with
-oauthlib's server side, as Tumblr checks it."""
+"""A local Tumblr for bot processes: the calls the publisher makes (create a post, list the
+blog's posts, its queue or its drafts), answered with Tumblr's documented responses
+(tests/fixtures/tumblr) and the state of the posts it was sent, so a post made by a process
+that was then killed is still there for the next process to find. Every request's OAuth1
+signature is checked with oauthlib's server side, as Tumblr checks it."""
 from __future__ import annotations
 
 import copy
@@ -60,9 +60,11 @@ class OAuthValidator(RequestValidator):
 @dataclass
 class TumblrServer:
     """`with TumblrServer("blog") as t:` serves `t.api_root`; `t.posts` are the posts made,
-    oldest first; `t.calls` every (method, path) that passed the signature check. A test puts
-    (status, headers, body) in `t.faults` to answer the next calls with it instead (a limit,
-    an outage); the call does nothing else."""
+    oldest first, each listed where its state puts it (published ones under /posts, queued
+    ones under /posts/queue, drafts under /posts/draft; `publish_queue()` publishes the queue
+    as Tumblr does, under new ids); `t.calls` every (method, path) that passed the signature
+    check. A test puts (status, headers, body) in `t.faults` to answer the next calls with it
+    instead (a limit, an outage); the call does nothing else."""
 
     blog: str
     posts: list[dict] = field(default_factory=list)
@@ -74,6 +76,7 @@ class TumblrServer:
         self._endpoint = ResourceEndpoint(OAuthValidator())
         self._created = json.loads((FIXTURES / "posts_create_201.json").read_text())
         self._listing = json.loads((FIXTURES / "posts_list_200.json").read_text())
+        self._ids = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -114,11 +117,26 @@ class TumblrServer:
             if self.faults:
                 status, headers, answer = self.faults.pop(0)
                 return self._answer(h, status, answer, headers)
-            if path != f"/v2/blog/{self.blog}/posts":
+            posts = f"/v2/blog/{self.blog}/posts"
+            shelf = {posts: "published", f"{posts}/queue": "queue", f"{posts}/draft": "draft"}.get(path)
+            if shelf is None or (method == "POST" and path != posts):
                 return self._answer(h, 404, {"meta": {"status": 404, "msg": "Not Found"}, "response": []})
             if method == "POST":
                 return self._create(h, body or b"")
-            return self._list(h, parse_qs(urlsplit(h.path).query))
+            return self._list(h, parse_qs(urlsplit(h.path).query), shelf)
+
+    def publish_queue(self) -> None:
+        """What Tumblr's queue does in time: each queued post is published under a new id; the
+        id it was made with is kept as its `genesis_post_id` and no longer finds it."""
+        with self._lock:
+            queued = [p for p in self.posts if p["state"] == "queue"]
+            for post in queued:
+                self.posts.remove(post)
+                self.posts.append({**post, "state": "published", "id": self._new_id(), "genesis_post_id": post["id"]})
+
+    def _new_id(self) -> str:
+        self._ids += 1
+        return str(1234567891234566 + self._ids)
 
     def _create(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
         head = f"Content-Type: {h.headers['Content-Type']}\r\n\r\n".encode()
@@ -130,29 +148,33 @@ class TumblrServer:
         if identifier not in parts:  # Tumblr's 400.8001: a block names media that was not sent
             return self._answer(h, 400, {"meta": {"status": 400, "msg": "Bad Request"}, "response": [],
                                          "errors": [{"title": "media part missing", "code": 8001}]})
-        post_id = str(1234567891234567 + len(self.posts))
+        post_id = self._new_id()
         self.posts.append({"id": post_id, "tags": [t for t in npf.get("tags", "").split(",") if t],
                            "state": npf.get("state", "published"), "content": npf["content"]})
         answer = copy.deepcopy(self._created)
         answer["response"]["id"] = post_id
         self._answer(h, 201, answer)
 
-    def _list(self, h: BaseHTTPRequestHandler, query: dict[str, list[str]]) -> None:
+    def _list(self, h: BaseHTTPRequestHandler, query: dict[str, list[str]], shelf: str) -> None:
         limit = min(20, int(query.get("limit", ["20"])[0]))
         offset = int(query.get("offset", ["0"])[0])
         template = self._listing["response"]["posts"][0]
         shown = []
-        for post in list(reversed(self.posts))[offset:offset + limit]:  # newest first
+        on_shelf = [p for p in reversed(self.posts) if p["state"] == shelf]  # newest first
+        for post in on_shelf[offset:offset + limit]:
             item = copy.deepcopy(template)
+            # Tumblr lists a URL for every post, a queued one too (where it is not), and writes
+            # the state "queue" a post was made with as "queued".
             item.update(blog_name=self.blog, id=int(post["id"]), id_string=post["id"], tags=post["tags"],
-                        post_url=f"https://{self.blog}.tumblr.com/post/{post['id']}", state=post["state"])
+                        post_url=f"https://{self.blog}.tumblr.com/post/{post['id']}",
+                        state={"queue": "queued"}.get(post["state"], post["state"]))
             if query.get("npf") == ["true"]:
                 item.pop("body", None)
                 item.update(type="blocks", is_blocks_post_format=True, content=post["content"], layout=[],
                             trail=[])
             shown.append(item)
         answer = copy.deepcopy(self._listing)
-        answer["response"].update(blog={"name": self.blog}, posts=shown, total_posts=len(self.posts))
+        answer["response"].update(blog={"name": self.blog}, posts=shown, total_posts=len(on_shelf))
         self._answer(h, 200, answer)
 
     @staticmethod

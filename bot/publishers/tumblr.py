@@ -185,8 +185,11 @@ class TumblrPublisher:
         drafts, where this publisher puts them). Raises PublishError when Tumblr cannot be
         asked, so "could not look" is never mistaken for "not there"."""
         ref = post_ref(post.post_id).lower()
-        paths = {"queue": ["posts/queue", "posts"], "draft": ["posts/draft"]}.get(self.state, ["posts"])
-        for path in paths:
+        # Where a post made in this state may be by now, and whether it is published there: one
+        # still queued or drafted has no URL (the one Tumblr lists for it is not where it will be).
+        places = {"queue": [("posts/queue", False), ("posts", True)],
+                  "draft": [("posts/draft", False)]}.get(self.state, [("posts", True)])
+        for path, published in places:
             for page in range(FIND_EXISTING_PAGES):
                 params = {"npf": "true", "limit": 20, "offset": page * 20}
                 body = self._request("GET", f"/blog/{self.blog}/{path}", "list the blog's recent posts", params=params)
@@ -195,7 +198,8 @@ class TumblrPublisher:
                 for item in posts:
                     if any(str(tag).lower() == ref for tag in item.get("tags") or []):
                         remote_id = str(item.get("id_string") or item.get("id"))
-                        return Published(remote_id=remote_id, url=item.get("post_url") or self._post_url(remote_id))
+                        url = (item.get("post_url") or self._post_url(remote_id)) if published else None
+                        return Published(remote_id=remote_id, url=url)
                 if len(posts) < 20 or path == "posts/draft":
                     break
         return None
@@ -339,6 +343,9 @@ class TumblrPublisher:
             self._videos.add()
 
     def _post_url(self, post_id: str) -> str | None:
+        # Only a post Tumblr publishes at once (publicly, or privately) keeps the id it was made
+        # with. A queued or drafted one is published later under a new id (the first becomes its
+        # "genesis" id, which no longer finds it), so its first id has no URL, now or then.
         if self.state not in ("published", "private") or self.blog.startswith("t:"):
             return None
         if "." in self.blog:
