@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
-from dreamer.places import Claim, Places
+from dreamer.places import Claim, Places, Strength
 
 MAX_PARTS = 3  # parts named per class: the strongest first; more reads as a list, not a picture
 WHOLE = 7  # a class that took this many of the 9 cells is "across the whole picture"
@@ -113,9 +113,9 @@ def _join(parts: list[str], w: Words) -> str:
 
 
 def claim_text(c: Claim, w: Words, name: str, max_parts: int = MAX_PARTS) -> str:
-    if c.strength == "none":
+    if c.strength is Strength.NONE:
         return w.none.format(name=name)
-    template = w.plain if c.strength == "plain" else w.faint
+    template = w.plain if c.strength is Strength.PLAIN else w.faint
     return template.format(name=name, where=where(c.cells, w, max_parts))
 
 
@@ -129,7 +129,7 @@ def places_sentence(places: Places | None, *, names: Mapping[int, str] | None = 
     w = words_for(language)
     if places is None or not places.classes:
         return w.unknown
-    claims = [c for c in places.claims() if not (quiet and c.strength == "none")
+    claims = [c for c in places.claims() if not (quiet and c.strength is Strength.NONE)
               and (names is None or c.class_id in names)]
     if not claims:
         return w.unknown

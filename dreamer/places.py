@@ -17,9 +17,10 @@ or nothing. It lives here, beside the data, so the bot and the benchmark that ch
 """
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Mapping
 
 CELLS = 9  # a 3x3 grid, row by row
 # A class whose evidence rose less than this anywhere (in logit units per cell, see
@@ -31,7 +32,12 @@ MIN_RISE = 10.0
 # highest rise: the few cells a class took, not every cell it touched.
 SHARE = 0.6
 
-Strength = Literal["plain", "faint", "none"]
+class Strength(enum.StrEnum):
+    """How plainly a class may be named in the alt text (Claim)."""
+
+    PLAIN = "plain"  # it plainly took its cells
+    FAINT = "faint"  # its evidence rose there, but the net does not find it once degraded
+    NONE = "none"  # it did not grow
 
 
 class PlacesError(ValueError):
@@ -83,13 +89,13 @@ def claim(place: ClassPlace, *, min_rise: float = MIN_RISE, share: float = SHARE
     only those the net still finds there on a degraded view are named plainly."""
     peak = max(place.rise)
     if peak < min_rise:
-        return Claim(place.class_id, place.name, "none", ())
+        return Claim(place.class_id, place.name, Strength.NONE, ())
     risen = sorted((i for i, r in enumerate(place.rise) if r >= max(min_rise, share * peak)),
                    key=lambda i: -place.rise[i])
     plain = tuple(i for i in risen if place.seen[i])
     if plain:
-        return Claim(place.class_id, place.name, "plain", plain)
-    return Claim(place.class_id, place.name, "faint", tuple(risen))
+        return Claim(place.class_id, place.name, Strength.PLAIN, plain)
+    return Claim(place.class_id, place.name, Strength.FAINT, tuple(risen))
 
 
 @dataclass(frozen=True)
