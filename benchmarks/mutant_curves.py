@@ -1,0 +1,160 @@
+"""When is a mutant done? One dream per row, as the default dreams it, run to its cap, with a
+look every 16 steps by the dreaming net's own check (dreamer.seen, Lite0), the same check by a
+net that did not dream (Lite1), and the independent judge (benchmarks/judge.py, Lite2). From the
+curves: where a stop rule would end each mutant, and the judge's figure there against at the cap.
+
+    .venv/bin/python benchmarks/mutant_curves.py --set tune --out curves.jsonl
+    .venv/bin/python benchmarks/mutant_curves.py --summary curves.jsonl [more.jsonl ...]
+
+Sets: `tune` (quality.py's six tuning pairs), `fresh` and `fresh2` (the two hold-outs' pairs
+and triples). `--photos a,b` keeps those photos only (to split a set over processes).
+Not a test: one JSON line per dream, then a table per rule.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+EVERY = 16
+
+
+def rows(name: str) -> list[tuple[str, list[str], bool]]:
+    """(photo, classes, held out) of a set."""
+    import quality as Q
+    if name == "tune":
+        return [(p, t, False) for p, ts in Q.PLAN for t in ts if len(t) > 1 and not Q.held_out(p, t)]
+    module = __import__({"fresh": "quality_fresh", "fresh2": "quality_fresh2"}[name])
+    return [(p, t, True) for p, ts in module.PAIRS + module.TRIPLES for t in ts]
+
+
+def curve(photo_name: str, target: list[str], nets: dict, judge, settings: dict, seed: int = 1) -> list[dict]:
+    import judge as J
+    import quality as Q
+    import torch
+    from dreamer import render_views as rv
+    from dreamer.activations import capture
+    from dreamer.plan import resolve_classes, views_plan
+    from dreamer.presets import preset
+    from dreamer.seen import seen_shares
+    from dreamer.transform import to_image, to_tensor
+    from dreamer import param as prm
+
+    net = nets["lite0"]
+    photo = Q.load_photo(photo_name)
+    r = preset("default", classes={c: 1.0 for c in target}, seed=seed, **settings)
+    ids = list(resolve_classes(r, net))
+    plan = views_plan(r, net, seed, torch.device("cpu"))
+    points, took = [], 0.0
+    with capture(net, plan.objective.layers) as run:
+        d = rv.start(to_tensor(photo), plan, net, seed)
+        while not d.done:
+            t = time.perf_counter()
+            views, batch = rv.draw(d)
+            values = rv.score(d, run(batch, d.step), views)
+            d.opt.zero_grad(set_to_none=True)
+            (-values.mean()).backward()
+            d.opt.step()
+            rv.after_step(d)
+            took += time.perf_counter() - t
+            if d.step % EVERY == 0 or d.done:
+                with torch.no_grad():
+                    work = prm.compose(d.work, r.strength * d.p.detail())
+                pic = to_image(rv.finish(d))
+                point = {"step": d.step, "seconds": round(took, 1)}
+                for key, n in nets.items():  # the check's own crops (seeded by step, as a dream's)
+                    point[key] = seen_shares(n, work, ids, rv.CHECK_CROPS, seed * 7919 + d.step)
+                vis = J.visible(judge, pic, ids, 16, seed)
+                point["judge"] = {i: sum(v[i] for v in vis.values()) / len(vis) for i in ids}
+                point["judge_weakest"] = sum(min(v.values()) for v in vis.values()) / len(vis)
+                point["fidelity"] = J.fidelity(photo, pic)
+                points.append(point)
+                print(photo_name, point["step"], point["seconds"], round(point["judge_weakest"], 2), file=sys.stderr,
+                      flush=True)
+    return points
+
+
+def stop_step(points: list[dict], key: str, share: float, after: float, cap: float = 1.0) -> dict:
+    """The checkpoint a rule ends the dream at: `after` × the first step at which `key`'s check
+    finds every class in at least `share` of its crops, or `cap` × the dream's cap if sooner."""
+    last = next(q for q in points if q["step"] >= cap * points[-1]["step"])
+    for p in points:
+        if p["step"] > last["step"]:
+            break
+        if min(p[key].values()) >= share:
+            at = min(after * p["step"], last["step"])
+            return next(q for q in points if q["step"] >= at)
+    return last
+
+
+RULES = ([("lite0", 2.0, 1.0, c) for c in (0.5, 0.67, 0.75, 0.83, 1.0)]
+         + [(k, s, a, 1.0) for k in ("lite0", "lite1") for s in (0.5, 0.67, 0.75) for a in (1.0, 1.5, 2.0)]
+         + [(k, s, a, c) for k in ("lite0", "lite1") for s in (0.67, 0.75) for a in (1.0, 1.5) for c in (0.75, 0.83)])
+
+
+def summary(dreams: list[dict]) -> str:
+    """One line per rule and kind: the steps it runs (of the caps'), the judge's weakest class at
+    its stop and at the cap, and the fidelity at its stop."""
+    lines = ["rule (net share xafter capshare)   kind     steps (of cap)  judge weakest stop / cap   fidelity  (rows)"]
+    for key, share, after, cap in RULES:
+        for kind, k in (("pairs", 2), ("triples", 3)):
+            got = [(stop_step(d["points"], key, share, after, cap), d["points"][-1])
+                   for d in dreams if len(d["classes"]) == k]
+            if not got:
+                continue
+            steps = sum(a["step"] for a, _ in got) / sum(b["step"] for _, b in got)
+            rule = f"{key} {share:.2f} x{after:.1f} cap {cap:.2f}" if share <= 1 else f"cap {cap:.2f}"
+            lines.append(f"{rule:34s} {kind:8s} {100 * steps:5.1f} %        "
+                         f"{sum(a['judge_weakest'] for a, _ in got) / len(got):.2f} / "
+                         f"{sum(b['judge_weakest'] for _, b in got) / len(got):.2f}      "
+                         f"{sum(a['fidelity'] for a, _ in got) / len(got):.2f}   ({len(got)})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--set", choices=("tune", "fresh", "fresh2"), default="tune")
+    ap.add_argument("--photos", help="only these photos (comma-separated)")
+    ap.add_argument("--out", type=Path, help="append each dream's curve here (JSON lines)")
+    ap.add_argument("--with", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                    help="a recipe setting for every dream (a variant), e.g. learning_rate=0.075")
+    ap.add_argument("--summary", nargs="*", type=Path, help="only summarise these curve files")
+    args = ap.parse_args(argv)
+    if args.summary:
+        dreams = [json.loads(line) for f in args.summary for line in f.read_text().splitlines() if line.strip()]
+        print(summary(dreams))
+        return 0
+    import judge as J
+    import torch
+    from dreamer.render import load_net
+    torch.manual_seed(1)
+    nets = {"lite0": load_net("efficientnet-lite0", None, "cpu"), "lite1": load_net("efficientnet-lite1", None, "cpu")}
+    judge = load_net(J.JUDGE, None, "cpu")
+    settings = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.settings)}
+    only = set(args.photos.split(",")) if args.photos else None
+    dreams = []
+    for photo, target, held in rows(args.set):
+        if only and photo not in only:
+            continue
+        points = curve(photo, target, nets, judge, settings)
+        for p in points:  # JSON keys are strings: class ids as the judge's, by name
+            for key in ("lite0", "lite1", "judge"):
+                p[key] = {str(k): v for k, v in p[key].items()}
+        rec = {"set": args.set, "settings": settings, "photo": photo, "classes": target, "held": held, "points": points}
+        dreams.append(rec)
+        print(json.dumps(rec), flush=True)
+        if args.out:
+            with args.out.open("a") as f:
+                f.write(json.dumps(rec) + "\n")
+    print(summary(dreams))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
