@@ -112,26 +112,39 @@ def after_step(d: ViewDream) -> None:
     The check runs on the working picture (never the full-size one) every `stop_every` steps,
     with crops seeded by the dream's seed and step and no gradient: it changes nothing in the
     dream but a growing mutant's regions (recipe.hybrid_grow), which a replay checks for too, so
-    a dream stopped at step n is the same picture as one told to stop there."""
+    a dream stopped at step n is the same picture as one told to stop there. A growing mutant
+    that reaches its cap is checked once more (recipe.hybrid_grow_last): the last steps' lagging
+    class gets its room before the picture is made."""
     d.step += 1
     r = d.recipe
-    if d.step >= r.steps:
-        return
     growing = d.regions is not None and r.hybrid_grow > 1
+    if d.step >= r.steps:
+        if growing and r.hybrid_grow_last and d.seen_at is None:
+            _grow(d, _seen(d))
+        return
     checking = d.plan.seen_classes and (r.stop_seen > 0 or growing) and d.step % r.stop_every == 0
     # a replay checks too while its regions may grow: the growth is part of the picture
     if checking and d.seen_at is None and (r.stopped_at is None or growing):
-        with torch.no_grad():
-            picture = prm.compose(d.work, r.strength * d.p.detail())
-        seen = seen_shares(d.net, picture, d.plan.seen_classes, CHECK_CROPS, d.seed * 7919 + d.step)
+        seen = _seen(d)
         if r.stop_seen > 0 and min(seen.values()) >= r.stop_seen:
             d.seen_at = d.step
-        elif growing and d.regions.grow(seen, r.hybrid_grow):
-            _repaint(d)
+        elif growing:
+            _grow(d, seen)
     if r.stopped_at is not None:
         d.stopped = d.step >= r.stopped_at
     elif d.seen_at is not None:
         d.stopped = d.step >= DONE_AFTER_SEEN * d.seen_at
+
+
+def _seen(d: ViewDream) -> dict[int, float]:
+    with torch.no_grad():
+        picture = prm.compose(d.work, d.recipe.strength * d.p.detail())
+    return seen_shares(d.net, picture, d.plan.seen_classes, CHECK_CROPS, d.seed * 7919 + d.step)
+
+
+def _grow(d: ViewDream, seen: dict[int, float]) -> None:
+    if d.regions.grow(seen, d.recipe.hybrid_grow):
+        _repaint(d)
 
 
 def _repaint(d: ViewDream) -> None:

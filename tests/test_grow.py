@@ -84,3 +84,24 @@ def test_the_cli_flag_sets_the_growth_and_a_bad_one_is_refused_by_name():
     assert recipe("--hybrid-grow", "1").hybrid_grow == 1.0 and recipe().hybrid_grow == Recipe().hybrid_grow
     with pytest.raises(RecipeError, match="hybrid_grow"):
         recipe("--hybrid-grow", "0.5")
+
+
+def test_the_last_step_is_checked_too_and_a_class_it_misses_grows_before_the_picture_is_made(net, monkeypatch):
+    image = half_busy(seed=8)
+    r = Recipe(classes=PAIR, hybrid_grow=2.0, **FAST).replace(steps=5, stop_every=100)  # no check but the last
+    shares = scripted(monkeypatch, [{GOLDFISH: 0.8, STINGRAY: 0.0}])
+    grown = dream(image, r, net=net)
+    assert len(shares) == 1 and shares[0] > 0.5  # the stingray's share, grown from half
+    shares = scripted(monkeypatch, [])  # a check now would fail on the empty script
+    unchecked = dream(image, r.replace(hybrid_grow_last=False), net=net)
+    assert shares == [] and not np.array_equal(np.asarray(grown), np.asarray(unchecked))
+    scripted(monkeypatch, [{GOLDFISH: 0.8, STINGRAY: 0.0}])
+    recorded = Recipe.from_dict(as_ran(r, grown).to_dict())
+    assert np.array_equal(np.asarray(dream(image, recorded, net=net)), np.asarray(grown))
+
+
+def test_a_recipe_recorded_before_the_last_check_replays_without_it():
+    old = {k: v for k, v in Recipe(classes=PAIR).to_dict().items() if k != "hybrid_grow_last"}
+    assert Recipe.from_dict(old).hybrid_grow_last is False and Recipe().hybrid_grow_last is True
+    with pytest.raises(RecipeError, match="hybrid_grow_last"):
+        Recipe(hybrid_grow_last="yes")

@@ -24,13 +24,15 @@ def picture(width: int, height: int, seed: int) -> Image.Image:
 IMAGES = [picture(150, 110, 0), picture(90, 130, 1), picture(200, 70, 2), picture(100, 100, 3)]
 RECIPES = [
     Recipe(classes={"goldfish": 1.0}, steps=4, batch_size=4, seed=1),
-    Recipe(classes={"tench": 1.0, "goldfish": 1.0}, hybrid="split", steps=4, batch_size=3, seed=2),
+    Recipe(classes={"tench": 1.0, "goldfish": 1.0}, hybrid="split", steps=4, batch_size=3, seed=2, hybrid_steps=0.5),
     Recipe(mode="deepdream", layer="conv2", param="pixel", steps=2, batch_size=2, seed=3),
-    Recipe(classes={"goldfish": 1.0, "tench": 1.0, "7": 0.5}, hybrid="regions", steps=2, batch_size=2, seed=4),
+    Recipe(classes={"goldfish": 1.0, "tench": 1.0, "7": 0.5}, hybrid="regions", steps=2, batch_size=2, seed=4,
+           hybrid_steps=0.5),
 ]
 # Before the steps the regions hybrid shows its photo to the net at two sizes (dreamer.regions);
-# then the pictures drop out as they finish.
-ROWS_PER_STEP = [1, 1] + [4 + 3 + 2 + 2] * 2 + [4 + 3 + 2] * 2 + [3] * 2
+# then the pictures drop out as they finish, the regions hybrid after a last check for being
+# seen (3 crop sizes x 8 crops: recipe.hybrid_grow_last).
+ROWS_PER_STEP = [1, 1] + [4 + 3 + 2 + 2] * 2 + [4 + 3 + 2] * 2 + [3 * 8] + [3] * 2
 
 
 @pytest.fixture(scope="module")
