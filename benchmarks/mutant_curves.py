@@ -93,7 +93,7 @@ def stop_step(points: list[dict], key: str, share: float, after: float, cap: flo
     return last
 
 
-RULES = ([("lite0", 2.0, 1.0, c) for c in (0.5, 0.67, 0.75, 0.83, 1.0)]
+RULES = ([("lite0", 2.0, 1.0, c) for c in (0.5, 0.625, 0.66, 0.75, 0.83, 1.0)]
          + [(k, s, a, 1.0) for k in ("lite0", "lite1") for s in (0.5, 0.67, 0.75) for a in (1.0, 1.5, 2.0)]
          + [(k, s, a, c) for k in ("lite0", "lite1") for s in (0.67, 0.75) for a in (1.0, 1.5) for c in (0.75, 0.83)])
 

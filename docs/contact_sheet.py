@@ -5,7 +5,7 @@
     .venv/bin/python docs/contact_sheet.py --quick    # two rows, for a smoke test
 
 Each row is one photo and one mutant; the columns are the photo, the mutant as the default
-dreamt it until session 9 (`mix`) and as it dreams it now (`regions`, routed since session 11, growing since session 12). Dreams are cached in out/contact/ (keyed by
+dreamt it until session 9 (`mix`) and as it dreams it now (`regions`, routed since session 11, growing since session 12, 144 steps for a pair since session 13). Dreams are cached in out/contact/ (keyed by
 photo, target, preset, seed and the recipe's hash) so a rerun after a caption change costs nothing.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ ROWS: list[tuple[str, dict[str, float]]] = [
 # session 9 ("mix": both classes over the whole picture, Lite1 beside Lite0) against the default
 # now ("regions": each class its own places of the photo).
 COLUMNS: dict[str, tuple[str, dict[str, object]]] = {
-    "mix (before)": ("default", {"hybrid": "mix", "hybrid_partner": "efficientnet-lite1"}),
+    "mix (before)": ("default", {"hybrid": "mix", "hybrid_partner": "efficientnet-lite1", "hybrid_steps": 0.5}),
     "regions (the default)": ("default", {}),
 }
 BEFORE_AFTER = ("coffee", {"monarch": 1, "daisy": 1})  # the pair at the top of the README
