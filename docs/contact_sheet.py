@@ -37,9 +37,13 @@ ROWS: list[tuple[str, dict[str, float]]] = [
 # session 9 ("mix": both classes over the whole picture, Lite1 beside Lite0) against the default
 # now ("regions": each class its own places of the photo).
 COLUMNS: dict[str, tuple[str, dict[str, object]]] = {
-    "mix (before)": ("default", {"hybrid": "mix", "hybrid_partner": "efficientnet-lite1", "hybrid_steps": 0.5}),
+    "mix (before)": ("default", {"hybrid": "mix", "hybrid_partner": "efficientnet-lite1", "hybrid_steps": 0.5,
+                                 "hybrid_grow_last": False}),
     "regions (the default)": ("default", {}),
 }
+# Recipe keys added since cells were cached, at the value that dreams as recipes without them did:
+# left out of the key, so those cells are reused.
+SINCE_CACHED = {"hybrid_grow_last": False}
 BEFORE_AFTER = ("coffee", {"monarch": 1, "daisy": 1})  # the pair at the top of the README
 QUICK_ROWS = ROWS[:2]
 SIDE = 512  # dreams are made at this width (the photos are 451–1000 px wide)
@@ -68,7 +72,7 @@ def cached_dream(photo: str, target: dict[str, float], column: str, seed: int, c
     net = dream_net(recipe, "cpu")  # as the product picks it: a hybrid dreams with its partner
     # Keyed by what makes the picture (the recipe and the net that dreams it), so a changed
     # preset, default or net is dreamt again, never reused.
-    made_by = {k: v for k, v in recipe.to_dict().items() if k != "hybrid_partner"}
+    made_by = {k: v for k, v in recipe.to_dict().items() if k != "hybrid_partner" and SINCE_CACHED.get(k, ...) != v}
     if net.name != recipe.model:
         made_by["net"] = net.name
     key = hashlib.sha256(json.dumps(made_by, sort_keys=True).encode()).hexdigest()[:10]
