@@ -85,7 +85,7 @@ def test_dream_of_a_hybrid_runs_the_partner_net():
     handle = partner.module.register_forward_hook(lambda *_: calls.append(1))
     try:
         photo = Image.new("RGB", (80, 64), (120, 90, 60))
-        dream(photo, _hybrid(hybrid_partner="tiny-b", steps=2, batch_size=2, seed=1))
+        dream(photo, _hybrid(hybrid_partner="tiny-b", steps=2, batch_size=2, seed=1, hybrid_steps=0.5))
         assert len(calls) == 3  # a two-class hybrid: 2 steps and half as many again
         calls.clear()
         dream(photo, _hybrid(hybrid_partner="", steps=2, batch_size=2, seed=1))
@@ -102,7 +102,8 @@ def test_partners_in_turns_run_one_net_a_step_in_turn():
                for k, n in (("tiny", model), ("tiny-b", partner))]
     try:
         photo = Image.new("RGB", (80, 64), (120, 90, 60))
-        turns = _hybrid(hybrid_partner="tiny-b", hybrid_partner_turns=True, steps=4, batch_size=2, seed=1)
+        turns = _hybrid(hybrid_partner="tiny-b", hybrid_partner_turns=True, steps=4, batch_size=2, seed=1,
+                        hybrid_steps=0.5)
         net = dream_net(turns, "cpu")
         assert net.name == "tiny+tiny-b in turns" and net is not dream_net(_hybrid(hybrid_partner="tiny-b"), "cpu")
         out = dream(photo, turns)  # a two-class hybrid: 4 steps and half as many again = 6
