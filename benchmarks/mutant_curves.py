@@ -39,44 +39,33 @@ def curve(photo_name: str, target: list[str], nets: dict, judge, settings: dict,
     import quality as Q
     import torch
     from dreamer import render_views as rv
-    from dreamer.activations import capture
-    from dreamer.plan import resolve_classes, views_plan
+    from dreamer.plan import resolve_classes
     from dreamer.presets import preset
+    from stop_curves import dream_steps
     from dreamer.seen import seen_shares
-    from dreamer.transform import to_image, to_tensor
+    from dreamer.transform import to_image
     from dreamer import param as prm
 
     net = nets["lite0"]
     photo = Q.load_photo(photo_name)
     r = preset("default", classes={c: 1.0 for c in target}, seed=seed, **settings)
     ids = list(resolve_classes(r, net))
-    plan = views_plan(r, net, seed, torch.device("cpu"))
-    points, took = [], 0.0
-    with capture(net, plan.objective.layers) as run:
-        d = rv.start(to_tensor(photo), plan, net, seed)
-        while not d.done:
-            t = time.perf_counter()
-            views, batch = rv.draw(d)
-            values = rv.score(d, run(batch, d.step), views)
-            d.opt.zero_grad(set_to_none=True)
-            (-values.mean()).backward()
-            d.opt.step()
-            rv.after_step(d)
-            took += time.perf_counter() - t
-            if d.step % EVERY == 0 or d.done:
-                with torch.no_grad():
-                    work = prm.compose(d.work, r.strength * d.p.detail())
-                pic = to_image(rv.finish(d))
-                point = {"step": d.step, "seconds": round(took, 1)}
-                for key, n in nets.items():  # the check's own crops (seeded by step, as a dream's)
-                    point[key] = seen_shares(n, work, ids, rv.CHECK_CROPS, seed * 7919 + d.step)
-                vis = J.visible(judge, pic, ids, 16, seed)
-                point["judge"] = {i: sum(v[i] for v in vis.values()) / len(vis) for i in ids}
-                point["judge_weakest"] = sum(min(v.values()) for v in vis.values()) / len(vis)
-                point["fidelity"] = J.fidelity(photo, pic)
-                points.append(point)
-                print(photo_name, point["step"], point["seconds"], round(point["judge_weakest"], 2), file=sys.stderr,
-                      flush=True)
+    points = []
+    for d, took in dream_steps(photo, r, net, seed):
+        if d.step % EVERY == 0 or d.done:
+            with torch.no_grad():
+                work = prm.compose(d.work, r.strength * d.p.detail())
+            pic = to_image(rv.finish(d))
+            point = {"step": d.step, "seconds": round(took, 1)}
+            for key, n in nets.items():  # the check's own crops (seeded by step, as a dream's)
+                point[key] = seen_shares(n, work, ids, rv.CHECK_CROPS, seed * 7919 + d.step)
+            vis = J.visible(judge, pic, ids, 16, seed)
+            point["judge"] = {i: sum(v[i] for v in vis.values()) / len(vis) for i in ids}
+            point["judge_weakest"] = sum(min(v.values()) for v in vis.values()) / len(vis)
+            point["fidelity"] = J.fidelity(photo, pic)
+            points.append(point)
+            print(photo_name, point["step"], point["seconds"], round(point["judge_weakest"], 2), file=sys.stderr,
+                  flush=True)
     return points
 
 

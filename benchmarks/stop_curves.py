@@ -41,8 +41,23 @@ def curve(photo_name: str, target: str, samples: int, net, judge, seed: int = 1,
     photo = Q.load_photo(photo_name)
     r = preset("default", classes={target: 1.0}, seed=seed, view_samples=samples, stop_seen=0.0, steps=steps)
     ids = list(resolve_classes(r, net))
-    plan = views_plan(r, net, seed, torch.device("cpu"))
-    points, took = [], 0.0
+    points = []
+    for d, took in dream_steps(photo, r, net, seed):
+        if d.step % EVERY == 0:
+            pic = rv.finish(d)
+            own = min(seen_shares(net, pic, ids, rv.CHECK_CROPS, d.step).values())
+            vis = J.visible(judge, to_image(pic), ids, 16, seed)
+            seen = sum(min(v.values()) for v in vis.values()) / len(vis)
+            fid = J.fidelity(photo, to_image(pic))
+            points.append({"step": d.step, "self": own, "judge": seen, "fidelity": fid, "seconds": took})
+    return points
+
+
+def dream_steps(photo, recipe, net, seed: int):
+    """The views engine's dream of photo as `recipe` says, a step at a time: yields the dream in
+    progress after each step and the seconds its steps took so far (not the caller's looks)."""
+    plan = views_plan(recipe, net, seed, torch.device("cpu"))
+    took = 0.0
     with capture(net, plan.objective.layers) as run:
         d = rv.start(to_tensor(photo), plan, net, seed)
         while not d.done:
@@ -54,14 +69,7 @@ def curve(photo_name: str, target: str, samples: int, net, judge, seed: int = 1,
             d.opt.step()
             rv.after_step(d)
             took += time.perf_counter() - t
-            if d.step % EVERY == 0:
-                pic = rv.finish(d)
-                own = min(seen_shares(net, pic, ids, rv.CHECK_CROPS, d.step).values())
-                vis = J.visible(judge, to_image(pic), ids, 16, seed)
-                seen = sum(min(v.values()) for v in vis.values()) / len(vis)
-                fid = J.fidelity(photo, to_image(pic))
-                points.append({"step": d.step, "self": own, "judge": seen, "fidelity": fid, "seconds": took})
-    return points
+            yield d, took
 
 
 def stop_at(points: list[dict], share: float, in_a_row: int) -> dict:
