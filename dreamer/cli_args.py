@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how a hybrid's classes share the picture: regions (default: each class its own "
                         "places of the photo), mix (every class everywhere) or split")
     v.add_argument("--hybrid-steps", type=float,
-                   help="each class of a hybrid beyond the first adds this share of the steps (default 0.5)")
+                   help="each class of a hybrid beyond the first adds this share of the steps (default 0.125: a pair 144, a triple 160)")
     v.add_argument("--hybrid-partner", metavar="MODEL",
                    help='a net that dreams a hybrid beside --model ("" none; default auto: Lite1 for Lite0)')
     v.add_argument("--hybrid-partner-turns", action="store_true", default=None,
