@@ -13,6 +13,7 @@ Not a test: one JSON line per dream, then a table per rule.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -113,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="append each dream's curve here (JSON lines)")
     ap.add_argument("--with", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                     help="a recipe setting for every dream (a variant), e.g. learning_rate=0.075")
+    ap.add_argument("--const", action="append", default=[], metavar="MODULE.NAME=VALUE",
+                    help="a dreamer module's constant for every dream, e.g. regions.NOISE=0.35 (a candidate "
+                         "not yet a recipe setting)")
+    ap.add_argument("--kind", choices=("pairs", "triples", "all"), default="all")
     ap.add_argument("--summary", nargs="*", type=Path, help="only summarise these curve files")
     args = ap.parse_args(argv)
     if args.summary:
@@ -127,15 +132,23 @@ def main(argv: list[str] | None = None) -> int:
     judge = load_net(J.JUDGE, None, "cpu")
     settings = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.settings)}
     only = set(args.photos.split(",")) if args.photos else None
+    consts = {k: json.loads(v) for k, v in (c.split("=", 1) for c in args.const)}
+    for key, value in consts.items():
+        module, name = key.rsplit(".", 1)
+        target_module = importlib.import_module(f"dreamer.{module}")
+        if not hasattr(target_module, name):
+            raise SystemExit(f"dreamer.{module} has no {name}")
+        setattr(target_module, name, value)
+    sizes = {"pairs": {2}, "triples": {3}, "all": {2, 3}}[args.kind]
     dreams = []
     for photo, target, held in rows(args.set):
-        if only and photo not in only:
+        if (only and photo not in only) or len(target) not in sizes:
             continue
         points = curve(photo, target, nets, judge, settings)
         for p in points:  # JSON keys are strings: class ids as the judge's, by name
             for key in ("lite0", "lite1", "judge"):
                 p[key] = {str(k): v for k, v in p[key].items()}
-        rec = {"set": args.set, "settings": settings, "photo": photo, "classes": target, "held": held, "points": points}
+        rec = {"set": args.set, "settings": settings, "consts": consts, "photo": photo, "classes": target, "held": held, "points": points}
         dreams.append(rec)
         print(json.dumps(rec), flush=True)
         if args.out:
