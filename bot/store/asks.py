@@ -11,12 +11,13 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from .base import Base, StoreError, now, now_ms, today_start
 from .ended import record_ended
 
 log = logging.getLogger("bot.store")
+E = TypeVar("E", bound=StrEnum)
 
 class RequestState(StrEnum):
     """Where a request is (see bot/requests/worker.py for the moves between them)."""
@@ -160,28 +161,30 @@ class RequestRow:
 
 
 def _kind(r: sqlite3.Row) -> RequestKind:
-    """A row's kind. One this bot does not know (written by a newer bot, or by hand) is
-    dreamt as a picture, as it was before the kinds were typed, and the log says so."""
-    try:
-        return RequestKind(r["kind"])
-    except ValueError:
-        log.warning("request %s has a kind this bot does not know (%r): it is dreamt as a picture",
-                    r["status_id"], r["kind"])
-        return RequestKind.DREAM
+    """A row's kind. One this bot does not know is dreamt as a picture, as it was before the
+    kinds were typed."""
+    return _known(RequestKind, r, "kind", RequestKind.DREAM, "has a kind this bot does not know (%r): "
+                  "it is dreamt as a picture")
 
 
 def _busy(r: sqlite3.Row) -> Busy | None:
-    """Where a row's worker is. A step this bot does not know (a newer bot's, or by hand) is
-    taken for a reply in progress, the safe end of a crash loop: given up, never answered
-    twice. The log says so."""
+    """Where a row's worker is. A step this bot does not know is taken for a reply in progress,
+    the safe end of a crash loop: given up, never answered twice."""
     if r["busy"] is None:
         return None
+    return _known(Busy, r, "busy", Busy.REPLY, "is busy with a step this bot does not know (%r): "
+                  "taken for a reply in progress")
+
+
+def _known(enum: type[E], r: sqlite3.Row, column: str, fallback: E, says: str) -> E:
+    """`r[column]` as `enum`. A value this bot does not know (written by a newer bot, or by
+    hand) is read as `fallback`, and the log says so: "request <status id> <says>", `says`
+    showing the value with its %r."""
     try:
-        return Busy(r["busy"])
+        return enum(r[column])
     except ValueError:
-        log.warning("request %s is busy with a step this bot does not know (%r): taken for a reply in progress",
-                    r["status_id"], r["busy"])
-        return Busy.REPLY
+        log.warning("request %s " + says, r["status_id"], r[column])
+        return fallback
 
 
 _COLUMNS = {f.name for f in dataclasses.fields(RequestRow)}  # why_ignored: written with refusal
