@@ -37,7 +37,7 @@ def pydantic_problems(exc: ValidationError, data: Any) -> list[str]:
         elif kind in ("union_tag_not_found", "union_tag_invalid"):
             got = f" (got {err['input'].get('type')!r})" if isinstance(err["input"], dict) and "type" in err["input"] else ""
             lines.append(f"{key}.type: unknown or missing source type{got}; allowed: 'folder', 'feed', 'urls'")
-        elif kind == "literal_error":
+        elif kind in ("literal_error", "enum"):  # the enum's choices, as the literal's
             # A choice that is an enum member reads as the string the file writes for it.
             allowed = _ENUM_MEMBER.sub(r"\1", err["ctx"]["expected"])
             lines.append(f"{key}: {err['input']!r} is not allowed; allowed: {allowed}")
