@@ -17,6 +17,7 @@ import re
 import sys
 import threading
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Iterable
 
 MASK = "[secret]"
@@ -56,6 +57,13 @@ def one_line(text: str) -> str:
 
 def _indented(text: str) -> str:
     return "\n".join("    " + one_line(line) for line in text.splitlines())
+
+
+class LogFormat(StrEnum):
+    """How log lines are written: [bot] log_format (and `--log-json`)."""
+
+    PLAIN = "plain"
+    JSON = "json"  # one JSON object a line, for a log collector
 
 
 class PlainFormatter(logging.Formatter):
@@ -111,10 +119,10 @@ class _Stderr(logging.StreamHandler):
         pass
 
 
-def setup(fmt: str = "plain", level: str = "INFO", stream=None) -> logging.Handler:
+def setup(fmt: LogFormat | str = LogFormat.PLAIN, level: str = "INFO", stream=None) -> logging.Handler:
     """Point the root logger at one handler (replacing an earlier one of ours)."""
     handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter())
+    handler.setFormatter(JsonFormatter() if LogFormat(fmt) is LogFormat.JSON else PlainFormatter())
     handler._lucid_bot = True  # type: ignore[attr-defined]
     root = logging.getLogger()
     for h in list(root.handlers):

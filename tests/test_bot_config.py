@@ -307,3 +307,11 @@ def test_a_recipe_table_may_not_set_where_dreams_stopped(tmp_path):
     with pytest.raises(ValueError, match="stopped_at = 40: the engine writes it"):
         build_recipe({"steps": 96, "stopped_at": 40})
     assert build_recipe({"steps": 96}).stopped_at is None
+
+
+@pytest.mark.parametrize("state", ["private", "later", 5])
+def test_a_tumblr_state_the_config_does_not_offer_names_the_choices_as_the_file_writes_them(tmp_path, state):
+    # The section's choices are enum members; the line shows the strings an operator writes.
+    value = f'"{state}"' if isinstance(state, str) else state
+    lines = problems_of(tmp_path, MINIMAL + f"[publishers.tumblr]\nstate = {value}\n", environ={})
+    assert lines == [f"publishers.tumblr.state: {state!r} is not allowed; allowed: 'published', 'queue' or 'draft'"]

@@ -29,7 +29,7 @@ def test_a_local_account_blocked_by_its_full_handle_gets_no_reply(mock, tmp_path
     fine = ask(mock, "ann", "goldfish")
     worker.tick()
     assert replies_to(mock, blocked["id"]) == [] and len(replies_to(mock, fine["id"])) == 1
-    by_acct = {store.request(i).acct: (store.request(i).state, store.request(i).refusal) for i in (1, 2, 3)}
+    by_acct = {store.request(i).acct: (store.request(i).state, store.request(i).why_ignored) for i in (1, 2, 3)}
     assert by_acct["bob"] == ("ignored", "blocked account")
     assert by_acct["quiet"] == ("ignored", "#nobot in the profile")
     assert replies_to(mock, quiet["id"]) == []

@@ -175,7 +175,7 @@ def test_bots_nobot_and_blocked_get_no_reply(mock, tmp_path):
     assert (heard.seen, heard.stored, heard.ignored) == (3, 3, 3)
     worker.tick()
     assert all(replies_to(mock, r["id"]) == [] for r in reqs)
-    states = {store.request(i).acct: (store.request(i).state, store.request(i).refusal) for i in (1, 2, 3)}
+    states = {store.request(i).acct: (store.request(i).state, store.request(i).why_ignored) for i in (1, 2, 3)}
     assert states == {"robo": ("ignored", "a bot account"), "quiet": ("ignored", "#nobot in the profile"),
                       "bob": ("ignored", "blocked account")}
 

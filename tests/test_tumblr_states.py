@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.config import load_config
+from bot.parts import build_publishers
 from bot.publishers import tumblr
 from bot.publishers.base import Post
+from bot.publishers.tumblr_npf import TumblrState
 from bot_helpers import write_photo
 from tumblr_server import KEYS, TumblrServer
 
@@ -57,3 +60,30 @@ def test_a_published_post_has_its_url_from_the_start(server, post):
     found = pub.find_existing(post)
     assert found is not None and found.remote_id == made.remote_id
     assert found.url == f"https://{BLOG}.tumblr.com/post/{made.remote_id}"
+
+
+@pytest.mark.parametrize("state", ["published", "queue", "draft"])
+def test_the_state_the_config_names_is_the_state_the_post_is_made_in(server, post, tmp_path, state):
+    # The file writes a plain string; the section and the publisher share one enum, and the
+    # post reaches Tumblr with the same string.
+    toml = tmp_path / "bot.toml"
+    toml.write_text(f'[[sources]]\ntype = "folder"\npath = "in"\n[publishers.outbox]\nenabled = false\n'
+                    f'[publishers.tumblr]\nenabled = true\nblog = "{BLOG}"\nstate = "{state}"\n', encoding="utf-8")
+    env = {f"TUMBLR_{k.upper()}": v for k, v in KEYS.items()}
+    cfg = load_config(toml, environ=env)
+    assert cfg.publishers.tumblr.state is TumblrState(state)
+    pub = build_publishers(cfg)["tumblr"]
+    assert isinstance(pub, tumblr.TumblrPublisher) and pub.state is TumblrState(state)
+    pub.publish(post)
+    assert [p["state"] for p in server.posts] == [state]
+
+
+@pytest.mark.parametrize("state", list(TumblrState))
+def test_a_publisher_in_any_state_can_look_for_its_posts(server, post, state):
+    # find_existing looks where a post made in this state may be: every state has somewhere.
+    assert publisher(state).find_existing(post) is None  # an empty blog, asked without error
+
+
+def test_a_state_tumblr_does_not_know_is_refused_naming_the_choices():
+    with pytest.raises(ValueError, match=r"one of published, queue, draft, private, not 'later'"):
+        publisher("later")

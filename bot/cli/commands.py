@@ -100,7 +100,7 @@ def _main(argv: Sequence[str] | None, *, render, out: TextIO | None) -> int:
     out = out or sys.stdout
     p = parser()
     args = p.parse_args(argv)
-    logs.setup("json" if args.log_json else "plain", args.log_level or "INFO")
+    logs.setup(logs.LogFormat.JSON if args.log_json else logs.LogFormat.PLAIN, args.log_level or "INFO")
     if "unexpected" in vars(args):  # a second word after a command other than login
         p.error(f"unexpected argument {args.unexpected!r}")
     func: Command = args.func
@@ -119,8 +119,7 @@ def _config(args: argparse.Namespace, *, need_secrets: bool = False) -> Config |
         print(f"{args.config}: the config cannot be used.\n{exc}", file=sys.stderr)
         return None
     logs.add_secrets(cfg.secret_values())
-    logs.setup("json" if args.log_json or cfg.bot.log_format == "json" else "plain",
-               args.log_level or cfg.bot.log_level)
+    logs.setup(logs.LogFormat.JSON if args.log_json else cfg.bot.log_format, args.log_level or cfg.bot.log_level)
     return cfg
 
 

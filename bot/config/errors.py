@@ -2,6 +2,7 @@
 validation errors turned into such lines (file, dotted key, what is wrong, what is allowed)."""
 from __future__ import annotations
 
+import re
 import typing
 from typing import Annotated, Any
 
@@ -36,8 +37,10 @@ def pydantic_problems(exc: ValidationError, data: Any) -> list[str]:
         elif kind in ("union_tag_not_found", "union_tag_invalid"):
             got = f" (got {err['input'].get('type')!r})" if isinstance(err["input"], dict) and "type" in err["input"] else ""
             lines.append(f"{key}.type: unknown or missing source type{got}; allowed: 'folder', 'feed', 'urls'")
-        elif kind == "literal_error":
-            lines.append(f"{key}: {err['input']!r} is not allowed; allowed: {err['ctx']['expected']}")
+        elif kind in ("literal_error", "enum"):  # the enum's choices, as the literal's
+            # A choice that is an enum member reads as the string the file writes for it.
+            allowed = _ENUM_MEMBER.sub(r"\1", err["ctx"]["expected"])
+            lines.append(f"{key}: {err['input']!r} is not allowed; allowed: {allowed}")
         else:
             msg = err["msg"]
             for prefix in ("Value error, ", "Assertion failed, "):
@@ -49,6 +52,9 @@ def pydantic_problems(exc: ValidationError, data: Any) -> list[str]:
             got = "" if hide else f" (got {shown!r})"
             lines.append(f"{key}: {msg}{got}")
     return lines
+
+
+_ENUM_MEMBER = re.compile(r"<\w+\.\w+: ('[^']*')>")  # how pydantic shows <TumblrState.QUEUE: 'queue'>
 
 
 def _strip_tags(loc: tuple) -> tuple:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import string
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from bot.config.recipe import build_recipe
 from bot.config.services import (
     AdminSection, FetchSection, PublishersSection, QueueSection, RequestsSection, Section, http_url,
 )
+from bot.logs import LogFormat
 
 # Fields a caption/alt template may use; anything else in braces is an error at load time
 # (str.format can reach attributes, so only plain names are allowed).
@@ -43,7 +45,7 @@ DEFAULT_NOTE = "Machine-made: a neural net dreamt these creatures into the photo
 class BotSection(Section):
     name: str = Field("Lucid Dream Bot", min_length=1, max_length=100)
     data_dir: str = "data"
-    log_format: Literal["plain", "json"] = "plain"
+    log_format: LogFormat = Field(LogFormat.PLAIN, strict=False)  # the file's string, read as the enum
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_attempts: int = Field(5, ge=1, le=100)
     reload_check_seconds: float = Field(5.0, ge=0, le=3600)
@@ -108,6 +110,13 @@ class _CreditDefaults(Section):
     licence: str | None = None
 
 
+class FeedOrder(StrEnum):
+    """Which unseen entry of a feed goes first (bot/sources/feed.py)."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+
+
 class FolderSection(_CreditDefaults):
     type: Literal["folder"]
     path: str
@@ -119,7 +128,7 @@ class FolderSection(_CreditDefaults):
 class FeedSection(_CreditDefaults):
     type: Literal["feed"]
     url: str
-    order: Literal["newest", "oldest"] = "newest"
+    order: FeedOrder = Field(FeedOrder.NEWEST, strict=False)  # the file's string, read as the enum
     max_tries: int = Field(5, ge=1, le=100)
 
     @field_validator("url")

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.publishers.tumblr_npf import TumblrState
+
 
 class Section(BaseModel):
     # strict: TOML is typed, so "yes" for a bool or "5" for a number is a mistake worth naming.
@@ -55,7 +57,8 @@ class TumblrSection(Section):
     consumer_secret_env: str = "TUMBLR_CONSUMER_SECRET"
     oauth_token_env: str = "TUMBLR_OAUTH_TOKEN"
     oauth_secret_env: str = "TUMBLR_OAUTH_SECRET"
-    state: Literal["published", "queue", "draft"] = "published"
+    # The file names a state by its string; the section holds the publisher's own enum.
+    state: Literal[TumblrState.PUBLISHED, TumblrState.QUEUE, TumblrState.DRAFT] = TumblrState.PUBLISHED
     timeout: float = Field(30.0, gt=0, le=600)
 
     @field_validator("consumer_key_env", "consumer_secret_env", "oauth_token_env", "oauth_secret_env")

@@ -51,14 +51,13 @@ from .base import LimitStore, MemoryLimits, Post, Published, PublishError
 from .errors import StatusWords, status_error
 from .marker import post_ref
 from .media import fit_image
-from .tumblr_npf import MEDIA_IDENTIFIER, VIDEO_IDENTIFIER, build_npf
+from .tumblr_npf import MEDIA_IDENTIFIER, VIDEO_IDENTIFIER, TumblrState, build_npf
 from .tumblr_wire import (
     blog_identifier, describe_error, header_seconds, page_text, retry_after, seconds_until_daily_reset,
 )
 
 API_ROOT = "https://api.tumblr.com/v2"
 USER_AGENT = "lucid-dream-bot/0.1"  # Tumblr asks for one stable User-Agent per application
-STATES = ("published", "queue", "draft", "private")
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 20_000_000
 IMAGE_FORMATS = ("image/jpeg", "image/png")
@@ -66,6 +65,14 @@ DAILY_POST_LIMIT = 250
 DAILY_VIDEO_LIMIT = 5
 MAX_VIDEO_BYTES = 100 * 1024 * 1024
 FIND_EXISTING_PAGES = 2  # pages of 20 recent posts searched by find_existing
+# Where a post made in each state may be by now, and whether it is published there: one still
+# queued or drafted has no URL (the one Tumblr lists for it is not where it will be).
+PLACES: dict[TumblrState, tuple[tuple[str, bool], ...]] = {
+    TumblrState.PUBLISHED: (("posts", True),),
+    TumblrState.PRIVATE: (("posts", True),),
+    TumblrState.QUEUE: (("posts/queue", False), ("posts", True)),
+    TumblrState.DRAFT: (("posts/draft", False),),
+}
 
 
 class Bucket(StrEnum):
@@ -89,16 +96,17 @@ class TumblrPublisher:
         oauth_token: str,
         oauth_secret: str,
         *,
-        state: str = "published",
+        state: TumblrState | str = TumblrState.PUBLISHED,
         timeout: float = 30.0,
         posts_today: Callable[[], int] | None = None,
         videos_today: Callable[[], int] | None = None,
         limits: LimitStore | None = None,
     ):
-        if state not in STATES:
-            raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
+        try:
+            self.state = TumblrState(state)
+        except ValueError:
+            raise ValueError(f"state must be one of {', '.join(TumblrState)}, not {state!r}") from None
         self.blog = blog_identifier(blog)
-        self.state = state
         self.timeout = float(timeout)
         self._posts_today_fn = posts_today
         self._videos_today_fn = videos_today
@@ -114,7 +122,7 @@ class TumblrPublisher:
         self._limits = limits if limits is not None else MemoryLimits()
 
     def __repr__(self) -> str:  # never show the keys
-        return f"TumblrPublisher({self.blog!r}, state={self.state!r})"
+        return f"TumblrPublisher({self.blog!r}, state={self.state.value!r})"
 
     def publish(self, post: Post) -> Published:
         self._check_local_limits("create the post")
@@ -185,11 +193,7 @@ class TumblrPublisher:
         drafts, where this publisher puts them). Raises PublishError when Tumblr cannot be
         asked, so "could not look" is never mistaken for "not there"."""
         ref = post_ref(post.post_id).lower()
-        # Where a post made in this state may be by now, and whether it is published there: one
-        # still queued or drafted has no URL (the one Tumblr lists for it is not where it will be).
-        places = {"queue": [("posts/queue", False), ("posts", True)],
-                  "draft": [("posts/draft", False)]}.get(self.state, [("posts", True)])
-        for path, published in places:
+        for path, published in PLACES[self.state]:
             for page in range(FIND_EXISTING_PAGES):
                 params = {"npf": "true", "limit": 20, "offset": page * 20}
                 body = self._request("GET", f"/blog/{self.blog}/{path}", "list the blog's recent posts", params=params)
@@ -346,7 +350,7 @@ class TumblrPublisher:
         # Only a post Tumblr publishes at once (publicly, or privately) keeps the id it was made
         # with. A queued or drafted one is published later under a new id (the first becomes its
         # "genesis" id, which no longer finds it), so its first id has no URL, now or then.
-        if self.state not in ("published", "private") or self.blog.startswith("t:"):
+        if not self.state.published_at_once or self.blog.startswith("t:"):
             return None
         if "." in self.blog:
             return f"https://{self.blog}/post/{post_id}"

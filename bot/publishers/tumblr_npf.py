@@ -3,6 +3,7 @@ caption as text blocks (links marked), tags with the post's reference last."""
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Any
 
 from .base import Post
@@ -14,11 +15,27 @@ MAX_TAGS = 30
 MEDIA_IDENTIFIER = "dream"
 VIDEO_IDENTIFIER = "dive"
 
+
+
+class TumblrState(StrEnum):
+    """The state a post is made in (NPF's `state`), the config's [publishers.tumblr] state."""
+
+    PUBLISHED = "published"
+    QUEUE = "queue"  # the blog's queue: Tumblr publishes it later, under a new id
+    DRAFT = "draft"
+    PRIVATE = "private"  # published, seen only by the blog (not offered in the config)
+
+    @property
+    def published_at_once(self) -> bool:
+        """Whether the post is live, under the id it was made with, as soon as it is made."""
+        return self in (TumblrState.PUBLISHED, TumblrState.PRIVATE)
+
+
 _URL_RE = re.compile(r"https?://[^\s<>\"]+")
 _URL_TRAILING = ".,;:!?)]}'\""
 
 
-def build_npf(post: Post, *, mime: str, width: int, height: int, state: str,
+def build_npf(post: Post, *, mime: str, width: int, height: int, state: TumblrState,
               video: tuple[int, int] | None = None) -> dict[str, Any]:
     """The NPF request body for a post whose image is sent as part MEDIA_IDENTIFIER; for a
     dive (`video`: its width and height), a video block whose video is part VIDEO_IDENTIFIER
@@ -47,7 +64,7 @@ def build_npf(post: Post, *, mime: str, width: int, height: int, state: str,
     body: dict[str, Any] = {
         "content": content,
         "tags": ",".join(_tags(list(post.tags) + caption_tags, post_ref(post.post_id))),
-        "state": state,
+        "state": TumblrState(state).value,  # the plain string, whatever the caller passed
     }
     if post.source_url:
         body["source_url"] = post.source_url

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from bot.publishers.mastodon_text import html_to_text
 from bot.store import RequestKind, RequestState
+from bot.store.asks import refusal_column
 
 from .inputs import first_image
 from .parse import dive_request, request_text
@@ -73,7 +74,8 @@ def poll(client: "RequestsClient", store: "Store", cfg: "RequestsSection", me: s
         result.stored += 1
         if fields["state"] is RequestState.IGNORED:
             result.ignored += 1
-            log.info("mention %s from %s ignored: %s", status["id"], fields["acct"], fields["refusal"])
+            log.info("mention %s from %s ignored: %s", status["id"], fields["acct"],
+                     refusal_column(fields["refusal"], fields["why_ignored"]))
         else:
             log.info("request %s from %s stored (%s)", status["id"], fields["acct"], fields["state"])
     return result
@@ -85,14 +87,14 @@ def intake(status: Mapping[str, Any], store: "Store", cfg: "RequestsSection", me
     acct = str(account.get("acct") or "unknown")
     parent = status.get("in_reply_to_id")
     thread = (store.thread_of_reply(str(parent)) if parent else None) or str(status["id"])
-    state, refusal = RequestState.ACCEPTED, None
+    state, refusal, why = RequestState.ACCEPTED, None, None
     kind = RequestKind.DIVE if dive_request(request_text(status).text)[0] else RequestKind.DREAM
     remix_of = str(parent) if is_remix(status, store, cfg) else None
     why_not = ignore_reason(status, cfg, me)
     if why_not is None and store.thread_replies(thread) >= cfg.max_per_thread:
         why_not = f"already {cfg.max_per_thread} replies in this thread"
     if why_not is not None:
-        state, refusal = RequestState.IGNORED, why_not
+        state, why = RequestState.IGNORED, why_not
     elif remix_of and store.remixes_today(str(account.get("id"))) >= cfg.remix_daily_limit:
         state, refusal = RequestState.REFUSING, Refusal.REMIX_LIMIT
     elif not remix_of and store.requests_today(str(account.get("id"))) >= cfg.daily_limit:
@@ -103,7 +105,7 @@ def intake(status: Mapping[str, Any], store: "Store", cfg: "RequestsSection", me
         state, refusal = RequestState.REFUSING, Refusal.QUEUE_FULL
     if state is RequestState.REFUSING and store.requests_today(str(account.get("id")), refusal) >= 1:
         # told once today already: more mentions must not turn the bot into a reply machine
-        state, refusal = RequestState.IGNORED, f"{refusal} (already told today)"
+        state, why = RequestState.IGNORED, "already told today"
     return {
         "status_id": str(status["id"]),
         "account_id": str(account.get("id")),
@@ -112,6 +114,7 @@ def intake(status: Mapping[str, Any], store: "Store", cfg: "RequestsSection", me
         "thread_key": thread,
         "state": state,
         "refusal": refusal,
+        "why_ignored": why,
         "reply_key": uuid.uuid4().hex,
         "status_json": json.dumps(status, default=str),
         "kind": kind,

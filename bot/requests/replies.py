@@ -8,10 +8,11 @@ outbox gallery. Each reply mentions the requester and nobody else.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import Sequence
 
 from bot.caption import join_classes, words
+from bot.store.asks import Refusal  # the kinds are the store's column values; their texts are here
 
 ORDER = ("public", "unlisted", "private", "direct")
 HOW_TO_ASK = ('Mention me with a photo and up to {n} class names, e.g. "goldfish and stingray" '
@@ -111,31 +112,6 @@ def dive_alt(names: Sequence[str], seconds: float) -> str:
 def dream_alt(names: Sequence[str]) -> str:
     return (f"The photo you sent, reworked by a neural network that dreamt {words(names)} "
             "into its shapes and textures.")
-
-
-class Refusal(StrEnum):
-    """Why a request gets no dream (RequestError's and Refuse's kinds, the queue's and the
-    worker's); stored in the request's `refusal` column as its value."""
-
-    UNKNOWN = "unknown"
-    AMBIGUOUS = "ambiguous"
-    DENIED = "denied"
-    TOO_MANY = "too_many"
-    BAD_WEIGHT = "bad_weight"
-    NO_CLASSES = "no_classes"
-    NO_IMAGE = "no_image"
-    BAD_IMAGE = "bad_image"
-    TOO_BIG = "too_big"
-    LIMIT = "limit"
-    DIVE_LIMIT = "dive_limit"
-    REMIX_LIMIT = "remix_limit"
-    REMIX_GONE = "remix_gone"
-    REMIX_HELP = "remix_help"
-    REMIX_TWEAK = "remix_tweak"
-    QUEUE_FULL = "queue_full"
-    FAILED = "failed"
-    CRASHED = "crashed"
-    TOO_LATE = "too_late"
 
 
 # What each refusal says (after the mention, before the link), as str.format templates over the

@@ -216,7 +216,7 @@ class RequestWorker:
                 s, image, terms, row.reply_key, dive=dive, base=base,  # a dive's seed is the request's
                 seed=None if dive else mix.seed if mix else self.rng.randrange(2**31)))
         except Drop as exc:
-            row = self.store.update_request(row.id, state=S.IGNORED, refusal=str(exc), busy=None)
+            row = self.store.update_request(row.id, state=S.IGNORED, why_ignored=str(exc), busy=None)
             log.info("request %s dropped: %s", row.status_id, exc)
             return row
         except RequestError as exc:
@@ -232,7 +232,7 @@ class RequestWorker:
         log.info("request %s dreamt: %s", row.status_id, " × ".join(names))
         return row
 
-    def _refuse(self, row: RequestRow, kind: Refusal | str, **details: Any) -> RequestRow:
+    def _refuse(self, row: RequestRow, kind: Refusal, **details: Any) -> RequestRow:
         text = replies.refusal_text(row.acct, kind, post_ref(row.reply_key), remix=row.remix_of is not None,
                                     max_classes=self.settings.requests.max_classes, **details)
         row = self.store.update_request(row.id, state=S.REFUSING, refusal=kind, reply_text=text, error=None, busy=None)

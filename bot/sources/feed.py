@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urljoin
 
+from bot.config.sections import FeedOrder
 from bot.sources.base import Credit, SourceError, SourceItem, SourceKind, take_remote
 from bot.sources.fetch import FetchError, fetch
 
@@ -89,12 +90,12 @@ class FeedSource:
     kind = SourceKind.FEED
 
     def __init__(self, name: str, url: str, policy: "FetchPolicy", *, credit: Credit = Credit(),
-                 order: str = "newest", max_tries: int = 5):
+                 order: FeedOrder | str = FeedOrder.NEWEST, max_tries: int = 5):
         self.name = name
         self.url = url
         self.policy = policy
         self.credit = credit
-        self.order = order
+        self.order = FeedOrder(order)  # a typo fails here, not by taking neither branch below
         self.max_tries = max_tries
 
     def entries(self) -> tuple[Any, list[Any], str]:
@@ -113,9 +114,9 @@ class FeedSource:
         if all(d for d, _, _ in dated):
             dated.sort(key=lambda t: (calendar.timegm(t[0]), -t[1]))
             entries = [e for _, _, e in dated]
-            if self.order == "newest":
+            if self.order is FeedOrder.NEWEST:
                 entries.reverse()
-        elif self.order == "oldest":
+        elif self.order is FeedOrder.OLDEST:
             entries.reverse()  # undated feeds list newest first by convention
         return parsed.feed, entries, got.url
 

@@ -3,7 +3,7 @@ cycles, dream requests, polls, what remixes start from, what ended unposted. One
 job; `Store` is all of them on one connection."""
 from __future__ import annotations
 
-from .asks import Busy, RequestKind, RequestRow, RequestsMixin, RequestState
+from .asks import Busy, Refusal, RequestKind, RequestRow, RequestsMixin, RequestState
 from .base import StoreError, now
 from .dives import DiveRow, DivesMixin
 from .ended import EndedMixin
@@ -14,7 +14,7 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 from .sources import MAX_FAILURES, PERMANENT, Block, Filing, Released, SourcesMixin, SourceStatus
 
 __all__ = ["Block", "Busy", "CycleOutcome", "DiveRow", "DreamRow", "Filing", "MAX_FAILURES", "MIGRATIONS", "NewDream",
-           "PERMANENT", "PollOption", "PollRow", "PollState", "PostRow", "PostState", "Released", "RemixSource",
+           "PERMANENT", "PollOption", "PollRow", "PollState", "PostRow", "PostState", "Refusal", "Released", "RemixSource",
            "RequestKind", "RequestRow", "RequestState", "SCHEMA_VERSION", "SourceStatus", "Store", "StoreError",
            "now"]
 

@@ -1,7 +1,8 @@
 """Dream requests (bot/requests) and the notifications cursor.
 
 `busy` names the step in progress (a `Busy`); a worker starting up finds the rows a dead
-process left busy and counts a crash there (`crashes`), not a failure.
+process left busy and counts a crash there (`crashes`), not a failure. `refusal` holds a
+`Refusal`, free words why a mention was ignored, or both (`refusal_column`).
 """
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from .base import Base, StoreError, now, now_ms, today_start
 from .ended import record_ended
 
 log = logging.getLogger("bot.store")
+E = TypeVar("E", bound=StrEnum)
 
 class RequestState(StrEnum):
     """Where a request is (see bot/requests/worker.py for the moves between them)."""
@@ -46,10 +48,69 @@ class Busy(StrEnum):
     REPLY = "reply"  # replying: the reply may have gone out, so none is sent again
 
 
+class Refusal(StrEnum):
+    """Why a request gets no dream (RequestError's and Refuse's kinds, the queue's and the
+    worker's; each has its reply in bot/requests/replies.py). The values are the `refusal`
+    column's text, as written before it was typed (see `refusal_column`)."""
+
+    UNKNOWN = "unknown"
+    AMBIGUOUS = "ambiguous"
+    DENIED = "denied"
+    TOO_MANY = "too_many"
+    BAD_WEIGHT = "bad_weight"
+    NO_CLASSES = "no_classes"
+    NO_IMAGE = "no_image"
+    BAD_IMAGE = "bad_image"
+    TOO_BIG = "too_big"
+    LIMIT = "limit"
+    DIVE_LIMIT = "dive_limit"
+    REMIX_LIMIT = "remix_limit"
+    REMIX_GONE = "remix_gone"
+    REMIX_HELP = "remix_help"
+    REMIX_TWEAK = "remix_tweak"
+    QUEUE_FULL = "queue_full"
+    FAILED = "failed"
+    CRASHED = "crashed"
+    TOO_LATE = "too_late"
+
+
+def _sql_text(value: str) -> str:
+    """`value` as an SQL string literal (for fragments built once from enums, like COUNTS)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 OPEN = (RequestState.ACCEPTED, RequestState.RENDERING, RequestState.RENDERED, RequestState.REFUSING)
-# A request that counts towards a daily limit: answered or to be, and not itself a refusal for
-# being over a limit (or the queue being full).
-COUNTS = "state != 'ignored' AND COALESCE(refusal, '') NOT IN ('limit', 'queue_full', 'dive_limit', 'remix_limit')"
+# Refusals for being over a limit or the queue being full: a request refused so is not itself
+# counted towards a limit.
+UNCOUNTED = (Refusal.LIMIT, Refusal.QUEUE_FULL, Refusal.DIVE_LIMIT, Refusal.REMIX_LIMIT)
+# A request that counts towards a daily limit: answered or to be, and not refused for a limit.
+COUNTS = (f"state != {_sql_text(RequestState.IGNORED)} AND COALESCE(refusal, '') NOT IN "
+          f"({', '.join(_sql_text(k) for k in UNCOUNTED)})")
+
+
+def refusal_column(kind: Refusal | None, why: str | None) -> str | None:
+    """The `refusal` column's text for a request refused as `kind` and/or ignored for `why`
+    (free words): the kind's value, the words, or both as "limit (already told today)", as
+    the column held them before they were typed."""
+    if kind is None:
+        return why
+    kind = Refusal(kind)  # a str that is no kind is a bug here, not something to store
+    return kind.value if why is None else f"{kind.value} ({why})"
+
+
+def read_refusal(text: str | None) -> tuple[Refusal | None, str | None]:
+    """`refusal_column` read back: (kind, why). Text that starts with no kind (a reason a
+    mention was ignored, or a kind a newer bot wrote) is all `why`."""
+    if text is None:
+        return None, None
+    head, paren, rest = text.partition(" (")
+    try:
+        kind = Refusal(head)
+    except ValueError:
+        return None, text
+    if not paren:
+        return kind, None
+    return (kind, rest[:-1]) if rest.endswith(")") else (None, text)
 
 
 @dataclass(frozen=True)
@@ -67,7 +128,7 @@ class RequestRow:
     reply_key: str
     status_json: str
     classes_json: str | None
-    refusal: str | None
+    refusal: Refusal | None  # the refusal it got (or would have got), with `why_ignored` one column
     reply_text: str | None
     dream_path: str | None
     reply_attempts: int
@@ -86,6 +147,7 @@ class RequestRow:
     remix_of: str | None = None  # a remix: the bot's status it replies to (bot/requests/remix.py)
     source_key: str | None = None  # a remix: post_key of the dream whose kept photo it dreams
     recipe_json: str | None = None  # a remix: the recipe it was dreamt with
+    why_ignored: str | None = None  # free words: why it was ignored ("blocked account")
 
     @property
     def is_dive(self) -> bool:
@@ -93,35 +155,47 @@ class RequestRow:
 
     @classmethod
     def from_db(cls, r: sqlite3.Row) -> "RequestRow":
-        return cls(**{**dict(r), "state": RequestState(r["state"]), "kind": _kind(r), "busy": _busy(r)})
+        refusal, why = read_refusal(r["refusal"])
+        return cls(**{**dict(r), "state": RequestState(r["state"]), "kind": _kind(r), "busy": _busy(r),
+                      "refusal": refusal, "why_ignored": why})
 
 
 def _kind(r: sqlite3.Row) -> RequestKind:
-    """A row's kind. One this bot does not know (written by a newer bot, or by hand) is
-    dreamt as a picture, as it was before the kinds were typed, and the log says so."""
-    try:
-        return RequestKind(r["kind"])
-    except ValueError:
-        log.warning("request %s has a kind this bot does not know (%r): it is dreamt as a picture",
-                    r["status_id"], r["kind"])
-        return RequestKind.DREAM
+    """A row's kind. One this bot does not know is dreamt as a picture, as it was before the
+    kinds were typed."""
+    return _known(RequestKind, r, "kind", RequestKind.DREAM, "has a kind this bot does not know (%r): "
+                  "it is dreamt as a picture")
 
 
 def _busy(r: sqlite3.Row) -> Busy | None:
-    """Where a row's worker is. A step this bot does not know (a newer bot's, or by hand) is
-    taken for a reply in progress, the safe end of a crash loop: given up, never answered
-    twice. The log says so."""
+    """Where a row's worker is. A step this bot does not know is taken for a reply in progress,
+    the safe end of a crash loop: given up, never answered twice."""
     if r["busy"] is None:
         return None
+    return _known(Busy, r, "busy", Busy.REPLY, "is busy with a step this bot does not know (%r): "
+                  "taken for a reply in progress")
+
+
+def _known(enum: type[E], r: sqlite3.Row, column: str, fallback: E, says: str) -> E:
+    """`r[column]` as `enum`. A value this bot does not know (written by a newer bot, or by
+    hand) is read as `fallback`, and the log says so: "request <status id> <says>", `says`
+    showing the value with its %r."""
     try:
-        return Busy(r["busy"])
+        return enum(r[column])
     except ValueError:
-        log.warning("request %s is busy with a step this bot does not know (%r): taken for a reply in progress",
-                    r["status_id"], r["busy"])
-        return Busy.REPLY
+        log.warning("request %s " + says, r["status_id"], r[column])
+        return fallback
 
 
-_COLUMNS = {f.name for f in dataclasses.fields(RequestRow)}
+_COLUMNS = {f.name for f in dataclasses.fields(RequestRow)}  # why_ignored: written with refusal
+
+
+def _refusal_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` with `refusal` and `why_ignored` as the one column they share: setting either
+    sets both (the one not given to None)."""
+    if "refusal" in fields or "why_ignored" in fields:
+        fields["refusal"] = refusal_column(fields.pop("refusal", None), fields.pop("why_ignored", None))
+    return fields
 
 
 class RequestsMixin(Base):
@@ -139,6 +213,7 @@ class RequestsMixin(Base):
         so a crash can neither lose the mention nor handle it twice. Returns the row id, or
         None when this status was already stored (seen twice: by a poll and the stream, or
         edited)."""
+        fields = _refusal_fields(fields)
         fields.setdefault("created_at", now())
         fields["updated_at"] = now()
         cols = ",".join(fields)
@@ -162,6 +237,7 @@ class RequestsMixin(Base):
         """Set `fields` (columns of `requests`); returns the row as it now is."""
         if unknown := set(fields) - _COLUMNS:
             raise StoreError(f"requests has no column {', '.join(sorted(unknown))}")
+        fields = _refusal_fields(fields)
         fields["updated_at"] = now()
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._tx() as db:
@@ -215,7 +291,7 @@ class RequestsMixin(Base):
         )
         return int(rows[0]["n"])
 
-    def requests_today(self, account_id: str, refusal: str | None = None) -> int:
+    def requests_today(self, account_id: str, refusal: Refusal | None = None) -> int:
         """Requests with a photo (not remixes: they have a limit of their own) the account made
         since 00:00 UTC that count towards its daily limit, or (with `refusal`) how often it
         was told that today (e.g. 'limit')."""
@@ -224,7 +300,7 @@ class RequestsMixin(Base):
             args: tuple[Any, ...] = ()
         else:
             cond = "state != 'ignored' AND refusal = ?"
-            args = (refusal,)
+            args = (refusal_column(refusal, None),)
         rows = self._query(
             f"SELECT COUNT(*) AS n FROM requests WHERE account_id = ? AND created_at >= ? AND {cond}",
             (account_id, today_start(), *args),
