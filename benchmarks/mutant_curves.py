@@ -134,7 +134,27 @@ def _objects_get_room(nets: dict) -> None:
     rv.place_classes = place
 
 
-CANDIDATES = {"check_lite1": _check_with_lite1, "objects_room": _objects_get_room}
+def _growth_settles(nets: dict) -> None:
+    """Growth that settles: each time the lagging classes differ from those grown last, the
+    factor is square-rooted for the rest of the dream (a bisection of the split), so two classes
+    that take turns at lagging trade less and less area; one that keeps lagging keeps growing."""
+    from dreamer import regions
+
+    def grow(self, seen, factor):
+        best = max(seen.values())
+        lagging = tuple(k for k, i in enumerate(self.ids) if seen[i] < regions.LAGGING * best)
+        if not lagging:
+            return False
+        last = getattr(self, "last_grown", ())
+        self.halvings = getattr(self, "halvings", 0) + bool(last and lagging != last)
+        self.last_grown = lagging
+        for k in lagging:
+            self.areas[k] *= factor ** (0.5 ** self.halvings)
+        return True
+    regions.Regions.grow = grow
+
+
+CANDIDATES = {"check_lite1": _check_with_lite1, "objects_room": _objects_get_room, "settle": _growth_settles}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,7 @@ INFO_KEYS = frozenset({"class_names", "source", "version"})
 # lacks these predates them, and gets these values rather than today's defaults.
 RECORDED_SIGN = frozenset({"octave_plan", "frames", "zoom", "rotate", "jitter", "tile_overlap"})
 LATER_KEYS: dict[str, Any] = {"stop_seen": 0.0, "view_samples": 4, "hybrid_routed": False, "hybrid_grow": 1.0,
-                              "hybrid_grow_last": False, "hybrid_grow_settle": False}
+                              "hybrid_grow_last": False}
 
 
 class RecipeError(ValueError):
@@ -137,10 +137,6 @@ class Recipe:
     # bear + fly agaric, the weaker class 8 -> 33 % of the judge's views), the others were
     # unchanged (no class lagging): benchmarks/README.md, "Fewer steps for mutants".
     hybrid_grow_last: bool = True
-    # ... and the growth settles: each time the lagging class changes, the factor is
-    # square-rooted for the rest of the dream, so two classes stop trading the picture back and
-    # forth (dreamer.regions.Regions.grow).
-    hybrid_grow_settle: bool = False
     work_pixels: int = 1_000_000  # the detail is optimised at up to this size, then enlarged
     # Stop before `steps` once the creature is there: every `stop_every` steps the dreaming net
     # looks at the picture as the quality judge does (downscaled, blurred, JPEG'd crops:
@@ -221,7 +217,6 @@ class Recipe:
         need(isinstance(self.hybrid_routed, bool), "hybrid_routed", "must be true or false")
         need(_num(self.hybrid_grow) and 1 <= self.hybrid_grow <= 4, "hybrid_grow", "must be 1..4 (1: regions stay)")
         need(isinstance(self.hybrid_grow_last, bool), "hybrid_grow_last", "must be true or false")
-        need(isinstance(self.hybrid_grow_settle, bool), "hybrid_grow_settle", "must be true or false")
         need(_num(self.rivals) and 0 <= self.rivals <= 2, "rivals", "must be 0..2 (0: no push against look-alikes)")
         need(_int(self.work_pixels) and self.work_pixels >= 64 * 64, "work_pixels", "must be an integer >= 4096")
         need(_num(self.stop_seen) and 0 <= self.stop_seen <= 1, "stop_seen", "must be a share 0..1 (0: never stop early)")

@@ -114,10 +114,6 @@ class Regions:
     ids: list[int]  # the same, sorted
     score: torch.Tensor  # (k, gh, gw) in ids' order: the evidence and seeded field, smoothed
     areas: torch.Tensor  # (k,) in ids' order: each class's share of the picture, relative
-    # What the last growth grew (Regions.grow with settle): when another class lags next, the
-    # growth overshot, and the factor is square-rooted from then on.
-    last_grown: tuple[int, ...] = ()
-    halvings: int = 0
 
     @property
     def masks(self) -> torch.Tensor:
@@ -125,26 +121,15 @@ class Regions:
         masks = share_out(self.score, self.areas)[[self.ids.index(i) for i in self.order]]
         return FLOOR / len(self.ids) + (1 - FLOOR) * masks
 
-    def grow(self, seen: dict[int, float], factor: float, settle: bool = False) -> bool:
+    def grow(self, seen: dict[int, float], factor: float) -> bool:
         """Multiply by `factor` the area of each class seen in fewer than half as many of a
         check's crops as the class seen most (dreamer.seen): a creature that a check cannot find
-        in its strips of the picture gets room to grow whole. True if any area changed.
-
-        With `settle`, each time the lagging classes differ from those grown last, the factor is
-        square-rooted for the rest of the dream (a bisection of the split): a class that keeps
-        lagging keeps growing at full speed, while two classes that take turns at lagging hand
-        less and less area back and forth, and the regions come to rest where both are seen."""
+        in its strips of the picture gets room to grow whole. True if any area changed."""
         best = max(seen.values())
-        lagging = tuple(k for k, i in enumerate(self.ids) if seen[i] < LAGGING * best)
-        if not lagging:
-            return False
-        if settle and self.last_grown and lagging != self.last_grown:
-            self.halvings += 1
-        self.last_grown = lagging
-        step = factor ** (0.5 ** self.halvings) if settle else factor
+        lagging = [k for k, i in enumerate(self.ids) if seen[i] < LAGGING * best]
         for k in lagging:
-            self.areas[k] *= step
-        return True
+            self.areas[k] *= factor
+        return bool(lagging)
 
 
 # A class is lagging (Regions.grow) when a check finds it in fewer than this share of the crops

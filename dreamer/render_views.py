@@ -143,7 +143,7 @@ def _seen(d: ViewDream) -> dict[int, float]:
 
 
 def _grow(d: ViewDream, seen: dict[int, float]) -> None:
-    if d.regions.grow(seen, d.recipe.hybrid_grow, d.recipe.hybrid_grow_settle):
+    if d.regions.grow(seen, d.recipe.hybrid_grow):
         _repaint(d)
 
 

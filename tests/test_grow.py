@@ -106,36 +106,3 @@ def test_a_recipe_recorded_before_the_last_check_replays_without_it():
     with pytest.raises(RecipeError, match="hybrid_grow_last"):
         Recipe(hybrid_grow_last="yes")
 
-
-def test_settling_growth_keeps_full_speed_for_a_class_that_keeps_lagging_and_halves_on_each_turn(net):
-    """recipe.hybrid_grow_settle: the same class lagging again grows by the whole factor; each
-    time the lagging class changes, the factor is square-rooted, so two classes that take turns
-    trade less and less of the picture."""
-    regions = place_classes(to_tensor(half_busy()), net, {STINGRAY: 1.0, GOLDFISH: 1.0}, 4)
-    fish_lags, ray_lags = {GOLDFISH: 0.1, STINGRAY: 0.8}, {GOLDFISH: 0.8, STINGRAY: 0.1}
-    ratios = []
-    for seen in (ray_lags, ray_lags, fish_lags, ray_lags, fish_lags):
-        assert regions.grow(seen, 4.0, settle=True)
-        ratio = regions.areas[regions.ids.index(STINGRAY)] / regions.areas[regions.ids.index(GOLDFISH)]
-        ratios.append(float(ratio))
-    assert np.allclose(ratios, [4, 16, 8, 8 * 2 ** 0.5, 8 * 2 ** 0.25], rtol=1e-5)
-    plain = place_classes(to_tensor(half_busy()), net, {STINGRAY: 1.0, GOLDFISH: 1.0}, 4)
-    for seen in (ray_lags, fish_lags, ray_lags):
-        plain.grow(seen, 4.0)  # without settling every turn trades the whole factor
-    assert np.isclose(float(plain.areas[plain.ids.index(STINGRAY)] / plain.areas[plain.ids.index(GOLDFISH)]), 4.0)
-
-
-def test_a_settling_mutant_differs_from_one_that_does_not_and_an_old_recipe_replays_without_it(net, monkeypatch):
-    image = half_busy(seed=8)
-    script = [{GOLDFISH: 0.8, STINGRAY: 0.0}, {GOLDFISH: 0.0, STINGRAY: 0.8}, {GOLDFISH: 0.8, STINGRAY: 0.0}]
-    r = Recipe(classes=PAIR, hybrid_grow=2.0, hybrid_grow_settle=True, **FAST).replace(steps=7, hybrid_grow_last=False)
-    shares = scripted(monkeypatch, list(script))
-    settled = dream(image, r, net=net)
-    assert len(shares) == 3 and shares[2] < shares[0]  # the third growth is gentler than the first
-    scripted(monkeypatch, list(script))
-    traded = dream(image, r.replace(hybrid_grow_settle=False), net=net)
-    assert not np.array_equal(np.asarray(settled), np.asarray(traded))
-    old = {k: v for k, v in r.to_dict().items() if k != "hybrid_grow_settle"}
-    assert Recipe.from_dict(old).hybrid_grow_settle is False
-    with pytest.raises(RecipeError, match="hybrid_grow_settle"):
-        Recipe(hybrid_grow_settle=1)
