@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                          "not yet a recipe setting)")
     ap.add_argument("--candidate", action="append", default=[], choices=sorted(CANDIDATES),
                     help="a candidate not yet in the engine, patched in for this run")
+    ap.add_argument("--seed", type=int, default=1, help="every dream's seed (another seed: the rows' noise)")
     ap.add_argument("--kind", choices=("pairs", "triples", "all"), default="all")
     ap.add_argument("--summary", nargs="*", type=Path, help="only summarise these curve files")
     args = ap.parse_args(argv)
@@ -198,11 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     for photo, target, held in rows(args.set):
         if (only and photo not in only) or len(target) not in sizes:
             continue
-        points = curve(photo, target, nets, judge, settings)
+        points = curve(photo, target, nets, judge, settings, args.seed)
         for p in points:  # JSON keys are strings: class ids as the judge's, by name
             for key in ("lite0", "lite1", "judge"):
                 p[key] = {str(k): v for k, v in p[key].items()}
-        rec = {"set": args.set, "settings": settings, "consts": consts, "candidates": args.candidate, "photo": photo, "classes": target, "held": held, "points": points}
+        rec = {"set": args.set, "seed": args.seed, "settings": settings, "consts": consts, "candidates": args.candidate, "photo": photo, "classes": target, "held": held, "points": points}
         dreams.append(rec)
         print(json.dumps(rec), flush=True)
         if args.out:
