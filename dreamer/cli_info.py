@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from dreamer.recipe import Recipe, RecipeError
+from dreamer.recipe import Mode, Recipe, RecipeError
 
 PICTURE_EXTS = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -121,7 +121,7 @@ def dream_label(recipe: Recipe) -> str:
         except Exception:  # noqa: BLE001 - a net from files: ids are names enough
             names = [str(c) for c in recipe.classes]
         label = "+".join(_slug(n) for n in names[:3]) + ("+more" if len(names) > 3 else "")
-    elif recipe.mode == "guide":
+    elif Mode(recipe.mode) is Mode.GUIDE:
         label = "guide"
     else:
         label = _slug(recipe.layer or recipe.mode)

@@ -20,7 +20,7 @@ from PIL import Image
 from dreamer import threads
 from dreamer.places import CELLS, ClassPlace, Places
 from dreamer.plan import resolve_classes
-from dreamer.recipe import Recipe
+from dreamer.recipe import Mode, Recipe
 from dreamer.regions import class_maps
 from dreamer.transform import gaussian_blur, resize, to_tensor
 from models import DreamNet
@@ -48,7 +48,7 @@ def measure_places(photo: Image.Image, dream: Image.Image, recipe: Recipe, net: 
     if net is None:
         net = load_net(recipe.model, recipe.weights, str(dev))
     heads = class_heads(net)
-    if recipe.mode != "lucid" or not heads:
+    if Mode(recipe.mode) is not Mode.LUCID or not heads:
         return None
     ids = [i for i, w in resolve_classes(recipe, net).items() if w > 0]
     if not ids:

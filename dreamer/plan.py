@@ -20,7 +20,7 @@ import torch
 from dreamer import objectives as obj
 from dreamer import param as prm
 from dreamer.activations import capture
-from dreamer.recipe import Octave, Recipe, RecipeError
+from dreamer.recipe import Mode, Octave, Recipe, RecipeError
 from dreamer.transform import laplacian_normalise, resize, to_tensor
 from models import DreamNet
 from models.heads import look_alikes
@@ -55,7 +55,7 @@ def partner_name(recipe: Recipe) -> str:
 def dreams_a_mutant(recipe: Recipe, net: DreamNet) -> bool:
     """Whether `recipe` dreams two or more classes at once with the views engine (the dreams a
     partner net may join)."""
-    return engine(recipe) is Engine.VIEWS and recipe.mode == "lucid" and positive_classes(recipe, net) > 1
+    return engine(recipe) is Engine.VIEWS and _mode(recipe) is Mode.LUCID and positive_classes(recipe, net) > 1
 
 
 class Placement(enum.Enum):
@@ -102,7 +102,7 @@ class TilesPlan:
 def views_plan(recipe: Recipe, net: DreamNet, seed: int, device: torch.device) -> Plan:
     objective = objective_for(recipe, net, recipe.layer or net.default_layer, seed, device)
     positive: dict[int, float] = {}
-    if recipe.mode == "lucid":
+    if _mode(recipe) is Mode.LUCID:
         positive = {i: w for i, w in resolve_classes(recipe, net).items() if w > 0}
     if len(positive) > 1:
         steps = round(recipe.steps * (1 + recipe.hybrid_steps * (len(positive) - 1)))
@@ -119,7 +119,7 @@ def tiles_plan(recipe: Recipe, net: DreamNet, seed: int, device: torch.device) -
     guides: dict[str, torch.Tensor] = {}  # a guide is read and seen once a dream, not once an octave
     objectives = []
     for i, octave in enumerate(octaves):
-        if recipe.mode == "lucid" and octave.layer:
+        if _mode(recipe) is Mode.LUCID and octave.layer:
             objectives.append(obj.layer_energy(octave.layer))
         else:
             layer = octave.layer or recipe.layer or net.default_layer
@@ -151,8 +151,8 @@ def objective_for(recipe: Recipe, net: DreamNet, layer: str | None, seed: int, d
                   guides: dict[str, torch.Tensor] | None = None) -> obj.Objective:
     """The objective `recipe.mode` asks for, at `layer` where the mode reads one. `guides` keeps
     a guide's activations per layer between calls (the tiles engine's octaves)."""
-    mode = recipe.mode
-    if mode == "lucid":
+    mode = _mode(recipe)
+    if mode is Mode.LUCID:
         weights = resolve_classes(recipe, net)
         # A mutant in regions: each view already leans to the classes whose regions it covers,
         # and the balance would push the class that lags in a view, which is the one not meant
@@ -162,18 +162,24 @@ def objective_for(recipe: Recipe, net: DreamNet, layer: str | None, seed: int, d
         rivals = look_alikes(net, positive, RIVALS) if recipe.rivals > 0 else None
         return obj.class_logits(weights, balance=recipe.balance_classes and not regions,
                                 rivals=rivals, rival_share=recipe.rivals)
-    if mode == "deepdream":
+    if mode is Mode.DEEPDREAM:
         return obj.layer_energy(_layer(net, layer))
-    if mode == "randomise":
+    if mode is Mode.RANDOMISE:
         n = len(net.labels) if net.labels is not None else _num_classes(net)
         return obj.randomise(n, torch.Generator().manual_seed(seed))
-    if mode == "guide":
-        glayer = recipe.guide_layer or layer
-        guides = {} if guides is None else guides
-        if glayer not in guides:
-            guides[glayer] = guide_activations(recipe, net, glayer, device)
-        return obj.guide_features(glayer, guides[glayer])
-    raise RecipeError(f"unknown mode {mode!r}")
+    glayer = recipe.guide_layer or layer  # Mode.GUIDE
+    guides = {} if guides is None else guides
+    if glayer not in guides:
+        guides[glayer] = guide_activations(recipe, net, glayer, device)
+    return obj.guide_features(glayer, guides[glayer])
+
+
+def _mode(recipe: Recipe) -> Mode:
+    """recipe.mode, which a Recipe validates but a recipe edited past validation may not hold."""
+    try:
+        return Mode(recipe.mode)
+    except ValueError:
+        raise RecipeError(f"unknown mode {recipe.mode!r}") from None
 
 
 def resolve_classes(recipe: Recipe, net: DreamNet) -> dict[int, float]:

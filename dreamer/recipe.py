@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import math
 import tomllib
@@ -12,7 +13,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from PIL import Image
 
-MODES = ("lucid", "deepdream", "guide", "randomise")
+
+
+class Mode(enum.StrEnum):
+    """What a dream pushes (recipe.mode, kept a string so TOML and metadata read as before)."""
+
+    LUCID = "lucid"  # classes
+    DEEPDREAM = "deepdream"  # a layer's energy
+    GUIDE = "guide"  # a guide picture's features
+    RANDOMISE = "randomise"  # random classes
+
+
+MODES = tuple(Mode)
 METHODS = ("views", "tiles")
 PARAMS = ("fourier", "pixel")
 HYBRIDS = ("split", "mix", "regions")
@@ -102,9 +114,8 @@ class Recipe:
     # A hybrid dreams with this net beside `model`, their logits averaged (models.ensemble), when
     # both have the same classes; "" for none; "auto": Lite1 beside the default Lite0 for a "mix"
     # or "split" hybrid, none for "regions" (each class is dreamt in its regions as a single
-    # class is, and single classes show without a partner) nor for other nets (whose look is
-    # their own). What convinces two nets shows to a third: the judge
-    # found the weaker class in 48 % of its held-out views against 30 % for Lite0 alone
+    # class is) nor for other nets. What convinces two nets shows to a third: the judge found a
+    # mix's weaker class in 48 % of its held-out views against 30 % for Lite0 alone
     # (benchmarks/README.md, "Two nets for hybrids"), at about twice the time.
     hybrid_partner: str = "auto"
     # The model and its partner take turns, one net a step, instead of both every step: a
@@ -117,20 +128,16 @@ class Recipe:
     # logsumexp: it is ranked among the top few by its own features, not by what its family shares.
     rivals: float = 0.0
     # A mutant in regions: each view is dreamt for one class, drawn by how much of the view its
-    # regions cover, and its gradient reaches only that class's detail layer; shared, a view's
-    # pull for the class that takes the picture painted that class's texture over the other's
-    # regions too (lobsters over the owl's half). On eight pairs of photos and classes no
-    # benchmark had, the judge found the weaker class in 37 % of its views against 27 %
-    # (untouched crops 47 % against 31 %), at 1.06 times the time; the tuning rows 30 % against 31 %
+    # regions cover, and its gradient reaches only that class's detail layer (shared, the class
+    # that takes the picture painted its texture over the other's regions too). Held out: the
+    # weaker class in 37 % of the judge's views against 27 %, at 1.06 times the time
     # (benchmarks/README.md, "Routed views").
     hybrid_routed: bool = True
     # A mutant in regions: at each check for being seen (`stop_every`), a class the dreaming net
     # finds in fewer than half as many degraded crops as the best-seen one has its area grown by
-    # this factor, so a creature a check cannot find in its strips of the picture gets room to
-    # grow whole (dreamer.regions.Regions.grow; 1: the regions stay as placed). The weaker class
-    # of a pair in 42 % of the judge's views on eight pairs of photos and classes no benchmark
-    # had, against 33 % with regions that stay, at the same time (benchmarks/README.md, "Regions
-    # that grow"); on the tuning rows 48 % against 30 % (the stingray on the rocket 0 -> 46 %).
+    # this factor, so a creature gets room to grow whole (dreamer.regions.Regions.grow; 1: the
+    # regions stay as placed). Held out: the weaker class of a pair in 42 % of the judge's views
+    # against 33 % with regions that stay, at the same time (benchmarks/README.md, "Regions that grow").
     hybrid_grow: float = 2.0
     # ... and once more after the last step, before the picture is finished: otherwise the last
     # 16 steps go unchecked. On 10 pairs at 144 steps it changed one picture (held out: a brown
