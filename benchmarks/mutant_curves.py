@@ -5,9 +5,15 @@ curves: where a stop rule would end each mutant, and the judge's figure there ag
 
     .venv/bin/python benchmarks/mutant_curves.py --set tune --out curves.jsonl
     .venv/bin/python benchmarks/mutant_curves.py --summary curves.jsonl [more.jsonl ...]
+    .venv/bin/python benchmarks/mutant_curves.py --set tune --kind pairs --candidate settle --out settle.jsonl
+    .venv/bin/python benchmarks/mutant_curves.py --compare base.jsonl settle.jsonl   # row by row at the cap
 
 Sets: `tune` (quality.py's six tuning pairs), `fresh` and `fresh2` (the two hold-outs' pairs
-and triples). `--photos a,b` keeps those photos only (to split a set over processes).
+and triples). `--photos a,b` keeps those photos only (to split a set over processes), `--kind`
+pairs or triples only. A candidate is a recipe setting (`--with`), a module constant (`--const`)
+or a change patched in for the run (`--candidate`). `--seed` dreams every row with another seed:
+a row's figure moves by tens of points from seed to seed (benchmarks/README.md, "Seeds"), so
+compare candidates over several seeds, never at seed 1 alone.
 Not a test: one JSON line per dream, then a table per rule.
 """
 from __future__ import annotations
@@ -107,6 +113,33 @@ def summary(dreams: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def compare(files: list[Path]) -> str:
+    """The judge's weakest class and the fidelity of each row at its cap (a pair 144 steps, a
+    triple 160), one column per file (a run of a candidate or a seed), the rows all files have."""
+    runs = []
+    for f in files:
+        rows = {}
+        for line in f.read_text().splitlines():
+            if line.strip():
+                d = json.loads(line)
+                rows[(d["photo"], tuple(d["classes"]))] = d
+        runs.append(rows)
+    keys = [k for k in runs[0] if all(k in r for r in runs[1:])]
+    lines = ["row".ljust(44) + "".join(f.stem[:16].rjust(18) for f in files)]
+    totals = [[0.0, 0.0] for _ in files]
+    for key in keys:
+        cap = 144 if len(key[1]) == 2 else 160
+        cells = []
+        for run, total in zip(runs, totals):
+            p = [q for q in run[key]["points"] if q["step"] <= cap][-1]
+            total[0] += p["judge_weakest"] / len(keys)
+            total[1] += p["fidelity"] / len(keys)
+            cells.append(f"{100 * p['judge_weakest']:4.0f} % ({p['fidelity']:.2f})".rjust(18))
+        lines.append(f"{key[0]}: {' + '.join(key[1])}"[:44].ljust(44) + "".join(cells))
+    lines.append("mean".ljust(44) + "".join(f"{100 * a:4.1f} % ({b:.2f})".rjust(18) for a, b in totals))
+    return "\n".join(lines)
+
+
 def _check_with_lite1(nets: dict) -> None:
     """The checks that grow a lagging class look with Lite1, a net that did not dream (its own
     adversarial detail fools the dreaming net's check: the banana on the wine photo, Lite0 79 %
@@ -172,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="every dream's seed (another seed: the rows' noise)")
     ap.add_argument("--kind", choices=("pairs", "triples", "all"), default="all")
     ap.add_argument("--summary", nargs="*", type=Path, help="only summarise these curve files")
+    ap.add_argument("--compare", nargs="+", type=Path, help="only compare these curve files row by row at the cap")
     args = ap.parse_args(argv)
+    if args.compare:
+        print(compare(args.compare))
+        return 0
     if args.summary:
         dreams = [json.loads(line) for f in args.summary for line in f.read_text().splitlines() if line.strip()]
         print(summary(dreams))
