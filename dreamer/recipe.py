@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from PIL import Image
 
 
-
 class Mode(enum.StrEnum):
     """What a dream pushes (recipe.mode, kept a string so TOML and metadata read as before)."""
 
