@@ -125,3 +125,13 @@ def test_resumed_dive_progress_counts_only_the_frames_left():
     on_progress = DiveProgress(bar, frames=5, start_frame=3)
     on_progress(SimpleNamespace(done=1, total=4, octave=0, octaves=1, score=1.0))
     assert bar.desc.startswith("frame 4/5") and bar.total == 8
+
+
+def test_an_output_name_says_what_was_dreamt_by_the_mode():
+    from dreamer.cli_info import dream_label
+    from dreamer.recipe import Recipe
+
+    assert dream_label(Recipe(classes={"goldfish": 1.0, "stingray": 1.0})) == "goldfish+stingray"
+    assert dream_label(Recipe(mode="guide", guide="x.png", classes={})) == "guide"
+    assert dream_label(Recipe(mode="deepdream", layer="blocks.4", classes={})) == "blocks-4"
+    assert dream_label(Recipe(mode="randomise", classes={})) == "randomise"
