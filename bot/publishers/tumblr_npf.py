@@ -16,7 +16,6 @@ MEDIA_IDENTIFIER = "dream"
 VIDEO_IDENTIFIER = "dive"
 
 
-
 class TumblrState(StrEnum):
     """The state a post is made in (NPF's `state`), the config's [publishers.tumblr] state."""
 
