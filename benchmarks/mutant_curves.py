@@ -41,7 +41,8 @@ def rows(name: str) -> list[tuple[str, list[str], bool]]:
     return [(p, t, True) for p, ts in module.PAIRS + module.TRIPLES for t in ts]
 
 
-def curve(photo_name: str, target: list[str], nets: dict, judge, settings: dict, seed: int = 1) -> list[dict]:
+def curve(photo_name: str, target: list[str], nets: dict, judge, settings: dict, seed: int = 1,
+          save: Path | None = None) -> list[dict]:
     import judge as J
     import quality as Q
     import torch
@@ -73,6 +74,9 @@ def curve(photo_name: str, target: list[str], nets: dict, judge, settings: dict,
             points.append(point)
             print(photo_name, point["step"], point["seconds"], round(point["judge_weakest"], 2), file=sys.stderr,
                   flush=True)
+            if save and d.done:
+                save.mkdir(parents=True, exist_ok=True)
+                pic.save(save / f"{photo_name}_{'+'.join(target)}_s{seed}.png".replace(" ", "_"))
     return points
 
 
@@ -245,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="a candidate not yet in the engine, patched in for this run")
     ap.add_argument("--seed", type=int, default=1, help="every dream's seed (another seed: the rows' noise)")
     ap.add_argument("--kind", choices=("pairs", "triples", "all"), default="all")
+    ap.add_argument("--save", type=Path, help="write each dream's last picture into this folder")
     ap.add_argument("--summary", nargs="*", type=Path, help="only summarise these curve files")
     ap.add_argument("--compare", nargs="+", type=Path, help="only compare these curve files row by row at the cap")
     args = ap.parse_args(argv)
@@ -277,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     for photo, target, held in rows(args.set):
         if (only and photo not in only) or len(target) not in sizes:
             continue
-        points = curve(photo, target, nets, judge, settings, args.seed)
+        points = curve(photo, target, nets, judge, settings, args.seed, args.save)
         for p in points:  # JSON keys are strings: class ids as the judge's, by name
             for key in ("lite0", "lite1", "judge"):
                 p[key] = {str(k): v for k, v in p[key].items()}
