@@ -85,7 +85,7 @@ def main() -> int:
     projected = per_key * default_keys + rest * DIVE_RECIPE["frames"] / result.frames
     print(f"video: {info.frames} frames, {info.width}x{info.height}, {float(info.fps):g} fps, "
           f"{seconds:.1f} s, {size_mb:.2f} MB ({size_mb * 8 / seconds:.2f} Mbit/s)")
-    print(f"keyframes: {result.keys} of {recipe.steps} steps; dreaming {dreaming[0]:.0f} s "
+    print(f"keyframes: {result.keys} of {recipe.views.steps} steps; dreaming {dreaming[0]:.0f} s "
           f"({per_key:.1f} s a keyframe), gliding and encoding {rest:.1f} s "
           f"({1000 * rest / result.frames:.0f} ms a frame)")
     print(f"total {total:.0f} s: {total / seconds:.0f} s per video second; CPU time {cpu:.0f} s "

@@ -92,7 +92,7 @@ def section_tiles(nets: dict, x, class_id: int, plan: "Plan", device, amp: bool,
         fwd_bwd(nets["fast"], compiled, batches[:1], class_id, amp)  # compiles once
         compile_s = time.perf_counter() - t
         cases["fast net, torch.compile"] = lambda: fwd_bwd(nets["fast"], compiled, batches, class_id, amp)
-    recipe = Recipe(classes=dict(CLASSES), steps=plan.engine_steps)
+    recipe = Recipe.from_flat(classes=dict(CLASSES), steps=plan.engine_steps)
     views = plan.engine_steps * recipe.batch_size
     steps: list[float] = []  # the fast engine's time per step, first step and setup left out
 
@@ -142,11 +142,12 @@ def section_ratio(nets: dict, class_id: int, plan: "Plan", device, amp: bool) ->
     picture = photo(w, h)
     made: list = []
     dream_s = time_it(lambda: made.append(dream(picture, recipe, device=str(device), net=nets["fast"])))
-    ran = made[-1].info.get(STOPPED_AT, recipe.steps)  # stop_seen: it may be done before the cap
+    ran = made[-1].info.get(STOPPED_AT, recipe.views.steps)  # stop_seen: it may be done before the cap
     after = time_it(lambda: fwd_bwd(nets["stock"], nets["stock"].module, batches, class_id, amp))
     plain = (before + after) / 2
     row = {"dream_s": dream_s, "plain_s": plain, "ratio": dream_s / plain, "steps": ran, "size": (w, h)}
-    print(f"  default dream of {w}x{h} ({ran} of {recipe.steps} steps): {dream_s:.1f} s; 160 plain fwd+bwd of the "
+    print(f"  default dream of {w}x{h} ({ran} of {recipe.views.steps} steps): {dream_s:.1f} s; "
+          "160 plain fwd+bwd of the "
           f"stock net: {before:.1f} s before, {after:.1f} s after -> {row['ratio']:.2f}x")
     return row
 
@@ -156,9 +157,9 @@ def section_shapes(net, plan: "Plan", device) -> dict:
     thin, wide = plan.thin, plan.square
     pics = {s: to_tensor(photo(*s), device) for s in (thin, wide)}
     out = {}
-    for label, recipe in (("default", Recipe(classes=dict(CLASSES), steps=plan.shape_steps)),
-                          ("classic", Recipe(classes=dict(CLASSES), method="tiles", octaves=1,
-                                             iterations=plan.shape_steps // 4 or 1))):
+    for label, recipe in (("default", Recipe.from_flat(classes=dict(CLASSES), steps=plan.shape_steps)),
+                          ("classic", Recipe.from_flat(classes=dict(CLASSES), method="tiles", octaves=1,
+                                                       iterations=plan.shape_steps // 4 or 1))):
         cases = {f"{label} {w}x{h}": (lambda x=pics[(w, h)], r=recipe: dream_tensor(x, r, net, seed=0))
                  for (w, h) in (thin, wide)}
         times = interleaved(cases, plan.reps, device)
@@ -174,7 +175,7 @@ def section_shapes(net, plan: "Plan", device) -> dict:
 def section_batch(net, plan: "Plan", k: int, device) -> dict:
     photos = sorted(PHOTO.parent.glob("*.jpg"))
     xs = [to_tensor(Image.open(photos[i % len(photos)]).convert("RGB"), device) for i in range(k)]
-    recipe = Recipe(classes=dict(CLASSES), steps=plan.batch_steps)
+    recipe = Recipe.from_flat(classes=dict(CLASSES), steps=plan.batch_steps)
     recipes, seeds = [recipe] * k, list(range(k))
     out: dict[str, list] = {}
     cases = {
@@ -187,9 +188,9 @@ def section_batch(net, plan: "Plan", k: int, device) -> dict:
     sizes = ", ".join(f"{x.shape[-1]}x{x.shape[-2]}" for x in xs)
     for n, ts in times.items():
         print(f"  {n:<12} {per_min[n]:6.2f} dreams/min   (repeats {fmt(ts)})")
-    row = {"k": k, "steps": recipe.steps, "per_min": per_min, "diff": diff,
+    row = {"k": k, "steps": recipe.views.steps, "per_min": per_min, "diff": diff,
            "speedup": paired_ratio(times["1 per batch"], times[f"{k} per batch"])}
-    print(f"  {k} pictures ({sizes}), {recipe.steps} steps of {recipe.batch_size} views each: {k} per batch "
+    print(f"  {k} pictures ({sizes}), {recipe.views.steps} steps of {recipe.batch_size} views each: {k} per batch "
           f"{row['speedup']:.2f}x 1 per batch; largest pixel difference {diff:.1e}")
     return row
 

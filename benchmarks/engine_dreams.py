@@ -73,7 +73,7 @@ def child_case(case: Case, device: str) -> None:
     wall = time.perf_counter() - t
     assert out.size == image.size
     print(json.dumps({"wall_s": wall, "before": before, "peak": proc_status("VmHWM"), "own": own,
-                      "threads": torch.get_num_threads(), "steps": recipe.steps,
+                      "threads": torch.get_num_threads(), "steps": recipe.views.steps,
                       "cuda_peak": torch.cuda.max_memory_allocated() if device.startswith("cuda") else None}))
 
 

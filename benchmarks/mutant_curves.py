@@ -62,7 +62,7 @@ def curve(photo_name: str, target: list[str], nets: dict, judge, settings: dict,
     for d, took in dream_steps(photo, r, net, seed):
         if d.step % EVERY == 0 or d.done:
             with torch.no_grad():
-                work = prm.compose(d.work, r.strength * d.p.detail())
+                work = prm.compose(d.work, r.views.strength * d.p.detail())
             pic = to_image(rv.finish(d))
             point = {"step": d.step, "seconds": round(took, 1)}
             for key, n in nets.items():  # the check's own crops (seeded by step, as a dream's)
@@ -155,7 +155,7 @@ def _check_with_lite1(nets: dict) -> None:
 
     def seen(d):
         with torch.no_grad():
-            picture = prm.compose(d.work, d.recipe.strength * d.p.detail())
+            picture = prm.compose(d.work, d.settings.strength * d.p.detail())
         return seen_shares(nets["lite1"], picture, d.plan.seen_classes, rv.CHECK_CROPS, d.seed * 7919 + d.step)
     rv._seen = seen
 

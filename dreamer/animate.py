@@ -1,7 +1,6 @@
 """Dive animations: each frame is the last one zoomed and rotated a little, then dreamt again."""
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -28,7 +27,7 @@ def dive(
     on_frame: Callable[[int, Path], None] | None = None,
     device: str | None = None,
 ) -> list[Path]:
-    """Render recipe.frames frames into `folder` (frame_00000.png, ...), then an animated GIF or
+    """Render recipe.video.frames frames into `folder` (frame_00000.png, ...), then an animated GIF or
     WebP named `animation` from all of them. With start_frame=K the frames before K are taken
     from the folder, so an interrupted dive resumes where it stopped."""
     folder = Path(folder)
@@ -41,18 +40,18 @@ def dive(
     else:
         current = image.convert("RGB")
     base_seed = recipe.seed or 0
-    for k in range(start_frame, recipe.frames):
+    for k in range(start_frame, recipe.video.frames):
         if k > 0:
-            current = to_image(zoom_rotate(to_tensor(current), recipe.zoom, recipe.rotate))
+            current = to_image(zoom_rotate(to_tensor(current), recipe.video.zoom, recipe.video.rotate))
         # A fresh seed per frame keeps the tile grid moving; the same recipe gives the same dive.
-        current = dream(current, replace(recipe, seed=base_seed + k, frames=1), progress=progress, device=device)
+        current = dream(current, recipe.replace(seed=base_seed + k, frames=1), progress=progress, device=device)
         path = frame_path(folder, k)
         tmp = path.with_suffix(".tmp.png")
         current.save(tmp)
         tmp.replace(path)
         if on_frame is not None:
             on_frame(k, path)
-    paths = [frame_path(folder, k) for k in range(recipe.frames)]
+    paths = [frame_path(folder, k) for k in range(recipe.video.frames)]
     if animation:
         from dreamer.image_io import save_animation
 

@@ -78,14 +78,14 @@ def run(args: argparse.Namespace) -> int:
     from dreamer.image_io import load_image, save_image
     from dreamer.shape import check_shape
 
-    outputs = plan_outputs(args.inputs, args.output, args.format, recipe.frames > 1, recipe,
+    outputs = plan_outputs(args.inputs, args.output, args.format, recipe.video.frames > 1, recipe,
                            resume=args.start_frame > 0)
     if args.batch > 1:
         return cli_batch.render_batches(args.inputs, outputs, recipe, args)
     for src, dst in zip(args.inputs, outputs):
         image = load_image(src, max_pixels=recipe.max_pixels)
         check_shape(*image.size, what=str(src))
-        if recipe.frames > 1:
+        if recipe.video.frames > 1:
             render_dive(image, recipe, dst, args)
         else:
             result = render_one(image, recipe, dst, args)
@@ -254,7 +254,7 @@ def render_one(image, recipe: Recipe, dst: Path, args: argparse.Namespace):
 def render_dive(image, recipe: Recipe, folder: Path, args: argparse.Namespace) -> None:
     from dreamer.animate import dive
 
-    on_progress, bar = cli_info.make_progress(args.quiet, folder.name, None, recipe.frames, args.start_frame)
+    on_progress, bar = cli_info.make_progress(args.quiet, folder.name, None, recipe.video.frames, args.start_frame)
     try:
         dive(image, recipe, folder, start_frame=args.start_frame, progress=on_progress,
              device=args.device, on_frame=lambda k, p: print(p))

@@ -22,7 +22,7 @@ def check_args(args: argparse.Namespace, recipe: Recipe) -> None:
         raise CliError(f"--batch {args.batch}: give the number of photos per batch, 1 or more")
     if args.batch == 1:
         return
-    for clash, given in (("--frames (a dive)", recipe.frames > 1), ("--save-steps", args.save_steps),
+    for clash, given in (("--frames (a dive)", recipe.video.frames > 1), ("--save-steps", args.save_steps),
                          ("--method tiles", engine(recipe) is not Engine.VIEWS)):
         if given:
             raise CliError(f"--batch {args.batch} cannot be used with {clash}: leave out one of them")

@@ -1,6 +1,6 @@
 """Dive videos: a dream on every K-th frame (a keyframe), a continuous glide between them.
 
-The camera moves every frame (zoom and turn about the centre, `recipe.zoom` and `recipe.rotate`
+The camera moves every frame (zoom and turn about the centre, `recipe.video.zoom` and `.rotate`
 per frame at cruising speed, optionally easing in and out). Keyframe j+1 is keyframe j carried
 along by the camera to its own frame, then dreamt again (a fresh seed each, so the detail keeps
 growing). The frames between show keyframe j carried along by the camera, with keyframe j+1's
@@ -177,7 +177,7 @@ def dive_video(
     device: str | None = None,
     net: Any = None,
 ) -> DiveResult:
-    """Make a dive of recipe.frames frames from `image` into the video `out` (.mp4 or .webm).
+    """Make a dive of recipe.video.frames frames from `image` into the video `out` (.mp4 or .webm).
     If `out`'s parts folder holds keyframes of this same dive (recipe, settings and photo), they
     are used and the dive resumes after the last; one of another dive is an error (DiveError).
     `info` (class names, the photo's name) is written beside the recipe in the metadata."""
@@ -204,7 +204,7 @@ def dive_video(
     os.replace(partial, out)
     _write_sidecar(out, doc)
     shutil.rmtree(parts, ignore_errors=True)
-    return DiveResult(out, recipe.frames, settings.fps, size, made.keys, made.dreamt, made.resumed_at)
+    return DiveResult(out, recipe.video.frames, settings.fps, size, made.keys, made.dreamt, made.resumed_at)
 
 
 @dataclass
@@ -220,7 +220,8 @@ def dive_frames(photo: Image.Image, recipe: Recipe, settings: DiveSettings, part
     """The dive's frames in order, one at a time, dreaming the keyframes `parts` does not hold
     yet (and storing each there as soon as it is made)."""
     made = made if made is not None else _Made()
-    n, keys = recipe.frames, keyframes(recipe.frames, settings.glide)
+    video = recipe.video
+    n, keys = video.frames, keyframes(video.frames, settings.glide)
     cam = [camera(i, n, settings.ease) for i in range(n)]
     stored = 0
     while stored < len(keys) and key_path(parts, keys[stored]).is_file():
@@ -236,7 +237,7 @@ def dive_frames(photo: Image.Image, recipe: Recipe, settings: DiveSettings, part
             start = photo
         else:
             travel = cam[keys[j]] - cam[keys[j - 1]]
-            start = to_image(zoom_rotate(to_tensor(prev), recipe.zoom ** travel, recipe.rotate * travel))
+            start = to_image(zoom_rotate(to_tensor(prev), video.zoom ** travel, video.rotate * travel))
         report = None
         if progress is not None:
             def report(p: Progress) -> None:
@@ -263,7 +264,7 @@ def dive_frames(photo: Image.Image, recipe: Recipe, settings: DiveSettings, part
         for f in range(k0 + 1, k1 + 1):
             t = (f - k0) / (k1 - k0)
             yield cur if f == k1 else to_image(between(a, b, t, cam[f] - cam[k0], cam[k1] - cam[f],
-                                                       recipe.zoom, recipe.rotate))
+                                                       video.zoom, video.rotate))
             written += 1
             if progress is not None:
                 progress(DiveProgress(written, n, j, len(keys), None))

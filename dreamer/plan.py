@@ -1,15 +1,14 @@
 """A recipe worked out once, for one net and one dream: the plan the render loops follow.
 
-A recipe says in words what a user wants (`mode`, `hybrid`, `param`, `gradient`, ...); a plan is
-what a loop runs: the objective, how a mutant's classes share the picture, the detail's factory,
-the optimiser, the step budget and the classes a check for being seen looks for, as lucent's
-`render_vis` takes `objective_f`, `param_f`, `optimizer` and `transforms`. Every string option of
-a recipe that changes what a loop does is read here and nowhere else: render_views, render_batch
-and render_tiles branch on none.
+A recipe says in words what a user wants (`mode`, and in its engine's group `views.hybrid`,
+`views.param`, `tiles.gradient`, ...); a plan is what a loop runs: the objective, how a mutant's
+classes share the picture, the detail's factory, the optimiser, the step budget and the classes a
+check for being seen looks for, as lucent's `render_vis` takes `objective_f`, `param_f`,
+`optimizer` and `transforms`. Every string option of a recipe that changes what a loop does is
+read here and nowhere else: render_views, render_batch and render_tiles branch on none.
 """
 from __future__ import annotations
 
-import dataclasses
 import enum
 import functools
 from dataclasses import dataclass
@@ -47,9 +46,10 @@ def partner_name(recipe: Recipe) -> str:
     """The net named to dream a hybrid beside recipe.model ("" for none): "auto" names Lite1 beside
     Lite0 for a mix or split hybrid, none for regions (each class is dreamt in its own regions as
     a single class is)."""
-    if recipe.hybrid_partner == "auto":
-        return "" if Placement(recipe.hybrid) is Placement.REGIONS else AUTO_PARTNERS.get(recipe.model, "")
-    return recipe.hybrid_partner
+    views = recipe.views
+    if views.hybrid_partner == "auto":
+        return "" if Placement(views.hybrid) is Placement.REGIONS else AUTO_PARTNERS.get(recipe.model, "")
+    return views.hybrid_partner
 
 
 def dreams_a_mutant(recipe: Recipe, net: DreamNet) -> bool:
@@ -59,7 +59,7 @@ def dreams_a_mutant(recipe: Recipe, net: DreamNet) -> bool:
 
 
 class Placement(enum.Enum):
-    """How the classes of a mutant share the picture (recipe.hybrid)."""
+    """How the classes of a mutant share the picture (recipe.views.hybrid)."""
 
     WHOLE = "mix"  # every view pushes every class over one detail (and any one-class dream)
     REGIONS = "regions"  # each class its own regions of the photo, with a detail layer of its own
@@ -85,7 +85,7 @@ class Plan:
 
     @property
     def steps(self) -> int:
-        return self.recipe.steps
+        return self.recipe.views.steps
 
 
 @dataclass(frozen=True)
@@ -104,18 +104,19 @@ def views_plan(recipe: Recipe, net: DreamNet, seed: int, device: torch.device) -
     positive: dict[int, float] = {}
     if _mode(recipe) is Mode.LUCID:
         positive = {i: w for i, w in resolve_classes(recipe, net).items() if w > 0}
+    views = recipe.views
     if len(positive) > 1:
-        steps = round(recipe.steps * (1 + recipe.hybrid_steps * (len(positive) - 1)))
-        recipe = dataclasses.replace(recipe, steps=steps)
-    placement = Placement(recipe.hybrid) if len(positive) > 1 else Placement.WHOLE
-    make_param = functools.partial(_param, recipe.param, recipe.decay)
-    optimiser = functools.partial(adam, lr=recipe.learning_rate)
+        steps = round(views.steps * (1 + views.hybrid_steps * (len(positive) - 1)))
+        recipe = recipe.replace(steps=steps)
+    placement = Placement(views.hybrid) if len(positive) > 1 else Placement.WHOLE
+    make_param = functools.partial(_param, views.param, views.decay)
+    optimiser = functools.partial(adam, lr=views.learning_rate)
     return Plan(recipe, objective, placement, positive if placement is not Placement.WHOLE else {},
-                sorted(positive), make_param, optimiser, recipe.hybrid_routed and placement is Placement.REGIONS)
+                sorted(positive), make_param, optimiser, views.hybrid_routed and placement is Placement.REGIONS)
 
 
 def tiles_plan(recipe: Recipe, net: DreamNet, seed: int, device: torch.device) -> TilesPlan:
-    octaves = recipe.plan()
+    octaves = recipe.tiles.plan()
     guides: dict[str, torch.Tensor] = {}  # a guide is read and seen once a dream, not once an octave
     objectives = []
     for i, octave in enumerate(octaves):
@@ -124,7 +125,7 @@ def tiles_plan(recipe: Recipe, net: DreamNet, seed: int, device: torch.device) -
         else:
             layer = octave.layer or recipe.layer or net.default_layer
             objectives.append(objective_for(recipe, net, layer, seed + i, device, guides))
-    normalise = laplacian_normalise if recipe.gradient == "laplacian" else _unchanged
+    normalise = laplacian_normalise if recipe.tiles.gradient == "laplacian" else _unchanged
     return TilesPlan(recipe, octaves, objectives, normalise)
 
 
@@ -157,7 +158,7 @@ def objective_for(recipe: Recipe, net: DreamNet, layer: str | None, seed: int, d
         # A mutant in regions: each view already leans to the classes whose regions it covers,
         # and the balance would push the class that lags in a view, which is the one not meant
         # to be there.
-        regions = recipe.method == "views" and recipe.hybrid == "regions"
+        regions = recipe.method == "views" and recipe.views.hybrid == "regions"
         positive = [i for i, w in weights.items() if w > 0]
         rivals = look_alikes(net, positive, RIVALS) if recipe.rivals > 0 else None
         return obj.class_logits(weights, balance=recipe.balance_classes and not regions,

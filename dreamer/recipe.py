@@ -1,4 +1,11 @@
-"""A recipe: everything needed to make a dream again, as one dataclass that round-trips TOML/JSON."""
+"""A recipe: everything needed to make a dream again, as dataclasses that round-trip TOML/JSON.
+
+A Recipe holds what every engine reads (the net, what is dreamt, the seed, ...) and a group for
+each engine's own settings (dreamer.settings): `recipe.views`, `recipe.tiles`, `recipe.video`.
+Code says which engine a setting belongs to; the wire does not: `to_dict`, `from_dict` and
+`replace` speak one flat table of keys (KEYS), as pictures have recorded since the first one, so
+TOML files, configs' [recipe] tables, presets, flags, queue jobs and old pictures all still load.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -10,8 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dreamer.settings import (GRADIENTS, HYBRIDS, PARAMS, Octave, RecipeError, TilesSettings, VideoSettings,
+                              ViewsSettings, is_int, is_num, need)
+
 if TYPE_CHECKING:
     from PIL import Image
+
+__all__ = ["GRADIENTS", "HYBRIDS", "INFO_KEYS", "KEYS", "LATER_KEYS", "METHODS", "MODES", "Mode", "Octave", "PARAMS",
+           "RECORDED_SIGN", "Recipe", "RecipeError", "STOPPED_AT", "TilesSettings", "VideoSettings",
+           "ViewsSettings", "as_ran", "with_stop"]
 
 
 class Mode(enum.StrEnum):
@@ -25,9 +39,6 @@ class Mode(enum.StrEnum):
 
 MODES = tuple(Mode)
 METHODS = ("views", "tiles")
-PARAMS = ("fourier", "pixel")
-HYBRIDS = ("split", "mix", "regions")
-GRADIENTS = ("laplacian", "mean")
 # Written beside a recipe in pictures' metadata for human readers; ignored when loading.
 INFO_KEYS = frozenset({"class_names", "source", "version"})
 
@@ -40,26 +51,24 @@ RECORDED_SIGN = frozenset({"octave_plan", "frames", "zoom", "rotate", "jitter", 
 LATER_KEYS: dict[str, Any] = {"stop_seen": 0.0, "view_samples": 4, "hybrid_routed": False, "hybrid_grow": 1.0,
                               "hybrid_grow_last": False}
 
-
-class RecipeError(ValueError):
-    """A recipe value is out of range or of the wrong kind; the message names the key."""
-
-
-@dataclass
-class Octave:
-    """Settings for one scale. Unset fields fall back to the recipe's."""
-
-    scale: float  # of the full picture's side, 0 < scale <= 1
-    iterations: int
-    sigma_start: float
-    sigma_end: float
-    step_start: float
-    step_end: float
-    layer: str | None = None
+# The flat keys in the order a recipe has always written them (TOML keeps it: a saved recipe
+# reads as before, group by group no more than the flat recipe was).
+KEYS = (
+    "model", "weights", "mode", "classes", "layer", "guide", "guide_layer", "method", "param", "steps",
+    "learning_rate", "strength", "decay", "view_min", "view_max", "view_coarsen", "view_samples", "hybrid",
+    "hybrid_steps", "hybrid_partner", "hybrid_partner_turns", "rivals", "hybrid_routed", "hybrid_grow",
+    "hybrid_grow_last", "work_pixels", "stop_seen", "stop_every", "stopped_at", "octaves", "octave_scale",
+    "iterations", "sigma_start", "sigma_end", "step_start", "step_end", "jitter", "gradient", "view_scale_min",
+    "view_scale_max", "view_rotate", "balance_classes", "octave_plan", "tile_size", "tile_overlap", "batch_size",
+    "seed", "max_pixels", "frames", "zoom", "rotate",
+)
+GROUPS = {"views": ViewsSettings, "tiles": TilesSettings, "video": VideoSettings}
 
 
 @dataclass
 class Recipe:
+    """The settings every engine reads, and each engine's own (`views`, `tiles`, `video`)."""
+
     model: str = "efficientnet-lite0"
     weights: str | None = None
     mode: str = "lucid"
@@ -69,198 +78,59 @@ class Recipe:
     layer: str | None = None
     guide: str | None = None
     guide_layer: str | None = None
-
-    # "views": a detail over the photo (param: "fourier" or "pixel") optimised with Adam through
-    # random views of the whole picture (dreamer.render_views). "tiles": the earlier engine,
-    # gradient ascent in pixels over octaves of moving tiles (the `classic` preset).
+    # "views": a detail over the photo optimised with Adam through random views of the whole
+    # picture (dreamer.render_views, its settings `views`). "tiles": the earlier engine, gradient
+    # ascent in pixels over octaves of moving tiles (the `classic` preset, its settings `tiles`).
     method: str = "views"
-    param: str = "fourier"
-    # 128 steps of 8 views at strength 0.4: creatures a judge net finds in ~80 % of views (after
-    # blur and JPEG) while the photo's composition stays (benchmarks/quality.py, README).
-    steps: int = 128
-    learning_rate: float = 0.05
-    strength: float = 0.4  # scales the detail
-    decay: float = 1.0  # the Fourier detail's 1/f^decay spectrum
-    # Views' sides as fractions of the picture's short side (log-uniform between the two).
-    view_min: float = 0.33
-    view_max: float = 1.0
-    # Half the views are seen coarser, down to 1 − view_coarsen of the net's resolution. Seen only
-    # sharp, a class grows as pixel detail that blur, downscaling and JPEG wipe out (a hybrid's
-    # weaker class most of all); seen down to a tenth, it has to grow shapes. 0.9 against 0.5:
-    # held-out singles 82 -> 97 % visible, hybrids' weaker class 26 -> 33 % (benchmarks/README.md).
-    view_coarsen: float = 0.9
-    # Samples per pixel a side a view is averaged from before a halved copy of the picture is
-    # sampled instead (dreamer.transform.view_batch): 4 is a near-exact box filter, 2 a little
-    # softer at a quarter of the samples.
-    view_samples: int = 4
-    # How a hybrid shares the picture between its classes: "regions" (each class gets soft
-    # regions of the photo where the net already sees it most, and paints them with a detail of
-    # its own: dreamer.regions), "mix" (every view pushes all classes over one detail, the one
-    # lagging in that view hardest; the default until session 9) or "split" (each view leans to
-    # one class, drawn at random). Blind viewers named 16 of 22 creatures in regions mutants
-    # against 7 of 22 in mix ones (at 1.24 singles' time against 2.1 in session 9, before
-    # singles stopped early), while the quality judge
-    # found the weaker class in fewer views (31 % against 56 % on three held-out rows):
-    # benchmarks/README.md, "Mutants in their places".
-    hybrid: str = "regions"
-    # Each class of a hybrid beyond the first adds this share of `steps` (a pair 144, a triple
-    # 160). Mutants run all their steps (the check that stops a single rarely passes for a
-    # creature in its own places), and past ~144 the judge's weakest class barely moves: 192
-    # steps against 144 gave 48 against 45 % on the tuning pairs and 42 against 39 % on eight
-    # held-out ones, at a third more time and less of the photo (benchmarks/README.md, "Fewer
-    # steps for mutants").
-    hybrid_steps: float = 0.125
-    # A hybrid dreams with this net beside `model`, their logits averaged (models.ensemble), when
-    # both have the same classes; "" for none; "auto": Lite1 beside the default Lite0 for a "mix"
-    # or "split" hybrid, none for "regions" (each class is dreamt in its regions as a single
-    # class is) nor for other nets. What convinces two nets shows to a third: the judge found a
-    # mix's weaker class in 48 % of its held-out views against 30 % for Lite0 alone
-    # (benchmarks/README.md, "Two nets for hybrids"), at about twice the time.
-    hybrid_partner: str = "auto"
-    # The model and its partner take turns, one net a step, instead of both every step: a
-    # two-class hybrid in about 60 % of the time, its weaker class a little weaker (held out
-    # 43 % of the judge's views against 48 %; never-seen photos 66 % against 68 %; Lite0 alone
-    # 30 % / 40 %; benchmarks/README.md, "Partners in turns").
-    hybrid_partner_turns: bool = False
     # Each class is also pushed against its own look-alikes (the RIVALS classes nearest it by the
     # net's classifier weights: the electric ray for a stingray), by this share of their
     # logsumexp: it is ranked among the top few by its own features, not by what its family shares.
     rivals: float = 0.0
-    # A mutant in regions: each view is dreamt for one class, drawn by how much of the view its
-    # regions cover, and its gradient reaches only that class's detail layer (shared, the class
-    # that takes the picture painted its texture over the other's regions too). Held out: the
-    # weaker class in 37 % of the judge's views against 27 %, at 1.06 times the time
-    # (benchmarks/README.md, "Routed views").
-    hybrid_routed: bool = True
-    # A mutant in regions: at each check for being seen (`stop_every`), a class the dreaming net
-    # finds in fewer than half as many degraded crops as the best-seen one has its area grown by
-    # this factor, so a creature gets room to grow whole (dreamer.regions.Regions.grow; 1: the
-    # regions stay as placed). Held out: the weaker class of a pair in 42 % of the judge's views
-    # against 33 % with regions that stay, at the same time (benchmarks/README.md, "Regions that grow").
-    hybrid_grow: float = 2.0
-    # ... and once more after the last step, before the picture is finished: otherwise the last
-    # 16 steps go unchecked. On 10 pairs at 144 steps it changed one picture (held out: a brown
-    # bear + fly agaric, the weaker class 8 -> 33 % of the judge's views), the others were
-    # unchanged (no class lagging): benchmarks/README.md, "Fewer steps for mutants".
-    hybrid_grow_last: bool = True
-    work_pixels: int = 1_000_000  # the detail is optimised at up to this size, then enlarged
-    # Stop before `steps` once the creature is there: every `stop_every` steps the dreaming net
-    # looks at the picture as the quality judge does (downscaled, blurred, JPEG'd crops:
-    # dreamer.seen); once it finds every class in at least this share of the crops, the dream
-    # runs as many steps again and stops (0: always run `steps`). All of them, 1.0: at
-    # 0.83-0.96 the judge still missed the creature (benchmarks/README.md, "Stop when the
-    # creature is there"). `stopped_at` is written into the recipe a picture records: a replay
-    # stops at that step without checking.
-    stop_seen: float = 1.0
-    stop_every: int = 16
-    stopped_at: int | None = None
-
-    # --- the tiles method ---
-    octaves: int = 3
-    octave_scale: float = 1.4
-    iterations: int = 12
-    # Strong early blur and big steps, both decaying: blur lets only shapes survive at first,
-    # then detail; measured by benchmarks/quality.py (see the README's quality table).
-    sigma_start: float = 2.0
-    sigma_end: float = 0.6
-    step_start: float = 10.0
-    step_end: float = 4.0
-    jitter: int = 32
-    # "laplacian" evens out the gradient's frequency bands so shapes grow rather than pixel
-    # noise; "mean" is the original's g / mean|g|.
-    gradient: str = "laplacian"
-    # Each step the tiles see the picture magnified by a random factor in
-    # [view_scale_min, view_scale_max] (log-uniform; below 1 a tile takes in more of the picture,
-    # so bigger shapes grow) and turned by up to ±view_rotate degrees: what grows has to read at
-    # any size and angle (lucent's transformation robustness), and the tiles still cover every
-    # pixel evenly, edges included.
-    view_scale_min: float = 0.55
-    view_scale_max: float = 1.1
-    view_rotate: float = 8.0
-    # In a hybrid, push hardest in each tile on the class that shows least there, so every class
-    # of the hybrid appears rather than the easiest one everywhere.
+    # In a hybrid, push hardest in each tile (or view of a "mix" or "split" hybrid) on the class
+    # that shows least there, so every class of the hybrid appears rather than the easiest one
+    # everywhere.
     balance_classes: bool = True
-    # Explicit per-octave plan (coarse to fine); when given it replaces the generated one.
-    octave_plan: list[Octave] = field(default_factory=list)
-
-    tile_size: int | None = None  # None: the net's input size
-    # Fraction of a tile shared with its neighbour. Small is enough: the grid moves and turns
-    # every step, so no tile edge stays anywhere long enough to leave a seam.
-    tile_overlap: float = 0.15
-    batch_size: int = 8
+    # Views (and the tiles engine's view of the picture) are turned by up to ±view_rotate degrees:
+    # what grows has to read at any angle.
+    view_rotate: float = 8.0
+    # None: the net's input size. The tiles' side, and the side a guide picture is seen at.
+    tile_size: int | None = None
+    batch_size: int = 8  # views (or tiles) through the net at once
 
     seed: int | None = 0
     max_pixels: int = 16_000_000
 
-    frames: int = 1
-    zoom: float = 1.05
-    rotate: float = 0.0
+    views: ViewsSettings = field(default_factory=ViewsSettings)
+    tiles: TilesSettings = field(default_factory=TilesSettings)
+    video: VideoSettings = field(default_factory=VideoSettings)
 
     def __post_init__(self) -> None:
         self.validate()
 
     # --- validation ---------------------------------------------------------------------
     def validate(self) -> None:
-        def need(cond: bool, key: str, what: str) -> None:
-            if not cond:
-                raise RecipeError(f"recipe: {key} = {getattr(self, key)!r}: {what}")
-
-        need(self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}")
-        need(self.method in METHODS, "method", f"must be one of {', '.join(METHODS)}")
-        need(self.param in PARAMS, "param", f"must be one of {', '.join(PARAMS)}")
-        need(_int(self.steps) and 0 <= self.steps <= 10_000, "steps", "must be an integer 0..10000")
-        need(_num(self.learning_rate) and 0 < self.learning_rate <= 10, "learning_rate", "must be in (0, 10]")
-        need(_num(self.strength) and 0 <= self.strength <= 20, "strength", "must be 0..20")
-        need(_num(self.decay) and 0 <= self.decay <= 3, "decay", "must be 0..3")
-        need(_num(self.view_min) and 0.05 <= self.view_min <= 1.5, "view_min", "must be 0.05..1.5")
-        need(_num(self.view_max) and self.view_min <= self.view_max <= 1.5, "view_max", "must be view_min..1.5")
-        need(_num(self.view_coarsen) and 0 <= self.view_coarsen <= 0.9, "view_coarsen", "must be 0..0.9")
-        need(self.view_samples in (2, 4) and _int(self.view_samples), "view_samples", "must be 2 or 4")
-        need(self.hybrid in HYBRIDS, "hybrid", f"must be one of {', '.join(HYBRIDS)}")
-        need(_num(self.hybrid_steps) and 0 <= self.hybrid_steps <= 4, "hybrid_steps", "must be 0..4")
-        need(isinstance(self.hybrid_partner, str), "hybrid_partner", "must be a model name (\"\" for none)")
-        need(isinstance(self.hybrid_partner_turns, bool), "hybrid_partner_turns", "must be true or false")
-        need(isinstance(self.hybrid_routed, bool), "hybrid_routed", "must be true or false")
-        need(_num(self.hybrid_grow) and 1 <= self.hybrid_grow <= 4, "hybrid_grow", "must be 1..4 (1: regions stay)")
-        need(isinstance(self.hybrid_grow_last, bool), "hybrid_grow_last", "must be true or false")
-        need(_num(self.rivals) and 0 <= self.rivals <= 2, "rivals", "must be 0..2 (0: no push against look-alikes)")
-        need(_int(self.work_pixels) and self.work_pixels >= 64 * 64, "work_pixels", "must be an integer >= 4096")
-        need(_num(self.stop_seen) and 0 <= self.stop_seen <= 1, "stop_seen", "must be a share 0..1 (0: never stop early)")
-        need(_int(self.stop_every) and 1 <= self.stop_every <= 10_000, "stop_every", "must be an integer 1..10000")
-        need(self.stopped_at is None or (_int(self.stopped_at) and self.stopped_at >= 1), "stopped_at",
-             "must be a step number >= 1 (or unset)")
-        need(isinstance(self.classes, dict), "classes", "must be a table of class = weight")
+        """Every value in range, the groups' too (again: a recipe may be edited after it was built)."""
+        need(self, self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}")
+        need(self, self.method in METHODS, "method", f"must be one of {', '.join(METHODS)}")
+        for name, kind in GROUPS.items():
+            if not isinstance(getattr(self, name), kind):
+                raise RecipeError(f"recipe: {name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
+        self.views.validate()
+        need(self, is_num(self.rivals) and 0 <= self.rivals <= 2, "rivals",
+             "must be 0..2 (0: no push against look-alikes)")
+        need(self, isinstance(self.classes, dict), "classes", "must be a table of class = weight")
         for k, v in self.classes.items():
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
                 raise RecipeError(f"recipe: classes.{k} = {v!r}: weight must be a finite number")
-        need(self.gradient in GRADIENTS, "gradient", f"must be one of {', '.join(GRADIENTS)}")
-        need(_int(self.octaves) and 1 <= self.octaves <= 12, "octaves", "must be an integer 1..12")
-        need(_num(self.octave_scale) and 1.0 <= self.octave_scale <= 4.0, "octave_scale", "must be 1.0..4.0")
-        need(_int(self.iterations) and 0 <= self.iterations <= 10_000, "iterations", "must be an integer 0..10000")
-        for key in ("sigma_start", "sigma_end"):
-            need(_num(getattr(self, key)) and 0 <= getattr(self, key) <= 20, key, "must be 0..20 pixels")
-        for key in ("step_start", "step_end"):
-            need(_num(getattr(self, key)) and 0 <= getattr(self, key) <= 100, key, "must be 0..100")
-        need(_int(self.jitter) and 0 <= self.jitter <= 512, "jitter", "must be an integer 0..512 pixels")
-        need(_num(self.view_scale_min) and 0.25 <= self.view_scale_min <= 4, "view_scale_min", "must be 0.25..4")
-        need(_num(self.view_scale_max) and self.view_scale_min <= self.view_scale_max <= 4, "view_scale_max",
-             "must be view_scale_min..4")
-        need(isinstance(self.balance_classes, bool), "balance_classes", "must be true or false")
-        need(_num(self.view_rotate) and 0 <= self.view_rotate <= 45, "view_rotate", "must be 0..45 degrees")
-        need(self.tile_size is None or (_int(self.tile_size) and 32 <= self.tile_size <= 2048),
+        self.tiles.validate()
+        need(self, isinstance(self.balance_classes, bool), "balance_classes", "must be true or false")
+        need(self, is_num(self.view_rotate) and 0 <= self.view_rotate <= 45, "view_rotate", "must be 0..45 degrees")
+        need(self, self.tile_size is None or (is_int(self.tile_size) and 32 <= self.tile_size <= 2048),
              "tile_size", "must be an integer 32..2048 (or unset for the net's input size)")
-        need(_num(self.tile_overlap) and 0 <= self.tile_overlap <= 0.75, "tile_overlap", "must be 0..0.75")
-        need(_int(self.batch_size) and 1 <= self.batch_size <= 256, "batch_size", "must be an integer 1..256")
-        need(self.seed is None or _int(self.seed), "seed", "must be an integer (or unset for a random one)")
-        need(_int(self.max_pixels) and self.max_pixels >= 64 * 64, "max_pixels", "must be an integer >= 4096")
-        need(_int(self.frames) and 1 <= self.frames <= 10_000, "frames", "must be an integer 1..10000")
-        need(_num(self.zoom) and 0.5 <= self.zoom <= 2.0, "zoom", "must be 0.5..2.0")
-        need(_num(self.rotate) and -180 <= self.rotate <= 180, "rotate", "must be -180..180 degrees")
-        for i, octv in enumerate(self.octave_plan):
-            if not (_num(octv.scale) and 0 < octv.scale <= 1):
-                raise RecipeError(f"recipe: octave_plan[{i}].scale = {octv.scale!r}: must be in (0, 1]")
-            if not (_int(octv.iterations) and octv.iterations >= 0):
-                raise RecipeError(f"recipe: octave_plan[{i}].iterations = {octv.iterations!r}: must be >= 0")
+        need(self, is_int(self.batch_size) and 1 <= self.batch_size <= 256, "batch_size", "must be an integer 1..256")
+        need(self, self.seed is None or is_int(self.seed), "seed", "must be an integer (or unset for a random one)")
+        need(self, is_int(self.max_pixels) and self.max_pixels >= 64 * 64, "max_pixels", "must be an integer >= 4096")
+        self.video.validate()
 
     def check_complete(self) -> None:
         """What a render needs beyond valid values (kept out of __post_init__ so a recipe can
@@ -270,44 +140,45 @@ class Recipe:
         if self.mode == "guide" and not self.guide:
             raise RecipeError("recipe: guide is unset: guide mode needs a guide image")
 
-    # --- the plan the render loop follows -------------------------------------------------
-    def plan(self) -> list[Octave]:
-        """Octaves coarse to fine; the last is always full size."""
-        if self.octave_plan:
-            return list(self.octave_plan)
-        return [
-            Octave(
-                scale=self.octave_scale ** -(self.octaves - 1 - i),
-                iterations=self.iterations,
-                sigma_start=self.sigma_start,
-                sigma_end=self.sigma_end,
-                step_start=self.step_start,
-                step_end=self.step_end,
-                layer=None,
-            )
-            for i in range(self.octaves)
-        ]
+    # --- flat keys ----------------------------------------------------------------------
+    @classmethod
+    def from_flat(cls, **settings: Any) -> "Recipe":
+        """A recipe from flat keys (`Recipe.from_flat(classes=..., steps=8, frames=3)`), each
+        routed to its group; the rest at their defaults."""
+        return cls().replace(**settings)
 
     def replace(self, **changes: Any) -> "Recipe":
-        return dataclasses.replace(self, **changes)
+        """A copy with `changes`: flat keys (KEYS), each routed to its group, or whole groups
+        (`views=ViewsSettings(...)`). The copy shares no group with this recipe."""
+        shared: dict[str, Any] = {}
+        grouped: dict[str, dict[str, Any]] = {name: {} for name in GROUPS}
+        for key, value in changes.items():
+            home = "" if key in GROUPS else HOME.get(key)
+            if home is None:
+                raise RecipeError(f"recipe: unknown key(s) {key}; known keys: {', '.join(sorted(KEYS))}")
+            (grouped[home] if home else shared)[key] = value
+        for name, kw in grouped.items():
+            shared[name] = dataclasses.replace(shared.get(name, getattr(self, name)), **kw)
+        return dataclasses.replace(self, **shared)
 
     # --- serialisation ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """The flat table (KEYS, in their order) pictures, sidecars and queue jobs carry."""
+        nested = dataclasses.asdict(self)
+        homes = {"": nested, **{name: nested[name] for name in GROUPS}}
         # TOML has no null: unset values are left out, and come back as defaults.
-        return _drop_none(dataclasses.asdict(self))
+        return _drop_none({key: homes[HOME[key]][key] for key in KEYS})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Recipe":
         if not isinstance(data, dict):
             raise RecipeError("recipe: expected a table of settings")
-        known = {f.name for f in dataclasses.fields(cls)}
         data = {k: v for k, v in data.items() if k not in INFO_KEYS}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - set(KEYS))
         if unknown:
             raise RecipeError(
-                f"recipe: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}"
+                f"recipe: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(KEYS))}"
             )
-        data = dict(data)
         if RECORDED_SIGN <= data.keys():  # a picture's recipe: it replays as it was made
             data = {**LATER_KEYS, **data}
         plan = data.pop("octave_plan", None) or []
@@ -320,7 +191,7 @@ class Recipe:
             if bad:
                 raise RecipeError(f"recipe: octave_plan[{i}] has unknown key(s) {', '.join(bad)}")
             # Octave entries may leave out anything the recipe itself sets.
-            defaults = {k: data.get(k, getattr(cls, k, None)) for k in octave_keys if k not in ("scale", "layer")}
+            defaults = {k: data.get(k, getattr(TilesSettings, k)) for k in octave_keys if k not in ("scale", "layer")}
             merged = {**defaults, "layer": None, **o}
             if "scale" not in merged:
                 raise RecipeError(f"recipe: octave_plan[{i}] needs a scale")
@@ -328,7 +199,7 @@ class Recipe:
         if "classes" in data and isinstance(data["classes"], dict):
             data["classes"] = {str(k): v for k, v in data["classes"].items()}
         try:
-            return cls(**data, octave_plan=octaves)
+            return cls.from_flat(**data, octave_plan=octaves)
         except TypeError as exc:
             raise RecipeError(f"recipe: {exc}") from None
 
@@ -363,6 +234,14 @@ class Recipe:
         p.write_text(self.to_json() if p.suffix.lower() == ".json" else self.to_toml(), encoding="utf-8")
 
 
+# Flat key -> the group it lives in ("": the Recipe itself).
+HOME: dict[str, str] = {f.name: "" for f in dataclasses.fields(Recipe) if f.name not in GROUPS}
+for _name, _kind in GROUPS.items():
+    HOME.update({f.name: _name for f in dataclasses.fields(_kind)})
+if sorted(HOME) != sorted(KEYS):  # a field added to a group but not to the wire, or the reverse
+    raise AssertionError(f"recipe KEYS and fields differ: {sorted(set(HOME) ^ set(KEYS))}")
+
+
 # The step a dream stopped at before its cap travels with the picture (in PIL's `info`), so
 # whoever saves it records the recipe as it ran (`as_ran`) through interfaces that pass only
 # pictures (the bot's renderers, a queue worker's batches).
@@ -379,7 +258,7 @@ def as_ran(recipe: Recipe, image: "Image.Image") -> Recipe:
     """`recipe` as `image` was made with it: with the step it stopped at when a check found every
     class seen before the cap, so a replay stops there without checking (the same picture)."""
     stopped_at = image.info.get(STOPPED_AT)
-    if _int(stopped_at) and recipe.stopped_at is None:
+    if is_int(stopped_at) and recipe.views.stopped_at is None:
         return recipe.replace(stopped_at=stopped_at)
     return recipe
 
@@ -391,10 +270,3 @@ def _drop_none(v: Any) -> Any:
         return [_drop_none(x) for x in v]
     return v
 
-
-def _int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

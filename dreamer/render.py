@@ -59,7 +59,7 @@ def dream_net(recipe: Recipe, device: str) -> DreamNet:
     if not partner or not dreams_a_mutant(recipe, net):
         return net
     with _LOADING:  # one ensemble object per pair: a batch runs only pictures of one net
-        return _pair(recipe.model, recipe.weights, partner, device, recipe.hybrid_partner_turns)
+        return _pair(recipe.model, recipe.weights, partner, device, recipe.views.hybrid_partner_turns)
 
 
 @lru_cache(maxsize=4)

@@ -70,7 +70,7 @@ def batch_key(recipe: Recipe, device: str | None = None) -> Hashable | None:
     # The partner as resolved ("auto" names a net): recipes naming one partner two ways share its
     # cached pair, while a hybrid whose partner was dropped dreams with the plain net.
     partner = "" if net is load_net(recipe.model, recipe.weights, dev) else partner_name(recipe)
-    return ("views", recipe.model, recipe.weights, partner, bool(partner and recipe.hybrid_partner_turns))
+    return ("views", recipe.model, recipe.weights, partner, bool(partner and recipe.views.hybrid_partner_turns))
 
 
 def _check_counts(pictures: list, recipes: list[Recipe], seeds: list[int] | None) -> None:

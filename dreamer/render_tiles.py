@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from dreamer import objectives as obj
 from dreamer.activations import Progress, ProgressFn, capture
 from dreamer.plan import TilesPlan
-from dreamer.recipe import Octave, Recipe
+from dreamer.recipe import Octave, TilesSettings
 from dreamer.tiling import Tile, make_tiles, tile_window
 from dreamer.transform import gaussian_blur, linear, resize, to_image, view_grid
 from models import DreamNet
@@ -115,16 +115,16 @@ def _step(
     amp: bool,
     base: torch.Tensor,
 ) -> tuple[torch.Tensor, float]:
-    recipe = tp.recipe
+    recipe, tiles = tp.recipe, tp.recipe.tiles
     zoom, angle = 1.0, 0.0
-    if recipe.view_scale_max != 1.0 or recipe.view_scale_min != 1.0:
-        zoom = math.exp(rng.uniform(math.log(recipe.view_scale_min), math.log(recipe.view_scale_max)))
+    if tiles.view_scale_max != 1.0 or tiles.view_scale_min != 1.0:
+        zoom = math.exp(rng.uniform(math.log(tiles.view_scale_min), math.log(tiles.view_scale_max)))
     if recipe.view_rotate > 0:
         angle = _turn_for(rng.uniform(-recipe.view_rotate, recipe.view_rotate), *x.shape[-2:])
     if zoom == 1.0 and angle == 0.0:
-        g, score = _grid_gradient(x, run, objective, recipe, tile, rng, amp)
+        g, score = _grid_gradient(x, run, objective, tiles, recipe.batch_size, tile, rng, amp)
     else:
-        g, score = _view_gradient(x, run, objective, recipe, tile, rng, amp, zoom, angle)
+        g, score = _view_gradient(x, run, objective, tiles, recipe.batch_size, tile, rng, amp, zoom, angle)
     g = tp.normalise(g)
     g = g / (g.abs().mean() + 1e-8)
     x = x + (lr / 255.0) * g
@@ -143,14 +143,15 @@ def _turn_for(angle: float, height: int, width: int) -> float:
     return max(-limit, min(limit, angle))
 
 
-def _grid_gradient(x, run, objective, recipe: Recipe, tile: int, rng: random.Random, amp: bool):
+def _grid_gradient(x, run, objective, tiles: TilesSettings, batch_size: int, tile: int, rng: random.Random,
+                   amp: bool):
     _, _, h, w = x.shape
     # Reflect-padding by the jitter lets border pixels fall inside tiles too, and with the
     # random grid offset no pixel sits on a tile edge twice in a row.
-    pad = min(recipe.jitter, h - 1, w - 1)
+    pad = min(tiles.jitter, h - 1, w - 1)
     xp = F.pad(x, (pad, pad, pad, pad), mode="reflect") if pad > 0 else x
-    tiles = _grid(xp.shape[-2], xp.shape[-1], tile, recipe.tile_overlap, rng)
-    g, score = tiled_gradient(xp, run, objective, tiles, recipe.batch_size, recipe.tile_overlap, amp)
+    grid = _grid(xp.shape[-2], xp.shape[-1], tile, tiles.tile_overlap, rng)
+    g, score = tiled_gradient(xp, run, objective, grid, batch_size, tiles.tile_overlap, amp)
     if pad > 0:
         g = g[..., pad:pad + h, pad:pad + w]
     return g, score
@@ -162,23 +163,22 @@ def _grid(height: int, width: int, tile: int, overlap: float, rng: random.Random
     return make_tiles(height, width, tile, overlap, offset)
 
 
-def _view_gradient(x, run, objective, recipe: Recipe, tile: int, rng: random.Random, amp: bool,
-                   zoom: float, angle: float):
+def _view_gradient(x, run, objective, tiles: TilesSettings, batch_size: int, tile: int, rng: random.Random,
+                   amp: bool, zoom: float, angle: float):
     """The gradient through a random view: the picture is resampled onto a canvas (magnified by
     `zoom`, turned by `angle`, moved by up to the jitter, borders reflected) that tiles cover
     evenly; the canvas gradient is pulled back through the resampling and divided by how densely
     each pixel was sampled, so no pixel counts more for where the sampling grid happened to fall."""
     _, _, h, w = x.shape
-    j = recipe.jitter
+    j = tiles.jitter
     shift = (rng.uniform(-j, j), rng.uniform(-j, j)) if j else (0.0, 0.0)
     grid = view_grid(h, w, zoom, angle, shift, j, x.device)
     # A fourth channel of ones, pulled back with ones, gives the sampling density.
     xin = torch.cat([x, torch.ones_like(x[:, :1])], 1).requires_grad_(True)
     with torch.enable_grad():
         canvas = F.grid_sample(xin, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    tiles = _grid(canvas.shape[-2], canvas.shape[-1], tile, recipe.tile_overlap, rng)
-    gc, score = tiled_gradient(canvas[:, :3].detach(), run, objective, tiles, recipe.batch_size,
-                               recipe.tile_overlap, amp)
+    placed = _grid(canvas.shape[-2], canvas.shape[-1], tile, tiles.tile_overlap, rng)
+    gc, score = tiled_gradient(canvas[:, :3].detach(), run, objective, placed, batch_size, tiles.tile_overlap, amp)
     (back,) = torch.autograd.grad(canvas, xin, torch.cat([gc, torch.ones_like(gc[:, :1])], 1))
     density = back[:, 3:]
     return torch.where(density > 1e-3, back[:, :3] / density.clamp_min(1e-3), torch.zeros_like(back[:, :3])), score

@@ -20,7 +20,7 @@ import torch
 from dreamer import objectives as obj
 from dreamer import param as prm
 from dreamer.plan import Placement, Plan
-from dreamer.recipe import Recipe
+from dreamer.recipe import Recipe, ViewsSettings
 from dreamer.regions import Regions, place_classes, view_shares
 from dreamer.seen import seen_shares
 from dreamer.transform import View, random_views, resize, to_image, view_batch
@@ -63,7 +63,7 @@ class ViewDream:
     net: DreamNet  # for the checks whether every class is seen yet
     seed: int
     routes: list[int] | None = None  # a routed mutant's class for each of this step's views
-    regions: Regions | None = None  # a hybrid's regions, which may grow (recipe.hybrid_grow)
+    regions: Regions | None = None  # a hybrid's regions, which may grow (recipe.views.hybrid_grow)
     work_masks: torch.Tensor | None = None  # (k, h, w) the regions at the working size, as painted
     step: int = 0
     seen_at: int | None = None  # the step a check first found every class
@@ -74,12 +74,16 @@ class ViewDream:
         return self.plan.recipe
 
     @property
+    def settings(self) -> ViewsSettings:
+        return self.plan.recipe.views
+
+    @property
     def objective(self) -> obj.Objective:
         return self.plan.objective
 
     @property
     def done(self) -> bool:
-        return self.stopped or self.step >= self.recipe.steps
+        return self.stopped or self.step >= self.settings.steps
 
     @property
     def stopped_at(self) -> int | None:
@@ -90,7 +94,7 @@ def start(base: torch.Tensor, plan: Plan, net: DreamNet, seed: int) -> ViewDream
     """A dream of base (1, 3, H, W) in [0, 1] at step 0, as `plan` says."""
     recipe = plan.recipe
     height, width = base.shape[-2:]
-    wh, ww = working_size(height, width, recipe.work_pixels, net.input_size)
+    wh, ww = working_size(height, width, recipe.views.work_pixels, net.input_size)
     work = resize(base, (wh, ww))
     regions = plan.placement is Placement.REGIONS
     placed = place_classes(work, net, plan.placed, seed) if regions else None
@@ -111,12 +115,12 @@ def after_step(d: ViewDream) -> None:
 
     The check runs on the working picture (never the full-size one) every `stop_every` steps,
     with crops seeded by the dream's seed and step and no gradient: it changes nothing in the
-    dream but a growing mutant's regions (recipe.hybrid_grow), which a replay checks for too, so
+    dream but a growing mutant's regions (views.hybrid_grow), which a replay checks for too, so
     a dream stopped at step n is the same picture as one told to stop there. A growing mutant
-    that reaches its cap is checked once more (recipe.hybrid_grow_last): the last steps' lagging
+    that reaches its cap is checked once more (views.hybrid_grow_last): the last steps' lagging
     class gets its room before the picture is made."""
     d.step += 1
-    r = d.recipe
+    r = d.settings
     growing = d.regions is not None and r.hybrid_grow > 1
     if d.step >= r.steps:
         if growing and r.hybrid_grow_last and d.seen_at is None:
@@ -138,12 +142,12 @@ def after_step(d: ViewDream) -> None:
 
 def _seen(d: ViewDream) -> dict[int, float]:
     with torch.no_grad():
-        picture = prm.compose(d.work, d.recipe.strength * d.p.detail())
+        picture = prm.compose(d.work, d.settings.strength * d.p.detail())
     return seen_shares(d.net, picture, d.plan.seen_classes, CHECK_CROPS, d.seed * 7919 + d.step)
 
 
 def _grow(d: ViewDream, seen: dict[int, float]) -> None:
-    if d.regions.grow(seen, d.recipe.hybrid_grow):
+    if d.regions.grow(seen, d.settings.hybrid_grow):
         _repaint(d)
 
 
@@ -166,19 +170,19 @@ DONE_AFTER_SEEN = 2
 
 def draw(d: ViewDream) -> tuple[list[View], torch.Tensor]:
     """This step's random views and the (n, 3, size, size) batch of them the net is to see."""
-    r = d.recipe
+    r, v = d.recipe, d.settings
     wh, ww = d.work.shape[-2:]
-    views = random_views(wh, ww, r.batch_size, (r.view_min, r.view_max), r.view_rotate, d.rng, r.view_coarsen)
+    views = random_views(wh, ww, r.batch_size, (v.view_min, v.view_max), r.view_rotate, d.rng, v.view_coarsen)
     if d.masks is not None and d.plan.routed:
         return views, _routed_batch(d, views)
-    return views, view_batch(prm.compose(d.work, r.strength * d.p.detail()), views, d.size, r.view_samples)
+    return views, view_batch(prm.compose(d.work, v.strength * d.p.detail()), views, d.size, v.view_samples)
 
 
 def _routed_batch(d: ViewDream, views: list[View]) -> torch.Tensor:
     """The views, each drawn for one class (by the squared share of it its regions cover) and
     seen in a picture whose gradient reaches only that class's layer: the same pixels, the
     other layers held fixed."""
-    r = d.recipe
+    r = d.settings
     shares = view_shares(d.masks, views, d.work.shape[-2:])
     # drawn in the order of the class ids: a recipe read back from a sidecar may list its
     # classes in another order, and must route (and so dream) alike
@@ -215,7 +219,7 @@ def score(d: ViewDream, acts: dict, views: list[View]) -> torch.Tensor:
 def finish(d: ViewDream) -> torch.Tensor:
     """The dream at base's size."""
     with torch.no_grad():
-        return _full(d.base, d.recipe, d.p, d.work)
+        return _full(d.base, d.settings.strength, d.p)
 
 
 def autocast(device: torch.device):
@@ -233,7 +237,7 @@ def dream_views(
 ) -> tuple[torch.Tensor, int | None]:
     """Dream over base (1, 3, H, W) in [0, 1] as `plan` says. Returns the dream at base's size
     and the step it stopped at before its cap (or None)."""
-    recipe = plan.recipe
+    strength, steps = plan.recipe.views.strength, plan.steps
     d = start(base, plan, net, seed)
     while not d.done:
         views, batch = draw(d)
@@ -246,11 +250,11 @@ def dream_views(
         after_step(d)
         if on_step is not None:
             s = float(values.detach().float().mean())
-            on_step(d.step - 1, recipe.steps, s, lambda: to_image(_full(base, recipe, d.p, d.work)))
+            on_step(d.step - 1, steps, s, lambda: to_image(_full(base, strength, d.p)))
     return finish(d), d.stopped_at
 
 
 @torch.no_grad()
-def _full(base: torch.Tensor, recipe: Recipe, p: prm.Param, work: torch.Tensor) -> torch.Tensor:
+def _full(base: torch.Tensor, strength: float, p: prm.Param) -> torch.Tensor:
     # Enlarged and composed a band of rows at a time: one full-size buffer besides the photo.
-    return prm.compose_full(base, recipe.strength * p.detail().detach())
+    return prm.compose_full(base, strength * p.detail().detach())

@@ -181,7 +181,7 @@ def view_batch(x: torch.Tensor, views: list[View], size: int, samples: int = 4) 
     box-filtered pyramid of x (x at ½, ¼, ...: mip levels, made on demand) instead of from x at
     up to 16× the net's size: nearly the same view for a fraction of the samples and gradient.
     With 2, a view 2-4× its size comes from the ½ level: a quarter of the samples of 4, a little
-    softer than an exact box filter (recipe.view_samples)."""
+    softer than an exact box filter (recipe.views.view_samples)."""
     levels = [x]
     plan: dict[tuple[int, int, int], list[int]] = {}  # (level, size, k) -> the views' indices
     for i, v in enumerate(views):

@@ -445,8 +445,8 @@ def test_dreams_lucid_and_deepdream(caffe_files):
     photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (44, 52, 3), np.uint8))
     for mode, extra in (("lucid", {"classes": {"0": 1, "3": -0.5}}),
                         ("deepdream", {"layer": "inception_3a/output"})):
-        recipe = Recipe(model=str(prototxt), weights=str(caffemodel), mode=mode, steps=6, octaves=1,
-                        iterations=2, tile_size=SIZE, seed=1, **extra)
+        recipe = Recipe.from_flat(model=str(prototxt), weights=str(caffemodel), mode=mode, steps=6, octaves=1,
+                                  iterations=2, tile_size=SIZE, seed=1, **extra)
         out = dreamer.dream(photo, recipe, device="cpu")
         assert out.size == photo.size
         assert np.abs(np.asarray(out, np.int16) - np.asarray(photo, np.int16)).mean() > 0.5, mode

@@ -74,8 +74,8 @@ def test_help_shows_defaults_and_presets_and_version(capsys):
     from dreamer.presets import PRESETS, preset
 
     default = preset("default")
-    assert f"optimisation steps (default: {default.steps})" in text
-    assert f"(default: {default.strength})" in text
+    assert f"optimisation steps (default: {default.views.steps})" in text
+    assert f"(default: {default.views.strength})" in text
     for name in PRESETS:
         assert f" {name} " in text
     with pytest.raises(SystemExit) as exit_:

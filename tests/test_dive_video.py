@@ -23,7 +23,7 @@ from dreamer.video import frames, probe, read_video_metadata
 from tests.conftest import PHOTOS, ROOT
 
 TINY = ["--model", "tiny", "--steps", "3", "-q"]
-RECIPE = Recipe(model="tiny", classes={"1": 1.0}, steps=3, frames=13, zoom=1.03, rotate=1.0, seed=7)
+RECIPE = Recipe.from_flat(model="tiny", classes={"1": 1.0}, steps=3, frames=13, zoom=1.03, rotate=1.0, seed=7)
 
 
 @pytest.fixture
@@ -191,7 +191,8 @@ def test_the_glide_moves_every_frame_and_fades_the_dream_in(tmp_path):
     # What the camera's motion does not explain: each frame against the last one carried along.
     # Faded in, a keyframe's new detail is spread over the glide; popped in, all of it lands on
     # the keyframe (ratio about 1).
-    carried = [np.asarray(to_image(zoom_rotate(to_tensor(fr[n - 1]), recipe.zoom, recipe.rotate)), dtype=float)
+    cam = recipe.video
+    carried = [np.asarray(to_image(zoom_rotate(to_tensor(fr[n - 1]), cam.zoom, cam.rotate)), dtype=float)
                for n in range(1, 13)]
     news = [np.abs(arr[n] - carried[n - 1]).mean() for n in range(1, 13)]
     per_glide = [sum(news[i:i + 4]) for i in range(0, 12, 4)]

@@ -54,7 +54,7 @@ def test_an_ensemble_dreams_like_any_net(tmp_path):
     a, b = _pair()
     both = ensemble("a+b", [a, b])
     photo = Image.new("RGB", (80, 64), (120, 90, 60))
-    recipe = Recipe(classes={"goldfish": 1.0}, steps=3, batch_size=2, seed=1)
+    recipe = Recipe.from_flat(classes={"goldfish": 1.0}, steps=3, batch_size=2, seed=1)
     out = dream(photo, recipe, net=both)
     only_a = dream(photo, recipe, net=a)
     assert out.size == photo.size
@@ -65,12 +65,13 @@ def test_an_ensemble_dreams_like_any_net(tmp_path):
 def _hybrid(**kw):
     """A two-class hybrid dreamt as "mix" (a partner is what "mix" needs: "regions" dreams each
     class as a single, and "auto" gives it none)."""
-    return Recipe(model="tiny", classes={"goldfish": 1.0, "stingray": 1.0}, **{"hybrid": "mix", **kw})
+    return Recipe.from_flat(model="tiny", classes={"goldfish": 1.0, "stingray": 1.0}, **{"hybrid": "mix", **kw})
 
 
 def test_a_hybrid_dreams_with_its_partner_a_single_class_alone():
     assert dream_net(_hybrid(hybrid_partner="tiny-b"), "cpu").name == "tiny+tiny-b"
-    assert dream_net(Recipe(model="tiny", classes={"goldfish": 1.0}, hybrid_partner="tiny-b"), "cpu").name == "tiny"
+    alone = Recipe.from_flat(model="tiny", classes={"goldfish": 1.0}, hybrid_partner="tiny-b")
+    assert dream_net(alone, "cpu").name == "tiny"
     assert dream_net(_hybrid(hybrid_partner=""), "cpu").name == "tiny"
     assert dream_net(_hybrid(), "cpu").name == "tiny"  # "auto" pairs only the default Lite0
     assert dream_net(_hybrid(hybrid_partner="tiny-b", method="tiles"), "cpu").name == "tiny"
@@ -127,9 +128,10 @@ def test_partners_in_turns_run_one_net_a_step_in_turn():
 @pytest.mark.slow
 def test_the_default_recipe_dreams_mixed_hybrids_with_lite0_and_lite1_and_regions_with_lite0():
     pair = {"goldfish": 1.0, "stingray": 1.0}
-    assert dream_net(Recipe(classes=pair, hybrid="mix"), "cpu").name == "efficientnet-lite0+efficientnet-lite1"
+    mix = Recipe.from_flat(classes=pair, hybrid="mix")
+    assert dream_net(mix, "cpu").name == "efficientnet-lite0+efficientnet-lite1"
     assert dream_net(Recipe(classes=pair), "cpu").name == "efficientnet-lite0"  # regions, the default
-    assert dream_net(Recipe(classes=pair, hybrid_partner="efficientnet-lite1"), "cpu").name == \
+    assert dream_net(Recipe.from_flat(classes=pair, hybrid_partner="efficientnet-lite1"), "cpu").name == \
         "efficientnet-lite0+efficientnet-lite1"
     assert dream_net(Recipe(classes={"goldfish": 1.0}), "cpu").name == "efficientnet-lite0"
 

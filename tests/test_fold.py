@@ -205,8 +205,8 @@ def test_caffe_net_dreams_on_a_tapped_blob(caffe_net):
 
     prototxt, caffemodel = caffe_net
     photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 48, 3), dtype=np.uint8))
-    out = dream(photo, Recipe(model=prototxt, weights=caffemodel, mode="deepdream", layer="conv2",
-                              steps=2, seed=0))
+    out = dream(photo, Recipe.from_flat(model=prototxt, weights=caffemodel, mode="deepdream", layer="conv2",
+                                        steps=2, seed=0))
     assert out.size == photo.size
 
 

@@ -47,7 +47,7 @@ def scripted(monkeypatch, answers: list[dict[int, float]]) -> list[float]:
 def test_a_mutant_grows_the_missing_class_at_each_check_until_all_are_seen(net, monkeypatch):
     missing = {GOLDFISH: 0.8, STINGRAY: 0.0}
     shares = scripted(monkeypatch, [missing, missing, {GOLDFISH: 1.0, STINGRAY: 1.0}])
-    r = Recipe(classes=PAIR, hybrid_grow=2.0, **FAST)
+    r = Recipe.from_flat(classes=PAIR, hybrid_grow=2.0, **FAST)
     out = dream(half_busy(seed=8), r, net=net)
     assert len(shares) == 2 and 0.5 < shares[0] < shares[1]  # grown twice, then seen at step 6
     assert out.info[STOPPED_AT] == 12
@@ -56,14 +56,14 @@ def test_a_mutant_grows_the_missing_class_at_each_check_until_all_are_seen(net, 
 def test_a_grown_mutant_differs_from_one_that_stays_and_its_recorded_recipe_replays_it(net, monkeypatch):
     image = half_busy(seed=8)
     script = [{GOLDFISH: 0.8, STINGRAY: 0.0}] * 2 + [{GOLDFISH: 1.0, STINGRAY: 1.0}]
-    r = Recipe(classes=PAIR, hybrid_grow=2.0, **FAST).replace(steps=14)
+    r = Recipe.from_flat(classes=PAIR, hybrid_grow=2.0, **FAST).replace(steps=14)
     scripted(monkeypatch, list(script))
     grown = dream(image, r, net=net)
     scripted(monkeypatch, list(script))
     stayed = dream(image, r.replace(hybrid_grow=1.0), net=net)
     assert not np.array_equal(np.asarray(grown), np.asarray(stayed))
     recorded = Recipe.from_dict(as_ran(r, grown).to_dict())  # through the picture's metadata
-    assert recorded.stopped_at == 12 and recorded.hybrid_grow == 2.0
+    assert recorded.views.stopped_at == 12 and recorded.views.hybrid_grow == 2.0
     scripted(monkeypatch, list(script))  # the replay checks again: its regions grow alike
     assert np.array_equal(np.asarray(dream(image, recorded, net=net)), np.asarray(grown))
 
@@ -71,7 +71,7 @@ def test_a_grown_mutant_differs_from_one_that_stays_and_its_recorded_recipe_repl
 @pytest.mark.parametrize("value", [0.5, 5, "2", True])
 def test_bad_growth_is_refused_with_the_key_named(value):
     with pytest.raises(RecipeError, match="hybrid_grow"):
-        Recipe(hybrid_grow=value)
+        Recipe.from_flat(hybrid_grow=value)
 
 
 def test_the_cli_flag_sets_the_growth_and_a_bad_one_is_refused_by_name():
@@ -81,14 +81,15 @@ def test_the_cli_flag_sets_the_growth_and_a_bad_one_is_refused_by_name():
     def recipe(*flags):
         return make_recipe(build_parser().parse_args(["photo.jpg", "--classes", "goldfish, stingray", *flags]))
 
-    assert recipe("--hybrid-grow", "1").hybrid_grow == 1.0 and recipe().hybrid_grow == Recipe().hybrid_grow
+    assert recipe("--hybrid-grow", "1").views.hybrid_grow == 1.0
+    assert recipe().views.hybrid_grow == Recipe().views.hybrid_grow
     with pytest.raises(RecipeError, match="hybrid_grow"):
         recipe("--hybrid-grow", "0.5")
 
 
 def test_the_last_step_is_checked_too_and_a_class_it_misses_grows_before_the_picture_is_made(net, monkeypatch):
     image = half_busy(seed=8)
-    r = Recipe(classes=PAIR, hybrid_grow=2.0, **FAST).replace(steps=5, stop_every=100)  # no check but the last
+    r = Recipe.from_flat(classes=PAIR, hybrid_grow=2.0, **FAST).replace(steps=5, stop_every=100)  # no check but last
     shares = scripted(monkeypatch, [{GOLDFISH: 0.8, STINGRAY: 0.0}])
     grown = dream(image, r, net=net)
     assert len(shares) == 1 and shares[0] > 0.5  # the stingray's share, grown from half
@@ -102,7 +103,7 @@ def test_the_last_step_is_checked_too_and_a_class_it_misses_grows_before_the_pic
 
 def test_a_recipe_recorded_before_the_last_check_replays_without_it():
     old = {k: v for k, v in Recipe(classes=PAIR).to_dict().items() if k != "hybrid_grow_last"}
-    assert Recipe.from_dict(old).hybrid_grow_last is False and Recipe().hybrid_grow_last is True
+    assert Recipe.from_dict(old).views.hybrid_grow_last is False and Recipe().views.hybrid_grow_last is True
     with pytest.raises(RecipeError, match="hybrid_grow_last"):
-        Recipe(hybrid_grow_last="yes")
+        Recipe.from_flat(hybrid_grow_last="yes")
 

@@ -433,7 +433,7 @@ def test_save_round_trip(tmp_path, ext, exact):
 
 
 def test_sidecar_loads_as_recipe(tmp_path):
-    recipe = Recipe(classes={"goldfish": 2.0}, iterations=3)
+    recipe = Recipe.from_flat(classes={"goldfish": 2.0}, iterations=3)
     path = save_image(noise(), tmp_path / "r.png", recipe.to_dict())
     assert Recipe.load(sidecar_path(path)) == recipe
 

@@ -61,7 +61,7 @@ def test_missing_weights_file_is_a_clear_error(tmp_path):
 @pytest.mark.slow
 def test_real_lucid_dream_raises_the_target_class(lite0):
     photo = Image.open(PHOTOS / "rocket.jpg").resize((320, 214))
-    recipe = Recipe(classes={"goldfish": 1.0}, steps=32, seed=0)
+    recipe = Recipe.from_flat(classes={"goldfish": 1.0}, steps=32, seed=0)
     out = dream(photo, recipe, net=lite0)
 
     def goldfish_logit(img):

@@ -212,8 +212,8 @@ def test_dreams_with_an_onnx_net(branchy, tmp_path):
     net = create_model(str(path))
     for mode, extra in (("lucid", {"classes": {"0": 1, "5": 0.5}}),
                         ("deepdream", {"layer": net.default_layer})):
-        recipe = Recipe(model=str(path), mode=mode, steps=6, octaves=1, iterations=2, tile_size=36,
-                        seed=3, **extra)
+        recipe = Recipe.from_flat(model=str(path), mode=mode, steps=6, octaves=1, iterations=2, tile_size=36,
+                                  seed=3, **extra)
         out = dreamer.dream(photo, recipe, device="cpu")
         assert out.size == photo.size
         assert np.abs(np.asarray(out, np.int16) - np.asarray(photo, np.int16)).mean() > 0.5, mode

@@ -107,7 +107,7 @@ def test_places_follow_the_recipe_order_and_skip_classes_pushed_away():
 
 def test_the_dreaming_net_measures_its_own_dream():
     photo = grey(80)
-    recipe = Recipe(model="tiny", classes={"goldfish": 1.0, "stingray": 1.0}, steps=3, seed=3)
+    recipe = Recipe.from_flat(model="tiny", classes={"goldfish": 1.0, "stingray": 1.0}, steps=3, seed=3)
     dream = dreamer.dream(photo, recipe, device="cpu")
     places = measure_places(photo, dream, recipe, device="cpu")
     assert places.model == "tiny"
@@ -118,7 +118,7 @@ def test_the_dreaming_net_measures_its_own_dream():
     # plain data only: what crosses to the bot and through a queue is JSON
     assert Places.from_dict(places.to_dict()) == places
     # a deepdream pushes no class: no places
-    deep = Recipe(model="tiny", mode="deepdream", layer="conv2", steps=1, seed=3)
+    deep = Recipe.from_flat(model="tiny", mode="deepdream", layer="conv2", steps=1, seed=3)
     assert measure_places(photo, photo, deep, device="cpu") is None
 
 

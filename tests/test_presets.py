@@ -42,15 +42,15 @@ def test_presets_build_valid_distinct_recipes(net, photo):
 
     assert change("subtle") < change("default") < change("wild")
     # quick is the default in half the steps: the same dream, less far along
-    assert recipes["quick"].replace(steps=Recipe().steps) == Recipe()
-    assert recipes["quick"].steps * 2 == Recipe().steps
+    assert recipes["quick"].replace(steps=Recipe().views.steps) == Recipe()
+    assert recipes["quick"].views.steps * 2 == Recipe().views.steps
     assert change("quick") < change("default")
 
 
 def test_preset_overrides_and_round_trip(tmp_path):
     r = preset("wild", classes={"goldfish": 1.0}, seed=9)
     assert r.classes == {"goldfish": 1.0} and r.seed == 9
-    assert r.iterations == PRESETS["wild"].get("iterations", Recipe().iterations)
+    assert r.tiles.iterations == PRESETS["wild"].get("iterations", Recipe().tiles.iterations)
     r.save(tmp_path / "wild.toml")
     assert Recipe.load(tmp_path / "wild.toml") == r
 
@@ -131,7 +131,7 @@ def test_balanced_hybrid_pushes_the_lagging_class_hardest():
     dict(view_scale_min=1.0, view_scale_max=1.0, view_rotate=0.0),
 ])
 def test_views_dream_deterministically_and_reach_the_edges(net, photo, extra):
-    r = Recipe(classes={"goldfish": 1.0}, **FAST, **extra)
+    r = Recipe.from_flat(classes={"goldfish": 1.0}, **FAST, **extra)
     a, b = dream(photo, r, net=net), dream(photo, r, net=net)
     assert np.array_equal(np.asarray(a), np.asarray(b))
     diff = np.abs(np.asarray(a, dtype=int) - np.asarray(photo, dtype=int))
@@ -152,7 +152,8 @@ def test_view_gradient_is_the_true_gradient_pulled_back_evenly():
     yy, xx = torch.meshgrid(torch.linspace(0, 1, 90), torch.linspace(0, 1, 120), indexing="ij")
     x = torch.stack([0.5 + 0.4 * torch.sin(3 * xx + c) * torch.cos(2 * yy) for c in range(3)]).unsqueeze(0)
     objective = Objective(lambda acts: -(acts["logits"] - 0.5).pow(2).sum((1, 2, 3)), frozenset({"logits"}), "pixels")
-    r = Recipe(tile_size=48, jitter=8, tile_overlap=0.25, batch_size=4)
-    g, _ = _view_gradient(x, lambda xb: {"logits": xb}, objective, r, 48, random.Random(0), False, 1.2, 10.0)
+    r = Recipe.from_flat(tile_size=48, jitter=8, tile_overlap=0.25, batch_size=4)
+    g, _ = _view_gradient(x, lambda xb: {"logits": xb}, objective, r.tiles, r.batch_size, 48, random.Random(0), False,
+                          1.2, 10.0)
     want = -2 * (x - 0.5)
     assert (g - want).abs().max() < 0.05

@@ -125,4 +125,4 @@ def test_the_step_a_worker_s_dream_stopped_at_crosses_the_queue(serve, sent, kep
     cfg, q = serve(render=render)
     recipe = cfg.base_recipe().replace(classes={"goldfish": 1.0}, seed=5)
     got = RemoteRender(q).render(dreamer.load_image(photo_bytes(3)), recipe)
-    assert as_ran(recipe, got).stopped_at == kept
+    assert as_ran(recipe, got).views.stopped_at == kept

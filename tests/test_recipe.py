@@ -6,8 +6,9 @@ from dreamer.recipe import Octave, Recipe, RecipeError
 
 
 def test_toml_and_json_round_trip(tmp_path):
-    r = Recipe(classes={"goldfish": 1.0, "stingray": -0.5}, octaves=4, seed=42, tile_overlap=0.3,
-               octave_plan=[Octave(0.5, 5, 1.0, 0.5, 2.0, 1.0), Octave(1.0, 3, 0.5, 0.2, 1.5, 1.0, layer="block9")])
+    r = Recipe.from_flat(classes={"goldfish": 1.0, "stingray": -0.5}, octaves=4, seed=42, tile_overlap=0.3,
+                         octave_plan=[Octave(0.5, 5, 1.0, 0.5, 2.0, 1.0),
+                                      Octave(1.0, 3, 0.5, 0.2, 1.5, 1.0, layer="block9")])
     for name in ("r.toml", "r.json"):
         r.save(tmp_path / name)
         assert Recipe.load(tmp_path / name) == r
@@ -20,15 +21,15 @@ def test_sidecar_with_recipe_key_loads(tmp_path):
 
 
 def test_plan_is_coarse_to_fine_and_ends_full_size():
-    plan = Recipe(octaves=3, octave_scale=1.5).plan()
+    plan = Recipe.from_flat(octaves=3, octave_scale=1.5).tiles.plan()
     assert [round(o.scale, 4) for o in plan] == [round(1 / 2.25, 4), round(1 / 1.5, 4), 1.0]
 
 
 def test_octave_plan_entries_inherit_recipe_values():
     r = Recipe.from_dict({"classes": {"1": 1}, "iterations": 7, "sigma_start": 1.1,
                           "octave_plan": [{"scale": 0.5}, {"scale": 1.0, "iterations": 2}]})
-    assert [o.iterations for o in r.plan()] == [7, 2]
-    assert r.plan()[0].sigma_start == 1.1
+    assert [o.iterations for o in r.tiles.plan()] == [7, 2]
+    assert r.tiles.plan()[0].sigma_start == 1.1
 
 
 @pytest.mark.parametrize("data,key", [

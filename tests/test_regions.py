@@ -95,7 +95,7 @@ def test_a_view_sees_the_regions_turned_and_cropped_as_its_pixels(net):
 
 def test_each_class_paints_its_own_region_with_a_layer_of_its_own_and_gets_gradient(net):
     image = half_busy(seed=5)
-    r = Recipe(classes={"goldfish": 1.0, "stingray": 1.0}, **FAST)
+    r = Recipe.from_flat(classes={"goldfish": 1.0, "stingray": 1.0}, **FAST)
     d = start(to_tensor(image), views_plan(r, net, 1, torch.device("cpu")), net, 1)
     assert d.masks is not None and d.masks.shape[0] == 2
     (spectrum,) = d.p.tensors
@@ -117,7 +117,7 @@ def test_each_class_paints_its_own_region_with_a_layer_of_its_own_and_gets_gradi
 
 def test_a_regions_hybrid_is_the_same_for_the_same_seed(net):
     image = half_busy(seed=5)
-    r = Recipe(classes={"goldfish": 1.0, "stingray": 1.0}, **FAST)
+    r = Recipe.from_flat(classes={"goldfish": 1.0, "stingray": 1.0}, **FAST)
     a, b = dream(image, r, net=net), dream(image, r, net=net)
     assert np.array_equal(np.asarray(a), np.asarray(b))
     assert not np.array_equal(np.asarray(a), np.asarray(dream(image, r.replace(seed=2), net=net)))
@@ -126,7 +126,7 @@ def test_a_regions_hybrid_is_the_same_for_the_same_seed(net):
 
 def test_a_net_without_class_maps_still_dreams_regions_by_view():
     image = half_busy(seed=6)
-    out = dream(image, Recipe(classes={"goldfish": 1.0, "stingray": 1.0}, **FAST), net=_headless())
+    out = dream(image, Recipe.from_flat(classes={"goldfish": 1.0, "stingray": 1.0}, **FAST), net=_headless())
     assert np.abs(np.asarray(out, float) - np.asarray(image, float)).mean() > 0.1
 
 
@@ -171,7 +171,7 @@ def test_another_thread_running_the_same_net_does_not_change_where_classes_are_s
 
 def test_a_routed_view_reaches_only_the_layer_of_the_class_it_was_drawn_for(net):
     image = half_busy(seed=7)
-    r = Recipe(classes={"goldfish": 1.0, "stingray": 1.0}, hybrid_routed=True, **{**FAST, "batch_size": 8})
+    r = Recipe.from_flat(classes={"goldfish": 1.0, "stingray": 1.0}, hybrid_routed=True, **{**FAST, "batch_size": 8})
     d = start(to_tensor(image), views_plan(r, net, 1, torch.device("cpu")), net, 1)
     (spectrum,) = d.p.tensors
     views, batch = draw(d)
@@ -188,7 +188,7 @@ def test_a_routed_view_reaches_only_the_layer_of_the_class_it_was_drawn_for(net)
     with torch.no_grad():
         from dreamer import param as prm
         from dreamer.transform import view_batch
-        whole = view_batch(prm.compose(d.work, r.strength * d.p.detail()), views, d.size, r.view_samples)
+        whole = view_batch(prm.compose(d.work, r.views.strength * d.p.detail()), views, d.size, r.views.view_samples)
     assert torch.allclose(batch, whole, atol=1e-6)
 
 
@@ -196,7 +196,7 @@ def test_routed_mutants_are_seeded_and_come_out_batched_as_alone(net):
     from dreamer.render_batch import dream_batch
 
     a, b = half_busy(seed=8), half_busy(busy_left=False, seed=9)
-    ra = Recipe(classes={"goldfish": 1.0, "stingray": 1.0}, hybrid_routed=True, **FAST)
+    ra = Recipe.from_flat(classes={"goldfish": 1.0, "stingray": 1.0}, hybrid_routed=True, **FAST)
     rb = ra.replace(seed=5, classes={"tench": 1.0, "goldfish": 1.0, "7": 1.0})
     alone = [dream(a, ra, net=net), dream(b, rb, net=net)]
     assert np.array_equal(np.asarray(alone[0]), np.asarray(dream(a, ra, net=net)))
@@ -208,7 +208,7 @@ def test_routed_mutants_are_seeded_and_come_out_batched_as_alone(net):
 def test_a_routed_mutant_is_the_same_whatever_order_its_classes_are_listed_in(net):
     """A sidecar's recipe may list the classes in another order: the views are routed alike."""
     image = half_busy(seed=10)
-    r = Recipe(classes={"goldfish": 1.0, "stingray": 1.0}, hybrid_routed=True, **FAST)
+    r = Recipe.from_flat(classes={"goldfish": 1.0, "stingray": 1.0}, hybrid_routed=True, **FAST)
     a = dream(image, r, net=net)
     b = dream(image, r.replace(classes={"stingray": 1.0, "goldfish": 1.0}), net=net)
     assert np.array_equal(np.asarray(a), np.asarray(b))

@@ -37,7 +37,7 @@ def mean_logit(net, image, cls):
 
 
 def test_same_seed_same_picture_other_seed_other_picture(net, photo):
-    r = Recipe(classes={"goldfish": 1.0}, **FAST)
+    r = Recipe.from_flat(classes={"goldfish": 1.0}, **FAST)
     a, b = dream(photo, r, net=net), dream(photo, r, net=net)
     c = dream(photo, r.replace(seed=2), net=net)
     assert np.array_equal(np.asarray(a), np.asarray(b))
@@ -49,15 +49,15 @@ def test_class_ascent_moves_the_signed_logit(net, photo, weight):
     # Fixed views: the logit is measured on the picture as it is, so the dream must see it so too
     # (the default random view scale/rotation ascend an average over views instead).
     # 16 steps of 8 move the logit by 0.049 (up) and 0.070 (down): the bound is under half of that.
-    r = Recipe(classes={"goldfish": weight}, method="tiles", octaves=1, iterations=16, tile_size=64, step_start=8, step_end=8,
-               sigma_start=0, sigma_end=0, seed=3, view_scale_min=1.0, view_scale_max=1.0, view_rotate=0.0)
+    r = Recipe.from_flat(classes={"goldfish": weight}, method="tiles", octaves=1, iterations=16, tile_size=64, step_start=8, step_end=8,
+                         sigma_start=0, sigma_end=0, seed=3, view_scale_min=1.0, view_scale_max=1.0, view_rotate=0.0)
     before = mean_logit(net, photo, 1)
     after = mean_logit(net, dream(photo, r, net=net), 1)
     assert (after - before) * weight > 0.02
 
 
 def test_output_keeps_size_and_changes_pixels(net, photo):
-    out = dream(photo, Recipe(classes={"1": 1.0}, **FAST), net=net)
+    out = dream(photo, Recipe.from_flat(classes={"1": 1.0}, **FAST), net=net)
     assert out.size == photo.size and out.mode == "RGB"
     diff = np.abs(np.asarray(out, dtype=int) - np.asarray(photo, dtype=int))
     assert diff.mean() > 0.5
@@ -69,7 +69,7 @@ def test_output_keeps_size_and_changes_pixels(net, photo):
 @pytest.mark.parametrize("size", [(40, 30), (64, 64), (300, 20)])
 def test_pictures_smaller_than_a_tile_work(net, size):
     img = Image.new("RGB", size, (120, 80, 200))
-    out = dream(img, Recipe(classes={"1": 1.0}, **FAST), net=net)
+    out = dream(img, Recipe.from_flat(classes={"1": 1.0}, **FAST), net=net)
     assert out.size == size
 
 
@@ -77,7 +77,7 @@ def test_tiles_stream_through_the_net_in_batches(net, photo):
     seen = []
     handle = net.module.register_forward_pre_hook(lambda m, inp: seen.append(inp[0].shape))
     try:
-        dream(photo, Recipe(classes={"1": 1.0}, method="tiles", octaves=1, iterations=2, tile_size=64, batch_size=3), net=net)
+        dream(photo, Recipe.from_flat(classes={"1": 1.0}, method="tiles", octaves=1, iterations=2, tile_size=64, batch_size=3), net=net)
     finally:
         handle.remove()
     assert seen and all(s[0] <= 3 and s[2] == 64 and s[3] == 64 for s in seen)
@@ -98,7 +98,7 @@ def test_tiled_gradient_blends_to_the_full_gradient_for_a_pixelwise_objective(ph
 
 
 def test_deepdream_raises_layer_energy(net, photo):
-    r = Recipe(mode="deepdream", layer="conv2", method="tiles", octaves=1, iterations=6, tile_size=64, seed=0)
+    r = Recipe.from_flat(mode="deepdream", layer="conv2", method="tiles", octaves=1, iterations=6, tile_size=64, seed=0)
     out = dream(photo, r, net=net)
 
     def energy(img):
@@ -112,7 +112,7 @@ def test_unknown_layer_lists_the_layers(net, photo):
     from models import ModelError
 
     with pytest.raises(ModelError, match="conv1, conv2"):
-        dream(photo, Recipe(mode="deepdream", layer="inception_4c", **FAST), net=net)
+        dream(photo, Recipe.from_flat(mode="deepdream", layer="inception_4c", **FAST), net=net)
 
 
 def _score(net, recipe: Recipe, image: Image.Image) -> float:
@@ -130,7 +130,8 @@ def test_guide_mode_moves_the_picture_towards_its_guide(net, photo, tmp_path):
     for name, colour in (("red", (250, 10, 10)), ("blue", (10, 20, 240))):
         guides[name] = tmp_path / f"{name}.png"
         Image.new("RGB", (80, 80), colour).save(guides[name])
-    recipes = {n: Recipe(mode="guide", guide=str(p), guide_layer="conv2", **ONE_OCTAVE) for n, p in guides.items()}
+    recipes = {n: Recipe.from_flat(mode="guide", guide=str(p), guide_layer="conv2", **ONE_OCTAVE)
+               for n, p in guides.items()}
     dreams = {n: dream(photo, r, net=net) for n, r in recipes.items()}
     assert dreams["red"].size == photo.size
     assert not np.array_equal(np.asarray(dreams["red"]), np.asarray(dreams["blue"]))  # the guide matters
@@ -146,7 +147,7 @@ def test_guide_is_read_once_a_dream_not_once_an_octave(net, photo, tmp_path, mon
     monkeypatch.setattr(io, "load_image", lambda *a, **k: reads.append(a) or real(*a, **k))
     guide = tmp_path / "guide.png"
     Image.new("RGB", (80, 80), (250, 10, 10)).save(guide)
-    r = Recipe(mode="guide", guide=str(guide), guide_layer="conv2", **{**FAST, "octaves": 3, "iterations": 2})
+    r = Recipe.from_flat(mode="guide", guide=str(guide), guide_layer="conv2", **{**FAST, "octaves": 3, "iterations": 2})
     dream(photo, r, net=net)
     assert len(reads) == 1
 
@@ -166,7 +167,7 @@ def test_every_mode_has_an_objective_and_an_unknown_one_is_refused(net, tmp_path
 
 
 def test_randomise_mode_pushes_its_seeded_random_classes(net, photo):
-    r1 = Recipe(mode="randomise", **ONE_OCTAVE)
+    r1 = Recipe.from_flat(mode="randomise", **ONE_OCTAVE)
     a, b = dream(photo, r1, net=net), dream(photo, r1, net=net)
     c = dream(photo, r1.replace(seed=2), net=net)
     assert np.array_equal(np.asarray(a), np.asarray(b))  # seeded
@@ -211,8 +212,8 @@ def test_a_net_without_labels_takes_class_ids_and_counts_its_classes_from_its_ou
 @pytest.mark.parametrize("balance", [True, False])
 def test_balance_classes_reaches_the_objective(net, balance):
     """With it, a hybrid's lagging class gets the bigger push (dreamer.objectives.class_logits)."""
-    objective = views_plan(Recipe(classes={"1": 1.0, "2": 1.0}, balance_classes=balance, hybrid="mix"), net, 0,
-                           torch.device("cpu")).objective
+    r = Recipe.from_flat(classes={"1": 1.0, "2": 1.0}, balance_classes=balance, hybrid="mix")
+    objective = views_plan(r, net, 0, torch.device("cpu")).objective
     logits = torch.zeros(1, 1000)
     logits[0, 1], logits[0, 2] = 4.0, -4.0  # class 1 well ahead
     logits.requires_grad_(True)
@@ -239,14 +240,14 @@ def test_the_device_is_the_one_asked_for_or_a_clear_error():
 def test_an_octaves_own_layer_wins_in_the_tiles_engine(net):
     cpu = torch.device("cpu")
     octaves = [Octave(0.5, 3, 0.3, 0.1, 1.5, 1, layer="conv1"), Octave(1.0, 3, 0.3, 0.1, 1.5, 1)]
-    lucid = tiles_plan(Recipe(classes={"1": 1.0}, octave_plan=octaves, **FAST), net, 0, cpu)
+    lucid = tiles_plan(Recipe.from_flat(classes={"1": 1.0}, octave_plan=octaves, **FAST), net, 0, cpu)
     assert [o.layers for o in lucid.objectives] == [{"conv1"}, {"logits"}]
-    deep = tiles_plan(Recipe(mode="deepdream", layer="conv3", octave_plan=octaves, **FAST), net, 0, cpu)
+    deep = tiles_plan(Recipe.from_flat(mode="deepdream", layer="conv3", octave_plan=octaves, **FAST), net, 0, cpu)
     assert [o.layers for o in deep.objectives] == [{"conv1"}, {"conv3"}]
 
 
 def test_an_unseeded_dream_draws_a_seed_of_its_own(net, photo):
-    r = Recipe(classes={"1": 1.0}, **{**FAST, "octaves": 1, "iterations": 2, "seed": None})
+    r = Recipe.from_flat(classes={"1": 1.0}, **{**FAST, "octaves": 1, "iterations": 2, "seed": None})
     a, b = dream(photo, r, net=net), dream(photo, r, net=net)
     assert a.size == photo.size and not np.array_equal(np.asarray(a), np.asarray(b))
 
@@ -256,14 +257,14 @@ def test_the_recipes_weights_are_the_ones_dreamt_with(photo, tmp_path):
     from models.tiny import tiny
 
     torch.save(tiny(seed=5).module.state_dict(), tmp_path / "other.pt")
-    r = Recipe(model="tiny", classes={"1": 1.0}, **{**FAST, "octaves": 1, "iterations": 2})
+    r = Recipe.from_flat(model="tiny", classes={"1": 1.0}, **{**FAST, "octaves": 1, "iterations": 2})
     own, other = dream(photo, r, device="cpu"), dream(photo, r.replace(weights=str(tmp_path / "other.pt")), device="cpu")
     assert not np.array_equal(np.asarray(own), np.asarray(other))
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P"])
 def test_grey_transparent_and_palette_photos_are_dreamt_in_colour(net, photo, mode):
-    r = Recipe(classes={"1": 1.0}, **{**FAST, "octaves": 1, "iterations": 1})
+    r = Recipe.from_flat(classes={"1": 1.0}, **{**FAST, "octaves": 1, "iterations": 1})
     out = dream(photo.convert(mode), r, net=net)
     assert (out.mode, out.size) == ("RGB", photo.size)
 
@@ -275,7 +276,7 @@ def _smooth(h, w, phase=0.0):
 
 
 def _guide_features(net, path, **kw):
-    r = Recipe(mode="guide", guide=str(path), **kw)
+    r = Recipe.from_flat(mode="guide", guide=str(path), **kw)
     layer = r.guide_layer or r.layer or net.default_layer
     return layer, guide_activations(r, net, layer, torch.device("cpu"))
 
@@ -303,7 +304,7 @@ def test_the_guide_is_seen_at_its_centre_whole_on_its_short_side_at_any_size(net
 def test_per_octave_plan_and_progress(net, photo):
     plan = [Octave(0.5, 2, 0.5, 0.3, 2, 1), Octave(1.0, 3, 0.3, 0.1, 1.5, 1, layer="conv1")]
     events = []
-    dream(photo, Recipe(classes={"1": 1}, method="tiles", octave_plan=plan, tile_size=64), net=net, progress=events.append)
+    dream(photo, Recipe.from_flat(classes={"1": 1}, method="tiles", octave_plan=plan, tile_size=64), net=net, progress=events.append)
     assert [(e.octave, e.step) for e in events] == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)]
     assert events[-1].done == events[-1].total == 5
     assert events[0].image().size == photo.size
@@ -311,17 +312,17 @@ def test_per_octave_plan_and_progress(net, photo):
 
 def test_unknown_class_is_a_clear_error(net, photo):
     with pytest.raises(ValueError, match="goldfish"):
-        dream(photo, Recipe(classes={"goldfsh": 1}, **FAST), net=net)
+        dream(photo, Recipe.from_flat(classes={"goldfsh": 1}, **FAST), net=net)
 
 
 def test_lucid_without_classes_is_refused(net, photo):
     with pytest.raises(RecipeError, match="classes"):
-        dream(photo, Recipe(**FAST), net=net)
+        dream(photo, Recipe.from_flat(**FAST), net=net)
 
 
 def test_large_photos_are_capped(net):
     img = Image.new("RGB", (400, 300), (10, 200, 30))
-    out = dream(img, Recipe(classes={"1": 1}, max_pixels=30_000, method="tiles", octaves=1, iterations=1, tile_size=64), net=net)
+    out = dream(img, Recipe.from_flat(classes={"1": 1}, max_pixels=30_000, method="tiles", octaves=1, iterations=1, tile_size=64), net=net)
     assert 0.95 * 30_000 <= out.size[0] * out.size[1] <= 30_000  # shrunk to the cap, not below it
     assert abs(out.size[0] / out.size[1] - 4 / 3) < 0.02
 

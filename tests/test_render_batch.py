@@ -23,11 +23,12 @@ def picture(width: int, height: int, seed: int) -> Image.Image:
 # to); the three-class one on regions 2 × 2 = 4.
 IMAGES = [picture(150, 110, 0), picture(90, 130, 1), picture(200, 70, 2), picture(100, 100, 3)]
 RECIPES = [
-    Recipe(classes={"goldfish": 1.0}, steps=4, batch_size=4, seed=1),
-    Recipe(classes={"tench": 1.0, "goldfish": 1.0}, hybrid="split", steps=4, batch_size=3, seed=2, hybrid_steps=0.5),
-    Recipe(mode="deepdream", layer="conv2", param="pixel", steps=2, batch_size=2, seed=3),
-    Recipe(classes={"goldfish": 1.0, "tench": 1.0, "7": 0.5}, hybrid="regions", steps=2, batch_size=2, seed=4,
-           hybrid_steps=0.5),
+    Recipe.from_flat(classes={"goldfish": 1.0}, steps=4, batch_size=4, seed=1),
+    Recipe.from_flat(classes={"tench": 1.0, "goldfish": 1.0}, hybrid="split", steps=4, batch_size=3, seed=2,
+                     hybrid_steps=0.5),
+    Recipe.from_flat(mode="deepdream", layer="conv2", param="pixel", steps=2, batch_size=2, seed=3),
+    Recipe.from_flat(classes={"goldfish": 1.0, "tench": 1.0, "7": 0.5}, hybrid="regions", steps=2, batch_size=2, seed=4,
+                     hybrid_steps=0.5),
 ]
 # Before the steps the regions hybrid shows its photo to the net at two sizes (dreamer.regions);
 # then the pictures drop out as they finish, the regions hybrid after a last check for being
@@ -87,7 +88,7 @@ def test_pictures_for_other_nets_or_engines_are_refused_before_any_work(net):
         with pytest.raises(RecipeError, match="4 pictures but 1 seeds"):
             dream_batch(IMAGES, RECIPES, seeds=[1], net=net)
         with pytest.raises(RecipeError, match="classes is empty"):
-            dream_batch(IMAGES[:2], [RECIPES[0], Recipe(steps=2)], net=net)
+            dream_batch(IMAGES[:2], [RECIPES[0], Recipe.from_flat(steps=2)], net=net)
     finally:
         handle.remove()
     assert calls == []
@@ -103,23 +104,24 @@ def test_a_picture_of_no_steps_is_its_photo(net):
 # singles below differ in what dream_net makes of them: an ensemble with tiny-b, or tiny alone.
 _SMALL = dict(model="tiny", steps=1, batch_size=2, seed=1)
 KEYED = {
-    "single": Recipe(classes={"goldfish": 1.0}, **_SMALL),
-    "single, partner named": Recipe(classes={"goldfish": 1.0}, hybrid_partner="tiny-b", **_SMALL),
-    "hybrid, no partner": Recipe(classes={"goldfish": 1.0, "tench": 1.0}, hybrid_partner="", **_SMALL),
-    "hybrid, auto partner (tiny has none)": Recipe(classes={"goldfish": 1.0, "tench": 1.0}, **_SMALL),
-    "hybrid with tiny-b": Recipe(classes={"goldfish": 1.0, "tench": 1.0}, hybrid_partner="tiny-b", **_SMALL),
-    "hybrid with tiny-b, other classes": Recipe(classes={"7": 1.0, "tench": 0.5}, hybrid_partner="tiny-b", **_SMALL),
-    "hybrid with tiny-b in turns": Recipe(classes={"goldfish": 1.0, "tench": 1.0}, hybrid_partner="tiny-b",
-                                          hybrid_partner_turns=True, **_SMALL),
-    "single, tiny-b in turns named": Recipe(classes={"goldfish": 1.0}, hybrid_partner="tiny-b",
-                                            hybrid_partner_turns=True, **_SMALL),
-    "one class up, one down, tiny-b named": Recipe(classes={"goldfish": 1.0, "tench": -1.0},
-                                                   hybrid_partner="tiny-b", **_SMALL),
-    "deepdream, tiny-b named": Recipe(mode="deepdream", layer="conv2", param="pixel", hybrid_partner="tiny-b",
-                                      **_SMALL),
-    "tiny-b": Recipe(classes={"goldfish": 1.0}, **{**_SMALL, "model": "tiny-b"}),
-    "tiles": Recipe(classes={"goldfish": 1.0}, method="tiles", octaves=1, iterations=1, tile_size=64,
-                    model="tiny", seed=1),
+    "single": Recipe.from_flat(classes={"goldfish": 1.0}, **_SMALL),
+    "single, partner named": Recipe.from_flat(classes={"goldfish": 1.0}, hybrid_partner="tiny-b", **_SMALL),
+    "hybrid, no partner": Recipe.from_flat(classes={"goldfish": 1.0, "tench": 1.0}, hybrid_partner="", **_SMALL),
+    "hybrid, auto partner (tiny has none)": Recipe.from_flat(classes={"goldfish": 1.0, "tench": 1.0}, **_SMALL),
+    "hybrid with tiny-b": Recipe.from_flat(classes={"goldfish": 1.0, "tench": 1.0}, hybrid_partner="tiny-b", **_SMALL),
+    "hybrid with tiny-b, other classes": Recipe.from_flat(classes={"7": 1.0, "tench": 0.5}, hybrid_partner="tiny-b",
+                                                          **_SMALL),
+    "hybrid with tiny-b in turns": Recipe.from_flat(classes={"goldfish": 1.0, "tench": 1.0}, hybrid_partner="tiny-b",
+                                                    hybrid_partner_turns=True, **_SMALL),
+    "single, tiny-b in turns named": Recipe.from_flat(classes={"goldfish": 1.0}, hybrid_partner="tiny-b",
+                                                      hybrid_partner_turns=True, **_SMALL),
+    "one class up, one down, tiny-b named": Recipe.from_flat(classes={"goldfish": 1.0, "tench": -1.0},
+                                                             hybrid_partner="tiny-b", **_SMALL),
+    "deepdream, tiny-b named": Recipe.from_flat(mode="deepdream", layer="conv2", param="pixel", hybrid_partner="tiny-b",
+                                                **_SMALL),
+    "tiny-b": Recipe.from_flat(classes={"goldfish": 1.0}, **{**_SMALL, "model": "tiny-b"}),
+    "tiles": Recipe.from_flat(classes={"goldfish": 1.0}, method="tiles", octaves=1, iterations=1, tile_size=64,
+                              model="tiny", seed=1),
 }
 
 
@@ -145,8 +147,8 @@ def test_batch_keys_are_equal_exactly_when_dream_batch_takes_the_pair():
 def test_hybrids_in_turns_batched_come_out_as_each_dreamt_alone():
     # the batch's one forward a step runs the member whose turn it is for every picture in it
     turns = dict(model="tiny", hybrid_partner="tiny-b", hybrid_partner_turns=True, steps=3, batch_size=2)
-    recipes = [Recipe(classes={"goldfish": 1.0, "tench": 1.0}, seed=1, **turns),
-               Recipe(classes={"7": 1.0, "stingray": 1.0}, seed=2, **turns)]
+    recipes = [Recipe.from_flat(classes={"goldfish": 1.0, "tench": 1.0}, seed=1, **turns),
+               Recipe.from_flat(classes={"7": 1.0, "stingray": 1.0}, seed=2, **turns)]
     pictures = [picture(40, 30, 0), picture(30, 40, 1)]
     batched = dream_batch(pictures, recipes, device="cpu")
     for got, image, recipe in zip(batched, pictures, recipes):
@@ -157,7 +159,7 @@ def test_hybrids_in_turns_batched_come_out_as_each_dreamt_alone():
 def test_a_recipe_that_cannot_dream_gets_the_engines_error_for_a_key():
     from dreamer.render_batch import batch_key
 
-    bad = Recipe(classes={"no-such-class": 1.0}, hybrid_partner="tiny-b", **_SMALL)
+    bad = Recipe.from_flat(classes={"no-such-class": 1.0}, hybrid_partner="tiny-b", **_SMALL)
     with pytest.raises(Exception) as alone:
         dream(picture(40, 30, 0), bad, device="cpu")
     with pytest.raises(type(alone.value), match="no-such-class"):

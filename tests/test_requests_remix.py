@@ -115,7 +115,7 @@ def test_again_is_the_same_classes_with_a_new_seed(mock, make_bot):
     assert text_of(only_reply(mock, req["id"])).startswith("@ann Here it is again, with a new seed: goldfish × stingray.")
     [recipe] = bot.recipes
     assert recipe.classes == {GOLDFISH: 0.8, STINGRAY: 0.8} and recipe.seed != stored["seed"]
-    assert recipe.strength == stored["strength"]
+    assert recipe.views.strength == stored["strength"]
 
 
 def test_more_and_less_move_that_class_weight_and_a_remix_of_a_remix_goes_on_from_it(mock, make_bot):
@@ -144,7 +144,7 @@ def test_more_of_a_class_alone_raises_the_strength(mock, make_bot):
     req = remix(mock, "ann", post, "less goldfish")
     bot.tick()
     assert text_of(only_reply(mock, req["id"])).startswith("@ann Here it is with less goldfish")
-    assert bot.recipes[0].strength == pytest.approx(base / STRENGTH_FACTOR)
+    assert bot.recipes[0].views.strength == pytest.approx(base / STRENGTH_FACTOR)
 
 
 # a 5-frame dive at 5 fps, 64 px, dreamt on frames 0, 2 and 4

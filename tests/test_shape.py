@@ -31,13 +31,13 @@ def test_the_engine_refuses_before_loading_a_net(monkeypatch):
 
     monkeypatch.setattr(render, "load_net", lambda *a: pytest.fail("the net was loaded"))
     with pytest.raises(ImageError, match="400×10 pixels, 40:1"):
-        dream(Image.new("RGB", (400, 10)), Recipe(classes={"1": 1.0}, steps=1))
+        dream(Image.new("RGB", (400, 10)), Recipe.from_flat(classes={"1": 1.0}, steps=1))
 
 
 def test_a_picture_at_the_limit_is_dreamt():
     net = create_model("tiny")
     photo = Image.new("RGB", (MAX_ASPECT * 8, 8), (90, 120, 150))
-    out = dream(photo, Recipe(model="tiny", classes={"1": 1.0}, steps=2), net=net)
+    out = dream(photo, Recipe.from_flat(model="tiny", classes={"1": 1.0}, steps=2), net=net)
     assert out.size == photo.size
 
 

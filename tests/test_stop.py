@@ -43,7 +43,7 @@ def counting(monkeypatch):
 def test_a_class_already_seen_stops_the_dream_at_twice_the_first_check(net, photo, ranked, monkeypatch):
     easy, _ = ranked
     calls = counting(monkeypatch)
-    r = Recipe(classes={str(easy): 1.0}, stop_seen=0.75, **FAST)
+    r = Recipe.from_flat(classes={str(easy): 1.0}, stop_seen=0.75, **FAST)
     out = dream(photo, r, net=net)
     assert out.info[STOPPED_AT] == 4 and len(calls) == 1  # seen at the first check, 2: done at 4
     # the check changed nothing: the same picture as a dream told to take four steps
@@ -54,7 +54,7 @@ def test_a_class_already_seen_stops_the_dream_at_twice_the_first_check(net, phot
 def test_a_class_not_seen_keeps_the_dream_going_to_its_cap(net, photo, ranked, monkeypatch):
     _, hard = ranked
     calls = counting(monkeypatch)
-    r = Recipe(classes={str(hard): 1.0}, stop_seen=0.75, strength=0.02, **FAST)
+    r = Recipe.from_flat(classes={str(hard): 1.0}, stop_seen=0.75, strength=0.02, **FAST)
     out = dream(photo, r, net=net)
     assert STOPPED_AT not in out.info
     assert len(calls) == 4  # after steps 2, 4, 6 and 8; the cap ends it at 10 without one
@@ -63,18 +63,19 @@ def test_a_class_not_seen_keeps_the_dream_going_to_its_cap(net, photo, ranked, m
 
 def test_no_checks_with_stop_seen_zero_nor_for_a_deepdream(net, photo, ranked, monkeypatch):
     calls = counting(monkeypatch)
-    out = dream(photo, Recipe(classes={str(ranked[0]): 1.0}, stop_seen=0.0, **FAST), net=net)
-    dream(photo, Recipe(mode="deepdream", layer="conv2", **FAST), net=net)  # no class to see
+    out = dream(photo, Recipe.from_flat(classes={str(ranked[0]): 1.0}, stop_seen=0.0, **FAST), net=net)
+    dream(photo, Recipe.from_flat(mode="deepdream", layer="conv2", **FAST), net=net)  # no class to see
     assert calls == [] and STOPPED_AT not in out.info
 
 
 def test_same_seed_same_stop_and_the_recorded_recipe_replays_it_without_checking(net, photo, ranked, monkeypatch):
     easy, _ = ranked
-    r = Recipe(classes={str(easy): 1.0}, stop_seen=0.75, **FAST)
+    r = Recipe.from_flat(classes={str(easy): 1.0}, stop_seen=0.75, **FAST)
     first, second = dream(photo, r, net=net), dream(photo, r, net=net)
     assert np.array_equal(pixels(first), pixels(second)) and first.info == second.info
     ran = as_ran(r, first)
-    assert ran.stopped_at == 4 and as_ran(r, dream(photo, r.replace(stop_seen=0.0), net=net)).stopped_at is None
+    assert ran.views.stopped_at == 4
+    assert as_ran(r, dream(photo, r.replace(stop_seen=0.0), net=net)).views.stopped_at is None
     recorded = Recipe.from_dict(ran.to_dict())  # through the picture's metadata
     calls = counting(monkeypatch)
     again = dream(photo, recorded, net=net)
@@ -83,8 +84,8 @@ def test_same_seed_same_stop_and_the_recorded_recipe_replays_it_without_checking
 
 def test_a_batch_stops_each_picture_on_its_own(net, photo, ranked):
     easy, hard = ranked
-    recipes = [Recipe(classes={str(easy): 1.0}, stop_seen=0.75, **FAST),
-               Recipe(classes={str(hard): 1.0}, stop_seen=0.75, strength=0.02, **FAST)]
+    recipes = [Recipe.from_flat(classes={str(easy): 1.0}, stop_seen=0.75, **FAST),
+               Recipe.from_flat(classes={str(hard): 1.0}, stop_seen=0.75, strength=0.02, **FAST)]
     batched = dream_batch([photo, photo], recipes, net=net)
     assert batched[0].info[STOPPED_AT] == 4 and STOPPED_AT not in batched[1].info
     for pic, r in zip(batched, recipes):
@@ -94,13 +95,13 @@ def test_a_batch_stops_each_picture_on_its_own(net, photo, ranked):
 @pytest.mark.parametrize("key, value", [("stop_seen", 1.5), ("stop_seen", -0.1), ("stop_every", 0), ("stopped_at", 0)])
 def test_bad_stop_settings_are_refused_with_the_key_named(key, value):
     with pytest.raises(RecipeError, match=key):
-        Recipe(**{key: value})
+        Recipe.from_flat(**{key: value})
 
 
 def test_a_dream_stops_at_twice_the_step_its_classes_were_first_seen_without_looking_again(net, photo, monkeypatch):
     answers = iter([0.0, 1.0])  # a third check would raise StopIteration
     monkeypatch.setattr(rv, "seen_shares", lambda _n, _p, ids, _c, _s: {i: next(answers) for i in ids})
-    out = dream(photo, Recipe(classes={"goldfish": 1.0}, stop_seen=0.75, **FAST), net=net)
+    out = dream(photo, Recipe.from_flat(classes={"goldfish": 1.0}, stop_seen=0.75, **FAST), net=net)
     assert out.info[STOPPED_AT] == 8  # not seen at 2, seen at 4: done at 8
 
 
@@ -110,8 +111,9 @@ def test_a_recipe_recorded_before_the_stop_existed_replays_without_it():
         recorded.pop(key, None)
     old = Recipe.from_dict(recorded)
     # as pictures were made before them
-    assert old.stop_seen == 0.0 and old.view_samples == 4 and old.hybrid_routed is False and old.rivals == 0
-    assert old.hybrid_grow == 1.0
+    assert old.views.stop_seen == 0.0 and old.views.view_samples == 4 and old.views.hybrid_routed is False
+    assert old.rivals == 0 and old.views.hybrid_grow == 1.0
     written = Recipe.from_dict({"classes": {"goldfish": 1.0}, "steps": 64})  # a person's recipe
-    assert ((written.stop_seen, written.view_samples, written.hybrid_routed, written.hybrid_grow)
-            == (Recipe().stop_seen, Recipe().view_samples, Recipe().hybrid_routed, Recipe().hybrid_grow))
+    w, d = written.views, Recipe().views
+    assert (w.stop_seen, w.view_samples, w.hybrid_routed, w.hybrid_grow) == (d.stop_seen, d.view_samples,
+                                                                           d.hybrid_routed, d.hybrid_grow)

@@ -57,7 +57,7 @@ def test_a_dream_uses_the_cores_its_process_may_use():
         seen = []
         net = create_model("tiny")
         net.module.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
-        recipe = Recipe(classes={"1": 1.0}, steps=2, seed=0)
+        recipe = Recipe.from_flat(classes={"1": 1.0}, steps=2, seed=0)
         x = torch.rand(1, 3, 64, 64)
         dream_tensor(x, recipe, net, 0)
         allowed = len(os.sched_getaffinity(0))

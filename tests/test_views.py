@@ -32,7 +32,7 @@ def test_zero_detail_gives_the_photo_back_exactly(photo, kind, net):
         x = to_tensor(photo)
         assert torch.equal(prm.compose(x, p.detail()), x)
     # and a dream of no steps is the photo, pixel for pixel
-    out = dream(photo, Recipe(classes={"goldfish": 1}, param=kind, steps=0, seed=1), net=net)
+    out = dream(photo, Recipe.from_flat(classes={"goldfish": 1}, param=kind, steps=0, seed=1), net=net)
     assert np.array_equal(np.asarray(out), np.asarray(photo))
 
 
@@ -221,7 +221,7 @@ def test_split_hybrid_gives_each_class_half_the_views_in_a_random_order():
 
 @pytest.mark.parametrize("hybrid", ["split", "mix", "regions"])
 def test_every_hybrid_way_dreams_and_they_differ(net, photo, hybrid):
-    r = Recipe(classes={"goldfish": 1.0, "stingray": 1.0}, hybrid=hybrid, **FAST)
+    r = Recipe.from_flat(classes={"goldfish": 1.0, "stingray": 1.0}, hybrid=hybrid, **FAST)
     out = np.asarray(dream(photo, r, net=net), float)
     assert np.abs(out - np.asarray(photo, float)).mean() > 0.2
     other = "mix" if hybrid != "mix" else "split"
@@ -230,7 +230,7 @@ def test_every_hybrid_way_dreams_and_they_differ(net, photo, hybrid):
 
 # --- the loop --------------------------------------------------------------------------------
 def test_same_seed_same_picture_other_seed_other_picture(net, photo):
-    r = Recipe(classes={"goldfish": 1.0}, **FAST)
+    r = Recipe.from_flat(classes={"goldfish": 1.0}, **FAST)
     a, b = dream(photo, r, net=net), dream(photo, r, net=net)
     c = dream(photo, r.replace(seed=2), net=net)
     assert np.array_equal(np.asarray(a), np.asarray(b))
@@ -246,7 +246,7 @@ def view_score(net, image: Image.Image, cls: int) -> float:
 @pytest.mark.parametrize("kind", ["fourier", "pixel"])
 @pytest.mark.parametrize("weight", [1.0, -1.0])
 def test_dream_moves_the_signed_class_logit(net, photo, kind, weight):
-    r = Recipe(classes={"goldfish": weight}, param=kind, steps=40, strength=1.0, batch_size=8, seed=2)
+    r = Recipe.from_flat(classes={"goldfish": weight}, param=kind, steps=40, strength=1.0, batch_size=8, seed=2)
     before = view_score(net, photo, 1)
     after = view_score(net, dream(photo, r, net=net), 1)
     assert (after - before) * weight > 0.01  # the tiny net's logits span only ~0.1
@@ -256,7 +256,7 @@ def test_edges_are_dreamt_like_the_centre(net):
     # mid-grey noise: every pixel has headroom both ways, so only coverage can make a difference
     rng = np.random.default_rng(3)
     photo = Image.fromarray(rng.integers(90, 166, (110, 150, 3), dtype=np.uint8))
-    out = dream(photo, Recipe(classes={"goldfish": 1.0}, steps=20, batch_size=8, seed=4), net=net)
+    out = dream(photo, Recipe.from_flat(classes={"goldfish": 1.0}, steps=20, batch_size=8, seed=4), net=net)
     d = np.abs(np.asarray(out, float) - np.asarray(photo, float)).mean(2)
     h, w = d.shape
     strip = np.concatenate([d[:9].ravel(), d[-9:].ravel(), d[:, :12].ravel(), d[:, -12:].ravel()])
@@ -268,13 +268,13 @@ def test_big_photos_are_worked_small_and_come_back_full_size(net):
     assert working_size(100, 150, 1_000_000, 224) == (100, 150)
     assert working_size(300, 4000, 100_000, 224) == (224, 2987)  # short side kept at the net's
     big = Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 420, 3), dtype=np.uint8))
-    out = dream(big, Recipe(classes={"goldfish": 1.0}, steps=2, work_pixels=20_000, seed=1), net=net)
+    out = dream(big, Recipe.from_flat(classes={"goldfish": 1.0}, steps=2, work_pixels=20_000, seed=1), net=net)
     assert out.size == big.size
 
 
 def test_progress_reports_every_step_with_a_picture(net, photo):
     seen = []
-    dream(photo, Recipe(classes={"1": 1.0}, **FAST), net=net, progress=seen.append)
+    dream(photo, Recipe.from_flat(classes={"1": 1.0}, **FAST), net=net, progress=seen.append)
     assert [p.step for p in seen] == list(range(6)) and seen[-1].done == seen[-1].total == 6
     assert seen[-1].image().size == photo.size
 
@@ -289,13 +289,13 @@ def test_progress_reports_every_step_with_a_picture(net, photo):
 ])
 def test_hybrids_get_more_steps_per_class(net, photo, classes, extra, steps):
     seen = []
-    dream(photo, Recipe(classes=classes, hybrid_steps=extra, **FAST), net=net, progress=seen.append)
+    dream(photo, Recipe.from_flat(classes=classes, hybrid_steps=extra, **FAST), net=net, progress=seen.append)
     assert len(seen) == seen[-1].total == steps
 
 
 @pytest.mark.parametrize("mode", ["deepdream", "randomise"])
 def test_other_modes_run_through_views(net, photo, mode):
-    r = Recipe(mode=mode, layer="conv2" if mode == "deepdream" else None, **FAST)
+    r = Recipe.from_flat(mode=mode, layer="conv2" if mode == "deepdream" else None, **FAST)
     out = dream(photo, r, net=net)
     assert np.abs(np.asarray(out, float) - np.asarray(photo, float)).mean() > 0.2
 
@@ -304,7 +304,7 @@ def test_other_modes_run_through_views(net, photo, mode):
 def test_guide_mode_runs_through_views(net, photo, tmp_path):
     guide = tmp_path / "guide.png"
     Image.new("RGB", (80, 80), (250, 10, 10)).save(guide)
-    out = dream(photo, Recipe(mode="guide", guide=str(guide), guide_layer="conv2", **FAST), net=net)
+    out = dream(photo, Recipe.from_flat(mode="guide", guide=str(guide), guide_layer="conv2", **FAST), net=net)
     assert np.abs(np.asarray(out, float) - np.asarray(photo, float)).mean() > 0.2
 
 
@@ -315,13 +315,13 @@ def test_guide_mode_runs_through_views(net, photo, tmp_path):
                                         ("hybrid_steps", -0.5), ("hybrid_steps", "lots")])
 def test_new_fields_are_validated_by_name(key, value):
     with pytest.raises(RecipeError, match=key):
-        Recipe(**{key: value})
+        Recipe.from_flat(**{key: value})
 
 
 def test_classic_preset_is_the_tiles_engine(net, photo):
     classic = preset("classic", classes={"goldfish": 1.0}, octaves=1, iterations=2, tile_size=64, seed=1)
     assert classic.method == "tiles"
-    tiles = Recipe(classes={"goldfish": 1.0}, method="tiles", octaves=1, iterations=2, tile_size=64, seed=1)
+    tiles = Recipe.from_flat(classes={"goldfish": 1.0}, method="tiles", octaves=1, iterations=2, tile_size=64, seed=1)
     assert np.array_equal(np.asarray(dream(photo, classic, net=net)), np.asarray(dream(photo, tiles, net=net)))
-    views = dream(photo, Recipe(classes={"goldfish": 1.0}, **FAST), net=net)
+    views = dream(photo, Recipe.from_flat(classes={"goldfish": 1.0}, **FAST), net=net)
     assert not np.array_equal(np.asarray(views), np.asarray(dream(photo, tiles, net=net)))

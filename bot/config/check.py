@@ -206,7 +206,7 @@ def recipe_problems(table: dict[str, Any]) -> list[str]:
     model = recipe.model if recipe is not None else table.get("model")
     weights = recipe.weights if recipe is not None else table.get("weights")
     guide = recipe.guide if recipe is not None else table.get("guide")
-    partner = recipe.hybrid_partner if recipe is not None else table.get("hybrid_partner")
+    partner = recipe.views.hybrid_partner if recipe is not None else table.get("hybrid_partner")
     return problems + model_problems(model, weights, guide, partner)
 
 

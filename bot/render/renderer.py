@@ -74,7 +74,7 @@ class EngineRenderer:
 
 @runtime_checkable
 class DiveRenderer(Protocol):
-    """Makes a dive video of recipe.frames frames at `out`, resuming from the keyframes a killed
+    """Makes a dive video of recipe.video.frames frames at `out`, resuming from the keyframes a killed
     run left beside it (`<out>.parts/`) when the recipe, settings and photo are the same."""
 
     def dive(self, image: Image.Image, recipe: Recipe, out: Path, settings: Mapping[str, Any],
@@ -175,8 +175,8 @@ def make_dive(renderer: DiveRenderer, image: Image.Image, base: Recipe, *, class
     video.parent.mkdir(parents=True, exist_ok=True)
     made = _finished(video, recipe) or renderer.dive(image, recipe, video, settings, info)
     took = time.monotonic() - started
-    if made.frames != recipe.frames or not Path(made.path).is_file():
-        raise DiveIncomplete(f"the dive {video.name} came back with {made.frames} of {recipe.frames} frames")
+    if made.frames != recipe.video.frames or not Path(made.path).is_file():
+        raise DiveIncomplete(f"the dive {video.name} came back with {made.frames} of {recipe.video.frames} frames")
     still = video.with_suffix(".png")
     tmp = still.with_name(still.name + ".tmp")
     poster(made.path).save(tmp, format="PNG")
@@ -209,7 +209,7 @@ def _finished(video: Path, recipe: Recipe) -> _Made | None:
     if {k: made.get(k) for k in ("classes", "seed", "frames")} != {k: recipe.to_dict().get(k) for k in
                                                                    ("classes", "seed", "frames")}:
         return None
-    return _Made(video, info.frames, int(round(float(info.fps))), (info.width, info.height), recipe.frames)
+    return _Made(video, info.frames, int(round(float(info.fps))), (info.width, info.height), recipe.video.frames)
 
 
 def is_engine_error(exc: BaseException) -> bool:

@@ -98,7 +98,7 @@ def plan(rq: "RequestsSection", base: "Recipe", store: "Store", remix_of: str, t
     terms = split_terms(text)
     tweaks = [_TWEAK.search(t) for t in terms]
     if any(tweaks):
-        return _tweak(base.strength, source, terms, tweaks, labels, seed)
+        return _tweak(base.views.strength, source, terms, tweaks, labels, seed)
     parsed = parse_request(text, labels, max_classes=rq.max_classes)
     return Remix(source, RemixForm.DIVE if dive else RemixForm.CLASSES, parsed, seed, source.strength)
 
