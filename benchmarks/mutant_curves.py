@@ -222,7 +222,7 @@ def _regions_follow(nets: dict) -> None:
             heads = class_heads(d.net)
             if heads:
                 with torch.no_grad():
-                    picture = prm.compose(d.work, d.recipe.strength * d.p.detail())
+                    picture = prm.compose(d.work, d.recipe.views.strength * d.p.detail())
                 gh, gw = reg.score.shape[-2:]
                 score = regions.NOISE * regions.tie_breaker(len(reg.ids), gh, gw, d.seed).to(picture.device)
                 score = score + regions.evidence(picture, d.net, reg.ids, heads)
