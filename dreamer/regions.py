@@ -131,6 +131,13 @@ class Regions:
             self.areas[k] *= factor
         return bool(lagging)
 
+    def follow(self, picture: torch.Tensor, net: DreamNet, seed: int) -> None:
+        """Share the regions out from the evidence in `picture` (the dream so far) instead of the
+        photo's: a class that grows then takes its room where the others have not formed. From
+        the photo's evidence alone the fig's pufferfish took the plate on which the broccoli had
+        already formed, and the broccoli was lost (benchmarks/README.md, "Regions that follow")."""
+        self.score = _score(picture, net, self.ids, seed)
+
 
 # A class is lagging (Regions.grow) when a check finds it in fewer than this share of the crops
 # the best-seen class is found in.
@@ -142,15 +149,19 @@ def place_classes(photo: torch.Tensor, net: DreamNet, classes: dict[int, float],
     weight; a class's area in proportion to its weight), with FLOOR of every class everywhere.
     On a net without class maps the regions come from the seeded field alone."""
     ids = sorted(classes)
-    gh, gw = grid_size(*photo.shape[-2:])
-    heads = class_heads(net)
-    score = NOISE * tie_breaker(len(ids), gh, gw, seed).to(photo.device)
-    if heads:
-        score = score + evidence(photo, net, ids, heads)
-    sigma = SMOOTH * GRID
-    score = gaussian_blur(score[None], sigma)[0] if min(gh, gw) > 2 else score
     areas = torch.tensor([classes[i] for i in ids], dtype=torch.float32, device=photo.device)
-    return Regions(list(classes), ids, score, areas)
+    return Regions(list(classes), ids, _score(photo, net, ids, seed), areas)
+
+
+def _score(picture: torch.Tensor, net: DreamNet, ids: list[int], seed: int) -> torch.Tensor:
+    """(k, gh, gw): the net's evidence for each class in picture plus the seeded field, smoothed."""
+    gh, gw = grid_size(*picture.shape[-2:])
+    heads = class_heads(net)
+    score = NOISE * tie_breaker(len(ids), gh, gw, seed).to(picture.device)
+    if heads:
+        score = score + evidence(picture, net, ids, heads)
+    sigma = SMOOTH * GRID
+    return gaussian_blur(score[None], sigma)[0] if min(gh, gw) > 2 else score
 
 
 def view_masks(masks: torch.Tensor, views: list[View], full: tuple[int, int]) -> torch.Tensor:

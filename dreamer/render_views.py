@@ -140,14 +140,20 @@ def after_step(d: ViewDream) -> None:
         d.stopped = d.step >= DONE_AFTER_SEEN * d.seen_at
 
 
-def _seen(d: ViewDream) -> dict[int, float]:
+def _picture(d: ViewDream) -> torch.Tensor:
+    """The working picture as dreamt so far."""
     with torch.no_grad():
-        picture = prm.compose(d.work, d.settings.strength * d.p.detail())
-    return seen_shares(d.net, picture, d.plan.seen_classes, CHECK_CROPS, d.seed * 7919 + d.step)
+        return prm.compose(d.work, d.settings.strength * d.p.detail())
+
+
+def _seen(d: ViewDream) -> dict[int, float]:
+    return seen_shares(d.net, _picture(d), d.plan.seen_classes, CHECK_CROPS, d.seed * 7919 + d.step)
 
 
 def _grow(d: ViewDream, seen: dict[int, float]) -> None:
     if d.regions.grow(seen, d.settings.hybrid_grow):
+        if d.settings.hybrid_follow:
+            d.regions.follow(_picture(d), d.net, d.seed)
         _repaint(d)
 
 

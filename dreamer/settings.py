@@ -105,6 +105,10 @@ class ViewsSettings:
     # bear + fly agaric, the weaker class 8 -> 33 % of the judge's views), the others were
     # unchanged (no class lagging): benchmarks/README.md, "Fewer steps for mutants".
     hybrid_grow_last: bool = True
+    # ... shared out again, when a class lags, from the evidence in the picture as dreamt so far,
+    # not the photo's: the grown class takes room where the others have not formed (the fig's
+    # pufferfish took the plate the broccoli had formed on). benchmarks/README.md, "Regions that follow".
+    hybrid_follow: bool = True
     work_pixels: int = 1_000_000  # the detail is optimised at up to this size, then enlarged
     # Stop before `steps` once the creature is there: every `stop_every` steps the dreaming net
     # looks at the picture as the quality judge does (downscaled, blurred, JPEG'd crops:
@@ -134,7 +138,7 @@ class ViewsSettings:
         need(self, self.hybrid in HYBRIDS, "hybrid", f"must be one of {', '.join(HYBRIDS)}")
         need(self, is_num(self.hybrid_steps) and 0 <= self.hybrid_steps <= 4, "hybrid_steps", "must be 0..4")
         need(self, isinstance(self.hybrid_partner, str), "hybrid_partner", "must be a model name (\"\" for none)")
-        for key in ("hybrid_partner_turns", "hybrid_routed", "hybrid_grow_last"):
+        for key in ("hybrid_partner_turns", "hybrid_routed", "hybrid_grow_last", "hybrid_follow"):
             need(self, isinstance(getattr(self, key), bool), key, "must be true or false")
         need(self, is_num(self.hybrid_grow) and 1 <= self.hybrid_grow <= 4, "hybrid_grow",
              "must be 1..4 (1: regions stay)")
