@@ -204,35 +204,8 @@ def _growth_waits(nets: dict) -> None:
     rv._grow = grow
 
 
-def _regions_follow(nets: dict) -> None:
-    """When a check finds a class lagging, the regions are shared out again from the evidence in
-    the picture as dreamt so far, not the photo's: the grown class takes its room where the
-    others have not formed (the fig's pufferfish took the plate on which the broccoli had already
-    formed, because the photo's evidence had put broccoli and pufferfish there alike)."""
-    from dreamer import param as prm, regions, render_views as rv
-    from dreamer.transform import gaussian_blur
-    from models.heads import class_heads
-    import torch
-    real = rv._grow
-
-    def grow(d, seen):
-        best = max(seen.values())
-        reg = d.regions
-        if any(seen[i] < regions.LAGGING * best for i in reg.ids):
-            heads = class_heads(d.net)
-            if heads:
-                with torch.no_grad():
-                    picture = prm.compose(d.work, d.recipe.views.strength * d.p.detail())
-                gh, gw = reg.score.shape[-2:]
-                score = regions.NOISE * regions.tie_breaker(len(reg.ids), gh, gw, d.seed).to(picture.device)
-                score = score + regions.evidence(picture, d.net, reg.ids, heads)
-                reg.score = gaussian_blur(score[None], regions.SMOOTH * regions.GRID)[0]
-        real(d, seen)
-    rv._grow = grow
-
-
 CANDIDATES = {"check_lite1": _check_with_lite1, "objects_room": _objects_get_room, "settle": _growth_settles,
-              "wait48": _growth_waits, "follow": _regions_follow}
+              "wait48": _growth_waits}
 
 
 def main(argv: list[str] | None = None) -> int:
