@@ -135,9 +135,9 @@ class Recipe:
     def check_complete(self) -> None:
         """What a render needs beyond valid values (kept out of __post_init__ so a recipe can
         be built up step by step, e.g. the bot adding classes to a preset)."""
-        if self.mode == "lucid" and not self.classes:
+        if self.mode == Mode.LUCID and not self.classes:
             raise RecipeError("recipe: classes is empty: lucid mode needs at least one class")
-        if self.mode == "guide" and not self.guide:
+        if self.mode == Mode.GUIDE and not self.guide:
             raise RecipeError("recipe: guide is unset: guide mode needs a guide image")
 
     # --- flat keys ----------------------------------------------------------------------
