@@ -148,14 +148,10 @@ def _check_with_lite1(nets: dict) -> None:
     """The checks that grow a lagging class look with Lite1, a net that did not dream (its own
     adversarial detail fools the dreaming net's check: the banana on the wine photo, Lite0 79 %
     of its crops, the judge 23 %, Lite1 21 %)."""
-    from dreamer import param as prm
     from dreamer import render_views as rv
     from dreamer.seen import seen_shares
-    import torch
 
-    def seen(d):
-        with torch.no_grad():
-            picture = prm.compose(d.work, d.settings.strength * d.p.detail())
+    def seen(d, picture):
         return seen_shares(nets["lite1"], picture, d.plan.seen_classes, rv.CHECK_CROPS, d.seed * 7919 + d.step)
     rv._seen = seen
 
@@ -198,9 +194,9 @@ def _growth_waits(nets: dict) -> None:
     from dreamer import render_views as rv
     real = rv._grow
 
-    def grow(d, seen):
+    def grow(d, seen, picture):
         if d.step >= 48:
-            real(d, seen)
+            real(d, seen, picture)
     rv._grow = grow
 
 

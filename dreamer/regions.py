@@ -135,7 +135,8 @@ class Regions:
         """Share the regions out from the evidence in `picture` (the dream so far) instead of the
         photo's: a class that grows then takes its room where the others have not formed. From
         the photo's evidence alone the fig's pufferfish took the plate on which the broccoli had
-        already formed, and the broccoli was lost (benchmarks/README.md, "Regions that follow")."""
+        already formed, and the broccoli was lost (benchmarks/README.md, "Regions that follow the
+        dream")."""
         self.score = _score(picture, net, self.ids, seed)
 
 

@@ -124,16 +124,18 @@ def after_step(d: ViewDream) -> None:
     growing = d.regions is not None and r.hybrid_grow > 1
     if d.step >= r.steps:
         if growing and r.hybrid_grow_last and d.seen_at is None:
-            _grow(d, _seen(d))
+            picture = _picture(d)
+            _grow(d, _seen(d, picture), picture)
         return
     checking = d.plan.seen_classes and (r.stop_seen > 0 or growing) and d.step % r.stop_every == 0
     # a replay checks too while its regions may grow: the growth is part of the picture
     if checking and d.seen_at is None and (r.stopped_at is None or growing):
-        seen = _seen(d)
+        picture = _picture(d)
+        seen = _seen(d, picture)
         if r.stop_seen > 0 and min(seen.values()) >= r.stop_seen:
             d.seen_at = d.step
         elif growing:
-            _grow(d, seen)
+            _grow(d, seen, picture)
     if r.stopped_at is not None:
         d.stopped = d.step >= r.stopped_at
     elif d.seen_at is not None:
@@ -146,14 +148,14 @@ def _picture(d: ViewDream) -> torch.Tensor:
         return prm.compose(d.work, d.settings.strength * d.p.detail())
 
 
-def _seen(d: ViewDream) -> dict[int, float]:
-    return seen_shares(d.net, _picture(d), d.plan.seen_classes, CHECK_CROPS, d.seed * 7919 + d.step)
+def _seen(d: ViewDream, picture: torch.Tensor) -> dict[int, float]:
+    return seen_shares(d.net, picture, d.plan.seen_classes, CHECK_CROPS, d.seed * 7919 + d.step)
 
 
-def _grow(d: ViewDream, seen: dict[int, float]) -> None:
+def _grow(d: ViewDream, seen: dict[int, float], picture: torch.Tensor) -> None:
     if d.regions.grow(seen, d.settings.hybrid_grow):
         if d.settings.hybrid_follow:
-            d.regions.follow(_picture(d), d.net, d.seed)
+            d.regions.follow(picture, d.net, d.seed)
         _repaint(d)
 
 

@@ -107,7 +107,8 @@ class ViewsSettings:
     hybrid_grow_last: bool = True
     # ... shared out again, when a class lags, from the evidence in the picture as dreamt so far,
     # not the photo's: the grown class takes room where the others have not formed (the fig's
-    # pufferfish took the plate the broccoli had formed on). benchmarks/README.md, "Regions that follow".
+    # pufferfish took the plate the broccoli had formed on). benchmarks/README.md, "Regions that
+    # follow the dream".
     hybrid_follow: bool = True
     work_pixels: int = 1_000_000  # the detail is optimised at up to this size, then enlarged
     # Stop before `steps` once the creature is there: every `stop_every` steps the dreaming net
