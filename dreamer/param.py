@@ -17,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from dreamer.transform import as_float
 from models.heap import release_heap
 
 PARAMS = ("fourier", "pixel")
@@ -127,7 +128,8 @@ def compose(photo: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
 def compose_full(photo: torch.Tensor, detail: torch.Tensor, chunk: int = 1 << 20) -> torch.Tensor:
     """compose(photo, detail enlarged to the photo's size).clamp(0, 1), the same values, with one
     full-size buffer besides the photo: the enlarged detail becomes the result in place, a band
-    of rows at a time (whole, compose's temporaries were 5 more buffers for a 12 MP photo)."""
+    of rows at a time (whole, compose's temporaries were 5 more buffers for a 12 MP photo). The
+    photo may be float in [0, 1] or uint8 (dreamer.transform.to_bytes), read a band at a time."""
     size = photo.shape[-2:]
     release_heap()  # the optimisation loop's freed activations, before the big allocation
     if detail.shape[-2:] != size:
@@ -137,7 +139,7 @@ def compose_full(photo: torch.Tensor, detail: torch.Tensor, chunk: int = 1 << 20
     out.tanh_()
     rows = max(1, chunk // max(1, int(size[1])))
     for r in range(0, int(size[0]), rows):
-        t, p = out[..., r:r + rows, :], photo[..., r:r + rows, :]
+        t, p = out[..., r:r + rows, :], as_float(photo[..., r:r + rows, :])
         t.copy_(p + torch.where(t >= 0, (1 - p) * t, p * t)).clamp_(0, 1)
     return out
 

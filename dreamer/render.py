@@ -18,7 +18,7 @@ from dreamer.recipe import Recipe, RecipeError, with_stop
 from dreamer.render_tiles import dream_tiles
 from dreamer.render_views import dream_views
 from dreamer.shape import check_shape
-from dreamer.transform import to_image, to_tensor
+from dreamer.transform import as_float, to_bytes, to_image
 from models import DreamNet, create_model
 
 
@@ -86,7 +86,8 @@ def dream(
     dev = pick_device(device)
     if net is None:
         net = dream_net(recipe, str(dev))
-    x, stopped_at = _dream(to_tensor(image, dev), recipe, net, seed, progress)
+    # uint8: the views engine keeps the photo so while it dreams (dreamer.transform.to_bytes)
+    x, stopped_at = _dream(to_bytes(image, dev), recipe, net, seed, progress)
     return with_stop(to_image(x), stopped_at)
 
 
@@ -122,6 +123,7 @@ def _dream(base: torch.Tensor, recipe: Recipe, net: DreamNet, seed: int,
     with threads.dreaming():  # this dream's share of the cores (dreamer.threads)
         if engine(recipe) is Engine.VIEWS:
             return _dream_views(base, recipe, net, seed, progress)
+        base = as_float(base)
         return dream_tiles(base, tiles_plan(recipe, net, seed, base.device), net, seed, progress), None
 
 

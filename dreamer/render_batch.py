@@ -18,10 +18,10 @@ from dreamer import threads
 from dreamer import render_views as rv
 from dreamer.recipe import Recipe, RecipeError
 from dreamer.recipe import with_stop
-from dreamer.activations import capture
+from dreamer.activations import backward_in_chunks, capture, net_chunk
 from dreamer.plan import Engine, engine, partner_name, views_plan
 from dreamer.render import dream_net, load_net, pick_device, prepare
-from dreamer.transform import to_image, to_tensor
+from dreamer.transform import to_bytes, to_image
 from models import DreamNet
 
 
@@ -49,7 +49,7 @@ def dream_batch(
                                   f"{nets[0].name} (a hybrid dreams with its hybrid_partner too): one "
                                   "batch runs one net, so dream them in separate batches")
         net = nets[0]
-    bases = [to_tensor(image, dev) for image, _ in prepared]
+    bases = [to_bytes(image, dev) for image, _ in prepared]
     seeds = list(seeds) if seeds is not None else [seed for _, seed in prepared]
     dreams = _dream_batch(bases, recipes, net, seeds)
     return [with_stop(to_image(rv.finish(d)), d.stopped_at) for d in dreams]
@@ -124,21 +124,32 @@ def _dream_batch(bases: list[torch.Tensor], recipes: list[Recipe], net: DreamNet
 
 
 def _step(running: list[rv.ViewDream], run, dev: torch.device) -> None:
-    """One step of every running dream, their views through the net as one batch."""
+    """One step of every running dream, their views through the net as one batch (on a CPU a few
+    views at a time: dreamer.activations.net_chunk)."""
     drawn = [rv.draw(d) for d in running]
-    with rv.autocast(dev):
-        # the running dreams started together, so they share their step (an ensemble's turn)
-        acts = run(torch.cat([batch for _, batch in drawn]), running[0].step)
-    loss = torch.zeros((), device=dev)
-    start = 0
+    batch = torch.cat([b for _, b in drawn])
+    spans, start = [], 0  # each dream's rows of the batch, and what its objective reads besides
     for d, (views, _) in zip(running, drawn):
-        rows = {name: a[start:start + len(views)] for name, a in acts.items()}
+        spans.append((d, start, start + len(views), rv.entries(d, views)))
         start += len(views)
-        # Each detail reaches only its own term, so its gradient is what it would be alone.
-        loss = loss - rv.score(d, rows, views).mean()
+
+    def loss(x: torch.Tensor, rows: slice) -> torch.Tensor:
+        with rv.autocast(dev):
+            # the running dreams started together, so they share their step (an ensemble's turn)
+            acts = run(x, running[0].step)
+        total = torch.zeros((), device=dev)
+        for d, a, b, extra in spans:
+            lo, hi = max(a, rows.start), min(b, rows.stop)
+            if lo < hi:
+                part = {name: t[lo - rows.start:hi - rows.start] for name, t in acts.items()}
+                part.update({k: e[lo - a:hi - a] for k, e in extra.items()})
+                # each detail reaches only its own term, so its gradient is what it would be alone
+                total = total - d.objective(part).sum() / (b - a)
+        return total
+
     for d in running:
         d.opt.zero_grad(set_to_none=True)
-    loss.backward()
+    backward_in_chunks(batch, loss, net_chunk(batch))
     for d in running:
         d.opt.step()
         rv.after_step(d)

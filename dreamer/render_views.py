@@ -19,11 +19,12 @@ import torch
 
 from dreamer import objectives as obj
 from dreamer import param as prm
+from dreamer.activations import backward_in_chunks, net_chunk
 from dreamer.plan import Placement, Plan
 from dreamer.recipe import Recipe, ViewsSettings
 from dreamer.regions import Regions, place_classes, view_shares
 from dreamer.seen import seen_shares
-from dreamer.transform import View, random_views, resize, to_image, view_batch
+from dreamer.transform import View, as_float, random_views, resize, to_image, view_batch
 from models import DreamNet
 
 ProgressCallback = Callable[[int, int, float, Callable[[], object]], None]
@@ -91,11 +92,11 @@ class ViewDream:
 
 
 def start(base: torch.Tensor, plan: Plan, net: DreamNet, seed: int) -> ViewDream:
-    """A dream of base (1, 3, H, W) in [0, 1] at step 0, as `plan` says."""
+    """A dream of base (1, 3, H, W), float in [0, 1] or uint8, at step 0, as `plan` says."""
     recipe = plan.recipe
     height, width = base.shape[-2:]
     wh, ww = working_size(height, width, recipe.views.work_pixels, net.input_size)
-    work = resize(base, (wh, ww))
+    work = resize(as_float(base), (wh, ww))
     regions = plan.placement is Placement.REGIONS
     placed = place_classes(work, net, plan.placed, seed) if regions else None
     masks = placed.masks if placed is not None else None
@@ -212,16 +213,38 @@ def _routed_batch(d: ViewDream, views: list[View]) -> torch.Tensor:
     return torch.cat(batches)[back.to(batches[0].device)]
 
 
-def score(d: ViewDream, acts: dict, views: list[View]) -> torch.Tensor:
-    """The objective's value for each view, from the net's activations of this dream's views."""
+def entries(d: ViewDream, views: list[View]) -> dict[str, torch.Tensor]:
+    """What the objective reads besides the net's activations, one row per view: a mutant's
+    lean of each view to each class (dreamer.objectives.ROUTED or REGIONS)."""
     dev = d.base.device
     if d.routes is not None:
-        acts[obj.ROUTED] = torch.eye(d.masks.shape[0])[d.routes].to(dev)
-    elif d.masks is not None:
-        acts[obj.REGIONS] = view_shares(d.masks, views, d.work.shape[-2:]).to(dev)
-    elif d.split:
-        acts[obj.REGIONS] = split_shares(d.split, len(views), d.rng).to(dev)
-    return d.objective(acts)
+        return {obj.ROUTED: torch.eye(d.masks.shape[0])[d.routes].to(dev)}
+    if d.masks is not None:
+        return {obj.REGIONS: view_shares(d.masks, views, d.work.shape[-2:]).to(dev)}
+    if d.split:
+        return {obj.REGIONS: split_shares(d.split, len(views), d.rng).to(dev)}
+    return {}
+
+
+def score(d: ViewDream, acts: dict, views: list[View]) -> torch.Tensor:
+    """The objective's value for each view, from the net's activations of this dream's views."""
+    return d.objective({**acts, **entries(d, views)})
+
+
+def ascend(d: ViewDream, views: list[View], batch: torch.Tensor, run: Callable[..., dict]) -> torch.Tensor:
+    """Backpropagate the mean of the objective over this step's views into the detail, the net
+    taking a few views at a time (dreamer.activations.net_chunk), and return each view's value."""
+    extra, values = entries(d, views), []
+
+    def loss(x: torch.Tensor, rows: slice) -> torch.Tensor:
+        with autocast(x.device):
+            acts = run(x, d.step)
+        v = d.objective({**acts, **{k: e[rows] for k, e in extra.items()}})
+        values.append(v.detach())
+        return -v.sum() / len(views)
+
+    backward_in_chunks(batch, loss, net_chunk(batch))
+    return torch.cat(values)
 
 
 def finish(d: ViewDream) -> torch.Tensor:
@@ -243,17 +266,14 @@ def dream_views(
     seed: int,
     on_step: ProgressCallback | None = None,
 ) -> tuple[torch.Tensor, int | None]:
-    """Dream over base (1, 3, H, W) in [0, 1] as `plan` says. Returns the dream at base's size
+    """Dream over base (1, 3, H, W), float in [0, 1] or uint8, as `plan` says. Returns the dream at base's size
     and the step it stopped at before its cap (or None)."""
     strength, steps = plan.recipe.views.strength, plan.steps
     d = start(base, plan, net, seed)
     while not d.done:
         views, batch = draw(d)
-        with autocast(base.device):
-            acts = run(batch, d.step)
-        values = score(d, acts, views)
         d.opt.zero_grad(set_to_none=True)
-        (-values.mean()).backward()
+        values = ascend(d, views, batch, run)
         d.opt.step()
         after_step(d)
         if on_step is not None:

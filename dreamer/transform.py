@@ -25,6 +25,20 @@ def to_tensor(image: Image.Image, device: torch.device | str = "cpu") -> torch.T
     return out.div_(255.0).to(device)
 
 
+def to_bytes(image: Image.Image, device: torch.device | str = "cpu") -> torch.Tensor:
+    """RGB PIL image -> (1, 3, H, W) uint8: a photo as the views engine keeps it while it dreams
+    (a quarter of float32's memory: 108 MB less for a 12 MP photo). `as_float` reads it."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    arr = torch.from_numpy(np.array(rgb, dtype=np.uint8))  # (H, W, 3)
+    return arr.permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+
+
+def as_float(x: torch.Tensor) -> torch.Tensor:
+    """x in [0, 1] as float32: a uint8 picture (`to_bytes`) divided by 255, the same values as
+    `to_tensor`'s; a float one as it is."""
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+
 def to_image(x: torch.Tensor) -> Image.Image:
     """(1, 3, H, W) or (3, H, W) in [0, 1] -> RGB PIL image, a band of rows at a time."""
     x = x.detach().squeeze(0)

@@ -335,6 +335,7 @@ def test_threads_asking_for_one_net_at_once_get_one_correctly_built_net():
     from dreamer import render
 
     render._load_net.cache_clear()
+    render._pair.cache_clear()  # its pairs hold the nets just dropped: a later test hooks the new ones
     start = threading.Barrier(6)
     got: list = []
 
