@@ -73,8 +73,12 @@ SKIMAGE_PHOTOS = {"brick": "brick.png", "camera": "camera.png", "moon": "moon.pn
 PHOTO_FILES: dict[str, Path] = {}
 
 
+# A package's photo is brought to at most this many pixels on its long side (quality_big.py: more).
+LONG_SIDE = 640
+
+
 def load_photo(name: str) -> Image.Image:
-    """A benchmark photo, at most 640 pixels on its long side."""
+    """A benchmark photo, at most LONG_SIDE pixels on its long side."""
     if name in SKIMAGE_PHOTOS or name in PHOTO_FILES:
         import skimage
 
@@ -82,7 +86,7 @@ def load_photo(name: str) -> Image.Image:
         if not path.exists():
             raise SystemExit(f"no photo {path} (see benchmarks/photos/LICENSES.md for the package that has it)")
         img = Image.open(path).convert("RGB")
-        s = min(1.0, 640 / max(img.size))
+        s = min(1.0, LONG_SIDE / max(img.size))
         return img.resize((round(img.width * s), round(img.height * s)), Image.LANCZOS)
     for d in PHOTO_DIRS:
         if (d / f"{name}.jpg").exists():
