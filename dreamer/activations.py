@@ -72,7 +72,8 @@ def net_chunk(batch: torch.Tensor) -> int:
     of them; on a CPU a few, one per thread and at least CPU_CHUNK. A small batch's activations
     stay in the cache and fewer of them are held for the backward: on two cores of an EPYC,
     Lite0's forward and backward of 8 views took 0.40 s in one batch and 0.30 s in four of 2, and
-    held 424 MB against about 110 (benchmarks/README.md, "The net a few views at a time")."""
+    held 424 MB of activations against 222 in two of 4 (benchmarks/README.md, "Session 16: the
+    net a few views at a time")."""
     if batch.device.type != "cpu":
         return batch.shape[0]
     return max(CPU_CHUNK, torch.get_num_threads())
