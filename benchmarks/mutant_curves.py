@@ -49,14 +49,15 @@ def curve(photo_name: str, target: list[str], nets: dict, judge, settings: dict,
     from dreamer import render_views as rv
     from dreamer.plan import resolve_classes
     from dreamer.presets import preset
+    from dreamer.render import dream_net
     from stop_curves import dream_steps
     from dreamer.seen import seen_shares
     from dreamer.transform import to_image
     from dreamer import param as prm
 
-    net = nets["lite0"]
     photo = Q.load_photo(photo_name)
     r = preset("default", classes={c: 1.0 for c in target}, seed=seed, **settings)
+    net = dream_net(r, "cpu")  # Lite0, joined by a partner where the settings name one
     ids = list(resolve_classes(r, net))
     points = []
     for d, took in dream_steps(photo, r, net, seed):

@@ -63,9 +63,8 @@ def dream_steps(photo, recipe, net, seed: int):
         while not d.done:
             t = time.perf_counter()
             views, batch = rv.draw(d)
-            values = rv.score(d, run(batch, d.step), views)
             d.opt.zero_grad(set_to_none=True)
-            (-values.mean()).backward()
+            rv.ascend(d, views, batch, run)  # as dream_views steps
             d.opt.step()
             rv.after_step(d)
             took += time.perf_counter() - t
