@@ -60,13 +60,17 @@ def test_a_dream_uses_the_cores_its_process_may_use():
         recipe = Recipe.from_flat(classes={"1": 1.0}, steps=2, seed=0)
         x = torch.rand(1, 3, 64, 64)
         dream_tensor(x, recipe, net, 0)
+        first = list(seen)
+        seen.clear()
         allowed = len(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})   # as taskset -c 0 would
         dream_tensor(x, recipe, net, 0)
-        print(json.dumps({"allowed": allowed, "seen": seen}))
+        print(json.dumps({"allowed": allowed, "first": first, "second": seen}))
     """, env={threads.ENV_WORKERS: "1"})
     allowed = min(got["allowed"], threads.usable_cores())
-    assert got["seen"] == [allowed] * 2 + [1] * 2
+    # each step's views go through the net a few at a time on a CPU: several calls a step
+    assert got["first"] and set(got["first"]) == {allowed}
+    assert got["second"] and set(got["second"]) == {1}
 
 
 def test_dreams_at_once_share_the_cores_and_take_them_back():
