@@ -29,6 +29,8 @@ ROWS = [
     ("single, to the cap (before s10)", ["goldfish"], {"stop_seen": 0.0}),
     ("pair, regions (default)", ["goldfish", "stingray"], {"hybrid": "regions"}),
     ("triple, regions (default)", ["goldfish", "stingray", "monarch"], {"hybrid": "regions"}),
+    ("pair, regions, Lite1 in turns (s16 candidate)", ["goldfish", "stingray"],
+     {"hybrid": "regions", "hybrid_partner": "efficientnet-lite1", "hybrid_partner_turns": True}),
     ("pair, 192 steps (before s13)", ["goldfish", "stingray"], {"hybrid": "regions", "hybrid_steps": 0.5}),
     ("triple, 256 steps (before s13)", ["goldfish", "stingray", "monarch"], {"hybrid": "regions", "hybrid_steps": 0.5}),
     ("pair, regions that stay (before s12)", ["goldfish", "stingray"], {"hybrid": "regions", "hybrid_grow": 1.0,
@@ -45,10 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--photo", default="rocket")
     p.add_argument("--repeat", type=int, default=1, help="runs of each row (the fastest is kept)")
     p.add_argument("--rows", type=int, default=len(ROWS), help="only the first N rows")
+    p.add_argument("--only", help="only the rows whose names start so (comma-separated); the single is always run")
     args = p.parse_args(argv)
+    starts = tuple(args.only.split(",")) if args.only else None
     photo = load_photo(args.photo)
     times = {}
     for name, classes, settings in ROWS[:args.rows]:
+        if starts and name != "single" and not name.startswith(starts):
+            continue
         recipe = preset("default", classes={c: 1.0 for c in classes}, seed=1, **settings)
         net = dream_net(recipe, "cpu")
         dream(photo.resize((96, 64)), recipe.replace(steps=1), net=net)  # load and warm up
