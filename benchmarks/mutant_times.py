@@ -47,9 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--photo", default="rocket")
     p.add_argument("--repeat", type=int, default=1, help="runs of each row (the fastest is kept)")
     p.add_argument("--rows", type=int, default=len(ROWS), help="only the first N rows")
-    p.add_argument("--only", help="only the rows whose names start so (comma-separated); the single is always run")
+    p.add_argument("--only", help="only the rows whose names start so (separated by ';': the names hold commas); "
+                                  "the single is always run")
     args = p.parse_args(argv)
-    starts = tuple(args.only.split(",")) if args.only else None
+    starts = tuple(args.only.split(";")) if args.only else None
     photo = load_photo(args.photo)
     times = {}
     for name, classes, settings in ROWS[:args.rows]:
