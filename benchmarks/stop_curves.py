@@ -64,7 +64,7 @@ def dream_steps(photo, recipe, net, seed: int):
             t = time.perf_counter()
             views, batch = rv.draw(d)
             d.opt.zero_grad(set_to_none=True)
-            rv.ascend(d, views, batch, run)  # as dream_views steps
+            rv.ascend([d], [(views, batch)], run)  # as dream_views steps
             d.opt.step()
             rv.after_step(d)
             took += time.perf_counter() - t

@@ -18,7 +18,7 @@ from dreamer import threads
 from dreamer import render_views as rv
 from dreamer.recipe import Recipe, RecipeError
 from dreamer.recipe import with_stop
-from dreamer.activations import backward_in_chunks, capture, net_chunk
+from dreamer.activations import capture
 from dreamer.plan import Engine, engine, partner_name, views_plan
 from dreamer.render import dream_net, load_net, pick_device, prepare
 from dreamer.transform import to_bytes, to_image
@@ -118,38 +118,17 @@ def _dream_batch(bases: list[torch.Tensor], recipes: list[Recipe], net: DreamNet
     with threads.dreaming(), capture(net, layers) as run:
         running = [d for d in dreams if not d.done]
         while running:
-            _step(running, run, dev)
+            _step(running, run)
             running = [d for d in running if not d.done]
     return dreams
 
 
-def _step(running: list[rv.ViewDream], run, dev: torch.device) -> None:
-    """One step of every running dream, their views through the net as one batch (on a CPU a few
-    views at a time: dreamer.activations.net_chunk)."""
+def _step(running: list[rv.ViewDream], run) -> None:
+    """One step of every running dream, their views through the net as one batch."""
     drawn = [rv.draw(d) for d in running]
-    batch = torch.cat([b for _, b in drawn])
-    spans, start = [], 0  # each dream's rows of the batch, and what its objective reads besides
-    for d, (views, _) in zip(running, drawn):
-        spans.append((d, start, start + len(views), rv.entries(d, views)))
-        start += len(views)
-
-    def loss(x: torch.Tensor, rows: slice) -> torch.Tensor:
-        with rv.autocast(dev):
-            # the running dreams started together, so they share their step (an ensemble's turn)
-            acts = run(x, running[0].step)
-        total = torch.zeros((), device=dev)
-        for d, a, b, extra in spans:
-            lo, hi = max(a, rows.start), min(b, rows.stop)
-            if lo < hi:
-                part = {name: t[lo - rows.start:hi - rows.start] for name, t in acts.items()}
-                part.update({k: e[lo - a:hi - a] for k, e in extra.items()})
-                # each detail reaches only its own term, so its gradient is what it would be alone
-                total = total - d.objective(part).sum() / (b - a)
-        return total
-
     for d in running:
         d.opt.zero_grad(set_to_none=True)
-    backward_in_chunks(batch, loss, net_chunk(batch))
+    rv.ascend(running, drawn, run)
     for d in running:
         d.opt.step()
         rv.after_step(d)

@@ -231,20 +231,38 @@ def score(d: ViewDream, acts: dict, views: list[View]) -> torch.Tensor:
     return d.objective({**acts, **entries(d, views)})
 
 
-def ascend(d: ViewDream, views: list[View], batch: torch.Tensor, run: Callable[..., dict]) -> torch.Tensor:
-    """Backpropagate the mean of the objective over this step's views into the detail, the net
-    taking a few views at a time (dreamer.activations.net_chunk), and return each view's value."""
-    extra, values = entries(d, views), []
+def ascend(dreams: list[ViewDream], drawn: list[tuple[list[View], torch.Tensor]],
+           run: Callable[..., dict]) -> list[torch.Tensor]:
+    """One step's gradient for each dream: backpropagate the mean of its objective over its own
+    views (`drawn`, as `draw` made them) into its detail, every dream's views through the net as
+    one batch taken a few views at a time (dreamer.activations.net_chunk). Returns each dream's
+    value for each of its views. Each detail reaches only its own term, so a dream's gradient is
+    what it would be alone; the dreams share their step (they started together: an ensemble's
+    turn)."""
+    batch = torch.cat([b for _, b in drawn]) if len(drawn) > 1 else drawn[0][1]
+    spans, at = [], 0  # each dream's rows of the batch, and what its objective reads besides
+    for d, (views, _) in zip(dreams, drawn):
+        spans.append((d, at, at + len(views), entries(d, views)))
+        at += len(views)
+    values: list[list[torch.Tensor]] = [[] for _ in dreams]
+    step = dreams[0].step
 
     def loss(x: torch.Tensor, rows: slice) -> torch.Tensor:
         with autocast(x.device):
-            acts = run(x, d.step)
-        v = d.objective({**acts, **{k: e[rows] for k, e in extra.items()}})
-        values.append(v.detach())
-        return -v.sum() / len(views)
+            acts = run(x, step)
+        total = torch.zeros((), device=x.device)
+        for i, (d, a, b, extra) in enumerate(spans):
+            lo, hi = max(a, rows.start), min(b, rows.stop)
+            if lo < hi:
+                part = {name: t[lo - rows.start:hi - rows.start] for name, t in acts.items()}
+                part.update({k: e[lo - a:hi - a] for k, e in extra.items()})
+                v = d.objective(part)
+                values[i].append(v.detach())
+                total = total - v.sum() / (b - a)
+        return total
 
     backward_in_chunks(batch, loss, net_chunk(batch))
-    return torch.cat(values)
+    return [torch.cat(v) for v in values]
 
 
 def finish(d: ViewDream) -> torch.Tensor:
@@ -273,7 +291,7 @@ def dream_views(
     while not d.done:
         views, batch = draw(d)
         d.opt.zero_grad(set_to_none=True)
-        values = ascend(d, views, batch, run)
+        values, = ascend([d], [(views, batch)], run)
         d.opt.step()
         after_step(d)
         if on_step is not None:
