@@ -84,3 +84,26 @@ def test_the_views_engine_dreams_a_uint8_photo_as_its_float(net, photo):
     assert torch.equal(a, b)
     assert to_bytes(photo).dtype == torch.uint8
     assert np.array_equal(np.asarray(Image.fromarray(np.asarray(photo))), to_bytes(photo)[0].permute(1, 2, 0).numpy())
+
+
+def test_the_check_for_being_seen_looks_a_few_crops_at_a_time_and_answers_as_one_batch(net, photo, monkeypatch):
+    from dreamer import seen
+    picture = to_tensor(photo)
+    with torch.no_grad():  # classes the tiny net ranks high somewhere, and some it never does
+        ids = net.module(net.normalise(torch.nn.functional.interpolate(picture, size=(64, 64)))).topk(8).indices[0]
+    ids = [int(i) for i in ids] + [999]
+    rows = []
+    handle = net.module.register_forward_pre_hook(lambda m, inp: rows.append(inp[0].shape[0]))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    try:
+        chunked = seen.seen_shares(net, picture, ids, 4, seed=5)
+        assert rows == [2] * 6  # 4 crops at each of 3 sizes, two at a time
+        monkeypatch.setattr(activations, "CPU_CHUNK", 1000)
+        rows.clear()
+        whole = seen.seen_shares(net, picture, ids, 4, seed=5)
+        assert rows == [12]
+    finally:
+        handle.remove()
+    assert chunked == whole
+    # the crops differ, so some class is seen in some crops and not others: the answer reads them all
+    assert any(0 < v < 1 for v in whole.values())
