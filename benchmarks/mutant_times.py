@@ -5,8 +5,8 @@
     .venv/bin/python benchmarks/mutant_times.py                 # the bundled rocket, 640x427
     .venv/bin/python benchmarks/mutant_times.py --photo coffee --repeat 2
 
-Rows: one class (stopping when the creature is there, and run to its cap as before session 10); a pair and a triple as the default dreams them ("regions", Lite0 alone, routed views, regions
-that grow); a pair and a triple with the steps they took until session 13; a pair in regions that stay (until session 12); one with shared views (until session 11); a pair as the default dreamt it until session 9
+Rows: one class (stopping when the creature is there, and run to its cap as before session 10); a pair and a triple as the default dreams them ("regions", routed views, regions
+that grow, Lite0 and Lite1 in turns since session 17) and with Lite0 alone (until session 17); a pair and a triple with the steps they took until session 13; a pair in regions that stay (until session 12); one with shared views (until session 11); a pair as the default dreamt it until session 9
 ("mix", Lite0 with Lite1)."""
 from __future__ import annotations
 
@@ -29,14 +29,19 @@ ROWS = [
     ("single, to the cap (before s10)", ["goldfish"], {"stop_seen": 0.0}),
     ("pair, regions (default)", ["goldfish", "stingray"], {"hybrid": "regions"}),
     ("triple, regions (default)", ["goldfish", "stingray", "monarch"], {"hybrid": "regions"}),
-    ("pair, regions, Lite1 in turns (s16 candidate)", ["goldfish", "stingray"],
-     {"hybrid": "regions", "hybrid_partner": "efficientnet-lite1", "hybrid_partner_turns": True}),
-    ("pair, 192 steps (before s13)", ["goldfish", "stingray"], {"hybrid": "regions", "hybrid_steps": 0.5}),
-    ("triple, 256 steps (before s13)", ["goldfish", "stingray", "monarch"], {"hybrid": "regions", "hybrid_steps": 0.5}),
+    ("pair, regions, Lite0 alone (before s17)", ["goldfish", "stingray"],
+     {"hybrid": "regions", "hybrid_regions_partner": False}),
+    ("triple, regions, Lite0 alone (before s17)", ["goldfish", "stingray", "monarch"],
+     {"hybrid": "regions", "hybrid_regions_partner": False}),
+    ("pair, 192 steps (before s13)", ["goldfish", "stingray"], {"hybrid": "regions", "hybrid_steps": 0.5,
+                                                              "hybrid_regions_partner": False}),
+    ("triple, 256 steps (before s13)", ["goldfish", "stingray", "monarch"], {"hybrid": "regions", "hybrid_steps": 0.5,
+                                                                               "hybrid_regions_partner": False}),
     ("pair, regions that stay (before s12)", ["goldfish", "stingray"], {"hybrid": "regions", "hybrid_grow": 1.0,
-                                                                      "hybrid_steps": 0.5}),
+                                                                      "hybrid_steps": 0.5, "hybrid_regions_partner": False}),
     ("pair, regions, shared views (before s11)", ["goldfish", "stingray"], {"hybrid": "regions", "hybrid_routed": False,
-                                                                           "hybrid_grow": 1.0, "hybrid_steps": 0.5}),
+                                                                           "hybrid_grow": 1.0, "hybrid_steps": 0.5,
+                                                                           "hybrid_regions_partner": False}),
     ("pair, mix with Lite1 (before)", ["goldfish", "stingray"], {"hybrid": "mix", "hybrid_partner": "efficientnet-lite1",
                                                                 "hybrid_steps": 0.5}),
 ]

@@ -113,6 +113,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "grow2": {"hybrid_grow": 2.0},
     "stay": {"hybrid_grow": 1.0},  # regions that stay as placed, as until session 12
     "last": {"hybrid_grow_last": True},  # one more check and growth after the last step
+    "lite0": {"hybrid_regions_partner": False},  # regions dreamt by Lite0 alone, as until session 17
 }
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from dreamer import threads
 from dreamer.activations import Progress, ProgressFn, capture
-from dreamer.plan import Engine, dreams_a_mutant, engine, partner_name, tiles_plan, views_plan
+from dreamer.plan import Engine, dreams_a_mutant, engine, partner_name, partner_turns, tiles_plan, views_plan
 from dreamer.recipe import Recipe, RecipeError, with_stop
 from dreamer.render_tiles import dream_tiles
 from dreamer.render_views import dream_views
@@ -59,7 +59,7 @@ def dream_net(recipe: Recipe, device: str) -> DreamNet:
     if not partner or not dreams_a_mutant(recipe, net):
         return net
     with _LOADING:  # one ensemble object per pair: a batch runs only pictures of one net
-        return _pair(recipe.model, recipe.weights, partner, device, recipe.views.hybrid_partner_turns)
+        return _pair(recipe.model, recipe.weights, partner, device, partner_turns(recipe))
 
 
 @lru_cache(maxsize=4)

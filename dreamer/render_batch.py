@@ -19,7 +19,7 @@ from dreamer import render_views as rv
 from dreamer.recipe import Recipe, RecipeError
 from dreamer.recipe import with_stop
 from dreamer.activations import capture
-from dreamer.plan import Engine, engine, partner_name, views_plan
+from dreamer.plan import Engine, engine, partner_name, partner_turns, views_plan
 from dreamer.render import dream_net, load_net, pick_device, prepare
 from dreamer.transform import to_bytes, to_image
 from models import DreamNet
@@ -70,7 +70,7 @@ def batch_key(recipe: Recipe, device: str | None = None) -> Hashable | None:
     # The partner as resolved ("auto" names a net): recipes naming one partner two ways share its
     # cached pair, while a hybrid whose partner was dropped dreams with the plain net.
     partner = "" if net is load_net(recipe.model, recipe.weights, dev) else partner_name(recipe)
-    return ("views", recipe.model, recipe.weights, partner, bool(partner and recipe.views.hybrid_partner_turns))
+    return ("views", recipe.model, recipe.weights, partner, bool(partner and partner_turns(recipe)))
 
 
 def _check_counts(pictures: list, recipes: list[Recipe], seeds: list[int] | None) -> None:

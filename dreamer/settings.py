@@ -77,11 +77,10 @@ class ViewsSettings:
     # steps for mutants").
     hybrid_steps: float = 0.125
     # A hybrid dreams with this net beside `model`, their logits averaged (models.ensemble), when
-    # both have the same classes; "" for none; "auto": Lite1 beside the default Lite0 for a "mix"
-    # or "split" hybrid, none for "regions" (each class is dreamt in its regions as a single
-    # class is) nor for other nets. What convinces two nets shows to a third: the judge found a
-    # mix's weaker class in 48 % of its held-out views against 30 % for Lite0 alone
-    # (benchmarks/README.md, "Two nets for hybrids"), at about twice the time.
+    # both have the same classes; "" for none; "auto": Lite1 beside the default Lite0 (in turns
+    # for "regions": `hybrid_regions_partner`), none beside other nets. What convinces two nets
+    # shows to a third: the judge found a mix's weaker class in 48 % of its held-out views against
+    # 30 % for Lite0 alone (benchmarks/README.md, "Two nets for hybrids"), at about twice the time.
     hybrid_partner: str = "auto"
     # The model and its partner take turns, one net a step, instead of both every step: a
     # two-class hybrid in about 60 % of the time, its weaker class a little weaker (held out
@@ -110,6 +109,13 @@ class ViewsSettings:
     # pufferfish took the plate the broccoli had formed on). benchmarks/README.md, "Regions that
     # follow the dream".
     hybrid_follow: bool = True
+    # A mutant in regions with hybrid_partner "auto" dreams with Lite1 beside Lite0, the nets
+    # taking turns (one net a step): on eight held-out triples the weakest class in 14-16 % of the
+    # judge's views against 7-11 % (two seeds), on sixteen held-out pairs the weaker in 46-47 %
+    # against 44 % (two seeds; the six tuning pairs 40 % against 46 % at one), a blind viewer
+    # named every creature of 12 pairs of 16 against 10, at 1.15 times a pair's time
+    # (benchmarks/README.md, "Lite1 in turns beside the regions"). False: Lite0 alone, as before.
+    hybrid_regions_partner: bool = True
     work_pixels: int = 1_000_000  # the detail is optimised at up to this size, then enlarged
     # Stop before `steps` once the creature is there: every `stop_every` steps the dreaming net
     # looks at the picture as the quality judge does (downscaled, blurred, JPEG'd crops:
@@ -139,7 +145,8 @@ class ViewsSettings:
         need(self, self.hybrid in HYBRIDS, "hybrid", f"must be one of {', '.join(HYBRIDS)}")
         need(self, is_num(self.hybrid_steps) and 0 <= self.hybrid_steps <= 4, "hybrid_steps", "must be 0..4")
         need(self, isinstance(self.hybrid_partner, str), "hybrid_partner", "must be a model name (\"\" for none)")
-        for key in ("hybrid_partner_turns", "hybrid_routed", "hybrid_grow_last", "hybrid_follow"):
+        for key in ("hybrid_partner_turns", "hybrid_routed", "hybrid_grow_last", "hybrid_follow",
+                    "hybrid_regions_partner"):
             need(self, isinstance(getattr(self, key), bool), key, "must be true or false")
         need(self, is_num(self.hybrid_grow) and 1 <= self.hybrid_grow <= 4, "hybrid_grow",
              "must be 1..4 (1: regions stay)")

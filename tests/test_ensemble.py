@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dreamer.recipe import Recipe
+from dreamer.recipe import Recipe, RecipeError
 from dreamer.render import dream, dream_net, load_net
 from models import ModelError, create_model
 from models.ensemble import ensemble, same_classes
@@ -126,14 +126,24 @@ def test_partners_in_turns_run_one_net_a_step_in_turn():
 
 
 @pytest.mark.slow
-def test_the_default_recipe_dreams_mixed_hybrids_with_lite0_and_lite1_and_regions_with_lite0():
+def test_the_default_recipe_dreams_hybrids_with_lite0_and_lite1_in_turns_for_regions():
     pair = {"goldfish": 1.0, "stingray": 1.0}
     mix = Recipe.from_flat(classes=pair, hybrid="mix")
-    assert dream_net(mix, "cpu").name == "efficientnet-lite0+efficientnet-lite1"
-    assert dream_net(Recipe(classes=pair), "cpu").name == "efficientnet-lite0"  # regions, the default
+    assert dream_net(mix, "cpu").name == "efficientnet-lite0+efficientnet-lite1"  # both nets every step
+    regions = dream_net(Recipe(classes=pair), "cpu")  # the default
+    assert regions.name == "efficientnet-lite0+efficientnet-lite1 in turns"
+    assert [m.name for m in regions.turns] == ["efficientnet-lite0", "efficientnet-lite1"]
+    # named explicitly, the partner takes turns only when told to
     assert dream_net(Recipe.from_flat(classes=pair, hybrid_partner="efficientnet-lite1"), "cpu").name == \
         "efficientnet-lite0+efficientnet-lite1"
+    # a recipe recorded before the key dreams its regions with Lite0 alone, as it was made
+    old = {k: v for k, v in Recipe(classes=pair).to_dict().items() if k != "hybrid_regions_partner"}
+    assert Recipe.from_dict(old).views.hybrid_regions_partner is False
+    assert dream_net(Recipe.from_dict(old), "cpu").name == "efficientnet-lite0"
+    assert dream_net(Recipe.from_flat(classes=pair, hybrid_partner=""), "cpu").name == "efficientnet-lite0"
     assert dream_net(Recipe(classes={"goldfish": 1.0}), "cpu").name == "efficientnet-lite0"
+    with pytest.raises(RecipeError, match="hybrid_regions_partner"):
+        Recipe.from_flat(hybrid_regions_partner="yes")
 
 
 @pytest.mark.slow

@@ -66,6 +66,7 @@ def test_seeds_given_replace_the_recipes_seeds(net):
 def test_each_step_is_one_forward_call_over_the_running_pictures(net, monkeypatch):
     # as on a GPU: a CPU takes the batch a few views at a time (tests/test_net_chunks.py)
     monkeypatch.setattr("dreamer.render_views.net_chunk", lambda batch: batch.shape[0])
+    monkeypatch.setattr("dreamer.seen.net_chunk", lambda batch: batch.shape[0])  # the checks' crops too
     rows = []
     handle = net.module.register_forward_pre_hook(lambda m, inp: rows.append(inp[0].shape[0]))
     try:
