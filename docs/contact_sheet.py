@@ -5,7 +5,7 @@
     .venv/bin/python docs/contact_sheet.py --quick    # two rows, for a smoke test
 
 Each row is one photo and one mutant; the columns are the photo, the mutant as the default
-dreamt it until session 9 (`mix`) and as it dreams it now (`regions`, routed since session 11, growing since session 12, 144 steps for a pair since session 13, following the dream since session 15). Dreams are cached in out/contact/ (keyed by
+dreamt it until session 9 (`mix`) and as it dreams it now (`regions`, routed since session 11, growing since session 12, 144 steps for a pair since session 13, following the dream since session 15, by Lite0 and Lite1 in turns since session 17). Dreams are cached in out/contact/ (keyed by
 photo, target, preset, seed and the recipe's hash) so a rerun after a caption change costs nothing.
 """
 from __future__ import annotations
@@ -38,12 +38,13 @@ ROWS: list[tuple[str, dict[str, float]]] = [
 # now ("regions": each class its own places of the photo).
 COLUMNS: dict[str, tuple[str, dict[str, object]]] = {
     "mix (before)": ("default", {"hybrid": "mix", "hybrid_partner": "efficientnet-lite1", "hybrid_steps": 0.5,
-                                 "hybrid_grow_last": False, "hybrid_follow": False}),
+                                 "hybrid_grow_last": False, "hybrid_follow": False,
+                                 "hybrid_regions_partner": False}),
     "regions (the default)": ("default", {}),
 }
 # Recipe keys added since cells were cached, at the value that dreams as recipes without them did:
 # left out of the key, so those cells are reused.
-SINCE_CACHED = {"hybrid_grow_last": False, "hybrid_follow": False}
+SINCE_CACHED = {"hybrid_grow_last": False, "hybrid_follow": False, "hybrid_regions_partner": False}
 BEFORE_AFTER = ("coffee", {"monarch": 1, "daisy": 1})  # the pair at the top of the README
 QUICK_ROWS = ROWS[:2]
 SIDE = 512  # dreams are made at this width (the photos are 451–1000 px wide)
