@@ -56,8 +56,9 @@ def partner_name(recipe: Recipe) -> str:
 
 def partner_turns(recipe: Recipe) -> bool:
     """Whether the model and its partner take turns, one net a step: as `hybrid_partner_turns`
-    says, and always for the "auto" partner of a mutant in regions (both nets every step cost a
-    pair twice a single; in turns the regions' gain came at 1.15 times Lite0 alone's time)."""
+    says, and always for the "auto" partner of a mutant in regions: both nets every step cost a
+    mix twice a single, while in turns a pair in regions took what Lite0 alone took and a triple a
+    fifth more (benchmarks/README.md, "Lite1 in turns beside the regions, the default")."""
     views = recipe.views
     return views.hybrid_partner_turns or (views.hybrid_partner == "auto" and _in_regions(recipe))
 

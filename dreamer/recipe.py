@@ -58,9 +58,9 @@ KEYS = (
     "learning_rate", "strength", "decay", "view_min", "view_max", "view_coarsen", "view_samples", "hybrid",
     "hybrid_steps", "hybrid_partner", "hybrid_partner_turns", "rivals", "hybrid_routed", "hybrid_grow",
     "hybrid_grow_last", "hybrid_follow", "hybrid_regions_partner", "work_pixels", "stop_seen", "stop_every",
-    "stopped_at", "octaves", "octave_scale", "iterations", "sigma_start", "sigma_end", "step_start", "step_end", "jitter", "gradient",
-    "view_scale_min", "view_scale_max", "view_rotate", "balance_classes", "octave_plan", "tile_size",
-    "tile_overlap", "batch_size", "seed", "max_pixels", "frames", "zoom", "rotate",
+    "stopped_at", "octaves", "octave_scale", "iterations", "sigma_start", "sigma_end", "step_start", "step_end",
+    "jitter", "gradient", "view_scale_min", "view_scale_max", "view_rotate", "balance_classes", "octave_plan",
+    "tile_size", "tile_overlap", "batch_size", "seed", "max_pixels", "frames", "zoom", "rotate",
 )
 GROUPS = {"views": ViewsSettings, "tiles": TilesSettings, "video": VideoSettings}
 
