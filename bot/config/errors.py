@@ -48,7 +48,9 @@ def pydantic_problems(exc: ValidationError, data: Any) -> list[str]:
             msg = msg.replace("Input should be", "must be").replace("Input", "value")
             shown = err.get("input")
             # An *_env key may hold a pasted secret by mistake: never echo it back.
-            hide = isinstance(shown, (dict, list)) or str(loc[-1] if loc else "").endswith("_env")
+            # Nor the queue's URL, whose password the logs and `status` mask.
+            hide = (isinstance(shown, (dict, list)) or str(loc[-1] if loc else "").endswith("_env")
+                    or loc == ("queue", "url"))
             got = "" if hide else f" (got {shown!r})"
             lines.append(f"{key}: {msg}{got}")
     return lines

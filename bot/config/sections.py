@@ -82,7 +82,8 @@ class ScheduleSection(Section):
     def _tz(cls, v: str) -> str:
         try:
             ZoneInfo(v)
-        except (ValueError, KeyError):
+        # A folder of the zone database ("Europe") or an over-long name is an OSError, not a KeyError.
+        except (ValueError, KeyError, OSError):
             raise ValueError("unknown time zone; use an IANA name such as 'UTC' or 'Europe/Paris'") from None
         return v
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -179,8 +180,15 @@ class QueueSection(Section):
         if not v:
             return None  # "" in the file: the embedded queue
         if not re.match(r"^rediss?://", v):
-            raise ValueError(f"{v!r} is not a Redis URL; write e.g. 'redis://localhost:6379/0' (or leave it out "
+            raise ValueError("not a Redis URL; write e.g. 'redis://localhost:6379/0' (or leave it out "
                              "for the embedded queue)")
+        if why := url_address_problem(v):
+            raise ValueError(f"{why}; write e.g. 'redis://localhost:6379/0'")
+        db = urlsplit(v).path.strip("/")
+        if db and not (db.isascii() and db.isdigit()):
+            # redis-py ignores a path that is no number and uses database 0 without a word.
+            raise ValueError("what follows the host must be a database number such as /0 (/ ? # @ : in a "
+                             "password must be percent-encoded); write e.g. 'redis://localhost:6379/0'")
         return v
 
     @field_validator("shared_dir")
@@ -203,7 +211,25 @@ SECRET_FIELDS = {
 def http_url(v: str) -> str:
     if not re.match(r"^https?://[^\s/]+", v):
         raise ValueError("must be an http:// or https:// URL")
+    if why := url_address_problem(v):
+        raise ValueError(why)
+    if not urlsplit(v).hostname:
+        raise ValueError("the URL has no host")
     return v
+
+
+def url_address_problem(v: str) -> str | None:
+    """Why a URL's host or port cannot be read, else None. Checked at load, because every
+    client (requests, Mastodon.py, redis-py) otherwise fails on it only when it is first used,
+    some with a traceback on every command that shows the URL. The message never quotes the
+    URL: a password in it may be what broke it."""
+    try:
+        parts = urlsplit(v)
+        parts.port  # noqa: B018 -- reading it is the check: out of range or not a number
+    except ValueError:
+        return ("not a valid URL: its host or port cannot be read (the port must be a number 0-65535, an IPv6 "
+                "address goes in [brackets], and / ? # @ : in a user name or password must be percent-encoded)")
+    return None
 
 
 def env_name(v: str) -> str:

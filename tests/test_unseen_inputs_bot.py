@@ -1,0 +1,76 @@
+"""Inputs to the bot nobody had tried: each once crashed, hung or did the wrong thing, and now
+gets a clear error naming the problem (or the right behaviour)."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from bot import cli
+from bot.config import ConfigError, load_config
+from bot_helpers import tiny_config
+
+
+def _problems(path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, need_secrets=False)
+    return info.value.problems
+
+
+# --- the config ----------------------------------------------------------------------------
+@pytest.mark.parametrize("zone", ["Europe", "America/Argentina", "A" * 300])
+def test_a_time_zone_that_names_a_folder_of_the_database_or_is_too_long_is_an_error(tmp_path, zone):
+    # ZoneInfo raises OSError (IsADirectoryError, name too long) for these, which was a traceback.
+    path = tiny_config(tmp_path, schedule=f'interval_minutes = 60\ntimezone = "{zone}"\n')
+    lines = _problems(path)
+    assert len(lines) == 1 and "schedule.timezone: unknown time zone" in lines[0], lines
+
+
+@pytest.mark.parametrize("url", ["redis://[::1", "redis://localhost:99999/0", "redis://localhost:port/0",
+                                 "redis://:Zq9#pass@redis-host:6379/0"])
+def test_a_queue_url_whose_host_or_port_cannot_be_read_is_refused_without_a_traceback(tmp_path, capsys, url):
+    # Before: the bracket one was a traceback on every command (the password masking parses
+    # it); the ports passed check-config and failed only when the queue was first used.
+    path = tiny_config(tmp_path, extra=f'[queue]\nurl = "{url}"\n')
+    lines = _problems(path)
+    assert len(lines) == 1 and "queue.url: not a valid URL" in lines[0], lines
+    assert "Zq9" not in lines[0]  # a password is not echoed
+    assert cli.main(["check-config", "--config", str(path)], out=io.StringIO()) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["redis://redis-host/zero", "redis://bot/Zq9pass@redis-host:6379/0"])
+def test_a_queue_url_whose_database_is_no_number_is_refused(tmp_path, url):
+    # redis-py ignores such a path and uses database 0: a slash in a user name moved the rest
+    # of the URL there, and the bot talked to localhost without a word.
+    lines = _problems(tiny_config(tmp_path, extra=f'[queue]\nurl = "{url}"\n'))
+    assert len(lines) == 1 and "queue.url: what follows the host must be a database number" in lines[0], lines
+    assert "Zq9" not in lines[0] and "pass@" not in lines[0]
+
+
+def test_a_queue_url_that_is_not_redis_does_not_echo_its_password(tmp_path):
+    lines = _problems(tiny_config(tmp_path, extra='[queue]\nurl = "http://:s3cret-pass@redis-host:6379/0"\n'))
+    assert len(lines) == 1 and "not a Redis URL" in lines[0] and "s3cret-pass" not in lines[0], lines
+
+
+@pytest.mark.parametrize("url", ["redis://localhost", "redis:///0", "redis://[::1]:6379/0", "rediss://u:p%2Fw@h:6380/3",
+                                 "redis://h:6379/0?password=x", "redis://h/"])
+def test_queue_urls_that_work_still_load(tmp_path, url):
+    cfg = load_config(tiny_config(tmp_path, extra=f'[queue]\nurl = "{url}"\n'), need_secrets=False)
+    assert cfg.queue.url == url
+
+
+@pytest.mark.parametrize("url", ["https://example.com:99999/feed", "https://[::1/feed", "https://example.com:x/feed",
+                                 "https://:8080/feed"])
+def test_a_feed_url_whose_host_or_port_cannot_be_read_is_refused_at_load(tmp_path, url):
+    # Before: accepted, then every cycle failed to fetch it (check-config said all was well).
+    sources = f'[[sources]]\ntype = "feed"\nname = "f"\nurl = "{url}"\n'
+    lines = _problems(tiny_config(tmp_path, sources=sources))
+    assert len(lines) == 1 and lines[0].split(": ", 1)[1].startswith("sources[0].url: "), lines
+    assert "not a valid URL" in lines[0] or "has no host" in lines[0]
+
+
+def test_a_mastodon_server_with_a_bad_port_is_refused_at_load(tmp_path):
+    extra = '[publishers.mastodon]\nenabled = true\napi_base_url = "https://m.example:0x50"\n'
+    lines = _problems(tiny_config(tmp_path, extra=extra))
+    assert len(lines) == 1 and "publishers.mastodon.api_base_url: not a valid URL" in lines[0], lines
