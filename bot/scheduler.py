@@ -57,7 +57,9 @@ def next_runs(s: ScheduleSection, n: int = 3, now: datetime | None = None) -> li
     out: list[datetime] = []
     prev = None
     for _ in range(n):
-        t = trigger.get_next_fire_time(prev, now if prev is None else prev + timedelta(seconds=1))
+        # From prev itself, not prev + 1 s: that sum is wall-clock time, which on the night the
+        # clock goes back lands an hour earlier and gave the same run again and again.
+        t = trigger.get_next_fire_time(prev, now if prev is None else prev)
         if t is None:
             break
         out.append(t)

@@ -3,11 +3,14 @@ gets a clear error naming the problem (or the right behaviour)."""
 from __future__ import annotations
 
 import io
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot import cli
-from bot.config import ConfigError, load_config
+from bot.config import ConfigError, ScheduleSection, load_config
+from bot.scheduler import next_runs
 from bot_helpers import tiny_config
 
 
@@ -74,3 +77,55 @@ def test_a_mastodon_server_with_a_bad_port_is_refused_at_load(tmp_path):
     extra = '[publishers.mastodon]\nenabled = true\napi_base_url = "https://m.example:0x50"\n'
     lines = _problems(tiny_config(tmp_path, extra=extra))
     assert len(lines) == 1 and "publishers.mastodon.api_base_url: not a valid URL" in lines[0], lines
+
+
+# --- the schedule --------------------------------------------------------------------------
+def _fires(cron: str, zone: str, start: datetime, until: datetime) -> list[datetime]:
+    """The times the scheduler would run the cycle, stepping as APScheduler does (from the
+    real instant after each run)."""
+    trigger = ScheduleSection(cron=cron, timezone=zone).trigger()
+    out: list[datetime] = []
+    prev, now = None, start
+    while (t := trigger.get_next_fire_time(prev, now)) is not None and t < until:
+        out.append(t)
+        prev, now = t, (t.astimezone(timezone.utc) + timedelta(seconds=1)).astimezone(t.tzinfo)
+    return out
+
+
+@pytest.mark.parametrize("zone, night, cron", [("Europe/Paris", "2026-10-25", "45 2 * * *"),
+                                               ("America/New_York", "2026-11-01", "45 1 * * *"),
+                                               ("Australia/Lord_Howe", "2026-04-05", "45 1 * * *")])
+def test_a_daily_cron_in_the_hour_the_clock_repeats_runs_once_that_night(zone, night, cron):
+    # Before: it ran at the time in summer time, and again at the same time on the clock an
+    # hour (Lord Howe: half an hour) later: two posts that night.
+    start = datetime.fromisoformat(night).replace(tzinfo=ZoneInfo(zone)) - timedelta(hours=12)
+    fires = _fires(cron, zone, start, start + timedelta(days=3))
+    assert len(fires) == 3 and len({t.date() for t in fires}) == 3, [t.isoformat() for t in fires]
+
+
+def test_an_every_half_hour_cron_keeps_both_passes_of_the_repeated_hour():
+    tz = ZoneInfo("Europe/Paris")
+    fires = _fires("*/30 * * * *", "Europe/Paris", datetime(2026, 10, 25, 0, 0, tzinfo=tz),
+                   datetime(2026, 10, 26, 0, 0, tzinfo=tz))
+    assert len(fires) == 50  # a 25-hour day: its extra hour is real time
+
+
+def test_status_next_runs_across_the_clock_going_back_go_forward():
+    # Before: next_runs stepped by wall-clock time and, in the repeated hour, listed
+    # 02:00 +01:00, 02:30 +02:00, 02:00 +01:00... over and over.
+    s = ScheduleSection(cron="*/30 * * * *", timezone="Europe/Paris")
+    runs = next_runs(s, 4, now=datetime(2026, 10, 25, 2, 15, tzinfo=ZoneInfo("Europe/Paris")))
+    assert [t.isoformat() for t in runs] == ["2026-10-25T02:30:00+02:00", "2026-10-25T02:00:00+01:00",
+                                             "2026-10-25T02:30:00+01:00", "2026-10-25T03:00:00+01:00"]
+
+
+@pytest.mark.parametrize("cron", ["0 0 30 2 *", "0 9 31 4,6,9,11 *"])
+def test_a_cron_that_never_comes_is_refused(tmp_path, cron):
+    # Before: accepted; the bot ran, never dreamt, and check-config listed no next run.
+    lines = _problems(tiny_config(tmp_path, schedule=f'cron = "{cron}"\n'))
+    assert len(lines) == 1 and "schedule.cron: this schedule never runs" in lines[0], lines
+
+
+def test_a_cron_on_a_leap_day_still_loads(tmp_path):
+    cfg = load_config(tiny_config(tmp_path, schedule='cron = "0 0 29 2 *"\n'), need_secrets=False)
+    assert cfg.schedule.cron == "0 0 29 2 *"

@@ -3,11 +3,16 @@
 APScheduler 3 numbers weekdays from Monday = 0, while crontab has Sunday = 0 (and 7); its own
 `CronTrigger.from_crontab` keeps that mismatch for compatibility, so "0 9 * * 1-5" would skip
 Monday and run on Saturday. Here numeric weekdays are rewritten as names first.
+
+On the night clocks go back, APScheduler fires a wall-clock time in the repeated hour twice
+(once per offset), so a daily "30 2 * * *" posted twice. Like cron (cronie, Vixie), a job at a
+fixed hour and minute runs only at the first of the two; "*/30 * * * *" keeps both passes,
+whose extra hour is real time.
 """
 from __future__ import annotations
 
 import re
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -39,10 +44,30 @@ def weekdays(field: str) -> str:
     return ",".join(out)
 
 
+class CrontabTrigger(CronTrigger):
+    """A CronTrigger that fires a fixed-time job once, not twice, when the clock goes back."""
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        t = super().get_next_fire_time(previous_fire_time, now)
+        while t is not None and self._fixed_time() and _second_pass(t):
+            t = super().get_next_fire_time(t, t)  # the same wall time came an hour ago: go past it
+        return t
+
+    def _fixed_time(self) -> bool:
+        # From the fields, not a flag of ours, so a pickled trigger keeps the rule.
+        return all(not set(str(f)) & set("*/-") for f in self.fields if f.name in ("hour", "minute"))
+
+
+def _second_pass(t: datetime) -> bool:
+    """Whether t's wall-clock time came once already, at a larger offset (the clock went back)."""
+    first = t.replace(fold=0)
+    return t.fold == 1 and first.utcoffset() != t.utcoffset()
+
+
 def crontab_trigger(expr: str, timezone: tzinfo | str, jitter: int | None = None) -> CronTrigger:
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"{len(fields)} fields, expected 5")
     minute, hour, day, month, dow = fields
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=weekdays(dow),
-                       timezone=timezone, jitter=jitter)
+    return CrontabTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=weekdays(dow),
+                          timezone=timezone, jitter=jitter)

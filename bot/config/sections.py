@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import string
+from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -69,12 +70,16 @@ class ScheduleSection(Section):
         if v is None:
             return v
         try:
-            crontab_trigger(v, "UTC")
+            trigger = crontab_trigger(v, "UTC")
         except ValueError as exc:
             raise ValueError(
                 f"not a crontab expression ({exc}); use 5 fields 'minute hour day month weekday', "
                 "e.g. '0 */4 * * *'"
             ) from None
+        # "0 0 30 2 *" is well formed but never comes: the bot would run and never post.
+        if trigger.get_next_fire_time(None, datetime.now(timezone.utc)) is None:
+            raise ValueError("this schedule never runs: no month has that day (e.g. day 30 of February); "
+                             "check the day and month fields")
         return v
 
     @field_validator("timezone")
