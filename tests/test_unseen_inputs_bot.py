@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from bot import cli
 from bot.config import ConfigError, ScheduleSection, load_config
 from bot.scheduler import next_runs
+from bot.sources.feed import entry_image
 from bot_helpers import tiny_config
 
 
@@ -129,3 +131,38 @@ def test_a_cron_that_never_comes_is_refused(tmp_path, cron):
 def test_a_cron_on_a_leap_day_still_loads(tmp_path):
     cfg = load_config(tiny_config(tmp_path, schedule='cron = "0 0 29 2 *"\n'), need_secrets=False)
     assert cfg.schedule.cron == "0 0 29 2 *"
+
+
+# --- feeds ---------------------------------------------------------------------------------
+def _entry(item: str) -> Any:
+    import feedparser
+
+    rss = ('<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>https://photos.example/</link>'
+           f"<description>d</description><item><title>a</title><link>https://photos.example/p/1</link>{item}"
+           "</item></channel></rss>")
+    return feedparser.parse(rss.encode()).entries[0]
+
+
+def test_a_lazy_loading_placeholder_before_the_photo_is_not_taken_for_it():
+    # WordPress: a data: placeholder in the first <img>, the photo in <noscript>. Before: the
+    # placeholder was "the first image", refused, and the entry had no photo at all.
+    e = _entry('<description>&lt;img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" data-src="/x.jpg"&gt;'
+               '&lt;noscript&gt;&lt;img src="https://photos.example/big.jpg" alt="a quay"&gt;&lt;/noscript&gt;'
+               "</description>")
+    assert entry_image(e, "https://photos.example/") == ("https://photos.example/big.jpg", "a quay")
+
+
+@pytest.mark.parametrize("attrs", ['url="https://cdn.example/photo?id=3"',
+                                   'url="https://cdn.example/photo?id=3" type="application/octet-stream"'])
+def test_an_enclosure_that_does_not_say_its_type_is_tried(attrs):
+    # Before: skipped, so an entry whose only picture it was never got dreamt.
+    assert entry_image(_entry(f"<enclosure {attrs} length='1'/>"), "https://photos.example/") == \
+        ("https://cdn.example/photo?id=3", None)
+
+
+def test_an_enclosure_of_another_kind_is_still_no_photo_and_a_typed_picture_comes_first():
+    e = _entry('<enclosure url="https://cdn.example/talk.mp3" type="audio/mpeg" length="1"/>')
+    assert entry_image(e, "https://photos.example/") == (None, None)
+    e = _entry('<enclosure url="https://cdn.example/raw" length="1"/>'
+               '<description>&lt;img src="https://photos.example/in-text.jpg"&gt;</description>')
+    assert entry_image(e, "https://photos.example/")[0] == "https://photos.example/in-text.jpg"

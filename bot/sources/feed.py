@@ -6,7 +6,8 @@ Where an entry's picture is, tried in order:
   1. an image enclosure;
   2. media:content with medium="image" or an image type (the largest when sizes are given);
   3. the first <img> in the entry's content or summary (parsed with html.parser);
-  4. media:thumbnail, last because thumbnails are small.
+  4. an enclosure that does not say its type;
+  5. media:thumbnail, last because thumbnails are small.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from bot.sources.fetch import FetchPolicy
     from bot.store import Store
 
+_UNTYPED = ("", "application/octet-stream", "binary/octet-stream")
 IMAGE_EXT = re.compile(r"\.(jpe?g|png|webp|gif|bmp|tiff?|avif)(\?|#|$)", re.I)
 
 
@@ -36,13 +38,16 @@ class _FirstImage(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "img" and self.src is None:
             a = dict(attrs)
-            if a.get("src"):
-                self.src = a["src"].strip()
+            src = (a.get("src") or "").strip()
+            # Lazy-loading pages (WordPress) put a data: placeholder first and the photo in a
+            # later <img> (<noscript>; feedparser drops data-src): a data: URI is never the photo.
+            if src and not src.lower().startswith("data:"):
+                self.src = src
                 self.alt = (a.get("alt") or "").strip() or None
 
 
 def first_img(html: str) -> tuple[str | None, str | None]:
-    """(src, alt) of the first <img> with a src in an HTML fragment."""
+    """(src, alt) of the first <img> with a src that is no data: URI, in an HTML fragment."""
     p = _FirstImage()
     try:
         p.feed(html)
@@ -71,8 +76,15 @@ def entry_image(entry: Any, base: str) -> tuple[str | None, str | None]:
         html = part.get("value") if isinstance(part, dict) else None
         if html:
             src, alt = first_img(html)
-            if src and not src.startswith("data:"):
+            if src:
                 return urljoin(part.get("base") or base, src), alt
+    for enc in entry.get("enclosures", []):
+        # An enclosure that does not say what it is (no type, or a generic one, and no image
+        # extension, e.g. ".../photo?id=3") may well be the photo: fetching it finds out,
+        # and what is no picture fails once and is not tried again past the store's limit.
+        href = enc.get("href") or enc.get("url")
+        if href and (enc.get("type") or "").split(";")[0].strip().lower() in _UNTYPED:
+            return urljoin(base, href), None
     for thumb in entry.get("media_thumbnail", []):
         if thumb.get("url"):
             return urljoin(base, thumb["url"]), None
