@@ -166,3 +166,13 @@ def test_an_enclosure_of_another_kind_is_still_no_photo_and_a_typed_picture_come
     e = _entry('<enclosure url="https://cdn.example/raw" length="1"/>'
                '<description>&lt;img src="https://photos.example/in-text.jpg"&gt;</description>')
     assert entry_image(e, "https://photos.example/")[0] == "https://photos.example/in-text.jpg"
+
+
+# --- the command line ----------------------------------------------------------------------
+@pytest.mark.parametrize("instance", ["https://[::1", "mastodon.example:99999", "https://mastodon.example:x/"])
+def test_login_to_a_server_address_that_cannot_be_read_is_a_clear_error(tmp_path, capsys, instance):
+    # Before: a ValueError traceback from urlsplit (or Mastodon.py) for an unclosed [ or bad port.
+    code = cli.main(["login", "mastodon", "--config", str(tmp_path / "none.toml"), "--instance", instance],
+                    out=io.StringIO())
+    err = capsys.readouterr().err
+    assert code == 1 and "is not a server address" in err and "Traceback" not in err, err

@@ -12,6 +12,8 @@ import shlex
 from typing import Any, Callable, TextIO
 from urllib.parse import urlsplit
 
+from bot.config.services import http_url
+
 OOB = "urn:ietf:wg:oauth:2.0:oob"  # Mastodon shows the code on the page instead of redirecting
 APP_NAME = "Lucid Dream Bot"
 APP_WEBSITE = "https://github.com/lucid-dream-bot"
@@ -40,6 +42,10 @@ def login_mastodon(instance: str, *, scopes: list[str], env_name: str, ask: Call
     instance = instance.rstrip("/")
     if not instance.startswith(("https://", "http://")):
         instance = "https://" + instance
+    try:
+        http_url(instance)  # the config's own check: an unclosed [ or a bad port was a traceback
+    except ValueError as exc:
+        raise LoginError(f"{instance} is not a server address: {exc}") from None
     # OAuth over plain http only to this machine (a test server); anywhere else it must be https.
     local = urlsplit(instance).hostname in ("127.0.0.1", "localhost", "::1")
     try:
