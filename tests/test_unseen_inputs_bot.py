@@ -176,3 +176,46 @@ def test_login_to_a_server_address_that_cannot_be_read_is_a_clear_error(tmp_path
                     out=io.StringIO())
     err = capsys.readouterr().err
     assert code == 1 and "is not a server address" in err and "Traceback" not in err, err
+
+
+# --- the folder queue ----------------------------------------------------------------------
+def _folder_store(tmp_path):
+    from bot.store import Store
+
+    return Store(tmp_path / "state.sqlite")
+
+
+def test_a_photo_filed_to_done_never_overwrites_an_earlier_photos_credit_file(tmp_path):
+    from bot_helpers import write_photo
+    from bot.sources.folder import FolderSource
+
+    inbox, store = tmp_path / "inbox", _folder_store(tmp_path)
+    write_photo(inbox / "cat.jpg", 1, age=100)
+    (inbox / "cat.json").write_text('{"author": "First"}')
+    src = FolderSource("inbox", inbox, settle_seconds=0)
+    src.take(store).done()
+    # Another photo of the same stem, with its own credit file, arrives later.
+    write_photo(inbox / "cat.png", 2, age=50)
+    (inbox / "cat.json").write_text('{"author": "Second"}')
+    item = src.take(store)
+    assert item.credit.author == "Second"
+    item.done()
+    done = inbox / "done"
+    assert '"First"' in (done / "cat.json").read_text()  # before: overwritten by "Second"
+    (second,) = [p for p in done.iterdir() if p.suffix == ".png"]
+    assert '"Second"' in second.with_suffix(".json").read_text()
+
+
+def test_a_credit_file_that_is_a_link_is_not_read(tmp_path):
+    from bot_helpers import write_photo
+    from bot.sources.folder import FolderSource
+
+    inbox, store = tmp_path / "inbox", _folder_store(tmp_path)
+    elsewhere = tmp_path / "private.json"
+    elsewhere.write_text('{"title": "a file from outside the folder", "author": "Secret"}')
+    write_photo(inbox / "sea.png", 1, age=100)
+    (inbox / "sea.json").symlink_to(elsewhere)
+    item = FolderSource("inbox", inbox, settle_seconds=0).take(store)
+    assert item.credit.author != "Secret" and item.credit.title == "sea"
+    item.done()
+    assert elsewhere.exists() and not (inbox / "done" / "sea.json").exists()

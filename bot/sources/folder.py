@@ -147,7 +147,9 @@ class FolderSource:
 
     def _sidecar(self, p: Path) -> dict[str, str]:
         side = p.with_suffix(".json")
-        if not side.is_file():
+        # A link is never followed, as photos that are links are never taken: whoever can drop
+        # files here must not make the bot read (and post) a file from elsewhere.
+        if side.is_symlink() or not side.is_file():
             return {}
         try:
             data = json.loads(side.read_text(encoding="utf-8"))
@@ -163,7 +165,7 @@ class FolderSource:
             dest = _free_name(dest_dir / p.name)
             os.replace(p, dest)
             side = p.with_suffix(".json")
-            if side.is_file():
+            if side.is_file() and not side.is_symlink():
                 os.replace(side, dest.with_suffix(".json"))
             if why:
                 dest.with_name(dest.name + ".txt").write_text(clean_text(why) + "\n", encoding="utf-8")
@@ -174,9 +176,12 @@ class FolderSource:
 
 
 def _free_name(dest: Path) -> Path:
+    """dest, or dest with -1, -2, ... before its suffix: a name free for the photo and for its
+    credit file beside it (cat.png's cat.json must not overwrite the cat.json of a cat.jpg filed
+    before it)."""
     n = 1
     out = dest
-    while out.exists():
+    while out.exists() or out.with_suffix(".json").exists():
         out = dest.with_name(f"{dest.stem}-{n}{dest.suffix}")
         n += 1
     return out
