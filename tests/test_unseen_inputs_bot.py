@@ -219,3 +219,38 @@ def test_a_credit_file_that_is_a_link_is_not_read(tmp_path):
     assert item.credit.author != "Secret" and item.credit.title == "sea"
     item.done()
     assert elsewhere.exists() and not (inbox / "done" / "sea.json").exists()
+
+
+# --- feeds ---------------------------------------------------------------------------------
+def test_an_atom_title_of_type_html_is_credited_as_text_and_a_plain_rss_title_as_it_is():
+    import feedparser
+
+    from bot.sources.feed import plain_text
+
+    atom = feedparser.parse(
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        '<entry><title type="html">&lt;b&gt;Big&lt;/b&gt;  cats &amp;amp; more</title><id>1</id>'
+        '<rights type="html">&lt;a href="https://x/by"&gt;CC BY&lt;/a&gt; 4.0</rights></entry></feed>').entries[0]
+    assert plain_text(atom, "title") == "Big cats & more"  # before: "<b>Big</b>  cats &amp; more"
+    assert plain_text(atom, "rights") == "CC BY 4.0"
+    rss = feedparser.parse(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+        '<title>AT&amp;T &lt;3 cats</title><link>http://x/1</link></item></channel></rss>').entries[0]
+    assert plain_text(rss, "title") == "AT&T <3 cats"
+    assert plain_text(rss, "author") is None
+
+
+def test_a_feed_source_credits_an_html_title_as_text(monkeypatch):
+    import feedparser
+
+    from bot.sources.feed import FeedSource
+    from bot.sources.fetch import FetchPolicy
+
+    parsed = feedparser.parse(
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        '<entry><title type="html">&lt;i&gt;Dawn&lt;/i&gt; at sea</title><id>1</id>'
+        '<link rel="enclosure" type="image/jpeg" href="https://x.example/a.jpg"/></entry></feed>')
+    src = FeedSource("f", "https://x.example/feed", FetchPolicy())
+    monkeypatch.setattr(src, "entries", lambda: (parsed.feed, parsed.entries, "https://x.example/feed"))
+    ((url, credit, alt),) = list(src._candidates())
+    assert url == "https://x.example/a.jpg" and credit.title == "Dawn at sea" and alt == "Dawn at sea"

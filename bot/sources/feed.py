@@ -57,6 +57,32 @@ def first_img(html: str) -> tuple[str | None, str | None]:
     return p.src, p.alt
 
 
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(e: Any, key: str) -> str | None:
+    """An entry's (or feed's) text field as a reader sees it: an Atom title or rights of
+    type="html" or "xhtml" comes as markup (`<b>Big</b> cats &amp; more`), which a caption
+    would show literally. Plain-text fields are kept as they are ("AT&T <3 cats")."""
+    value = e.get(key)
+    detail = e.get(f"{key}_detail")
+    if not value or not isinstance(detail, dict) or "html" not in str(detail.get("type", "")):
+        return value
+    p = _Text()
+    try:
+        p.feed(value)
+        p.close()
+    except Exception:  # html.parser is lenient; anything it still chokes on is kept as it came
+        return value
+    return " ".join("".join(p.parts).split()) or None
+
+
 def _is_image(mime: str | None, url: str | None) -> bool:
     return bool((mime and mime.lower().startswith("image/")) or (url and IMAGE_EXT.search(url)))
 
@@ -134,7 +160,7 @@ class FeedSource:
 
     def _candidates(self) -> Iterator[tuple[str, Credit, str | None]]:
         feed, entries, base = self.entries()
-        feed_licence = feed.get("license") or feed.get("rights")
+        feed_licence = feed.get("license") or plain_text(feed, "rights")
         for e in entries:
             url, alt = entry_image(e, e.get("link") or base)
             if not url:
@@ -142,10 +168,10 @@ class FeedSource:
             author = e.get("author") or _media_credit(e) or feed.get("author")
             # entry beats feed beats the operator's defaults
             credit = self.credit.merged(licence=feed_licence).merged(
-                title=e.get("title"), author=author, link=e.get("link"),
-                licence=e.get("license") or e.get("rights"),
+                title=plain_text(e, "title"), author=author, link=e.get("link"),
+                licence=e.get("license") or plain_text(e, "rights"),
             )
-            yield url, credit, alt or e.get("title")
+            yield url, credit, alt or plain_text(e, "title")
 
     def take(self, store: "Store") -> SourceItem | None:
         return take_remote(self.name, self._candidates(), store, self.policy, self.max_tries)
