@@ -121,6 +121,18 @@ def test_status_next_runs_across_the_clock_going_back_go_forward():
                                              "2026-10-25T02:30:00+01:00", "2026-10-25T03:00:00+01:00"]
 
 
+@pytest.mark.parametrize("cron, days", [("0 9 1 * mon", [1, 7, 14, 21, 28]),  # the 1st and every Monday
+                                        ("0 9 13 * 5", [4, 11, 13, 18, 25]),  # the 13th and every Friday
+                                        ("0 9 1 * *", [1]), ("0 9 * * mon", [7, 14, 21, 28])])
+def test_a_cron_with_day_and_weekday_both_set_runs_on_either_as_crontab_does(cron, days):
+    # Before: APScheduler's CronTrigger ran only on days matching both (a 1st that is a Monday).
+    tz = ZoneInfo("UTC")
+    fires = _fires(cron, "UTC", datetime(2026, 12, 1, tzinfo=tz), datetime(2027, 1, 1, tzinfo=tz))
+    assert [t.day for t in fires] == days and {(t.hour, t.minute) for t in fires} == {(9, 0)}
+    runs = next_runs(ScheduleSection(cron=cron, timezone="UTC"), len(days), now=datetime(2026, 12, 1, tzinfo=tz))
+    assert runs == fires
+
+
 @pytest.mark.parametrize("cron", ["0 0 30 2 *", "0 9 31 4,6,9,11 *"])
 def test_a_cron_that_never_comes_is_refused(tmp_path, cron):
     # Before: accepted; the bot ran, never dreamt, and check-config listed no next run.

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, tzinfo
 
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 _NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
@@ -64,10 +66,18 @@ def _second_pass(t: datetime) -> bool:
     return t.fold == 1 and first.utcoffset() != t.utcoffset()
 
 
-def crontab_trigger(expr: str, timezone: tzinfo | str, jitter: int | None = None) -> CronTrigger:
+def crontab_trigger(expr: str, timezone: tzinfo | str, jitter: int | None = None) -> BaseTrigger:
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"{len(fields)} fields, expected 5")
     minute, hour, day, month, dow = fields
-    return CrontabTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=weekdays(dow),
-                          timezone=timezone, jitter=jitter)
+
+    def cron(day: str, dow: str, jitter: int | None) -> CronTrigger:
+        return CrontabTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=weekdays(dow),
+                              timezone=timezone, jitter=jitter)
+
+    if not day.startswith("*") and not dow.startswith("*"):
+        # crontab(5): with both restricted, a day matching either runs ("0 9 1 * mon": the 1st and
+        # every Monday); one CronTrigger would need both (only a 1st that is a Monday).
+        return OrTrigger([cron(day, "*", None), cron("*", dow, None)], jitter=jitter)
+    return cron(day, dow, jitter)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from dreamer import Recipe
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
@@ -98,7 +98,7 @@ class ScheduleSection(Section):
             raise ValueError("set exactly one of cron or interval_minutes")
         return self
 
-    def trigger(self) -> CronTrigger | IntervalTrigger:
+    def trigger(self) -> BaseTrigger:
         """When the cycle runs, for APScheduler (the cron fields as crontab means them)."""
         tz = ZoneInfo(self.timezone)
         jitter = self.jitter_seconds or None
