@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     device = torch.device(args.device)
-    amp = device.type == "cuda"  # the engine's own rule
+    amp = False  # the engine's own rule: the net in float32 on every device (benchmarks/README.md, session 18)
     plan = make_plan(args.quick)
     loads = [load()]
     print(machine(device))

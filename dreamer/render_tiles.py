@@ -33,7 +33,6 @@ def tiled_gradient(
     tiles: list[Tile],
     batch_size: int,
     overlap: float,
-    amp: bool = False,
 ) -> tuple[torch.Tensor, float]:
     """Gradient of the objective w.r.t. every pixel of x (1, 3, H, W), computed tile by tile in
     batches and blended with normalised windows. Only `batch_size` tiles are in memory at once."""
@@ -47,8 +46,7 @@ def tiled_gradient(
         if len(shapes) > 1:  # only when the picture is smaller than a tile in one direction
             raise AssertionError("tiles in a batch must share a shape")
         xb = torch.stack([x[0, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in batch]).requires_grad_(True)
-        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=amp):
-            values = objective(run(xb))
+        values = objective(run(xb))
         (g,) = torch.autograd.grad(values.sum(), xb)
         score += float(values.detach().float().sum())
         for t, gt in zip(batch, g):
@@ -76,7 +74,6 @@ def dream_tiles(
     dev = base.device
     recipe, plan = tp.recipe, tp.octaves
     tile = recipe.tile_size or net.input_size
-    amp = dev.type == "cuda"
     rng = random.Random(seed)
     _, _, height, width = base.shape
     # Octaves never go below the net's input size (a one-tile 'no tiles' dream keeps its octaves).
@@ -94,7 +91,7 @@ def dream_tiles(
             for step in range(octave.iterations):
                 sigma = linear(octave.sigma_start, octave.sigma_end, step, octave.iterations)
                 lr = linear(octave.step_start, octave.step_end, step, octave.iterations)
-                x, score = _step(x, run, objective, tp, tile, rng, lr, sigma, amp, octave_base)
+                x, score = _step(x, run, objective, tp, tile, rng, lr, sigma, octave_base)
                 done += 1
                 if progress is not None:
                     progress(Progress(oi, len(plan), step, octave.iterations, done, total, score,
@@ -112,7 +109,6 @@ def _step(
     rng: random.Random,
     lr: float,
     sigma: float,
-    amp: bool,
     base: torch.Tensor,
 ) -> tuple[torch.Tensor, float]:
     recipe, tiles = tp.recipe, tp.recipe.tiles
@@ -122,9 +118,9 @@ def _step(
     if recipe.view_rotate > 0:
         angle = _turn_for(rng.uniform(-recipe.view_rotate, recipe.view_rotate), *x.shape[-2:])
     if zoom == 1.0 and angle == 0.0:
-        g, score = _grid_gradient(x, run, objective, tiles, recipe.batch_size, tile, rng, amp)
+        g, score = _grid_gradient(x, run, objective, tiles, recipe.batch_size, tile, rng)
     else:
-        g, score = _view_gradient(x, run, objective, tiles, recipe.batch_size, tile, rng, amp, zoom, angle)
+        g, score = _view_gradient(x, run, objective, tiles, recipe.batch_size, tile, rng, zoom, angle)
     g = tp.normalise(g)
     g = g / (g.abs().mean() + 1e-8)
     x = x + (lr / 255.0) * g
@@ -143,15 +139,14 @@ def _turn_for(angle: float, height: int, width: int) -> float:
     return max(-limit, min(limit, angle))
 
 
-def _grid_gradient(x, run, objective, tiles: TilesSettings, batch_size: int, tile: int, rng: random.Random,
-                   amp: bool):
+def _grid_gradient(x, run, objective, tiles: TilesSettings, batch_size: int, tile: int, rng: random.Random):
     _, _, h, w = x.shape
     # Reflect-padding by the jitter lets border pixels fall inside tiles too, and with the
     # random grid offset no pixel sits on a tile edge twice in a row.
     pad = min(tiles.jitter, h - 1, w - 1)
     xp = F.pad(x, (pad, pad, pad, pad), mode="reflect") if pad > 0 else x
     grid = _grid(xp.shape[-2], xp.shape[-1], tile, tiles.tile_overlap, rng)
-    g, score = tiled_gradient(xp, run, objective, grid, batch_size, tiles.tile_overlap, amp)
+    g, score = tiled_gradient(xp, run, objective, grid, batch_size, tiles.tile_overlap)
     if pad > 0:
         g = g[..., pad:pad + h, pad:pad + w]
     return g, score
@@ -164,7 +159,7 @@ def _grid(height: int, width: int, tile: int, overlap: float, rng: random.Random
 
 
 def _view_gradient(x, run, objective, tiles: TilesSettings, batch_size: int, tile: int, rng: random.Random,
-                   amp: bool, zoom: float, angle: float):
+                   zoom: float, angle: float):
     """The gradient through a random view: the picture is resampled onto a canvas (magnified by
     `zoom`, turned by `angle`, moved by up to the jitter, borders reflected) that tiles cover
     evenly; the canvas gradient is pulled back through the resampling and divided by how densely
@@ -178,7 +173,7 @@ def _view_gradient(x, run, objective, tiles: TilesSettings, batch_size: int, til
     with torch.enable_grad():
         canvas = F.grid_sample(xin, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     placed = _grid(canvas.shape[-2], canvas.shape[-1], tile, tiles.tile_overlap, rng)
-    gc, score = tiled_gradient(canvas[:, :3].detach(), run, objective, placed, batch_size, tiles.tile_overlap, amp)
+    gc, score = tiled_gradient(canvas[:, :3].detach(), run, objective, placed, batch_size, tiles.tile_overlap)
     (back,) = torch.autograd.grad(canvas, xin, torch.cat([gc, torch.ones_like(gc[:, :1])], 1))
     density = back[:, 3:]
     return torch.where(density > 1e-3, back[:, :3] / density.clamp_min(1e-3), torch.zeros_like(back[:, :3])), score

@@ -248,8 +248,7 @@ def ascend(dreams: list[ViewDream], drawn: list[tuple[list[View], torch.Tensor]]
     step = dreams[0].step
 
     def loss(x: torch.Tensor, rows: slice) -> torch.Tensor:
-        with autocast(x.device):
-            acts = run(x, step)
+        acts = run(x, step)
         total = torch.zeros((), device=x.device)
         for i, (d, a, b, extra) in enumerate(spans):
             lo, hi = max(a, rows.start), min(b, rows.stop)
@@ -269,11 +268,6 @@ def finish(d: ViewDream) -> torch.Tensor:
     """The dream at base's size."""
     with torch.no_grad():
         return _full(d.base, d.settings.strength, d.p)
-
-
-def autocast(device: torch.device):
-    """The net runs in bf16 on a GPU, in float32 elsewhere."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
 def dream_views(

@@ -153,7 +153,7 @@ def test_view_gradient_is_the_true_gradient_pulled_back_evenly():
     x = torch.stack([0.5 + 0.4 * torch.sin(3 * xx + c) * torch.cos(2 * yy) for c in range(3)]).unsqueeze(0)
     objective = Objective(lambda acts: -(acts["logits"] - 0.5).pow(2).sum((1, 2, 3)), frozenset({"logits"}), "pixels")
     r = Recipe.from_flat(tile_size=48, jitter=8, tile_overlap=0.25, batch_size=4)
-    g, _ = _view_gradient(x, lambda xb: {"logits": xb}, objective, r.tiles, r.batch_size, 48, random.Random(0), False,
+    g, _ = _view_gradient(x, lambda xb: {"logits": xb}, objective, r.tiles, r.batch_size, 48, random.Random(0),
                           1.2, 10.0)
     want = -2 * (x - 0.5)
     assert (g - want).abs().max() < 0.05
