@@ -233,7 +233,10 @@ def plan_outputs(inputs: list[Path], output: Path | None, fmt: str, dive: bool,
         return [output]
     folder = output or Path("out")
     recipe = recipe or Recipe()
-    return [cli_info.default_output(folder, p, recipe, fmt, dive, reuse=resume) for p in inputs]
+    planned: list[Path] = []
+    for p in inputs:  # two photos of one name (a/cat.jpg, b/cat.jpg) must not share an output
+        planned.append(cli_info.default_output(folder, p, recipe, fmt, dive, reuse=resume, taken=set(planned)))
+    return planned
 
 
 def render_one(image, recipe: Recipe, dst: Path, args: argparse.Namespace):

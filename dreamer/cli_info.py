@@ -128,26 +128,36 @@ def dream_label(recipe: Recipe) -> str:
     return label[:60] or "dream"
 
 
-def unique_path(path: Path) -> Path:
-    """`path`, or path-2, path-3 ... when something is there already: a dream is never lost."""
-    if not path.exists():
+def unique_path(path: Path, taken: set[Path] | frozenset[Path] = frozenset()) -> Path:
+    """`path`, or path-2, path-3 ... when something is there already, or in `taken` (named for
+    another photo of the same run): a dream is never lost."""
+    from dreamer.image_io import sidecar_path
+
+    dive = path.suffix == "" or path.name.endswith("_dive")
+
+    def used(p: Path) -> bool:
+        # A picture's recipe goes to <stem>.json: an earlier dream of the same name in another
+        # format owns that sidecar, and writing ours would replace its recipe.
+        return p.exists() or p in taken or (not dive and sidecar_path(p).exists())
+
+    if not used(path):
         return path
-    suffix = "" if path.suffix == "" or path.name.endswith("_dive") else path.suffix
+    suffix = "" if dive else path.suffix
     stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
     n = 2
-    while (candidate := path.with_name(f"{stem}-{n}{suffix}")).exists():
+    while used(candidate := path.with_name(f"{stem}-{n}{suffix}")):
         n += 1
     return candidate
 
 
 def default_output(folder: Path, source: Path, recipe: Recipe, fmt: str, dive: bool,
-                   reuse: bool = False) -> Path:
+                   reuse: bool = False, taken: set[Path] | frozenset[Path] = frozenset()) -> Path:
     """<photo>_<classes>_s<seed>.<fmt> (or _dive/): the seed in the name keeps a random dream
-    findable, and a second run never overwrites the first. `reuse` (a resumed dive) takes the
-    name as it is."""
+    findable, and a second run never overwrites the first, nor one photo's dream another's of
+    the same name in `taken`. `reuse` (a resumed dive) takes the name as it is."""
     base = f"{source.stem}_{dream_label(recipe)}_s{recipe.seed}"
     path = folder / (f"{base}_dive" if dive else f"{base}.{fmt}")
-    return path if reuse else unique_path(path)
+    return path if reuse else unique_path(path, taken)
 
 
 # --- progress ---------------------------------------------------------------------------------
