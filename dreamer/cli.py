@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
     outputs = plan_outputs(args.inputs, args.output, args.format, recipe.video.frames > 1, recipe,
                            resume=args.start_frame > 0)
+    check_outputs(args.inputs, outputs, recipe.video.frames > 1)
     if args.batch > 1:
         return cli_batch.render_batches(args.inputs, outputs, recipe, args)
     for src, dst in zip(args.inputs, outputs):
@@ -237,6 +238,25 @@ def plan_outputs(inputs: list[Path], output: Path | None, fmt: str, dive: bool,
     for p in inputs:  # two photos of one name (a/cat.jpg, b/cat.jpg) must not share an output
         planned.append(cli_info.default_output(folder, p, recipe, fmt, dive, reuse=resume, taken=set(planned)))
     return planned
+
+
+def check_outputs(inputs: list[Path], outputs: list[Path], dive: bool) -> None:
+    """Before any dream: refuse an output that would replace a photo being dreamt, or whose
+    recipe sidecar would replace a file that is not a dream's (a photo's credits, a recipe)."""
+    from dreamer.image_io import check_sidecar
+
+    for dst in outputs:
+        if any(_same_file(dst, src) for src in inputs):
+            raise CliError(f"--output {dst} is the photo being dreamt, which it would replace; choose another name")
+        if not dive:
+            check_sidecar(dst)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them is not there yet
+        return False
 
 
 def render_one(image, recipe: Recipe, dst: Path, args: argparse.Namespace):

@@ -42,6 +42,7 @@ def recipe_base(args: argparse.Namespace) -> dict[str, Any]:
 
 def check_args(args: argparse.Namespace) -> None:
     """Mistakes in the video flags, found before any net is loaded."""
+    from dreamer.image_io import check_sidecar
     from dreamer.video import check_video_path
 
     given = [f"--{k.replace('_', '-')}" for k in (*DIVE_FLAGS, "preview") if getattr(args, k) is not None]
@@ -50,6 +51,7 @@ def check_args(args: argparse.Namespace) -> None:
             raise CliError(f"{', '.join(given)} only apply to a video: add --video OUT.mp4")
         return
     check_video_path(args.video)
+    check_sidecar(args.video)  # its recipe goes beside it, as a picture's does
     if args.preview is not None and args.preview.suffix.lower() != ".gif":
         raise CliError(f"--preview {args.preview}: the preview is a GIF; name it something.gif")
     if len(args.inputs) > 1:

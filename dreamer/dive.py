@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from dreamer.image_io import check_sidecar
 from dreamer.recipe import Recipe
 from dreamer.activations import Progress
 from dreamer.render import dream
@@ -183,6 +184,7 @@ def dive_video(
     `info` (class names, the photo's name) is written beside the recipe in the metadata."""
     out = Path(out)
     fmt = check_video_path(out)
+    check_sidecar(out)  # before the work: the sidecar written at the end must not replace a stranger's file
     settings.validate()
     recipe.validate()
     recipe.check_complete()

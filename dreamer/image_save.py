@@ -31,6 +31,8 @@ def save_image(
     if not isinstance(quality, int) or isinstance(quality, bool) or not 1 <= quality <= 100:
         raise ImageError(f"{target}: quality = {quality!r} must be an integer 1..100")
     recipe_json = _recipe_json(target, recipe)
+    if recipe_json is not None:
+        check_sidecar(target)
     software = _software()
     picture = _for_format(image, fmt)
 
@@ -100,6 +102,8 @@ def save_animation(
                 f"{target}: frame {i} is {frame.width}x{frame.height} but frame 0 is {size[0]}x{size[1]}"
             )
     recipe_json = _recipe_json(target, recipe)
+    if recipe_json is not None:
+        check_sidecar(target)
     rgb = [f if f.mode == "RGB" else _to_rgb(f, str(target)) for f in frames]  # GIF quantises each itself
     params: dict[str, Any] = dict(save_all=True, append_images=rgb[1:], duration=duration_ms, loop=0)
     if fmt == "WEBP":
@@ -117,6 +121,27 @@ def save_animation(
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
     """photo.jpg -> photo.json"""
     return Path(path).with_suffix(".json")
+
+
+def check_sidecar(path: str | os.PathLike[str]) -> None:
+    """Raise ImageError when the recipe sidecar of `path` would replace a file that is not one of
+    ours: photo.json beside photo.jpg is often the photo's own credits (bot/sources/folder.py reads
+    them), and a user's recipe.json must not become a dream's."""
+    side = sidecar_path(path)
+    if (side.exists() or side.is_symlink()) and not _is_our_sidecar(side):
+        raise ImageError(f"{path}: its recipe would be written to {side}, which holds something else; "
+                         "choose another output name, or move that file")
+
+
+def _is_our_sidecar(side: Path) -> bool:
+    try:
+        if not side.is_file() or side.stat().st_size > 16_000_000:
+            return False
+        doc = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (isinstance(doc, dict) and "recipe" in doc
+            and str(doc.get("software", "")).startswith("lucid-dream-bot"))
 
 
 def _format_for(target: Path, formats: dict[str, str]) -> str:

@@ -43,3 +43,50 @@ def test_a_new_format_does_not_take_an_earlier_dreams_sidecar(tmp_path, photo):
     assert (out / "photo_goldfish_s5-2.jpg").is_file()
     assert json.loads((out / "photo_goldfish_s5.json").read_text())["recipe"] == first["recipe"]
     assert json.loads((out / "photo_goldfish_s5-2.json").read_text())["recipe"]["strength"] == 0.3
+
+
+def test_output_that_is_the_input_photo_is_refused(photo):
+    before = photo.read_bytes()
+    assert main([str(photo), "-o", str(photo), *TINY]) == 2
+    assert photo.read_bytes() == before
+
+
+def test_output_whose_sidecar_is_someone_elses_json_is_refused(tmp_path, photo, capsys):
+    credits = tmp_path / "dream.json"  # a photo's credits, as photos/*.json and the folder source keep them
+    credits.write_text('{"title": "Chelsea the cat", "author": "someone"}')
+    assert main([str(photo), "-o", str(tmp_path / "dream.png"), *TINY]) == 2
+    assert "dream.json" in capsys.readouterr().err
+    assert credits.read_text() == '{"title": "Chelsea the cat", "author": "someone"}'
+    assert not (tmp_path / "dream.png").exists()
+
+
+def test_save_image_keeps_a_foreign_sidecar_and_replaces_its_own(tmp_path):
+    from dreamer.image_io import ImageError, save_image
+
+    picture = Image.new("RGB", (8, 8))
+    (tmp_path / "x.json").write_text("my notes")
+    with pytest.raises(ImageError, match="x.json"):
+        save_image(picture, tmp_path / "x.png", {"seed": 1})
+    assert (tmp_path / "x.json").read_text() == "my notes"
+    save_image(picture, tmp_path / "y.png", {"seed": 1})
+    save_image(picture, tmp_path / "y.png", {"seed": 2})  # a dream made again under its own name
+    assert json.loads((tmp_path / "y.json").read_text())["recipe"] == {"seed": 2}
+    save_image(picture, tmp_path / "x.png")  # no recipe, no sidecar written: nothing to refuse
+
+
+def test_video_whose_sidecar_is_someone_elses_json_is_refused_before_dreaming(tmp_path, photo):
+    (tmp_path / "dive.json").write_text("[]")
+    assert main([str(photo), "--video", str(tmp_path / "dive.mp4"), "--frames", "2", *TINY]) == 2
+    assert (tmp_path / "dive.json").read_text() == "[]"
+    assert not (tmp_path / "dive.mp4.parts").exists()
+
+
+def test_dive_video_refuses_to_replace_a_foreign_sidecar_before_any_work(tmp_path):
+    from dreamer.dive import dive_video
+    from dreamer.image_io import ImageError
+
+    (tmp_path / "dive.json").write_text("notes")
+    recipe = Recipe.from_flat(model="tiny", classes={"1": 1.0}, steps=1, frames=2)
+    with pytest.raises(ImageError, match="dive.json"):
+        dive_video(Image.new("RGB", (40, 30)), recipe, tmp_path / "dive.mp4")
+    assert (tmp_path / "dive.json").read_text() == "notes"
