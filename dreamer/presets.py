@@ -37,7 +37,7 @@ def preset(name: str, **overrides: Any) -> Recipe:
     except KeyError:
         raise RecipeError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}") from None
     data = {**fields, **overrides}
-    if "octave_plan" in data:
+    if isinstance(data.get("octave_plan"), list):  # anything else is refused by Recipe.from_dict
         data["octave_plan"] = [dataclasses.asdict(o) if isinstance(o, Octave) else o for o in data["octave_plan"]]
     return Recipe.from_dict(data)
 

@@ -128,7 +128,10 @@ class Recipe:
         need(self, self.tile_size is None or (is_int(self.tile_size) and 32 <= self.tile_size <= 2048),
              "tile_size", "must be an integer 32..2048 (or unset for the net's input size)")
         need(self, is_int(self.batch_size) and 1 <= self.batch_size <= 256, "batch_size", "must be an integer 1..256")
-        need(self, self.seed is None or is_int(self.seed), "seed", "must be an integer (or unset for a random one)")
+        # 64-bit: what TOML holds and torch's generators take (a dive adds its frame number, still
+        # in their range); a larger seed failed after the net was loaded, "Overflow when unpacking long".
+        need(self, self.seed is None or (is_int(self.seed) and -(2**63) <= self.seed < 2**63), "seed",
+             "must be an integer from -2**63 to 2**63-1 (or unset for a random one)")
         need(self, is_int(self.max_pixels) and self.max_pixels >= 64 * 64, "max_pixels", "must be an integer >= 4096")
         self.video.validate()
 
@@ -182,6 +185,8 @@ class Recipe:
         if RECORDED_SIGN <= data.keys():  # a picture's recipe: it replays as it was made
             data = {**LATER_KEYS, **data}
         plan = data.pop("octave_plan", None) or []
+        if not isinstance(plan, list):
+            raise RecipeError(f"recipe: octave_plan = {plan!r}: must be a list of tables, one per octave")
         octave_keys = {f.name for f in dataclasses.fields(Octave)}
         octaves = []
         for i, o in enumerate(plan):

@@ -225,10 +225,20 @@ class TilesSettings:
              "view_scale_max", "must be view_scale_min..4")
         need(self, is_num(self.tile_overlap) and 0 <= self.tile_overlap <= 0.75, "tile_overlap", "must be 0..0.75")
         for i, octv in enumerate(self.octave_plan):
-            if not (is_num(octv.scale) and 0 < octv.scale <= 1):
-                raise RecipeError(f"recipe: octave_plan[{i}].scale = {octv.scale!r}: must be in (0, 1]")
-            if not (is_int(octv.iterations) and octv.iterations >= 0):
-                raise RecipeError(f"recipe: octave_plan[{i}].iterations = {octv.iterations!r}: must be >= 0")
+            # An octave's own values get the checks the recipe's give them: a string or NaN
+            # here used to pass and fail deep in the render (TypeError, "cannot convert NaN").
+            for key, ok, what in (
+                ("scale", is_num(octv.scale) and 0 < octv.scale <= 1, "must be in (0, 1]"),
+                ("iterations", is_int(octv.iterations) and 0 <= octv.iterations <= 10_000,
+                 "must be an integer 0..10000"),
+                ("sigma_start", is_num(octv.sigma_start) and 0 <= octv.sigma_start <= 20, "must be 0..20 pixels"),
+                ("sigma_end", is_num(octv.sigma_end) and 0 <= octv.sigma_end <= 20, "must be 0..20 pixels"),
+                ("step_start", is_num(octv.step_start) and 0 <= octv.step_start <= 100, "must be 0..100"),
+                ("step_end", is_num(octv.step_end) and 0 <= octv.step_end <= 100, "must be 0..100"),
+                ("layer", octv.layer is None or isinstance(octv.layer, str), "must be a layer name"),
+            ):
+                if not ok:
+                    raise RecipeError(f"recipe: octave_plan[{i}].{key} = {getattr(octv, key)!r}: {what}")
 
     def plan(self) -> list[Octave]:
         """Octaves coarse to fine; the last is always full size."""

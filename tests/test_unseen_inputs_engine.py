@@ -90,3 +90,41 @@ def test_dive_video_refuses_to_replace_a_foreign_sidecar_before_any_work(tmp_pat
     with pytest.raises(ImageError, match="dive.json"):
         dive_video(Image.new("RGB", (40, 30)), recipe, tmp_path / "dive.mp4")
     assert (tmp_path / "dive.json").read_text() == "notes"
+
+
+# --- recipes whose values used to fail deep in the render ------------------------------------------
+
+
+@pytest.mark.parametrize("plan, says", [
+    (5, "octave_plan = 5"),
+    ({"scale": 1}, "must be a list of tables"),
+    ([{"scale": 1, "sigma_start": "a"}], "octave_plan[0].sigma_start"),
+    ([{"scale": 1, "step_end": float("nan")}], "octave_plan[0].step_end"),
+    ([{"scale": 1, "layer": 5}], "octave_plan[0].layer"),
+])
+def test_bad_octave_plans_are_recipe_errors(plan, says):
+    from dreamer.presets import preset
+    from dreamer.recipe import RecipeError
+
+    with pytest.raises(RecipeError) as err:
+        Recipe.from_dict({"method": "tiles", "classes": {"1": 1}, "octave_plan": plan})
+    assert says in str(err.value)
+    with pytest.raises(RecipeError):
+        preset("classic", octave_plan=plan)
+
+
+def test_a_bad_octave_plan_in_a_recipe_file_is_a_clear_cli_error(tmp_path, photo, capsys):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('method = "tiles"\noctave_plan = [{scale = 1, sigma_start = "a", iterations = 1}]\n')
+    assert main([str(photo), "--recipe", str(recipe), "-o", str(tmp_path / "o.png"), *TINY]) == 2
+    assert "octave_plan[0].sigma_start" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [2**63, -(2**63) - 1, 10**30])
+def test_a_seed_out_of_64_bits_is_refused_with_its_range(seed):
+    from dreamer.recipe import RecipeError
+
+    with pytest.raises(RecipeError, match="seed"):
+        Recipe.from_flat(seed=seed)
+    Recipe.from_flat(seed=2**63 - 1)
+    Recipe.from_flat(seed=-(2**63))
