@@ -15,6 +15,14 @@ class ModelError(Exception):
     """A model cannot be built or its weights cannot be found; the message says what to do."""
 
 
+def not_weights(name: str, path: object, exc: BaseException) -> ModelError:
+    """The error for a --weights file torch cannot load into `name`: any file can be given, and
+    the unpickler fails on a picture or a text with UnpicklingError, EOFError, KeyError..."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return ModelError(f"cannot load {name} weights from {path}: not a PyTorch state dict of this net "
+                      f"({type(exc).__name__}{': ' + first if first else ''})")
+
+
 @dataclass
 class DreamNet:
     """A classifier ready to dream with.

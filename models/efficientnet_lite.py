@@ -6,7 +6,7 @@ import importlib
 
 import torch
 
-from models.base import DreamNet, ModelError, freeze
+from models.base import DreamNet, ModelError, freeze, not_weights
 from models.fold import fast_form
 from models.registry import register
 
@@ -49,8 +49,8 @@ def build_efficientnet_lite(name: str, weights: str | None = None, pretrained: b
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             net.load_state_dict(state)
-        except (OSError, RuntimeError) as exc:
-            raise ModelError(f"cannot load {name} weights from {path}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - see not_weights
+            raise not_weights(name, path, exc) from None
     freeze(net)
     layers = {"stem": net._bn0}
     for i, block in enumerate(net._blocks):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.base import DreamNet, freeze
+from models.base import DreamNet, freeze, not_weights
 from models.registry import register
 
 
@@ -30,7 +30,10 @@ def tiny(weights: str | None = None, seed: int = 0, input_size: int = 64) -> Dre
     net = TinyNet()
     torch.random.set_rng_state(gen_state)
     if weights:
-        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        try:
+            net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        except Exception as exc:  # noqa: BLE001 - see not_weights
+            raise not_weights("tiny", weights, exc) from None
     freeze(net)
     from models.labels import imagenet
 

@@ -128,3 +128,17 @@ def test_a_seed_out_of_64_bits_is_refused_with_its_range(seed):
         Recipe.from_flat(seed=seed)
     Recipe.from_flat(seed=2**63 - 1)
     Recipe.from_flat(seed=-(2**63))
+
+
+# --- command-line values that ended in "internal error" ------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["tiny", "efficientnet-lite0"])
+@pytest.mark.parametrize("content", [b"", b"hello\n", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40], ids=["empty", "text", "png"])
+def test_a_file_that_is_not_weights_is_a_clear_error(tmp_path, photo, capsys, model, content):
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(content)
+    assert main([str(photo), "--weights", str(weights), "-o", str(tmp_path / "o.png"), *TINY, "--model", model]) == 2
+    err = capsys.readouterr().err
+    assert "weights.pt" in err and "not a PyTorch state dict" in err
+
