@@ -27,10 +27,17 @@ def pick_device(device: str | None = None) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
-    except RuntimeError:
+    except (RuntimeError, TypeError):
         raise RecipeError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto") from None
+    # torch knows more device types (meta, mps, xpu...) than the engine runs on: those failed
+    # mid-dream with "unsupported autocast device_type" or "not linked with support".
+    if dev.type not in ("cpu", "cuda"):
+        raise RecipeError(f"device {device!r}: the engine runs on cpu or cuda (cuda:N), or auto")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RecipeError(f"device {device!r} asked for, but this torch build sees no CUDA GPU")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise RecipeError(f"device {device!r}: there is no such GPU; this machine has "
+                          f"{torch.cuda.device_count()} (cuda:0 to cuda:{torch.cuda.device_count() - 1})")
     return dev
 
 

@@ -142,3 +142,13 @@ def test_a_file_that_is_not_weights_is_a_clear_error(tmp_path, photo, capsys, mo
     err = capsys.readouterr().err
     assert "weights.pt" in err and "not a PyTorch state dict" in err
 
+
+@pytest.mark.parametrize("device", ["meta", "mps", "xpu"])
+def test_a_device_type_the_engine_does_not_run_on_is_refused(tmp_path, photo, capsys, device):
+    from dreamer.recipe import RecipeError
+    from dreamer.render import pick_device
+
+    with pytest.raises(RecipeError, match="cpu or cuda"):
+        pick_device(device)
+    assert main([str(photo), "--device", device, "-o", str(tmp_path / "o.png"), *TINY]) == 2
+    assert "cpu or cuda" in capsys.readouterr().err
