@@ -30,6 +30,9 @@ def dive(
     """Render recipe.video.frames frames into `folder` (frame_00000.png, ...), then an animated GIF or
     WebP named `animation` from all of them. With start_frame=K the frames before K are taken
     from the folder, so an interrupted dive resumes where it stopped."""
+    if not 0 <= start_frame <= recipe.video.frames:
+        raise ValueError(f"start_frame {start_frame}: a dive of {recipe.video.frames} frames "
+                         f"resumes at 0..{recipe.video.frames}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if start_frame > 0:

@@ -102,6 +102,11 @@ def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
     recipe.check_complete()
     cli_dive.check_args(args)
     cli_batch.check_args(args, recipe)
+    frames = recipe.video.frames
+    if args.start_frame and args.video is None and not (frames > 1 and 0 < args.start_frame < frames):
+        # Without a dive it was ignored; below 0 it wrote frame_-0001.png and on.
+        raise CliError(f"--start-frame {args.start_frame}: resumes a dive of --frames N at a frame 1..N-1"
+                       + ("" if frames > 1 else "; this is no dive (add --frames N)"))
     missing = [str(p) for p in args.inputs if not p.is_file()]
     if missing:
         raise CliError(f"no such photo: {', '.join(missing)}")

@@ -152,3 +152,21 @@ def test_a_device_type_the_engine_does_not_run_on_is_refused(tmp_path, photo, ca
         pick_device(device)
     assert main([str(photo), "--device", device, "-o", str(tmp_path / "o.png"), *TINY]) == 2
     assert "cpu or cuda" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra", [["--start-frame", "3"], ["--start-frame", "-3", "--frames", "2"]],
+                         ids=["no-dive", "negative"])
+def test_a_start_frame_outside_a_dive_is_refused(tmp_path, photo, capsys, extra):
+    out = tmp_path / "out"
+    assert main([str(photo), "-o", str(out), *TINY, *extra]) == 2
+    assert "--start-frame" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_dive_refuses_a_negative_start_frame(tmp_path):
+    from dreamer.animate import dive
+
+    with pytest.raises(ValueError, match="start_frame -1"):
+        dive(Image.new("RGB", (40, 30)), Recipe.from_flat(model="tiny", classes={"1": 1.0}, steps=1, frames=2),
+             tmp_path / "dive", start_frame=-1)
+    assert not list(tmp_path.glob("dive/frame_-*"))
