@@ -39,7 +39,12 @@ def dive(
         prev_path = frame_path(folder, start_frame - 1)
         if not prev_path.exists():
             raise FileNotFoundError(f"cannot resume at frame {start_frame}: {prev_path} is missing")
-        current = Image.open(prev_path).convert("RGB")
+        from dreamer.image_io import ImageError, load_image
+
+        try:  # the reader every photo goes through: a damaged frame is an ImageError, not PIL's own
+            current = load_image(prev_path, max_pixels=recipe.max_pixels)
+        except ImageError as exc:
+            raise ImageError(f"cannot resume at frame {start_frame}: {exc}") from None
     else:
         current = image.convert("RGB")
     base_seed = recipe.seed or 0

@@ -170,3 +170,15 @@ def test_dive_refuses_a_negative_start_frame(tmp_path):
         dive(Image.new("RGB", (40, 30)), Recipe.from_flat(model="tiny", classes={"1": 1.0}, steps=1, frames=2),
              tmp_path / "dive", start_frame=-1)
     assert not list(tmp_path.glob("dive/frame_-*"))
+
+
+def test_resuming_a_dive_from_a_damaged_frame_is_a_clear_error(tmp_path):
+    from dreamer.animate import dive, frame_path
+    from dreamer.image_io import ImageError
+
+    folder = tmp_path / "dive"
+    folder.mkdir()
+    frame_path(folder, 0).write_bytes(b"\x89PNG\r\n\x1a\n truncated")  # a frame cut off mid-write
+    with pytest.raises(ImageError, match="cannot resume at frame 1"):
+        dive(Image.new("RGB", (64, 48)), Recipe.from_flat(model="tiny", classes={"1": 1.0}, steps=1, frames=3),
+             folder, start_frame=1)
