@@ -67,12 +67,13 @@ def run(args: argparse.Namespace) -> int:
         return list_things(args, recipe)
     if args.classify is not None:
         return classify(args, recipe)
-    if args.save_recipe:
-        recipe.save(args.save_recipe)
     if not args.inputs:
+        if args.save_recipe:
+            recipe.save(args.save_recipe)
         raise CliError("no input photo given (try: dream photos/rocket.jpg --classes goldfish)")
     preflight(recipe, args)
     if args.video is not None:
+        save_recipe(args, recipe, [args.video])
         recipe = cli_dive.resume_seed(args, recipe)
         return cli_dive.run_video(args, recipe, recipe_metadata(recipe, args.inputs[0]))
     from dreamer.image_io import load_image, save_image
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     outputs = plan_outputs(args.inputs, args.output, args.format, recipe.video.frames > 1, recipe,
                            resume=args.start_frame > 0)
     check_outputs(args.inputs, outputs, recipe.video.frames > 1)
+    save_recipe(args, recipe, [] if recipe.video.frames > 1 else outputs)
     if args.batch > 1:
         return cli_batch.render_batches(args.inputs, outputs, recipe, args)
     for src, dst in zip(args.inputs, outputs):
@@ -255,6 +257,19 @@ def check_outputs(inputs: list[Path], outputs: list[Path], dive: bool) -> None:
             raise CliError(f"--output {dst} is the photo being dreamt, which it would replace; choose another name")
         if not dive:
             check_sidecar(dst)
+
+
+def save_recipe(args: argparse.Namespace, recipe: Recipe, outputs: list[Path]) -> None:
+    """--save-recipe, once the outputs are known to be free: where it names an output's own
+    sidecar (`-o x.png --save-recipe x.json`), the sidecar written with the picture holds the
+    recipe (as it ran; --recipe reads it), and writing it now would make that name look taken."""
+    from dreamer.image_io import sidecar_path
+
+    if not args.save_recipe:
+        return
+    if any(sidecar_path(out).resolve() == Path(args.save_recipe).resolve() for out in outputs):
+        return
+    recipe.save(args.save_recipe)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -65,6 +65,8 @@ KEYS = (
 GROUPS = {"views": ViewsSettings, "tiles": TilesSettings, "video": VideoSettings}
 
 
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1  # torch.Generator.manual_seed's range
+
 @dataclass
 class Recipe:
     """The settings every engine reads, and each engine's own (`views`, `tiles`, `video`)."""
@@ -128,10 +130,11 @@ class Recipe:
         need(self, self.tile_size is None or (is_int(self.tile_size) and 32 <= self.tile_size <= 2048),
              "tile_size", "must be an integer 32..2048 (or unset for the net's input size)")
         need(self, is_int(self.batch_size) and 1 <= self.batch_size <= 256, "batch_size", "must be an integer 1..256")
-        # 64-bit: what TOML holds and torch's generators take (a dive adds its frame number, still
-        # in their range); a larger seed failed after the net was loaded, "Overflow when unpacking long".
-        need(self, self.seed is None or (is_int(self.seed) and -(2**63) <= self.seed < 2**63), "seed",
-             "must be an integer from -2**63 to 2**63-1 (or unset for a random one)")
+        # What torch's generators take; a dive's frame k dreams with seed + k. A larger seed failed
+        # after the net was loaded, "Overflow when unpacking long".
+        top = SEED_MAX - (self.video.frames - 1 if is_int(self.video.frames) and self.video.frames > 1 else 0)
+        need(self, self.seed is None or (is_int(self.seed) and SEED_MIN <= self.seed <= top), "seed",
+             f"must be an integer from {SEED_MIN} to {top} (or unset for a random one)")
         need(self, is_int(self.max_pixels) and self.max_pixels >= 64 * 64, "max_pixels", "must be an integer >= 4096")
         self.video.validate()
 

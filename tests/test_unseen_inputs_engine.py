@@ -120,14 +120,25 @@ def test_a_bad_octave_plan_in_a_recipe_file_is_a_clear_cli_error(tmp_path, photo
     assert "octave_plan[0].sigma_start" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("seed", [2**63, -(2**63) - 1, 10**30])
-def test_a_seed_out_of_64_bits_is_refused_with_its_range(seed):
+@pytest.mark.parametrize("seed", [2**64, -(2**63) - 1, 10**30])
+def test_a_seed_torch_cannot_take_is_refused_with_its_range(seed):
     from dreamer.recipe import RecipeError
 
     with pytest.raises(RecipeError, match="seed"):
         Recipe.from_flat(seed=seed)
-    Recipe.from_flat(seed=2**63 - 1)
-    Recipe.from_flat(seed=-(2**63))
+
+
+def test_the_largest_seeds_torch_takes_still_dream_a_dive_included(tmp_path, photo):
+    # Seeds of 2**63 and up dreamt before the range was checked: their pictures must replay.
+    from dreamer.recipe import SEED_MAX, SEED_MIN, RecipeError
+
+    Recipe.from_flat(seed=SEED_MIN)
+    with pytest.raises(RecipeError, match="seed"):  # its second frame would dream with SEED_MAX + 1
+        Recipe.from_flat(seed=SEED_MAX, frames=2)
+    out = tmp_path / "dive"
+    assert main([str(photo), "-o", str(out), *TINY, "--seed", str(SEED_MAX - 1), "--frames", "2"]) == 0
+    assert len(list(out.glob("frame_*.png"))) == 2
+    assert main([str(photo), "-o", str(tmp_path / "one.png"), *TINY, "--seed", str(SEED_MAX)]) == 0
 
 
 # --- command-line values that ended in "internal error" ------------------------------------------
@@ -182,3 +193,17 @@ def test_resuming_a_dive_from_a_damaged_frame_is_a_clear_error(tmp_path):
     with pytest.raises(ImageError, match="cannot resume at frame 1"):
         dive(Image.new("RGB", (64, 48)), Recipe.from_flat(model="tiny", classes={"1": 1.0}, steps=1, frames=3),
              folder, start_frame=1)
+
+
+def test_save_recipe_may_name_the_dreams_own_sidecar(tmp_path, photo):
+    # Before: the plain recipe was written first, and the sidecar check then refused the dream.
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main([str(photo), *TINY, "--save-recipe", str(out / "dream.json"), "-o", str(out / "dream.png")]) == 0
+    assert (out / "dream.png").exists()
+    again = tmp_path / "again.png"
+    assert main([str(photo), "--recipe", str(out / "dream.json"), "-q", "-o", str(again)]) == 0
+    assert Recipe.load(str(out / "dream.json")).seed == 5
+    # elsewhere it is written as before, beside the dream
+    assert main([str(photo), *TINY, "--save-recipe", str(out / "r.toml"), "-o", str(out / "other.png")]) == 0
+    assert (out / "r.toml").exists() and (out / "other.png").exists()
