@@ -82,13 +82,15 @@ def test_a_mastodon_server_with_a_bad_port_is_refused_at_load(tmp_path):
 
 
 # --- the schedule --------------------------------------------------------------------------
-def _fires(cron: str, zone: str, start: datetime, until: datetime) -> list[datetime]:
+def _fires(cron: str, zone: str, start: datetime, until: datetime, jitter: int = 0) -> list[datetime]:
     """The times the scheduler would run the cycle, stepping as APScheduler does (from the
-    real instant after each run)."""
-    trigger = ScheduleSection(cron=cron, timezone=zone).trigger()
+    real instant after each run), each later than the one before."""
+    trigger = ScheduleSection(cron=cron, timezone=zone, jitter_seconds=jitter).trigger()
     out: list[datetime] = []
     prev, now = None, start
     while (t := trigger.get_next_fire_time(prev, now)) is not None and t < until:
+        assert not out or t.astimezone(timezone.utc) > out[-1].astimezone(timezone.utc), (out[-1], t)
+        assert len(out) < 10_000
         out.append(t)
         prev, now = t, (t.astimezone(timezone.utc) + timedelta(seconds=1)).astimezone(t.tzinfo)
     return out
@@ -97,18 +99,21 @@ def _fires(cron: str, zone: str, start: datetime, until: datetime) -> list[datet
 @pytest.mark.parametrize("zone, night, cron", [("Europe/Paris", "2026-10-25", "45 2 * * *"),
                                                ("America/New_York", "2026-11-01", "45 1 * * *"),
                                                ("Australia/Lord_Howe", "2026-04-05", "45 1 * * *")])
-def test_a_daily_cron_in_the_hour_the_clock_repeats_runs_once_that_night(zone, night, cron):
+@pytest.mark.parametrize("jitter", [0, 60])
+def test_a_daily_cron_in_the_hour_the_clock_repeats_runs_once_that_night(zone, night, cron, jitter):
     # Before: it ran at the time in summer time, and again at the same time on the clock an
-    # hour (Lord Howe: half an hour) later: two posts that night.
+    # hour (Lord Howe: half an hour) later: two posts that night. With jitter, APScheduler added
+    # it to the wall clock, the second pass became the first (past), and the scheduler looped.
     start = datetime.fromisoformat(night).replace(tzinfo=ZoneInfo(zone)) - timedelta(hours=12)
-    fires = _fires(cron, zone, start, start + timedelta(days=3))
+    fires = _fires(cron, zone, start, start + timedelta(days=3), jitter)
     assert len(fires) == 3 and len({t.date() for t in fires}) == 3, [t.isoformat() for t in fires]
 
 
-def test_an_every_half_hour_cron_keeps_both_passes_of_the_repeated_hour():
+@pytest.mark.parametrize("cron, jitter", [("*/30 * * * *", 0), ("*/30 * * * *", 60), ("0,30 * 25 * sun", 60)])
+def test_an_every_half_hour_cron_keeps_both_passes_of_the_repeated_hour(cron, jitter):
     tz = ZoneInfo("Europe/Paris")
-    fires = _fires("*/30 * * * *", "Europe/Paris", datetime(2026, 10, 25, 0, 0, tzinfo=tz),
-                   datetime(2026, 10, 26, 0, 0, tzinfo=tz))
+    fires = _fires(cron, "Europe/Paris", datetime(2026, 10, 25, 0, 0, tzinfo=tz),
+                   datetime(2026, 10, 26, 0, 0, tzinfo=tz), jitter)
     assert len(fires) == 50  # a 25-hour day: its extra hour is real time
 
 

@@ -11,12 +11,14 @@ whose extra hour is real time.
 """
 from __future__ import annotations
 
+import random
 import re
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.util import datetime_utc_add
 
 _NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 
@@ -50,14 +52,34 @@ class CrontabTrigger(CronTrigger):
     """A CronTrigger that fires a fixed-time job once, not twice, when the clock goes back."""
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
-        t = super().get_next_fire_time(previous_fire_time, now)
+        t = super().get_next_fire_time(previous_fire_time, now)  # without jitter: see _apply_jitter
         while t is not None and self._fixed_time() and _second_pass(t):
             t = super().get_next_fire_time(t, t)  # the same wall time came an hour ago: go past it
-        return t
+        return jittered(t, self.jitter)
+
+    def _apply_jitter(self, next_fire_time: datetime | None, jitter: int | None, now: datetime) -> datetime | None:
+        # Added once, in real time, after the second-pass check: added to the wall clock it
+        # dropped the second pass's fold, and the scheduler then looped on a time long past.
+        return next_fire_time
 
     def _fixed_time(self) -> bool:
         # From the fields, not a flag of ours, so a pickled trigger keeps the rule.
         return all(not set(str(f)) & set("*/-") for f in self.fields if f.name in ("hour", "minute"))
+
+
+class CrontabOr(OrTrigger):
+    """crontab's "day or weekday", its jitter added in real time as CrontabTrigger's is."""
+
+    def _apply_jitter(self, next_fire_time: datetime | None, jitter: int | None, now: datetime) -> datetime | None:
+        return jittered(next_fire_time, jitter)
+
+
+def jittered(t: datetime | None, jitter: int | None) -> datetime | None:
+    """t plus up to `jitter` seconds of real time. APScheduler adds wall-clock time, which in the
+    hour the clock repeats drops the second pass's fold: it became the first pass, long past."""
+    if t is None or not jitter:
+        return t
+    return datetime_utc_add(t, timedelta(seconds=random.uniform(0, jitter)))
 
 
 def _second_pass(t: datetime) -> bool:
@@ -79,5 +101,5 @@ def crontab_trigger(expr: str, timezone: tzinfo | str, jitter: int | None = None
     if not day.startswith("*") and not dow.startswith("*"):
         # crontab(5): with both restricted, a day matching either runs ("0 9 1 * mon": the 1st and
         # every Monday); one CronTrigger would need both (only a 1st that is a Monday).
-        return OrTrigger([cron(day, "*", None), cron("*", dow, None)], jitter=jitter)
+        return CrontabOr([cron(day, "*", None), cron("*", dow, None)], jitter=jitter)
     return cron(day, dow, jitter)
