@@ -187,8 +187,9 @@ class Recipe:
             )
         if RECORDED_SIGN <= data.keys():  # a picture's recipe: it replays as it was made
             data = {**LATER_KEYS, **data}
-        plan = data.pop("octave_plan", None) or []
-        if not isinstance(plan, list):
+        plan = data.pop("octave_plan", None)
+        plan = [] if plan is None else plan
+        if not isinstance(plan, list):  # 0, "", false or {} too: not quietly "no plan"
             raise RecipeError(f"recipe: octave_plan = {plan!r}: must be a list of tables, one per octave")
         octave_keys = {f.name for f in dataclasses.fields(Octave)}
         octaves = []

@@ -49,6 +49,8 @@ def build_efficientnet_lite(name: str, weights: str | None = None, pretrained: b
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             net.load_state_dict(state)
+        except OSError as exc:  # missing or unreadable: say so, not "not a state dict"
+            raise ModelError(f"cannot load {name} weights from {path}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - see not_weights
             raise not_weights(name, path, exc) from None
     freeze(net)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.base import DreamNet, freeze, not_weights
+from models.base import DreamNet, ModelError, freeze, not_weights
 from models.registry import register
 
 
@@ -32,6 +32,8 @@ def tiny(weights: str | None = None, seed: int = 0, input_size: int = 64) -> Dre
     if weights:
         try:
             net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        except OSError as exc:  # missing or unreadable: say so, not "not a state dict"
+            raise ModelError(f"cannot load tiny weights from {weights}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - see not_weights
             raise not_weights("tiny", weights, exc) from None
     freeze(net)

@@ -98,6 +98,7 @@ def test_dive_video_refuses_to_replace_a_foreign_sidecar_before_any_work(tmp_pat
 @pytest.mark.parametrize("plan, says", [
     (5, "octave_plan = 5"),
     ({"scale": 1}, "must be a list of tables"),
+    (0, "octave_plan = 0"), ("", "must be a list of tables"), ({}, "must be a list of tables"),
     ([{"scale": 1, "sigma_start": "a"}], "octave_plan[0].sigma_start"),
     ([{"scale": 1, "step_end": float("nan")}], "octave_plan[0].step_end"),
     ([{"scale": 1, "layer": 5}], "octave_plan[0].layer"),
@@ -152,6 +153,15 @@ def test_a_file_that_is_not_weights_is_a_clear_error(tmp_path, photo, capsys, mo
     assert main([str(photo), "--weights", str(weights), "-o", str(tmp_path / "o.png"), *TINY, "--model", model]) == 2
     err = capsys.readouterr().err
     assert "weights.pt" in err and "not a PyTorch state dict" in err
+
+
+@pytest.mark.parametrize("model", ["tiny", "efficientnet-lite0"])
+def test_weights_that_cannot_be_read_say_so_not_that_they_are_no_state_dict(tmp_path, model):
+    from models import ModelError, create_model
+
+    with pytest.raises(ModelError) as err:
+        create_model(model, weights=str(tmp_path / "missing.pt"))
+    assert "missing.pt" in str(err.value) and "state dict" not in str(err.value)
 
 
 @pytest.mark.parametrize("device", ["meta", "mps", "xpu"])
