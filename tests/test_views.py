@@ -100,6 +100,23 @@ def test_fourier_canvas_has_a_fast_length_and_keeps_its_margin(monkeypatch):
     assert sizes == [(1120, 1250)]
 
 
+def test_a_mutants_fourier_layers_are_each_the_detail_their_spectrum_makes_alone():
+    # A mutant's layers go through the inverse FFT one at a time (a speed change): each must be
+    # exactly what its own spectrum makes as a one-layer detail, gradient included.
+    many = prm.make("fourier", 90, 120, std=0.01, seed=2, layers=3)
+    one = prm.make("fourier", 90, 120, std=0.0, seed=0)
+    weights = torch.randn(3, 3, 90, 120, generator=torch.Generator().manual_seed(4))
+    (many.detail() * weights).sum().backward()
+    for i in range(3):
+        with torch.no_grad():
+            one.tensors[0].copy_(many.tensors[0][i:i + 1])
+        one.tensors[0].grad = None
+        alone = one.detail()
+        (alone * weights[i:i + 1]).sum().backward()
+        assert torch.equal(many.detail()[i:i + 1], alone)
+        assert torch.equal(many.tensors[0].grad[i:i + 1], one.tensors[0].grad)
+
+
 def test_the_detail_is_optimised_by_fused_adam_with_the_same_steps_as_plain_adam():
     # fused: one kernel for the spectrum's millions of values (a speed promise of issue 13)
     torch.manual_seed(0)
