@@ -7,7 +7,8 @@ Monday and run on Saturday. Here numeric weekdays are rewritten as names first.
 On the night clocks go back, APScheduler fires a wall-clock time in the repeated hour twice
 (once per offset), so a daily "30 2 * * *" posted twice. Like cron (cronie, Vixie), a job at a
 fixed hour and minute runs only at the first of the two; "*/30 * * * *" keeps both passes,
-whose extra hour is real time.
+whose extra hour is real time. A day of the month and a weekday both set mean either one, as in
+crontab(5), and jitter is added in real time, not on the wall clock.
 """
 from __future__ import annotations
 
