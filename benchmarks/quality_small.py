@@ -4,9 +4,11 @@ fits in one of the check's crops?
 
     .venv/bin/python benchmarks/quality_small.py                        # the default
     .venv/bin/python benchmarks/quality_small.py --set stop_seen=0      # every dream to its cap
+    .venv/bin/python benchmarks/quality_small.py --wallpapers           # quality_big.py's 12 rows instead
     (any quality.py option after these: --photos a,b to split over processes, --out DIR)
 
-The rows are quality.py's held-out single classes, judged as quality.py judges."""
+The rows are quality.py's held-out single classes (or, with --wallpapers, quality_big.py's twelve
+fresh photos and classes), judged as quality.py judges."""
 from __future__ import annotations
 
 import sys
@@ -31,4 +33,12 @@ def load_small(name: str):
 Q.load_photo = load_small
 
 if __name__ == "__main__":
-    raise SystemExit(Q.main(["--rows", "held", "--kinds", "single", "--recipes", "default", *sys.argv[1:]]))
+    args = sys.argv[1:]
+    if "--wallpapers" in args:
+        args.remove("--wallpapers")
+        import quality_fresh2 as F2  # noqa: E402  (its photos' paths)
+
+        Q.PLAN[:] = [(photo, [[pair[0][0]]]) for photo, pair in F2.PAIRS] + \
+                    [(photo, [[triple[0][1]]]) for photo, triple in F2.TRIPLES]
+        Q.HELD_PHOTOS = frozenset(photo for photo, _ in Q.PLAN)
+    raise SystemExit(Q.main(["--rows", "held", "--kinds", "single", "--recipes", "default", *args]))
