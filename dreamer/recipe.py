@@ -67,6 +67,7 @@ GROUPS = {"views": ViewsSettings, "tiles": TilesSettings, "video": VideoSettings
 
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1  # torch.Generator.manual_seed's range
 
+
 @dataclass
 class Recipe:
     """The settings every engine reads, and each engine's own (`views`, `tiles`, `video`)."""
