@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urljoin
 
 from bot.config.sections import FeedOrder
+from bot.publishers.mastodon_text import html_to_text
 from bot.sources.base import Credit, SourceError, SourceItem, SourceKind, take_remote
 from bot.sources.fetch import FetchError, fetch
 
@@ -57,15 +58,6 @@ def first_img(html: str) -> tuple[str | None, str | None]:
     return p.src, p.alt
 
 
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
 def plain_text(e: Any, key: str) -> str | None:
     """An entry's (or feed's) text field as a reader sees it: an Atom title or rights of
     type="html" or "xhtml" comes as markup (`<b>Big</b> cats &amp; more`), which a caption
@@ -74,13 +66,7 @@ def plain_text(e: Any, key: str) -> str | None:
     detail = e.get(f"{key}_detail")
     if not value or not isinstance(detail, dict) or "html" not in str(detail.get("type", "")):
         return value
-    p = _Text()
-    try:
-        p.feed(value)
-        p.close()
-    except Exception:  # html.parser is lenient; anything it still chokes on is kept as it came
-        return value
-    return " ".join("".join(p.parts).split()) or None
+    return " ".join(html_to_text(value).split()) or None
 
 
 def _is_image(mime: str | None, url: str | None) -> bool:
@@ -166,12 +152,13 @@ class FeedSource:
             if not url:
                 continue
             author = e.get("author") or _media_credit(e) or feed.get("author")
+            title = plain_text(e, "title")
             # entry beats feed beats the operator's defaults
             credit = self.credit.merged(licence=feed_licence).merged(
-                title=plain_text(e, "title"), author=author, link=e.get("link"),
+                title=title, author=author, link=e.get("link"),
                 licence=e.get("license") or plain_text(e, "rights"),
             )
-            yield url, credit, alt or plain_text(e, "title")
+            yield url, credit, alt or title
 
     def take(self, store: "Store") -> SourceItem | None:
         return take_remote(self.name, self._candidates(), store, self.policy, self.max_tries)
