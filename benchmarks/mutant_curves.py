@@ -8,8 +8,8 @@ curves: where a stop rule would end each mutant, and the judge's figure there ag
     .venv/bin/python benchmarks/mutant_curves.py --set tune --kind pairs --candidate settle --out settle.jsonl
     .venv/bin/python benchmarks/mutant_curves.py --compare base.jsonl settle.jsonl   # row by row at the cap
 
-Sets: `tune` (quality.py's six tuning pairs), `fresh` and `fresh2` (the two hold-outs' pairs
-and triples). `--photos a,b` keeps those photos only (to split a set over processes), `--kind`
+Sets: `tune` (quality.py's six tuning pairs), `fresh`, `fresh2` (the hold-outs' pairs
+and triples) and `fresh3` (session 19's eight triples). `--photos a,b` keeps those photos only (to split a set over processes), `--kind`
 pairs or triples only. A candidate is a recipe setting (`--with`), a module constant (`--const`)
 or a change patched in for the run (`--candidate`). `--seed` dreams every row with another seed:
 a row's figure moves by tens of points from seed to seed (benchmarks/README.md, "Seeds"), so
@@ -37,7 +37,7 @@ def rows(name: str) -> list[tuple[str, list[str], bool]]:
     import quality as Q
     if name == "tune":
         return [(p, t, False) for p, ts in Q.PLAN for t in ts if len(t) > 1 and not Q.held_out(p, t)]
-    module = __import__({"fresh": "quality_fresh", "fresh2": "quality_fresh2"}[name])
+    module = __import__({"fresh": "quality_fresh", "fresh2": "quality_fresh2", "fresh3": "quality_fresh3"}[name])
     return [(p, t, True) for p, ts in module.PAIRS + module.TRIPLES for t in ts]
 
 
@@ -201,13 +201,51 @@ def _growth_waits(nets: dict) -> None:
     rv._grow = grow
 
 
+def _top5(nets: dict) -> None:
+    """A mutant's views also push each class into the net's top five: a class counts less the
+    softplus of its gap to the non-target logit it must beat (the (6 - k)-th largest other class
+    for k classes), weighted by the view's lean to it. The judge's crops hold all the creatures
+    at once and rank poster classes ("comic book") over the weakest; a logit alone does not ask
+    to beat them. Weight from LUCID_TOP5 (default 1)."""
+    import os
+    import torch
+    import torch.nn.functional as F
+    from dreamer import objectives as obj
+    real = obj.class_logits
+    weight = float(os.environ.get("LUCID_TOP5", "1"))
+
+    def class_logits(weights, *args, **kwargs):
+        base = real(weights, *args, **kwargs)
+        positive = [i for i, w in weights.items() if w > 0]
+        if len(positive) < 2:
+            return base
+        ids = torch.tensor(positive)
+        rank = 5 - len(positive)  # index of the other class each target must beat, from 0
+
+        def fn(acts):
+            value = base.fn(acts)
+            shares = acts.get(obj.REGIONS)
+            if shares is None:
+                return value
+            logits = acts["logits"].float()
+            ids_d = ids.to(logits.device)
+            others = logits.clone()
+            others[:, ids_d] = float("-inf")
+            bar = others.topk(rank + 1, dim=1).values[:, rank]  # (n,)
+            gap = logits[:, ids_d] - bar[:, None]
+            lean = shares.to(logits.device)  # columns: the positive classes in order
+            return value - weight * (lean * F.softplus(-gap)).sum(1)
+        return obj.Objective(fn, base.layers, base.description + f", top5 {weight:g}")
+    obj.class_logits = class_logits
+
+
 CANDIDATES = {"check_lite1": _check_with_lite1, "objects_room": _objects_get_room, "settle": _growth_settles,
-              "wait48": _growth_waits}
+              "top5": _top5, "wait48": _growth_waits}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--set", choices=("tune", "fresh", "fresh2"), default="tune")
+    ap.add_argument("--set", choices=("tune", "fresh", "fresh2", "fresh3"), default="tune")
     ap.add_argument("--photos", help="only these photos (comma-separated)")
     ap.add_argument("--out", type=Path, help="append each dream's curve here (JSON lines)")
     ap.add_argument("--with", dest="settings", action="append", default=[], metavar="KEY=VALUE",
