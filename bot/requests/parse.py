@@ -40,6 +40,9 @@ _FILLER_START = ("please ", "pls ", "dream ", "me ", "a ", "an ", "the ", "some 
 _FILLER_END = (" please", " pls", " thanks", " thank you", " thx", " pretty please")
 _HARD_SEPARATORS = re.compile(r"\s*(?:[,;\n&+×]|\bx\b|\s-\s)\s*")
 _AND = re.compile(r"\s+and\s+|^and\s+|\s+and$")
+_EDGES = " \t-–—\"'“”‘’()[]"  # dashes, quotes and brackets around a term
+# Minus signs that are not "-" (a math minus, full-width forms): "−1" is "-1", not "1"
+_MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-", "\uff0b": "+"})
 # What one mention may cost (issue 27): a request is a few class names, but a mention can be
 # thousands of characters of near-misses, each looked up. Past these, the rest is not read.
 MAX_TEXT = 500  # characters of request text
@@ -224,7 +227,7 @@ def safe_term(text: str, limit: int = 40) -> str:
 
 def split_terms(text: str) -> list[str]:
     """Break request text into class terms (before they are looked up)."""
-    text = strip_emoji(text).lower()
+    text = strip_emoji(text).lower().translate(_MINUS)
     text = re.sub(r"[!?]+", " ", text)
     text = re.sub(r"\.(?=\s|$)", ",", text)  # a sentence end separates; "0.7" stays
     terms = []
@@ -297,7 +300,11 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _tidy(chunk: str) -> str:
-    chunk = re.sub(r"\s+", " ", chunk).strip(" \t-–—\"'“”‘’()[]")
+    chunk = re.sub(r"\s+", " ", chunk).rstrip(_EDGES)
+    head = chunk.lstrip(_EDGES)
+    if chunk[:len(chunk) - len(head)].endswith("-") and head[:1].isdigit():
+        head = "-" + head  # a sign, not a dash: "-1" is no class id, and must not become "1"
+    chunk = head
     changed = True
     while changed and chunk:
         changed = False
