@@ -151,3 +151,20 @@ def test_other_numbers(text, ids):
     except RequestError as exc:
         got = [] if exc.kind == "no_classes" else None
     assert got == ids
+
+
+@pytest.mark.parametrize("text,wishes,randoms", [
+    ("goldfish:0.5 random", {(1, 0.5)}, 1),
+    ("goldfish:0.5 please surprise me", {(1, 0.5)}, 1),
+    ("great white shark:-0.5 random", {(2, -0.5)}, 1),
+    ("goldfish:0.5 stingray:2", {(1, 0.5), (6, 2.0)}, 0),
+    ("1:0.5 2", {(1, 0.5), (2, 1.0)}, 0),
+    ("black and gold garden spider:0.5 goldfish", {(72, 0.5), (1, 1.0)}, 0),
+    ("goldfish: stingray", {(1, 1.0), (6, 1.0)}, 0),
+])
+def test_a_weight_ends_its_class(text, wishes, randoms):
+    """"goldfish:0.5 random": the weight belongs to the class before the colon, and the words
+    after it are the next term (here the bot's pick), not part of the weight."""
+    req = parse_request(text, imagenet(), max_classes=3)
+    assert {(w.class_id, w.weight) for w in req.wishes} == wishes
+    assert req.random_count == randoms and not req.left_out
