@@ -166,12 +166,18 @@ def _orientation(im: Image.Image) -> int:
 def _to_rgb(im: Image.Image, label: str = "image") -> Image.Image:
     mode = im.mode
     if mode.startswith("I") or mode == "F":
-        return Image.fromarray(_grey_to_uint8(im), "L").convert("RGB")
+        values = _grey_values(im)
+        key = im.info.get("transparency")
+        if not isinstance(key, (int, float)) or isinstance(key, bool):
+            return Image.fromarray(_grey_to_uint8(values, mode), "L").convert("RGB")
+        # The tRNS grey is in the file's own units (0..65535 for 16 bits), so it is matched
+        # before scaling: after it, several 16-bit greys share one 8-bit value.
+        alpha = np.where(values == key, 0, 255).astype(np.uint8)
+        grey = Image.fromarray(_grey_to_uint8(values, mode), "L")
+        grey.putalpha(Image.fromarray(alpha, "L"))
+        return _on_white(grey)
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
-        rgba = im.convert("RGBA")
-        # Transparent areas are black in the raw data; a viewer shows them on white, so do we.
-        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
+        return _on_white(im)
     if mode == "RGB":
         return im.copy()
     try:
@@ -180,19 +186,31 @@ def _to_rgb(im: Image.Image, label: str = "image") -> Image.Image:
         raise ImageError(f"{label}: colour mode {mode} is not supported") from None
 
 
-def _grey_to_uint8(im: Image.Image) -> np.ndarray:
-    """Scale high-bit-depth greyscale to 0..255 (Pillow's own convert clips it to white)."""
+def _on_white(im: Image.Image) -> Image.Image:
+    rgba = im.convert("RGBA")
+    # Transparent areas are black in the raw data; a viewer shows them on white, so do we.
+    white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, rgba).convert("RGB")
+
+
+def _grey_values(im: Image.Image) -> np.ndarray:
+    """High-bit-depth greyscale as float32 in the file's own units."""
     try:
-        a = np.asarray(im).astype(np.float32)
+        return np.asarray(im).astype(np.float32)
     except (TypeError, ValueError):  # an I;16 flavour numpy does not know
-        a = np.asarray(im.convert("I")).astype(np.float32)
+        return np.asarray(im.convert("I")).astype(np.float32)
+
+
+def _grey_to_uint8(a: np.ndarray, mode: str) -> np.ndarray:
+    """Scale high-bit-depth greyscale (`_grey_values`, changed in place) to 0..255 (Pillow's
+    own convert clips it to white)."""
     finite = np.isfinite(a)
     if not finite.all():
         a[~finite] = 0.0
     lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
-    if im.mode.startswith("I;16") or (im.mode == "I" and lo >= 0 and hi <= 65535):
+    if mode.startswith("I;16") or (mode == "I" and lo >= 0 and hi <= 65535):
         a /= 257.0  # 16-bit data (Pillow also gives 16-bit PNG/PGM as I)
-    elif im.mode == "F" and lo >= 0 and hi <= 1:
+    elif mode == "F" and lo >= 0 and hi <= 1:
         a *= 255.0
     elif not (lo >= 0 and hi <= 255):
         a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)

@@ -64,16 +64,42 @@ def test_only_run_without_dry_run_needs_the_accounts_secrets(tmp_path, capsys, m
     assert once.getvalue().startswith("idle:"), capsys.readouterr().err
 
 
+COMMANDS = "valid commands: run, check-config, status, worker, init, login"
+OPTIONS = "valid options: --help, --instance, --online, --config, --once, --dry-run, --log-json, --log-level"
+
+
 @pytest.mark.parametrize("argv,message", [
-    (["dance"], "run_bot.py: error: argument command: invalid choice: 'dance' (choose from 'run', 'check-config', "
-                "'status', 'worker', 'init', 'login')"),
+    (["dance"], f"run_bot.py: error: unknown command 'dance'; {COMMANDS}"),
+    (["statsu"], f"run_bot.py: error: unknown command 'statsu' (did you mean status?); {COMMANDS}"),
+    (["--config", "a.toml", "chek-config"],
+     f"run_bot.py: error: unknown command 'chek-config' (did you mean check-config?); {COMMANDS}"),
     (["status", "now"], "run_bot.py: error: unexpected argument 'now'"),
     (["run", "status"], "run_bot.py: error: unexpected argument 'status'"),
     (["login", "mastodon", "now"], "run_bot.py: error: unrecognized arguments: now"),
-    (["--loud"], "run_bot.py: error: unrecognized arguments: --loud"),
+    (["--loud"], f"run_bot.py: error: unknown option '--loud'; {OPTIONS}"),
+    # argparse took "x", the misspelt option's value, for the command: "invalid choice: 'x'"
+    (["--confg", "x"], f"run_bot.py: error: unknown option '--confg' (did you mean --config?); {OPTIONS}"),
+    (["--confg=x", "status"], f"run_bot.py: error: unknown option '--confg' (did you mean --config?); {OPTIONS}"),
+    (["status", "--confg", "x"], f"run_bot.py: error: unknown option '--confg' (did you mean --config?); {OPTIONS}"),
+    (["--once", "--dryrun"], f"run_bot.py: error: unknown option '--dryrun' (did you mean --dry-run?); {OPTIONS}"),
+    (["--lo"], "run_bot.py: error: ambiguous option: --lo could match --log-json, --log-level"),  # argparse's own
 ])
 def test_a_wrong_command_line_is_a_usage_error(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
         cli.main(argv)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith("usage: run_bot.py ") and err.endswith(message + "\n"), err
+
+
+def test_abbreviations_and_values_are_not_misspellings():
+    """argparse takes a unique start of an option ("--conf"), and an option's value is no
+    command ("dance" here is a config file): neither is reported as misspelt."""
+    from bot.cli.spelling import misspelt
+
+    p = cli.commands.parser()
+    line = ["--conf", "dance", "--log-level", "ERROR", "status", "--dry"]
+    args = p.parse_args(line)
+    assert (args.config, args.log_level, args.command, args.dry_run) == ("dance", "ERROR", "status", True)
+    assert misspelt(line, p) is None
+    assert misspelt(["--instance=https://a.example", "login", "mastodon"], p) is None
+    assert misspelt(["--help", "statsu"], p) is None  # argparse shows the help first, as it always did

@@ -126,3 +126,45 @@ def test_every_refusal_has_a_template_that_fills():
     for kind in Refusal:
         text = refusal_text("@a", kind, "R", term="t", suggestions=["s"], names=["goldfish"], detail="d", hours=2)
         assert text.startswith("@a ") and text.endswith("\nR") and "{" not in text and text != fallback, kind
+
+
+@pytest.mark.parametrize("text", ["-1", "goldfish, -1", "please -1", "goldfish and -1", "-1:0.5", "\u22121", "-1-3"])
+def test_a_negative_id_names_no_class(text):
+    """"-1" is no class id: it is refused as an unknown term, as an id past the last class is,
+    and never read as class 1 (the minus is a sign, not a dash around the term)."""
+    from bot.requests.replies import Refusal, refusal_text
+
+    with pytest.raises(RequestError) as info:
+        parse_request(text, imagenet(), max_classes=3)
+    assert info.value.kind is Refusal.UNKNOWN
+    assert info.value.term.startswith("-1")
+    assert '"-1' in refusal_text("@a", info.value.kind, "R", **info.value.reply_details())
+
+
+@pytest.mark.parametrize("text,ids", [("+1", [1]), ("01", [1]), ("\uff11", [1]), ("-0", [0]),
+                                      ("99999999999999999999", None), ("1.5", None), ("1e5", []), ("goldfish -1", [1])])
+def test_other_numbers(text, ids):
+    """Signs, leading zeros and full-width digits read as the number they write; an id past
+    the last class or a fraction is an unknown term; a number inside a sentence is no class."""
+    try:
+        got = sorted(w.class_id for w in parse_request(text, imagenet(), max_classes=3).wishes)
+    except RequestError as exc:
+        got = [] if exc.kind == "no_classes" else None
+    assert got == ids
+
+
+@pytest.mark.parametrize("text,wishes,randoms", [
+    ("goldfish:0.5 random", {(1, 0.5)}, 1),
+    ("goldfish:0.5 please surprise me", {(1, 0.5)}, 1),
+    ("great white shark:-0.5 random", {(2, -0.5)}, 1),
+    ("goldfish:0.5 stingray:2", {(1, 0.5), (6, 2.0)}, 0),
+    ("1:0.5 2", {(1, 0.5), (2, 1.0)}, 0),
+    ("black and gold garden spider:0.5 goldfish", {(72, 0.5), (1, 1.0)}, 0),
+    ("goldfish: stingray", {(1, 1.0), (6, 1.0)}, 0),
+])
+def test_a_weight_ends_its_class(text, wishes, randoms):
+    """"goldfish:0.5 random": the weight belongs to the class before the colon, and the words
+    after it are the next term (here the bot's pick), not part of the weight."""
+    req = parse_request(text, imagenet(), max_classes=3)
+    assert {(w.class_id, w.weight) for w in req.wishes} == wishes
+    assert req.random_count == randoms and not req.left_out

@@ -96,9 +96,14 @@ def main(argv: Sequence[str] | None = None, *, render=None, out: TextIO | None =
 
 def _main(argv: Sequence[str] | None, *, render, out: TextIO | None) -> int:
     from bot import logs
+    from bot.cli.spelling import misspelt
 
     out = out or sys.stdout
     p = parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    problem = misspelt(argv, p)
+    if problem:
+        p.error(problem)
     args = p.parse_args(argv)
     logs.setup(logs.LogFormat.JSON if args.log_json else logs.LogFormat.PLAIN, args.log_level or "INFO")
     if "unexpected" in vars(args):  # a second word after a command other than login

@@ -40,6 +40,12 @@ _FILLER_START = ("please ", "pls ", "dream ", "me ", "a ", "an ", "the ", "some 
 _FILLER_END = (" please", " pls", " thanks", " thank you", " thx", " pretty please")
 _HARD_SEPARATORS = re.compile(r"\s*(?:[,;\n&+×]|\bx\b|\s-\s)\s*")
 _AND = re.compile(r"\s+and\s+|^and\s+|\s+and$")
+# "goldfish:0.5 random": a weight written onto its class (no space after the colon) ends
+# the class; split_colon reads only the last colon, so the words after it would take it.
+_WEIGHT_THEN_MORE = re.compile(r"(?<=\S):[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?(?=\s+\S)", re.I)
+_EDGES = " \t-–—\"'“”‘’()[]"  # dashes, quotes and brackets around a term
+# Minus signs that are not "-" (a math minus, full-width forms): "−1" is "-1", not "1"
+_MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-", "\uff0b": "+"})
 # What one mention may cost (issue 27): a request is a few class names, but a mention can be
 # thousands of characters of near-misses, each looked up. Past these, the rest is not read.
 MAX_TEXT = 500  # characters of request text
@@ -224,7 +230,7 @@ def safe_term(text: str, limit: int = 40) -> str:
 
 def split_terms(text: str) -> list[str]:
     """Break request text into class terms (before they are looked up)."""
-    text = strip_emoji(text).lower()
+    text = strip_emoji(text).lower().translate(_MINUS)
     text = re.sub(r"[!?]+", " ", text)
     text = re.sub(r"\.(?=\s|$)", ",", text)  # a sentence end separates; "0.7" stays
     terms = []
@@ -283,9 +289,20 @@ def _parts(terms: list[str], labels: "Labels") -> "Iterator[str]":
     from .terms import split_colon
 
     for chunk in terms:
-        for piece in _split_and(chunk, labels):
-            parts = split_colon(piece, labels)
-            yield from [piece] if parts is None else parts
+        for weighted in _split_weights(chunk):
+            for piece in _split_and(weighted, labels):
+                parts = split_colon(piece, labels)
+                yield from [piece] if parts is None else parts
+
+
+def _split_weights(chunk: str) -> list[str]:
+    """"goldfish:0.5 stingray:2 random" -> "goldfish:0.5", "stingray:2", "random"."""
+    pieces, start = [], 0
+    for m in _WEIGHT_THEN_MORE.finditer(chunk):
+        pieces.append(chunk[start:m.end()])
+        start = m.end()
+    pieces.append(chunk[start:])
+    return [p for p in (_tidy(x) for x in pieces) if p]
 
 
 def _clip(text: str, limit: int) -> str:
@@ -297,7 +314,11 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _tidy(chunk: str) -> str:
-    chunk = re.sub(r"\s+", " ", chunk).strip(" \t-–—\"'“”‘’()[]")
+    chunk = re.sub(r"\s+", " ", chunk).rstrip(_EDGES)
+    head = chunk.lstrip(_EDGES)
+    if chunk[:len(chunk) - len(head)].endswith("-") and head[:1].isdigit():
+        head = "-" + head  # a sign, not a dash: "-1" is no class id, and must not become "1"
+    chunk = head
     changed = True
     while changed and chunk:
         changed = False
