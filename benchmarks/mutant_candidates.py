@@ -1,0 +1,170 @@
+"""Candidates for mutants not (yet) in the engine, patched in for one run of
+benchmarks/mutant_curves.py (`--candidate NAME`). Each takes the run's nets ("lite0", "lite1")
+and patches dreamer's modules in place; what each did on held-out rows is in
+benchmarks/README.md."""
+from __future__ import annotations
+
+
+def _check_with_lite1(nets: dict) -> None:
+    """The checks that grow a lagging class look with Lite1, a net that did not dream (its own
+    adversarial detail fools the dreaming net's check: the banana on the wine photo, Lite0 79 %
+    of its crops, the judge 23 %, Lite1 21 %)."""
+    from dreamer import render_views as rv
+    from dreamer.seen import seen_shares
+
+    def seen(d, picture):
+        return seen_shares(nets["lite1"], picture, d.plan.seen_classes, rv.CHECK_CROPS, d.seed * 7919 + d.step)
+    rv._seen = seen
+
+
+def _objects_get_room(nets: dict) -> None:
+    """A thing (ImageNet's classes from 398 on: foods, objects, plants, places) starts with twice
+    an animal's area: in 9 of 12 pairs of an animal and a thing the thing was the weaker class."""
+    from dreamer import regions, render_views as rv
+    real = regions.place_classes
+
+    def place(photo, net, classes, seed):
+        return real(photo, net, {i: w * (2.0 if i >= 398 else 1.0) for i, w in classes.items()}, seed)
+    rv.place_classes = place
+
+
+def _growth_settles(nets: dict) -> None:
+    """Growth that settles: each time the lagging classes differ from those grown last, the
+    factor is square-rooted for the rest of the dream (a bisection of the split), so two classes
+    that take turns at lagging trade less and less area; one that keeps lagging keeps growing."""
+    from dreamer import regions
+
+    def grow(self, seen, factor):
+        best = max(seen.values())
+        lagging = tuple(k for k, i in enumerate(self.ids) if seen[i] < regions.LAGGING * best)
+        if not lagging:
+            return False
+        last = getattr(self, "last_grown", ())
+        self.halvings = getattr(self, "halvings", 0) + bool(last and lagging != last)
+        self.last_grown = lagging
+        for k in lagging:
+            self.areas[k] *= factor ** (0.5 ** self.halvings)
+        return True
+    regions.Regions.grow = grow
+
+
+def _growth_waits(nets: dict) -> None:
+    """No growth before step 48 (a third of a pair's steps): on 17 of 20 pairs that grew, the
+    first growth came at step 16, decided on a few crops of a picture barely dreamt (the fig's
+    pufferfish took the plate the evidence had given the broccoli)."""
+    from dreamer import render_views as rv
+    real = rv._grow
+
+    def grow(d, seen, picture):
+        if d.step >= 48:
+            real(d, seen, picture)
+    rv._grow = grow
+
+
+def _top5(nets: dict) -> None:
+    """A mutant's views also push each class into the net's top five: a class counts less the
+    softplus of its gap to the non-target logit it must beat (the (6 - k)-th largest other class
+    for k classes), weighted by the view's lean to it. The judge's crops hold all the creatures
+    at once and rank poster classes ("comic book") over the weakest; a logit alone does not ask
+    to beat them. Weight from LUCID_TOP5 (default 1)."""
+    import os
+    import torch
+    import torch.nn.functional as F
+    from dreamer import objectives as obj
+    real = obj.class_logits
+    weight = float(os.environ.get("LUCID_TOP5", "1"))
+
+    def class_logits(weights, *args, **kwargs):
+        base = real(weights, *args, **kwargs)
+        positive = [i for i, w in weights.items() if w > 0]
+        if len(positive) < 2:
+            return base
+        ids = torch.tensor(positive)
+        rank = 5 - len(positive)  # index of the other class each target must beat, from 0
+
+        def fn(acts):
+            value = base.fn(acts)
+            shares = acts.get(obj.REGIONS)
+            if shares is None:
+                return value
+            logits = acts["logits"].float()
+            ids_d = ids.to(logits.device)
+            others = logits.clone()
+            others[:, ids_d] = float("-inf")
+            bar = others.topk(rank + 1, dim=1).values[:, rank]  # (n,)
+            gap = logits[:, ids_d] - bar[:, None]
+            lean = shares.to(logits.device)  # columns: the positive classes in order
+            return value - weight * (lean * F.softplus(-gap)).sum(1)
+        return obj.Objective(fn, base.layers, base.description + f", top5 {weight:g}")
+    obj.class_logits = class_logits
+
+
+def _spread(nets: dict) -> None:
+    """Each class is given its share of every part of the picture, not only of the whole: the
+    picture is cut into tiles of about LUCID_SPREAD_TILE (default 0.6) of its short side, and
+    the balanced softmax's offsets are found per tile (bilinearly between tile centres, so no
+    seam follows a tile's edge). The judge's crops hold a half to two thirds of the picture; a
+    class whose creatures all formed in one corner is missing from most of them (the locomotive
+    in summer_1am's top left)."""
+    import os
+    import torch
+    import torch.nn.functional as F
+    from dreamer import regions
+    tile = float(os.environ.get("LUCID_SPREAD_TILE", "0.6"))
+
+    def share_out(score, areas, temperature=regions.TEMPERATURE, iterations=50):
+        k, gh, gw = score.shape
+        short = min(gh, gw)
+        ny, nx = max(1, round(gh / (tile * short))), max(1, round(gw / (tile * short)))
+        logits = score / temperature
+        target = (areas / areas.sum()).log().view(-1, 1, 1)
+        offset = torch.zeros((1, k, ny, nx), dtype=score.dtype, device=score.device)
+
+        def field(o):
+            return F.interpolate(o, size=(gh, gw), mode="bilinear", align_corners=False)[0]
+        for _ in range(iterations):
+            masks = torch.softmax(logits + field(offset), dim=0)
+            per_tile = F.adaptive_avg_pool2d(masks[None], (ny, nx))
+            offset += target[None] - per_tile.clamp_min(1e-12).log()
+        return torch.softmax(logits + field(offset), dim=0)
+    regions.share_out = share_out
+
+
+def _spread_min(nets: dict) -> None:
+    """`spread` as a floor, not an equal split: in every tile each class keeps at least
+    LUCID_SPREAD_MIN (default 0.5) of its share of the whole picture, and above that follows the
+    photo's evidence as before, so a busy half still goes mostly to the class seen there. The
+    same arithmetic as the engine setting `hybrid_spread` that session 19 built, ran on
+    quality_fresh3.py's triples at 1.0 and 0.5, and took out again (it lost)."""
+    import os
+    import torch
+    import torch.nn.functional as F
+    from dreamer import regions
+    tile = float(os.environ.get("LUCID_SPREAD_TILE", "0.6"))
+    least = float(os.environ.get("LUCID_SPREAD_MIN", "0.5"))
+
+    def share_out(score, areas, temperature=regions.TEMPERATURE, iterations=50):
+        k, gh, gw = score.shape
+        short = min(gh, gw)
+        ny, nx = max(1, round(gh / (tile * short))), max(1, round(gw / (tile * short)))
+        logits = score / temperature
+        share = areas / areas.sum()
+        target = share.log().view(-1, 1, 1)
+        floor = (least * share).log().view(1, -1, 1, 1)
+        glob = torch.zeros_like(target)
+        local = torch.zeros((1, k, ny, nx), dtype=score.dtype, device=score.device)
+
+        def masks_now():
+            field = F.interpolate(local, size=(gh, gw), mode="bilinear", align_corners=False)[0]
+            return torch.softmax(logits + glob + field, dim=0)
+        for _ in range(iterations):
+            per_tile = F.adaptive_avg_pool2d(masks_now()[None], (ny, nx))
+            local = (local + floor - per_tile.clamp_min(1e-12).log()).clamp_min(0)
+            glob += target - masks_now().mean((1, 2), keepdim=True).clamp_min(1e-12).log()
+        return masks_now()
+    regions.share_out = share_out
+
+
+CANDIDATES = {"check_lite1": _check_with_lite1, "objects_room": _objects_get_room, "settle": _growth_settles,
+              "spread": _spread, "spread_min": _spread_min,
+              "top5": _top5, "wait48": _growth_waits}
