@@ -1,0 +1,52 @@
+"""More inputs to the bot nobody had tried (after test_unseen_inputs_bot.py): each once
+crashed or did the wrong thing, and now gets a clear error or the right behaviour."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.config import ConfigError, ScheduleSection, load_config
+from bot_helpers import tiny_config
+
+
+def _problems(path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, need_secrets=False)
+    return info.value.problems
+
+
+def _fire_days(cron: str, start: datetime, until: datetime) -> list[str]:
+    trigger = ScheduleSection(cron=cron).trigger()
+    out, prev, now = [], None, start
+    while True:
+        t = trigger.get_next_fire_time(prev, now)
+        if t is None or t >= until:
+            return out
+        out.append(t.strftime("%a %d %b"))
+        prev = now = t
+
+
+# --- the config: schedule ------------------------------------------------------------------
+@pytest.mark.parametrize("cron, first_days", [
+    ("0 9 * * mon-fri/2", ["Mon 07 Dec", "Wed 09 Dec", "Fri 11 Dec", "Mon 14 Dec"]),
+    ("0 9 * * mon-7", ["Sun 06 Dec", "Mon 07 Dec", "Tue 08 Dec", "Wed 09 Dec"]),  # 7 is Sunday
+    ("0 9 1 jan-dec/3 *", ["Fri 01 Jan", "Thu 01 Apr", "Thu 01 Jul", "Fri 01 Oct"]),
+])
+def test_a_weekday_or_month_name_with_a_step_or_a_number_keeps_all_of_it(cron, first_days):
+    # APScheduler reads a name range only as far as it goes: "mon-fri/2" was every weekday,
+    # "mon-7" only Mondays and "jan-dec/3" (quarterly) every month, without a word.
+    start = datetime(2026, 12, 6, tzinfo=timezone.utc)
+    assert _fire_days(cron, start, start + timedelta(days=400))[:4] == first_days
+
+
+@pytest.mark.parametrize("cron", ["0 9 * * mon#2", "0 9 * * fri!", "0 9 * jan#1 *", "0 9 * * 1#2"])
+def test_a_weekday_or_month_field_with_trailing_signs_is_refused_not_cut_short(tmp_path, cron):
+    # "mon#2" (the second Monday, in Quartz) ran every Monday: four posts a month, not one.
+    lines = _problems(tiny_config(tmp_path, schedule=f'cron = "{cron}"\n'))
+    assert len(lines) == 1 and "schedule.cron: not a crontab expression" in lines[0], lines
+
+
+def test_a_step_of_zero_in_the_weekday_field_says_so(tmp_path):
+    lines = _problems(tiny_config(tmp_path, schedule='cron = "0 9 * * */0"\n'))
+    assert len(lines) == 1 and "step" in lines[0] and "range()" not in lines[0], lines
