@@ -50,3 +50,42 @@ def test_a_weekday_or_month_field_with_trailing_signs_is_refused_not_cut_short(t
 def test_a_step_of_zero_in_the_weekday_field_says_so(tmp_path):
     lines = _problems(tiny_config(tmp_path, schedule='cron = "0 9 * * */0"\n'))
     assert len(lines) == 1 and "step" in lines[0] and "range()" not in lines[0], lines
+
+
+# --- requests: the image behind a mention ---------------------------------------------------
+@pytest.mark.parametrize("url, detail", [
+    ("http://127.0.0.1:9/photo.png", "may not download"),  # a server that passes remote URLs on
+    ("file:///etc/passwd", "may not download"),
+    ("gopher://photos.example/photo.png", "may not download"),
+])
+def test_a_request_image_at_an_address_never_fetched_is_refused_at_once_not_retried(url, detail):
+    # Before: a transient PublishError, retried with backoff for requests.max_age_hours and
+    # then answered "my server was unreachable".
+    from bot.requests.inputs import Refuse, load
+    from bot.requests.replies import Refusal
+    from bot.sources.fetch import FetchPolicy
+
+    with pytest.raises(Refuse) as info:
+        load(FetchPolicy(), 10_000_000, url)
+    assert info.value.kind is Refusal.BAD_IMAGE and detail in info.value.details["detail"]
+    assert "127.0.0.1" not in info.value.details["detail"] and "passwd" not in info.value.details["detail"]
+
+
+@pytest.mark.parametrize("status, permanent", [(404, True), (410, True), (403, True), (429, False),
+                                               (503, False), (408, False)])
+def test_a_request_image_the_server_says_is_gone_is_refused_and_a_busy_server_is_retried(status, permanent):
+    from bot.publishers.base import PublishError
+    from bot.requests.inputs import Refuse, load
+    from bot.requests.replies import Refusal
+    from bot.sources.fetch import FetchPolicy
+    from bot_helpers import LocalServer
+
+    with LocalServer() as srv:
+        srv.routes["/p.png"] = (status, {}, b"no")
+        expected = Refuse if permanent else PublishError
+        with pytest.raises(expected) as info:
+            load(FetchPolicy(allow_private=True), 10_000_000, srv.url("/p.png"))
+    if permanent:
+        assert info.value.kind is Refusal.BAD_IMAGE and "would not give it" in info.value.details["detail"]
+    else:
+        assert info.value.transient
