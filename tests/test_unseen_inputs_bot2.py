@@ -89,3 +89,23 @@ def test_a_request_image_the_server_says_is_gone_is_refused_and_a_busy_server_is
         assert info.value.kind is Refusal.BAD_IMAGE and "would not give it" in info.value.details["detail"]
     else:
         assert info.value.transient
+
+
+# --- feeds ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("charset", ["Shift_JIS", "koi8-r", "windows-1251"])
+def test_a_feed_whose_charset_is_only_in_the_http_header_is_credited_in_its_own_letters(charset):
+    # Before: the header was not handed to feedparser, which guessed iso-8859-x and credited
+    # "•xŽmŽR‚Ì’©" for 富士山の朝 on every post from a Japanese (or Russian) feed.
+    from bot.sources.feed import FeedSource
+    from bot.sources.fetch import FetchPolicy
+    from bot_helpers import LocalServer
+
+    title, author = ("富士山の朝", "山田太郎") if charset == "Shift_JIS" else ("Утро на Волге", "Иван Петров")
+    xml = ('<?xml version="1.0"?><rss version="2.0"><channel><title>f</title><item>'
+           f'<title>{title}</title><author>{author}</author><link>http://x.example/1</link>'
+           '<enclosure url="http://x.example/p.jpg" type="image/jpeg"/></item></channel></rss>')
+    with LocalServer() as srv:
+        srv.routes["/feed"] = (200, {"Content-Type": f"application/rss+xml; charset={charset}"}, xml.encode(charset))
+        src = FeedSource("f", srv.url("/feed"), FetchPolicy(allow_private=True))
+        ((url, credit, alt),) = list(src._candidates())
+    assert (credit.title, credit.author) == (title, author)
