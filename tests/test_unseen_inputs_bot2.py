@@ -109,3 +109,45 @@ def test_a_feed_whose_charset_is_only_in_the_http_header_is_credited_in_its_own_
         src = FeedSource("f", srv.url("/feed"), FetchPolicy(allow_private=True))
         ((url, credit, alt),) = list(src._candidates())
     assert (credit.title, credit.author) == (title, author)
+
+
+# --- the folder queue ------------------------------------------------------------------------
+@pytest.mark.parametrize("ahead", [3600.0, 400 * 86400.0])
+def test_a_photo_whose_time_is_in_the_future_is_still_taken(tmp_path, ahead):
+    # A camera with its clock a year ahead, or `cp -p` from a machine whose clock is: the
+    # file never looked settled (now - mtime was negative), so it was never dreamt nor counted.
+    import os
+    import time
+
+    from bot.sources.folder import FolderSource
+    from bot.store import Store
+    from bot_helpers import write_photo
+
+    inbox = tmp_path / "inbox"
+    photo = write_photo(inbox / "from_the_future.jpg", seed=4)
+    t = time.time() + ahead
+    os.utime(photo, (t, t))
+    src = FolderSource("inbox", inbox, settle_seconds=5)
+    store = Store(tmp_path / "bot.db")
+    try:
+        assert src.queue_size(store) == 1
+        item = src.take(store)
+        assert item is not None and item.credit.title == "from the future"
+    finally:
+        store.close()
+
+
+def test_a_photo_written_just_now_on_a_clock_slightly_ahead_still_waits(tmp_path):
+    # A network share whose clock runs a few seconds ahead stamps a file being copied with a
+    # time just past now: that is no reason to take it half written.
+    import os
+    import time
+
+    from bot.sources.folder import FolderSource
+    from bot_helpers import write_photo
+
+    inbox = tmp_path / "inbox"
+    photo = write_photo(inbox / "copying.jpg", seed=5)
+    t = time.time() + 3
+    os.utime(photo, (t, t))
+    assert FolderSource("inbox", inbox, settle_seconds=5).candidates() == []
