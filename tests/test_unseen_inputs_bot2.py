@@ -151,3 +151,28 @@ def test_a_photo_written_just_now_on_a_clock_slightly_ahead_still_waits(tmp_path
     t = time.time() + 3
     os.utime(photo, (t, t))
     assert FolderSource("inbox", inbox, settle_seconds=5).candidates() == []
+
+
+# --- requests: the text of a mention -------------------------------------------------------
+def _wishes(html: str) -> list[tuple[str, float]]:
+    from bot.requests.inputs import labels
+    from bot.requests.parse import parse_request, request_text
+
+    parsed = parse_request(request_text({"content": html, "mentions": []}).text, labels(), max_classes=3)
+    return [(w.name, w.weight) for w in parsed.wishes]
+
+
+@pytest.mark.parametrize("name", ["gold\u200bfish", "gold\u2060fish", "gold\u00adfish", "gold\u200dfish",
+                                  "\u202egold\u202cfish", "gold&#8203;fish", "gold&shy;fish"])
+def test_invisible_characters_inside_a_class_name_are_not_a_space(name):
+    # A zero-width space, word joiner, soft hyphen or direction mark (pasted from a web page,
+    # or typed by a keyboard app) shows "goldfish", but was read as "gold fish": the reply said
+    # 'I don't know the class "gold fish"'.
+    assert _wishes(f"<p>{name}</p>") == [("goldfish", 1.0)]
+
+
+def test_an_invisible_character_before_dive_still_asks_for_a_dive():
+    from bot.requests.parse import dive_request, request_text
+
+    text = request_text({"content": "<p>\u200bdive\u2060 goldfish</p>", "mentions": []}).text
+    assert dive_request(text) == (True, "goldfish")

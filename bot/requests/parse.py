@@ -137,7 +137,7 @@ def status_text(content: str) -> StatusText:
     w = _Walker()
     w.feed(content or "")
     w.close()
-    raw = "".join(w.out)
+    raw = drop_invisible("".join(w.out))
     lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in raw.split("\n")]
     w.result.text = "\n".join(ln for ln in lines if ln)
     return w.result
@@ -207,6 +207,13 @@ class RequestError(ValueError):
                 "terms": [(k, t, names(k, sugg)) for k, t, sugg in self.terms]}
 
 
+def drop_invisible(text: str) -> str:
+    """Text without format characters (zero-width space and joiner, word joiner, soft hyphen,
+    direction marks and overrides, BOM): they show as nothing, so "gold\u200bfish" is "goldfish",
+    not "gold fish"."""
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 def strip_emoji(text: str) -> str:
     """Text without emoji, joiners, variation selectors or skin tones (they name no class)."""
     out = []
@@ -230,7 +237,7 @@ def safe_term(text: str, limit: int = 40) -> str:
 
 def split_terms(text: str) -> list[str]:
     """Break request text into class terms (before they are looked up)."""
-    text = strip_emoji(text).lower().translate(_MINUS)
+    text = strip_emoji(drop_invisible(text)).lower().translate(_MINUS)
     text = re.sub(r"[!?]+", " ", text)
     text = re.sub(r"\.(?=\s|$)", ",", text)  # a sentence end separates; "0.7" stays
     terms = []
