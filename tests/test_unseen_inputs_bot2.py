@@ -176,3 +176,16 @@ def test_an_invisible_character_before_dive_still_asks_for_a_dive():
 
     text = request_text({"content": "<p>\u200bdive\u2060 goldfish</p>", "mentions": []}).text
     assert dive_request(text) == (True, "goldfish")
+
+
+@pytest.mark.parametrize("text, wishes", [
+    ("goldfish:1,5", [("goldfish", 1.5)]),
+    ("goldfish:0,7 and stingray:1,3", [("goldfish", 0.7), ("stingray", 1.3)]),
+    ("goldfish:2,5, stingray", [("goldfish", 2.5), ("stingray", 1.0)]),
+    ("goldfish:1, 5", [("goldfish", 1.0), ("electric ray", 1.0)]),  # a list, as written
+    ("1,5", [("goldfish", 1.0), ("electric ray", 1.0)]),  # class ids, no weight in sight
+])
+def test_a_weight_with_a_decimal_comma_is_a_weight_not_a_class_id(text, wishes):
+    # "goldfish:1,5" (1.5, as most of Europe writes it) dreamt goldfish at 1 and class 5, an
+    # electric ray, that nobody asked for.
+    assert _wishes(f"<p>{text}</p>") == wishes

@@ -43,6 +43,10 @@ _AND = re.compile(r"\s+and\s+|^and\s+|\s+and$")
 # "goldfish:0.5 random": a weight written onto its class (no space after the colon) ends
 # the class; split_colon reads only the last colon, so the words after it would take it.
 _WEIGHT_THEN_MORE = re.compile(r"(?<=\S):[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?(?=\s+\S)", re.I)
+# "goldfish:1,5" is 1.5 as most of Europe writes it, not weight 1 and class 5 (electric ray):
+# a comma between digits in a weight written onto its class. "1,5" alone, "goldfish:1, 5" and
+# "goldfish: 1,5" (a space after the colon, as after "classes:") are lists.
+_DECIMAL_COMMA = re.compile(r"(\w:[-+]?\d+),(?=\d)")
 _EDGES = " \t-–—\"'“”‘’()[]"  # dashes, quotes and brackets around a term
 # Minus signs that are not "-" (a math minus, full-width forms): "−1" is "-1", not "1"
 _MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-", "\uff0b": "+"})
@@ -238,6 +242,7 @@ def safe_term(text: str, limit: int = 40) -> str:
 def split_terms(text: str) -> list[str]:
     """Break request text into class terms (before they are looked up)."""
     text = strip_emoji(drop_invisible(text)).lower().translate(_MINUS)
+    text = _DECIMAL_COMMA.sub(r"\1.", text)
     text = re.sub(r"[!?]+", " ", text)
     text = re.sub(r"\.(?=\s|$)", ",", text)  # a sentence end separates; "0.7" stays
     terms = []
