@@ -22,6 +22,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.util import datetime_utc_add
 
 _NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_NUMERIC = re.compile(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?")
+_NAME_RANGE = re.compile(r"[a-z]{3}(?:-[a-z]{3})?")
+# APScheduler matches a name range only at the start of a field ("mon#2" is read as "mon",
+# "jan-dec/3" as "jan-dec"), so whatever else is in a field must be understood here.
+_NOT_SUPPORTED = "use numbers, three-letter names, ranges (mon-fri) and steps (*/2); '#', 'L' and '?' are not crontab"
 
 
 def weekdays(field: str) -> str:
@@ -29,11 +35,15 @@ def weekdays(field: str) -> str:
     out: list[str] = []
     for part in field.split(","):
         part = part.strip().lower()
-        m = re.fullmatch(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?", part)
-        if not m:
+        if _NAME_RANGE.fullmatch(part):
             out.append(part)  # names ("mon-fri") mean the same in both
             continue
+        m = _NUMERIC.fullmatch(_numbered(part, _NAMES, 0))
+        if not m:
+            raise ValueError(f"day of week {part!r} is not understood; {_NOT_SUPPORTED}")
         start, end, step = m.groups()
+        if step is not None and int(step) == 0:
+            raise ValueError(f"day of week {part!r} has a step of 0; a step is 1 or more")
         if start == "*" and not step:
             return "*"
         lo = 0 if start == "*" else int(start)
@@ -47,6 +57,33 @@ def weekdays(field: str) -> str:
             if name not in out:
                 out.append(name)
     return ",".join(out)
+
+
+def months(field: str) -> str:
+    """A crontab month field with names that carry a step or meet a number written as numbers
+    ("jan-dec/3" -> "1-12/3"), which APScheduler reads whole; anything else it cannot read is
+    an error here rather than a field read only up to its first name."""
+    out = []
+    for part in field.split(","):
+        part = part.strip().lower()
+        named = bool(_NAME_RANGE.fullmatch(part))  # "jan-mar": APScheduler reads it whole
+        numbered = part if named else _numbered(part, _MONTHS, 1)
+        if not named and not _NUMERIC.fullmatch(numbered):
+            raise ValueError(f"month {part!r} is not understood; {_NOT_SUPPORTED}")
+        out.append(numbered)
+    return ",".join(out)
+
+
+def _numbered(part: str, names: list[str], first: int) -> str:
+    """`part` with each known name as its number; Sunday ending a range is 7 ("sat-sun")."""
+    def number(m: "re.Match[str]") -> str:
+        word = m.group(0)
+        if word not in names:
+            return word
+        n = names.index(word) + first
+        return "7" if n == 0 and names is _NAMES and m.start() > 0 and part[m.start() - 1] == "-" else str(n)
+
+    return re.sub(r"[a-z]+", number, part)
 
 
 class CrontabTrigger(CronTrigger):
@@ -96,7 +133,7 @@ def crontab_trigger(expr: str, timezone: tzinfo | str, jitter: int | None = None
     minute, hour, day, month, dow = fields
 
     def cron(day: str, dow: str, jitter: int | None) -> CronTrigger:
-        return CrontabTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=weekdays(dow),
+        return CrontabTrigger(minute=minute, hour=hour, day=day, month=months(month), day_of_week=weekdays(dow),
                               timezone=timezone, jitter=jitter)
 
     if not day.startswith("*") and not dow.startswith("*"):

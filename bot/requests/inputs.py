@@ -4,13 +4,14 @@ own post it replies to), downloaded within the fetch limits and checked before a
 from __future__ import annotations
 
 import io
+import logging
 import random
 from typing import TYPE_CHECKING, Any, Mapping
 
 from bot.picker import human_name, pool
 from bot.picker import labels as picker_labels
 from bot.publishers.base import PublishError
-from bot.sources.fetch import FetchError, FetchPolicy, fetch
+from bot.sources.fetch import FetchError, FetchPolicy, RefusedAddress, fetch
 
 from .replies import Refusal
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .parse import ParsedRequest
 
 IMAGE_TYPES = ("image",)
+log = logging.getLogger("bot.requests")
 
 
 class Refuse(Exception):
@@ -85,6 +87,13 @@ def load(policy: FetchPolicy, max_pixels: int, url: str) -> "Image.Image":
     except FetchError as exc:
         if "fetch.max_bytes" in str(exc):
             raise Refuse(Refusal.TOO_BIG, detail=f"more than {policy.max_bytes // 1_000_000} MB") from None
+        if exc.permanent:  # the reason, URL and all, is for the operator's log only
+            log.warning("request image not downloaded, refused: %s", exc)
+        # Never the URL in the reply: it is the requester's (or their server's) to choose.
+        if isinstance(exc, RefusedAddress):
+            raise Refuse(Refusal.BAD_IMAGE, detail="it is at an address I may not download from") from None
+        if exc.permanent:
+            raise Refuse(Refusal.BAD_IMAGE, detail="its server would not give it to me (was it deleted?)") from None
         raise PublishError(f"could not download the request's image: {exc}", transient=True) from None
     try:
         with Image.open(io.BytesIO(got.data)) as probe:

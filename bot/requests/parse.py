@@ -43,6 +43,10 @@ _AND = re.compile(r"\s+and\s+|^and\s+|\s+and$")
 # "goldfish:0.5 random": a weight written onto its class (no space after the colon) ends
 # the class; split_colon reads only the last colon, so the words after it would take it.
 _WEIGHT_THEN_MORE = re.compile(r"(?<=\S):[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?(?=\s+\S)", re.I)
+# "goldfish:1,5" is 1.5 as most of Europe writes it, not weight 1 and class 5 (electric ray):
+# a comma between digits in a weight written onto its class. "1,5" alone, "goldfish:1, 5" and
+# "goldfish: 1,5" (a space after the colon, as after "classes:") are lists.
+_DECIMAL_COMMA = re.compile(r"(\w:[-+]?\d+),(?=\d)")
 _EDGES = " \t-–—\"'“”‘’()[]"  # dashes, quotes and brackets around a term
 # Minus signs that are not "-" (a math minus, full-width forms): "−1" is "-1", not "1"
 _MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-", "\uff0b": "+"})
@@ -137,7 +141,7 @@ def status_text(content: str) -> StatusText:
     w = _Walker()
     w.feed(content or "")
     w.close()
-    raw = "".join(w.out)
+    raw = drop_invisible("".join(w.out))
     lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in raw.split("\n")]
     w.result.text = "\n".join(ln for ln in lines if ln)
     return w.result
@@ -207,6 +211,13 @@ class RequestError(ValueError):
                 "terms": [(k, t, names(k, sugg)) for k, t, sugg in self.terms]}
 
 
+def drop_invisible(text: str) -> str:
+    """Text without format characters (zero-width space and joiner, word joiner, soft hyphen,
+    direction marks and overrides, BOM): they show as nothing, so "gold\u200bfish" is "goldfish",
+    not "gold fish"."""
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 def strip_emoji(text: str) -> str:
     """Text without emoji, joiners, variation selectors or skin tones (they name no class)."""
     out = []
@@ -230,7 +241,8 @@ def safe_term(text: str, limit: int = 40) -> str:
 
 def split_terms(text: str) -> list[str]:
     """Break request text into class terms (before they are looked up)."""
-    text = strip_emoji(text).lower().translate(_MINUS)
+    text = strip_emoji(drop_invisible(text)).lower().translate(_MINUS)
+    text = _DECIMAL_COMMA.sub(r"\1.", text)
     text = re.sub(r"[!?]+", " ", text)
     text = re.sub(r"\.(?=\s|$)", ",", text)  # a sentence end separates; "0.7" stays
     terms = []

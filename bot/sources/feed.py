@@ -129,7 +129,10 @@ class FeedSource:
             got = fetch(self.url, self.policy)
         except FetchError as exc:
             raise SourceError(f"source {self.name}: cannot fetch the feed: {exc}") from None
-        parsed = feedparser.parse(got.data, response_headers={"content-location": got.url})
+        headers = {"content-location": got.url}
+        if got.content_type:  # a charset only the server names ("text/xml; charset=Shift_JIS")
+            headers["content-type"] = got.content_type
+        parsed = feedparser.parse(got.data, response_headers=headers)
         if not parsed.entries:
             why = f": {parsed.get('bozo_exception')}" if parsed.get("bozo") else " (it has no entries)"
             raise SourceError(f"source {self.name}: {got.url} is not a usable RSS/Atom feed{why}")

@@ -35,11 +35,22 @@ REDIRECTS = (301, 302, 303, 307, 308)
 
 
 class FetchError(Exception):
-    """A URL could not be fetched or was refused; the message says which and why."""
+    """A URL could not be fetched or was refused; the message says which and why. `permanent`:
+    asking again cannot help (a refused address or scheme, a 4xx answer other than 408/425/429),
+    so a request's image is refused rather than retried for hours."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class RefusedAddress(FetchError):
-    pass
+    def __init__(self, message: str):
+        super().__init__(message, permanent=True)
+
+
+# 4xx answers that say "later", not "never"
+_RETRY_STATUSES = (408, 425, 429)
 
 
 @dataclass(frozen=True)
@@ -70,12 +81,12 @@ def check_url(url: str, policy: FetchPolicy) -> None:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
-        raise FetchError(f"{url}: not a valid URL ({exc})") from None
+        raise RefusedAddress(f"{url}: not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https"):
-        raise FetchError(f"{url}: only http:// and https:// URLs are fetched, not {parts.scheme or 'a bare path'}")
+        raise RefusedAddress(f"{url}: only http:// and https:// URLs are fetched, not {parts.scheme or 'a bare path'}")
     host = parts.hostname
     if not host:
-        raise FetchError(f"{url}: the URL has no host")
+        raise RefusedAddress(f"{url}: the URL has no host")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -115,7 +126,8 @@ def fetch(url: str, policy: FetchPolicy, *, session: requests.Session | None = N
                     current = urljoin(current, location)
                     continue
                 if resp.status_code != 200:
-                    raise FetchError(f"{current}: HTTP {resp.status_code} {resp.reason or ''}".rstrip())
+                    raise FetchError(f"{current}: HTTP {resp.status_code} {resp.reason or ''}".rstrip(),
+                                     permanent=400 <= resp.status_code < 500 and resp.status_code not in _RETRY_STATUSES)
                 data = _read_capped(resp, current, policy, deadline)
                 return Fetched(url=current, data=data, content_type=resp.headers.get("Content-Type"))
             finally:

@@ -3,7 +3,8 @@
 
 A file still being written is not taken: names that copy tools use for partial files are
 skipped, and a file must have been left alone for `settle_seconds` (mtime) and keep the same
-size across two looks. An optional `<stem>.json` beside a photo gives its credit
+size across two looks (a time minutes or more in the future is the file's own, from a camera's
+clock or `cp -p`, and does not hold it back). An optional `<stem>.json` beside a photo gives its credit
 ({"title", "author", "link", "licence", "description"}) and moves with it.
 With `consume = false` the files stay put and the store alone keeps them from being dreamt twice.
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif"}
 PARTIAL_SUFFIXES = {".part", ".partial", ".tmp", ".crdownload", ".download", ".filepart"}
+CLOCK_SKEW = 300.0  # seconds a network share's clock may run ahead of ours
 
 
 class FolderSource:
@@ -71,8 +73,10 @@ class FolderSource:
                 continue  # gone since the listing
             except OSError:
                 mtime = float("-inf")  # first in line: take() files it under failed/ with the reason
-            if now - mtime < self.settle_seconds:
+            if -CLOCK_SKEW < now - mtime < self.settle_seconds:
                 continue  # probably still being copied in
+            # Further ahead than any clock skew, the time is the file's own (a camera's clock,
+            # `cp -p`), not a write going on now: waiting for it would wait months.
             found.append((mtime, p.name, p))
         return [p for _, _, p in sorted(found)]
 
