@@ -161,6 +161,9 @@ def test_other_numbers(text, ids):
     ("1:0.5 2", {(1, 0.5), (2, 1.0)}, 0),
     ("black and gold garden spider:0.5 goldfish", {(72, 0.5), (1, 1.0)}, 0),
     ("goldfish: stingray", {(1, 1.0), (6, 1.0)}, 0),
+    # ... and it is the last class's where several are named before it
+    ("stingray goldfish:0.5", {(6, 1.0), (1, 0.5)}, 0),
+    ("dream a stingray and a great white shark:2 please", {(6, 1.0), (2, 2.0)}, 0),
 ])
 def test_a_weight_ends_its_class(text, wishes, randoms):
     """"goldfish:0.5 random": the weight belongs to the class before the colon, and the words

@@ -280,8 +280,8 @@ def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedReq
             random_count += 1
         elif term:
             reading = read_term(term, labels)
-            for i in reading.ids:
-                wishes[i] = Wish(i, _human(i, labels), weight)
+            for k, i in enumerate(reading.ids):
+                wishes[i] = Wish(i, _human(i, labels), weight if k >= reading.weighted_from else 1.0)
             failed += [(kind, safe_term(t), sugg) for kind, t, sugg in reading.failed]
             left_out += [(safe_term(t), close) for t, close in reading.left_out]
         if len(wishes) + random_count > max_classes:

@@ -82,6 +82,9 @@ class Reading:
     ids: list[int] = field(default_factory=list)
     left_out: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (words, close names)
     failed: list[Failed] = field(default_factory=list)
+    # ids[weighted_from:] are the last class named: a weight written after several class names
+    # ("stingray goldfish:0.5") is the last one's, as it would be with a comma between them
+    weighted_from: int = 0
 
 
 def read_term(term: str, labels: "Labels") -> Reading:
@@ -164,7 +167,9 @@ def _scan(words: list[str], labels: "Labels") -> Reading:
             if _NUMBERISH.fullmatch(span) or all(w in STOP_WORDS for w in words[i:j]):
                 continue  # a number in a sentence is no class id; filler is no class name
             try:
-                reading.ids += named(span, labels)
+                ids = named(span, labels)
+                reading.weighted_from = len(reading.ids)
+                reading.ids += ids
             except AmbiguousClassError as exc:
                 reading.failed.append((Refusal.AMBIGUOUS, span, tuple(exc.suggestions)))
             except UnknownClassError:
