@@ -233,7 +233,9 @@ class Recipe:
     def load(cls, path: str | Path) -> "Recipe":
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
+            # utf-8-sig: Windows editors (Notepad) start UTF-8 files with a BOM, which tomllib and
+            # json refuse with no word of why ("Invalid statement (at line 1, column 1)").
+            text = p.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise RecipeError(f"cannot read recipe {p}: {exc}") from None
         try:

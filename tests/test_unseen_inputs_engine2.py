@@ -32,3 +32,12 @@ def test_a_recipe_whose_weights_are_a_number_is_a_clear_cli_error(tmp_path, phot
     assert main([str(photo), "--recipe", str(recipe), "-o", str(tmp_path / "o.png"), *TINY]) == 2
     err = capsys.readouterr().err
     assert "internal error" not in err and "weights = 5" in err
+
+
+@pytest.mark.parametrize("name, text", [("r.toml", "steps = 3\nclasses = {goldfish = 1}\n"),
+                                        ("r.json", '{"steps": 3, "classes": {"goldfish": 1}}')])
+def test_a_recipe_saved_with_a_byte_order_mark_loads(tmp_path, name, text):
+    # Windows Notepad writes UTF-8 with a BOM; tomllib and json both refuse it.
+    p = tmp_path / name
+    p.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert Recipe.load(p).views.steps == 3
