@@ -5,6 +5,7 @@ the file and says what is wrong, so the CLI and the bot can show it as is.
 """
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -46,7 +47,8 @@ def load_image(
     """Read a picture (path or the file's bytes) as a fully loaded RGB image.
 
     EXIF orientation is applied, transparency is laid over white, 16-bit and float greyscale are
-    scaled to 8 bits, animations give their first frame, metadata (EXIF, GPS, ICC) is dropped.
+    scaled to 8 bits, animations give their first frame, colours are converted to sRGB from an
+    embedded RGB ICC profile, metadata (EXIF, GPS, ICC) is dropped.
     Headers over `bomb_pixels` are refused before any pixel is decoded; pictures over
     `max_pixels` are shrunk (aspect kept). Raises ImageError for anything that is not a usable
     picture.
@@ -132,7 +134,7 @@ def _decode(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> Ima
             im.draft(None, _fit(width, height, max_pixels))
         im.load()
         orientation = _orientation(im)
-        out = _to_rgb(im, label)
+        out = _to_srgb(_to_rgb(im, label), im.info.get("icc_profile"))
     if out.width * out.height > max_pixels:
         out = out.resize(_fit(out.width, out.height, max_pixels), Image.Resampling.LANCZOS, reducing_gap=3.0)
     for op in _TRANSPOSE.get(orientation, ()):
@@ -184,6 +186,31 @@ def _to_rgb(im: Image.Image, label: str = "image") -> Image.Image:
         return im.convert("RGB")  # L, 1, P, CMYK (naive, no ICC), YCbCr, LAB, HSV, RGBX
     except ValueError:
         raise ImageError(f"{label}: colour mode {mode} is not supported") from None
+
+
+def _to_srgb(rgb: Image.Image, icc: object) -> Image.Image:
+    """`rgb` (already RGB) converted from the RGB profile its file embeds to sRGB. Phones shoot
+    Display P3 and cameras Adobe RGB; read as sRGB (we save no profile) their colours come out
+    dull or shifted. A CMYK or grey profile, or one lcms cannot read, leaves the pixels as they
+    are: a broken profile must not cost the picture."""
+    if not isinstance(icc, bytes) or not icc:
+        return rgb
+    try:
+        from PIL import ImageCms
+
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if source.profile.xcolor_space.strip() != "RGB":
+            return rgb
+        return ImageCms.profileToProfile(rgb, source, _srgb(), outputMode="RGB")
+    except Exception:  # noqa: BLE001 - PyCMSError, OSError, ImportError (Pillow without lcms)...
+        return rgb
+
+
+@functools.cache
+def _srgb() -> object:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def _on_white(im: Image.Image) -> Image.Image:

@@ -1,9 +1,12 @@
 """Inputs to the engine and the `dream` command that the first sweeps had not tried: each test here
 failed (a traceback, a wrong picture or an unclear refusal) before the fix it guards."""
+import struct
+
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from dreamer.cli import main
+from dreamer.image_io import load_image
 from dreamer.recipe import Recipe, RecipeError
 
 TINY = ["--model", "tiny", "--steps", "1", "-q", "--seed", "5", "--device", "cpu"]
@@ -41,3 +44,42 @@ def test_a_recipe_saved_with_a_byte_order_mark_loads(tmp_path, name, text):
     p = tmp_path / name
     p.write_bytes(b"\xef\xbb\xbf" + text.encode())
     assert Recipe.load(p).views.steps == 3
+
+
+# --- pictures -------------------------------------------------------------------------------------
+
+
+def _swapped_primaries_profile() -> bytes:
+    """An RGB ICC profile whose red and green primaries are sRGB's swapped: in a picture tagged
+    with it, a pixel stored as (255, 0, 0) is meant to be pure green. Wide-gamut profiles
+    (Display P3 from phones, Adobe RGB from cameras) differ from sRGB the same way, less."""
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    tags = {bytes(data[o:o + 4]): o for o in range(132, 132 + 12 * struct.unpack(">I", data[128:132])[0], 12)}
+    r, g = tags[b"rXYZ"], tags[b"gXYZ"]
+    data[r + 4:r + 12], data[g + 4:g + 12] = data[g + 4:g + 12], data[r + 4:r + 12]
+    return bytes(data)
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg", "webp", "tif"])
+def test_a_pictures_icc_profile_is_applied_not_dropped(tmp_path, ext):
+    p = tmp_path / f"tagged.{ext}"
+    Image.new("RGB", (12, 8), (255, 0, 0)).save(p, icc_profile=_swapped_primaries_profile())
+    r, g, b = load_image(p).getpixel((3, 3))
+    assert g > 200 and r < 60 and b < 60, (r, g, b)
+
+
+def test_a_transparent_picture_with_an_icc_profile_still_goes_over_white(tmp_path):
+    p = tmp_path / "tagged.png"
+    im = Image.new("RGBA", (12, 8), (255, 0, 0, 255))
+    im.paste((0, 0, 0, 0), (0, 0, 6, 8))
+    im.save(p, icc_profile=_swapped_primaries_profile())
+    out = load_image(p)
+    assert out.getpixel((1, 1)) == (255, 255, 255)
+    r, g, b = out.getpixel((9, 1))
+    assert g > 200 and r < 60 and b < 60, (r, g, b)
+
+
+def test_a_broken_icc_profile_costs_the_colour_management_not_the_picture(tmp_path):
+    p = tmp_path / "tagged.png"
+    Image.new("RGB", (12, 8), (255, 0, 0)).save(p, icc_profile=b"not a profile at all" * 10)
+    assert load_image(p).getpixel((3, 3)) == (255, 0, 0)
