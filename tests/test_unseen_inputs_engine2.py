@@ -83,3 +83,20 @@ def test_a_broken_icc_profile_costs_the_colour_management_not_the_picture(tmp_pa
     p = tmp_path / "tagged.png"
     Image.new("RGB", (12, 8), (255, 0, 0)).save(p, icc_profile=b"not a profile at all" * 10)
     assert load_image(p).getpixel((3, 3)) == (255, 0, 0)
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+def test_a_folder_given_as_the_photo_is_named_a_folder(tmp_path, photo, capsys):
+    folder = tmp_path / "holiday"
+    folder.mkdir()
+    assert main([str(folder), "-o", str(tmp_path / "out"), *TINY, "-c", "goldfish"]) == 2
+    err = capsys.readouterr().err
+    assert "no such photo" not in err and "folder" in err and str(folder) in err
+
+
+def test_a_folder_given_to_classify_is_named_a_folder(tmp_path, capsys):
+    assert main(["--classify", str(tmp_path), "--model", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert "no such photo" not in err and "folder" in err
