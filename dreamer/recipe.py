@@ -236,7 +236,11 @@ class Recipe:
             # utf-8-sig: Windows editors (Notepad) start UTF-8 files with a BOM, which tomllib and
             # json refuse with no word of why ("Invalid statement (at line 1, column 1)").
             text = p.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError:
+            # A picture or any binary file: the codec's byte offsets say nothing to the user.
+            raise RecipeError(f"{p}: not a recipe: a recipe is TOML or JSON text, and this file is "
+                              "not text") from None
+        except OSError as exc:
             raise RecipeError(f"cannot read recipe {p}: {exc}") from None
         try:
             data = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)

@@ -100,3 +100,14 @@ def test_a_folder_given_to_classify_is_named_a_folder(tmp_path, capsys):
     assert main(["--classify", str(tmp_path), "--model", "tiny"]) == 2
     err = capsys.readouterr().err
     assert "no such photo" not in err and "folder" in err
+
+
+@pytest.mark.parametrize("name", ["dive.gif", "scan.tif", "photo.bmp", "recipe.toml"])
+def test_a_binary_file_given_as_the_recipe_says_it_is_no_recipe(tmp_path, photo, capsys, name):
+    # A GIF (a dive's own animation), a TIFF or BMP: pictures no recipe is read back from.
+    fake = tmp_path / name
+    Image.new("RGB", (8, 8), (9, 80, 200)).save(fake, format={"gif": "GIF", "tif": "TIFF"}.get(name[-3:], "BMP"))
+    assert main([str(photo), "--recipe", str(fake), "-o", str(tmp_path / "o.png"), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "codec" not in err and "not text" in err and str(fake) in err
+
