@@ -111,3 +111,18 @@ def test_a_binary_file_given_as_the_recipe_says_it_is_no_recipe(tmp_path, photo,
     err = capsys.readouterr().err
     assert "codec" not in err and "not text" in err and str(fake) in err
 
+
+def test_a_dives_folder_given_as_the_recipe_replays_its_recipe(tmp_path, photo, capsys):
+    dive = tmp_path / "dive"
+    assert main([str(photo), "-o", str(dive), "--frames", "2", *TINY, "-c", "goldfish"]) == 0
+    assert (dive / "recipe.json").is_file()
+    capsys.readouterr()
+    out = tmp_path / "again"
+    assert main([str(photo), "--recipe", str(dive), "-o", str(out), "-q", "--device", "cpu"]) == 0
+    assert (out / "frame_00001.png").is_file()
+
+
+def test_a_folder_without_a_recipe_given_as_the_recipe_is_named_a_folder(tmp_path, photo, capsys):
+    assert main([str(photo), "--recipe", str(tmp_path), "-o", str(tmp_path / "o.png"), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "Errno" not in err and "folder" in err
