@@ -110,7 +110,7 @@ def _load_from(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> 
         limit = min(bomb_pixels, pillow_limit)
         raise ImageError(_bomb_message(label, _probe_size(fp, head), limit, str(exc))) from None
     except Image.UnidentifiedImageError:
-        raise ImageError(f"{label}: {_not_an_image(head)}") from None
+        raise ImageError(f"{label}: {_unsupported_tiff(fp, head) or _not_an_image(head)}") from None
     except (OSError, EOFError) as exc:
         raise ImageError(f"{label}: {_damage(exc)}") from None
     except MemoryError:
@@ -315,6 +315,28 @@ def _not_an_image(head: bytes) -> str:
     if _looks_like_text(head):
         return "not an image (looks like text)"
     return "not an image (unknown or unsupported format; use JPEG, PNG, WebP or GIF)"
+
+
+def _unsupported_tiff(fp: IO[bytes], head: bytes) -> str | None:
+    """Why a sound TIFF is refused: Pillow reads integer samples of up to 16 bits a colour, and
+    reports a float or 32-bit colour TIFF (HDR and scientific exports) as unidentifiable, which
+    would read as a damaged header."""
+    if not head.startswith((b"II*\x00", b"MM\x00*")):
+        return None
+    try:
+        from PIL import TiffImagePlugin
+
+        fp.seek(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            TiffImagePlugin.TiffImageFile(fp)
+    except SyntaxError as exc:
+        if "unknown pixel mode" in str(exc):
+            return ("this TIFF's pixel format (floating-point or 32-bit colour?) is not supported; "
+                    "save it as an 8- or 16-bit TIFF, PNG or JPEG")
+    except Exception:  # noqa: BLE001 - best effort: the caller's message stands
+        pass
+    return None
 
 
 def _looks_like_text(head: bytes) -> bool:

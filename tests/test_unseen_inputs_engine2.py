@@ -6,7 +6,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from dreamer.cli import main
-from dreamer.image_io import load_image
+from dreamer.image_io import ImageError, load_image
 from dreamer.recipe import Recipe, RecipeError
 
 TINY = ["--model", "tiny", "--steps", "1", "-q", "--seed", "5", "--device", "cpu"]
@@ -126,3 +126,30 @@ def test_a_folder_without_a_recipe_given_as_the_recipe_is_named_a_folder(tmp_pat
     assert main([str(photo), "--recipe", str(tmp_path), "-o", str(tmp_path / "o.png"), *TINY]) == 2
     err = capsys.readouterr().err
     assert "Errno" not in err and "folder" in err
+
+
+def _float_rgb_tiff(path, value=(1.0, 0.5, 0.0)) -> None:
+    """A valid uncompressed 32-bit float RGB TIFF (as HDR tools and scientific cameras export),
+    a pixel format Pillow does not read."""
+    w, h = 6, 4
+    data = struct.pack("<3f", *value) * (w * h)
+    bps_at = 8 + len(data)
+    fmt_at = bps_at + 6
+    ifd_at = fmt_at + 6
+    entries = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, 3, bps_at), (259, 3, 1, 1), (262, 3, 1, 2),
+               (273, 4, 1, 8), (277, 3, 1, 3), (278, 4, 1, h), (279, 4, 1, len(data)), (339, 3, 3, fmt_at)]
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, count, value_ in entries:
+        ifd += (struct.pack("<HHII", tag, kind, count, value_) if kind == 4 or count > 2
+                else struct.pack("<HHIHH", tag, kind, count, value_, 0))
+    path.write_bytes(b"II*\x00" + struct.pack("<I", ifd_at) + data + struct.pack("<3H", 32, 32, 32)
+                     + struct.pack("<3H", 3, 3, 3) + ifd + b"\x00\x00\x00\x00")
+
+
+def test_a_float_rgb_tiff_is_called_unsupported_not_damaged(tmp_path):
+    p = tmp_path / "render.tif"
+    _float_rgb_tiff(p)
+    with pytest.raises(ImageError) as caught:
+        load_image(p)
+    said = str(caught.value)
+    assert "damaged" not in said and "not supported" in said and "PNG" in said
