@@ -263,6 +263,10 @@ def check_outputs(inputs: list[Path], outputs: list[Path], dive: bool) -> None:
     for dst in outputs:
         if any(_same_file(dst, src) for src in inputs):
             raise CliError(f"--output {dst} is the photo being dreamt, which it would replace; choose another name")
+        # A file where a folder must be made failed only at saving, after the whole dream.
+        blocker = next((p for p in dst.parents if p.exists() or p.is_symlink()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise CliError(f"--output {dst}: {blocker} is a file, not a folder; choose another output")
         if not dive:
             check_sidecar(dst)
 

@@ -153,3 +153,15 @@ def test_a_float_rgb_tiff_is_called_unsupported_not_damaged(tmp_path):
         load_image(p)
     said = str(caught.value)
     assert "damaged" not in said and "not supported" in said and "PNG" in said
+
+
+def test_an_output_under_a_file_is_refused_before_the_dream(tmp_path, photo, capsys, monkeypatch):
+    import dreamer.render
+
+    def no_dream(*a, **k):
+        raise AssertionError("dreamt an output that cannot be written")
+
+    monkeypatch.setattr(dreamer.render, "dream", no_dream)
+    assert main([str(photo), "-o", str(photo / "dream.png"), *TINY, "-c", "goldfish"]) == 2
+    err = capsys.readouterr().err
+    assert "File exists" not in err and f"{photo} is a file" in err
