@@ -96,11 +96,14 @@ def _load_from(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> 
     except OSError as exc:
         raise ImageError(f"{label}: cannot read the file ({exc.strerror or exc})") from None
     try:
-        # The warning fires from the global Image.MAX_IMAGE_PIXELS; our own bomb_pixels check below
-        # is the one that decides, so the warning is only noise here (and would turn into an
-        # exception under `-W error`). catch_warnings is process-wide state, but only for this block.
+        # The bomb warning fires from the global Image.MAX_IMAGE_PIXELS; our own bomb_pixels check
+        # below is the one that decides. Decoders' UserWarnings ("Corrupt EXIF data" from a cut
+        # TIFF) put a site-packages path on the user's terminal and say nothing the ImageError
+        # does not. All are noise here (and would turn into exceptions under `-W error`).
+        # catch_warnings is process-wide state, but only for this block.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
             return _decode(fp, label, max_pixels, bomb_pixels)
     except ImageError:
         raise

@@ -1,6 +1,7 @@
 """Inputs to the engine and the `dream` command that the first sweeps had not tried: each test here
 failed (a traceback, a wrong picture or an unclear refusal) before the fix it guards."""
 import struct
+import warnings
 
 import pytest
 from PIL import Image, ImageCms
@@ -165,3 +166,15 @@ def test_an_output_under_a_file_is_refused_before_the_dream(tmp_path, photo, cap
     assert main([str(photo), "-o", str(photo / "dream.png"), *TINY, "-c", "goldfish"]) == 2
     err = capsys.readouterr().err
     assert "File exists" not in err and f"{photo} is a file" in err
+
+
+def test_a_cut_tiff_says_so_without_a_python_warning(tmp_path):
+    whole = tmp_path / "whole.tif"
+    Image.new("RGB", (8, 4), (255, 0, 0)).save(whole)
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(whole.read_bytes()[:20])
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(ImageError, match="damaged or cut short"):
+            load_image(cut)
+    assert [str(w.message) for w in seen] == []
