@@ -239,7 +239,7 @@ class Recipe:
         except UnicodeDecodeError:
             # A picture or any binary file: the codec's byte offsets say nothing to the user.
             raise RecipeError(f"{p}: not a recipe: a recipe is TOML or JSON text, and this file is "
-                              "not text") from None
+                              "not UTF-8 text") from None
         except OSError as exc:
             raise RecipeError(f"cannot read recipe {p}: {exc}") from None
         try:

@@ -110,7 +110,7 @@ def test_a_binary_file_given_as_the_recipe_says_it_is_no_recipe(tmp_path, photo,
     Image.new("RGB", (8, 8), (9, 80, 200)).save(fake, format={"gif": "GIF", "tif": "TIFF"}.get(name[-3:], "BMP"))
     assert main([str(photo), "--recipe", str(fake), "-o", str(tmp_path / "o.png"), *TINY]) == 2
     err = capsys.readouterr().err
-    assert "codec" not in err and "not text" in err and str(fake) in err
+    assert "codec" not in err and "not UTF-8 text" in err and str(fake) in err
 
 
 def test_a_dives_folder_given_as_the_recipe_replays_its_recipe(tmp_path, photo, capsys):
