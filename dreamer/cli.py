@@ -109,9 +109,7 @@ def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
         # Without a dive it was ignored; below 0 it wrote frame_-0001.png and on.
         raise CliError(f"--start-frame {args.start_frame}: resumes a dive of --frames N at a frame 1..N-1"
                        + ("" if frames > 1 else "; this is no dive (add --frames N)"))
-    missing = [str(p) for p in args.inputs if not p.is_file()]
-    if missing:
-        raise CliError(f"no such photo: {', '.join(missing)}")
+    check_photos(args.inputs)
     from models.registry import is_file_model, list_models
 
     if not is_file_model(recipe.model) and recipe.model not in list_models():
@@ -123,6 +121,17 @@ def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
     from dreamer.render import pick_device
 
     pick_device(args.device)
+
+
+def check_photos(paths: list[Path]) -> None:
+    """Photo arguments name files: a folder is no missing file (`dream photos/` does not dream
+    each photo in it, so say how to)."""
+    for path in paths:
+        if path.is_dir():
+            raise CliError(f"{path} is a folder, not a photo; name the photos in it (e.g. {path / '*.jpg'})")
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise CliError(f"no such photo: {', '.join(missing)}")
 
 
 def make_recipe(args: argparse.Namespace) -> Recipe:
@@ -220,8 +229,7 @@ def list_things(args: argparse.Namespace, recipe: Recipe) -> int:
 
 
 def classify(args: argparse.Namespace, recipe: Recipe) -> int:
-    if not args.classify.is_file():
-        raise CliError(f"no such photo: {args.classify}")
+    check_photos([args.classify])
     labels = _labels_for(recipe.model, recipe.weights, args.labels)
     for cid, name, prob in cli_info.classify(args.classify, recipe.model, recipe.weights, labels, args.device):
         print(f"{prob * 100:5.1f} %  {cid:4d}  {name}")
@@ -255,6 +263,10 @@ def check_outputs(inputs: list[Path], outputs: list[Path], dive: bool) -> None:
     for dst in outputs:
         if any(_same_file(dst, src) for src in inputs):
             raise CliError(f"--output {dst} is the photo being dreamt, which it would replace; choose another name")
+        # A file where a folder must be made failed only at saving, after the whole dream.
+        blocker = next((p for p in dst.parents if p.exists() or p.is_symlink()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise CliError(f"--output {dst}: {blocker} is a file, not a folder; choose another output")
         if not dive:
             check_sidecar(dst)
 

@@ -63,6 +63,12 @@ def load_recipe_arg(path: Path) -> Recipe:
     metadata carries it."""
     from dreamer.video import VIDEO_FORMATS
 
+    if path.is_dir():
+        # A dive's frame folder keeps its recipe as recipe.json.
+        if (path / "recipe.json").is_file():
+            return Recipe.load(path / "recipe.json")
+        raise RecipeError(f"--recipe {path} is a folder with no recipe.json in it; name a recipe file "
+                          "or a picture dream made")
     if path.suffix.lower() in VIDEO_FORMATS:
         return _video_recipe(path)
     if path.suffix.lower() not in PICTURE_EXTS:

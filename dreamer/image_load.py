@@ -5,6 +5,7 @@ the file and says what is wrong, so the CLI and the bot can show it as is.
 """
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -46,7 +47,8 @@ def load_image(
     """Read a picture (path or the file's bytes) as a fully loaded RGB image.
 
     EXIF orientation is applied, transparency is laid over white, 16-bit and float greyscale are
-    scaled to 8 bits, animations give their first frame, metadata (EXIF, GPS, ICC) is dropped.
+    scaled to 8 bits, animations give their first frame, colours are converted to sRGB from an
+    embedded RGB ICC profile, metadata (EXIF, GPS, ICC) is dropped.
     Headers over `bomb_pixels` are refused before any pixel is decoded; pictures over
     `max_pixels` are shrunk (aspect kept). Raises ImageError for anything that is not a usable
     picture.
@@ -94,11 +96,14 @@ def _load_from(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> 
     except OSError as exc:
         raise ImageError(f"{label}: cannot read the file ({exc.strerror or exc})") from None
     try:
-        # The warning fires from the global Image.MAX_IMAGE_PIXELS; our own bomb_pixels check below
-        # is the one that decides, so the warning is only noise here (and would turn into an
-        # exception under `-W error`). catch_warnings is process-wide state, but only for this block.
+        # The bomb warning fires from the global Image.MAX_IMAGE_PIXELS; our own bomb_pixels check
+        # below is the one that decides. Decoders' UserWarnings ("Corrupt EXIF data" from a cut
+        # TIFF) put a site-packages path on the user's terminal and say nothing the ImageError
+        # does not. All are noise here (and would turn into exceptions under `-W error`).
+        # catch_warnings is process-wide state, but only for this block.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
             return _decode(fp, label, max_pixels, bomb_pixels)
     except ImageError:
         raise
@@ -108,7 +113,7 @@ def _load_from(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> 
         limit = min(bomb_pixels, pillow_limit)
         raise ImageError(_bomb_message(label, _probe_size(fp, head), limit, str(exc))) from None
     except Image.UnidentifiedImageError:
-        raise ImageError(f"{label}: {_not_an_image(head)}") from None
+        raise ImageError(f"{label}: {_unsupported_tiff(fp, head) or _not_an_image(head)}") from None
     except (OSError, EOFError) as exc:
         raise ImageError(f"{label}: {_damage(exc)}") from None
     except MemoryError:
@@ -132,7 +137,7 @@ def _decode(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> Ima
             im.draft(None, _fit(width, height, max_pixels))
         im.load()
         orientation = _orientation(im)
-        out = _to_rgb(im, label)
+        out = _to_srgb(_to_rgb(im, label), im.info.get("icc_profile"))
     if out.width * out.height > max_pixels:
         out = out.resize(_fit(out.width, out.height, max_pixels), Image.Resampling.LANCZOS, reducing_gap=3.0)
     for op in _TRANSPOSE.get(orientation, ()):
@@ -184,6 +189,31 @@ def _to_rgb(im: Image.Image, label: str = "image") -> Image.Image:
         return im.convert("RGB")  # L, 1, P, CMYK (naive, no ICC), YCbCr, LAB, HSV, RGBX
     except ValueError:
         raise ImageError(f"{label}: colour mode {mode} is not supported") from None
+
+
+def _to_srgb(rgb: Image.Image, icc: object) -> Image.Image:
+    """`rgb` (already RGB) converted from the RGB profile its file embeds to sRGB. Phones shoot
+    Display P3 and cameras Adobe RGB; read as sRGB (we save no profile) their colours come out
+    dull or shifted. A CMYK or grey profile, or one lcms cannot read, leaves the pixels as they
+    are: a broken profile must not cost the picture."""
+    if not isinstance(icc, bytes) or not icc:
+        return rgb
+    try:
+        from PIL import ImageCms
+
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if source.profile.xcolor_space.strip() != "RGB":
+            return rgb
+        return ImageCms.profileToProfile(rgb, source, _srgb(), outputMode="RGB")
+    except Exception:  # noqa: BLE001 - PyCMSError, OSError, ImportError (Pillow without lcms)...
+        return rgb
+
+
+@functools.cache
+def _srgb() -> object:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def _on_white(im: Image.Image) -> Image.Image:
@@ -288,6 +318,28 @@ def _not_an_image(head: bytes) -> str:
     if _looks_like_text(head):
         return "not an image (looks like text)"
     return "not an image (unknown or unsupported format; use JPEG, PNG, WebP or GIF)"
+
+
+def _unsupported_tiff(fp: IO[bytes], head: bytes) -> str | None:
+    """Why a sound TIFF is refused: Pillow reads integer samples of up to 16 bits a colour, and
+    reports a float or 32-bit colour TIFF (HDR and scientific exports) as unidentifiable, which
+    would read as a damaged header."""
+    if not head.startswith((b"II*\x00", b"MM\x00*")):
+        return None
+    try:
+        from PIL import TiffImagePlugin
+
+        fp.seek(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            TiffImagePlugin.TiffImageFile(fp)
+    except SyntaxError as exc:
+        if "unknown pixel mode" in str(exc):
+            return ("this TIFF's pixel format (floating-point or 32-bit colour?) is not supported; "
+                    "save it as an 8- or 16-bit TIFF, PNG or JPEG")
+    except Exception:  # noqa: BLE001 - best effort: the caller's message stands
+        pass
+    return None
 
 
 def _looks_like_text(head: bytes) -> bool:

@@ -12,6 +12,7 @@ import dataclasses
 import enum
 import json
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,13 @@ class Recipe:
         """Every value in range, the groups' too (again: a recipe may be edited after it was built)."""
         need(self, self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}")
         need(self, self.method in METHODS, "method", f"must be one of {', '.join(METHODS)}")
+        # Paths and names reach Path() and the nets' lookups, where a number from a TOML file
+        # (`weights = 5`) was a TypeError long after the recipe was read.
+        need(self, isinstance(self.model, str) and self.model != "", "model", "must be a model name or file")
+        for key, kinds in (("weights", (str, os.PathLike)), ("guide", (str, os.PathLike)), ("layer", str),
+                           ("guide_layer", str)):
+            need(self, getattr(self, key) is None or isinstance(getattr(self, key), kinds), key,
+                 "must be text (a file or layer name), or left out")
         for name, kind in GROUPS.items():
             if not isinstance(getattr(self, name), kind):
                 raise RecipeError(f"recipe: {name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
@@ -225,8 +233,14 @@ class Recipe:
     def load(cls, path: str | Path) -> "Recipe":
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            # utf-8-sig: Windows editors (Notepad) start UTF-8 files with a BOM, which tomllib and
+            # json refuse with no word of why ("Invalid statement (at line 1, column 1)").
+            text = p.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            # A picture or any binary file: the codec's byte offsets say nothing to the user.
+            raise RecipeError(f"{p}: not a recipe: a recipe is TOML or JSON text, and this file is "
+                              "not UTF-8 text") from None
+        except OSError as exc:
             raise RecipeError(f"cannot read recipe {p}: {exc}") from None
         try:
             data = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
