@@ -10,7 +10,7 @@ from typing import Sequence
 
 from dreamer import cli_batch, cli_dive, cli_info
 from dreamer.cli_args import RECIPE_FLAGS, build_parser
-from dreamer.cli_common import CliError, recipe_metadata
+from dreamer.cli_common import CliError, finish, load_photo, recipe_metadata
 from dreamer.recipe import Recipe, RecipeError, as_ran
 
 OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".webp")
@@ -76,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
         save_recipe(args, recipe, [args.video])
         recipe = cli_dive.resume_seed(args, recipe)
         return cli_dive.run_video(args, recipe, recipe_metadata(recipe, args.inputs[0]))
-    from dreamer.image_io import load_image, save_image
-    from dreamer.shape import check_shape
+    from dreamer.image_io import save_image
 
     outputs = plan_outputs(args.inputs, args.output, args.format, recipe.video.frames > 1, recipe,
                            resume=args.start_frame > 0)
@@ -85,16 +84,18 @@ def run(args: argparse.Namespace) -> int:
     save_recipe(args, recipe, [] if recipe.video.frames > 1 else outputs)
     if args.batch > 1:
         return cli_batch.render_batches(args.inputs, outputs, recipe, args)
+    skipped: list[Path] = []
     for src, dst in zip(args.inputs, outputs):
-        image = load_image(src, max_pixels=recipe.max_pixels)
-        check_shape(*image.size, what=str(src))
+        image = load_photo(src, recipe, skipped, many=len(args.inputs) > 1)
+        if image is None:
+            continue
         if recipe.video.frames > 1:
             render_dive(image, recipe, dst, args)
         else:
             result = render_one(image, recipe, dst, args)
             save_image(result, dst, recipe_metadata(as_ran(recipe, result), src))
             print(dst)
-    return 0
+    return finish(skipped, len(args.inputs))
 
 
 def preflight(recipe: Recipe, args: argparse.Namespace) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dreamer.cli_common import CliError, recipe_metadata
+from dreamer.cli_common import CliError, finish, load_photo, recipe_metadata
 from dreamer.plan import Engine, engine
 from dreamer.recipe import Recipe, as_ran
 
@@ -30,18 +30,18 @@ def check_args(args: argparse.Namespace, recipe: Recipe) -> None:
 
 def render_batches(inputs: list[Path], outputs: list[Path], recipe: Recipe, args: argparse.Namespace) -> int:
     """Dream the photos args.batch at a time, saving and naming each output as it is done."""
-    from dreamer.image_io import load_image, save_image
+    from dreamer.image_io import save_image
     from dreamer.render_batch import dream_batch
-    from dreamer.shape import check_shape
 
-    pairs = list(zip(inputs, outputs))
+    pairs, skipped = list(zip(inputs, outputs)), []
     for start in range(0, len(pairs), args.batch):
-        chunk = pairs[start:start + args.batch]
-        images = []
-        for src, _ in chunk:
-            images.append(load_image(src, max_pixels=recipe.max_pixels))
-            check_shape(*images[-1].size, what=str(src))
-        for (src, dst), result in zip(chunk, dream_batch(images, [recipe] * len(chunk), device=args.device)):
+        loaded = [(src, dst, load_photo(src, recipe, skipped, many=len(pairs) > 1))
+                  for src, dst in pairs[start:start + args.batch]]
+        chunk = [(src, dst, image) for src, dst, image in loaded if image is not None]
+        if not chunk:
+            continue
+        results = dream_batch([image for _, _, image in chunk], [recipe] * len(chunk), device=args.device)
+        for (src, dst, _), result in zip(chunk, results):
             save_image(result, dst, recipe_metadata(as_ran(recipe, result), src))
             print(dst)
-    return 0
+    return finish(skipped, len(pairs))

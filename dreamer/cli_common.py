@@ -3,13 +3,46 @@ the metadata a dreamt picture carries. A leaf: `cli` and its subcommands (`cli_b
 `cli_dive`) import it, it imports none of them."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dreamer.recipe import Recipe
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class CliError(Exception):
     pass
+
+
+def load_photo(src: Path, recipe: Recipe, skipped: list[Path], many: bool) -> "Image.Image | None":
+    """The photo at `src`, ready to dream; None when it cannot be and others are waiting: one bad
+    photo among several costs only itself (its error is said now, and the run exits 2 at the end,
+    `finish`). A single photo's error is raised as before."""
+    from dreamer.image_io import ImageError, load_image
+    from dreamer.shape import check_shape
+
+    try:
+        image = load_image(src, max_pixels=recipe.max_pixels)
+        check_shape(*image.size, what=str(src))
+        return image
+    except ImageError as exc:
+        if not many:
+            raise
+        print(f"dream: error: {exc} (skipped; the other photos go on)", file=sys.stderr)
+        skipped.append(src)
+        return None
+
+
+def finish(skipped: list[Path], total: int) -> int:
+    """The exit code of a run over `total` photos of which `skipped` could not be dreamt."""
+    if not skipped:
+        return 0
+    names = ", ".join(str(p) for p in skipped)
+    print(f"dream: error: {len(skipped)} of {total} photos were not dreamt: {names}", file=sys.stderr)
+    return 2
 
 
 def recipe_metadata(recipe: Recipe, source: Path | None = None) -> dict:

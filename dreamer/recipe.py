@@ -152,6 +152,10 @@ class Recipe:
         be built up step by step, e.g. the bot adding classes to a preset)."""
         if self.mode == Mode.LUCID and not self.classes:
             raise RecipeError("recipe: classes is empty: lucid mode needs at least one class")
+        if self.mode == Mode.LUCID and all(isinstance(w, (int, float)) and w == 0 for w in self.classes.values()):
+            # every class at 0 pushes nothing: the "dream" would be the photo, slightly blurred
+            raise RecipeError("recipe: every class has weight 0, so nothing would be dreamt; give one a weight "
+                              "other than 0 (goldfish:1)")
         if self.mode == Mode.GUIDE and not self.guide:
             raise RecipeError("recipe: guide is unset: guide mode needs a guide image")
 

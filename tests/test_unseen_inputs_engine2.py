@@ -178,3 +178,35 @@ def test_a_cut_tiff_says_so_without_a_python_warning(tmp_path):
         with pytest.raises(ImageError, match="damaged or cut short"):
             load_image(cut)
     assert [str(w.message) for w in seen] == []
+
+
+@pytest.mark.parametrize("batch", ["1", "2"])
+def test_one_bad_photo_among_several_costs_only_itself(tmp_path, photo, capsys, batch):
+    """`dream a.jpg bad.txt c.jpg`: the photos after a bad one are dreamt too (before, the run
+    stopped at it and c.jpg was never dreamt); the bad one is named, and the run exits 2."""
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not a picture")
+    other = tmp_path / "other.png"
+    Image.open(photo).save(other)
+    out = tmp_path / "out"
+    code = main([str(photo), str(bad), str(other), "-o", str(out), *TINY, "-c", "goldfish", "--batch", batch])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert sorted(p.name.split("_")[0] for p in out.glob("*.jpg")) == ["other", "photo"]
+    assert "bad.jpg" in err and "1 of 3 photos were not dreamt" in err
+
+
+def test_a_single_bad_photo_is_still_an_error_of_its_own(tmp_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not a picture")
+    assert main([str(bad), "-o", str(tmp_path / "o.png"), *TINY, "-c", "goldfish"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.jpg" in err and "skipped" not in err
+
+
+def test_every_class_at_weight_zero_is_refused_as_nothing_to_dream(tmp_path, photo, capsys):
+    assert main([str(photo), "-o", str(tmp_path / "o.png"), *TINY, "-c", "goldfish:0"]) == 2
+    assert "weight 0" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
+    # one class at 0 beside another is a choice, not a mistake
+    assert main([str(photo), "-o", str(tmp_path / "p.png"), *TINY, "-c", "goldfish:0,stingray"]) == 0
