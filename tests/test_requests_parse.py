@@ -171,3 +171,26 @@ def test_a_weight_ends_its_class(text, wishes, randoms):
     req = parse_request(text, imagenet(), max_classes=3)
     assert {(w.class_id, w.weight) for w in req.wishes} == wishes
     assert req.random_count == randoms and not req.left_out
+
+
+@pytest.mark.parametrize("text,wishes", [
+    # words after a weight that name no class are filler, as they are after a class without one
+    ("goldfish:2 for my mum", {(1, 2.0)}),
+    ("goldfish:2 in the sky please", {(1, 2.0)}),
+    ("goldfish:2 thanks a lot", {(1, 2.0)}),
+    # a time or a ratio in a sentence is no weight
+    ("goldfish please, it's for my talk at 10:30 tomorrow", {(1, 1.0)}),
+    ("stingray! he is 4:0 up today", {(6, 1.0)}),
+    ("goldfish (ratio 3:2 landscape)", {(1, 1.0)}),
+    # a decimal comma is one comma in a weight written onto a name; more commas make a list
+    ("goldfish:1,2,3", {(1, 1.0), (2, 1.0), (3, 1.0)}),
+])
+def test_what_follows_a_weight_is_no_class_unless_it_names_one(text, wishes):
+    req = parse_request(text, imagenet(), max_classes=3)
+    assert {(w.class_id, w.weight) for w in req.wishes} == wishes
+
+
+def test_a_misspelt_class_after_a_weight_is_still_pointed_out():
+    req = parse_request("goldfish:0.5 stingary", imagenet(), max_classes=3)
+    assert {(w.class_id, w.weight) for w in req.wishes} == {(1, 0.5)}
+    assert req.left_out == (("stingary", ("stingray",)),)

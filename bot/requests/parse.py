@@ -44,9 +44,9 @@ _AND = re.compile(r"\s+and\s+|^and\s+|\s+and$")
 # the class; split_colon reads only the last colon, so the words after it would take it.
 _WEIGHT_THEN_MORE = re.compile(r"(?<=\S):[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?(?=\s+\S)", re.I)
 # "goldfish:1,5" is 1.5 as most of Europe writes it, not weight 1 and class 5 (electric ray):
-# a comma between digits in a weight written onto its class. "1,5" alone, "goldfish:1, 5" and
-# "goldfish: 1,5" (a space after the colon, as after "classes:") are lists.
-_DECIMAL_COMMA = re.compile(r"(\w:[-+]?\d+),(?=\d)")
+# one comma between digits in a weight written onto a name. "1,5" alone, "goldfish:1, 5",
+# "goldfish: 1,5" (a space after the colon, as after "classes:") and "goldfish:1,2,3" are lists.
+_DECIMAL_COMMA = re.compile(r"([^\W\d_]:[-+]?\d+),(\d+)(?![\d,])")
 _EDGES = " \t-–—\"'“”‘’()[]"  # dashes, quotes and brackets around a term
 # Minus signs that are not "-" (a math minus, full-width forms): "−1" is "-1", not "1"
 _MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-", "\uff0b": "+"})
@@ -242,7 +242,7 @@ def safe_term(text: str, limit: int = 40) -> str:
 def split_terms(text: str) -> list[str]:
     """Break request text into class terms (before they are looked up)."""
     text = strip_emoji(drop_invisible(text)).lower().translate(_MINUS)
-    text = _DECIMAL_COMMA.sub(r"\1.", text)
+    text = _DECIMAL_COMMA.sub(r"\1.\2", text)
     text = re.sub(r"[!?]+", " ", text)
     text = re.sub(r"\.(?=\s|$)", ",", text)  # a sentence end separates; "0.7" stays
     terms = []
@@ -263,7 +263,7 @@ def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedReq
     """The classes a request's text (mentions already removed) asks for. Raises RequestError;
     an unknown or ambiguous term is reported together with every other one (terms.py says how
     filler around class names is told from a misspelt class)."""
-    from .terms import read_term
+    from .terms import filler, read_term
 
     wishes: dict[int, Wish] = {}
     random_count = 0
@@ -272,7 +272,7 @@ def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedReq
     terms = split_terms(_clip(text, MAX_TEXT))[:MAX_TERMS]
     if not terms:
         raise RequestError(Refusal.NO_CLASSES, "no class names in the request")
-    for n, part in enumerate(_parts(terms, labels)):
+    for n, (part, after_weight) in enumerate(_parts(terms, labels)):
         if n >= MAX_TERMS or len(failed) >= MAX_FAILED:
             break
         term, weight = _weight(part)
@@ -280,6 +280,10 @@ def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedReq
             random_count += 1
         elif term:
             reading = read_term(term, labels)
+            if after_weight and not reading.ids:
+                # "goldfish:2 for my mum": after a class, words that name none are filler, as
+                # they are in "goldfish for my mum"; a weight between does not make them a class
+                reading = filler(term, labels)
             for k, i in enumerate(reading.ids):
                 wishes[i] = Wish(i, _human(i, labels), weight if k >= reading.weighted_from else 1.0)
             failed += [(kind, safe_term(t), sugg) for kind, t, sugg in reading.failed]
@@ -296,25 +300,32 @@ def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedReq
     return ParsedRequest(tuple(wishes.values()), random_count, tuple(dict.fromkeys(left_out)))
 
 
-def _parts(terms: list[str], labels: "Labels") -> "Iterator[str]":
-    """The terms split further on "and" (outside class names) and on ":" that is no weight."""
+def _parts(terms: list[str], labels: "Labels") -> "Iterator[tuple[str, bool]]":
+    """The terms split further on "and" (outside class names) and on ":" that is no weight;
+    each with whether it follows a weight (words there that name no class are filler)."""
     from .terms import split_colon
 
     for chunk in terms:
-        for weighted in _split_weights(chunk):
+        for weighted, after_weight in _split_weights(chunk):
             for piece in _split_and(weighted, labels):
                 parts = split_colon(piece, labels)
-                yield from [piece] if parts is None else parts
+                yield from ((p, after_weight) for p in ([piece] if parts is None else parts))
 
 
-def _split_weights(chunk: str) -> list[str]:
-    """"goldfish:0.5 stingray:2 random" -> "goldfish:0.5", "stingray:2", "random"."""
+def _split_weights(chunk: str) -> list[tuple[str, bool]]:
+    """"goldfish:0.5 stingray:2 random" -> "goldfish:0.5", "stingray:2", "random" (the last two
+    following a weight). Only a weight written onto a name or a lone class id counts: "at 10:30"
+    and "ratio 3:2" are times and ratios in a sentence, not weights."""
     pieces, start = [], 0
     for m in _WEIGHT_THEN_MORE.finditer(chunk):
+        before = chunk[start:m.start()]
+        if not (re.search(r"[^\W\d_]$", before) or re.fullmatch(r"\s*\d+", before)):
+            continue
         pieces.append(chunk[start:m.end()])
         start = m.end()
     pieces.append(chunk[start:])
-    return [p for p in (_tidy(x) for x in pieces) if p]
+    tidy = [(_tidy(x), k > 0) for k, x in enumerate(pieces)]
+    return [(p, after) for p, after in tidy if p]
 
 
 def _clip(text: str, limit: int) -> str:

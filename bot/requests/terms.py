@@ -185,6 +185,16 @@ def _scan(words: list[str], labels: "Labels") -> Reading:
     return reading
 
 
+def filler(term: str, labels: "Labels") -> Reading:
+    """`term` read as the words beside a class name: left out, with the class names any of them
+    is spelt like."""
+    from models.labels import normalize
+
+    reading = Reading()
+    _flush(normalize(term).split(), reading, labels)
+    return reading
+
+
 def _flush(loose: list[str], reading: Reading, labels: "Labels") -> None:
     kept = [w for w in loose if w not in STOP_WORDS and not _NUMBERISH.fullmatch(w)]
     if kept:
