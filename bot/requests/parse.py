@@ -46,7 +46,7 @@ _WEIGHT_THEN_MORE = re.compile(r"(?<=\S):[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d
 # "goldfish:1,5" is 1.5 as most of Europe writes it, not weight 1 and class 5 (electric ray):
 # one comma between digits in a weight written onto a name. "1,5" alone, "goldfish:1, 5",
 # "goldfish: 1,5" (a space after the colon, as after "classes:") and "goldfish:1,2,3" are lists.
-_DECIMAL_COMMA = re.compile(r"([^\W\d_]:[-+]?\d+),(\d+)(?![\d,])")
+_DECIMAL_COMMA = re.compile(r"([^\W\d_]:[-+]?\d+),(\d+)(?!\d|,\s*\d)")
 _EDGES = " \t-–—\"'“”‘’()[]"  # dashes, quotes and brackets around a term
 # Minus signs that are not "-" (a math minus, full-width forms): "−1" is "-1", not "1"
 _MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-", "\uff0b": "+"})
