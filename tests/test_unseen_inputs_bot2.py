@@ -111,6 +111,24 @@ def test_a_feed_whose_charset_is_only_in_the_http_header_is_credited_in_its_own_
     assert (credit.title, credit.author) == (title, author)
 
 
+@pytest.mark.parametrize("charset", ["windows-1252", "iso-8859-2"])
+def test_a_feed_that_names_its_own_encoding_is_read_in_it_whatever_the_server_says(charset):
+    # A UTF-8 feed with its XML declaration, served as windows-1252: the server's word beat the
+    # feed's own, and "Café naïve" was credited as "CafÃ© naÃ¯ve".
+    from bot.sources.feed import FeedSource
+    from bot.sources.fetch import FetchPolicy
+    from bot_helpers import LocalServer
+
+    xml = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>f</title><item>'
+           '<title>Café naïve</title><link>http://x.example/1</link>'
+           '<enclosure url="http://x.example/p.jpg" type="image/jpeg"/></item></channel></rss>')
+    with LocalServer() as srv:
+        srv.routes["/feed"] = (200, {"Content-Type": f"text/xml; charset={charset}"}, xml.encode("utf-8"))
+        src = FeedSource("f", srv.url("/feed"), FetchPolicy(allow_private=True))
+        ((url, credit, alt),) = list(src._candidates())
+    assert credit.title == "Café naïve"
+
+
 # --- the folder queue ------------------------------------------------------------------------
 @pytest.mark.parametrize("ahead", [3600.0, 400 * 86400.0])
 def test_a_photo_whose_time_is_in_the_future_is_still_taken(tmp_path, ahead):

@@ -110,6 +110,16 @@ def _int(v: Any) -> int:
         return 1
 
 
+_XML_ENCODING = re.compile(rb"\s*<\?xml[^>]*\bencoding\s*=", re.I)
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def declares_encoding(data: bytes) -> bool:
+    """Whether a feed's bytes name their own encoding: a byte order mark, or an XML declaration
+    with encoding="..."."""
+    return data.startswith(_BOMS) or bool(_XML_ENCODING.match(data[:512]))
+
+
 class FeedSource:
     kind = SourceKind.FEED
 
@@ -130,7 +140,9 @@ class FeedSource:
         except FetchError as exc:
             raise SourceError(f"source {self.name}: cannot fetch the feed: {exc}") from None
         headers = {"content-location": got.url}
-        if got.content_type:  # a charset only the server names ("text/xml; charset=Shift_JIS")
+        if got.content_type and not declares_encoding(got.data):
+            # a charset only the server names ("text/xml; charset=Shift_JIS"); where the feed
+            # names its own, that one is believed: servers often say windows-1252 of UTF-8
             headers["content-type"] = got.content_type
         parsed = feedparser.parse(got.data, response_headers=headers)
         if not parsed.entries:
