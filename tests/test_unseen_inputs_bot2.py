@@ -131,7 +131,7 @@ def test_a_feed_that_names_its_own_encoding_is_read_in_it_whatever_the_server_sa
 
 # --- the folder queue ------------------------------------------------------------------------
 @pytest.mark.parametrize("ahead", [3600.0, 400 * 86400.0])
-def test_a_photo_whose_time_is_in_the_future_is_still_taken(tmp_path, ahead):
+def test_a_photo_whose_time_is_in_the_future_is_still_taken(tmp_path, ahead, monkeypatch):
     # A camera with its clock a year ahead, or `cp -p` from a machine whose clock is: the
     # file never looked settled (now - mtime was negative), so it was never dreamt nor counted.
     import os
@@ -146,6 +146,11 @@ def test_a_photo_whose_time_is_in_the_future_is_still_taken(tmp_path, ahead):
     t = time.time() + ahead
     os.utime(photo, (t, t))
     src = FolderSource("inbox", inbox, settle_seconds=5)
+    assert src.candidates() == []  # first seen now: it may still be being written
+    import bot.sources.folder as folder
+
+    real = time.time
+    monkeypatch.setattr(folder.time, "time", lambda: real() + 6)  # left alone past settle_seconds
     store = Store(tmp_path / "bot.db")
     try:
         assert src.queue_size(store) == 1
@@ -153,6 +158,34 @@ def test_a_photo_whose_time_is_in_the_future_is_still_taken(tmp_path, ahead):
         assert item is not None and item.credit.title == "from the future"
     finally:
         store.close()
+
+
+def test_a_photo_dated_ahead_that_is_still_growing_waits(tmp_path, monkeypatch):
+    # Dated far ahead (a share's clock ten minutes fast) and still being copied: the size changes
+    # between looks, so it is not taken half written.
+    import os
+    import time
+
+    import bot.sources.folder as folder
+    from bot.sources.folder import FolderSource
+    from bot_helpers import write_photo
+
+    inbox = tmp_path / "inbox"
+    photo = write_photo(inbox / "copying.jpg", seed=6)
+    t = time.time() + 600
+    os.utime(photo, (t, t))
+    src = FolderSource("inbox", inbox, settle_seconds=5)
+    real = time.time
+    clock = [real()]
+    monkeypatch.setattr(folder.time, "time", lambda: clock[0])
+    assert src.candidates() == []
+    with open(photo, "ab") as f:
+        f.write(b"more")
+    os.utime(photo, (t, t))
+    clock[0] += 6
+    assert src.candidates() == []  # it grew: settling starts again
+    clock[0] += 6
+    assert src.candidates() == [photo]
 
 
 def test_a_photo_written_just_now_on_a_clock_slightly_ahead_still_waits(tmp_path):

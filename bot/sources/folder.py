@@ -4,7 +4,7 @@
 A file still being written is not taken: names that copy tools use for partial files are
 skipped, and a file must have been left alone for `settle_seconds` (mtime) and keep the same
 size across two looks (a time minutes or more in the future is the file's own, from a camera's
-clock or `cp -p`, and does not hold it back). An optional `<stem>.json` beside a photo gives its credit
+clock or `cp -p`: such a file settles from when it was first seen with that time and size). An optional `<stem>.json` beside a photo gives its credit
 ({"title", "author", "link", "licence", "description"}) and moves with it.
 With `consume = false` the files stay put and the store alone keeps them from being dreamt twice.
 
@@ -54,31 +54,46 @@ class FolderSource:
         self.settle_seconds = settle_seconds
         self.max_bytes = max_bytes
         self._stuck: set[str] = set()  # rejected files that could not be moved out of the way
+        # files dated past any clock skew: name -> (mtime, size, when first seen so), settled
+        # from when this process first saw them unchanged
+        self._ahead: dict[str, tuple[float, int, float]] = {}
 
     def candidates(self) -> list[Path]:
         """Image files ready to take, oldest first."""
         if not self.path.is_dir():
             raise SourceError(f"source {self.name}: folder {self.path} does not exist (sources.path)")
         now = time.time()
-        found = []
+        found, listed = [], set()
         for entry in os.scandir(self.path):
             p = Path(entry.path)
             if not entry.is_file(follow_symlinks=False) or p.name.startswith((".", "~")) or p.name in self._stuck:
                 continue
             if p.suffix.lower() in PARTIAL_SUFFIXES or p.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
+            listed.add(p.name)
             try:
-                mtime = os.stat(p, follow_symlinks=False).st_mtime
+                st = os.stat(p, follow_symlinks=False)
+                mtime, size = st.st_mtime, st.st_size
             except FileNotFoundError:
                 continue  # gone since the listing
             except OSError:
-                mtime = float("-inf")  # first in line: take() files it under failed/ with the reason
-            if -CLOCK_SKEW < now - mtime < self.settle_seconds:
+                mtime, size = float("-inf"), -1  # first in line: take() files it under failed/ with the reason
+            if not self._settled(p.name, mtime, size, now):
                 continue  # probably still being copied in
-            # Further ahead than any clock skew, the time is the file's own (a camera's clock,
-            # `cp -p`), not a write going on now: waiting for it would wait months.
             found.append((mtime, p.name, p))
+        self._ahead = {k: v for k, v in self._ahead.items() if k in listed}  # taken or gone: forgotten
         return [p for _, _, p in sorted(found)]
+
+    def _settled(self, name: str, mtime: float, size: int, now: float) -> bool:
+        """Whether the file has been left alone for settle_seconds. A time further ahead than any
+        clock skew is the file's own (a camera's clock, `cp -p`): waiting for it would wait
+        months, so such a file settles from when it was first seen with this time and size."""
+        if now - mtime >= -CLOCK_SKEW:
+            return now - mtime >= self.settle_seconds
+        seen = self._ahead.get(name)
+        if seen is None or seen[:2] != (mtime, size):
+            self._ahead[name] = seen = (mtime, size, now)
+        return now - seen[2] >= self.settle_seconds
 
     def take(self, store: "Store") -> SourceItem | None:
         from dreamer import ImageError, load_image
