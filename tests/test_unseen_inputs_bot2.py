@@ -54,9 +54,9 @@ def test_a_step_of_zero_in_the_weekday_field_says_so(tmp_path):
 
 # --- requests: the image behind a mention ---------------------------------------------------
 @pytest.mark.parametrize("url, detail", [
-    ("http://127.0.0.1:9/photo.png", "may not download"),  # a server that passes remote URLs on
-    ("file:///etc/passwd", "may not download"),
-    ("gopher://photos.example/photo.png", "may not download"),
+    ("http://127.0.0.1:9/photo.png", "cannot download"),  # a server that passes remote URLs on
+    ("file:///etc/passwd", "cannot download"),
+    ("gopher://photos.example/photo.png", "cannot download"),
 ])
 def test_a_request_image_at_an_address_never_fetched_is_refused_at_once_not_retried(url, detail):
     # Before: a transient PublishError, retried with backoff for requests.max_age_hours and
@@ -69,6 +69,27 @@ def test_a_request_image_at_an_address_never_fetched_is_refused_at_once_not_retr
         load(FetchPolicy(), 10_000_000, url)
     assert info.value.kind is Refusal.BAD_IMAGE and detail in info.value.details["detail"]
     assert "127.0.0.1" not in info.value.details["detail"] and "passwd" not in info.value.details["detail"]
+
+
+def test_a_host_that_does_not_exist_is_refused_as_fast_and_as_alike_as_a_private_one(monkeypatch):
+    # A private address was refused at once while a name that does not exist was retried for
+    # hours: whoever posts a media URL could tell which internal host names exist.
+    import socket
+
+    from bot.requests.inputs import Refuse, load
+    from bot.sources.fetch import FetchPolicy
+
+    def resolve(host, port, *args, **kwargs):
+        if host == "db.internal":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port))]
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    replies = []
+    for host in ("db.internal", "nosuch.internal"):
+        with pytest.raises(Refuse) as info:
+            load(FetchPolicy(), 10_000_000, f"http://{host}/p.png")
+        replies.append(info.value.details)
+    assert replies[0] == replies[1]
 
 
 @pytest.mark.parametrize("status, permanent", [(404, True), (410, True), (403, True), (429, False),

@@ -91,7 +91,7 @@ def load(policy: FetchPolicy, max_pixels: int, url: str) -> "Image.Image":
             log.warning("request image not downloaded, refused: %s", exc)
         # Never the URL in the reply: it is the requester's (or their server's) to choose.
         if isinstance(exc, RefusedAddress):
-            raise Refuse(Refusal.BAD_IMAGE, detail="it is at an address I may not download from") from None
+            raise Refuse(Refusal.BAD_IMAGE, detail="it is at an address I cannot download from") from None
         if exc.permanent:
             raise Refuse(Refusal.BAD_IMAGE, detail="its server would not give it to me (was it deleted?)") from None
         raise PublishError(f"could not download the request's image: {exc}", transient=True) from None

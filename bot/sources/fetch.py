@@ -49,6 +49,8 @@ class RefusedAddress(FetchError):
         super().__init__(message, permanent=True)
 
 
+# getaddrinfo's "the name does not exist" (EAI_AGAIN, a resolver that did not answer, is retried)
+_NO_SUCH_NAME = {getattr(socket, n) for n in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, n)}
 # 4xx answers that say "later", not "never"
 _RETRY_STATUSES = (408, 425, 429)
 
@@ -90,6 +92,11 @@ def check_url(url: str, policy: FetchPolicy) -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
+        if exc.errno in _NO_SUCH_NAME:
+            # Refused like a private address, and as fast: were a name that does not exist retried
+            # while one inside our network is refused at once, a stranger's media URLs could map
+            # which internal host names exist.
+            raise RefusedAddress(f"{url}: cannot resolve {host}: no such host ({exc.strerror or exc})") from None
         raise FetchError(f"{url}: cannot resolve {host} ({exc.strerror or exc})") from None
     if policy.allow_private:
         return
