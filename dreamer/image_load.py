@@ -137,9 +137,10 @@ def _decode(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> Ima
             im.draft(None, _fit(width, height, max_pixels))
         im.load()
         orientation = _orientation(im)
-        out = _to_srgb(_to_rgb(im, label), im.info.get("icc_profile"))
+        out, icc = _to_rgb(im, label), im.info.get("icc_profile")
     if out.width * out.height > max_pixels:
         out = out.resize(_fit(out.width, out.height, max_pixels), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    out = _to_srgb(out, icc)  # after the shrink: a 50 MP photo's colours cost a 16 MP one's
     for op in _TRANSPOSE.get(orientation, ()):
         out = out.transpose(op)
     out.info = {}  # no EXIF/GPS/ICC of the source photo travels on into what we post
