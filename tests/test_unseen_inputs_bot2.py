@@ -150,6 +150,27 @@ def test_a_feed_that_names_its_own_encoding_is_read_in_it_whatever_the_server_sa
     assert credit.title == "Café naïve"
 
 
+@pytest.mark.parametrize("status, blocked", [(404, True), (410, True), (503, False)])
+def test_a_feed_photo_the_server_says_is_gone_is_not_fetched_again(tmp_path, status, blocked):
+    # A feed's photo answering 404 was fetched again every cycle until the store's failure limit;
+    # a busy server (503) still is, as the photo may come back.
+    from bot.sources.base import take_remote
+    from bot.sources.base import Credit
+    from bot.sources.fetch import FetchPolicy
+    from bot.store import Store
+    from bot_helpers import LocalServer
+
+    store = Store(tmp_path / "bot.db")
+    try:
+        with LocalServer() as srv:
+            srv.routes["/p.png"] = (status, {}, b"no")
+            url = srv.url("/p.png")
+            assert take_remote("f", [(url, Credit(title="t"), None)], store, FetchPolicy(allow_private=True), 3) is None
+        assert store.source_blocked(url=url) is blocked
+    finally:
+        store.close()
+
+
 # --- the folder queue ------------------------------------------------------------------------
 @pytest.mark.parametrize("ahead", [3600.0, 400 * 86400.0])
 def test_a_photo_whose_time_is_in_the_future_is_still_taken(tmp_path, ahead, monkeypatch):

@@ -136,7 +136,9 @@ def take_remote(
                 got, image = fetch_image(url, policy, session=session)
             except FetchError as exc:
                 log.warning("source %s: %s", source, exc)
-                store.note_source(source, url, None, status=SourceStatus.FAILED, error=str(exc))
+                # a refused address or a 404 is not tried again cycle after cycle
+                store.note_source(source, url, None, status=SourceStatus.FAILED, error=str(exc),
+                                  permanent=exc.permanent)
                 continue
             digest = sha256(got.data)
             if store.source_blocked(sha256=digest):
