@@ -99,6 +99,14 @@ def _top5(nets: dict) -> None:
     obj.class_logits = class_logits
 
 
+def _tiles(gh: int, gw: int) -> tuple[int, int]:
+    """How many tiles of about LUCID_SPREAD_TILE (default 0.6) of the short side a grid holds."""
+    import os
+
+    side = float(os.environ.get("LUCID_SPREAD_TILE", "0.6")) * min(gh, gw)
+    return max(1, round(gh / side)), max(1, round(gw / side))
+
+
 def _spread(nets: dict) -> None:
     """Each class is given its share of every part of the picture, not only of the whole: the
     picture is cut into tiles of about LUCID_SPREAD_TILE (default 0.6) of its short side, and
@@ -106,16 +114,13 @@ def _spread(nets: dict) -> None:
     seam follows a tile's edge). The judge's crops hold a half to two thirds of the picture; a
     class whose creatures all formed in one corner is missing from most of them (the locomotive
     in summer_1am's top left)."""
-    import os
     import torch
     import torch.nn.functional as F
     from dreamer import regions
-    tile = float(os.environ.get("LUCID_SPREAD_TILE", "0.6"))
 
     def share_out(score, areas, temperature=regions.TEMPERATURE, iterations=50):
         k, gh, gw = score.shape
-        short = min(gh, gw)
-        ny, nx = max(1, round(gh / (tile * short))), max(1, round(gw / (tile * short)))
+        ny, nx = _tiles(gh, gw)
         logits = score / temperature
         target = (areas / areas.sum()).log().view(-1, 1, 1)
         offset = torch.zeros((1, k, ny, nx), dtype=score.dtype, device=score.device)
@@ -140,13 +145,11 @@ def _spread_min(nets: dict) -> None:
     import torch
     import torch.nn.functional as F
     from dreamer import regions
-    tile = float(os.environ.get("LUCID_SPREAD_TILE", "0.6"))
     least = float(os.environ.get("LUCID_SPREAD_MIN", "0.5"))
 
     def share_out(score, areas, temperature=regions.TEMPERATURE, iterations=50):
         k, gh, gw = score.shape
-        short = min(gh, gw)
-        ny, nx = max(1, round(gh / (tile * short))), max(1, round(gw / (tile * short)))
+        ny, nx = _tiles(gh, gw)
         logits = score / temperature
         share = areas / areas.sum()
         target = share.log().view(-1, 1, 1)

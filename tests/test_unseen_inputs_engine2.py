@@ -9,15 +9,10 @@ from PIL import Image, ImageCms
 from dreamer.cli import main
 from dreamer.image_io import ImageError, load_image
 from dreamer.recipe import Recipe, RecipeError
+from tests.test_unseen_inputs_engine import photo  # noqa: F401 - the fixture, shared
 
 TINY = ["--model", "tiny", "--steps", "1", "-q", "--seed", "5", "--device", "cpu"]
 
-
-@pytest.fixture
-def photo(tmp_path):
-    p = tmp_path / "photo.png"
-    Image.new("RGB", (40, 30), (200, 120, 40)).save(p)
-    return p
 
 
 # --- recipe files ---------------------------------------------------------------------------------
