@@ -8,12 +8,12 @@ curves: where a stop rule would end each mutant, and the judge's figure there ag
     .venv/bin/python benchmarks/mutant_curves.py --set tune --kind pairs --candidate settle --out settle.jsonl
     .venv/bin/python benchmarks/mutant_curves.py --compare base.jsonl settle.jsonl   # row by row at the cap
 
-Sets: `tune` (quality.py's six tuning pairs), `fresh`, `fresh2` (the hold-outs' pairs
-and triples) and `fresh3` (session 19's eight triples). `--photos a,b` keeps those photos only (to split a set over processes), `--kind`
-pairs or triples only. A candidate is a recipe setting (`--with`), a module constant (`--const`)
-or a change patched in for the run (`--candidate`). `--seed` dreams every row with another seed:
-a row's figure moves by tens of points from seed to seed (benchmarks/README.md, "Seeds"), so
-compare candidates over several seeds, never at seed 1 alone.
+Sets: `tune` (quality.py's six tuning pairs), `fresh`, `fresh2` (the hold-outs' pairs and triples)
+and `fresh3` (session 19's eight triples). `--photos a,b` keeps those photos only (to split a set
+over processes), `--kind` pairs or triples only. A candidate is a recipe setting (`--with`), a
+module constant (`--const`) or a change patched in for the run (`--candidate`). `--seed` dreams
+every row with another seed: a row's figure moves by tens of points from seed to seed
+(benchmarks/README.md, "Seeds"), so compare candidates over several seeds, never at seed 1 alone.
 Not a test: one JSON line per dream, then a table per rule.
 """
 from __future__ import annotations

@@ -4,8 +4,9 @@
 A file still being written is not taken: names that copy tools use for partial files are
 skipped, and a file must have been left alone for `settle_seconds` (mtime) and keep the same
 size across two looks (a time minutes or more in the future is the file's own, from a camera's
-clock or `cp -p`: such a file settles from when it was first seen with that time and size). An optional `<stem>.json` beside a photo gives its credit
-({"title", "author", "link", "licence", "description"}) and moves with it.
+clock or `cp -p`: such a file settles from when it was first seen with that time and size).
+An optional `<stem>.json` beside a photo gives its credit ({"title", "author", "link",
+"licence", "description"}) and moves with it.
 With `consume = false` the files stay put and the store alone keeps them from being dreamt twice.
 
 A file that cannot be stat'ed or read goes to failed/ with the reason, like a broken picture,
