@@ -48,7 +48,7 @@ def load_image(
 
     EXIF orientation is applied, transparency is laid over white, 16-bit and float greyscale are
     scaled to 8 bits, animations give their first frame, colours are converted to sRGB from an
-    embedded RGB ICC profile, metadata (EXIF, GPS, ICC) is dropped.
+    embedded RGB (or, for CMYK, CMYK) ICC profile, metadata (EXIF, GPS, ICC) is dropped.
     Headers over `bomb_pixels` are refused before any pixel is decoded; pictures over
     `max_pixels` are shrunk (aspect kept). Raises ImageError for anything that is not a usable
     picture.
@@ -137,7 +137,12 @@ def _decode(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> Ima
             im.draft(None, _fit(width, height, max_pixels))
         im.load()
         orientation = _orientation(im)
-        out, icc = _to_rgb(im, label), im.info.get("icc_profile")
+        icc = im.info.get("icc_profile")
+        out = _cmyk_by_profile(im, icc) if im.mode == "CMYK" else None
+        if out is None:
+            out = _to_rgb(im, label)
+        else:
+            icc = None  # its colours are sRGB now
     if out.width * out.height > max_pixels:
         out = out.resize(_fit(out.width, out.height, max_pixels), Image.Resampling.LANCZOS, reducing_gap=3.0)
     out = _to_srgb(out, icc)  # after the shrink: a 50 MP photo's colours cost a 16 MP one's
@@ -208,6 +213,23 @@ def _to_srgb(rgb: Image.Image, icc: object) -> Image.Image:
         return ImageCms.profileToProfile(rgb, source, _srgb(), outputMode="RGB")
     except Exception:  # noqa: BLE001 - PyCMSError, OSError, ImportError (Pillow without lcms)...
         return rgb
+
+
+def _cmyk_by_profile(cmyk: Image.Image, icc: object) -> Image.Image | None:
+    """A CMYK picture converted to sRGB through the CMYK profile its file embeds (press-ready
+    JPEGs from Photoshop carry one); None without a usable one, and the naive formula of
+    `_to_rgb` stands: its colours are off by as much as one ink printer from another."""
+    if not isinstance(icc, bytes) or not icc:
+        return None
+    try:
+        from PIL import ImageCms
+
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if source.profile.xcolor_space.strip() != "CMYK":
+            return None
+        return ImageCms.profileToProfile(cmyk, source, _srgb(), outputMode="RGB")
+    except Exception:  # noqa: BLE001 - PyCMSError, OSError, ImportError: as _to_srgb, never the picture
+        return None
 
 
 @functools.cache

