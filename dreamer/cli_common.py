@@ -27,6 +27,7 @@ def load_photo(src: Path, recipe: Recipe, skipped: list[Path], many: bool) -> "I
     try:
         image = load_image(src, max_pixels=recipe.max_pixels)
         check_shape(*image.size, what=str(src))
+        note_animation(src, image)
         return image
     except ImageError as exc:
         if not many:
@@ -34,6 +35,14 @@ def load_photo(src: Path, recipe: Recipe, skipped: list[Path], many: bool) -> "I
         print(f"dream: error: {exc} (skipped; the other photos go on)", file=sys.stderr)
         skipped.append(src)
         return None
+
+
+def note_animation(src: Path, image: "Image.Image") -> None:
+    """Say that an animated photo (GIF, WebP, APNG) is dreamt from its first frame only."""
+    from dreamer.image_io import was_animated
+
+    if was_animated(image):
+        print(f"dream: note: {src} is animated; dreaming its first frame", file=sys.stderr)
 
 
 def finish(skipped: list[Path], total: int) -> int:

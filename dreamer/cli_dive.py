@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dreamer.cli_common import CliError
+from dreamer.cli_common import CliError, note_animation
 from dreamer.recipe import Recipe
 
 DIVE_FLAGS = {"fps": "fps", "glide": "glide", "ease": "ease", "video_size": "size"}
@@ -116,6 +116,7 @@ def run_video(args: argparse.Namespace, recipe: Recipe, info: dict[str, Any]) ->
     src = args.inputs[0]
     image = load_image(src, max_pixels=recipe.max_pixels)
     check_shape(*image.size, what=str(src))
+    note_animation(src, image)
     if (parts_dir(args.video) / "manifest.json").is_file():
         print(f"dream: resuming the dive kept in {parts_dir(args.video)}", file=sys.stderr)
     bar = None

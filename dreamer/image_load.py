@@ -20,6 +20,9 @@ from PIL import Image
 # Decoders we let near user files. Pillow knows many more (EPS would even start Ghostscript);
 # a photo bot needs none of them, and loose ones such as TGA "recognise" random bytes.
 _WANTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "PPM", "AVIF")
+# Set (True) in the `info` of a picture load_image read from an animation, of which it gives the
+# first frame: the CLI and the bot say so, or a dream that stands still would puzzle its sender.
+ANIMATED = "lucid_dream_animated"
 MAX_SIDE = 100_000  # no real photo is longer than this on one side; a header saying so is broken
 _ORIENTATION_TAG = 0x0112
 _TRANSPOSE = {  # EXIF orientation -> what undoes it (the table ImageOps.exif_transpose uses)
@@ -137,6 +140,7 @@ def _decode(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> Ima
             im.draft(None, _fit(width, height, max_pixels))
         im.load()
         orientation = _orientation(im)
+        animated = bool(getattr(im, "is_animated", False))  # reads on to a second frame, no further
         icc = im.info.get("icc_profile")
         out = _cmyk_by_profile(im, icc) if im.mode == "CMYK" else None
         if out is None:
@@ -148,8 +152,13 @@ def _decode(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> Ima
     out = _to_srgb(out, icc)  # after the shrink: a 50 MP photo's colours cost a 16 MP one's
     for op in _TRANSPOSE.get(orientation, ()):
         out = out.transpose(op)
-    out.info = {}  # no EXIF/GPS/ICC of the source photo travels on into what we post
+    out.info = {ANIMATED: True} if animated else {}  # no EXIF/GPS/ICC of the source photo travels on
     return out
+
+
+def was_animated(image: Image.Image) -> bool:
+    """Whether load_image read `image` as the first frame of an animation."""
+    return bool(image.info.get(ANIMATED))
 
 
 def _formats() -> list[str]:

@@ -79,3 +79,56 @@ def test_a_broken_cmyk_profile_costs_the_colour_management_not_the_picture(tmp_p
     Image.new("CMYK", (12, 8), (255, 0, 0, 0)).save(p, quality=100, icc_profile=_cmyk_profile()[:300])
     r, g, b = load_image(p).getpixel((3, 3))
     assert r < 60 and g > 200 and b > 200, (r, g, b)
+
+
+# --- animations ---------------------------------------------------------------------------------
+def _animation(fmt: str) -> bytes:
+    frames = [Image.new("RGB", (40, 30), c) for c in ((250, 0, 0), (0, 0, 250), (0, 250, 0))]
+    buf = io.BytesIO()
+    frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt, ext", [("GIF", "gif"), ("WEBP", "webp"), ("PNG", "png")])
+def test_the_cli_says_it_dreams_an_animations_first_frame(tmp_path, capsys, fmt, ext):
+    # The first frame was dreamt without a word: a user who sent a GIF could not tell why the
+    # dream stood still.
+    src = tmp_path / f"anim.{ext}"
+    src.write_bytes(_animation(fmt))
+    assert main([str(src), "-o", str(tmp_path / "out.png"), *TINY]) == 0
+    err = capsys.readouterr().err
+    assert "animated" in err and "first frame" in err and str(src) in err
+
+
+def test_a_still_picture_gets_no_animation_note(tmp_path, capsys):
+    src = tmp_path / "still.png"
+    Image.new("RGB", (40, 30), (200, 100, 0)).save(src)
+    assert main([str(src), "-o", str(tmp_path / "out.png"), *TINY]) == 0
+    assert "first frame" not in capsys.readouterr().err
+
+
+def _worker(tmp_path, srv):
+    from bot.requests.worker import build_worker
+    from bot.store import Store
+
+    cfg = load(request_config(tmp_path, srv))
+    return build_worker(cfg, Store(cfg.data_dir / "bot.db"), render=fake_render)
+
+
+def _reply(srv, status_id) -> str:
+    from bot.publishers.mastodon_text import html_to_text
+
+    [reply] = replies_to(srv, status_id)
+    return html_to_text(reply["content"])
+
+
+@pytest.mark.parametrize("mime, name, fmt", [("image/gif", "anim.gif", "GIF"), ("image/webp", "anim.webp", "WEBP")])
+def test_a_request_with_an_animation_is_dreamt_from_its_first_frame_and_says_so(mock, tmp_path, mime, name, fmt):
+    # Mastodon files an animated GIF as "gifv": the bot answered "I need a photo" to a GIF it
+    # could read. An animated WebP was dreamt from its first frame without a word.
+    c = client_for(mock, "ann")
+    m = c.media_post(io.BytesIO(_animation(fmt)), mime_type=mime, file_name=name)
+    status = c.status_post("@dreambot goldfish", media_ids=[m["id"]])
+    _worker(tmp_path, mock).tick()
+    text = _reply(mock, status["id"])
+    assert "dreamt with goldfish" in text and "first frame" in text, text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import random
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 from bot.picker import human_name, pool
 from bot.picker import labels as picker_labels
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from .parse import ParsedRequest
 
 IMAGE_TYPES = ("image",)
+# Mastodon files an animated GIF as "gifv": its `url` is a video made of it, its `preview_url`
+# a still of the first frame, which is what can be dreamt.
+ANIMATION_TYPES = ("gifv",)
 log = logging.getLogger("bot.requests")
 
 
@@ -59,11 +62,19 @@ def classes(picker: "PickerSection", parsed: "ParsedRequest",
     return names, ([str(i) for i in ids], weights)
 
 
-def image_url(rq: "RequestsSection", client: "RequestsClient", status: Mapping[str, Any]) -> str:
+class Attached(NamedTuple):
+    """The picture a request is to be dreamt from: where it is, and whether it was an animation
+    (the reply says only its first frame was dreamt)."""
+
+    url: str
+    animated: bool = False
+
+
+def image_url(rq: "RequestsSection", client: "RequestsClient", status: Mapping[str, Any]) -> Attached:
     """The request's own image, or the one on the post it replies to when that may be used."""
-    url = first_image(status)
-    if url:
-        return url
+    found = first_image(status)
+    if found:
+        return found
     parent_id = status.get("in_reply_to_id")
     if parent_id:
         parent = client.status(str(parent_id))
@@ -71,9 +82,9 @@ def image_url(rq: "RequestsSection", client: "RequestsClient", status: Mapping[s
             own = str((parent.get("account") or {}).get("id")) == str((status.get("account") or {}).get("id"))
             public_ok = rq.allow_others_public_posts and parent.get("visibility") == "public"
             if own or public_ok:
-                url = first_image(parent)
-                if url:
-                    return url
+                found = first_image(parent)
+                if found:
+                    return found
     raise Refuse(Refusal.NO_IMAGE)
 
 
@@ -115,10 +126,24 @@ def load(policy: FetchPolicy, max_pixels: int, url: str) -> "Image.Image":
         raise Refuse(Refusal.BAD_IMAGE, detail="it is damaged or not a photo format I know") from None
 
 
-def first_image(status: Mapping[str, Any]) -> str | None:
+def first_frame_only(attached: Attached, image: "Image.Image") -> bool:
+    """Whether the picture dreamt was the first frame of an animation (a "gifv", or an animated
+    GIF, WebP or PNG served as an image)."""
+    from dreamer.image_io import was_animated
+
+    return attached.animated or was_animated(image)
+
+
+def first_image(status: Mapping[str, Any]) -> Attached | None:
+    """The first picture attached to `status`: an image, or the still of an animated GIF."""
     for m in status.get("media_attachments") or []:
-        if isinstance(m, Mapping) and m.get("type") in IMAGE_TYPES and m.get("url"):
-            return str(m["url"])
+        if not isinstance(m, Mapping):
+            continue
+        if m.get("type") in IMAGE_TYPES and m.get("url"):
+            return Attached(str(m["url"]))
+        still = m.get("preview_url") or m.get("url")
+        if m.get("type") in ANIMATION_TYPES and still:
+            return Attached(str(still), animated=True)
     return None
 
 

@@ -195,6 +195,13 @@ def late(text: str, hours: float) -> str:
     return f"{head} Sorry for the wait ({_duration(hours)}): I could not reach my server. {rest}"
 
 
+def first_frame(text: str) -> str:
+    """A reply to an animated picture (GIF, WebP, APNG) says that its first frame was dreamt, so
+    a dream that stands still is no surprise."""
+    body, _, ref = text.rpartition("\n")
+    return f"{body} Your picture is animated: I dreamt its first frame.\n{ref}"
+
+
 def _duration(hours: float) -> str:
     return f"{hours:.0f} h" if hours >= 1.5 else f"{hours * 60:.0f} min"
 

@@ -207,10 +207,10 @@ class RequestWorker:
                 names, terms = [c[1] for c in kept], ([c[0] for c in kept], [c[2] for c in kept])
             else:
                 names, terms = inputs.classes(s.picker, parsed, self.rng)
-            image_url = None if mix else inputs.image_url(rq, self.client, status)
+            attached = None if mix else inputs.image_url(rq, self.client, status)
             self.store.update_request(row.id, state=S.RENDERING, busy=Busy.DREAM, source_key=mix and mix.source.key,
                                       classes_json=json.dumps([list(c) for c in zip(terms[0], names, terms[1])]))
-            image = mix.photo(rq.remix_keep_days) if mix else inputs.load(s.fetch, rq.max_image_pixels, image_url)
+            image = mix.photo(rq.remix_keep_days) if mix else inputs.load(s.fetch, rq.max_image_pixels, attached.url)
             base = mix.recipe(s.recipe) if mix else None
             made = dreaming.dream(self.store, self.renderer, dreaming.work(
                 s, image, terms, row.reply_key, dive=dive, base=base,  # a dive's seed is the request's
@@ -226,6 +226,8 @@ class RequestWorker:
         text = replies.reply_text(row.acct, names, post_ref(row.reply_key), dive=made.dive is not None,
                                   form=mix.form if mix else None, tweaks=mix.tweaks if mix else (),
                                   left_out=parsed.left_out)
+        if attached is not None and inputs.first_frame_only(attached, image):
+            text = replies.first_frame(text)
         row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(made.video or made.picture), reply_text=text,
                                         error=None, busy=None, crashes=0,
                                         recipe_json=json.dumps(made.recipe.to_dict()) if mix else None)
