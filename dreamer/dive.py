@@ -325,8 +325,10 @@ def _write_sidecar(out: Path, doc: dict[str, Any]) -> None:
     from datetime import datetime, timezone
 
     from dreamer.image_io import _software
+    from dreamer.image_save import SIDECAR_FILE
 
-    side = {**doc, "software": _software(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    side = {**doc, "software": _software(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            SIDECAR_FILE: out.name}  # whose sidecar it is: another dream of the stem must not take it
     _store_text(json.dumps(side, indent=2, sort_keys=True) + "\n", out.with_suffix(".json"))
 
 

@@ -13,6 +13,7 @@ from PIL import Image, PngImagePlugin
 from dreamer.image_load import ImageError, _to_rgb
 from dreamer.image_meta import RECIPE_KEY, _recipe_json, _software, _xmp
 
+SIDECAR_FILE = "file"  # the sidecar's key naming the picture (or video) whose recipe it holds
 SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 ANIMATION_FORMATS = {".gif": "GIF", ".webp": "WEBP"}
 
@@ -131,6 +132,33 @@ def check_sidecar(path: str | os.PathLike[str]) -> None:
     if (side.exists() or side.is_symlink()) and not _is_our_sidecar(side):
         raise ImageError(f"{path}: its recipe would be written to {side}, which holds something else; "
                          "choose another output name, or move that file")
+    other = _other_dream(Path(path), side) if side.exists() else None
+    if other is not None:
+        raise ImageError(f"{path}: its recipe would be written to {side}, which holds the recipe of {other}; "
+                         "choose another output name")
+
+
+def _other_dream(path: Path, side: Path) -> Path | None:
+    """The other dream beside `path` whose recipe our sidecar `side` holds (x.jpg's x.json for
+    x.png): a dream's sidecar is replaced only by the same dream made again. The sidecar names
+    its dream (SIDECAR_FILE); one from before it did is taken to be any picture or video of
+    the same stem that is there."""
+    from dreamer.video import VIDEO_FORMATS
+
+    try:
+        owner = json.loads(side.read_text(encoding="utf-8")).get(SIDECAR_FILE)
+    except (OSError, ValueError, AttributeError):
+        owner = None
+    if isinstance(owner, str) and owner:
+        other = side.with_name(Path(owner).name)
+        return other if other.name != path.name and other.is_file() else None
+    for ext in (*SAVE_FORMATS, *ANIMATION_FORMATS, *VIDEO_FORMATS):
+        if ext == path.suffix.lower():
+            continue  # the output itself, however its extension is written
+        for other in (path.with_suffix(ext), path.with_suffix(ext.upper())):
+            if other.is_file():
+                return other
+    return None
 
 
 def _is_our_sidecar(side: Path) -> bool:
@@ -166,6 +194,7 @@ def _write_sidecar(target: Path, recipe: Any, software: str) -> None:
         "recipe": recipe,
         "software": software,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        SIDECAR_FILE: target.name,
     }
     text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
     _atomic_write(sidecar_path(target), lambda f: f.write(text.encode("utf-8")))

@@ -132,3 +132,43 @@ def test_a_request_with_an_animation_is_dreamt_from_its_first_frame_and_says_so(
     _worker(tmp_path, mock).tick()
     text = _reply(mock, status["id"])
     assert "dreamt with goldfish" in text and "first frame" in text, text
+
+
+# --- an output beside an older dream of the same name ------------------------------------------
+def test_an_output_in_a_new_format_does_not_take_an_older_dreams_sidecar(tmp_path, photo, capsys):
+    # `-o x.png` beside an earlier `-o x.jpg`: both write their recipe to x.json, and the jpg's
+    # was replaced (it is a dream's sidecar, so the foreign-file check let it go).
+    jpg, png = tmp_path / "x.jpg", tmp_path / "x.png"
+    assert main([str(photo), "-o", str(jpg), *TINY, "--strength", "0.3"]) == 0
+    before = (tmp_path / "x.json").read_text()
+    capsys.readouterr()
+    assert main([str(photo), "-o", str(png), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "x.json" in err and "x.jpg" in err
+    assert (tmp_path / "x.json").read_text() == before and not png.exists()
+    assert main([str(photo), "-o", str(jpg), *TINY]) == 0  # its own name: its own sidecar, replaced
+
+
+def test_a_sidecar_names_its_dream_and_an_older_one_goes_by_the_pictures_beside_it(tmp_path):
+    from dreamer.image_io import ImageError, check_sidecar
+
+    side = tmp_path / "x.json"
+    (tmp_path / "x.mp4").write_bytes(b"video")
+    (tmp_path / "x.png").write_bytes(b"its poster frame")  # a bot dive's poster, no dream of its own
+    side.write_text(json.dumps({"recipe": {}, "software": "lucid-dream-bot 1", "file": "x.mp4"}))
+    check_sidecar(tmp_path / "x.mp4")  # the dive made again: its own sidecar
+    with pytest.raises(ImageError, match="x.mp4"):
+        check_sidecar(tmp_path / "x.webp")
+    side.write_text(json.dumps({"recipe": {}, "software": "lucid-dream-bot 1"}))  # from before "file"
+    with pytest.raises(ImageError, match="x.json"):
+        check_sidecar(tmp_path / "x.webp")
+    (tmp_path / "x.mp4").unlink()
+    (tmp_path / "x.png").unlink()
+    check_sidecar(tmp_path / "x.webp")  # its dream is gone: nothing is lost
+
+
+@pytest.fixture
+def photo(tmp_path):
+    p = tmp_path / "photo.png"
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(p)
+    return p
