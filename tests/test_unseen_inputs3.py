@@ -172,3 +172,30 @@ def photo(tmp_path):
     p = tmp_path / "photo.png"
     Image.new("RGB", (40, 30), (200, 120, 40)).save(p)
     return p
+
+
+# --- pictures that reach the bot ----------------------------------------------------------------
+def _png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(width + 1))) \
+        + chunk(b"IEND", b"")
+
+
+def test_a_request_picture_past_pillows_bomb_limit_is_too_big_not_unreadable(monkeypatch):
+    # A 15000x15000 PNG of a few hundred bytes (a decompression bomb) tripped Pillow's own
+    # limit in the size probe, and the reply said "it is not a picture I can read".
+    from bot.requests import inputs
+    from bot.requests.replies import Refusal
+    from bot.sources.fetch import FetchPolicy
+
+    class Got:
+        data = _png_header_only(15000, 15000)
+
+    monkeypatch.setattr(inputs, "fetch", lambda url, policy: Got())
+    with pytest.raises(inputs.Refuse) as info:
+        inputs.load(FetchPolicy(), 16_000_000, "https://example.org/bomb.png")
+    assert info.value.kind is Refusal.TOO_BIG
+    assert "16,000,000" in info.value.details["detail"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import random
+import warnings
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 from bot.picker import human_name, pool
@@ -107,8 +108,12 @@ def load(policy: FetchPolicy, max_pixels: int, url: str) -> "Image.Image":
             raise Refuse(Refusal.BAD_IMAGE, detail="its server would not give it to me (was it deleted?)") from None
         raise PublishError(f"could not download the request's image: {exc}", transient=True) from None
     try:
-        with Image.open(io.BytesIO(got.data)) as probe:
-            w, h = probe.size
+        with warnings.catch_warnings():  # the size is checked just below, against our own limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(got.data)) as probe:
+                w, h = probe.size
+    except Image.DecompressionBombError:  # Pillow's own hard limit, far past ours: a bomb, not junk
+        raise Refuse(Refusal.TOO_BIG, detail=f"far more pixels than the {max_pixels:,} I can take") from None
     except Exception:
         raise Refuse(Refusal.BAD_IMAGE, detail="it is not a picture I can read") from None
     if w * h > max_pixels:
