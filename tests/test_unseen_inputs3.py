@@ -199,3 +199,57 @@ def test_a_request_picture_past_pillows_bomb_limit_is_too_big_not_unreadable(mon
         inputs.load(FetchPolicy(), 16_000_000, "https://example.org/bomb.png")
     assert info.value.kind is Refusal.TOO_BIG
     assert "16,000,000" in info.value.details["detail"]
+
+
+# --- request texts -----------------------------------------------------------------------------
+def _read(html: str, **status) -> tuple[list[tuple[str, float]], tuple]:
+    from bot.requests.inputs import labels
+    from bot.requests.parse import parse_request, request_text
+
+    text = request_text({"content": html, "mentions": [], **status}).text
+    parsed = parse_request(text, labels(), max_classes=3)
+    return [(w.name, w.weight) for w in parsed.wishes], parsed.left_out
+
+
+@pytest.mark.parametrize("text, wishes", [
+    ("classes:1,5", [("goldfish", 1.0), ("electric ray", 1.0)]),
+    ("classes: 1,5", [("goldfish", 1.0), ("electric ray", 1.0)]),
+    ("Classes: 1, 5", [("goldfish", 1.0), ("electric ray", 1.0)]),
+    ("class:1", [("goldfish", 1.0)]),
+    ("ids: 1,5", [("goldfish", 1.0), ("electric ray", 1.0)]),
+    ("classes: goldfish, stingray", [("goldfish", 1.0), ("stingray", 1.0)]),
+    ("classes=goldfish:0.5", [("goldfish", 0.5)]),
+])
+def test_a_classes_label_before_the_list_is_no_class_and_no_weight(text, wishes):
+    # "classes:1,5" read "1,5" as the weight 1.5 of a class "classes", and the request was
+    # refused as naming no class; "classes: 1,5" lost goldfish (1 became the weight of
+    # "classes"), and "classes: goldfish" told the requester it left out "classes".
+    assert _read(f"<p>{text}</p>") == (wishes, ())
+
+
+@pytest.mark.parametrize("text, wishes", [
+    ("\uff47\uff4f\uff4c\uff44\uff46\uff49\uff53\uff48\uff1a\uff12", [("goldfish", 2.0)]),  # ｇｏｌｄｆｉｓｈ：２
+    ("goldfish\uff1a0.5\uff0cstingray", [("goldfish", 0.5), ("stingray", 1.0)]),  # goldfish：0.5，stingray
+    ("\uff11\uff1a\uff12", [("goldfish", 2.0)]),  # １：２
+])
+def test_a_full_width_colon_and_digits_are_a_weight(text, wishes):
+    # A Japanese or Chinese keyboard writes ： and full-width digits: the weight was dropped
+    # without a word (goldfish at 1).
+    assert _read(f"<p>{text}</p>")[0] == wishes
+
+
+def test_a_custom_emoji_shortcode_is_no_class_name():
+    # Mastodon leaves custom emoji in the content as ":shortcode:" text (listed in `emojis`);
+    # ":blobfish:" was refused as an unknown class, and the whole request with it.
+    emojis = [{"shortcode": "blobfish", "url": "https://example.org/e.png"},
+              {"shortcode": "stingray", "url": "https://example.org/s.png"}]
+    assert _read("<p>goldfish :blobfish: :stingray:</p>", emojis=emojis) == ([("goldfish", 1.0)], ())
+    assert _read("<p>goldfish :stingray:</p>")[0] == [("goldfish", 1.0), ("stingray", 1.0)]  # no emoji listed
+
+
+def test_the_bots_own_full_handle_in_the_class_list_is_no_class():
+    # The bot is mentioned as "dreambot" (a local account); a client that left its full handle
+    # "@dreambot@bots.example" unlinked in the list got "I don't know the class dreambot bots example".
+    mentions = [{"acct": "dreambot", "username": "dreambot", "url": "https://bots.example/@dreambot"}]
+    got = _read("<p>goldfish, @dreambot@bots.example, stingray</p>", mentions=mentions)
+    assert got == ([("goldfish", 1.0), ("stingray", 1.0)], ())

@@ -48,6 +48,9 @@ _WEIGHT_THEN_MORE = re.compile(r"(?<=\S):[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d
 # "goldfish: 1,5" (a space after the colon, as after "classes:") and "goldfish:1,2,3" are lists.
 _DECIMAL_COMMA = re.compile(r"([^\W\d_]:[-+]?\d+),(\d+)(?!\d|,\s*\d)")
 _EDGES = " \t-–—\"'“”‘’()[]"  # dashes, quotes and brackets around a term
+# "classes: 1,5", "ids=1,5": a label before the list names no class (and "1,5" after it is two
+# ids, not the weight 1.5 of a class "classes"); it becomes a separator.
+_LIST_LABEL = re.compile(r"\b(?:class(?:es)?|ids?)\s*[:=]\s*", re.I)
 # Minus signs that are not "-" (a math minus, full-width forms): "−1" is "-1", not "1"
 _MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-", "\uff0b": "+"})
 # What one mention may cost (issue 27): a request is a few class names, but a mention can be
@@ -149,8 +152,11 @@ def status_text(content: str) -> StatusText:
 
 def request_text(status: "Mapping[str, Any]") -> StatusText:
     """`status_text` of a status dict, also removing plain "@user" / "@user@host" words for the
-    accounts in its `mentions` list (some servers and clients leave mentions unlinked)."""
+    accounts in its `mentions` list (some servers and clients leave mentions unlinked; a mentioned
+    username goes with any host, as a local account's acct has none) and the ":shortcode:" of each of
+    its custom `emojis` (Mastodon leaves them in the text, and they name no class)."""
     parsed = status_text(str(status.get("content") or ""))
+    _drop_custom_emoji(parsed, status.get("emojis"))
     names = set()
     for m in status.get("mentions") or []:
         if isinstance(m, Mapping):
@@ -159,11 +165,20 @@ def request_text(status: "Mapping[str, Any]") -> StatusText:
                     names.add(str(m[k]).lower())
     if names:
         def drop(match: "re.Match[str]") -> str:
-            return " " if match.group(1).lower() in names else match.group(0)
+            who = match.group(1).lower()
+            return " " if who in names or who.partition("@")[0] in names else match.group(0)
 
         text = re.sub(r"(?<![\w@])@([\w.-]+(?:@[\w.-]+\w)?)", drop, parsed.text)
         parsed.text = "\n".join(re.sub(r" +", " ", ln).strip() for ln in text.split("\n") if ln.strip())
     return parsed
+
+
+def _drop_custom_emoji(parsed: StatusText, emojis: object) -> None:
+    """Take the status' own custom emoji out of its text; a ":word:" it does not list stays."""
+    listed = emojis if isinstance(emojis, list) else []
+    codes = {str(e["shortcode"]) for e in listed if isinstance(e, Mapping) and e.get("shortcode")}
+    if codes:
+        parsed.text = re.sub(r":([\w+-]+):", lambda m: " " if m.group(1) in codes else m.group(0), parsed.text)
 
 
 # --- text -> classes ------------------------------------------------------------------------
@@ -241,7 +256,10 @@ def safe_term(text: str, limit: int = 40) -> str:
 
 def split_terms(text: str) -> list[str]:
     """Break request text into class terms (before they are looked up)."""
-    text = strip_emoji(drop_invisible(text)).lower().translate(_MINUS)
+    # NFKC: a CJK keyboard's full-width "ｇｏｌｄｆｉｓｈ：２" is "goldfish:2" (after the emoji,
+    # or "™" would become the letters "TM")
+    text = unicodedata.normalize("NFKC", strip_emoji(drop_invisible(text))).lower().translate(_MINUS)
+    text = _LIST_LABEL.sub(", ", text)
     text = _DECIMAL_COMMA.sub(r"\1.\2", text)
     text = re.sub(r"[!?]+", " ", text)
     text = re.sub(r"\.(?=\s|$)", ",", text)  # a sentence end separates; "0.7" stays
