@@ -49,3 +49,44 @@ def test_a_value_nested_too_deeply_is_an_error_not_a_traceback(tmp_path, capsys,
     assert any("nested too deeply" in line for line in _problems(path))
     code, err = _check(path, capsys)
     assert code == 2 and "nested too deeply" in err and "Traceback" not in err
+
+
+# --- tables ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, key", [
+    ('[[publishers.mastodon]]\nenabled = false\n', "publishers.mastodon"),
+    ('[[publishers.outbox]]\nenabled = true\n[[publishers.outbox]]\npath = "out2"\n', "publishers.outbox"),
+    ('[[admin]]\nafter_failures = 2\n', "admin"),
+    ('fetch = "default"\n', "fetch"),
+])
+def test_a_table_written_as_an_array_or_a_value_says_it_must_be_one_table(tmp_path, text, key):
+    path = tiny_config(tmp_path)
+    path.write_text(text + path.read_text())
+    lines = [line for line in _problems(path) if line.startswith(f"{key}:")]
+    assert len(lines) == 1 and "must be one table" in lines[0] and f"[{key}]" in lines[0], lines
+    assert "instance of" not in lines[0] and "dictionary" not in lines[0]
+
+
+def test_a_source_written_as_a_string_says_it_must_be_a_table(tmp_path):
+    path = tiny_config(tmp_path, sources='sources = ["inbox"]\n')
+    path.write_text('sources = ["inbox"]\n' + path.read_text().replace('sources = ["inbox"]\n', ""))
+    lines = [line for line in _problems(path) if line.startswith("sources[0]:")]
+    assert len(lines) == 1 and "[[sources]]" in lines[0] and "extract fields" not in lines[0], lines
+
+
+def test_an_empty_sources_list_says_to_add_a_source(tmp_path):
+    path = tiny_config(tmp_path, sources="")
+    path.write_text("sources = []\n" + path.read_text())
+    lines = _problems(path)
+    assert any(line.startswith("sources:") and "[[sources]]" in line for line in lines), lines
+    assert not any("after validation" in line for line in lines), lines
+
+
+def test_a_single_sources_table_says_to_use_two_brackets(tmp_path):
+    path = tiny_config(tmp_path, sources='[sources]\ntype = "folder"\npath = "inbox"\n')
+    assert "sources: must be a list of tables: write each source as [[sources]], with two brackets" in _problems(path)
+
+
+def test_an_empty_name_says_it_must_not_be_empty(tmp_path):
+    path = tiny_config(tmp_path, bot='reload_check_seconds = 0\n').read_text().replace('name = "Test Bot"', 'name = ""')
+    (tmp_path / "bot.toml").write_text(path)
+    assert any(line.startswith("bot.name: must not be empty") for line in _problems(tmp_path / "bot.toml"))
