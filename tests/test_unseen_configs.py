@@ -81,6 +81,23 @@ def test_an_empty_sources_list_says_to_add_a_source(tmp_path):
     assert not any("after validation" in line for line in lines), lines
 
 
+# --- values ----------------------------------------------------------------------------------
+def test_guide_mode_without_a_guide_is_refused_at_load(tmp_path):
+    # Accepted, every dream failed ("guide mode needs a guide image") and filed its photo
+    # under failed/.
+    path = tiny_config(tmp_path)
+    path.write_text(path.read_text().replace('model = "tiny"', 'model = "tiny"\nmode = "guide"'))
+    lines = _problems(path)
+    assert any(line.startswith("recipe.guide:") and "guide" in line for line in lines), lines
+
+
+def test_guide_mode_with_a_guide_still_loads(tmp_path, photo_path):
+    (tmp_path / "inbox").mkdir()
+    path = tiny_config(tmp_path)
+    path.write_text(path.read_text().replace('model = "tiny"', f'model = "tiny"\nmode = "guide"\nguide = "{photo_path}"'))
+    assert load_config(path, need_secrets=False).base_recipe().guide == str(photo_path)
+
+
 def test_a_single_sources_table_says_to_use_two_brackets(tmp_path):
     path = tiny_config(tmp_path, sources='[sources]\ntype = "folder"\npath = "inbox"\n')
     assert "sources: must be a list of tables: write each source as [[sources]], with two brackets" in _problems(path)

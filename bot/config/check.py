@@ -203,6 +203,10 @@ def recipe_problems(table: dict[str, Any]) -> list[str]:
     if recipe is not None and recipe.classes:
         problems.append("recipe.classes: the [picker] chooses the classes for each dream; "
                         "remove classes here and use picker.allow (e.g. allow = [\"goldfish\"])")
+    if recipe is not None and recipe.mode == "guide" and not recipe.guide:
+        # The engine checks this only when it dreams: every photo would fail and be filed away.
+        problems.append("recipe.guide: mode = \"guide\" dreams the features of a guide picture into each photo: "
+                        "set guide = \"path/to/picture.jpg\", or use another mode (lucid dreams the picker's classes)")
     model = recipe.model if recipe is not None else table.get("model")
     weights = recipe.weights if recipe is not None else table.get("weights")
     guide = recipe.guide if recipe is not None else table.get("guide")
