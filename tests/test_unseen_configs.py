@@ -4,6 +4,7 @@ accepted and then failed every cycle; now each gets a line naming the key and wh
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -96,6 +97,22 @@ def test_guide_mode_with_a_guide_still_loads(tmp_path, photo_path):
     path = tiny_config(tmp_path)
     path.write_text(path.read_text().replace('model = "tiny"', f'model = "tiny"\nmode = "guide"\nguide = "{photo_path}"'))
     assert load_config(path, need_secrets=False).base_recipe().guide == str(photo_path)
+
+
+@pytest.mark.parametrize("agent", ["Dream\U0001f319Bot/1.0", "DreamBot\nX-Evil: 1", " DreamBot", "Dream\x01Bot"])
+def test_a_user_agent_no_http_request_can_carry_is_refused(tmp_path, agent):
+    # An emoji made every fetch a UnicodeEncodeError (a traceback each cycle), a line break
+    # an "invalid header" on every fetch.
+    path = tiny_config(tmp_path, extra=f"[fetch]\nuser_agent = {json.dumps(agent, ensure_ascii=False)}\n")
+    lines = _problems(path)
+    assert any(line.startswith("fetch.user_agent:") for line in lines), lines
+
+
+@pytest.mark.parametrize("agent", ["Rêve/1.0 (+https://bot.example)", "", "Dream\tBot "])
+def test_a_user_agent_requests_can_send_still_loads(tmp_path, agent):
+    (tmp_path / "inbox").mkdir()
+    path = tiny_config(tmp_path, extra=f"[fetch]\nuser_agent = {json.dumps(agent, ensure_ascii=False)}\n")
+    assert load_config(path, need_secrets=False).fetch.user_agent == agent
 
 
 def test_a_single_sources_table_says_to_use_two_brackets(tmp_path):

@@ -96,6 +96,18 @@ class FetchSection(Section):
     allow_private: bool = False
     user_agent: str = "LucidDreamBot/0.1 (art bot; fetches one photo per post)"
 
+    @field_validator("user_agent")
+    @classmethod
+    def _agent(cls, v: str) -> str:
+        # What an HTTP header can carry: requests sends it as Latin-1 (an emoji was a
+        # UnicodeEncodeError on every fetch) and refuses a line break or a leading space.
+        sendable = all(c == "\t" or (c.isprintable() and ord(c) < 256) for c in v)
+        if not sendable or v[:1].isspace():
+            raise ValueError("must be one line of plain text an HTTP header can carry (Latin-1 letters, digits, "
+                             "punctuation; no emoji or line breaks; not starting with a space), e.g. "
+                             "'MyDreamBot/1.0 (+https://me.example)'")
+        return v
+
 
 # --- [requests] ----------------------------------------------------------------------------
 class RequestsSection(Section):
