@@ -115,6 +115,18 @@ def test_a_user_agent_requests_can_send_still_loads(tmp_path, agent):
     assert load_config(path, need_secrets=False).fetch.user_agent == agent
 
 
+def test_a_caption_field_with_a_format_spec_says_the_spec_is_the_problem(tmp_path):
+    path = tiny_config(tmp_path, extra='[caption]\ntemplate = "{classes} {seed:>10}"\n')
+    lines = [line for line in _problems(path) if line.startswith("caption.template:")]
+    assert len(lines) == 1 and "{seed:>10}" in lines[0] and "unknown field {seed}" not in lines[0], lines
+
+
+def test_an_env_name_written_with_a_dollar_says_to_drop_it(tmp_path):
+    path = tiny_config(tmp_path, extra='[publishers.mastodon]\naccess_token_env = "$MY_TOKEN"\n')
+    lines = [line for line in _problems(path) if line.startswith("publishers.mastodon.access_token_env:")]
+    assert len(lines) == 1 and "without the $" in lines[0] and "MY_TOKEN" in lines[0], lines
+
+
 def test_a_single_sources_table_says_to_use_two_brackets(tmp_path):
     path = tiny_config(tmp_path, sources='[sources]\ntype = "folder"\npath = "inbox"\n')
     assert "sources: must be a list of tables: write each source as [[sources]], with two brackets" in _problems(path)
@@ -124,3 +136,9 @@ def test_an_empty_name_says_it_must_not_be_empty(tmp_path):
     path = tiny_config(tmp_path, bot='reload_check_seconds = 0\n').read_text().replace('name = "Test Bot"', 'name = ""')
     (tmp_path / "bot.toml").write_text(path)
     assert any(line.startswith("bot.name: must not be empty") for line in _problems(tmp_path / "bot.toml"))
+
+
+def test_a_dollar_before_what_may_be_a_secret_does_not_show_it(tmp_path):
+    path = tiny_config(tmp_path, extra='[publishers.mastodon]\naccess_token_env = "$q8Zr2kLp0vXn4TbW9yHc"\n')
+    lines = [line for line in _problems(path) if line.startswith("publishers.mastodon.access_token_env:")]
+    assert len(lines) == 1 and "without the $" in lines[0] and "q8Zr2kLp0vXn4TbW9yHc" not in lines[0], lines

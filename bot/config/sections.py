@@ -189,7 +189,12 @@ class CaptionSection(Section):
         for _, field, spec, conv in parsed:
             if field is None:
                 continue
-            if field not in CAPTION_FIELDS or spec or conv:
+            if field in CAPTION_FIELDS and (spec or conv):
+                # Said apart: "unknown field {seed}" for "{seed:>10}" named the one part that was fine.
+                written = "{" + field + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+                raise ValueError(f"{written}: a field takes no format or conversion (after : or !); "
+                                 f"write {{{field}}}")
+            if field not in CAPTION_FIELDS:
                 raise ValueError(
                     f"unknown field {{{field}}}; allowed fields: "
                     + ", ".join("{" + f + "}" for f in CAPTION_FIELDS)

@@ -245,6 +245,13 @@ def url_address_problem(v: str) -> str | None:
 
 
 def env_name(v: str) -> str:
+    bare = v.removeprefix("$").removeprefix("{").removesuffix("}") if v.startswith("$") else v
+    if bare != v and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", bare):
+        # "$TOKEN" is how a shell reads a variable; here the file names it, and the bot reads it.
+        from bot.config.check import looks_like_variable  # here: check.py imports this module
+
+        shown = f": {bare}" if looks_like_variable(bare) else " (the value is not shown: it may be a secret)"
+        raise ValueError(f"write the variable's name without the ${shown}")
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
         raise ValueError("must be the NAME of an environment variable (letters, digits, _), "
                          "not the secret itself")
