@@ -142,3 +142,31 @@ def test_a_dollar_before_what_may_be_a_secret_does_not_show_it(tmp_path):
     path = tiny_config(tmp_path, extra='[publishers.mastodon]\naccess_token_env = "$q8Zr2kLp0vXn4TbW9yHc"\n')
     lines = [line for line in _problems(path) if line.startswith("publishers.mastodon.access_token_env:")]
     assert len(lines) == 1 and "without the $" in lines[0] and "q8Zr2kLp0vXn4TbW9yHc" not in lines[0], lines
+
+
+# --- paths -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("where, key", [
+    ("bot", "bot.data_dir"), ("source", "sources[0].path"), ("outbox", "publishers.outbox.path"),
+    ("weights", "recipe.weights"),
+])
+def test_a_variable_in_a_path_is_refused_not_made_into_a_folder_of_that_name(tmp_path, monkeypatch, where, key):
+    # Nothing expands $NAME: "$HOME/dreams" was a folder named "$HOME" beside the file.
+    monkeypatch.setenv("DREAMS", str(tmp_path / "elsewhere"))
+    (tmp_path / "inbox").mkdir()
+    path = tiny_config(tmp_path, extra='[publishers.outbox]\npath = "${DREAMS}/outbox"\n' if where == "outbox" else "")
+    text = path.read_text()
+    text = {"bot": text.replace('data_dir = "data"', 'data_dir = "$DREAMS/data"'),
+            "source": text.replace('path = "inbox"', 'path = "$DREAMS/inbox"'),
+            "weights": text.replace('model = "tiny"', 'model = "tiny"\nweights = "$DREAMS/w.pt"'),
+            "outbox": text}[where]
+    path.write_text(text)
+    lines = [line for line in _problems(path) if line.startswith(f"{key}:")]
+    assert lines and "is not expanded" in lines[0], _problems(path)
+    assert not (tmp_path / "$DREAMS").exists()
+
+
+def test_a_dollar_that_names_no_variable_is_part_of_the_path(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    path = tiny_config(tmp_path)
+    path.write_text(path.read_text().replace('data_dir = "data"', 'data_dir = "data-$5"'))
+    assert load_config(path, need_secrets=False).data_dir == tmp_path / "data-$5"
