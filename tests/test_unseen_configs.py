@@ -170,3 +170,15 @@ def test_a_dollar_that_names_no_variable_is_part_of_the_path(tmp_path):
     path = tiny_config(tmp_path)
     path.write_text(path.read_text().replace('data_dir = "data"', 'data_dir = "data-$5"'))
     assert load_config(path, need_secrets=False).data_dir == tmp_path / "data-$5"
+
+
+@pytest.mark.parametrize("kind", ["folder", "urls"])
+def test_an_empty_source_path_is_refused_not_read_as_the_configs_own_folder(tmp_path, kind):
+    path = tiny_config(tmp_path, sources=f'[[sources]]\ntype = "{kind}"\npath = ""\n')
+    lines = [line for line in _problems(path) if line.startswith("sources[0].path:")]
+    assert len(lines) == 1 and "is empty" in lines[0], lines
+
+
+def test_a_source_path_of_dot_still_reads_the_configs_folder(tmp_path):
+    path = tiny_config(tmp_path, sources='[[sources]]\ntype = "folder"\npath = "."\nconsume = false\n')
+    assert load_config(path, need_secrets=False).resolve(".") == tmp_path

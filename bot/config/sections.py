@@ -130,6 +130,14 @@ class FolderSection(_CreditDefaults):
     consume: bool = True
     settle_seconds: float = Field(5.0, ge=0, le=86_400)
 
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        # "" resolved to the config's own folder: the bot took (and with consume, moved) what lay there.
+        if not v.strip():
+            raise ValueError('is empty; name the folder of photos (".": the folder of this file)')
+        return v
+
 
 class FeedSection(_CreditDefaults):
     type: Literal["feed"]
@@ -147,6 +155,13 @@ class UrlsSection(_CreditDefaults):
     type: Literal["urls"]
     path: str
     max_tries: int = Field(5, ge=1, le=100)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("is empty; name the text file of photo URLs, e.g. 'urls.txt'")
+        return v
 
 
 SourceSection = Annotated[Union[FolderSection, FeedSection, UrlsSection], Field(discriminator="type")]
