@@ -65,7 +65,7 @@ def partial_config(data: Mapping[str, Any], path: Path) -> tuple["Config", set[s
 
 
 def _run_rules(cfg: "Config", ok: set[str], data: Mapping[str, Any]) -> list[str]:
-    problems = nul_problems(data)
+    problems = nul_problems(data) + variable_problems(data)
     recipe = data.get("recipe", {})
     if isinstance(recipe, dict):
         problems += recipe_problems(recipe)
@@ -161,6 +161,38 @@ def nul_problems(data: Any, key: str = "") -> list[str]:
     return []
 
 
+_VARIABLE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")
+
+
+def variable_problems(data: Mapping[str, Any]) -> list[str]:
+    """Paths holding $NAME: nothing expands it, so "$HOME/dreams" was a folder named "$HOME"
+    beside the file, made and written in without a word."""
+    problems = []
+    for key, value in _path_values(data):
+        if isinstance(value, str) and (m := _VARIABLE.search(value)):
+            problems.append(f"{key}: {m.group(0)} is not expanded: a path in this file is taken as written "
+                            "(relative to the file's folder; only a leading ~ means the home folder); "
+                            "write the path itself")
+    return problems
+
+
+def _path_values(data: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(key, raw value) of every key of the file that names a path."""
+    def table(parent: Any, key: str) -> Mapping[str, Any]:
+        value = parent.get(key) if isinstance(parent, Mapping) else None
+        return value if isinstance(value, Mapping) else {}
+
+    out = [("bot.data_dir", table(data, "bot").get("data_dir")),
+           ("publishers.outbox.path", table(table(data, "publishers"), "outbox").get("path")),
+           ("queue.shared_dir", table(data, "queue").get("shared_dir"))]
+    out += [(f"recipe.{k}", table(data, "recipe").get(k)) for k in ("model", "weights", "guide")]
+    sources = data.get("sources")
+    for i, src in enumerate(sources if isinstance(sources, list) else []):
+        if isinstance(src, Mapping) and src.get("type") in ("folder", "urls"):
+            out.append((f"sources[{i}].path", src.get("path")))
+    return out
+
+
 def class_name_problems(cfg: "Config | None", raw: Any) -> list[str]:
     """Unknown class and group names in [picker], read from the raw table when the section
     itself did not validate (so they show up with its schema errors, not after them)."""
@@ -203,6 +235,10 @@ def recipe_problems(table: dict[str, Any]) -> list[str]:
     if recipe is not None and recipe.classes:
         problems.append("recipe.classes: the [picker] chooses the classes for each dream; "
                         "remove classes here and use picker.allow (e.g. allow = [\"goldfish\"])")
+    if recipe is not None and recipe.mode == "guide" and not recipe.guide:
+        # The engine checks this only when it dreams: every photo would fail and be filed away.
+        problems.append("recipe.guide: mode = \"guide\" dreams the features of a guide picture into each photo: "
+                        "set guide = \"path/to/picture.jpg\", or use another mode (lucid dreams the picker's classes)")
     model = recipe.model if recipe is not None else table.get("model")
     weights = recipe.weights if recipe is not None else table.get("weights")
     guide = recipe.guide if recipe is not None else table.get("guide")

@@ -37,6 +37,15 @@ def pydantic_problems(exc: ValidationError, data: Any) -> list[str]:
         elif kind in ("union_tag_not_found", "union_tag_invalid"):
             got = f" (got {err['input'].get('type')!r})" if isinstance(err["input"], dict) and "type" in err["input"] else ""
             lines.append(f"{key}.type: unknown or missing source type{got}; allowed: 'folder', 'feed', 'urls'")
+        elif kind in ("model_type", "model_attributes_type", "dict_type"):
+            lines.append(f"{key}: {_table_wanted(loc, err['input'])}")
+        elif kind == "list_type" and loc == ("sources",) and isinstance(err["input"], dict):  # [sources]
+            lines.append("sources: must be a list of tables: write each source as [[sources]], with two brackets")
+        elif kind == "string_too_short" and err["ctx"]["min_length"] == 1:
+            lines.append(f"{key}: must not be empty; leave the key out for its default")
+        elif kind == "too_short" and loc == ("sources",):
+            lines.append("sources: no source; add at least one [[sources]] table with type = \"folder\", "
+                         "\"feed\" or \"urls\" (config/example.toml has one of each)")
         elif kind in ("literal_error", "enum"):  # the enum's choices, as the literal's
             # A choice that is an enum member reads as the string the file writes for it.
             allowed = _ENUM_MEMBER.sub(r"\1", err["ctx"]["expected"])
@@ -54,6 +63,17 @@ def pydantic_problems(exc: ValidationError, data: Any) -> list[str]:
             got = "" if hide else f" (got {shown!r})"
             lines.append(f"{key}: {msg}{got}")
     return lines
+
+
+def _table_wanted(loc: tuple, got: Any) -> str:
+    """What to write where a table was expected: pydantic says "a valid dictionary or
+    instance of MastodonSection", which names no TOML and none of the bot's words."""
+    name = _dotted(tuple(p for p in loc if not isinstance(p, int)))
+    if loc and isinstance(loc[-1], int):  # an entry of a list of tables
+        return f"must be a table: write each entry as [[{name}]] with its keys on the lines below (got {got!r})"
+    if isinstance(got, list):  # [[name]]: an array of tables, e.g. a second account
+        return f"must be one table, [{name}]; [[{name}]] (or a list) makes several, and one is allowed here"
+    return f"must be one table, [{name}], with its keys on the lines below (got {got!r})"
 
 
 _ENUM_MEMBER = re.compile(r"<\w+\.\w+: ('[^']*')>")  # how pydantic shows <TumblrState.QUEUE: 'queue'>

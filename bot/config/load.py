@@ -35,19 +35,36 @@ def load_config(
     """Read, validate and resolve a config file. `need_secrets=False` (dry runs, which post
     only to the outbox) skips reading the publishers' environment variables."""
     p = Path(path)
-    where = str(p)
+    return config_from_dict(read_toml(p), path=p, environ=environ, need_secrets=need_secrets)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The file's table; ConfigError (one line) when it cannot be read or is not TOML."""
+    where = str(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError([f"{where}: file not found; copy config/example.toml and edit it, "
                            "or try config/demo.toml"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError([f"{where}: cannot read the file: {exc}"]) from None
     try:
-        data = tomllib.loads(text)
+        # utf-8-sig: a BOM (Windows editors write one) is no TOML, and no reason to refuse the file.
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # "Unicode" in Windows editors
+            what = "is UTF-16 text"
+        else:
+            line = raw[:exc.start].count(b"\n") + 1
+            what = f"is not UTF-8 text (line {line} has a character in another encoding)"
+        raise ConfigError([f"{where}: the file {what}; save it as UTF-8 (the editor's 'Save as' encoding)"]) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{where}: not valid TOML: {exc}"]) from None
-    return config_from_dict(data, path=p, environ=environ, need_secrets=need_secrets)
+    except RecursionError:  # tomllib parses nested arrays and tables by recursion
+        raise ConfigError([f"{where}: not valid TOML for this bot: a value is nested too deeply "
+                           "(arrays or tables inside each other hundreds of times)"]) from None
 
 
 def config_from_dict(
@@ -81,9 +98,8 @@ def check_file(path: str | Path, *, need_secrets: bool = True,
     environment's, each line starting with the file's name."""
     where = str(Path(path))
     try:
-        text = Path(path).read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data: dict[str, Any] | None = read_toml(Path(path))
+    except ConfigError:
         data = None  # load_config says what is wrong with the file
     try:
         cfg, problems = load_config(path, need_secrets=need_secrets, environ=environ), []

@@ -130,6 +130,14 @@ class FolderSection(_CreditDefaults):
     consume: bool = True
     settle_seconds: float = Field(5.0, ge=0, le=86_400)
 
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        # "" resolved to the config's own folder: the bot took (and with consume, moved) what lay there.
+        if not v.strip():
+            raise ValueError('is empty; name the folder of photos (".": the folder of this file)')
+        return v
+
 
 class FeedSection(_CreditDefaults):
     type: Literal["feed"]
@@ -147,6 +155,13 @@ class UrlsSection(_CreditDefaults):
     type: Literal["urls"]
     path: str
     max_tries: int = Field(5, ge=1, le=100)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("is empty; name the text file of photo URLs, e.g. 'urls.txt'")
+        return v
 
 
 SourceSection = Annotated[Union[FolderSection, FeedSection, UrlsSection], Field(discriminator="type")]
@@ -189,7 +204,12 @@ class CaptionSection(Section):
         for _, field, spec, conv in parsed:
             if field is None:
                 continue
-            if field not in CAPTION_FIELDS or spec or conv:
+            if field in CAPTION_FIELDS and (spec or conv):
+                # Said apart: "unknown field {seed}" for "{seed:>10}" named the one part that was fine.
+                written = "{" + field + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+                raise ValueError(f"{written}: a field takes no format or conversion (after : or !); "
+                                 f"write {{{field}}}")
+            if field not in CAPTION_FIELDS:
                 raise ValueError(
                     f"unknown field {{{field}}}; allowed fields: "
                     + ", ".join("{" + f + "}" for f in CAPTION_FIELDS)

@@ -96,6 +96,18 @@ class FetchSection(Section):
     allow_private: bool = False
     user_agent: str = "LucidDreamBot/0.1 (art bot; fetches one photo per post)"
 
+    @field_validator("user_agent")
+    @classmethod
+    def _agent(cls, v: str) -> str:
+        # What an HTTP header can carry: requests sends it as Latin-1 (an emoji was a
+        # UnicodeEncodeError on every fetch) and refuses a line break or a leading space.
+        sendable = all(c == "\t" or (c.isprintable() and ord(c) < 256) for c in v)
+        if not sendable or v[:1].isspace():
+            raise ValueError("must be one line of plain text an HTTP header can carry (Latin-1 letters, digits, "
+                             "punctuation; no emoji or line breaks; not starting with a space), e.g. "
+                             "'MyDreamBot/1.0 (+https://me.example)'")
+        return v
+
 
 # --- [requests] ----------------------------------------------------------------------------
 class RequestsSection(Section):
@@ -233,6 +245,13 @@ def url_address_problem(v: str) -> str | None:
 
 
 def env_name(v: str) -> str:
+    bare = v.removeprefix("$").removeprefix("{").removesuffix("}") if v.startswith("$") else v
+    if bare != v and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", bare):
+        # "$TOKEN" is how a shell reads a variable; here the file names it, and the bot reads it.
+        from bot.config.check import looks_like_variable  # here: check.py imports this module
+
+        shown = f": {bare}" if looks_like_variable(bare) else " (the value is not shown: it may be a secret)"
+        raise ValueError(f"write the variable's name without the ${shown}")
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
         raise ValueError("must be the NAME of an environment variable (letters, digits, _), "
                          "not the secret itself")
