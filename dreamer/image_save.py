@@ -152,9 +152,12 @@ def _other_dream(path: Path, side: Path) -> Path | None:
     if isinstance(owner, str) and owner:
         other = side.with_name(Path(owner).name)
         return other if other.name != path.name and other.is_file() else None
+    video = path.suffix.lower() in VIDEO_FORMATS
     for ext in (*SAVE_FORMATS, *ANIMATION_FORMATS, *VIDEO_FORMATS):
         if ext == path.suffix.lower():
             continue  # the output itself, however its extension is written
+        if video and ext in SAVE_FORMATS:
+            continue  # a picture beside a video of its name is its poster frame (the bot's dives), no dream
         for other in (path.with_suffix(ext), path.with_suffix(ext.upper())):
             if other.is_file():
                 return other

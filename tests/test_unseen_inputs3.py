@@ -253,3 +253,14 @@ def test_the_bots_own_full_handle_in_the_class_list_is_no_class():
     mentions = [{"acct": "dreambot", "username": "dreambot", "url": "https://bots.example/@dreambot"}]
     got = _read("<p>goldfish, @dreambot@bots.example, stingray</p>", mentions=mentions)
     assert got == ([("goldfish", 1.0), ("stingray", 1.0)], ())
+
+
+def test_an_older_sidecar_beside_a_dive_and_its_poster_stays_the_dives(tmp_path):
+    # The bot saves a dive's poster frame as x.png beside x.mp4; a sidecar from before sidecars
+    # named their dream belongs to the video, and the dive made again may replace it.
+    from dreamer.image_io import check_sidecar
+
+    (tmp_path / "x.mp4").write_bytes(b"video")
+    (tmp_path / "x.png").write_bytes(b"poster")
+    (tmp_path / "x.json").write_text('{"recipe": {}, "software": "lucid-dream-bot 1"}', encoding="utf-8")
+    check_sidecar(tmp_path / "x.mp4")
