@@ -16,6 +16,9 @@ from dreamer.image_meta import RECIPE_KEY, _recipe_json, _software, _xmp
 SIDECAR_FILE = "file"  # the sidecar's key naming the picture (or video) whose recipe it holds
 SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 ANIMATION_FORMATS = {".gif": "GIF", ".webp": "WEBP"}
+# dreamer.video.VIDEO_FORMATS' suffixes (a dive's sidecar is its video's); not imported from
+# there: dreamer.video imports this module
+VIDEO_SUFFIXES = (".mp4", ".webm")
 
 
 def save_image(
@@ -143,8 +146,6 @@ def _other_dream(path: Path, side: Path) -> Path | None:
     x.png): a dream's sidecar is replaced only by the same dream made again. The sidecar names
     its dream (SIDECAR_FILE); one from before it did is taken to be any picture or video of
     the same stem that is there."""
-    from dreamer.video import VIDEO_FORMATS
-
     try:
         owner = json.loads(side.read_text(encoding="utf-8")).get(SIDECAR_FILE)
     except (OSError, ValueError, AttributeError):
@@ -152,8 +153,8 @@ def _other_dream(path: Path, side: Path) -> Path | None:
     if isinstance(owner, str) and owner:
         other = side.with_name(Path(owner).name)
         return other if other.name != path.name and other.is_file() else None
-    video = path.suffix.lower() in VIDEO_FORMATS
-    for ext in (*SAVE_FORMATS, *ANIMATION_FORMATS, *VIDEO_FORMATS):
+    video = path.suffix.lower() in VIDEO_SUFFIXES
+    for ext in (*SAVE_FORMATS, *ANIMATION_FORMATS, *VIDEO_SUFFIXES):
         if ext == path.suffix.lower():
             continue  # the output itself, however its extension is written
         if video and ext in SAVE_FORMATS:

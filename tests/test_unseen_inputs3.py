@@ -264,3 +264,10 @@ def test_an_older_sidecar_beside_a_dive_and_its_poster_stays_the_dives(tmp_path)
     (tmp_path / "x.png").write_bytes(b"poster")
     (tmp_path / "x.json").write_text('{"recipe": {}, "software": "lucid-dream-bot 1"}', encoding="utf-8")
     check_sidecar(tmp_path / "x.mp4")
+
+
+def test_the_sidecars_video_suffixes_are_the_videos_the_engine_writes():
+    from dreamer.image_save import VIDEO_SUFFIXES
+    from dreamer.video import VIDEO_FORMATS
+
+    assert set(VIDEO_SUFFIXES) == set(VIDEO_FORMATS)

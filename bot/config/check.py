@@ -23,7 +23,7 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from bot.config.recipe import build_recipe, recipe_problem
 from bot.config.sections import Config
-from bot.config.services import SECRET_FIELDS
+from bot.config.services import SECRET_FIELDS, looks_like_variable
 from bot.folders import data_dir_problem, source_problems, writable_dir_problem, written_dirs
 from bot.picker import labels, picker_problems, pool
 
@@ -276,17 +276,6 @@ def _model_name_problems(key: str, model: Any) -> list[str]:
 
 
 # --- secrets --------------------------------------------------------------------------------
-_VAR_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
-
-
-def looks_like_variable(name: str) -> bool:
-    """Whether an *_env value reads as a variable name (MASTODON_ACCESS_TOKEN) rather than a pasted
-    secret: upper case words of a sensible length. Only then is it ever shown back."""
-    words = name.split("_")
-    return (bool(_VAR_NAME.fullmatch(name)) and len(name) <= 64 and all(len(w) <= 16 for w in words)
-            and sum(c.isdigit() for c in name) <= 4)
-
-
 def load_secrets(cfg: "Config", environ: Mapping[str, str]) -> list[str]:
     """Read the enabled publishers' secrets into `cfg`; one problem per variable missing."""
     problems = []

@@ -244,12 +244,21 @@ def url_address_problem(v: str) -> str | None:
     return None
 
 
+_VAR_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
+
+
+def looks_like_variable(name: str) -> bool:
+    """Whether an *_env value reads as a variable name (MASTODON_ACCESS_TOKEN) rather than a pasted
+    secret: upper case words of a sensible length. Only then is it ever shown back."""
+    words = name.split("_")
+    return (bool(_VAR_NAME.fullmatch(name)) and len(name) <= 64 and all(len(w) <= 16 for w in words)
+            and sum(c.isdigit() for c in name) <= 4)
+
+
 def env_name(v: str) -> str:
     bare = v.removeprefix("$").removeprefix("{").removesuffix("}") if v.startswith("$") else v
     if bare != v and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", bare):
         # "$TOKEN" is how a shell reads a variable; here the file names it, and the bot reads it.
-        from bot.config.check import looks_like_variable  # here: check.py imports this module
-
         shown = f": {bare}" if looks_like_variable(bare) else " (the value is not shown: it may be a secret)"
         raise ValueError(f"write the variable's name without the ${shown}")
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
