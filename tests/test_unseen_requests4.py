@@ -1,0 +1,95 @@
+"""A fourth sweep of dream requests as people really send them (after test_unseen_inputs*.py and
+test_requests_parse.py): pictures the bot cannot read and what the reply tells them to do, CJK and
+Arabic punctuation between class names, quoted text, and other people's handles in the list.
+Each test failed before the fix it guards."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from bot.requests.replies import Refusal, refusal_text
+
+
+# --- pictures the bot cannot read: the reply says why, and what to do ---------------------------
+def _png(size: int = 256) -> bytes:
+    buf = io.BytesIO()
+    Image.effect_noise((size, size), 60).convert("RGB").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _jpeg(size: int = 256) -> bytes:
+    buf = io.BytesIO()
+    Image.effect_noise((size, size), 60).convert("RGB").save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+_HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200)
+_HTML = (b"<!DOCTYPE html><html><head><title>@eve@evil.example https://evil.example</title></head>"
+         b"<body>photo.heic</body></html>")
+_SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"></svg>'
+
+
+def _refused(monkeypatch, data: bytes) -> dict:
+    from bot.requests import inputs
+    from bot.sources.fetch import FetchPolicy
+
+    class Got:
+        pass
+
+    Got.data = data
+    monkeypatch.setattr(inputs, "fetch", lambda url, policy: Got())
+    with pytest.raises(inputs.Refuse) as info:
+        inputs.load(FetchPolicy(), 16_000_000, "https://files.example/@eve/photo.heic")
+    assert info.value.kind is Refusal.BAD_IMAGE
+    return info.value.details
+
+
+@pytest.mark.parametrize("data, says", [
+    (_HEIC, ["HEIC", "JPEG or PNG", "Most Compatible"]),
+    (_HTML, ["web page, not a picture"]),
+    (b"<html><body>moved</body></html>", ["web page, not a picture"]),
+    (_SVG, ["SVG"]),
+    (b"hello, this is just a note\n", ["not a picture"]),
+    (b"%PDF-1.7\n" + bytes(100), ["not a picture"]),
+    (_png()[:300], ["cut short", "again"]),  # header whole, pixels cut
+    (_jpeg()[:2000], ["cut short", "again"]),
+    (_png()[:20], ["cut short", "again"]),  # the header itself cut
+])
+def test_a_picture_the_bot_cannot_read_gets_a_reply_that_says_what_to_do(monkeypatch, data, says):
+    # Before: "it is not a picture I can read" or "it is damaged or not a photo format I know"
+    # for all of these, though the loader knew which it was.
+    details = _refused(monkeypatch, data)
+    reply = refusal_text("ann", Refusal.BAD_IMAGE, "https://bots.example/@dreambot/1", **details)
+    for words in says:
+        assert words in reply
+    assert "not a picture I can read" not in reply and "not a photo format I know" not in reply
+    # nothing of the file, its name or its address comes back, and ann is the only one mentioned
+    for echo in ("eve", "evil", "photo.heic", "files.example", "moved", "note"):
+        assert echo not in reply
+    assert reply.count("@") == 2 and reply.startswith("@ann ")  # @ann, and the link's /@dreambot/
+    assert len(reply) < 400
+
+
+def test_a_reply_about_an_unreadable_picture_does_not_say_send_a_photo_twice(monkeypatch):
+    reply = refusal_text("ann", Refusal.BAD_IMAGE, "ref", **_refused(monkeypatch, _HEIC))
+    assert reply.count("JPEG") == 1
+
+
+def test_the_other_bad_image_replies_still_say_what_to_send():
+    reply = refusal_text("ann", Refusal.BAD_IMAGE, "ref", detail="it is at an address I cannot download from")
+    assert "cannot download from" in reply and "JPEG, PNG or WebP" in reply
+    assert "JPEG, PNG or WebP" in refusal_text("ann", Refusal.BAD_IMAGE, "ref")
+
+
+def test_the_loader_says_why_as_a_reason_the_bot_can_word_itself():
+    # The bot words its own replies (the loader's message names the file and quotes its bytes);
+    # the reason is what it goes by.
+    from dreamer.image_io import ImageError, load_image
+
+    for data, reason in ((_HEIC, "heic"), (_HTML, "web_page"), (_SVG, "svg"), (_png()[:300], "truncated"),
+                         (b"just text", "not_a_picture")):
+        with pytest.raises(ImageError) as info:
+            load_image(data, name="x")
+        assert info.value.reason == reason, data[:20]
