@@ -93,3 +93,33 @@ def test_the_loader_says_why_as_a_reason_the_bot_can_word_itself():
         with pytest.raises(ImageError) as info:
             load_image(data, name="x")
         assert info.value.reason == reason, data[:20]
+
+
+# --- CJK and Arabic punctuation between class names ------------------------------------------
+def _wishes(text: str, **status):
+    from bot.requests.inputs import labels
+    from bot.requests.parse import parse_request, request_text
+
+    got = parse_request(request_text({"content": f"<p>{text}</p>", "mentions": [], **status}).text, labels(),
+                        max_classes=3)
+    return [(w.name, w.weight) for w in got.wishes], got.random_count, got.left_out
+
+
+@pytest.mark.parametrize("sep", ["\u3001", "\uff0c", "\u060c", "\u3002", "\uff64", "\uff61"])
+@pytest.mark.parametrize("text", [
+    "goldfish{}stingray", "goldfish:2{}stingray:0.5", "goldfish:0.5{}stingray", "1{}5",
+    "black and gold garden spider{}goldfish", "goldfish{}surprise me", "goldfish{}random",
+    "goldfish{} stingray", "goldfish{}",
+])
+def test_cjk_and_arabic_commas_and_full_stops_separate_class_names(sep, text):
+    # Before: "goldfish:2、stingray:0.5" lost goldfish's weight, "goldfish:0.5、stingray" was a
+    # bad weight "0 5 stingray", "1、5" named no class, "goldfish、random" left "random" out.
+    assert _wishes(text.format(sep)) == _wishes(text.format(","))
+
+
+def test_a_misspelling_after_an_ideographic_comma_is_still_reported():
+    from bot.requests.parse import RequestError
+
+    with pytest.raises(RequestError) as info:
+        _wishes("goldfsh\u3001stingray")
+    assert info.value.kind == Refusal.UNKNOWN and info.value.term == "goldfsh"

@@ -51,6 +51,11 @@ _EDGES = " \t-–—\"'“”‘’()[]"  # dashes, quotes and brackets around a
 # "classes: 1,5", "ids=1,5": a label before the list names no class (and "1,5" after it is two
 # ids, not the weight 1.5 of a class "classes"); it becomes a separator.
 _LIST_LABEL = re.compile(r"\b(?:class(?:es)?|ids?)\s*[:=]\s*", re.I)
+# Commas and full stops of other scripts, which NFKC leaves alone: the ideographic comma and
+# full stop of Chinese and Japanese ("goldfish、stingray", after NFKC also the half-width
+# "､" and "｡") and the Arabic comma and semicolon. With a space after, so "1、5" is two ids,
+# never the decimal 1.5 of _DECIMAL_COMMA. (NFKC already makes the full-width "，" a ",".)
+_SCRIPT_SEPARATORS = str.maketrans({"\u3001": ", ", "\u3002": ", ", "\u060c": ", ", "\u061b": "; "})
 # Minus signs that are not "-" (a math minus, full-width forms): "−1" is "-1", not "1"
 _MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-", "\uff0b": "+"})
 # What one mention may cost (issue 27): a request is a few class names, but a mention can be
@@ -258,7 +263,8 @@ def split_terms(text: str) -> list[str]:
     """Break request text into class terms (before they are looked up)."""
     # NFKC: a CJK keyboard's full-width "ｇｏｌｄｆｉｓｈ：２" is "goldfish:2" (after the emoji,
     # or "™" would become the letters "TM")
-    text = unicodedata.normalize("NFKC", strip_emoji(drop_invisible(text))).lower().translate(_MINUS)
+    text = unicodedata.normalize("NFKC", strip_emoji(drop_invisible(text))).lower()
+    text = text.translate(_MINUS).translate(_SCRIPT_SEPARATORS)
     text = _LIST_LABEL.sub(", ", text)
     text = _DECIMAL_COMMA.sub(r"\1.\2", text)
     text = re.sub(r"[!?]+", " ", text)
