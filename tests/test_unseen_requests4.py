@@ -123,3 +123,43 @@ def test_a_misspelling_after_an_ideographic_comma_is_still_reported():
     with pytest.raises(RequestError) as info:
         _wishes("goldfsh\u3001stingray")
     assert info.value.kind == Refusal.UNKNOWN and info.value.term == "goldfsh"
+
+
+# --- quoted text is not the request --------------------------------------------------------------
+_ALICE = ('<span class="h-card"><a href="https://other.example/@alice" class="u-url mention">'
+          '@<span>alice</span></a></span>')
+
+
+@pytest.mark.parametrize("html", [
+    "<blockquote><p>@alice stingray</p></blockquote><p>goldfish</p>",
+    f"<blockquote><p>{_ALICE} stingray please</p></blockquote><p>goldfish</p>",
+    "<p>goldfish</p><blockquote>stingray</blockquote>",
+    "<p>&gt; @alice stingray<br>goldfish</p>",
+    "<p>&gt;stingray</p><p>goldfish</p>",
+    "<p>&gt; &gt; stingray<br>&gt; peacock<br>goldfish</p>",
+    "<p>goldfish<br>&gt; @alice: stingray</p>",
+])
+def test_quoted_words_are_not_the_request(html):
+    # Before: the quoted "stingray" was dreamt too (or "alice stingray" refused the request).
+    from bot.requests.inputs import labels
+    from bot.requests.parse import parse_request, request_text
+
+    text = request_text({"content": html, "mentions": []}).text
+    assert [w.name for w in parse_request(text, labels(), max_classes=3).wishes] == ["goldfish"]
+
+
+def test_a_request_that_is_all_quote_asks_which_classes():
+    from bot.requests.inputs import labels
+    from bot.requests.parse import RequestError, parse_request, request_text
+
+    text = request_text({"content": "<blockquote><p>stingray</p></blockquote>", "mentions": []}).text
+    with pytest.raises(RequestError) as info:
+        parse_request(text, labels(), max_classes=3)
+    assert info.value.kind == Refusal.NO_CLASSES
+
+
+def test_a_greater_than_sign_inside_a_line_is_no_quote():
+    assert _wishes("goldfish &gt; stingray")[0] == [("goldfish", 1.0), ("stingray", 1.0)]
+    bot = ('<span class="h-card"><a href="https://bots.example/@dreambot" class="u-url mention">'
+           '@<span>dreambot</span></a></span>')
+    assert _wishes(f"{bot} &gt; goldfish")[0] == [("goldfish", 1.0)]  # pointing at it, after the mention

@@ -77,9 +77,15 @@ class StatusText:
     links: list[str] = field(default_factory=list)
 
 
+# Where a mention, hashtag or link was: a space in the text, but no start of a quote line
+# ("@dreambot > goldfish" points at goldfish; a line "> goldfish" quotes someone)
+_LINK_GAP = "\x00"
+
+
 class _Walker(HTMLParser):
     _BLOCKS = {"p", "div", "li", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol"}
-    _SKIP = {"script", "style", "template"}
+    # A <blockquote> (servers that take Markdown or HTML) quotes someone else: not the request.
+    _SKIP = {"script", "style", "template", "blockquote"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -93,6 +99,8 @@ class _Walker(HTMLParser):
         a = {k: (v or "") for k, v in attrs}
         if tag in self._SKIP:
             self._skip += 1
+            if tag in self._BLOCKS:
+                self.out.append("\n")
         elif tag == "br":
             self.out.append("\n")
         elif tag in self._BLOCKS:
@@ -125,6 +133,8 @@ class _Walker(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in self._SKIP:
             self._skip = max(0, self._skip - 1)
+            if tag in self._BLOCKS:
+                self.out.append("\n")
         elif tag in self._BLOCKS:
             self.out.append("\n")
         elif tag == "a" and self._anchor:
@@ -133,7 +143,7 @@ class _Walker(HTMLParser):
             if kind == "hashtag" and text.lstrip("#"):
                 self.result.hashtags.append(text.lstrip("#"))
             # mentions, hashtags and links leave a space, never their words
-            self.out.append(" ")
+            self.out.append(_LINK_GAP)
 
     def handle_data(self, data: str) -> None:
         if self._skip:
@@ -150,9 +160,15 @@ def status_text(content: str) -> StatusText:
     w.feed(content or "")
     w.close()
     raw = drop_invisible("".join(w.out))
-    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in raw.split("\n")]
+    lines = [ln.replace(_LINK_GAP, " ") for ln in raw.split("\n") if not _quoted(ln)]
+    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in lines]
     w.result.text = "\n".join(ln for ln in lines if ln)
     return w.result
+
+
+def _quoted(line: str) -> bool:
+    """A line that starts with ">" quotes someone (as in e-mail and Markdown): not the request."""
+    return line.lstrip(" \t\u00a0").startswith(">")
 
 
 def request_text(status: "Mapping[str, Any]") -> StatusText:
