@@ -9,7 +9,7 @@ import io
 import pytest
 from PIL import Image
 
-from bot.requests.replies import Refusal, refusal_text
+from bot.requests.replies import Refusal, dream_text, refusal_text
 
 
 # --- pictures the bot cannot read: the reply says why, and what to do ---------------------------
@@ -163,3 +163,36 @@ def test_a_greater_than_sign_inside_a_line_is_no_quote():
     bot = ('<span class="h-card"><a href="https://bots.example/@dreambot" class="u-url mention">'
            '@<span>dreambot</span></a></span>')
     assert _wishes(f"{bot} &gt; goldfish")[0] == [("goldfish", 1.0)]  # pointing at it, after the mention
+
+
+# --- someone else's handle in the class list ---------------------------------------------------
+@pytest.mark.parametrize("text", [
+    "goldfish, @alice", "goldfish and @alice@other.example", "@alice stingray, goldfish",
+    "goldfish @alice", "goldfish, @Alice_B.", "goldfish, @alice, @bob@other.example",
+])
+def test_a_handle_not_mentioned_is_left_out_silently(text):
+    # Before: "I don't know the class alice" (or "alice other example") refused the request.
+    wishes, _, left_out = _wishes(text)
+    assert [n for n, _ in wishes if n != "stingray"] == ["goldfish"]
+    assert not any("alice" in words.lower() or "bob" in words for words, _ in left_out)
+    reply = dream_text("ann", [n for n, _ in wishes], "ref", left_out)
+    assert reply.count("@") == 1 and "alice" not in reply.lower()
+
+
+def test_a_handle_alone_asks_which_classes_and_mentions_nobody():
+    from bot.requests.parse import RequestError
+
+    with pytest.raises(RequestError) as info:
+        _wishes("@alice@other.example")
+    assert info.value.kind == Refusal.NO_CLASSES
+    reply = refusal_text("ann", info.value.kind, "ref", **info.value.reply_details())
+    assert reply.count("@") == 1 and "alice" not in reply
+
+
+@pytest.mark.parametrize("text, n", [("@cats", 12), ("@sea creatures", 12), ("@Dogs please", 100)])
+def test_a_group_is_still_a_group(text, n):
+    from bot.requests.inputs import labels
+    from bot.requests.parse import parse_request
+
+    got = parse_request(text, labels(), max_classes=1000)
+    assert len(got.wishes) >= n and not got.left_out

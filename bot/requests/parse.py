@@ -56,6 +56,8 @@ _LIST_LABEL = re.compile(r"\b(?:class(?:es)?|ids?)\s*[:=]\s*", re.I)
 # "､" and "｡") and the Arabic comma and semicolon. With a space after, so "1、5" is two ids,
 # never the decimal 1.5 of _DECIMAL_COMMA. (NFKC already makes the full-width "，" a ",".)
 _SCRIPT_SEPARATORS = str.maketrans({"\u3001": ", ", "\u3002": ", ", "\u060c": ", ", "\u061b": "; "})
+# "@alice", "@alice@other.example" (split_terms has made the text lower case)
+_HANDLE = re.compile(r"(?<![\w@])@([\w.-]*\w)(@[\w.-]*\w)?")
 # Minus signs that are not "-" (a math minus, full-width forms): "−1" is "-1", not "1"
 _MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-", "\uff0b": "+"})
 # What one mention may cost (issue 27): a request is a few class names, but a mention can be
@@ -293,6 +295,32 @@ def split_terms(text: str) -> list[str]:
     return terms
 
 
+def drop_handles(term: str, labels: "Labels") -> str:
+    """`term` without the "@user" and "@user@host" handles in it that name no group ("@dogs" and
+    "@sea creatures" do). The accounts the status mentions are gone already (request_text); one
+    left is someone the requester wrote about without mentioning, or a mention their server did
+    not link: no class, so not the unknown class "alice" that refuses the request, and never
+    quoted back, as the reply names nobody but the requester."""
+    def keep(m: "re.Match[str]") -> str:
+        if m.group(2):  # a host: an account, never a group
+            return " "
+        words = term[m.start():].partition(":")[0].split()  # "@sea creatures:2" is a group's weight
+        return m.group(0) if _starts_with_group(words, labels) else " "
+
+    return _tidy(_HANDLE.sub(keep, term))
+
+
+def _starts_with_group(words: list[str], labels: "Labels") -> bool:
+    """Whether the first words (up to 4: "@fruit and vegetables") name a group."""
+    for j in range(min(len(words), 4), 0, -1):
+        try:
+            labels.group(" ".join(words[:j]))
+            return True
+        except ValueError:  # UnknownGroupError, or labels without groups
+            continue
+    return False
+
+
 def dive_request(text: str) -> tuple[bool, str]:
     """(True, the rest) when the request starts with "dive" or "zoom"; else (False, text)."""
     m = _DIVE.match(text)
@@ -309,7 +337,7 @@ def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedReq
     random_count = 0
     failed: "list[Failed]" = []
     left_out: list[tuple[str, tuple[str, ...]]] = []
-    terms = split_terms(_clip(text, MAX_TEXT))[:MAX_TERMS]
+    terms = [t for t in (drop_handles(t, labels) for t in split_terms(_clip(text, MAX_TEXT))) if t][:MAX_TERMS]
     if not terms:
         raise RequestError(Refusal.NO_CLASSES, "no class names in the request")
     for n, (part, after_weight) in enumerate(_parts(terms, labels)):
