@@ -196,3 +196,39 @@ def test_a_group_is_still_a_group(text, n):
 
     got = parse_request(text, labels(), max_classes=1000)
     assert len(got.wishes) >= n and not got.left_out
+
+
+# --- what followers write: plurals and counts ---------------------------------------------------
+@pytest.mark.parametrize("text, names", [
+    ("stingrays and a goldfish", ["stingray", "goldfish"]),
+    ("a goldfish and two stingrays", ["goldfish", "stingray"]),
+    ("goldfishes", ["goldfish"]),
+    ("jellyfishes, please", ["jellyfish"]),
+    ("a couple of peacocks", ["peacock"]),
+    ("geese", ["goose"]),
+    ("great white sharks and some daisies", ["great white shark", "daisy"]),
+    ("two goldfish", ["goldfish"]),
+    ("three goldfish and a stingray", ["goldfish", "stingray"]),
+])
+def test_a_plural_or_a_count_names_the_class(text, names):
+    # Before: "stingrays and a goldfish" was refused ("I don't know the class stingrays"),
+    # "a couple of peacocks" too, and "two goldfish" told the requester it left out "two".
+    wishes, _, left_out = _wishes(text)
+    assert [n for n, _ in wishes] == names and left_out == ()
+
+
+@pytest.mark.parametrize("text, suggested", [("some butterflies please", "monarch"), ("wolves", "timber wolf"),
+                                             ("foxes", "red fox")])
+def test_a_plural_of_no_class_suggests_the_classes_its_singular_is_like(text, suggested):
+    # Before: "Which creatures should I dream into it?", as if no animal had been named.
+    from bot.requests.parse import RequestError
+
+    with pytest.raises(RequestError) as info:
+        _wishes(text)
+    assert info.value.kind == Refusal.UNKNOWN
+    assert suggested in [n for _, n in info.value.suggestions]
+
+
+def test_a_name_that_ends_in_s_stays_itself():
+    # the plural is tried only where the word names no class as written
+    assert _wishes("sunglasses, hens")[0] == [("sunglasses", 1.0), ("hen", 1.0)]
