@@ -37,7 +37,18 @@ _TRANSPOSE = {  # EXIF orientation -> what undoes it (the table ImageOps.exif_tr
 
 
 class ImageError(ValueError):
-    """A picture cannot be read or written; the message names the file and says why."""
+    """A picture cannot be read or written; the message names the file and says why. `reason`,
+    where known, says why in one word a program can go by (the bot words its own reply from it,
+    as the message names the file and may quote its bytes): one of REASONS, or ""."""
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# ImageError.reason values: a photo format we do not read, something that is no picture at all,
+# a file cut short (or empty), or a picture whose data is damaged.
+REASONS = ("heic", "svg", "web_page", "not_a_picture", "unsupported", "truncated", "damaged")
 
 
 def load_image(
@@ -66,8 +77,8 @@ def load_image(
 
     if is_bytes:
         data = bytes(source)
-        if not data:
-            raise ImageError(f"{label}: the file is empty")
+        if not data:  # a download that stopped before its first byte
+            raise ImageError(f"{label}: the file is empty", reason="truncated")
         return _load_from(io.BytesIO(data), label, max_pixels, bomb_pixels)
     with _open_file(Path(source), label) as fp:
         return _load_from(fp, label, max_pixels, bomb_pixels)
@@ -116,13 +127,16 @@ def _load_from(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> 
         limit = min(bomb_pixels, pillow_limit)
         raise ImageError(_bomb_message(label, _probe_size(fp, head), limit, str(exc))) from None
     except Image.UnidentifiedImageError:
-        raise ImageError(f"{label}: {_unsupported_tiff(fp, head) or _not_an_image(head)}") from None
+        tiff = _unsupported_tiff(fp, head)
+        reason, why = ("unsupported", tiff) if tiff else _not_an_image(head)
+        raise ImageError(f"{label}: {why}", reason=reason) from None
     except (OSError, EOFError) as exc:
-        raise ImageError(f"{label}: {_damage(exc)}") from None
+        raise ImageError(f"{label}: {_damage(exc)}", reason=_damage_reason(exc)) from None
     except MemoryError:
         raise ImageError(f"{label}: not enough memory to decode this picture") from None
     except Exception as exc:  # noqa: BLE001 - decoders raise SyntaxError, ValueError, struct.error...
-        raise ImageError(f"{label}: the image data is damaged ({type(exc).__name__}: {exc})") from None
+        raise ImageError(f"{label}: the image data is damaged ({type(exc).__name__}: {exc})",
+                         reason="damaged") from None
 
 
 def _decode(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> Image.Image:
@@ -326,30 +340,31 @@ _MAGIC = (
 )
 
 
-def _not_an_image(head: bytes) -> str:
-    """Why Pillow could not identify the file, as well as the first bytes can tell."""
+def _not_an_image(head: bytes) -> tuple[str, str]:
+    """Why Pillow could not identify the file, as well as the first bytes can tell: (an
+    ImageError.reason, the words for the message)."""
     for magic, kind in _MAGIC:
         if head.startswith(magic):
-            return f"starts like a {kind} but the header is damaged or cut short"
+            return "truncated", f"starts like a {kind} but the header is damaged or cut short"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "starts like a WebP but the header is damaged or cut short"
+        return "truncated", "starts like a WebP but the header is damaged or cut short"
     if head[4:8] == b"ftyp":
         brand = head[8:12].decode("ascii", "replace")
         if brand in ("heic", "heix", "hevc", "heim", "heis", "mif1", "msf1"):
-            return "HEIC/HEIF pictures are not supported; export it as JPEG or PNG"
-        return f"not a picture (looks like an MP4/QuickTime-style file, brand {brand!r})"
+            return "heic", "HEIC/HEIF pictures are not supported; export it as JPEG or PNG"
+        return "not_a_picture", f"not a picture (looks like an MP4/QuickTime-style file, brand {brand!r})"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in text:
-        return "not an image (looks like an HTML page: a link to a web page rather than to the picture?)"
+        return "web_page", "not an image (looks like an HTML page: a link to a web page rather than to the picture?)"
     if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
-        return "SVG drawings are not supported; export it as PNG"
+        return "svg", "SVG drawings are not supported; export it as PNG"
     if head.startswith(b"PK\x03\x04"):
-        return "not an image (looks like a ZIP archive)"
+        return "not_a_picture", "not an image (looks like a ZIP archive)"
     if head.startswith(b"%PDF"):
-        return "not an image (looks like a PDF)"
+        return "not_a_picture", "not an image (looks like a PDF)"
     if _looks_like_text(head):
-        return "not an image (looks like text)"
-    return "not an image (unknown or unsupported format; use JPEG, PNG, WebP or GIF)"
+        return "not_a_picture", "not an image (looks like text)"
+    return "unsupported", "not an image (unknown or unsupported format; use JPEG, PNG, WebP or GIF)"
 
 
 def _unsupported_tiff(fp: IO[bytes], head: bytes) -> str | None:
@@ -386,7 +401,11 @@ def _looks_like_text(head: bytes) -> bool:
 
 
 def _damage(exc: BaseException) -> str:
-    text = str(exc)
-    if isinstance(exc, EOFError) or re.search(r"truncat|broken data stream|premature end", text, re.I):
+    if _damage_reason(exc) == "truncated":
         return "the image data is truncated (the file was cut short while copying or downloading?)"
-    return f"the image data is damaged ({text or type(exc).__name__})"
+    return f"the image data is damaged ({str(exc) or type(exc).__name__})"
+
+
+def _damage_reason(exc: BaseException) -> str:
+    cut = isinstance(exc, EOFError) or re.search(r"truncat|broken data stream|premature end", str(exc), re.I)
+    return "truncated" if cut else "damaged"

@@ -69,7 +69,8 @@ def read_embedded_recipe(path: str | os.PathLike[str]) -> dict[str, Any] | None:
                 with Image.open(fp, formats=_formats()) as im:  # header and metadata only
                     info = dict(im.info)
         except Image.UnidentifiedImageError:
-            raise ImageError(f"{label}: {_not_an_image(head)}") from None
+            reason, why = _not_an_image(head)
+            raise ImageError(f"{label}: {why}", reason=reason) from None
         except Exception as exc:  # noqa: BLE001 - any decoder failure is "cannot read"
             raise ImageError(f"{label}: cannot read the picture's metadata ({exc})") from None
     for text in _recipe_candidates(info):

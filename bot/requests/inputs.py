@@ -14,7 +14,7 @@ from bot.picker import labels as picker_labels
 from bot.publishers.base import PublishError
 from bot.sources.fetch import FetchError, FetchPolicy, RefusedAddress, fetch
 
-from .replies import Refusal
+from .replies import Refusal, unreadable
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -115,7 +115,7 @@ def load(policy: FetchPolicy, max_pixels: int, url: str) -> "Image.Image":
     except Image.DecompressionBombError:  # Pillow's own hard limit, far past ours: a bomb, not junk
         raise Refuse(Refusal.TOO_BIG, detail=f"far more pixels than the {max_pixels:,} I can take") from None
     except Exception:
-        raise Refuse(Refusal.BAD_IMAGE, detail="it is not a picture I can read") from None
+        raise _unreadable(got.data, max_pixels) from None
     if w * h > max_pixels:
         raise Refuse(Refusal.TOO_BIG, detail=f"{w}×{h} pixels; at most {max_pixels:,}")
     import dreamer
@@ -127,8 +127,20 @@ def load(policy: FetchPolicy, max_pixels: int, url: str) -> "Image.Image":
     try:
         return dreamer.load_image(got.data, name="your image",
                                   bomb_pixels=max(max_pixels, 1))
-    except dreamer.ImageError:
-        raise Refuse(Refusal.BAD_IMAGE, detail="it is damaged or not a photo format I know") from None
+    except dreamer.ImageError as exc:
+        raise Refuse(Refusal.BAD_IMAGE, **unreadable(exc.reason)) from None
+
+
+def _unreadable(data: bytes, max_pixels: int) -> Refuse:
+    """The refusal for a file Pillow could not even open, with the loader's reason (an iPhone
+    HEIC photo, a web page, a file cut short...): the sender learns what to send instead."""
+    import dreamer
+
+    try:
+        dreamer.load_image(data, name="your image", bomb_pixels=max(max_pixels, 1))
+    except dreamer.ImageError as exc:
+        return Refuse(Refusal.BAD_IMAGE, **unreadable(exc.reason))
+    return Refuse(Refusal.BAD_IMAGE, **unreadable(""))  # the loader read it: cannot happen, but no crash
 
 
 def first_frame_only(attached: Attached, image: "Image.Image") -> bool:

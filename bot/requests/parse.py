@@ -51,6 +51,13 @@ _EDGES = " \t-–—\"'“”‘’()[]"  # dashes, quotes and brackets around a
 # "classes: 1,5", "ids=1,5": a label before the list names no class (and "1,5" after it is two
 # ids, not the weight 1.5 of a class "classes"); it becomes a separator.
 _LIST_LABEL = re.compile(r"\b(?:class(?:es)?|ids?)\s*[:=]\s*", re.I)
+# Commas and full stops of other scripts, which NFKC leaves alone: the ideographic comma and
+# full stop of Chinese and Japanese ("goldfish、stingray", after NFKC also the half-width
+# "､" and "｡") and the Arabic comma and semicolon. With a space after, so "1、5" is two ids,
+# never the decimal 1.5 of _DECIMAL_COMMA. (NFKC already makes the full-width "，" a ",".)
+_SCRIPT_SEPARATORS = str.maketrans({"\u3001": ", ", "\u3002": ", ", "\u060c": ", ", "\u061b": "; "})
+# "@alice", "@alice@other.example" (split_terms has made the text lower case)
+_HANDLE = re.compile(r"(?<![\w@])@([\w.-]*\w)(@[\w.-]*\w)?")
 # Minus signs that are not "-" (a math minus, full-width forms): "−1" is "-1", not "1"
 _MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-", "\uff0b": "+"})
 # What one mention may cost (issue 27): a request is a few class names, but a mention can be
@@ -72,9 +79,15 @@ class StatusText:
     links: list[str] = field(default_factory=list)
 
 
+# Where a mention, hashtag or link was: a space in the text, but no start of a quote line
+# ("@dreambot > goldfish" points at goldfish; a line "> goldfish" quotes someone)
+_LINK_GAP = "\x00"
+
+
 class _Walker(HTMLParser):
     _BLOCKS = {"p", "div", "li", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol"}
-    _SKIP = {"script", "style", "template"}
+    # A <blockquote> (servers that take Markdown or HTML) quotes someone else: not the request.
+    _SKIP = {"script", "style", "template", "blockquote"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -88,6 +101,8 @@ class _Walker(HTMLParser):
         a = {k: (v or "") for k, v in attrs}
         if tag in self._SKIP:
             self._skip += 1
+            if tag in self._BLOCKS:
+                self.out.append("\n")
         elif tag == "br":
             self.out.append("\n")
         elif tag in self._BLOCKS:
@@ -120,6 +135,8 @@ class _Walker(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in self._SKIP:
             self._skip = max(0, self._skip - 1)
+            if tag in self._BLOCKS:
+                self.out.append("\n")
         elif tag in self._BLOCKS:
             self.out.append("\n")
         elif tag == "a" and self._anchor:
@@ -128,7 +145,7 @@ class _Walker(HTMLParser):
             if kind == "hashtag" and text.lstrip("#"):
                 self.result.hashtags.append(text.lstrip("#"))
             # mentions, hashtags and links leave a space, never their words
-            self.out.append(" ")
+            self.out.append(_LINK_GAP)
 
     def handle_data(self, data: str) -> None:
         if self._skip:
@@ -145,9 +162,15 @@ def status_text(content: str) -> StatusText:
     w.feed(content or "")
     w.close()
     raw = drop_invisible("".join(w.out))
-    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in raw.split("\n")]
+    lines = [ln.replace(_LINK_GAP, " ") for ln in raw.split("\n") if not _quoted(ln)]
+    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in lines]
     w.result.text = "\n".join(ln for ln in lines if ln)
     return w.result
+
+
+def _quoted(line: str) -> bool:
+    """A line that starts with ">" quotes someone (as in e-mail and Markdown): not the request."""
+    return line.lstrip(" \t\u00a0").startswith(">")
 
 
 def request_text(status: "Mapping[str, Any]") -> StatusText:
@@ -258,7 +281,8 @@ def split_terms(text: str) -> list[str]:
     """Break request text into class terms (before they are looked up)."""
     # NFKC: a CJK keyboard's full-width "ｇｏｌｄｆｉｓｈ：２" is "goldfish:2" (after the emoji,
     # or "™" would become the letters "TM")
-    text = unicodedata.normalize("NFKC", strip_emoji(drop_invisible(text))).lower().translate(_MINUS)
+    text = unicodedata.normalize("NFKC", strip_emoji(drop_invisible(text))).lower()
+    text = text.translate(_MINUS).translate(_SCRIPT_SEPARATORS)
     text = _LIST_LABEL.sub(", ", text)
     text = _DECIMAL_COMMA.sub(r"\1.\2", text)
     text = re.sub(r"[!?]+", " ", text)
@@ -269,6 +293,32 @@ def split_terms(text: str) -> list[str]:
         if chunk:
             terms.append(chunk)
     return terms
+
+
+def drop_handles(term: str, labels: "Labels") -> str:
+    """`term` without the "@user" and "@user@host" handles in it that name no group ("@dogs" and
+    "@sea creatures" do). The accounts the status mentions are gone already (request_text); one
+    left is someone the requester wrote about without mentioning, or a mention their server did
+    not link: no class, so not the unknown class "alice" that refuses the request, and never
+    quoted back, as the reply names nobody but the requester."""
+    def keep(m: "re.Match[str]") -> str:
+        if m.group(2):  # a host: an account, never a group
+            return " "
+        words = term[m.start():].partition(":")[0].split()  # "@sea creatures:2" is a group's weight
+        return m.group(0) if _starts_with_group(words, labels) else " "
+
+    return _tidy(_HANDLE.sub(keep, term))
+
+
+def _starts_with_group(words: list[str], labels: "Labels") -> bool:
+    """Whether the first words (up to 4: "@fruit and vegetables") name a group."""
+    for j in range(min(len(words), 4), 0, -1):
+        try:
+            labels.group(" ".join(words[:j]))
+            return True
+        except ValueError:  # UnknownGroupError, or labels without groups
+            continue
+    return False
 
 
 def dive_request(text: str) -> tuple[bool, str]:
@@ -287,7 +337,7 @@ def parse_request(text: str, labels: "Labels", *, max_classes: int) -> ParsedReq
     random_count = 0
     failed: "list[Failed]" = []
     left_out: list[tuple[str, tuple[str, ...]]] = []
-    terms = split_terms(_clip(text, MAX_TEXT))[:MAX_TERMS]
+    terms = [t for t in (drop_handles(t, labels) for t in split_terms(_clip(text, MAX_TEXT))) if t][:MAX_TERMS]
     if not terms:
         raise RequestError(Refusal.NO_CLASSES, "no class names in the request")
     for n, (part, after_weight) in enumerate(_parts(terms, labels)):

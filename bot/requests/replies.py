@@ -125,7 +125,7 @@ TEMPLATES: dict[Refusal, str] = {
     Refusal.NO_CLASSES: "Which creatures should I dream into it? {how}",
     Refusal.NO_IMAGE: ("I need a photo: attach one image to your post (or reply to your own post that has one) "
                        "and name the classes. {how}"),
-    Refusal.BAD_IMAGE: "I could not use that image: {unreadable}. Please send a JPEG, PNG or WebP photo.",
+    Refusal.BAD_IMAGE: "I could not use that image: {unreadable}. {advice}",
     Refusal.TOO_BIG: "That image is too big for me ({detail}). Please send a smaller photo.",
     Refusal.LIMIT: "You have used today's dream requests; you can ask again {when}.",
     Refusal.DIVE_LIMIT: ("You have had today's dives (each costs me many pictures); you can ask for another {when}. "
@@ -142,6 +142,28 @@ TEMPLATES: dict[Refusal, str] = {
     Refusal.TOO_LATE: ("Sorry, I could not answer this within {hours:g} hours: my server was unreachable. "
                        "Please ask again if you still want the dream."),
 }
+SEND_A_PHOTO = "Please send a JPEG, PNG or WebP photo."
+# Why a picture could not be read (dreamer's ImageError.reason), in the bot's own words, and
+# what to do instead of SEND_A_PHOTO where that says more. Never the loader's message: it names
+# the file and may quote its bytes, and those are the sender's (or their server's) to choose.
+UNREADABLE: dict[str, tuple[str, str]] = {
+    "heic": ("iPhone HEIC photos I can't read yet",
+             "Please send it as JPEG or PNG (on iPhone: Settings → Camera → Formats → Most Compatible)."),
+    "web_page": ("the link gave me a web page, not a picture", SEND_A_PHOTO),
+    "svg": ("SVG drawings I can't read", "Please send it as PNG or JPEG."),
+    "not_a_picture": ("that file is not a picture", SEND_A_PHOTO),
+    "truncated": ("it arrived cut short", "Please try sending it again."),
+    "damaged": ("its picture data is damaged", "Please try sending it again, or as JPEG or PNG."),
+    "unsupported": ("it is not a photo format I know", SEND_A_PHOTO),
+}
+
+
+def unreadable(reason: str) -> dict[str, str]:
+    """The refusal_text details for a picture the loader gave up on with ImageError `reason`."""
+    detail, advice = UNREADABLE.get(reason, ("it is not a picture I can read", SEND_A_PHOTO))
+    return {"detail": detail, "advice": advice}
+
+
 # Refusals that show the picture's classes: without any, they say {how} instead (as an unknown kind does).
 NEEDS_NAMES = frozenset({Refusal.REMIX_TWEAK})
 
@@ -149,11 +171,12 @@ NEEDS_NAMES = frozenset({Refusal.REMIX_TWEAK})
 def refusal_text(acct: str, kind: Refusal | str, ref: str, *, max_classes: int = 3, term: str = "",
                  suggestions: Sequence[str] = (), retry_at: datetime | None = None, detail: str = "",
                  terms: Sequence[tuple[Refusal, str, Sequence[str]]] = (), hours: float = 0.0,
-                 remix: bool = False, names: Sequence[str] = (), days: float = 0.0) -> str:
+                 remix: bool = False, names: Sequence[str] = (), days: float = 0.0,
+                 advice: str = SEND_A_PHOTO) -> str:
     """The reply for a request that cannot be dreamt; `kind` a `Refusal` (or its value).
     `terms`: (kind, term, suggestions) of every term that failed, when there are several.
     A remix (`remix`) is told how to remix instead of how to ask, with `names`, the classes of
-    the picture it replies to."""
+    the picture it replies to. `advice`: what to do about a picture that could not be used."""
     how = HOW_TO_REMIX.format(n=max_classes, one=(list(names) or ["goldfish"])[0]) if remix else \
         HOW_TO_ASK.format(n=max_classes)
     try:
@@ -167,7 +190,7 @@ def refusal_text(acct: str, kind: Refusal | str, ref: str, *, max_classes: int =
     else:
         body = template.format(
             term=term, suggestions=", ".join(suggestions), how=how, max_classes=max_classes, detail=detail,
-            unreadable=detail or "it is not a picture I can read", when=_when(retry_at), hours=hours,
+            unreadable=detail or "it is not a picture I can read", advice=advice, when=_when(retry_at), hours=hours,
             did_you_mean=(" Did you mean: " + ", ".join(suggestions) + "?") if suggestions else " " + how,
             kept=f"I keep them {days:g} day{'' if days == 1 else 's'}" if days > 0 else "I do not keep them",
             has=f"That picture has no {term}: it has" if term else "More or less of which class? It has",

@@ -36,6 +36,7 @@ can could would will should may might shall do does did make made draw paint ren
 dreaming turn put add show give try want wanna like love need see let lets
 of with for from into in on onto to at by as and or but also too so very really just maybe again now
 pretty photo photos picture pictures pic pics image images img one ones thing things something
+two three four five six seven eight nine ten few several couple lots lot many bunch dozen
 is are be been was were am what how about which
 b s em strong span div p br href class style code pre small big sup del ins mark blockquote font
 color colour bold italic quote lol haha omg wow cool nice awesome
@@ -72,7 +73,34 @@ def named(term: str, labels: "Labels") -> list[int]:
     raw = term.strip()
     if _NOT_A_NAME.fullmatch(raw) or normalize(raw) in _names(labels)[0]:
         return labels.resolve(raw)
+    for one in singulars(normalize(raw)):  # "stingrays", "two goldfishes": the class, not a misspelling
+        if one in _names(labels)[0]:
+            return labels.resolve(one)
     raise UnknownClassError(f"unknown class {raw!r}")
+
+
+# Plurals that are no "-s" added: the ones a follower may write of an ImageNet animal
+_IRREGULAR = {"geese": "goose", "mice": "mouse", "oxen": "ox", "wolves": "wolf", "teeth": "tooth"}
+
+
+def singulars(text: str) -> list[str]:
+    """`text` (normalised words) with its last word made singular, in the ways English may have
+    made it plural, likeliest first; [] for a word that is no plural. Class names are singular,
+    and people ask for "stingrays" or "two goldfishes"."""
+    head, _, word = text.rpartition(" ")
+    if word in _IRREGULAR:
+        forms = [_IRREGULAR[word]]
+    elif len(word) < 4 or not word.endswith("s") or word.endswith("ss"):
+        return []
+    elif word.endswith("ies"):
+        forms = [word[:-3] + "y", word[:-1]]  # butterflies; but movies
+    elif word.endswith("ves"):
+        forms = [word[:-3] + "f", word[:-3] + "fe", word[:-1]]  # wolves, knives; but olives
+    elif word.endswith(("xes", "zes", "ches", "shes", "sses")):
+        forms = [word[:-2], word[:-1]]  # foxes, goldfishes; but niches
+    else:
+        forms = [word[:-1]]  # stingrays, horses
+    return [f"{head} {f}".strip() for f in forms]
 
 
 @dataclass
@@ -102,7 +130,7 @@ def read_term(term: str, labels: "Labels") -> Reading:
     except UnknownClassError as exc:
         if _NUMBERISH.fullmatch(term):
             return Reading(failed=[(Refusal.UNKNOWN, term, tuple(exc.suggestions))])
-        whole = tuple(exc.suggestions)
+        whole = tuple(exc.suggestions) or _singular_suggestions(term, labels)
     words = normalize(term).split()
     reading = _scan(words, labels)
     if reading.ids or reading.failed:
@@ -141,6 +169,17 @@ def _group_then_filler(term: str, labels: "Labels", error: Exception) -> Reading
     if not normalize(term):
         return Reading()  # "@@@": nothing that could name anything
     return Reading(failed=[(Refusal.UNKNOWN, term, tuple(getattr(error, "suggestions", ())))])
+
+
+def _singular_suggestions(term: str, labels: "Labels") -> tuple[tuple[int, str], ...]:
+    """"butterflies": the classes "butterfly" is like, where the plural is like none."""
+    from models.labels import normalize
+
+    for one in singulars(normalize(term)):
+        found = _suggestions(one, labels)
+        if found:
+            return found
+    return ()
 
 
 def _suggestions(text: str, labels: "Labels") -> tuple[tuple[int, str], ...]:
