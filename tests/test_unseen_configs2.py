@@ -1,0 +1,91 @@
+"""More operator configs nobody had tried (after test_unseen_configs.py): each was accepted and
+then did harm or nothing, or was refused with a misleading line; now each gets a line naming the
+key and what to do (or a warning where the file still works)."""
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from bot import cli
+from bot.config import ConfigError, load_config
+from bot_helpers import tiny_config
+
+
+def _problems(path) -> list[str]:
+    """The lines load_config refuses the file with, less the file's name in front."""
+    with pytest.raises(ConfigError) as info:
+        load_config(path, need_secrets=False)
+    return [line.removeprefix(f"{path}: ") for line in info.value.problems]
+
+
+def _with_recipe(tmp_path, lines: str, **kw):
+    path = tiny_config(tmp_path, **kw)
+    path.write_text(path.read_text().replace('model = "tiny"', f'model = "tiny"\n{lines}'))
+    return path
+
+
+def _folder_source(path: str, consume: bool = True) -> str:
+    return (f'[[sources]]\ntype = "folder"\nname = "inbox"\npath = "{path}"\n'
+            f"consume = {str(consume).lower()}\nsettle_seconds = 0\n")
+
+
+# --- 1. a folder source over the bot's own folders -------------------------------------------
+@pytest.mark.parametrize("source, key", [
+    ("data", "bot.data_dir"),              # where the state and the dreams are
+    ("data/outbox", "bot.data_dir"),       # the default outbox lies in data_dir
+    ("data/dreams", "bot.data_dir"),
+    ("./data/../data", "bot.data_dir"),
+    ("pub", "publishers.outbox.path"),
+    ("pub/sub", "publishers.outbox.path"),
+])
+@pytest.mark.parametrize("consume", [True, False])
+def test_a_folder_source_over_the_bots_own_folders_is_refused(tmp_path, source, key, consume):
+    # Accepted: the bot dreamt its own dreams (and with consume, moved its files to done/).
+    path = tiny_config(tmp_path, sources=_folder_source(source, consume),
+                       extra='[publishers.outbox]\npath = "pub"\n' if key.startswith("publishers") else "")
+    lines = [line for line in _problems(path) if line.startswith("sources[0].path:")]
+    assert len(lines) == 1 and key in lines[0] and "own" in lines[0], _problems(path)
+
+
+def test_a_folder_source_reached_by_a_symlink_or_home_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "data")
+    for source in ("link", "~/data", str(tmp_path / "link" / "outbox")):
+        path = tiny_config(tmp_path, sources=_folder_source(source))
+        lines = [line for line in _problems(path) if line.startswith("sources[0].path:")]
+        assert len(lines) == 1 and "bot.data_dir" in lines[0], (source, _problems(path))
+
+
+def test_a_data_dir_in_a_consuming_sources_done_folder_is_refused(tmp_path):
+    # The source files each photo it took under done/: there, beside the bot's state.
+    path = tiny_config(tmp_path, bot='data_dir = "inbox/done"\n', sources=_folder_source("inbox"))
+    path.write_text(path.read_text().replace('data_dir = "data"\n', ""))
+    lines = [line for line in _problems(path) if line.startswith("sources[0].path:")]
+    assert len(lines) == 1 and "bot.data_dir" in lines[0] and "done" in lines[0], _problems(path)
+
+
+@pytest.mark.parametrize("source, consume", [("inbox", True), (".", False), ("data-photos", True),
+                                             ("inbox", False)])
+def test_a_folder_source_beside_or_above_the_data_dir_still_loads(tmp_path, source, consume):
+    # Beside it shares only a parent; above it, the source reads the files of its own folder, never
+    # its subfolders, and files nothing where the bot keeps its own.
+    (tmp_path / source).mkdir(exist_ok=True)
+    path = tiny_config(tmp_path, sources=_folder_source(source, consume))
+    assert load_config(path, need_secrets=False).sources[0].path == source
+
+
+def test_check_config_refuses_a_source_over_the_data_dir(tmp_path, capsys):
+    path = tiny_config(tmp_path, sources=_folder_source("data"))
+    assert cli.main(["check-config", "--dry-run", "--config", str(path)], out=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert "sources[0].path:" in err and "bot.data_dir" in err, err
+
+
+def test_a_source_over_the_data_dir_is_said_with_other_sections_errors(tmp_path):
+    path = tiny_config(tmp_path, sources=_folder_source("data"), extra="[dive]\nevery = -1\n")
+    lines = _problems(path)
+    assert any(line.startswith("dive.every") for line in lines), lines
+    assert any(line.startswith("sources[0].path:") and "bot.data_dir" in line for line in lines), lines
