@@ -89,3 +89,13 @@ def test_a_source_over_the_data_dir_is_said_with_other_sections_errors(tmp_path)
     lines = _problems(path)
     assert any(line.startswith("dive.every") for line in lines), lines
     assert any(line.startswith("sources[0].path:") and "bot.data_dir" in line for line in lines), lines
+
+
+# --- 3. the keys [recipe] allows -------------------------------------------------------------
+def test_an_unknown_recipe_key_lists_only_the_keys_recipe_allows(tmp_path):
+    lines = [line for line in _problems(_with_recipe(tmp_path, "stepz = 4")) if line.startswith("recipe")]
+    assert len(lines) == 1 and "stepz" in lines[0], lines
+    allowed = lines[0].split("allowed", 1)[1]
+    assert " steps," in allowed and " preset," in allowed, lines  # preset is a [recipe] key too
+    assert "classes," not in allowed.replace("balance_classes,", "") and "stopped_at" not in allowed, lines
+    assert "did you mean 'steps'" in lines[0], lines
