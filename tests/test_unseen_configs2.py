@@ -99,3 +99,52 @@ def test_an_unknown_recipe_key_lists_only_the_keys_recipe_allows(tmp_path):
     assert " steps," in allowed and " preset," in allowed, lines  # preset is a [recipe] key too
     assert "classes," not in allowed.replace("balance_classes,", "") and "stopped_at" not in allowed, lines
     assert "did you mean 'steps'" in lines[0], lines
+
+
+# --- 4. deepdream's layer --------------------------------------------------------------------
+@pytest.mark.parametrize("lines, key", [
+    ('mode = "deepdream"\nlayer = "conv9"', "recipe.layer"),
+    ('mode = "guide"\nguide = "{photo}"\nguide_layer = "inception_4c"', "recipe.guide_layer"),
+    ('mode = "guide"\nguide = "{photo}"\nlayer = "nope"', "recipe.layer"),
+])
+def test_a_layer_the_model_does_not_have_is_refused_at_load(tmp_path, photo_path, lines, key):
+    # Accepted: every dream failed ("model 'tiny' has no layer ...") and filed its photo under failed/.
+    problems = _problems(_with_recipe(tmp_path, lines.format(photo=photo_path)))
+    found = [line for line in problems if line.startswith(f"{key}:")]
+    assert len(found) == 1 and "conv1, conv2, conv3, fc" in found[0], problems
+
+
+@pytest.mark.parametrize("lines", ['mode = "deepdream"\nlayer = "conv3"', 'mode = "deepdream"',
+                                   'layer = "not-read-in-lucid-mode"'])
+def test_a_layer_the_model_has_or_does_not_read_still_loads(tmp_path, lines):
+    (tmp_path / "inbox").mkdir()
+    load_config(_with_recipe(tmp_path, lines), need_secrets=False)
+
+
+def test_the_models_listed_layers_are_those_the_built_nets_have():
+    # The names are written out per architecture so that a config is checked without building
+    # a net; this keeps them true to the nets.
+    from models import create_model
+    from models.efficientnet_lite import build_efficientnet_lite
+    from models.googlenet import build_googlenet
+    from models.registry import known_layers
+
+    nets = {"tiny": create_model("tiny"), "tiny-b": create_model("tiny-b"),
+            "googlenet": build_googlenet(pretrained=False)}
+    for name in ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"):
+        nets[name] = build_efficientnet_lite(name, pretrained=False)
+    for name, net in nets.items():
+        assert known_layers(name) == net.layer_names(), name
+    pair = known_layers("efficientnet-lite0+lite1")
+    assert pair[0] == "efficientnet-lite0:stem" and "efficientnet-lite1:block20" in pair
+    assert known_layers("my-net.onnx") is None and known_layers("no-such-model") is None
+
+
+def test_the_ensembles_listed_layers_are_those_it_has(monkeypatch):
+    import models.efficientnet_lite as lite
+    from models import create_model
+    from models.registry import known_layers
+
+    real = lite.build_efficientnet_lite
+    monkeypatch.setattr(lite, "build_efficientnet_lite", lambda name, *a, **k: real(name, pretrained=False))
+    assert create_model("efficientnet-lite0+lite1").layer_names() == known_layers("efficientnet-lite0+lite1")

@@ -246,7 +246,35 @@ def recipe_problems(table: dict[str, Any]) -> list[str]:
     weights = recipe.weights if recipe is not None else table.get("weights")
     guide = recipe.guide if recipe is not None else table.get("guide")
     partner = recipe.views.hybrid_partner if recipe is not None else table.get("hybrid_partner")
-    return problems + model_problems(model, weights, guide, partner)
+    problems += model_problems(model, weights, guide, partner)
+    return problems + (layer_problems(recipe) if recipe is not None else [])
+
+
+def layer_problems(recipe: Any) -> list[str]:
+    """Layers the recipe's model does not have, among those a dream reads: the engine finds them
+    only when it dreams, and each failure files a good photo under failed/. Checked where the
+    model's layers are known without building it (models.registry.known_layers), else left to
+    the engine (a net imported from a file)."""
+    from models.registry import known_layers
+
+    if not isinstance(recipe.model, str) or not (names := known_layers(recipe.model)):
+        return []
+    used: list[tuple[str, str | None]] = []
+    # Lucid and randomise read the net's classes; guide reads guide_layer, else layer.
+    if recipe.mode == "deepdream" or (recipe.mode == "guide" and not recipe.guide_layer):
+        used.append(("layer", recipe.layer))
+    if recipe.mode == "guide":
+        used.append(("guide_layer", recipe.guide_layer))
+    if recipe.method == "tiles":  # an octave's own layer, whatever the mode
+        used += [(f"octave_plan[{i}].layer", o.layer) for i, o in enumerate(recipe.tiles.octave_plan or [])]
+    return [_no_such_layer(key, recipe.model, layer, names) for key, layer in used if layer and layer not in names]
+
+
+def _no_such_layer(key: str, model: str, layer: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(layer, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (f"recipe.{key}: model {model!r} has no layer {layer!r}{hint}; its layers: {', '.join(names)} "
+            "(leave the key out for the model's default layer)")
 
 
 def model_problems(model: Any, weights: Any, guide: Any, partner: Any = "") -> list[str]:
