@@ -91,6 +91,35 @@ def test_a_source_over_the_data_dir_is_said_with_other_sections_errors(tmp_path)
     assert any(line.startswith("sources[0].path:") and "bot.data_dir" in line for line in lines), lines
 
 
+# --- 2. [recipe] seed ------------------------------------------------------------------------
+def test_a_recipe_seed_loads_and_check_config_warns_it_is_chosen_per_dream(tmp_path):
+    # Accepted and ignored: the picker sets each dream's seed.
+    (tmp_path / "inbox").mkdir()
+    path = _with_recipe(tmp_path, "seed = 42")
+    load_config(path, need_secrets=False)  # it loads today: still loads
+    out = io.StringIO()
+    assert cli.main(["check-config", "--dry-run", "--config", str(path)], out=out) == 0
+    warned = [line for line in out.getvalue().splitlines() if "recipe.seed" in line]
+    assert len(warned) == 1 and "warning:" in warned[0] and "each dream" in warned[0], out.getvalue()
+    assert "--recipe" in warned[0], warned  # how to make a dream again
+
+
+def test_the_recipe_seed_warning_is_logged_when_the_bot_starts(tmp_path, caplog):
+    (tmp_path / "inbox").mkdir()
+    path = _with_recipe(tmp_path, "seed = 42")
+    with caplog.at_level(logging.WARNING):
+        assert cli.main(["--once", "--dry-run", "--config", str(path)], out=io.StringIO()) == 0
+    assert any("recipe.seed" in r.getMessage() for r in caplog.records), caplog.text
+
+
+def test_no_seed_no_warning(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "data").mkdir(mode=0o700)
+    out = io.StringIO()
+    assert cli.main(["check-config", "--dry-run", "--config", str(tiny_config(tmp_path))], out=out) == 0
+    assert "warning:" not in out.getvalue(), out.getvalue()
+
+
 # --- 3. the keys [recipe] allows -------------------------------------------------------------
 def test_an_unknown_recipe_key_lists_only_the_keys_recipe_allows(tmp_path):
     lines = [line for line in _problems(_with_recipe(tmp_path, "stepz = 4")) if line.startswith("recipe")]

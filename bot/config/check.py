@@ -354,6 +354,21 @@ def environment_problems(data: Mapping[str, Any], config_path: Path, *, sources:
     return problems
 
 
+def config_warnings(cfg: "Config") -> list[str]:
+    """What `check-config` says and `run` logs as warnings: the file works, but not as it reads."""
+    return security_warnings(cfg) + recipe_warnings(cfg.recipe)
+
+
+def recipe_warnings(table: Mapping[str, Any]) -> list[str]:
+    """[recipe] keys that load but do nothing in the bot. Warned, not refused: such files load
+    today, and a seed is also how a recipe pasted from a picture reads."""
+    if "seed" not in table:
+        return []
+    return ["recipe.seed: not used: the bot picks a new seed for each dream, so that no two are alike; each "
+            "dream's seed is in its recipe (the picture's metadata, its .json sidecar, {seed} in a caption), and "
+            "`dream PHOTO --recipe DREAM` makes that dream again; remove seed here"]
+
+
 def security_warnings(cfg: "Config") -> list[str]:
     """What works but lets others in (SECURITY.md): said by `check-config` and logged by `run`,
     never a reason to refuse the config."""
