@@ -177,3 +177,35 @@ def test_the_ensembles_listed_layers_are_those_it_has(monkeypatch):
     real = lite.build_efficientnet_lite
     monkeypatch.setattr(lite, "build_efficientnet_lite", lambda name, *a, **k: real(name, pretrained=False))
     assert create_model("efficientnet-lite0+lite1").layer_names() == known_layers("efficientnet-lite0+lite1")
+
+
+# --- more keys that load and do nothing ---------------------------------------------------------
+def _warnings(path) -> list[str]:
+    from bot.config.check import config_warnings
+
+    return config_warnings(load_config(path, need_secrets=False))
+
+
+@pytest.mark.parametrize("key, value", [("frames", "24"), ("zoom", "1.05"), ("rotate", "0.5")])
+def test_a_recipe_camera_key_is_a_warning_pointing_at_dive(tmp_path, key, value):
+    # Accepted and ignored: a still is one picture, and [dive] sets a dive's frames and camera.
+    path = _with_recipe(tmp_path, f"{key} = {value}")
+    found = [line for line in _warnings(path) if line.startswith(f"recipe.{key}:")]
+    assert len(found) == 1 and f"dive.{key}" in found[0], found
+
+
+@pytest.mark.parametrize("lines, key", [
+    ('layer = "conv3"', "recipe.layer"),                     # lucid reads the classes
+    ('guide_layer = "conv3"', "recipe.guide_layer"),
+    ('mode = "deepdream"\nguide = "{photo}"', "recipe.guide"),
+])
+def test_a_layer_or_guide_the_mode_does_not_read_is_a_warning(tmp_path, photo_path, lines, key):
+    path = _with_recipe(tmp_path, lines.format(photo=photo_path))
+    found = [line for line in _warnings(path) if line.startswith(f"{key}:")]
+    assert len(found) == 1 and "mode" in found[0], _warnings(path)
+
+
+@pytest.mark.parametrize("lines", ['mode = "deepdream"\nlayer = "conv3"', 'mode = "guide"\nguide = "{photo}"\n'
+                                   'guide_layer = "conv3"', 'mode = "guide"\nguide = "{photo}"\nlayer = "conv3"'])
+def test_a_layer_the_mode_reads_is_no_warning(tmp_path, photo_path, lines):
+    assert _warnings(_with_recipe(tmp_path, lines.format(photo=photo_path))) == []

@@ -361,12 +361,30 @@ def config_warnings(cfg: "Config") -> list[str]:
 
 def recipe_warnings(table: Mapping[str, Any]) -> list[str]:
     """[recipe] keys that load but do nothing in the bot. Warned, not refused: such files load
-    today, and a seed is also how a recipe pasted from a picture reads."""
-    if "seed" not in table:
-        return []
-    return ["recipe.seed: not used: the bot picks a new seed for each dream, so that no two are alike; each "
-            "dream's seed is in its recipe (the picture's metadata, its .json sidecar, {seed} in a caption), and "
-            "`dream PHOTO --recipe DREAM` makes that dream again; remove seed here"]
+    today, and a recipe pasted from a picture's sidecar has them."""
+    warnings = []
+    if "seed" in table:
+        warnings.append("recipe.seed: not used: the bot picks a new seed for each dream, so that no two are "
+                        "alike; each dream's seed is in its recipe (the picture's metadata, its .json sidecar, "
+                        "{seed} in a caption), and `dream PHOTO --recipe DREAM` makes that dream again; "
+                        "remove seed here")
+    # A still is one picture, and a dive's frames and camera are [dive]'s (DiveSection.recipe).
+    warnings += [f"recipe.{key}: not used: a still is one picture, and a dive takes its {key} from [dive]; "
+                 f"set dive.{key} instead and remove it here" for key in ("frames", "zoom", "rotate") if key in table]
+    return warnings + _unread_by_mode(table)
+
+
+def _unread_by_mode(table: Mapping[str, Any]) -> list[str]:
+    """layer, guide_layer and guide where the recipe's mode does not read them."""
+    try:
+        recipe = build_recipe(dict(table))
+    except ValueError:
+        return []  # refused, and said, by recipe_problems
+    # Which modes read each key (dreamer/plan.py objective_for; an octave's own layer is another key).
+    reads = {"layer": ("deepdream", "guide"), "guide_layer": ("guide",), "guide": ("guide",)}
+    return [f"recipe.{key}: not used with mode = {str(recipe.mode)!r}: only mode {' or '.join(map(repr, modes))} "
+            f"reads it; remove it, or set the mode that uses it" for key, modes in reads.items()
+            if table.get(key) and recipe.mode not in modes]
 
 
 def security_warnings(cfg: "Config") -> list[str]:
