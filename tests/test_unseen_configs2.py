@@ -209,3 +209,19 @@ def test_a_layer_or_guide_the_mode_does_not_read_is_a_warning(tmp_path, photo_pa
                                    'guide_layer = "conv3"', 'mode = "guide"\nguide = "{photo}"\nlayer = "conv3"'])
 def test_a_layer_the_mode_reads_is_no_warning(tmp_path, photo_path, lines):
     assert _warnings(_with_recipe(tmp_path, lines.format(photo=photo_path))) == []
+
+
+# --- an outbox holding the data folder -----------------------------------------------------------
+@pytest.mark.parametrize("outbox, data", [("data", "data"), ("pub", "pub/data")])
+def test_an_outbox_holding_the_data_folder_is_a_warning(tmp_path, outbox, data):
+    # The outbox is the folder meant to be served: serving it served the database and the requests.
+    path = tiny_config(tmp_path, extra=f'[publishers.outbox]\npath = "{outbox}"\n')
+    path.write_text(path.read_text().replace('data_dir = "data"', f'data_dir = "{data}"'))
+    found = [line for line in _warnings(path) if line.startswith("publishers.outbox.path:")]
+    assert len(found) == 1 and "bot.data_dir" in found[0], _warnings(path)
+
+
+def test_an_outbox_beside_or_in_the_data_folder_is_no_warning(tmp_path):
+    for outbox in ("pub", "data/outbox"):
+        path = tiny_config(tmp_path, extra=f'[publishers.outbox]\npath = "{outbox}"\n')
+        assert [w for w in _warnings(path) if "outbox" in w] == [], outbox

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import math
+import os
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -393,9 +394,23 @@ def security_warnings(cfg: "Config") -> list[str]:
     warnings = []
     if why := data_dir_problem(cfg.data_dir):
         warnings.append(f"bot.data_dir: {why}")
+    if why := _outbox_holds_data(cfg):
+        warnings.append(f"publishers.outbox.path: {why}")
     if cfg.queue.url and (why := redis_url_problem(cfg.queue.url)):
         warnings.append(f"queue.url: {why}")
     return warnings
+
+
+def _outbox_holds_data(cfg: "Config") -> str | None:
+    """A warning when the outbox (the folder meant to be served) is or holds the data folder."""
+    if not cfg.publishers.outbox.enabled or not cfg.publishers.outbox.path:
+        return None  # the default outbox lies inside the data folder
+    outbox, data = (Path(os.path.realpath(p)) for p in (cfg.outbox_dir, cfg.data_dir))
+    if not data.is_relative_to(outbox):
+        return None
+    return (f"the outbox {outbox} holds bot.data_dir ({data}): a web server that serves the outbox serves the "
+            "database, requests and direct messages too; put the outbox in a folder of its own, or leave "
+            "its path out (then it is bot.data_dir's outbox/ folder)")
 
 
 def redis_url_problem(url: str) -> str | None:
