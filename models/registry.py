@@ -1,22 +1,38 @@
 """One registry for the zoo, in the spirit of timm's `create_model(name)`."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from models.base import DreamNet, ModelError
 
 Factory = Callable[..., DreamNet]
 _FACTORIES: dict[str, Factory] = {}
 _DESCRIPTIONS: dict[str, str] = {}
+_LAYERS: dict[str, tuple[str, ...]] = {}
 
 
-def register(name: str, description: str = "") -> Callable[[Factory], Factory]:
+def register(name: str, description: str = "",
+             layers: Sequence[str] | None = None) -> Callable[[Factory], Factory]:
+    """`layers`: the net's layer names, fixed by its architecture, so that a config naming a
+    layer is checked without building the net (tests/test_unseen_configs2.py keeps them true)."""
     def deco(fn: Factory) -> Factory:
         _FACTORIES[name] = fn
         _DESCRIPTIONS[name] = description or (fn.__doc__ or "").strip().splitlines()[0]
+        if layers is not None:
+            _LAYERS[name] = tuple(layers)
         return fn
 
     return deco
+
+
+def known_layers(name: str) -> list[str] | None:
+    """A registered net's layer names without building it; None when only the net itself can
+    say (a net imported from a file, or a name not registered)."""
+    if is_file_model(name):
+        return None
+    _load_builtin()
+    found = _LAYERS.get(name)
+    return None if found is None else list(found)
 
 
 def list_models() -> dict[str, str]:

@@ -22,7 +22,10 @@ class TinyNet(nn.Module):
         return self.fc(self.pool(x).flatten(1))
 
 
-@register("tiny", "a tiny random-weight net (tests and smoke runs; dreams are noise)")
+LAYERS = ("conv1", "conv2", "conv3", "fc")
+
+
+@register("tiny", "a tiny random-weight net (tests and smoke runs; dreams are noise)", LAYERS)
 def tiny(weights: str | None = None, seed: int = 0, input_size: int = 64) -> DreamNet:
     # A fixed seed so two builds are the same net: engine determinism tests depend on it.
     gen_state = torch.random.get_rng_state()
@@ -51,7 +54,7 @@ def tiny(weights: str | None = None, seed: int = 0, input_size: int = 64) -> Dre
     )
 
 
-@register("tiny-b", "another tiny random-weight net (tests of nets dreaming together)")
+@register("tiny-b", "another tiny random-weight net (tests of nets dreaming together)", LAYERS)
 def tiny_b(weights: str | None = None) -> DreamNet:
     net = tiny(weights, seed=1)
     net.name = "tiny-b"

@@ -223,10 +223,10 @@ def _check_config(args, out: TextIO) -> int:
     print(f"  publishers: {', '.join(cfg.enabled_publishers())}" + (" (dry run: outbox only)" if args.dry_run else ""),
           file=out)
     print(f"  data dir:   {cfg.data_dir}", file=out)
-    from bot.config.check import security_warnings
+    from bot.config.check import config_warnings
     from bot.folders import to_make
 
-    for line in security_warnings(cfg):  # works, but lets others in: said, not refused
+    for line in config_warnings(cfg):  # works, but lets others in or not as it reads: said, not refused
         print(f"  warning:    {line}", file=out)
 
     # Honest about what is not there yet: the bot makes these when it starts.
@@ -283,9 +283,9 @@ def _run(cfg, args, render, out: TextIO) -> int:
         return 1
     for line in source_problems(cfg.model_dump(), cfg.path.parent, cfg.path):  # it may appear later (a mount)
         log.warning("%s", line)
-    from bot.config.check import security_warnings
+    from bot.config.check import config_warnings
 
-    for line in security_warnings(cfg):
+    for line in config_warnings(cfg):
         log.warning("%s", line)
     try:
         store = open_store(cfg, args.dry_run)  # a dry run uses up no photo of the real bot

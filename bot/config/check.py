@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import math
+import os
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,7 +25,9 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 from bot.config.recipe import build_recipe, recipe_problem
 from bot.config.sections import Config
 from bot.config.services import SECRET_FIELDS, looks_like_variable
-from bot.folders import data_dir_problem, source_problems, writable_dir_problem, written_dirs
+from bot.folders import (
+    data_dir_problem, own_folder_problems, source_problems, writable_dir_problem, written_dirs,
+)
 from bot.picker import labels, picker_problems, pool
 
 
@@ -70,6 +73,7 @@ def _run_rules(cfg: "Config", ok: set[str], data: Mapping[str, Any]) -> list[str
     if isinstance(recipe, dict):
         problems += recipe_problems(recipe)
     problems += class_name_problems(cfg if "picker" in ok else None, data.get("picker"))
+    problems += own_folder_problems(data, cfg.path.parent)  # read from the file: said whatever else failed
     for needs, rule in _RULES:
         if needs <= ok:
             problems += rule(cfg)
@@ -243,7 +247,35 @@ def recipe_problems(table: dict[str, Any]) -> list[str]:
     weights = recipe.weights if recipe is not None else table.get("weights")
     guide = recipe.guide if recipe is not None else table.get("guide")
     partner = recipe.views.hybrid_partner if recipe is not None else table.get("hybrid_partner")
-    return problems + model_problems(model, weights, guide, partner)
+    problems += model_problems(model, weights, guide, partner)
+    return problems + (layer_problems(recipe) if recipe is not None else [])
+
+
+def layer_problems(recipe: Any) -> list[str]:
+    """Layers the recipe's model does not have, among those a dream reads: the engine finds them
+    only when it dreams, and each failure files a good photo under failed/. Checked where the
+    model's layers are known without building it (models.registry.known_layers), else left to
+    the engine (a net imported from a file)."""
+    from models.registry import known_layers
+
+    if not isinstance(recipe.model, str) or not (names := known_layers(recipe.model)):
+        return []
+    used: list[tuple[str, str | None]] = []
+    # Lucid and randomise read the net's classes; guide reads guide_layer, else layer.
+    if recipe.mode == "deepdream" or (recipe.mode == "guide" and not recipe.guide_layer):
+        used.append(("layer", recipe.layer))
+    if recipe.mode == "guide":
+        used.append(("guide_layer", recipe.guide_layer))
+    if recipe.method == "tiles":  # an octave's own layer, whatever the mode
+        used += [(f"octave_plan[{i}].layer", o.layer) for i, o in enumerate(recipe.tiles.octave_plan or [])]
+    return [_no_such_layer(key, recipe.model, layer, names) for key, layer in used if layer and layer not in names]
+
+
+def _no_such_layer(key: str, model: str, layer: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(layer, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (f"recipe.{key}: model {model!r} has no layer {layer!r}{hint}; its layers: {', '.join(names)} "
+            "(leave the key out for the model's default layer)")
 
 
 def model_problems(model: Any, weights: Any, guide: Any, partner: Any = "") -> list[str]:
@@ -312,15 +344,62 @@ def environment_problems(data: Mapping[str, Any], config_path: Path, *, sources:
     return problems
 
 
+def config_warnings(cfg: "Config") -> list[str]:
+    """What `check-config` says and `run` logs as warnings: the file works, but not as it reads."""
+    return security_warnings(cfg) + recipe_warnings(cfg.recipe)
+
+
+def recipe_warnings(table: Mapping[str, Any]) -> list[str]:
+    """[recipe] keys that load but do nothing in the bot. Warned, not refused: such files load
+    today, and a recipe pasted from a picture's sidecar has them."""
+    warnings = []
+    if "seed" in table:
+        warnings.append("recipe.seed: not used: the bot picks a new seed for each dream, so that no two are "
+                        "alike; each dream's seed is in its recipe (the picture's metadata, its .json sidecar, "
+                        "{seed} in a caption), and `dream PHOTO --recipe DREAM` makes that dream again; "
+                        "remove seed here")
+    # A still is one picture, and a dive's frames and camera are [dive]'s (DiveSection.recipe).
+    warnings += [f"recipe.{key}: not used: a still is one picture, and a dive takes its {key} from [dive]; "
+                 f"set dive.{key} instead and remove it here" for key in ("frames", "zoom", "rotate") if key in table]
+    return warnings + _unread_by_mode(table)
+
+
+def _unread_by_mode(table: Mapping[str, Any]) -> list[str]:
+    """layer, guide_layer and guide where the recipe's mode does not read them."""
+    try:
+        recipe = build_recipe(dict(table))
+    except ValueError:
+        return []  # refused, and said, by recipe_problems
+    # Which modes read each key (dreamer/plan.py objective_for; an octave's own layer is another key).
+    reads = {"layer": ("deepdream", "guide"), "guide_layer": ("guide",), "guide": ("guide",)}
+    return [f"recipe.{key}: not used with mode = {str(recipe.mode)!r}: only mode {' or '.join(map(repr, modes))} "
+            f"reads it; remove it, or set the mode that uses it" for key, modes in reads.items()
+            if table.get(key) and recipe.mode not in modes]
+
+
 def security_warnings(cfg: "Config") -> list[str]:
     """What works but lets others in (SECURITY.md): said by `check-config` and logged by `run`,
     never a reason to refuse the config."""
     warnings = []
     if why := data_dir_problem(cfg.data_dir):
         warnings.append(f"bot.data_dir: {why}")
+    if why := _outbox_holds_data(cfg):
+        warnings.append(f"publishers.outbox.path: {why}")
     if cfg.queue.url and (why := redis_url_problem(cfg.queue.url)):
         warnings.append(f"queue.url: {why}")
     return warnings
+
+
+def _outbox_holds_data(cfg: "Config") -> str | None:
+    """A warning when the outbox (the folder meant to be served) is or holds the data folder."""
+    if not cfg.publishers.outbox.enabled or not cfg.publishers.outbox.path:
+        return None  # the default outbox lies inside the data folder
+    outbox, data = (Path(os.path.realpath(p)) for p in (cfg.outbox_dir, cfg.data_dir))
+    if not data.is_relative_to(outbox):
+        return None
+    return (f"the outbox {outbox} holds bot.data_dir ({data}): a web server that serves the outbox serves the "
+            "database, requests and direct messages too; put the outbox in a folder of its own, or leave "
+            "its path out (then it is bot.data_dir's outbox/ folder)")
 
 
 def redis_url_problem(url: str) -> str | None:
