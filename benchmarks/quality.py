@@ -101,7 +101,7 @@ OVERRIDES: dict[str, object] = {}  # --set key=value, applied to the default pre
 VARIANTS: dict[str, dict[str, object]] = {
     # how the default dreamt mutants until session 9: both classes over the whole picture,
     # the lagging one pushed hardest, with Lite1 beside Lite0
-    "mix": {"hybrid": "mix", "hybrid_partner": "efficientnet-lite1", "hybrid_steps": 0.5},
+    "mix": {"hybrid": "mix", "hybrid_partner": "efficientnet-lite1", "hybrid_steps": 0.5, "hybrid_steps_classes": 99},
     # session 11's candidates for mutants: each class against its look-alikes; Lite1 in turns
     "rivals": {"rivals": 0.5},
     "turns": {"hybrid_partner": "efficientnet-lite1", "hybrid_partner_turns": True},

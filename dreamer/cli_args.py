@@ -18,6 +18,7 @@ RECIPE_FLAGS = {
     "method": "method", "param": "param", "steps": "steps", "lr": "learning_rate", "strength": "strength",
     "decay": "decay", "view_min": "view_min", "view_max": "view_max", "view_coarsen": "view_coarsen",
     "view_rotate": "view_rotate", "hybrid": "hybrid", "hybrid_steps": "hybrid_steps",
+    "hybrid_steps_classes": "hybrid_steps_classes",
     "hybrid_partner": "hybrid_partner", "hybrid_partner_turns": "hybrid_partner_turns",
     "work_pixels": "work_pixels", "stop_seen": "stop_seen", "stop_every": "stop_every",
     "hybrid_grow": "hybrid_grow",
@@ -68,7 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how a hybrid's classes share the picture: regions (default: each class its own "
                         "places of the photo), mix (every class everywhere) or split")
     v.add_argument("--hybrid-steps", type=float,
-                   help="each class of a hybrid beyond the first adds this share of the steps (default 0.125: a pair 144, a triple 160)")
+                   help="each class of a hybrid beyond the first adds this share of the steps (default 0.125), "
+                        "for up to --hybrid-steps-classes classes")
+    v.add_argument("--hybrid-steps-classes", type=int, metavar="N",
+                   help="how many classes beyond the first add --hybrid-steps (default 1: a pair and a triple 144 steps)")
     v.add_argument("--hybrid-partner", metavar="MODEL",
                    help='a net that dreams a hybrid beside --model ("" none; default auto: Lite1 for Lite0)')
     v.add_argument("--hybrid-partner-turns", action="store_true", default=None,

@@ -121,7 +121,8 @@ def views_plan(recipe: Recipe, net: DreamNet, seed: int, device: torch.device) -
         positive = {i: w for i, w in resolve_classes(recipe, net).items() if w > 0}
     views = recipe.views
     if len(positive) > 1:
-        steps = round(views.steps * (1 + views.hybrid_steps * (len(positive) - 1)))
+        extra = min(len(positive) - 1, views.hybrid_steps_classes)
+        steps = round(views.steps * (1 + views.hybrid_steps * extra))
         recipe = recipe.replace(steps=steps)
     placement = Placement(views.hybrid) if len(positive) > 1 else Placement.WHOLE
     make_param = functools.partial(_param, views.param, views.decay)

@@ -27,6 +27,11 @@ def need(owner: Any, cond: bool, key: str, what: str) -> None:
         raise RecipeError(f"recipe: {key} = {getattr(owner, key)!r}: {what}")
 
 
+# hybrid_steps_classes past any mutant's class count: every class beyond the first adds steps
+# (how recipes recorded before the key ran).
+MANY_CLASSES = 99
+
+
 def is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -69,13 +74,19 @@ class ViewsSettings:
     # found the weaker class in fewer views (31 % against 56 % on three held-out rows):
     # benchmarks/README.md, "Mutants in their places".
     hybrid: str = "regions"
-    # Each class of a hybrid beyond the first adds this share of `steps` (a pair 144, a triple
-    # 160). Mutants run all their steps (the check that stops a single rarely passes for a
-    # creature in its own places), and past ~144 the judge's weakest class barely moves: 192
-    # steps against 144 gave 48 against 45 % on the tuning pairs and 42 against 39 % on eight
-    # held-out ones, at a third more time and less of the photo (benchmarks/README.md, "Fewer
-    # steps for mutants").
+    # Each class of a hybrid beyond the first adds this share of `steps` (a pair 144; a triple
+    # too, `hybrid_steps_classes`). Mutants run all their steps (the check that stops a single
+    # rarely passes for a creature in its own places), and past ~144 the judge's weakest class
+    # barely moves: 192 steps against 144 gave 48 against 45 % on the tuning pairs and 42 against
+    # 39 % on eight held-out ones, at a third more time and less of the photo (benchmarks/
+    # README.md, "Fewer steps for mutants").
     hybrid_steps: float = 0.125
+    # ... for this many classes beyond the first: a pair and a triple both 144 steps. A triple's
+    # last 16 steps added nothing to its weakest class (48 held-out triples over six runs: 14.8 %
+    # of the judge's views at 144 steps, 14.9 % at 160) and took fidelity 0.594 -> 0.579, at a
+    # tenth of its time; a pair's last 16 gave its weaker class 1.3 points (benchmarks/README.md,
+    # "A triple in a pair's steps").
+    hybrid_steps_classes: int = 1
     # A hybrid dreams with this net beside `model`, their logits averaged (models.ensemble), when
     # both have the same classes; "" for none; "auto": Lite1 beside the default Lite0 (in turns
     # for "regions": `hybrid_regions_partner`), none beside other nets. What convinces two nets
@@ -144,6 +155,8 @@ class ViewsSettings:
         need(self, self.view_samples in (2, 4) and is_int(self.view_samples), "view_samples", "must be 2 or 4")
         need(self, self.hybrid in HYBRIDS, "hybrid", f"must be one of {', '.join(HYBRIDS)}")
         need(self, is_num(self.hybrid_steps) and 0 <= self.hybrid_steps <= 4, "hybrid_steps", "must be 0..4")
+        need(self, is_int(self.hybrid_steps_classes) and 0 <= self.hybrid_steps_classes <= MANY_CLASSES,
+             "hybrid_steps_classes", f"must be a whole number 0..{MANY_CLASSES}")
         need(self, isinstance(self.hybrid_partner, str), "hybrid_partner", "must be a model name (\"\" for none)")
         for key in ("hybrid_partner_turns", "hybrid_routed", "hybrid_grow_last", "hybrid_follow",
                     "hybrid_regions_partner"):

@@ -8,7 +8,8 @@ from dreamer.recipe import Recipe
 DEFAULT = {
     "model": "efficientnet-lite0", "mode": "lucid", "classes": {}, "method": "views", "param": "fourier",
     "steps": 128, "learning_rate": 0.05, "strength": 0.4, "decay": 1.0, "view_min": 0.33, "view_max": 1.0,
-    "view_coarsen": 0.9, "view_samples": 4, "hybrid": "regions", "hybrid_steps": 0.125, "hybrid_partner": "auto",
+    "view_coarsen": 0.9, "view_samples": 4, "hybrid": "regions", "hybrid_steps": 0.125, "hybrid_steps_classes": 1,
+    "hybrid_partner": "auto",
     "hybrid_partner_turns": False, "rivals": 0.0, "hybrid_routed": True, "hybrid_grow": 2.0,
     "hybrid_grow_last": True, "hybrid_follow": True, "hybrid_regions_partner": True, "work_pixels": 1000000, "stop_seen": 1.0, "stop_every": 16,
     "octaves": 3,
@@ -24,7 +25,7 @@ CHANGED = {
     "classes": {"goldfish": 1.0, "stingray": -0.5}, "layer": "blocks.4", "guide": "guide.png",
     "guide_layer": "blocks.5", "method": "tiles", "param": "pixel", "steps": 96, "learning_rate": 0.075,
     "strength": 0.7, "decay": 1.5, "view_min": 0.4, "view_max": 1.2, "view_coarsen": 0.5, "view_samples": 2,
-    "hybrid": "mix", "hybrid_steps": 0.25, "hybrid_partner": "", "hybrid_partner_turns": True, "rivals": 0.5,
+    "hybrid": "mix", "hybrid_steps": 0.25, "hybrid_steps_classes": 2, "hybrid_partner": "", "hybrid_partner_turns": True, "rivals": 0.5,
     "hybrid_routed": False, "hybrid_grow": 1.5, "hybrid_grow_last": False, "hybrid_follow": False,
     "hybrid_regions_partner": False, "work_pixels": 500000,
     "stop_seen": 0.9, "stop_every": 8, "stopped_at": 40, "octaves": 4, "octave_scale": 1.5, "iterations": 10,
@@ -54,6 +55,7 @@ view_coarsen = 0.9
 view_samples = 4
 hybrid = "regions"
 hybrid_steps = 0.125
+hybrid_steps_classes = 1
 hybrid_partner = "auto"
 hybrid_partner_turns = false
 rivals = 0.0
@@ -91,15 +93,15 @@ rotate = 0.0
 """
 
 # What a picture made before stop_seen, view_samples and the hybrid_routed / hybrid_grow /
-# hybrid_follow / hybrid_regions_partner keys recorded: every key of its day (octave_plan and frames
+# hybrid_follow / hybrid_regions_partner / hybrid_steps_classes keys recorded: every key of its day (octave_plan and frames
 # included), none of those.
 OLD_PICTURE = {k: v for k, v in CHANGED.items()
                if k not in ("stop_seen", "view_samples", "hybrid_routed", "hybrid_grow", "hybrid_grow_last",
-                            "hybrid_follow", "hybrid_regions_partner")}
+                            "hybrid_follow", "hybrid_regions_partner", "hybrid_steps_classes")}
 # ... and the values it replays with: those keys as the engine ran before they existed.
 OLD_PICTURE_REPLAYS = {**CHANGED, "stop_seen": 0.0, "view_samples": 4, "hybrid_routed": False,
                        "hybrid_grow": 1.0, "hybrid_grow_last": False, "hybrid_follow": False,
-                       "hybrid_regions_partner": False}
+                       "hybrid_regions_partner": False, "hybrid_steps_classes": 99}
 
 
 def test_the_default_recipe_writes_the_same_flat_keys_in_the_same_order():
@@ -141,7 +143,7 @@ def test_an_unknown_key_is_refused_listing_the_flat_keys():
     assert str(err.value) == (
         "recipe: unknown key(s) bogus; known keys: balance_classes, batch_size, classes, decay, frames, gradient, "
         "guide, guide_layer, hybrid, hybrid_follow, hybrid_grow, hybrid_grow_last, hybrid_partner, hybrid_partner_turns, "
-        "hybrid_regions_partner, hybrid_routed, hybrid_steps, iterations, jitter, layer, learning_rate, max_pixels, method, mode, model, "
+        "hybrid_regions_partner, hybrid_routed, hybrid_steps, hybrid_steps_classes, iterations, jitter, layer, learning_rate, max_pixels, method, mode, model, "
         "octave_plan, octave_scale, octaves, param, rivals, rotate, seed, sigma_end, sigma_start, step_end, "
         "step_start, steps, stop_every, stop_seen, stopped_at, strength, tile_overlap, tile_size, view_coarsen, "
         "view_max, view_min, view_rotate, view_samples, view_scale_max, view_scale_min, weights, work_pixels, zoom")

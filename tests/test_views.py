@@ -296,18 +296,32 @@ def test_progress_reports_every_step_with_a_picture(net, photo):
     assert seen[-1].image().size == photo.size
 
 
-@pytest.mark.parametrize("classes, extra, steps", [
-    ({"1": 1.0}, 0.5, 6),                          # one class: the steps asked
-    ({"1": 1.0, "2": 1.0}, 0.5, 9),                # a hybrid: half as many again per extra class
-    ({"1": 1.0, "2": 1.0, "3": 1.0}, 0.5, 12),
-    ({"1": 1.0, "2": -1.0}, 0.5, 6),               # a class pushed away is no creature to grow
-    ({"1": 1.0, "2": 0.0}, 0.5, 6),                # nor is one weighted 0
-    ({"1": 1.0, "2": 1.0}, 0.0, 6),
+@pytest.mark.parametrize("classes, extra, upto, steps", [
+    ({"1": 1.0}, 0.5, 1, 6),                          # one class: the steps asked
+    ({"1": 1.0, "2": 1.0}, 0.5, 1, 9),                # a hybrid: half as many again
+    ({"1": 1.0, "2": 1.0, "3": 1.0}, 0.5, 1, 9),      # a triple: as many as a pair (the default)
+    ({"1": 1.0, "2": 1.0, "3": 1.0}, 0.5, 2, 12),     # ... or half as many again per extra class
+    ({"1": 1.0, "2": 1.0, "3": 1.0}, 0.5, 0, 6),
+    ({"1": 1.0, "2": -1.0}, 0.5, 1, 6),               # a class pushed away is no creature to grow
+    ({"1": 1.0, "2": 0.0}, 0.5, 1, 6),                # nor is one weighted 0
+    ({"1": 1.0, "2": 1.0}, 0.0, 1, 6),
 ])
-def test_hybrids_get_more_steps_per_class(net, photo, classes, extra, steps):
+def test_hybrids_get_more_steps_per_class(net, photo, classes, extra, upto, steps):
     seen = []
-    dream(photo, Recipe.from_flat(classes=classes, hybrid_steps=extra, **FAST), net=net, progress=seen.append)
+    recipe = Recipe.from_flat(classes=classes, hybrid_steps=extra, hybrid_steps_classes=upto, **FAST)
+    dream(photo, recipe, net=net, progress=seen.append)
     assert len(seen) == seen[-1].total == steps
+
+
+def test_a_triple_recorded_before_hybrid_steps_classes_replays_with_its_steps(net, photo):
+    # Its recipe holds every key of its day but this one: each extra class added steps then.
+    recorded = {k: v for k, v in Recipe.from_flat(classes={"1": 1.0, "2": 1.0, "3": 1.0}, hybrid_steps=0.5,
+                                                  **FAST).to_dict().items() if k != "hybrid_steps_classes"}
+    recipe = Recipe.from_dict(recorded)
+    assert recipe.views.hybrid_steps_classes == 99
+    seen = []
+    dream(photo, recipe, net=net, progress=seen.append)
+    assert len(seen) == seen[-1].total == 12
 
 
 @pytest.mark.parametrize("mode", ["deepdream", "randomise"])
@@ -329,7 +343,9 @@ def test_guide_mode_runs_through_views(net, photo, tmp_path):
 @pytest.mark.parametrize("key, value", [("method", "spiral"), ("param", "wavelet"), ("steps", -1),
                                         ("learning_rate", 0), ("view_min", 2.0), ("view_coarsen", 1.0),
                                         ("hybrid", "stripes"), ("work_pixels", 10), ("strength", -1),
-                                        ("hybrid_steps", -0.5), ("hybrid_steps", "lots")])
+                                        ("hybrid_steps", -0.5), ("hybrid_steps", "lots"),
+                                        ("hybrid_steps_classes", -1), ("hybrid_steps_classes", 1.5),
+                                        ("hybrid_steps_classes", 100)])
 def test_new_fields_are_validated_by_name(key, value):
     with pytest.raises(RecipeError, match=key):
         Recipe.from_flat(**{key: value})
