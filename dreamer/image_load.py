@@ -5,7 +5,6 @@ the file and says what is wrong, so the CLI and the bot can show it as is.
 """
 from __future__ import annotations
 
-import functools
 import io
 import math
 import os
@@ -16,6 +15,8 @@ from typing import IO
 
 import numpy as np
 from PIL import Image
+
+from dreamer.image_colour import from_profile
 
 # Decoders we let near user files. Pillow knows many more (EPS would even start Ghostscript);
 # a photo bot needs none of them, and loose ones such as TGA "recognise" random bytes.
@@ -156,14 +157,14 @@ def _decode(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> Ima
         orientation = _orientation(im)
         animated = bool(getattr(im, "is_animated", False))  # reads on to a second frame, no further
         icc = im.info.get("icc_profile")
-        out = _cmyk_by_profile(im, icc) if im.mode == "CMYK" else None
+        out = from_profile(im, icc, "CMYK") if im.mode == "CMYK" else None
         if out is None:
             out = _to_rgb(im, label)
         else:
             icc = None  # its colours are sRGB now
     if out.width * out.height > max_pixels:
         out = out.resize(_fit(out.width, out.height, max_pixels), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    out = _to_srgb(out, icc)  # after the shrink: a 50 MP photo's colours cost a 16 MP one's
+    out = from_profile(out, icc, "RGB") or out  # after the shrink: a 50 MP photo's colours cost a 16 MP one's
     for op in _TRANSPOSE.get(orientation, ()):
         out = out.transpose(op)
     out.info = {ANIMATED: True} if animated else {}  # no EXIF/GPS/ICC of the source photo travels on
@@ -218,48 +219,6 @@ def _to_rgb(im: Image.Image, label: str = "image") -> Image.Image:
         return im.convert("RGB")  # L, 1, P, CMYK (naive, no ICC), YCbCr, LAB, HSV, RGBX
     except ValueError:
         raise ImageError(f"{label}: colour mode {mode} is not supported") from None
-
-
-def _to_srgb(rgb: Image.Image, icc: object) -> Image.Image:
-    """`rgb` (already RGB) converted from the RGB profile its file embeds to sRGB. Phones shoot
-    Display P3 and cameras Adobe RGB; read as sRGB (we save no profile) their colours come out
-    dull or shifted. A CMYK or grey profile, or one lcms cannot read, leaves the pixels as they
-    are: a broken profile must not cost the picture."""
-    if not isinstance(icc, bytes) or not icc:
-        return rgb
-    try:
-        from PIL import ImageCms
-
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if source.profile.xcolor_space.strip() != "RGB":
-            return rgb
-        return ImageCms.profileToProfile(rgb, source, _srgb(), outputMode="RGB")
-    except Exception:  # noqa: BLE001 - PyCMSError, OSError, ImportError (Pillow without lcms)...
-        return rgb
-
-
-def _cmyk_by_profile(cmyk: Image.Image, icc: object) -> Image.Image | None:
-    """A CMYK picture converted to sRGB through the CMYK profile its file embeds (press-ready
-    JPEGs from Photoshop carry one); None without a usable one, and the naive formula of
-    `_to_rgb` stands: its colours are off by as much as one ink printer from another."""
-    if not isinstance(icc, bytes) or not icc:
-        return None
-    try:
-        from PIL import ImageCms
-
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if source.profile.xcolor_space.strip() != "CMYK":
-            return None
-        return ImageCms.profileToProfile(cmyk, source, _srgb(), outputMode="RGB")
-    except Exception:  # noqa: BLE001 - PyCMSError, OSError, ImportError: as _to_srgb, never the picture
-        return None
-
-
-@functools.cache
-def _srgb() -> object:
-    from PIL import ImageCms
-
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def _on_white(im: Image.Image) -> Image.Image:

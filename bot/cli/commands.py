@@ -164,7 +164,7 @@ def _worker(cfg, args, render) -> int:
     """A render worker: takes jobs from the Redis queue until SIGTERM/SIGINT. The engine keeps
     its model loaded (dreamer caches it), so only the first render pays for loading it."""
     from bot import queue
-    from bot.config.check import shown_url
+    from bot.config.config_warnings import shown_url
 
     if not cfg.queue.url:
         print(f"{args.config}: [queue] url is not set: the embedded queue renders inside the bot "
@@ -223,7 +223,7 @@ def _check_config(args, out: TextIO) -> int:
     print(f"  publishers: {', '.join(cfg.enabled_publishers())}" + (" (dry run: outbox only)" if args.dry_run else ""),
           file=out)
     print(f"  data dir:   {cfg.data_dir}", file=out)
-    from bot.config.check import config_warnings
+    from bot.config.config_warnings import config_warnings
     from bot.folders import to_make
 
     for line in config_warnings(cfg):  # works, but lets others in or not as it reads: said, not refused
@@ -283,7 +283,7 @@ def _run(cfg, args, render, out: TextIO) -> int:
         return 1
     for line in source_problems(cfg.model_dump(), cfg.path.parent, cfg.path):  # it may appear later (a mount)
         log.warning("%s", line)
-    from bot.config.check import config_warnings
+    from bot.config.config_warnings import config_warnings
 
     for line in config_warnings(cfg):
         log.warning("%s", line)

@@ -158,7 +158,7 @@ def _render_queue_status(cfg, p) -> None:
     from bot.queue.remote import queue_status
 
     s = QueueSettings.from_config(cfg)
-    from bot.config.check import shown_url
+    from bot.config.config_warnings import shown_url
 
     where = shown_url(cfg.queue.url) if cfg.queue.url else f"embedded ({s.sqlite_path})"
     if not cfg.queue.url and not s.sqlite_path.exists():
