@@ -213,6 +213,6 @@ def _route_lagging(nets: dict) -> None:
     rv._routed_batch = routed_batch
 
 
-CANDIDATES = {"check_lite1": _check_with_lite1, "objects_room": _objects_get_room, "route_lagging": _route_lagging, "settle": _growth_settles,
-              "spread": _spread, "spread_min": _spread_min,
-              "top5": _top5, "wait48": _growth_waits}
+CANDIDATES = {"check_lite1": _check_with_lite1, "objects_room": _objects_get_room, "route_lagging": _route_lagging,
+              "settle": _growth_settles, "spread": _spread, "spread_min": _spread_min, "top5": _top5,
+              "wait48": _growth_waits}

@@ -208,7 +208,7 @@ def own_folder_problems(data: Mapping[str, Any], base: Path) -> list[str]:
             continue
         src = Path(os.path.realpath(s.path))
         for key, own in written:
-            if how := _overlap(src, own, s.consume):
+            if how := _overlap(src, own, s.consume, key):
                 problems.append(f"sources[{s.index}].path: the folder {src} of source {s.name} "
                                 + how.format(key=f"{key} ({own})")
                                 + f": {_OWN_WHAT[key]}, and a source there dreams the bot's own pictures "
@@ -217,12 +217,18 @@ def own_folder_problems(data: Mapping[str, Any], base: Path) -> list[str]:
     return problems
 
 
-def _overlap(src: Path, own: Path, consume: bool) -> str | None:
-    """How the source folder `src` falls on the bot's folder `own` (a phrase with {key} for
-    that folder), or None."""
+# What the bot writes inside its data folder (bot.pipeline, bot.requests.dreaming,
+# bot.kept_photos, the default outbox). A source beside them, "data/inbox" (a container's one
+# writable volume), is fine: a folder source reads only its own folder, not those.
+DATA_SUBFOLDERS = frozenset({"dreams", "requests", "remix", "outbox"})
+
+
+def _overlap(src: Path, own: Path, consume: bool, key: str) -> str | None:
+    """How the source folder `src` falls on the bot's folder `own` (named `key`; a phrase with
+    {key} for that folder), or None."""
     if src == own:
         return "is {key}"
-    if src.is_relative_to(own):
+    if src.is_relative_to(own) and (key != "bot.data_dir" or src.relative_to(own).parts[0] in DATA_SUBFOLDERS):
         return "lies inside {key}"
     # Consuming, the source moves each photo it took to its done/ or failed/ (bot.store.Filing).
     if consume and any(own.is_relative_to(src / f) for f in ("done", "failed")):

@@ -24,6 +24,7 @@ _WANTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "PPM", "AVIF")
 # Set (True) in the `info` of a picture load_image read from an animation, of which it gives the
 # first frame: the CLI and the bot say so, or a dream that stands still would puzzle its sender.
 ANIMATED = "lucid_dream_animated"
+ANIMATION_FORMATS = frozenset({"GIF", "PNG", "WEBP"})  # the formats whose frames are an animation
 MAX_SIDE = 100_000  # no real photo is longer than this on one side; a header saying so is broken
 _ORIENTATION_TAG = 0x0112
 _TRANSPOSE = {  # EXIF orientation -> what undoes it (the table ImageOps.exif_transpose uses)
@@ -155,7 +156,9 @@ def _decode(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> Ima
             im.draft(None, _fit(width, height, max_pixels))
         im.load()
         orientation = _orientation(im)
-        animated = bool(getattr(im, "is_animated", False))  # reads on to a second frame, no further
+        # Pillow says is_animated for any file of several images: a phone's MPO (HDR gain map,
+        # 3D) or a multi-page TIFF is one photo, not an animation to warn about
+        animated = im.format in ANIMATION_FORMATS and bool(getattr(im, "is_animated", False))
         icc = im.info.get("icc_profile")
         out = from_profile(im, icc, "CMYK") if im.mode == "CMYK" else None
         if out is None:

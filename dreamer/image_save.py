@@ -11,7 +11,7 @@ from typing import Any
 from PIL import Image, PngImagePlugin
 
 from dreamer.image_load import ImageError, _to_rgb
-from dreamer.image_meta import RECIPE_KEY, _recipe_json, _software, _xmp
+from dreamer.image_meta import RECIPE_KEY, _recipe_json, _software, _xmp, read_embedded_recipe
 
 SIDECAR_FILE = "file"  # the sidecar's key naming the picture (or video) whose recipe it holds
 SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
@@ -144,8 +144,8 @@ def check_sidecar(path: str | os.PathLike[str]) -> None:
 def _other_dream(path: Path, side: Path) -> Path | None:
     """The other dream beside `path` whose recipe our sidecar `side` holds (x.jpg's x.json for
     x.png): a dream's sidecar is replaced only by the same dream made again. The sidecar names
-    its dream (SIDECAR_FILE); one from before it did is taken to be any picture or video of
-    the same stem that is there."""
+    its dream (SIDECAR_FILE); one from before it did is taken to be a dream of the same stem
+    that is there: a picture carrying its recipe, or a video."""
     try:
         owner = json.loads(side.read_text(encoding="utf-8")).get(SIDECAR_FILE)
     except (OSError, ValueError, AttributeError):
@@ -157,12 +157,21 @@ def _other_dream(path: Path, side: Path) -> Path | None:
     for ext in (*SAVE_FORMATS, *ANIMATION_FORMATS, *VIDEO_SUFFIXES):
         if ext == path.suffix.lower():
             continue  # the output itself, however its extension is written
-        if video and ext in SAVE_FORMATS:
-            continue  # a picture beside a video of its name is its poster frame (the bot's dives), no dream
+        if video and ext not in VIDEO_SUFFIXES:
+            continue  # a picture beside a video of its name is its poster or preview (dives), no dream
         for other in (path.with_suffix(ext), path.with_suffix(ext.upper())):
-            if other.is_file():
+            if other.is_file() and (ext in VIDEO_SUFFIXES or _carries_recipe(other)):
                 return other
     return None
+
+
+def _carries_recipe(picture: Path) -> bool:
+    """Whether `picture` is a dream (save_image embedded its recipe), not the photo it was
+    dreamt from: `dream x.jpg -o x.png` made again must not take x.jpg for x.json's dream."""
+    try:
+        return read_embedded_recipe(picture) is not None
+    except (ImageError, OSError, ValueError):
+        return False
 
 
 def _is_our_sidecar(side: Path) -> bool:

@@ -226,3 +226,18 @@ def test_an_outbox_beside_or_in_the_data_folder_is_no_warning(tmp_path):
     for outbox in ("pub", "data/outbox"):
         path = tiny_config(tmp_path, extra=f'[publishers.outbox]\npath = "{outbox}"\n')
         assert [w for w in _warnings(path) if "outbox" in w] == [], outbox
+
+
+def test_a_folder_source_beside_the_bots_folders_in_its_data_folder_loads(tmp_path):
+    # A container's one writable volume holds both: data_dir = "/data", the inbox "/data/inbox".
+    # The source reads only its own folder, never the bot's dreams/ or requests/ beside it.
+    path = tiny_config(tmp_path, sources=_folder_source("data/inbox"))
+    load_config(path, need_secrets=False)
+
+
+def test_a_value_where_a_table_belongs_is_not_shown_back(tmp_path):
+    # A token pasted as `mastodon = "..."` must not be printed in the error.
+    path = tiny_config(tmp_path, extra='[publishers]\nmastodon = "hunter2-SECRET-token"\n')
+    lines = _problems(path)
+    assert any("must be one table" in line for line in lines), lines
+    assert not any("hunter2" in line for line in lines), lines

@@ -271,3 +271,53 @@ def test_the_sidecars_video_suffixes_are_the_videos_the_engine_writes():
     from dreamer.video import VIDEO_FORMATS
 
     assert set(VIDEO_SUFFIXES) == set(VIDEO_FORMATS)
+
+
+def test_a_phones_multi_picture_jpeg_or_a_multi_page_tiff_is_no_animation(tmp_path):
+    # Pillow calls both is_animated: an MPO (a phone's HDR gain map, a 3D camera's second eye)
+    # and a TIFF of pages are one photo each, and "your picture is animated" would be wrong.
+    from dreamer.image_io import load_image, was_animated
+
+    def two() -> list[Image.Image]:  # fresh ones for each file: a save leaves its info on the picture
+        return [Image.new("RGB", (64, 48), (200, 40, 40)), Image.new("RGB", (64, 48), (40, 40, 200))]
+
+    for name, fmt in (("phone.jpg", "MPO"), ("pages.tif", "TIFF"), ("moving.gif", "GIF")):
+        first, second = two()
+        first.save(tmp_path / name, fmt, save_all=True, append_images=[second])
+    assert not was_animated(load_image(tmp_path / "phone.jpg"))
+    assert not was_animated(load_image(tmp_path / "pages.tif"))
+    assert was_animated(load_image(tmp_path / "moving.gif"))
+
+
+def test_an_older_sidecar_goes_by_a_dream_beside_it_not_by_the_photo(tmp_path):
+    # `dream x.jpg -o x.png` made again after sidecars named their dream: x.json (older) is
+    # x.png's, and x.jpg is the photo, no dream. A picture carrying its recipe is a dream.
+    from dreamer.image_io import ImageError, check_sidecar, save_image
+
+    Image.new("RGB", (32, 32)).save(tmp_path / "x.jpg")
+    old = json.dumps({"recipe": {}, "software": "lucid-dream-bot 1"})
+    (tmp_path / "x.json").write_text(old)
+    check_sidecar(tmp_path / "x.png")
+    save_image(Image.new("RGB", (32, 32)), tmp_path / "y.jpg", {"steps": 4})
+    (tmp_path / "y.json").write_text(old)
+    with pytest.raises(ImageError, match="y.jpg"):
+        check_sidecar(tmp_path / "y.png")
+
+
+def test_an_older_sidecar_beside_a_dive_and_its_preview_stays_the_dives(tmp_path):
+    from dreamer.image_io import check_sidecar
+
+    (tmp_path / "x.mp4").write_bytes(b"video")
+    (tmp_path / "x.gif").write_bytes(b"preview")
+    (tmp_path / "x.json").write_text('{"recipe": {}, "software": "lucid-dream-bot 1"}', encoding="utf-8")
+    check_sidecar(tmp_path / "x.mp4")
+
+
+def test_a_gif_without_its_still_is_no_picture_to_fetch():
+    # Its url is an MP4: fetched, it was refused as "not a picture"; no still yet is no picture.
+    from bot.requests.inputs import first_image
+
+    gifv = {"type": "gifv", "url": "https://x.example/a.mp4", "preview_url": None}
+    assert first_image({"media_attachments": [gifv]}) is None
+    still = first_image({"media_attachments": [{**gifv, "preview_url": "https://x.example/a.png"}]})
+    assert still is not None and still.url.endswith("a.png") and still.animated

@@ -232,3 +232,29 @@ def test_a_plural_of_no_class_suggests_the_classes_its_singular_is_like(text, su
 def test_a_name_that_ends_in_s_stays_itself():
     # the plural is tried only where the word names no class as written
     assert _wishes("sunglasses, hens")[0] == [("sunglasses", 1.0), ("hen", 1.0)]
+
+
+def test_a_post_that_is_all_quote_lines_is_read_as_the_request():
+    # "> goldfish" typed alone (an arrow, or quoting what they want) was a request before quotes
+    # were skipped; with nothing of the sender's own besides, it still is.
+    assert _wishes("&gt; goldfish")[0] == [("goldfish", 1.0)]
+    assert _wishes("&gt; goldfish<br>&gt; stingray")[0] == [("goldfish", 1.0), ("stingray", 1.0)]
+
+
+def test_a_list_label_only_where_a_list_starts():
+    # "goldfish id:2" was goldfish at weight 2 before labels were read; a label inside a term is
+    # that class's words, at the start of the text or after a separator a list's label.
+    assert _wishes("goldfish id:2")[0] == [("goldfish", 2.0)]
+    assert _wishes("dream classes: goldfish, stingray")[0] == [("goldfish", 1.0), ("stingray", 1.0)]
+    assert _wishes("classes: 1,5")[0] == [("goldfish", 1.0), ("electric ray", 1.0)]
+
+
+def test_a_number_word_joined_by_a_hyphen_is_part_of_the_name():
+    from bot.requests.parse import RequestError
+
+    # ImageNet has the three-toed sloth only; "two-toed sloth" is that name misremembered, and the
+    # reply names it whole (not "toed sloth", as when "two" was taken for a count)
+    with pytest.raises(RequestError) as info:
+        _wishes("two-toed sloth")
+    assert info.value.term == "two-toed sloth" and "three-toed sloth" in str(info.value.reply_details())
+    assert _wishes("three-toed sloth")[0] == [("three-toed sloth", 1.0)]

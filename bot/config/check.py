@@ -170,8 +170,7 @@ def variable_problems(data: Mapping[str, Any]) -> list[str]:
     for key, value in _path_values(data):
         if isinstance(value, str) and (m := _VARIABLE.search(value)):
             problems.append(f"{key}: {m.group(0)} is not expanded: a path in this file is taken as written "
-                            "(relative to the file's folder; only a leading ~ means the home folder); "
-                            "write the path itself")
+                            "(only a leading ~ means the home folder); write the path itself")
     return problems
 
 

@@ -70,10 +70,15 @@ def _table_wanted(loc: tuple, got: Any) -> str:
     instance of MastodonSection", which names no TOML and none of the bot's words."""
     name = _dotted(tuple(p for p in loc if not isinstance(p, int)))
     if loc and isinstance(loc[-1], int):  # an entry of a list of tables
-        return f"must be a table: write each entry as [[{name}]] with its keys on the lines below (got {got!r})"
+        return f"must be a table: write each entry as [[{name}]] with its keys on the lines below (got {_kind(got)})"
     if isinstance(got, list):  # [[name]]: an array of tables, e.g. a second account
         return f"must be one table, [{name}]; [[{name}]] (or a list) makes several, and one is allowed here"
-    return f"must be one table, [{name}], with its keys on the lines below (got {got!r})"
+    return f"must be one table, [{name}], with its keys on the lines below (got {_kind(got)})"
+
+
+def _kind(value: Any) -> str:
+    """What was written, not its value: a value where a table belongs may be a pasted token."""
+    return {str: "a string", bool: "true or false", int: "a number", float: "a number"}.get(type(value), "a value")
 
 
 _ENUM_MEMBER = re.compile(r"<\w+\.\w+: ('[^']*')>")  # how pydantic shows <TumblrState.QUEUE: 'queue'>

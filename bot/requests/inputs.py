@@ -158,7 +158,7 @@ def first_image(status: Mapping[str, Any]) -> Attached | None:
             continue
         if m.get("type") in IMAGE_TYPES and m.get("url"):
             return Attached(str(m["url"]))
-        still = m.get("preview_url") or m.get("url")
+        still = m.get("preview_url")  # its `url` is an MP4: no still yet (a remote GIF not cached), no picture
         if m.get("type") in ANIMATION_TYPES and still:
             return Attached(str(still), animated=True)
     return None

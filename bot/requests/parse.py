@@ -41,8 +41,10 @@ _WEIGHT_THEN_MORE = re.compile(r"(?<=\S):[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d
 _DECIMAL_COMMA = re.compile(r"([^\W\d_]:[-+]?\d+),(\d+)(?!\d|,\s*\d)")
 _EDGES = " \t-–—\"'“”‘’()[]"  # dashes, quotes and brackets around a term
 # "classes: 1,5", "ids=1,5": a label before the list names no class (and "1,5" after it is two
-# ids, not the weight 1.5 of a class "classes"); it becomes a separator.
-_LIST_LABEL = re.compile(r"\b(?:class(?:es)?|ids?)\s*[:=]\s*", re.I)
+# ids, not the weight 1.5 of a class "classes"); it becomes a separator. Only where a list can
+# start: in "goldfish id:2" the words after a class are that class's (its weight, as before).
+_LIST_LABEL = re.compile(r"(?:^|(?<=[,;\n])|(?<=\bplease )|(?<=\bdream )|(?<=\bwith )|(?<=\buse ))"
+                         r"\s*(?:class(?:es)?|ids?)\s*[:=]\s*", re.I)
 # Commas and full stops of other scripts, which NFKC leaves alone: the ideographic comma and
 # full stop of Chinese and Japanese ("goldfish、stingray", after NFKC also the half-width
 # "､" and "｡") and the Arabic comma and semicolon. With a space after, so "1、5" is two ids,

@@ -49,14 +49,10 @@ class _Walker(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: (v or "") for k, v in attrs}
+        if tag in self._BLOCKS or tag == "br":  # a skipped block too: the text around it stays apart
+            self.out.append("\n")
         if tag in self._SKIP:
             self._skip += 1
-            if tag in self._BLOCKS:
-                self.out.append("\n")
-        elif tag == "br":
-            self.out.append("\n")
-        elif tag in self._BLOCKS:
-            self.out.append("\n")
         elif tag == "a":
             classes = set(a.get("class", "").split())
             rel = set(a.get("rel", "").split())
@@ -76,19 +72,15 @@ class _Walker(HTMLParser):
             self._anchor_text.append([])
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # <br/>; an <img> (a custom emoji's alt=":blobfish:") leaves nothing: emoji name no class
         if tag == "br":
             self.out.append("\n")
-        elif tag == "img":
-            # A custom emoji is an <img alt=":blobfish:">; emoji never name a class.
-            pass
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in self._BLOCKS:
+            self.out.append("\n")
         if tag in self._SKIP:
             self._skip = max(0, self._skip - 1)
-            if tag in self._BLOCKS:
-                self.out.append("\n")
-        elif tag in self._BLOCKS:
-            self.out.append("\n")
         elif tag == "a" and self._anchor:
             kind = self._anchor.pop()
             text = "".join(self._anchor_text.pop()).strip()
@@ -111,9 +103,12 @@ def status_text(content: str) -> StatusText:
     w = _Walker()
     w.feed(content or "")
     w.close()
-    raw = drop_invisible("".join(w.out))
-    lines = [ln.replace(_LINK_GAP, " ") for ln in raw.split("\n") if not _quoted(ln)]
-    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in lines]
+    raw = drop_invisible("".join(w.out)).split("\n")
+    # Quoted lines are someone else's words, unless the post is nothing but them ("> goldfish":
+    # a ">" the sender typed as an arrow, or a quote of what they want)
+    own = [ln for ln in raw if not _quoted(ln)]
+    lines = own if any(ln.replace(_LINK_GAP, " ").strip() for ln in own) else [_unquote(ln) for ln in raw]
+    lines = [re.sub(r"[ \t\u00a0]+", " ", ln.replace(_LINK_GAP, " ")).strip() for ln in lines]
     w.result.text = "\n".join(ln for ln in lines if ln)
     return w.result
 
@@ -121,6 +116,10 @@ def status_text(content: str) -> StatusText:
 def _quoted(line: str) -> bool:
     """A line that starts with ">" quotes someone (as in e-mail and Markdown): not the request."""
     return line.lstrip(" \t\u00a0").startswith(">")
+
+
+def _unquote(line: str) -> str:
+    return line.lstrip(" \t\u00a0").lstrip(">") if _quoted(line) else line
 
 
 def request_text(status: "Mapping[str, Any]") -> StatusText:
@@ -152,7 +151,6 @@ def _drop_custom_emoji(parsed: StatusText, emojis: object) -> None:
     codes = {str(e["shortcode"]) for e in listed if isinstance(e, Mapping) and e.get("shortcode")}
     if codes:
         parsed.text = re.sub(r":([\w+-]+):", lambda m: " " if m.group(1) in codes else m.group(0), parsed.text)
-
 
 
 def drop_invisible(text: str) -> str:

@@ -135,7 +135,9 @@ def read_term(term: str, labels: "Labels") -> Reading:
     reading = _scan(words, labels)
     if reading.ids or reading.failed:
         return reading
-    rest = [w for w in words if w not in STOP_WORDS]
+    # a word joined by a hyphen is part of a name ("two-toed sloth"), never filler ("two goldfish")
+    joined = {normalize(p) for tok in term.split() if "-" in tok for p in tok.split("-")}
+    rest = [w for w in words if w not in STOP_WORDS or w in joined]
     if not rest:
         return Reading()  # "hello there": no class named, nothing misspelt
     if rest == words and whole:
