@@ -28,7 +28,7 @@ RECIPES = [
                      hybrid_steps=0.5),
     Recipe.from_flat(mode="deepdream", layer="conv2", param="pixel", steps=2, batch_size=2, seed=3),
     Recipe.from_flat(classes={"goldfish": 1.0, "tench": 1.0, "7": 0.5}, hybrid="regions", steps=2, batch_size=2, seed=4,
-                     hybrid_steps=0.5),
+                     hybrid_steps=0.5, hybrid_steps_classes=2),
 ]
 # Before the steps the regions hybrid shows its photo to the net at two sizes (dreamer.regions);
 # then the pictures drop out as they finish, the regions hybrid after a last check for being
