@@ -173,14 +173,14 @@ def _route_lagging(nets: dict) -> None:
     crops than the best-seen one has its views' routing weight multiplied by (best + 0.1) /
     (seen + 0.1), at most LUCID_ROUTE_MAX (default 4), until the next check. A triple's weakest
     class was still climbing at the cap, each class getting about a third of the views; the
-    regions' growth gives a lagging class room, this gives it the steps."""
+    regions' growth gives a lagging class room, this gives it the steps. (The weights are the
+    routing's own shares, scaled in float32: session 20's runs scaled them in float64.)"""
     import os
     import torch
-    from dreamer import param as prm, render_views as rv
-    from dreamer.regions import view_shares
-    from dreamer.transform import view_batch
+    from dreamer import render_views as rv
     top = float(os.environ.get("LUCID_ROUTE_MAX", "4"))
-    real_seen = rv._seen
+    real_seen, real_draw, real_shares = rv._seen, rv.draw, rv.view_shares
+    drawing: list = []  # the dream whose views are being drawn
 
     def seen(d, picture):
         shares = real_seen(d, picture)
@@ -188,29 +188,18 @@ def _route_lagging(nets: dict) -> None:
         d.route_boost = {i: min(top, (best + 0.1) / (s + 0.1)) for i, s in shares.items()}
         return shares
 
-    def routed_batch(d, views):
-        r = d.settings
-        shares = view_shares(d.masks, views, d.work.shape[-2:])
-        ids = list(d.plan.placed)
-        boost = getattr(d, "route_boost", {})
-        by_id = sorted(range(len(ids)), key=ids.__getitem__)
-        d.routes = [by_id[d.rng.choices(range(len(ids)), weights=[float(row[i]) * boost.get(ids[i], 1.0)
-                                                                  for i in by_id])[0]] for row in shares]
-        parts = d.p.parts()
-        fixed = parts.detach()
-        total = fixed.sum(0, keepdim=True)
-        batches, order = [], []
-        for c in sorted(set(d.routes)):
-            idx = [i for i, k in enumerate(d.routes) if k == c]
-            detail = total - fixed[c:c + 1] + parts[c:c + 1]
-            batches.append(view_batch(prm.compose(d.work, r.strength * detail), [views[i] for i in idx], d.size,
-                                      r.view_samples))
-            order += idx
-        back = torch.empty(len(order), dtype=torch.long)
-        back[torch.tensor(order)] = torch.arange(len(order))
-        return torch.cat(batches)[back.to(batches[0].device)]
-    rv._seen = seen
-    rv._routed_batch = routed_batch
+    def draw(d):
+        drawing[:] = [d]
+        return real_draw(d)
+
+    def view_shares(masks, views, full):  # the routing's shares, each class's scaled by its boost
+        shares = real_shares(masks, views, full)
+        boost = getattr(drawing[0], "route_boost", None) if drawing else None
+        if not boost:
+            return shares
+        scale = torch.tensor([boost.get(i, 1.0) for i in drawing[0].plan.placed], dtype=shares.dtype)
+        return shares * scale.to(shares.device)
+    rv._seen, rv.draw, rv.view_shares = seen, draw, view_shares
 
 
 CANDIDATES = {"check_lite1": _check_with_lite1, "objects_room": _objects_get_room, "route_lagging": _route_lagging,

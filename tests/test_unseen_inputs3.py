@@ -255,13 +255,15 @@ def test_the_bots_own_full_handle_in_the_class_list_is_no_class():
     assert got == ([("goldfish", 1.0), ("stingray", 1.0)], ())
 
 
-def test_an_older_sidecar_beside_a_dive_and_its_poster_stays_the_dives(tmp_path):
-    # The bot saves a dive's poster frame as x.png beside x.mp4; a sidecar from before sidecars
-    # named their dream belongs to the video, and the dive made again may replace it.
+@pytest.mark.parametrize("beside", ["x.png", "x.gif"])
+def test_an_older_sidecar_beside_a_dive_and_its_poster_or_preview_stays_the_dives(tmp_path, beside):
+    # The bot saves a dive's poster frame as x.png beside x.mp4, `dream --preview` a GIF; a
+    # sidecar from before sidecars named their dream belongs to the video, and the dive made
+    # again may replace it.
     from dreamer.image_io import check_sidecar
 
     (tmp_path / "x.mp4").write_bytes(b"video")
-    (tmp_path / "x.png").write_bytes(b"poster")
+    (tmp_path / beside).write_bytes(b"poster or preview")
     (tmp_path / "x.json").write_text('{"recipe": {}, "software": "lucid-dream-bot 1"}', encoding="utf-8")
     check_sidecar(tmp_path / "x.mp4")
 
@@ -302,15 +304,6 @@ def test_an_older_sidecar_goes_by_a_dream_beside_it_not_by_the_photo(tmp_path):
     (tmp_path / "y.json").write_text(old)
     with pytest.raises(ImageError, match="y.jpg"):
         check_sidecar(tmp_path / "y.png")
-
-
-def test_an_older_sidecar_beside_a_dive_and_its_preview_stays_the_dives(tmp_path):
-    from dreamer.image_io import check_sidecar
-
-    (tmp_path / "x.mp4").write_bytes(b"video")
-    (tmp_path / "x.gif").write_bytes(b"preview")
-    (tmp_path / "x.json").write_text('{"recipe": {}, "software": "lucid-dream-bot 1"}', encoding="utf-8")
-    check_sidecar(tmp_path / "x.mp4")
 
 
 def test_a_gif_without_its_still_is_no_picture_to_fetch():
