@@ -82,3 +82,20 @@ def fake_render(image, recipe):
 
     assert recipe.classes, "the recipe must carry the requested classes"
     return ImageOps.mirror(image)
+
+
+def worker_for(tmp_path: Path, srv):
+    """A request worker on a config answering `srv`'s mentions, rendering with fake_render."""
+    from bot.requests.worker import build_worker
+    from bot.store import Store
+
+    cfg = load(request_config(tmp_path, srv))
+    return build_worker(cfg, Store(cfg.data_dir / "bot.db"), render=fake_render)
+
+
+def reply_text(srv, status_id) -> str:
+    """The text of the bot's one reply to `status_id`."""
+    from bot.publishers.mastodon_text import html_to_text
+
+    [reply] = replies_to(srv, status_id)
+    return html_to_text(reply["content"])

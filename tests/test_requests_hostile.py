@@ -8,7 +8,7 @@ import pytest
 from bot.requests.parse import RequestError, parse_request, status_text
 from bot_helpers import mastodon_mock_fixtures
 from models.labels import imagenet
-from requests_helpers import SEED, ask, fake_render, load, replies_to, request_config
+from requests_helpers import SEED, ask, reply_text, worker_for
 
 server, mock = mastodon_mock_fixtures(SEED)
 
@@ -89,21 +89,6 @@ def test_a_group_with_filler_is_the_group(text):
 
 
 # --- through the worker and mastodon-mock ------------------------------------------------------
-def worker_for(tmp_path, srv):
-    from bot.requests.worker import build_worker
-    from bot.store import Store
-
-    cfg = load(request_config(tmp_path, srv))
-    return build_worker(cfg, Store(cfg.data_dir / "bot.db"), render=fake_render)
-
-
-def reply_text(srv, status_id) -> str:
-    from bot.publishers.mastodon_text import html_to_text
-
-    [reply] = replies_to(srv, status_id)
-    return html_to_text(reply["content"])
-
-
 def test_replies_to_greetings_misspellings_and_wrapped_classes(mock, tmp_path):
     worker = worker_for(tmp_path, mock)
     hello = ask(mock, "ann", "hello there")

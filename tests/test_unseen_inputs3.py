@@ -15,7 +15,7 @@ from PIL import Image, ImageCms
 from bot_helpers import mastodon_mock_fixtures
 from dreamer.cli import main
 from dreamer.image_io import load_image
-from requests_helpers import SEED, client_for, fake_render, load, replies_to, request_config
+from requests_helpers import SEED, client_for, load, reply_text, worker_for
 
 TINY = ["--model", "tiny", "--steps", "1", "-q", "--seed", "5", "--device", "cpu", "-c", "goldfish"]
 server, mock = mastodon_mock_fixtures(SEED)
@@ -107,21 +107,6 @@ def test_a_still_picture_gets_no_animation_note(tmp_path, capsys):
     assert "first frame" not in capsys.readouterr().err
 
 
-def _worker(tmp_path, srv):
-    from bot.requests.worker import build_worker
-    from bot.store import Store
-
-    cfg = load(request_config(tmp_path, srv))
-    return build_worker(cfg, Store(cfg.data_dir / "bot.db"), render=fake_render)
-
-
-def _reply(srv, status_id) -> str:
-    from bot.publishers.mastodon_text import html_to_text
-
-    [reply] = replies_to(srv, status_id)
-    return html_to_text(reply["content"])
-
-
 @pytest.mark.parametrize("mime, name, fmt", [("image/gif", "anim.gif", "GIF"), ("image/webp", "anim.webp", "WEBP")])
 def test_a_request_with_an_animation_is_dreamt_from_its_first_frame_and_says_so(mock, tmp_path, mime, name, fmt):
     # Mastodon files an animated GIF as "gifv": the bot answered "I need a photo" to a GIF it
@@ -129,8 +114,8 @@ def test_a_request_with_an_animation_is_dreamt_from_its_first_frame_and_says_so(
     c = client_for(mock, "ann")
     m = c.media_post(io.BytesIO(_animation(fmt)), mime_type=mime, file_name=name)
     status = c.status_post("@dreambot goldfish", media_ids=[m["id"]])
-    _worker(tmp_path, mock).tick()
-    text = _reply(mock, status["id"])
+    worker_for(tmp_path, mock).tick()
+    text = reply_text(mock, status["id"])
     assert "dreamt with goldfish" in text and "first frame" in text, text
 
 
