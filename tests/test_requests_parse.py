@@ -194,3 +194,19 @@ def test_a_misspelt_class_after_a_weight_is_still_pointed_out():
     req = parse_request("goldfish:0.5 stingary", imagenet(), max_classes=3)
     assert {(w.class_id, w.weight) for w in req.wishes} == {(1, 0.5)}
     assert req.left_out == (("stingary", ("stingray",)),)
+
+
+@pytest.mark.parametrize("text,wishes", [
+    # a count is no class, as "two goldfish" is none: not left out, and "2" is no class id
+    ("goldfish x2", {(1, 1.0)}), ("goldfish ×2", {(1, 1.0)}), ("goldfish x 2", {(1, 1.0)}),
+    ("goldfish × 2, stingray", {(1, 1.0), (6, 1.0)}), ("2x goldfish", {(1, 1.0)}),
+    ("2 x goldfish", {(1, 1.0)}), ("goldfish x2 and stingray x3 please", {(1, 1.0), (6, 1.0)}),
+    ("goldfish:0.5 x2", {(1, 0.5)}), ("two goldfish", {(1, 1.0)}),
+    # ...but numbers on both sides of an "x" are ids, and a weight stays a weight
+    ("1 x 6", {(1, 1.0), (6, 1.0)}), ("goldfish:2", {(1, 2.0)}), ("goldfish id:2", {(1, 2.0)}),
+    ("xylophone x2", {(642, 1.0)}), ("box turtle ×3 and lynx", {(37, 1.0), (287, 1.0)}),
+])
+def test_a_count_is_understood_and_dropped(text, wishes):
+    req = parse_request(text, imagenet(), max_classes=3)
+    assert {(w.class_id, w.weight) for w in req.wishes} == wishes
+    assert not req.left_out

@@ -2,8 +2,10 @@
 
 Class text: names separated by commas, "and", "&", "+", "x" or "×"; case, accents and emoji
 are ignored; ImageNet ids and WordNet ids work; `goldfish:0.7` sets a weight; "random" or
-"surprise me" asks the bot to pick. Every failure is a `RequestError` whose `kind` picks the
-reply and whose message is safe to show (user text in it has been through `safe_term`).
+"surprise me" asks the bot to pick. A count ("two goldfish", "goldfish x2", "2x goldfish") is
+no class and is dropped: the net dreams a class, not a number of its creatures. Every failure
+is a `RequestError` whose `kind` picks the reply and whose message is safe to show (user text
+in it has been through `safe_term`).
 """
 from __future__ import annotations
 
@@ -31,6 +33,11 @@ RANDOM_WORDS = ("random", "surprise me", "surprise", "anything", "dealer's choic
 _FILLER_START = ("please ", "pls ", "dream ", "me ", "a ", "an ", "the ", "some ", "with ", "of ", "into ")
 _FILLER_END = (" please", " pls", " thanks", " thank you", " thx", " pretty please")
 _HARD_SEPARATORS = re.compile(r"\s*(?:[,;\n&+×]|\bx\b|\s-\s)\s*")
+# "goldfish x2", "goldfish × 2", "2 x goldfish": a count, which terms.py drops as it drops
+# "two"; written "x2" and "2x" here, so the "x" is no separator and the 2 no class id. Only
+# beside a name: "1 x 6" stays two ids, and a weight ("goldfish:2") is no count.
+_COUNT_AFTER = re.compile(r"(?<=[^\W\d_])(?:\s*×\s*|\s+x\s*)(\d{1,3})(?![\w.:])")
+_COUNT_BEFORE = re.compile(r"(?<![\w.:-])(\d{1,3})(?:\s*×\s*|\s*x\s+)(?=[^\W\d_])")
 _AND = re.compile(r"\s+and\s+|^and\s+|\s+and$")
 # "goldfish:0.5 random": a weight written onto its class (no space after the colon) ends
 # the class; split_colon reads only the last colon, so the words after it would take it.
@@ -138,6 +145,7 @@ def split_terms(text: str) -> list[str]:
     text = _DECIMAL_COMMA.sub(r"\1.\2", text)
     text = re.sub(r"[!?]+", " ", text)
     text = re.sub(r"\.(?=\s|$)", ",", text)  # a sentence end separates; "0.7" stays
+    text = _COUNT_BEFORE.sub(r"\1x ", _COUNT_AFTER.sub(r" x\1", text))
     terms = []
     for chunk in _HARD_SEPARATORS.split(text):
         chunk = _tidy(chunk)

@@ -44,6 +44,8 @@ lt gt amp nbsp quot apos h card mention hashtag url invisible ellipsis tag rel n
 noreferrer target blank data user alt src
 """.split())
 _NUMBERISH = re.compile(r"[\d\s.:-]+")
+# "x2", "2x": a count (parse.split_terms writes "× 2" and "2 x" so), no class, as "two" is none
+_COUNT = re.compile(r"x\d{1,3}|\d{1,3}x")
 # What Labels.resolve reads without a name: ids, ranges, "@group", WordNet ids
 _NOT_A_NAME = re.compile(r"[+-]?[\d\s.\u2013-]+|@.*|[nN]\d{8}", re.S)
 MAX_TERM_WORDS = 16  # "please could you dream a great white shark into my photo, thanks" is 12
@@ -137,7 +139,7 @@ def read_term(term: str, labels: "Labels") -> Reading:
         return reading
     # a word joined by a hyphen is part of a name ("two-toed sloth"), never filler ("two goldfish")
     joined = {normalize(p) for tok in term.split() if "-" in tok for p in tok.split("-")}
-    rest = [w for w in words if w not in STOP_WORDS or w in joined]
+    rest = [w for w in words if not (w in STOP_WORDS or _COUNT.fullmatch(w)) or w in joined]
     if not rest:
         return Reading()  # "hello there": no class named, nothing misspelt
     if rest == words and whole:
@@ -237,7 +239,7 @@ def filler(term: str, labels: "Labels") -> Reading:
 
 
 def _flush(loose: list[str], reading: Reading, labels: "Labels") -> None:
-    kept = [w for w in loose if w not in STOP_WORDS and not _NUMBERISH.fullmatch(w)]
+    kept = [w for w in loose if not (w in STOP_WORDS or _NUMBERISH.fullmatch(w) or _COUNT.fullmatch(w))]
     if kept:
         text = " ".join(kept)
         close = close_names(text, labels) or tuple(dict.fromkeys(n for w in kept for n in close_names(w, labels)))
