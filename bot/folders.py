@@ -217,6 +217,32 @@ def own_folder_problems(data: Mapping[str, Any], base: Path) -> list[str]:
     return problems
 
 
+def shared_source_problems(data: Mapping[str, Any], base: Path) -> list[str]:
+    """Folder sources on one folder: both would read the same photos and, consuming, move them
+    from under each other. A source on the done/ or failed/ of a consuming one reads again
+    what that one filed. Any other folder below a source's is its own: a source reads only
+    the files directly in its folder."""
+    folders = [(s, Path(os.path.realpath(s.path))) for s in source_paths(data, base) if s.kind == "folder"]
+    problems = []
+    for n, (b, pb) in enumerate(folders):
+        for a, pa in folders[:n]:
+            if pa == pb:
+                moved = " and, as consume = true, move them from under each other" if a.consume or b.consume else ""
+                problems.append(f"sources[{b.index}].path: source {b.name} and source {a.name} (sources[{a.index}]) "
+                                f"both read the folder {pb}: both would read the same photos{moved}; give each "
+                                "source a folder of its own")
+                continue
+            for filer, pf, reader, pr in ((a, pa, b, pb), (b, pb, a, pa)):
+                if filer.consume and pr in (pf / "done", pf / "failed"):
+                    again = " and move them" if reader.consume else ""
+                    problems.append(f"sources[{reader.index}].path: the folder {pr} of source {reader.name} is "
+                                    f"where source {filer.name} (sources[{filer.index}], consume = true) files the "
+                                    "photos it took: "
+                                    f"{reader.name} would read them again{again}; point it at a folder outside "
+                                    f"{filer.name}'s done/ and failed/")
+    return problems
+
+
 # What the bot writes inside its data folder (bot.pipeline, bot.requests.dreaming,
 # bot.kept_photos, the default outbox). A source beside them, "data/inbox" (a container's one
 # writable volume), is fine: a folder source reads only its own folder, not those.

@@ -22,7 +22,9 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 from bot.config.recipe import build_recipe, recipe_problem
 from bot.config.sections import Config
 from bot.config.services import SECRET_FIELDS, looks_like_variable
-from bot.folders import own_folder_problems, source_problems, writable_dir_problem, written_dirs
+from bot.folders import (
+    own_folder_problems, shared_source_problems, source_problems, writable_dir_problem, written_dirs,
+)
 from bot.picker import labels, picker_problems, pool
 
 
@@ -68,7 +70,8 @@ def _run_rules(cfg: "Config", ok: set[str], data: Mapping[str, Any]) -> list[str
     if isinstance(recipe, dict):
         problems += recipe_problems(recipe)
     problems += class_name_problems(cfg if "picker" in ok else None, data.get("picker"))
-    problems += own_folder_problems(data, cfg.path.parent)  # read from the file: said whatever else failed
+    # read from the file: said whatever else failed
+    problems += own_folder_problems(data, cfg.path.parent) + shared_source_problems(data, cfg.path.parent)
     for needs, rule in _RULES:
         if needs <= ok:
             problems += rule(cfg)
