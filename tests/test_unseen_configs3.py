@@ -63,3 +63,31 @@ def test_a_source_on_another_sources_done_or_failed_folder_is_refused(tmp_path, 
 def test_folder_sources_on_folders_of_their_own_load(tmp_path, first, second):
     path = tiny_config(tmp_path, sources=_source(*first) + _source(*second))
     assert len(load_config(path, need_secrets=False).sources) == 2
+
+
+# --- a path with a space at an end ------------------------------------------------------------
+@pytest.mark.parametrize("old, new, key, ends", [
+    ('path = "inbox"', 'path = " inbox"', "sources[0].path", "leading"),
+    ('path = "inbox"', 'path = "inbox "', "sources[0].path", "trailing"),
+    ('path = "inbox"', 'path = "inbox\\t"', "sources[0].path", "trailing"),
+    ('data_dir = "data"', 'data_dir = " data "', "bot.data_dir", "leading and a trailing"),
+    ('model = "tiny"', 'model = "tiny "', "recipe.model", "trailing"),
+    ('[picker]', '[publishers.outbox]\npath = "pub "\n[picker]', "publishers.outbox.path", "trailing"),
+    ('[picker]', '[queue]\nshared_dir = " shared"\n[picker]', "queue.shared_dir", "leading"),
+    ('[[sources]]', '[[sources]]\ntype = "urls"\npath = "urls.txt "\n[[sources]]', "sources[0].path", "trailing"),
+])
+def test_a_path_with_a_space_at_an_end_is_refused(tmp_path, old, new, key, ends):
+    # Accepted: "inbox " was a second folder beside "inbox", made by the bot, that no photo reached.
+    path = tiny_config(tmp_path)
+    path.write_text(path.read_text().replace(old, new, 1))
+    lines = [line for line in _problems(path) if line.startswith(f"{key}:") and "space" in line]
+    assert len(lines) == 1, _problems(path)
+    assert f"has a {ends} space; remove it" in lines[0]
+
+
+def test_a_path_with_a_space_is_said_with_other_sections_errors(tmp_path):
+    path = tiny_config(tmp_path, extra="[dive]\nevery = -1\n")
+    path.write_text(path.read_text().replace('path = "inbox"', 'path = "inbox "'))
+    lines = _problems(path)
+    assert any(line.startswith("dive.every") for line in lines), lines
+    assert any(line.startswith("sources[0].path:") and "trailing space" in line for line in lines), lines

@@ -65,7 +65,7 @@ def partial_config(data: Mapping[str, Any], path: Path) -> tuple["Config", set[s
 
 
 def _run_rules(cfg: "Config", ok: set[str], data: Mapping[str, Any]) -> list[str]:
-    problems = nul_problems(data) + variable_problems(data)
+    problems = nul_problems(data) + variable_problems(data) + space_problems(data)
     recipe = data.get("recipe", {})
     if isinstance(recipe, dict):
         problems += recipe_problems(recipe)
@@ -177,6 +177,18 @@ def variable_problems(data: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def space_problems(data: Mapping[str, Any]) -> list[str]:
+    """Paths with a space (or tab, line break) at an end: a path is taken as written, so
+    "inbox " was a folder beside "inbox", made without a word, that no photo was dropped in."""
+    problems = []
+    for key, value in _path_values(data):
+        if isinstance(value, str) and value.strip() and value != value.strip():
+            ends = " and a ".join(e for e, c in (("leading", value[0]), ("trailing", value[-1])) if c.isspace())
+            problems.append(f"{key}: {value!r} has a {ends} space; remove it (a path or a model's name is taken "
+                            "as written, spaces included)")
+    return problems
+
+
 def _path_values(data: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """(key, raw value) of every key of the file that names a path."""
     def table(parent: Any, key: str) -> Mapping[str, Any]:
@@ -186,7 +198,7 @@ def _path_values(data: Mapping[str, Any]) -> list[tuple[str, Any]]:
     out = [("bot.data_dir", table(data, "bot").get("data_dir")),
            ("publishers.outbox.path", table(table(data, "publishers"), "outbox").get("path")),
            ("queue.shared_dir", table(data, "queue").get("shared_dir"))]
-    out += [(f"recipe.{k}", table(data, "recipe").get(k)) for k in ("model", "weights", "guide")]
+    out += [(f"recipe.{k}", table(data, "recipe").get(k)) for k in ("model", "weights", "guide", "hybrid_partner")]
     sources = data.get("sources")
     for i, src in enumerate(sources if isinstance(sources, list) else []):
         if isinstance(src, Mapping) and src.get("type") in ("folder", "urls"):
