@@ -10,10 +10,11 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.config import load_config
+from bot.config import ScheduleSection, load_config
 from bot.scheduler import BotRunner, next_runs
 from bot.store import Store
 from bot_helpers import tiny_config, wait_for, write_photo
+from fast_bot import fast_trigger
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_invalid_edit_is_kept_out(tmp_path, runner_for, caplog):
     with caplog.at_level(logging.ERROR, logger="bot.scheduler"):
         assert runner.check_reload() is False
     assert "keeping the running config" in caplog.text
-    assert "schedule.interval_minutes: must be greater than 0 (got -5)" in caplog.text
+    assert "schedule.interval_minutes: must be at least 1 minute" in caplog.text and "(got -5)" in caplog.text
     assert "picker.allow[0]: unknown class 'goldfsh'" in caplog.text
     assert runner.pipeline.parts is parts
     assert runner.scheduler.get_job("cycle").next_run_time == next_run
@@ -133,9 +134,10 @@ def test_the_watch_job_picks_up_edits_by_itself(tmp_path, runner_for):
     assert runner.scheduler.get_job("cycle").trigger.interval.total_seconds() == 420
 
 
-def test_failed_cycle_then_next_cycle_runs(tmp_path, runner_for):
-    # every 0.6 s; the first render fails, the second works
-    path = tiny_config(tmp_path, schedule="interval_minutes = 0.01\nmisfire_grace_seconds = 5\n")
+def test_failed_cycle_then_next_cycle_runs(tmp_path, runner_for, monkeypatch):
+    # every 0.6 s (no config may ask for that: fast_bot.py); the first render fails, the second works
+    monkeypatch.setattr(ScheduleSection, "trigger", fast_trigger(0.6))
+    path = tiny_config(tmp_path, schedule="interval_minutes = 1\nmisfire_grace_seconds = 5\n")
     for i in range(3):
         write_photo(tmp_path / "inbox" / f"{i}.png", i, age=100 - i)
     calls = []
@@ -162,8 +164,6 @@ def test_failed_cycle_then_next_cycle_runs(tmp_path, runner_for):
 def test_next_runs_for_status():
     from datetime import datetime, timezone
 
-    from bot.config import ScheduleSection
-
     now = datetime(2025, 3, 1, 10, 30, tzinfo=timezone.utc)
     runs = next_runs(ScheduleSection(cron="0 */4 * * *"), 3, now)
     assert [t.strftime("%H:%M") for t in runs] == ["12:00", "16:00", "20:00"]
@@ -178,9 +178,11 @@ def test_run_bot_serves_and_stops_on_sigterm(tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    path = tiny_config(tmp_path, schedule="interval_minutes = 0.01\n")
+    path = tiny_config(tmp_path, schedule="interval_minutes = 1\n")
     write_photo(tmp_path / "inbox" / "a.png", 1)
-    proc = subprocess.Popen([sys.executable, str(root / "run_bot.py"), "--config", str(path), "--dry-run"],
+    # run_bot.py with a cycle every 0.6 s
+    proc = subprocess.Popen([sys.executable, str(root / "tests" / "fast_bot.py"), "0.6", "--config", str(path),
+                             "--dry-run"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         outbox = tmp_path / "data" / "outbox"

@@ -91,3 +91,20 @@ def test_a_path_with_a_space_is_said_with_other_sections_errors(tmp_path):
     lines = _problems(path)
     assert any(line.startswith("dive.every") for line in lines), lines
     assert any(line.startswith("sources[0].path:") and "trailing space" in line for line in lines), lines
+
+
+# --- a schedule faster than any platform takes ------------------------------------------------
+@pytest.mark.parametrize("minutes", ["0.0001", "0.5", "0", "-5", "nan"])
+def test_an_interval_under_a_minute_is_refused(tmp_path, minutes):
+    # Accepted down to 0.0001 (a cycle every 6 ms): the bot only ran into the rate limits.
+    path = tiny_config(tmp_path, schedule=f"interval_minutes = {minutes}\n")
+    lines = [line for line in _problems(path) if line.startswith("schedule.interval_minutes:")]
+    assert len(lines) == 1, _problems(path)
+    if minutes != "nan":  # nan is refused by the upper bound's check first
+        assert "at least 1 minute" in lines[0] and "rate limits" in lines[0], lines
+
+
+@pytest.mark.parametrize("minutes", ["1", "1.5", "240"])
+def test_an_interval_of_a_minute_or_more_loads(tmp_path, minutes):
+    path = tiny_config(tmp_path, schedule=f"interval_minutes = {minutes}\n")
+    assert load_config(path, need_secrets=False).schedule.interval_minutes == float(minutes)

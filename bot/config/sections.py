@@ -56,9 +56,14 @@ class BotSection(Section):
 
 
 # --- [schedule] ----------------------------------------------------------------------------
+# The shortest interval between cycles: Mastodon lets an account upload 30 pictures in 30
+# minutes, and a bot posting faster only waits out rate limits with its posts piling up.
+MIN_INTERVAL_MINUTES = 1.0
+
+
 class ScheduleSection(Section):
     cron: str | None = None
-    interval_minutes: float | None = Field(None, gt=0, le=525_600)
+    interval_minutes: float | None = Field(None, le=525_600)  # at least MIN_INTERVAL_MINUTES (_interval)
     timezone: str = "UTC"
     misfire_grace_seconds: int = Field(600, ge=1, le=31_536_000)  # a year: beyond, time arithmetic
     coalesce: bool = True                                            # overflows
@@ -80,6 +85,14 @@ class ScheduleSection(Section):
         if trigger.get_next_fire_time(None, datetime.now(timezone.utc)) is None:
             raise ValueError("this schedule never runs: no month has that day (e.g. day 30 of February); "
                              "check the day and month fields")
+        return v
+
+    @field_validator("interval_minutes")
+    @classmethod
+    def _interval(cls, v: float | None) -> float | None:
+        if v is not None and not v >= MIN_INTERVAL_MINUTES:  # "not >=": nan too
+            raise ValueError(f"must be at least {MIN_INTERVAL_MINUTES:g} minute: posting more often only runs into "
+                             "the platforms' rate limits (Mastodon takes 30 pictures in 30 minutes)")
         return v
 
     @field_validator("timezone")
