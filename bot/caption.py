@@ -1,7 +1,9 @@
 """Captions and alt text from the operator's templates, and fitting text to a platform's limit.
 
 Templates are str.format strings with named fields only (the config checks the names):
-{classes} "goldfish × great white shark", {classes_words} "goldfish and great white shark",
+{classes} "goldfish × great white shark", {classes_words} "goldfish and great white shark"
+(of a randomise dream, which dreams no class of the picker's, "a random dream" and "a random mix
+of everything it can recognise"),
 {title} {author} {link} {licence} of the source photo, {credit} a ready-made credit line,
 {description} what the source photo shows, {note} the machine-made note, {hashtags},
 {bot} the bot's name, {model} and {seed} of the recipe, {places} where each class grew
@@ -45,6 +47,10 @@ _WJ = "\u2060"
 _URL_SAFE = "A-Za-z0-9._~:/?=&%+!$'()*,;-"
 _URL = re.compile(r"https?://[^\s]+", re.I)
 ALT_LIMIT = 1500  # Mastodon's media description limit, the smallest of the platforms'
+# {classes} and {classes_words} of a randomise dream: it pushes every class the net knows up or
+# down at random (dreamer.objectives.randomise) and never reads the picker's classes.
+RANDOM_CLASSES = "a random dream"
+RANDOM_WORDS = "a random mix of everything it can recognise"
 
 
 @dataclass(frozen=True)
@@ -136,16 +142,19 @@ def make_caption(
     names: Mapping[int, str] | None = None,
     language: str | None = None,
     alt_limit: int = ALT_LIMIT,
+    mode: str = "lucid",
 ) -> Caption:
     """The caption and alt text of a dream. `places`: where the engine measured each class grew
     (None: not measured); `names`: the bot's names of its class ids; `language`: the captions'
-    ISO 639 code, for the words of {places}."""
+    ISO 639 code, for the words of {places}; `mode`: the recipe's (a randomise dream names no
+    class)."""
     tags = tuple(t.lstrip("#").strip() for t in section.hashtags)
     credit = outside_credit(credit)
+    randomised = mode == "randomise"
     fields = {
         "bot": bot,
-        "classes": join_classes(class_names),
-        "classes_words": words(class_names),
+        "classes": RANDOM_CLASSES if randomised else join_classes(class_names),
+        "classes_words": RANDOM_WORDS if randomised else words(class_names),
         "title": credit.title or "",
         "author": credit.author or "",
         "link": credit.link or "",

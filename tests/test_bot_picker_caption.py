@@ -133,3 +133,35 @@ def test_a_credit_without_author_or_link_says_where_the_photo_came_from():
     assert credit_line(credit) == "Source photo: “coffee” — coffee.jpg in the folder “photos”, author not given"
     # an author or a link is the better credit: the origin then stays out of the way
     assert "folder" not in credit_line(Credit(title="coffee", author="Ann", origin="x in the folder “p”"))
+
+
+# --- a randomise dream ------------------------------------------------------------------------
+def test_a_randomise_dream_names_no_class_it_did_not_dream():
+    # Captioned "goldfish × great white shark", though randomise never reads the picker's classes.
+    cap = make_caption(CaptionSection(hashtags=[]), bot="B", class_names=["goldfish", "great white shark"],
+                       credit=CREDIT, description=None, mode="randomise")
+    assert cap.text.split("\n")[0] == "a random dream"
+    assert cap.alt_text == ("Machine-made picture: a neural network dreamt a random mix of everything it can "
+                            "recognise into the photo “Fort Denison”; their shapes and textures show all over "
+                            "the scene.")
+    assert "goldfish" not in cap.text + cap.alt_text and "shark" not in cap.text + cap.alt_text
+
+
+def test_a_randomise_cycle_posts_a_caption_without_the_pickers_classes(tmp_path):
+    import io
+    import json
+
+    from bot import cli
+    from bot.config import load_config
+    from bot_helpers import tiny_config, write_photo
+
+    path = tiny_config(tmp_path)
+    path.write_text(path.read_text().replace('model = "tiny"', 'model = "tiny"\nmode = "randomise"'))
+    write_photo(tmp_path / "inbox" / "harbour.png", 1)
+    assert cli.main(["--once", "--config", str(path)], out=io.StringIO()) == 0
+    cfg = load_config(path)
+    [post] = [json.loads(p.read_text()) for p in cfg.outbox_dir.glob("*.json")]
+    assert post["caption"].split("\n")[0] == "a random dream"
+    assert "a random mix of everything it can recognise into the photo “harbour”" in post["alt_text"]
+    for name in ("goldfish", "stingray", "peacock", "ostrich"):
+        assert name not in post["caption"] + post["alt_text"], post
