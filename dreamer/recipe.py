@@ -128,6 +128,9 @@ class Recipe:
             if not isinstance(getattr(self, name), kind):
                 raise RecipeError(f"recipe: {name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
         self.views.validate()
+        # The same net beside itself dreamt a hybrid in twice the time, exactly as it alone would.
+        need(self.views, self.views.hybrid_partner != self.model, "hybrid_partner",
+             f"must be a different net from model ({self.model!r}): \"\" for none, \"auto\" for the default")
         need(self, is_num(self.rivals) and 0 <= self.rivals <= 2, "rivals",
              "must be 0..2 (0: no push against look-alikes)")
         need(self, isinstance(self.classes, dict), "classes", "must be a table of class = weight")

@@ -161,6 +161,9 @@ def test_usage_errors(args, expect, small_photo, capsys):
     (["-c", "1", "--device", "cuda:7"], "cuda"),
     (["-c", "1", "--device", "tpu"], "device"),
     (["SECOND", "-c", "1"], "missing-second.jpg"),
+    (["-c", "1", "--hybrid-partner", "efficientnet-lite0"], "hybrid_partner = 'efficientnet-lite0': must be a "
+                                                            "different net from model"),
+    (["-c", "1, 6", "--model", "tiny", "--hybrid-partner", "tiny"], "must be a different net from model ('tiny')"),
 ])
 def test_argument_errors_come_before_the_model_loads(args, expect, small_photo, monkeypatch, capsys):
     import dreamer.render

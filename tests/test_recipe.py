@@ -41,6 +41,8 @@ def test_octave_plan_entries_inherit_recipe_values():
     ({"iterations": True}, "iterations"),
     ({"colour": "blue"}, "colour"),
     ({"octave_plan": [{"iterations": 3}]}, "octave_plan[0]"),
+    ({"hybrid_partner": "efficientnet-lite0"}, "hybrid_partner"),  # the default model beside itself
+    ({"model": "tiny", "hybrid_partner": "tiny"}, "hybrid_partner"),
 ])
 def test_bad_values_name_the_key(data, key):
     with pytest.raises(RecipeError, match=key.replace("[", r"\[").replace("]", r"\]")):
@@ -61,3 +63,10 @@ def test_lucid_needs_classes_at_render_time_not_construction():
     with pytest.raises(RecipeError, match="classes"):
         r.check_complete()
     r.replace(classes={"1": 1}).check_complete()
+
+
+def test_a_hybrid_partner_must_be_another_net():
+    with pytest.raises(RecipeError, match=r"hybrid_partner = 'tiny': must be a different net from model \('tiny'\)"):
+        Recipe.from_flat(model="tiny", hybrid_partner="tiny")
+    for partner in ("", "auto", "tiny-b"):  # none, the default, another net
+        assert Recipe.from_flat(model="tiny", hybrid_partner=partner).views.hybrid_partner == partner

@@ -108,3 +108,14 @@ def test_an_interval_under_a_minute_is_refused(tmp_path, minutes):
 def test_an_interval_of_a_minute_or_more_loads(tmp_path, minutes):
     path = tiny_config(tmp_path, schedule=f"interval_minutes = {minutes}\n")
     assert load_config(path, need_secrets=False).schedule.interval_minutes == float(minutes)
+
+
+# --- a hybrid partner that is the model itself ------------------------------------------------
+@pytest.mark.parametrize("lines", ['hybrid_partner = "tiny"', 'preset = "wild"\nhybrid_partner = "tiny"'])
+def test_a_hybrid_partner_that_is_the_model_is_refused(tmp_path, lines):
+    # Accepted: every hybrid dreamt with the same net twice, in twice the time, for nothing.
+    path = tiny_config(tmp_path)
+    path.write_text(path.read_text().replace('model = "tiny"', f'model = "tiny"\n{lines}'))
+    lines = [line for line in _problems(path) if line.startswith("recipe.hybrid_partner:")]
+    assert len(lines) == 1, _problems(path)
+    assert "must be a different net from model ('tiny')" in lines[0] and '"" for none' in lines[0], lines
