@@ -38,11 +38,12 @@ def load_photo(src: Path, recipe: Recipe, skipped: list[Path], many: bool) -> "I
 
 
 def note_animation(src: Path, image: "Image.Image") -> None:
-    """Say that an animated photo (GIF, WebP, APNG) is dreamt from its first frame only."""
-    from dreamer.image_io import was_animated
+    """Say that an animated photo (GIF, WebP, APNG) is dreamt from one frame only, and which."""
+    from dreamer.image_io import animation_frame, frame_words
 
-    if was_animated(image):
-        print(f"dream: note: {src} is animated; dreaming its first frame", file=sys.stderr)
+    frame = animation_frame(image)
+    if frame is not None:
+        print(f"dream: note: {src} is animated; dreaming {frame_words(frame)}", file=sys.stderr)
 
 
 def finish(skipped: list[Path], total: int) -> int:

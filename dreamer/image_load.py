@@ -17,13 +17,11 @@ import numpy as np
 from PIL import Image
 
 from dreamer.image_colour import from_profile
+from dreamer.image_frames import ANIMATED, pick_frame
 
 # Decoders we let near user files. Pillow knows many more (EPS would even start Ghostscript);
 # a photo bot needs none of them, and loose ones such as TGA "recognise" random bytes.
 _WANTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "PPM", "AVIF")
-# Set (True) in the `info` of a picture load_image read from an animation, of which it gives the
-# first frame: the CLI and the bot say so, or a dream that stands still would puzzle its sender.
-ANIMATED = "lucid_dream_animated"
 ANIMATION_FORMATS = frozenset({"GIF", "PNG", "WEBP"})  # the formats whose frames are an animation
 MAX_SIDE = 100_000  # no real photo is longer than this on one side; a header saying so is broken
 _ORIENTATION_TAG = 0x0112
@@ -63,8 +61,9 @@ def load_image(
     """Read a picture (path or the file's bytes) as a fully loaded RGB image.
 
     EXIF orientation is applied, transparency is laid over white, 16-bit and float greyscale are
-    scaled to 8 bits, animations give their first frame, colours are converted to sRGB from an
-    embedded RGB (or, for CMYK, CMYK) ICC profile, metadata (EXIF, GPS, ICC) is dropped.
+    scaled to 8 bits, animations give one frame (the first, unless it is blank: image_frames),
+    colours are converted to sRGB from an embedded RGB (or, for CMYK, CMYK) ICC profile,
+    metadata (EXIF, GPS, ICC) is dropped.
     Headers over `bomb_pixels` are refused before any pixel is decoded; pictures over
     `max_pixels` are shrunk (aspect kept). Raises ImageError for anything that is not a usable
     picture.
@@ -159,7 +158,8 @@ def _decode(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> Ima
         # Pillow says is_animated for any file of several images: a phone's MPO (HDR gain map,
         # 3D) or a multi-page TIFF is one photo, not an animation to warn about
         animated = im.format in ANIMATION_FORMATS and bool(getattr(im, "is_animated", False))
-        icc = im.info.get("icc_profile")
+        icc = im.info.get("icc_profile")  # the first frame's: a GIF's later frames may not repeat it
+        frame = pick_frame(im, _to_rgb) if animated else None
         out = from_profile(im, icc, "CMYK") if im.mode == "CMYK" else None
         if out is None:
             out = _to_rgb(im, label)
@@ -170,13 +170,8 @@ def _decode(fp: IO[bytes], label: str, max_pixels: int, bomb_pixels: int) -> Ima
     out = from_profile(out, icc, "RGB") or out  # after the shrink: a 50 MP photo's colours cost a 16 MP one's
     for op in _TRANSPOSE.get(orientation, ()):
         out = out.transpose(op)
-    out.info = {ANIMATED: True} if animated else {}  # no EXIF/GPS/ICC of the source photo travels on
+    out.info = {} if frame is None else {ANIMATED: frame}  # no EXIF/GPS/ICC of the source photo travels on
     return out
-
-
-def was_animated(image: Image.Image) -> bool:
-    """Whether load_image read `image` as the first frame of an animation."""
-    return bool(image.info.get(ANIMATED))
 
 
 def _formats() -> list[str]:

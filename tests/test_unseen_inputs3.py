@@ -82,8 +82,10 @@ def test_a_broken_cmyk_profile_costs_the_colour_management_not_the_picture(tmp_p
 
 
 # --- animations ---------------------------------------------------------------------------------
-def _animation(fmt: str) -> bytes:
+def _animation(fmt: str, first: Image.Image | None = None) -> bytes:
     frames = [Image.new("RGB", (40, 30), c) for c in ((250, 0, 0), (0, 0, 250), (0, 250, 0))]
+    if first is not None:
+        frames[0] = first
     buf = io.BytesIO()
     frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], duration=100, loop=0)
     return buf.getvalue()
@@ -117,6 +119,79 @@ def test_a_request_with_an_animation_is_dreamt_from_its_first_frame_and_says_so(
     worker_for(tmp_path, mock).tick()
     text = reply_text(mock, status["id"])
     assert "dreamt with goldfish" in text and "first frame" in text, text
+
+
+# --- an animation that starts blank -------------------------------------------------------------
+def _scene(size: tuple[int, int] = (40, 30)) -> Image.Image:
+    """A picture with something in it: a diagonal colour ramp."""
+    w, h = size
+    return Image.frombytes("RGB", size, bytes(v for y in range(h) for x in range(w)
+                                              for v in (x * 255 // w, y * 255 // h, 128)))
+
+
+def _fade_in(fmt: str, blank: int, steps: int = 0) -> bytes:
+    """`blank` frames of one colour each, `steps` frames fading the scene in from black, then the scene."""
+    scene = _scene()
+    frames = [Image.new("RGB", scene.size, (k, k, k)) for k in range(blank)]
+    frames += [Image.eval(scene, lambda v, k=k: v * k // (steps + 1)) for k in range(1, steps + 1)] + [scene]
+    buf = io.BytesIO()
+    frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], duration=100, loop=0,
+                   **({"lossless": True} if fmt == "WEBP" else {}))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
+def test_an_animation_that_starts_blank_is_dreamt_from_its_first_frame_with_something_in_it(fmt):
+    # The first frame of a fade-in is all one colour, and was dreamt so: blank.
+    from dreamer.image_io import animation_frame
+
+    image = load_image(_fade_in(fmt, blank=3))
+    assert animation_frame(image) == 3
+    assert image.getpixel((39, 29)) == pytest.approx(_scene().getpixel((39, 29)), abs=12)
+    # a fade-in is taken once it has faded in, not at its first, darkest, frame that is not blank
+    image = load_image(_fade_in(fmt, blank=2, steps=8))
+    assert 2 + 6 <= animation_frame(image) <= 2 + 8, animation_frame(image)
+
+
+@pytest.mark.parametrize("frames, first", [
+    ("scene first", _scene().getpixel((39, 29))),
+    ("blank too long", (0, 0, 0)),  # the look gives up after 30 frames
+    ("all blank", (250, 0, 0)),  # every frame one colour: none is better than the first
+])
+def test_an_animation_not_blank_at_first_or_blank_too_long_gives_its_first_frame(frames, first):
+    from dreamer.image_io import animation_frame
+
+    image = load_image({"scene first": lambda: _animation("GIF", first=_scene()),
+                        "blank too long": lambda: _fade_in("GIF", blank=40),
+                        "all blank": lambda: _animation("GIF")}[frames]())
+    assert animation_frame(image) == 0
+    assert image.getpixel((39, 29)) == pytest.approx(first, abs=12)
+
+
+def test_an_apng_whose_first_frame_is_transparent_gives_its_second():
+    from dreamer.image_io import animation_frame
+
+    frames = [Image.new("RGBA", (40, 30), (0, 0, 0, 0)), _scene().convert("RGBA")]
+    buf = io.BytesIO()
+    frames[0].save(buf, "PNG", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    assert animation_frame(load_image(buf.getvalue())) == 1
+
+
+def test_the_cli_says_which_frame_of_an_animation_that_starts_blank_it_dreams(tmp_path, capsys):
+    src = tmp_path / "fade.gif"
+    src.write_bytes(_fade_in("GIF", blank=3))
+    assert main([str(src), "-o", str(tmp_path / "out.png"), *TINY]) == 0
+    err = capsys.readouterr().err
+    assert f"{src} is animated; dreaming its frame 4, as it starts blank" in err, err
+
+
+def test_a_request_with_an_animation_that_starts_blank_says_which_frame_was_dreamt(mock, tmp_path):
+    c = client_for(mock, "ann")
+    m = c.media_post(io.BytesIO(_fade_in("WEBP", blank=2)), mime_type="image/webp", file_name="fade.webp")
+    status = c.status_post("@dreambot goldfish", media_ids=[m["id"]])
+    worker_for(tmp_path, mock).tick()
+    text = reply_text(mock, status["id"])
+    assert "dreamt with goldfish" in text and "animated: I dreamt its frame 3, as it starts blank" in text, text
 
 
 # --- an output beside an older dream of the same name ------------------------------------------

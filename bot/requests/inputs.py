@@ -143,12 +143,14 @@ def _unreadable(data: bytes, max_pixels: int) -> Refuse:
     return Refuse(Refusal.BAD_IMAGE, **unreadable(""))  # the loader read it: cannot happen, but no crash
 
 
-def first_frame_only(attached: Attached, image: "Image.Image") -> bool:
-    """Whether the picture dreamt was the first frame of an animation (a "gifv", or an animated
-    GIF, WebP or PNG served as an image)."""
-    from dreamer.image_io import was_animated
+def dreamt_frame(attached: Attached, image: "Image.Image") -> int | None:
+    """The index of the frame of an animation the picture dreamt was (an animated GIF, WebP or
+    PNG: the frame load_image took; a "gifv": the still Mastodon made of its first frame), None
+    for a still picture."""
+    from dreamer.image_io import animation_frame
 
-    return attached.animated or was_animated(image)
+    frame = animation_frame(image)
+    return 0 if frame is None and attached.animated else frame
 
 
 def first_image(status: Mapping[str, Any]) -> Attached | None:

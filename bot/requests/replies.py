@@ -218,11 +218,13 @@ def late(text: str, hours: float) -> str:
     return f"{head} Sorry for the wait ({_duration(hours)}): I could not reach my server. {rest}"
 
 
-def first_frame(text: str) -> str:
-    """A reply to an animated picture (GIF, WebP, APNG) says that its first frame was dreamt, so
-    a dream that stands still is no surprise."""
+def animation_note(text: str, frame: int) -> str:
+    """A reply to an animated picture (GIF, WebP, APNG) says which of its frames was dreamt (the
+    index `frame`), so a dream that stands still is no surprise."""
+    from dreamer.image_io import frame_words
+
     body, _, ref = text.rpartition("\n")
-    return f"{body} Your picture is animated: I dreamt its first frame.\n{ref}"
+    return f"{body} Your picture is animated: I dreamt {frame_words(frame)}.\n{ref}"
 
 
 def _duration(hours: float) -> str:

@@ -226,8 +226,8 @@ class RequestWorker:
         text = replies.reply_text(row.acct, names, post_ref(row.reply_key), dive=made.dive is not None,
                                   form=mix.form if mix else None, tweaks=mix.tweaks if mix else (),
                                   left_out=parsed.left_out)
-        if attached is not None and inputs.first_frame_only(attached, image):
-            text = replies.first_frame(text)
+        if attached is not None and (frame := inputs.dreamt_frame(attached, image)) is not None:
+            text = replies.animation_note(text, frame)
         row = self.store.update_request(row.id, state=S.RENDERED, dream_path=str(made.video or made.picture), reply_text=text,
                                         error=None, busy=None, crashes=0,
                                         recipe_json=json.dumps(made.recipe.to_dict()) if mix else None)
