@@ -2,8 +2,7 @@
 
 Templates are str.format strings with named fields only (the config checks the names):
 {classes} "goldfish × great white shark", {classes_words} "goldfish and great white shark"
-(of a randomise dream, which dreams no class of the picker's, "a random dream" and "a random mix
-of everything it can recognise"),
+(of a dream whose mode dreams no class of the picker's, what it did dream: `dreamt`),
 {title} {author} {link} {licence} of the source photo, {credit} a ready-made credit line,
 {description} what the source photo shows, {note} the machine-made note, {hashtags},
 {bot} the bot's name, {model} and {seed} of the recipe, {places} where each class grew
@@ -24,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from bot.places_text import shorter_sentences
@@ -47,10 +47,17 @@ _WJ = "\u2060"
 _URL_SAFE = "A-Za-z0-9._~:/?=&%+!$'()*,;-"
 _URL = re.compile(r"https?://[^\s]+", re.I)
 ALT_LIMIT = 1500  # Mastodon's media description limit, the smallest of the platforms'
-# {classes} and {classes_words} of a randomise dream: it pushes every class the net knows up or
-# down at random (dreamer.objectives.randomise) and never reads the picker's classes.
-RANDOM_CLASSES = "a random dream"
-RANDOM_WORDS = "a random mix of everything it can recognise"
+# {classes} and {classes_words} of the modes that never read the picker's classes (only lucid
+# does: dreamer/plan.py objective_for), so a caption never names a creature that was not dreamt.
+# randomise pushes every class the net knows up or down at random, deepdream amplifies what a
+# layer already sees, guide pulls in a guide picture's features ({guide}: its name).
+NO_CLASSES = {
+    "randomise": ("a random dream", "a random mix of everything it can recognise"),
+    "deepdream": ("a deep dream", "amplified patterns it already sees"),
+    "guide": ("a dream guided by “{guide}”", "the look of the picture “{guide}”"),
+}
+UNNAMED_GUIDE = ("a guided dream", "the look of another picture")
+GUIDE_NAME_LIMIT = 40  # a file name, not a sentence
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,20 @@ def words(names: Sequence[str]) -> str:
     if len(names) <= 1:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def dreamt(class_names: Sequence[str], mode: str = "lucid", guide: "str | PurePath | None" = None) -> tuple[str, str]:
+    """{classes} and {classes_words}: the classes, or what a mode that reads none dreamt. Of a
+    guide (the operator's file) only its name is said: a path tells strangers about the
+    operator's disk."""
+    if mode not in NO_CLASSES:
+        return join_classes(class_names), words(class_names)
+    name = " ".join(PurePath(guide).stem.split()) if mode == "guide" and guide else ""
+    if mode == "guide" and not name:
+        return UNNAMED_GUIDE
+    name = fit_text(inert(name), GUIDE_NAME_LIMIT)
+    short, long = NO_CLASSES[mode]
+    return short.format(guide=name), long.format(guide=name)
 
 
 def hashtag(tag: str) -> str:
@@ -143,18 +164,21 @@ def make_caption(
     language: str | None = None,
     alt_limit: int = ALT_LIMIT,
     mode: str = "lucid",
+    guide: "str | PurePath | None" = None,
 ) -> Caption:
     """The caption and alt text of a dream. `places`: where the engine measured each class grew
     (None: not measured); `names`: the bot's names of its class ids; `language`: the captions'
-    ISO 639 code, for the words of {places}; `mode`: the recipe's (a randomise dream names no
-    class)."""
+    ISO 639 code, for the words of {places}; `mode` and `guide`: the recipe's (a dream of
+    another mode than lucid names no class: `dreamt`)."""
     tags = tuple(t.lstrip("#").strip() for t in section.hashtags)
     credit = outside_credit(credit)
-    randomised = mode == "randomise"
+    classes, classes_words = dreamt(class_names, mode, guide)
+    if mode in NO_CLASSES:
+        places = None  # places name classes, and none of these was dreamt
     fields = {
         "bot": bot,
-        "classes": RANDOM_CLASSES if randomised else join_classes(class_names),
-        "classes_words": RANDOM_WORDS if randomised else words(class_names),
+        "classes": classes,
+        "classes_words": classes_words,
         "title": credit.title or "",
         "author": credit.author or "",
         "link": credit.link or "",

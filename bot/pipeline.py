@@ -242,7 +242,7 @@ class Pipeline:
                 parts.caption, bot=parts.bot.name, class_names=names, credit=item.credit,
                 description=item.description, model=recipe.model, seed=combo.seed,
                 places=places, names=dict(zip(combo.class_ids, names)), language=parts.language,
-                mode=recipe.mode,
+                mode=recipe.mode, guide=recipe.guide,
             )
             alt_text = caption.alt_text if made.dive is None else dive_alt(caption.alt_text, made.dive.duration)
         except Exception as exc:

@@ -147,7 +147,39 @@ def test_a_randomise_dream_names_no_class_it_did_not_dream():
     assert "goldfish" not in cap.text + cap.alt_text and "shark" not in cap.text + cap.alt_text
 
 
-def test_a_randomise_cycle_posts_a_caption_without_the_pickers_classes(tmp_path):
+def test_deepdream_and_guide_dreams_say_what_was_dreamt_not_the_pickers_classes():
+    from dreamer.places import ClassPlace, Places
+
+    # Places the engine never measures for these modes: were they to come (a queue's), they
+    # still name the picker's class, which was not dreamt.
+    places = Places((ClassPlace(1, "goldfish", (0.0,) * 9, (False,) * 9),), "tiny")
+    kw = dict(bot="B", class_names=["goldfish", "great white shark"], credit=CREDIT, description=None,
+              places=places, names={1: "goldfish"})
+    deep = make_caption(CaptionSection(hashtags=[]), mode="deepdream", **kw)
+    assert deep.text.split("\n")[0] == "a deep dream"
+    assert deep.alt_text == ("Machine-made picture: a neural network dreamt amplified patterns it already sees "
+                             "into the photo “Fort Denison”; their shapes and textures show all over the scene.")
+    guided = make_caption(CaptionSection(hashtags=[]), mode="guide", guide="/home/op/private dir/#storm clouds.jpg",
+                          **kw)
+    assert guided.text.split("\n")[0] == "a dream guided by “#\u2060storm clouds”"  # its name, inert, no path
+    assert "the look of the picture “#\u2060storm clouds” into the photo “Fort Denison”" in guided.alt_text
+    for cap in (deep, guided):
+        assert "goldfish" not in cap.text + cap.alt_text and "shark" not in cap.text + cap.alt_text
+        assert "home" not in cap.text + cap.alt_text and "private" not in cap.text + cap.alt_text
+    assert make_caption(CaptionSection(hashtags=[]), mode="guide", **kw).text.split("\n")[0] == "a guided dream"
+    # a lucid dream still names its classes, and where they grew
+    lucid = make_caption(CaptionSection(hashtags=[]), **kw)
+    assert lucid.text.split("\n")[0] == "goldfish × great white shark" and "goldfish hardly shows" in lucid.alt_text
+
+
+@pytest.mark.parametrize("mode, recipe, first_line, alt", [
+    ("randomise", "", "a random dream", "a random mix of everything it can recognise into the photo “harbour”"),
+    ("deepdream", 'layer = "conv2"\n', "a deep dream", "amplified patterns it already sees into the photo “harbour”"),
+    ("guide", 'guide = "{guide}"\nguide_layer = "conv2"\n', "a dream guided by “clouds”",
+     "the look of the picture “clouds” into the photo “harbour”"),
+])
+def test_a_cycle_of_a_mode_without_classes_posts_a_caption_without_the_pickers_classes(
+        tmp_path, mode, recipe, first_line, alt):
     import io
     import json
 
@@ -156,12 +188,15 @@ def test_a_randomise_cycle_posts_a_caption_without_the_pickers_classes(tmp_path)
     from bot_helpers import tiny_config, write_photo
 
     path = tiny_config(tmp_path)
-    path.write_text(path.read_text().replace('model = "tiny"', 'model = "tiny"\nmode = "randomise"'))
+    guide = write_photo(tmp_path / "guides" / "clouds.png", 7)
+    path.write_text(path.read_text().replace(
+        'model = "tiny"', f'model = "tiny"\nmode = "{mode}"\n' + recipe.format(guide=guide.as_posix())))
     write_photo(tmp_path / "inbox" / "harbour.png", 1)
     assert cli.main(["--once", "--config", str(path)], out=io.StringIO()) == 0
     cfg = load_config(path)
     [post] = [json.loads(p.read_text()) for p in cfg.outbox_dir.glob("*.json")]
-    assert post["caption"].split("\n")[0] == "a random dream"
-    assert "a random mix of everything it can recognise into the photo “harbour”" in post["alt_text"]
+    assert post["caption"].split("\n")[0] == first_line
+    assert alt in post["alt_text"]
+    assert "guides" not in post["caption"] + post["alt_text"]  # the guide's name, never its path
     for name in ("goldfish", "stingray", "peacock", "ostrich"):
         assert name not in post["caption"] + post["alt_text"], post
