@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from filelock import FileLock, Timeout
 
 from bot import failpoints, kept_photos, logs, notify
-from bot.caption import dive_alt, inert, make_caption
+from bot.caption import dive_alt, dreamt, inert, make_caption
 from bot.parts import Parts
 from bot.picker import Combo, PickError
 from bot.posting import PostOutcome, Unstored, publish_row
@@ -215,6 +215,8 @@ class Pipeline:
             chosen = parts.polls.chosen(combo) if parts.polls else None
             labels = parts.picker.labels
             names = combo.names(labels)
+            # what the operator reads: the picker's classes only where the mode dreams them
+            what = dreamt(names, parts.recipe.mode, parts.recipe.guide)[0]
             failpoints.hit("dream")  # tests: die with the photo taken and no dream yet
             if dive_row is None:  # a new dream: a dive when one is due, else a still
                 post_key = store.new_post_key()
@@ -227,7 +229,7 @@ class Pipeline:
             else:
                 post_key, stem = dive_row.post_key, dive_row.video_path.with_suffix("")
             dive = None if dive_row is None else DiveSpec(parts.dive.settings(), {"class_names": names})
-            log.info("diving into %s with %s from %s" if dive else "dreaming %s into %s from %s", " × ".join(names),
+            log.info("diving into %s with %s from %s" if dive else "dreaming %s into %s from %s", what,
                      item.credit.title or item.url or "a photo", item.source)
             made = make(self.renderer, Work(item.image, combo.recipe_classes(labels), combo.seed,
                                             parts.dive.recipe(parts.recipe) if dive else parts.recipe, stem, dive))
@@ -272,7 +274,7 @@ class Pipeline:
         if result.outcome != CycleOutcome.POSTED:
             posted = PostState.CONFIRMED in result.posts.values() or not result.posts
             result.outcome = CycleOutcome.POSTED if posted else CycleOutcome.WAITING
-        made = f"dream {dream_id}: {' × '.join(names)}; " + ", ".join(f"{k} {v}" for k, v in result.posts.items())
+        made = f"dream {dream_id}: {what}; " + ", ".join(f"{k} {v}" for k, v in result.posts.items())
         result.message = f"{result.message}; {made}" if result.message else made
 
     def _next_item(self, parts: Parts) -> tuple[SourceItem | None, list[str]]:

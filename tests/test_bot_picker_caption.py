@@ -178,10 +178,11 @@ def test_deepdream_and_guide_dreams_say_what_was_dreamt_not_the_pickers_classes(
     ("guide", 'guide = "{guide}"\nguide_layer = "conv2"\n', "a dream guided by “clouds”",
      "the look of the picture “clouds” into the photo “harbour”"),
 ])
-def test_a_cycle_of_a_mode_without_classes_posts_a_caption_without_the_pickers_classes(
-        tmp_path, mode, recipe, first_line, alt):
+def test_a_cycle_of_a_mode_without_classes_posts_and_logs_no_class_of_the_pickers(
+        tmp_path, caplog, mode, recipe, first_line, alt):
     import io
     import json
+    import logging
 
     from bot import cli
     from bot.config import load_config
@@ -192,11 +193,17 @@ def test_a_cycle_of_a_mode_without_classes_posts_a_caption_without_the_pickers_c
     path.write_text(path.read_text().replace(
         'model = "tiny"', f'model = "tiny"\nmode = "{mode}"\n' + recipe.format(guide=guide.as_posix())))
     write_photo(tmp_path / "inbox" / "harbour.png", 1)
-    assert cli.main(["--once", "--config", str(path)], out=io.StringIO()) == 0
+    caplog.set_level(logging.INFO, logger="bot.pipeline")
+    out = io.StringIO()
+    assert cli.main(["--once", "--config", str(path)], out=out) == 0
     cfg = load_config(path)
     [post] = [json.loads(p.read_text()) for p in cfg.outbox_dir.glob("*.json")]
     assert post["caption"].split("\n")[0] == first_line
     assert alt in post["alt_text"]
-    assert "guides" not in post["caption"] + post["alt_text"]  # the guide's name, never its path
+    # the operator's side says the mode too: the --once line and the log
+    assert f"dream 1: {first_line}; outbox confirmed" in out.getvalue()
+    assert f"dreaming {first_line} into harbour from inbox" in caplog.messages
+    said = post["caption"] + post["alt_text"] + out.getvalue() + "\n".join(caplog.messages)
+    assert "guides" not in said  # the guide's name, never its path
     for name in ("goldfish", "stingray", "peacock", "ostrich"):
-        assert name not in post["caption"] + post["alt_text"], post
+        assert name not in said, said
