@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -30,9 +31,11 @@ GOLDFISH, STINGRAY, PEACOCK = "1", "6", "84"  # ImageNet ids, as a request's rec
 class Bot:
     """A bot with requests on: `post()` makes a scheduled dream on the mock, `tick()` answers."""
 
-    def __init__(self, tmp_path, srv, extra: str = "", picker: str = PAIR, render=None, outbox: bool = False):
+    def __init__(self, tmp_path, srv, extra: str = "", picker: str = PAIR, render=None, outbox: bool = False,
+                 recipe: str = ""):
         self.tmp_path, self.srv = tmp_path, srv
         path = request_config(tmp_path, srv, extra, picker=picker)
+        path.write_text(path.read_text().replace('model = "tiny"\n', 'model = "tiny"\n' + recipe))
         if outbox:
             path.write_text(path.read_text().replace("[publishers.outbox]\nenabled = false",
                                                      "[publishers.outbox]\nenabled = true"))
@@ -318,3 +321,28 @@ def test_a_remix_is_not_also_published_without_its_photos_credit(mock, make_bot)
     bot.tick()
     assert len(only_reply(mock, req["id"])["media_attachments"]) == 1
     assert bot.store.count_dreams() == 1  # the post alone: the remix went to no other publisher
+
+
+@pytest.mark.parametrize("mode", ["deepdream", "guide", "randomise"])
+def test_requests_dream_their_classes_whatever_the_bots_mode(mock, make_bot, tmp_path, mode):
+    """A follower asking for a goldfish gets a goldfish, though the scheduled posts are deep dreams."""
+    guide = write_photo(tmp_path / "guides" / "clouds.png", 9)
+    bot = make_bot(recipe=f'mode = "{mode}"\nlayer = "conv2"\nguide = "{guide.as_posix()}"\nstrength = 0.55\n')
+    post = bot.post()
+    assert json.loads(bot.store._query("SELECT recipe_json FROM dreams")[0][0])["mode"] == mode
+    req = ask(mock, "ann", "peacock please")
+    again = remix(mock, "bob", post, "goldfish and peacock")
+    assert bot.tick().answered == 2
+    assert text_of(only_reply(mock, req["id"])).startswith("@ann ") and "peacock" in text_of(only_reply(mock, req["id"]))
+    assert "dreamt with goldfish × peacock instead" in text_of(only_reply(mock, again["id"]))
+    asked, remixed = bot.recipes
+    for recipe in (asked, remixed):
+        assert recipe.mode == "lucid" and recipe.layer is None and recipe.guide is None
+        assert recipe.views.strength == 0.55  # the operator's other settings stay
+    assert asked.classes == {PEACOCK: 1.0} and remixed.classes == {GOLDFISH: 1.0, PEACOCK: 1.0}
+    # what is recorded of them says what was dreamt, and carries no path of the operator's
+    recorded = json.loads(bot.store.request(2).recipe_json)
+    sidecar = json.loads(Path(bot.store.request(1).dream_path).with_suffix(".json").read_text())["recipe"]
+    for kept in (recorded, sidecar):
+        assert kept["mode"] == "lucid" and "guide" not in kept and "layer" not in kept, kept
+
