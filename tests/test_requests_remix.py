@@ -346,3 +346,17 @@ def test_requests_dream_their_classes_whatever_the_bots_mode(mock, make_bot, tmp
     for kept in (recorded, sidecar):
         assert kept["mode"] == "lucid" and "guide" not in kept and "layer" not in kept, kept
 
+
+def test_a_post_of_a_mode_without_classes_has_none_to_remix_again(mock, make_bot):
+    """Its picker's classes are recorded but were never dreamt: "again" or "more" asks for them
+    as the post's, so the answer says how to remix (with class names, which do work)."""
+    bot = make_bot(recipe='mode = "deepdream"\nlayer = "conv2"\n')
+    post = bot.post()
+    again, more = remix(mock, "ann", post, "again"), remix(mock, "bob", post, "more stingray")
+    bot.tick()
+    for req in (again, more):
+        reply = only_reply(mock, req["id"])
+        assert "Reply to my picture with up to" in text_of(reply) and reply["media_attachments"] == []
+        assert "goldfish × stingray" not in text_of(reply)
+    assert bot.recipes == []
+

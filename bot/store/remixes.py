@@ -64,6 +64,8 @@ def _source(key: str, photo: str | None, classes_json: str, recipe_json: str) ->
     recipe: dict[str, Any] = json.loads(recipe_json or "{}")
     classes = tuple((int(c[0]), str(c[1]), float(c[2])) for c in json.loads(classes_json or "[]")
                     if str(c[0]).isdigit())  # a class the store kept without its id cannot be dreamt again
+    if recipe.get("mode", "lucid") != "lucid":
+        classes = ()  # the picker's, recorded but never dreamt: "again" must not dream them as the post's
     seed, strength = recipe.get("seed"), recipe.get("strength")
     return RemixSource(key, Path(photo) if photo else None, classes, None if seed is None else int(seed),
                        None if strength is None else float(strength))
