@@ -115,10 +115,10 @@ def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
 
     if not is_file_model(recipe.model) and recipe.model not in list_models():
         raise CliError(f"unknown model {recipe.model!r}; see --list-models")
-    for what, path in (("model", recipe.model if is_file_model(recipe.model) else None),
-                       ("weights", recipe.weights), ("guide", recipe.guide)):
-        if path and not Path(path).expanduser().is_file():
-            raise CliError(f"no {what} file {path}")
+    for key, path in cli_info.named_files(recipe):
+        if not Path(path).expanduser().is_file():
+            # a --recipe's file, not a flag's: the error says where the recipe's files are looked for
+            raise CliError(cli_info.missing_file(key, path, args.recipe if getattr(args, key) is None else None))
     from dreamer.render import pick_device
 
     pick_device(args.device)

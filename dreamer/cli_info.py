@@ -3,12 +3,13 @@ and version, recipes read back from pictures, output names, and the progress bar
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from dreamer.recipe import Mode, Recipe, RecipeError
+from dreamer.recipe import FILE_KEYS, Mode, Recipe, RecipeError
 
 PICTURE_EXTS = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -60,7 +61,42 @@ def presets_epilog() -> str:
 
 def load_recipe_arg(path: Path) -> Recipe:
     """A recipe file (TOML, JSON, a sidecar), or a picture or dive video `dream` made, whose
-    metadata carries it."""
+    metadata carries it; a file it names by its name alone is taken from beside it when the
+    current folder has none of that name."""
+    recipe = _read_recipe_arg(path)
+    beside = {key: str(recipe_folder(path) / name) for key, name in named_files(recipe)
+              if Path(name).name == name and not Path(name).is_file() and (recipe_folder(path) / name).is_file()}
+    return recipe.replace(**beside) if beside else recipe
+
+
+def recipe_folder(path: Path) -> Path:
+    """The folder a --recipe's files lie in: the folder it is (a dive's frames), else its file's."""
+    return path if path.is_dir() else path.parent
+
+
+def named_files(recipe: Recipe) -> list[tuple[str, str]]:
+    """(key, path) of every file `recipe` names: the model and hybrid partner only when the net is
+    imported from a file."""
+    from models.registry import is_file_model
+
+    data = recipe.to_dict()
+    return [(key, os.fspath(value)) for key in FILE_KEYS if (value := data.get(key))
+            and (key in ("weights", "guide") or is_file_model(value))]
+
+
+def missing_file(key: str, path: str, recipe: Path | None) -> str:
+    """The error for a missing file `path` of `key`; `recipe`: the --recipe that named it. The
+    bot's posts name their files without the folders (the operator's), so a bare name says where
+    to put the file, or which flag names it instead."""
+    line = f"no {key.replace('_', ' ')} file {path}"
+    if recipe is None or Path(path).name != path:
+        return line
+    return (f"{line} in the current folder or beside {recipe}: its recipe names the file without its folder "
+            f"(as the bot's published dreams do); pass --{key.replace('_', '-')} FILE, or put {path} in "
+            f"{recipe_folder(recipe)}")
+
+
+def _read_recipe_arg(path: Path) -> Recipe:
     from dreamer.video import VIDEO_FORMATS
 
     if path.is_dir():

@@ -181,7 +181,8 @@ def dive_video(
     """Make a dive of recipe.video.frames frames from `image` into the video `out` (.mp4 or .webm).
     If `out`'s parts folder holds keyframes of this same dive (recipe, settings and photo), they
     are used and the dive resumes after the last; one of another dive is an error (DiveError).
-    `info` (class names, the photo's name) is written beside the recipe in the metadata."""
+    `info` (class names, the photo's name, a recipe key as it is to be recorded: the bot names its
+    files without their folders) is written over the recipe in the metadata and sidecar."""
     out = Path(out)
     fmt = check_video_path(out)
     check_sidecar(out)  # before the work: the sidecar written at the end must not replace a stranger's file

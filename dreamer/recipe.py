@@ -24,8 +24,8 @@ from dreamer.settings import (GRADIENTS, HYBRIDS, PARAMS, Octave, RecipeError, T
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["GRADIENTS", "HYBRIDS", "INFO_KEYS", "KEYS", "LATER_KEYS", "METHODS", "MODES", "Mode", "Octave", "PARAMS",
-           "RECORDED_SIGN", "Recipe", "RecipeError", "STOPPED_AT", "TilesSettings", "VideoSettings",
+__all__ = ["FILE_KEYS", "GRADIENTS", "HYBRIDS", "INFO_KEYS", "KEYS", "LATER_KEYS", "METHODS", "MODES", "Mode",
+           "Octave", "PARAMS", "RECORDED_SIGN", "Recipe", "RecipeError", "STOPPED_AT", "TilesSettings", "VideoSettings",
            "ViewsSettings", "as_ran", "with_stop"]
 
 
@@ -64,6 +64,9 @@ KEYS = (
     "jitter", "gradient", "view_scale_min", "view_scale_max", "view_rotate", "balance_classes", "octave_plan",
     "tile_size", "tile_overlap", "batch_size", "seed", "max_pixels", "frames", "zoom", "rotate",
 )
+# Keys whose value can be a file of the user's disk: weights and guide always, model and
+# hybrid_partner when the net is imported from a file (models.registry.is_file_model).
+FILE_KEYS = ("model", "weights", "guide", "hybrid_partner")
 GROUPS = {"views": ViewsSettings, "tiles": TilesSettings, "video": VideoSettings}
 
 

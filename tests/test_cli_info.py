@@ -42,6 +42,32 @@ def test_recipe_from_a_picture_without_one_is_a_clear_error(small_photo, capsys)
     assert "carries no recipe" in err and "Traceback" not in err
 
 
+def test_a_guide_a_recipe_names_without_its_folder_is_found_beside_it_or_asked_for(
+        small_photo, tmp_path, monkeypatch, capsys):
+    """The bot's published dreams name their guide without its folder (bot.render.renderer.
+    public_recipe): replayed from a download, the guide is looked for beside the picture."""
+    import dreamer
+    from dreamer import Recipe
+
+    monkeypatch.chdir(tmp_path)  # the current folder holds no clouds.png
+    folder = tmp_path / "downloads"
+    dream = dreamer.save_image(Image.open(small_photo), folder / "dream.png", Recipe.from_flat(
+        model="tiny", mode="guide", guide="clouds.png", guide_layer="conv2", steps=2, seed=3).to_dict())
+    again = ["small.jpg", "--recipe", str(dream), "-o", "again.png", "-q"]
+    assert main(again) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"dream: error: no guide file clouds.png in the current folder or beside {dream}: ")
+    assert err.endswith(f"; pass --guide FILE, or put clouds.png in {folder}\n") and "Traceback" not in err
+    # a guide of a flag's is the user's own path: no word of the recipe
+    assert main([*again, "--guide", "nope.png"]) == 2
+    assert capsys.readouterr().err == "dream: error: no guide file nope.png\n"
+    Image.open(small_photo).save(folder / "clouds.png")
+    assert main(again) == 0
+    from dreamer.image_io import read_embedded_recipe
+
+    assert read_embedded_recipe(tmp_path / "again.png")["guide"] == str(folder / "clouds.png")
+
+
 def test_default_names_carry_classes_and_seed_and_never_overwrite(small_photo, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main([str(small_photo), "-c", "goldfish, stingray:0.5", "--seed", "7", *TINY]) == 0

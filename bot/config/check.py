@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from dreamer.recipe import FILE_KEYS
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from bot.config.recipe import build_recipe, recipe_problem
@@ -198,7 +199,7 @@ def _path_values(data: Mapping[str, Any]) -> list[tuple[str, Any]]:
     out = [("bot.data_dir", table(data, "bot").get("data_dir")),
            ("publishers.outbox.path", table(table(data, "publishers"), "outbox").get("path")),
            ("queue.shared_dir", table(data, "queue").get("shared_dir"))]
-    out += [(f"recipe.{k}", table(data, "recipe").get(k)) for k in ("model", "weights", "guide", "hybrid_partner")]
+    out += [(f"recipe.{k}", table(data, "recipe").get(k)) for k in FILE_KEYS]
     sources = data.get("sources")
     for i, src in enumerate(sources if isinstance(sources, list) else []):
         if isinstance(src, Mapping) and src.get("type") in ("folder", "urls"):

@@ -17,14 +17,15 @@ makes them for now (the queue's workers take pictures), so `dive_renderer` falls
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_checkable
 
 import dreamer
 from dreamer import Recipe
-from dreamer.recipe import as_ran
+from dreamer.recipe import FILE_KEYS, as_ran
 from PIL import Image
 
 if TYPE_CHECKING:
@@ -75,7 +76,8 @@ class EngineRenderer:
 @runtime_checkable
 class DiveRenderer(Protocol):
     """Makes a dive video of recipe.video.frames frames at `out`, resuming from the keyframes a killed
-    run left beside it (`<out>.parts/`) when the recipe, settings and photo are the same."""
+    run left beside it (`<out>.parts/`) when the recipe, settings and photo are the same. The
+    video records `info` as its recipe (the bot's: `public_recipe`, with the class names)."""
 
     def dive(self, image: Image.Image, recipe: Recipe, out: Path, settings: Mapping[str, Any],
              info: Mapping[str, Any]) -> "DiveResult": ...
@@ -135,8 +137,22 @@ def make_dream(renderer: Renderer, image: Image.Image, base: Recipe, *, classes:
     took = time.monotonic() - started
     recipe = as_ran(recipe, out)  # with the step it stopped at, if it was done before its cap
     path.parent.mkdir(parents=True, exist_ok=True)
-    dreamer.save_image(out, path, recipe.to_dict())
+    dreamer.save_image(out, path, public_recipe(recipe))
     return Dream(recipe, path, took, places)
+
+
+def public_recipe(recipe: Recipe) -> dict[str, Any]:
+    """`recipe` as the files the bot publishes record it (a picture's metadata, a video's tags,
+    their sidecars): each file it names (a guide, a net's weights) by its name alone. Those
+    files are uploaded as they are, and a folder ("/home/alice/private/") is the operator's
+    business, not a follower's; the store keeps the whole recipe for remixes and replays."""
+    recorded = recipe.to_dict()
+    for key in FILE_KEYS:
+        value = recorded.get(key)
+        if isinstance(value, (str, os.PathLike)):
+            # Windows' rules split at "/" and "\\" both: a path of either system loses its folders.
+            recorded[key] = PureWindowsPath(os.fspath(value)).name or os.fspath(value)
+    return recorded
 
 
 def dive_renderer(render: object) -> DiveRenderer:
@@ -173,7 +189,9 @@ def make_dive(renderer: DiveRenderer, image: Image.Image, base: Recipe, *, class
     recipe = base.replace(classes=dict(classes), seed=seed)
     started = time.monotonic()
     video.parent.mkdir(parents=True, exist_ok=True)
-    made = _finished(video, recipe) or renderer.dive(image, recipe, video, settings, info)
+    # the recipe as the video records it, as `dream` writes it (dreamer.cli_common.recipe_metadata)
+    recorded = {**public_recipe(recipe), **info}
+    made = _finished(video, recipe) or renderer.dive(image, recipe, video, settings, recorded)
     took = time.monotonic() - started
     if made.frames != recipe.video.frames or not Path(made.path).is_file():
         raise DiveIncomplete(f"the dive {video.name} came back with {made.frames} of {recipe.video.frames} frames")
