@@ -288,6 +288,34 @@ def test_polls_need_mastodon_and_enough_combinations(tmp_path):
     assert "polls.options: a poll offers 4 different class combinations, but [picker] can make only 1" in text
 
 
+@pytest.mark.parametrize("mode, keys, instead", [
+    ("deepdream", 'layer = "conv2"\n', "patterns the net already sees"),
+    ("guide", 'guide = "{guide}"\n', "a guide picture's look"),
+    ("randomise", "", "every class pushed up or down at random"),
+])
+def test_polls_are_refused_in_a_mode_that_dreams_no_chosen_class(tmp_path, mode, keys, instead):
+    """The winner's classes would be recorded and announced, but never dreamt."""
+    from types import SimpleNamespace
+
+    from bot.config import ConfigError
+
+    path = poll_config(tmp_path, SimpleNamespace(base_url="https://mastodon.example"))
+    guide = write_photo(tmp_path / "clouds.png", 7)
+    lucid = path.read_text()
+    path.write_text(lucid.replace('model = "tiny"', f'model = "tiny"\nmode = "{mode}"\n'
+                                  + keys.format(guide=guide.as_posix())))
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ=ENV)
+    assert str(err.value).startswith("1 problem in the config:")  # only this one
+    assert (f"polls.enabled: a poll lets followers choose the classes of the next dream, but recipe.mode = "
+            f"'{mode}' dreams no chosen class ({instead}), so the winner would never show; set "
+            'polls.enabled = false, or recipe.mode = "lucid"') in str(err.value)
+    path.write_text(path.read_text().replace("[polls]\nenabled = true", "[polls]\nenabled = false"))
+    assert not load_config(path, environ=ENV).polls.enabled  # polls off: that mode is fine
+    path.write_text(lucid)
+    assert load_config(path, environ=ENV).polls.enabled  # and polls in lucid mode are
+
+
 def test_random_draws_for_the_poll_are_different_combinations(mock, tmp_path):
     """The picker's draws for one poll never repeat a combination, even from a small pool."""
     path = poll_config(tmp_path, mock, polls="options = 4\n")

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from dreamer.recipe import FILE_KEYS
+from dreamer.recipe import FILE_KEYS, Mode
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from bot.config.recipe import build_recipe, recipe_problem
@@ -127,6 +127,28 @@ def _polls_fit_the_picker(cfg: "Config") -> list[str]:
             f"make only {combos}; allow more classes or lower polls.options"]
 
 
+# What a mode dreams instead of the picker's classes, for the refusal of polls.
+_CLASSLESS = {"deepdream": "patterns the net already sees", "guide": "a guide picture's look",
+              "randomise": "every class pushed up or down at random"}
+
+
+def _polls_need_classes(cfg: "Config") -> list[str]:
+    """A poll asks followers which classes the next dream grows: in a mode that dreams no chosen
+    class, the winner would never show, a promise to them the bot cannot keep."""
+    if not cfg.polls.enabled:
+        return []
+    try:
+        mode = str(cfg.base_recipe().mode)
+    except ValueError:
+        return []  # refused, and said, by recipe_problems
+    if mode == Mode.LUCID:
+        return []
+    instead = f" ({_CLASSLESS[mode]})" if mode in _CLASSLESS else ""
+    return [f"polls.enabled: a poll lets followers choose the classes of the next dream, but recipe.mode = "
+            f"{mode!r} dreams no chosen class{instead}, so the winner would never show; set "
+            "polls.enabled = false, or recipe.mode = \"lucid\""]
+
+
 def _schedule_computes(cfg: "Config") -> list[str]:
     """The scheduler's own arithmetic, at its worst case (the largest jitter and grace)."""
 
@@ -149,6 +171,7 @@ _RULES: list[tuple[set[str], Callable[["Config"], list[str]]]] = [
     ({"schedule"}, _schedule_computes),
     ({"polls", "publishers"}, _polls_need_mastodon),
     ({"polls", "picker"}, _polls_fit_the_picker),
+    ({"polls", "recipe"}, _polls_need_classes),
 ]
 
 
