@@ -202,6 +202,71 @@ def _route_lagging(nets: dict) -> None:
     rv._seen, rv.draw, rv.view_shares = seen, draw, view_shares
 
 
-CANDIDATES = {"check_lite1": _check_with_lite1, "objects_room": _objects_get_room, "route_lagging": _route_lagging,
+def _gain_lagging(nets: dict) -> None:
+    """A lagging class's paint grows louder: at each check for being seen, a class the dreaming
+    net finds in fewer than half as many crops as the best-seen one (the growth's test) has its
+    layer's gain multiplied by LUCID_GAIN_STEP (default 1.25), up to LUCID_GAIN_MAX (default 2).
+    Adam gives every coefficient a step of about the same size however few views a class is
+    routed, so more views (route_lagging) move a lagging class no faster; a gain does: its
+    detail's amplitude, and with it each step's change, grow by that factor."""
+    import os
+    import torch
+    from dreamer import param as prm
+    from dreamer import render_views as rv
+    step, top = float(os.environ.get("LUCID_GAIN_STEP", "1.25")), float(os.environ.get("LUCID_GAIN_MAX", "2"))
+    real_start, real_seen = rv.start, rv._seen
+
+    def start(base, plan, net, seed):
+        d = real_start(base, plan, net, seed)
+        if d.work_masks is None:
+            return d
+        gain = torch.ones(len(plan.placed), 1, 1, 1)
+        inner = d.p.parts
+
+        def parts():
+            return inner() * gain
+
+        d.p = prm.Param(d.p.tensors, lambda: parts().sum(0, keepdim=True), d.p.kind, parts)
+        d.gain = gain
+        return d
+
+    def seen(d, picture):
+        shares = real_seen(d, picture)
+        gain = getattr(d, "gain", None)
+        if gain is not None:
+            best = max(shares.values())
+            for i, cid in enumerate(d.plan.placed):
+                if shares[cid] < best / 2:
+                    gain[i] = min(top, float(gain[i]) * step)
+        return shares
+    rv.start, rv._seen = start, seen
+
+
+def _coarse_share(nets: dict) -> None:
+    """More of a mutant's views seen coarse: LUCID_COARSE_SHARE of them (default 3/4, against
+    half) resampled down to between 1 and 1 - view_coarsen of the net's resolution. Coarse views
+    were the largest gain the hybrids ever had (view_coarsen 0.5 -> 0.9: the weaker class 26 -> 33 %
+    held out, session 4): a class has to grow shapes that survive what the judge's blur, half
+    size and JPEG wipe out, and things (espresso, pretzel, lemon) are shapes."""
+    import math
+    import os
+    from dreamer import render_views as rv
+    from dreamer.transform import View
+    share = float(os.environ.get("LUCID_COARSE_SHARE", "0.75"))
+
+    def random_views(height, width, n, side_range, rotate, rng, coarsen=0.0):
+        short = min(height, width)
+        lo, hi = math.log(side_range[0]), math.log(side_range[1])
+        ys = [(i + rng.random()) / n * height for i in range(n)]
+        xs = [(i + rng.random()) / n * width for i in range(n)]
+        rng.shuffle(xs)
+        coarse = round(share * n)
+        return [View(y, x, short * math.exp(rng.uniform(lo, hi)), rng.uniform(-rotate, rotate),
+                     1.0 - coarsen * rng.random() if i < coarse else 1.0)
+                for i, (y, x) in enumerate(zip(ys, xs))]
+    rv.random_views = random_views
+
+
+CANDIDATES = {"check_lite1": _check_with_lite1, "coarse_share": _coarse_share, "gain_lagging": _gain_lagging, "objects_room": _objects_get_room, "route_lagging": _route_lagging,
               "settle": _growth_settles, "spread": _spread, "spread_min": _spread_min, "top5": _top5,
               "wait48": _growth_waits}
