@@ -98,6 +98,10 @@ def check_url(url: str, policy: FetchPolicy) -> None:
             # which internal host names exist.
             raise RefusedAddress(f"{url}: cannot resolve {host}: no such host ({exc.strerror or exc})") from None
         raise FetchError(f"{url}: cannot resolve {host} ({exc.strerror or exc})") from None
+    except UnicodeError:
+        # A label over 63 characters, an empty one ("a..b") or a character IDNA forbids: the
+        # resolver's idna codec raises this, no socket error, and no DNS name can be so.
+        raise RefusedAddress(f"{url}: {host} is not a valid host name") from None
     if policy.allow_private:
         return
     for info in infos:
