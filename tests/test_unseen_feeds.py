@@ -3,6 +3,8 @@ each once crashed a cycle, lost a photo or posted the wrong thing, and now gets 
 or the right behaviour. Feeds are served by a local HTTP server; nothing leaves the machine."""
 from __future__ import annotations
 
+import codecs
+
 import pytest
 
 from bot.sources.base import Credit
@@ -21,9 +23,9 @@ def store(tmp_path):
     s.close()
 
 
-def _rss(items: str) -> bytes:
-    return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>c</title>'
-            f"<link>http://photos.example/</link><description>d</description>{items}</channel></rss>").encode()
+def _rss(items: str, declaration: str = '<?xml version="1.0" encoding="utf-8"?>') -> str:
+    return (f'{declaration}<rss version="2.0"><channel><title>c</title>'
+            f"<link>http://photos.example/</link><description>d</description>{items}</channel></rss>")
 
 
 # --- image addresses -------------------------------------------------------------------------
@@ -35,10 +37,27 @@ def test_an_image_host_no_dns_name_can_have_is_refused_and_the_feed_moves_on(sto
     with LocalServer() as srv:
         srv.routes["/feed"] = (200, {"Content-Type": "application/rss+xml"}, _rss(
             f'<item><title>bad</title><enclosure url="http://{host}/x.png" type="image/png"/></item>'
-            f'<item><title>good</title><enclosure url="{srv.url("/p.png")}" type="image/png"/></item>'))
+            f'<item><title>good</title><enclosure url="{srv.url("/p.png")}" type="image/png"/></item>').encode())
         srv.routes["/p.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(1))
         item = FeedSource("f", srv.url("/feed"), OPEN).take(store)
     assert item is not None and item.credit.title == "good"
     (row,) = store._query("SELECT url, error FROM sources WHERE status = 'failed'")
     assert "is not a valid host name" in row["error"]
     assert store.source_blocked(url=row["url"])  # refused for good, not fetched again each cycle
+
+
+# --- how a feed's bytes read -------------------------------------------------------------------
+@pytest.mark.parametrize("codec, bom", [("utf-16-le", codecs.BOM_UTF16_LE), ("utf-16-be", codecs.BOM_UTF16_BE),
+                                        ("utf-32-le", codecs.BOM_UTF32_LE)])
+@pytest.mark.parametrize("declaration", ["", '<?xml version="1.0"?>'])
+def test_a_feed_whose_byte_order_mark_alone_names_its_encoding_is_read(codec, bom, declaration):
+    # XML needs no encoding declaration after a byte order mark. feedparser, told where the
+    # feed came from but no content type, strips the mark and reads the rest as ISO-8859-1:
+    # "not well-formed", and a UTF-16 feed (as Windows tools write them) gave no photo at all.
+    title = "Café naïve ☕"
+    xml = _rss(f'<item><title>{title}</title><link>http://x.example/1</link>'
+               '<enclosure url="http://x.example/p.jpg" type="image/jpeg"/></item>', declaration)
+    with LocalServer() as srv:
+        srv.routes["/feed"] = (200, {"Content-Type": "application/rss+xml"}, bom + xml.encode(codec))
+        ((url, credit, _),) = list(FeedSource("f", srv.url("/feed"), OPEN)._candidates())
+    assert url == "http://x.example/p.jpg" and credit.title == title

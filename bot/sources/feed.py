@@ -12,6 +12,7 @@ Where an entry's picture is, tried in order:
 from __future__ import annotations
 
 import calendar
+import codecs
 import re
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Iterator
@@ -111,13 +112,20 @@ def _int(v: Any) -> int:
 
 
 _XML_ENCODING = re.compile(rb"\s*<\?xml[^>]*\bencoding\s*=", re.I)
-_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+# UTF-32's marks first: UTF-32LE's starts with UTF-16LE's
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32le"), (codecs.BOM_UTF32_BE, "utf-32be"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16le"), (codecs.BOM_UTF16_BE, "utf-16be"))
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The encoding that a byte order mark at the start of a feed's bytes names, or None."""
+    return next((name for bom, name in _BOMS if data.startswith(bom)), None)
 
 
 def declares_encoding(data: bytes) -> bool:
     """Whether a feed's bytes name their own encoding: a byte order mark, or an XML declaration
     with encoding="..."."""
-    return data.startswith(_BOMS) or bool(_XML_ENCODING.match(data[:512]))
+    return bom_encoding(data) is not None or bool(_XML_ENCODING.match(data[:512]))
 
 
 class FeedSource:
@@ -140,7 +148,12 @@ class FeedSource:
         except FetchError as exc:
             raise SourceError(f"source {self.name}: cannot fetch the feed: {exc}") from None
         headers = {"content-location": got.url}
-        if got.content_type and not declares_encoding(got.data):
+        bom = bom_encoding(got.data)
+        if bom:
+            # feedparser strips the mark and, told no content type, reads what follows as
+            # ISO-8859-1 unless a declaration names UTF-16: a UTF-16 feed was "not well-formed"
+            headers["content-type"] = f"application/xml; charset={bom}"
+        elif got.content_type and not declares_encoding(got.data):
             # a charset only the server names ("text/xml; charset=Shift_JIS"); where the feed
             # names its own, that one is believed: servers often say windows-1252 of UTF-8
             headers["content-type"] = got.content_type
