@@ -4,11 +4,12 @@ or the right behaviour. Feeds are served by a local HTTP server; nothing leaves 
 from __future__ import annotations
 
 import codecs
+from typing import Any
 
 import pytest
 
 from bot.sources.base import Credit
-from bot.sources.feed import FeedSource
+from bot.sources.feed import FeedSource, entry_image, first_img
 from bot.sources.fetch import FetchPolicy
 from bot.store import Store
 from bot_helpers import LocalServer, photo_bytes
@@ -61,3 +62,32 @@ def test_a_feed_whose_byte_order_mark_alone_names_its_encoding_is_read(codec, bo
         srv.routes["/feed"] = (200, {"Content-Type": "application/rss+xml"}, bom + xml.encode(codec))
         ((url, credit, _),) = list(FeedSource("f", srv.url("/feed"), OPEN)._candidates())
     assert url == "http://x.example/p.jpg" and credit.title == title
+
+
+# --- which picture is an entry's photo ---------------------------------------------------------
+def _entry(content: str) -> Any:
+    import feedparser
+
+    xml = _rss('<item><title>t</title><link>https://photos.example/p/1</link>'
+               f"<description><![CDATA[{content}]]></description></item>")
+    return feedparser.parse(xml.encode()).entries[0]
+
+
+EMOJI = ('<img src="https://s.w.org/images/core/emoji/15.0.3/72x72/1f389.png" alt="🎉" class="wp-smiley" '
+         'style="height: 1em; max-height: 1em;" />')
+PIXEL = '<img src="https://feeds.example/~r/photos/~4/abc" height="1" width="1" alt=""/>'
+
+
+@pytest.mark.parametrize("before", [EMOJI, PIXEL, '<img class="emoji" src="/e.png" alt=":)">',
+                                    '<img src="/icon.png" width="16px" height="16px">'])
+def test_an_emoji_or_a_tracking_pixel_before_the_photo_is_not_taken_for_it(before):
+    # WordPress writes each emoji of a post into its feed as an <img class="wp-smiley">, and
+    # counters add a 1×1 picture: the first <img> was the "photo", and the bot dreamt (and
+    # posted) a 72×72 party popper described as "🎉", or a single pixel.
+    e = _entry(f'<p>{before} Party on the quay!</p><p><img src="/photos/quay.jpg" alt="the quay" width="1200"></p>')
+    assert entry_image(e, "https://photos.example/") == ("https://photos.example/photos/quay.jpg", "the quay")
+
+
+def test_an_entry_whose_only_picture_is_a_tracking_pixel_has_no_photo():
+    assert entry_image(_entry(f"<p>Words only.</p>{PIXEL}"), "https://photos.example/") == (None, None)
+    assert first_img('<img src="/a.jpg" width="100%"><img src="/b.jpg">') == ("/a.jpg", None)  # no size in px

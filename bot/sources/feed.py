@@ -5,7 +5,8 @@ fetching has no size cap or address checks) and handed to feedparser as bytes.
 Where an entry's picture is, tried in order:
   1. an image enclosure;
   2. media:content with medium="image" or an image type (the largest when sizes are given);
-  3. the first <img> in the entry's content or summary (parsed with html.parser);
+  3. the first <img> in the entry's content or summary (parsed with html.parser) that is no
+     emoji nor tracking pixel;
   4. an enclosure that does not say its type;
   5. media:thumbnail, last because thumbnails are small.
 """
@@ -31,6 +32,21 @@ _UNTYPED = ("", "application/octet-stream", "binary/octet-stream")
 IMAGE_EXT = re.compile(r"\.(jpe?g|png|webp|gif|bmp|tiff?|avif)(\?|#|$)", re.I)
 
 
+# Pictures in an entry's text that are not its photo: WordPress writes each emoji of a post
+# into its feed as <img class="wp-smiley"> (twemoji, Discourse: class="emoji"), and counters
+# add a 1×1 pixel; a width or height declared under _ICON pixels is an icon or such a pixel.
+_EMOJI_CLASS = re.compile(r"emoji|smiley", re.I)
+_ICON = 50
+_PIXELS = re.compile(r"\s*(\d+)\s*(px)?\s*", re.I)
+
+
+def _decorative(a: dict[str, str | None]) -> bool:
+    if _EMOJI_CLASS.search(a.get("class") or ""):
+        return True
+    sizes = [_PIXELS.fullmatch(a.get(side) or "") for side in ("width", "height")]
+    return any(m is not None and int(m.group(1)) < _ICON for m in sizes)
+
+
 class _FirstImage(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -43,13 +59,14 @@ class _FirstImage(HTMLParser):
             src = (a.get("src") or "").strip()
             # Lazy-loading pages (WordPress) put a data: placeholder first and the photo in a
             # later <img> (<noscript>; feedparser drops data-src): a data: URI is never the photo.
-            if src and not src.lower().startswith("data:"):
+            if src and not src.lower().startswith("data:") and not _decorative(a):
                 self.src = src
                 self.alt = (a.get("alt") or "").strip() or None
 
 
 def first_img(html: str) -> tuple[str | None, str | None]:
-    """(src, alt) of the first <img> with a src that is no data: URI, in an HTML fragment."""
+    """(src, alt) of the first <img> with a src that is no data: URI, nor an emoji or a
+    tracking pixel, in an HTML fragment."""
     p = _FirstImage()
     try:
         p.feed(html)
