@@ -58,6 +58,10 @@ NO_CLASSES = {
 }
 UNNAMED_GUIDE = ("a guided dream", "the look of another picture")
 GUIDE_NAME_LIMIT = 40  # a file name, not a sentence
+# A title, author or licence from outside longer than this is a paragraph, not a name (many
+# feeds put a post's text in <title>): cut, so that it cannot push the credit's link and the
+# operator's note out of a 500-character post.
+CREDIT_FIELD_LIMIT = 80
 
 
 @dataclass(frozen=True)
@@ -117,10 +121,13 @@ def hashtag(tag: str) -> str:
 
 
 def outside_credit(credit: "Credit") -> "Credit":
-    """`credit` with every field `inert` (its link by `inert_link`), ready to be posted."""
-    return replace(credit, title=inert(credit.title) or None, author=inert(credit.author) or None,
-                   licence=inert(credit.licence) or None, link=inert_link(credit.link) or None,
-                   origin=inert(credit.origin) or None)
+    """`credit` with every field `inert` (its link by `inert_link`), ready to be posted; a
+    title, author or licence cut to CREDIT_FIELD_LIMIT."""
+    def name(text: str | None) -> str | None:
+        return fit_text(inert(text), CREDIT_FIELD_LIMIT) or None
+
+    return replace(credit, title=name(credit.title), author=name(credit.author), licence=name(credit.licence),
+                   link=inert_link(credit.link) or None, origin=inert(credit.origin) or None)
 
 
 def credit_line(credit: "Credit") -> str:

@@ -91,3 +91,21 @@ def test_an_emoji_or_a_tracking_pixel_before_the_photo_is_not_taken_for_it(befor
 def test_an_entry_whose_only_picture_is_a_tracking_pixel_has_no_photo():
     assert entry_image(_entry(f"<p>Words only.</p>{PIXEL}"), "https://photos.example/") == (None, None)
     assert first_img('<img src="/a.jpg" width="100%"><img src="/b.jpg">') == ("/a.jpg", None)  # no size in px
+
+
+# --- what a post says --------------------------------------------------------------------------
+def test_a_paragraph_for_a_title_cannot_push_the_credit_link_and_the_note_out_of_a_post():
+    # Tumblr's feeds and many blogs' put a post's text in <title>: a 300-character title cut
+    # the operator's "Machine-made ..." note out of a 500-character toot, a longer one the
+    # author, licence and link too.
+    from bot.caption import make_caption
+    from bot.config.sections import DEFAULT_NOTE, CaptionSection
+    from bot.publishers.mastodon_text import MastodonLimits, compose_text
+
+    words = "lorem ipsum dolor sit amet " * 40
+    credit = Credit(title="Down by the quay: " + words, author="Jo Bloggs, " + words,
+                    link="https://photos.example/p/1", licence="CC BY 4.0 " + words)
+    caption = make_caption(CaptionSection(), bot="B", class_names=["goldfish"], credit=credit, description=None)
+    toot = compose_text("k", caption.text, caption.tags, MastodonLimits())
+    assert "Down by the quay: lorem ipsum" in toot and "Jo Bloggs" in toot and "CC BY 4.0" in toot
+    assert "https://photos.example/p/1" in toot and DEFAULT_NOTE in toot, toot
