@@ -109,3 +109,15 @@ def test_a_paragraph_for_a_title_cannot_push_the_credit_link_and_the_note_out_of
     toot = compose_text("k", caption.text, caption.tags, MastodonLimits())
     assert "Down by the quay: lorem ipsum" in toot and "Jo Bloggs" in toot and "CC BY 4.0" in toot
     assert "https://photos.example/p/1" in toot and DEFAULT_NOTE in toot, toot
+
+
+# --- URL lists -----------------------------------------------------------------------------------
+def test_a_url_list_saved_with_a_byte_order_mark_keeps_its_first_url(tmp_path):
+    # Windows' Notepad saved UTF-8 with a byte order mark: the first line read "\ufeffhttps://...",
+    # was refused as "not http(s)" and blocked for good, without the operator seeing why.
+    from bot.sources.urls import UrlsSource
+
+    lst = tmp_path / "urls.txt"
+    lst.write_bytes(codecs.BOM_UTF8 + b"https://photos.example/1.jpg Harbour\r\nhttps://photos.example/2.jpg\r\n")
+    assert UrlsSource("l", lst, OPEN).entries() == [("https://photos.example/1.jpg", "Harbour"),
+                                                    ("https://photos.example/2.jpg", None)]

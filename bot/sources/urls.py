@@ -44,7 +44,8 @@ class UrlsSource:
 
     def entries(self) -> list[tuple[str, str | None]]:
         try:
-            return parse_lines(self.path.read_text(encoding="utf-8"))
+            # utf-8-sig: Windows' Notepad starts a UTF-8 file with a byte order mark
+            return parse_lines(self.path.read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
             raise SourceError(f"source {self.name}: URL list {self.path} does not exist (sources.path)") from None
         except (OSError, UnicodeDecodeError) as exc:
