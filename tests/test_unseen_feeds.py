@@ -121,3 +121,12 @@ def test_a_url_list_saved_with_a_byte_order_mark_keeps_its_first_url(tmp_path):
     lst.write_bytes(codecs.BOM_UTF8 + b"https://photos.example/1.jpg Harbour\r\nhttps://photos.example/2.jpg\r\n")
     assert UrlsSource("l", lst, OPEN).entries() == [("https://photos.example/1.jpg", "Harbour"),
                                                     ("https://photos.example/2.jpg", None)]
+
+
+def test_a_url_list_whose_titles_follow_a_tab_reads_the_url_alone():
+    # Pasted from a spreadsheet, "URL<tab>title": the whole line was the URL, fetched as
+    # ".../1.jpg%09Harbour", a 404, and the photo was blocked for good.
+    from bot.sources.urls import parse_lines
+
+    assert parse_lines("https://photos.example/1.jpg\tHarbour, by Jo\nhttps://photos.example/2.jpg\t\n") == [
+        ("https://photos.example/1.jpg", "Harbour, by Jo"), ("https://photos.example/2.jpg", None)]

@@ -4,8 +4,8 @@
     https://example.org/photo.jpg
     https://example.org/other.jpg  Sunset over the bay, by Jo Bloggs (CC BY 4.0)
 
-Text after the URL becomes the credit's title; the source's own title/author/licence settings
-fill the rest.
+Text after the URL (and a space or a tab) becomes the credit's title; the source's own
+title/author/licence settings fill the rest.
 """
 from __future__ import annotations
 
@@ -26,9 +26,8 @@ def parse_lines(text: str) -> list[tuple[str, str | None]]:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        url, _, rest = line.partition(" ")
-        rest = rest.strip()
-        out.append((url, rest or None))
+        url, *rest = line.split(None, 1)  # a space or a tab (a list pasted from a spreadsheet)
+        out.append((url, rest[0] if rest else None))
     return out
 
 
