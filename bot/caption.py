@@ -27,6 +27,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from bot.places_text import shorter_sentences
+from bot.sources.base import without_credentials
 
 if TYPE_CHECKING:
     from dreamer.places import Places
@@ -77,11 +78,12 @@ def inert(text: str | None) -> str:
 
 
 def inert_link(link: str | None) -> str:
-    """A link from outside, %-escaped to one run of URL characters with no "@" nor "#"; text
-    that is not an http(s) link is only made `inert`."""
+    """A link from outside, %-escaped to one run of URL characters with no "@" nor "#", and
+    without a password; text that is not an http(s) link is only made `inert`."""
     link = (link or "").strip()
     if not _URL.fullmatch(link):
         return inert(link)
+    link = without_credentials(link)
     return re.sub(f"[^{_URL_SAFE}]", lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), link)
 
 

@@ -130,3 +130,20 @@ def test_a_url_list_whose_titles_follow_a_tab_reads_the_url_alone():
 
     assert parse_lines("https://photos.example/1.jpg\tHarbour, by Jo\nhttps://photos.example/2.jpg\t\n") == [
         ("https://photos.example/1.jpg", "Harbour, by Jo"), ("https://photos.example/2.jpg", None)]
+
+
+def test_the_password_in_a_url_lists_address_is_never_posted(tmp_path, store):
+    # "https://me:pw@photos.home/1.jpg" (a photo server behind a password) was the credit's
+    # link: the caption posted it (the "@" %-escaped) and the gallery linked it, password and all.
+    from bot.caption import make_caption
+    from bot.config.sections import CaptionSection
+    from bot.sources.urls import UrlsSource
+
+    with LocalServer() as srv:
+        srv.routes["/1.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(1))
+        lst = tmp_path / "urls.txt"
+        lst.write_text(srv.url("/1.png").replace("http://", "http://me:hunter2@") + " Harbour\n", encoding="utf-8")
+        item = UrlsSource("l", lst, OPEN).take(store)
+    caption = make_caption(CaptionSection(), bot="B", class_names=["goldfish"], credit=item.credit, description=None)
+    assert item.public_url == srv.url("/1.png") and srv.url("/1.png") in caption.text
+    assert "hunter2" not in caption.text + caption.alt_text and "me:" not in caption.text

@@ -7,6 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.sources.fetch import FetchError, fetch_image, make_session
 from bot.store.sources import SourceStatus
@@ -33,6 +34,18 @@ def clean_text(text: str | None) -> str | None:
         return None
     text = _SURROGATE.sub("\ufffd", text)
     return _NOT_TEXT.sub(" ", text).strip()
+
+
+def without_credentials(url: str) -> str:
+    """`url` without the user name and password it may carry ("https://me:pw@host/p" becomes
+    "https://host/p"): the bot fetches with them, but a link it shows strangers never has them."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1": no host to speak of, nor credentials
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 class SourceError(Exception):
@@ -81,7 +94,7 @@ class SourceItem:
         """A link worth showing readers (never a local file path)."""
         for u in (self.credit.link, self.url):
             if u and u.startswith(("http://", "https://")):
-                return u
+                return without_credentials(u)
         return None
 
 
