@@ -25,6 +25,9 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+import idna
 
 from bot.places_text import shorter_sentences
 from bot.sources.base import without_credentials
@@ -83,8 +86,21 @@ def inert_link(link: str | None) -> str:
     link = (link or "").strip()
     if not _URL.fullmatch(link):
         return inert(link)
-    link = without_credentials(link)
+    link = _ascii_host(without_credentials(link))
     return re.sub(f"[^{_URL_SAFE}]", lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), link)
+
+
+def _ascii_host(link: str) -> str:
+    """`link` with an international host in its ASCII form ("xn--bcher-kva.example"): a host
+    %-escaped is no host a server links. As it was when it has no such form."""
+    try:
+        parts = urlsplit(link)
+        if parts.netloc.isascii() or not parts.hostname:
+            return link
+        port = f":{parts.port}" if parts.port else ""
+        return urlunsplit(parts._replace(netloc=idna.encode(parts.hostname, uts46=True).decode() + port))
+    except (ValueError, UnicodeError):  # idna.IDNAError is a UnicodeError
+        return link
 
 
 def join_classes(names: Sequence[str]) -> str:

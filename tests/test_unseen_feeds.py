@@ -147,3 +147,17 @@ def test_the_password_in_a_url_lists_address_is_never_posted(tmp_path, store):
     caption = make_caption(CaptionSection(), bot="B", class_names=["goldfish"], credit=item.credit, description=None)
     assert item.public_url == srv.url("/1.png") and srv.url("/1.png") in caption.text
     assert "hunter2" not in caption.text + caption.alt_text and "me:" not in caption.text
+
+
+@pytest.mark.parametrize("link, posted", [
+    ("https://bücher.example/straße?q=ü", "https://xn--bcher-kva.example/stra%C3%9Fe?q=%C3%BC"),
+    ("https://例子.测试/路径", "https://xn--fsqu00a.xn--0zwm56d/%E8%B7%AF%E5%BE%84"),
+    ("https://ＢÜCHER.example:8443/p", "https://xn--bcher-kva.example:8443/p"),
+    ("https://photos.example/@jo/1", "https://photos.example/%40jo/1"),  # as before
+])
+def test_a_credit_link_to_an_international_domain_stays_a_link(link, posted):
+    # Each letter was %-escaped, the host too: "https://b%C3%BCcher.example/..." is no host
+    # Mastodon links (nor a reader can read); its ASCII form (IDNA) is.
+    from bot.caption import inert_link
+
+    assert inert_link(link) == posted
