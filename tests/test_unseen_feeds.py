@@ -161,3 +161,24 @@ def test_a_credit_link_to_an_international_domain_stays_a_link(link, posted):
     from bot.caption import inert_link
 
     assert inert_link(link) == posted
+
+
+# --- what a feed's address gives -----------------------------------------------------------------
+@pytest.mark.parametrize("page, said", [
+    (b'<!DOCTYPE html><html><head><title>Jo\'s photos</title><link rel="alternate" type="application/rss+xml" '
+     b'href="/feed.xml"></head><body><img src="/a.jpg"></body></html>',
+     "it is a web page (HTML), not a feed; the page names its feed: sources.url = \"{base}/feed.xml\""),
+    (b"<html><body>Jo's photos</body></html>", "it is a web page (HTML), not a feed; "),
+    (b'{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": []}',
+     "it is JSON (a JSON Feed?), which the bot does not read; "),
+])
+def test_a_feed_address_that_gives_a_web_page_or_json_says_so(store, page, said):
+    # The blog's own address given for its feed: "is not a usable RSS/Atom feed: <unknown>:2:0:
+    # syntax error", which told the operator nothing they could act on.
+    from bot.sources.base import SourceError
+
+    with LocalServer() as srv:
+        srv.routes["/"] = (200, {"Content-Type": "text/html; charset=utf-8"}, page)
+        with pytest.raises(SourceError) as info:
+            FeedSource("f", srv.url("/"), OPEN).take(store)
+    assert said.format(base=srv.url("")) in str(info.value), info.value

@@ -145,6 +145,42 @@ def declares_encoding(data: bytes) -> bool:
     return bom_encoding(data) is not None or bool(_XML_ENCODING.match(data[:512]))
 
 
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
+
+
+class _FeedLinks(HTMLParser):
+    """The feeds a web page names in its head: <link rel="alternate" type="application/rss+xml">."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if (tag == "link" and "alternate" in (a.get("rel") or "").lower().split()
+                and (a.get("type") or "").strip().lower() in _FEED_TYPES and (a.get("href") or "").strip()):
+            self.hrefs.append((a.get("href") or "").strip())
+
+
+def not_a_feed(data: bytes, url: str) -> str | None:
+    """What a feed's address gave instead of a feed, and what to do, when it is a web page or
+    JSON (the blog's own address is an easy mistake): feedparser says only "syntax error"."""
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        page = _FeedLinks()
+        try:
+            page.feed(data[:262_144].decode("utf-8", "replace"))  # a page names its feeds in <head>
+        except Exception:  # html.parser is lenient; what it still chokes on names no feed
+            pass
+        what = "it is a web page (HTML), not a feed; "
+        if page.hrefs:
+            return what + f'the page names its feed: sources.url = "{urljoin(url, page.hrefs[0])}"'
+        return what + "look on the site for its RSS or Atom feed"
+    if head.startswith((b"{", b"[")):
+        return "it is JSON (a JSON Feed?), which the bot does not read; use the site's RSS or Atom feed"
+    return None
+
+
 class FeedSource:
     kind = SourceKind.FEED
 
@@ -176,7 +212,8 @@ class FeedSource:
             headers["content-type"] = got.content_type
         parsed = feedparser.parse(got.data, response_headers=headers)
         if not parsed.entries:
-            why = f": {parsed.get('bozo_exception')}" if parsed.get("bozo") else " (it has no entries)"
+            why = (f": {not_a_feed(got.data, got.url) or parsed.get('bozo_exception')}" if parsed.get("bozo")
+                   else " (it has no entries)")
             raise SourceError(f"source {self.name}: {got.url} is not a usable RSS/Atom feed{why}")
         entries = list(parsed.entries)
         dated = [(e.get("published_parsed") or e.get("updated_parsed"), i, e) for i, e in enumerate(entries)]
