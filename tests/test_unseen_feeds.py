@@ -182,3 +182,15 @@ def test_a_feed_address_that_gives_a_web_page_or_json_says_so(store, page, said)
         with pytest.raises(SourceError) as info:
             FeedSource("f", srv.url("/"), OPEN).take(store)
     assert said.format(base=srv.url("")) in str(info.value), info.value
+
+
+def test_an_image_url_of_200_000_characters_is_refused_unfetched_in_a_short_line(store, caplog):
+    # It was requested (the server said 414), and logged and stored whole: a 200 KB log line.
+    with LocalServer() as srv:
+        long_url = srv.url("/p.png?") + "a" * 200_000
+        srv.routes["/feed"] = (200, {}, _rss(f'<item><enclosure url="{long_url}" type="image/png"/></item>').encode())
+        assert FeedSource("f", srv.url("/feed"), OPEN).take(store) is None
+        assert srv.hits == ["/feed"]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "bot.sources"]
+    assert len(line) < 400 and "200,0" in line and "characters" in line, line
+    assert store.source_blocked(url=long_url)

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from bot.config import FetchSection
 
 REDIRECTS = (301, 302, 303, 307, 308)
+# Servers refuse a request line past about 8 KB (414), and a photo's address, signed CDN links
+# included, is a fraction of that: a longer one is refused unfetched, its message kept short.
+MAX_URL_CHARS = 8192
 
 
 class FetchError(Exception):
@@ -78,7 +81,10 @@ class Fetched:
 
 
 def check_url(url: str, policy: FetchPolicy) -> None:
-    """Refuse a URL before any connection: scheme, host, and every address it resolves to."""
+    """Refuse a URL before any connection: length, scheme, host, and every address it resolves to."""
+    if len(url) > MAX_URL_CHARS:
+        raise RefusedAddress(f"{url[:80]}…: refused: a URL of {len(url):,} characters (a photo's address "
+                             f"is shorter than {MAX_URL_CHARS:,})")
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
