@@ -194,3 +194,23 @@ def test_an_image_url_of_200_000_characters_is_refused_unfetched_in_a_short_line
     (line,) = [r.getMessage() for r in caplog.records if r.name == "bot.sources"]
     assert len(line) < 400 and "200,0" in line and "characters" in line, line
     assert store.source_blocked(url=long_url)
+
+
+def test_a_photo_its_author_marked_adult_is_not_dreamt(store, caplog):
+    # Mastodon's account feeds (and Media RSS generally) mark sensitive media with
+    # <media:rating>adult</media:rating>: the bot dreamt it and posted it for all to see.
+    caplog.set_level("INFO", logger="bot.sources")
+    def item(n: int, rating: str) -> str:
+        return (f"<item><link>https://photo.example/@jo/{n}</link><pubDate>Mon, 0{n} Jan 2024 00:00:00 +0000</pubDate>"
+                f'<media:content url="{srv.url(f"/{n}.png")}" type="image/png" medium="image">'
+                f'<media:rating scheme="urn:simple">{rating}</media:rating></media:content></item>')
+
+    with LocalServer() as srv:
+        feed = _rss(item(1, "nonadult") + item(2, "adult")).replace(
+            '<rss version="2.0">', '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">')
+        srv.routes["/feed"] = (200, {}, feed.encode())
+        for n in (1, 2):
+            srv.routes[f"/{n}.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(n))
+        item_taken = FeedSource("f", srv.url("/feed"), OPEN).take(store)
+        assert item_taken.url == srv.url("/1.png") and "/2.png" not in srv.hits
+    assert any("https://photo.example/@jo/2" in r.getMessage() and "adult" in r.getMessage() for r in caplog.records)

@@ -9,11 +9,13 @@ Where an entry's picture is, tried in order:
      emoji nor tracking pixel;
   4. an enclosure that does not say its type;
   5. media:thumbnail, last because thumbnails are small.
+An entry whose author rated its media adult (<media:rating>adult</media:rating>) is skipped.
 """
 from __future__ import annotations
 
 import calendar
 import codecs
+import logging
 import re
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Iterator
@@ -27,6 +29,8 @@ from bot.sources.fetch import FetchError, fetch
 if TYPE_CHECKING:
     from bot.sources.fetch import FetchPolicy
     from bot.store import Store
+
+log = logging.getLogger("bot.sources")
 
 _UNTYPED = ("", "application/octet-stream", "binary/octet-stream")
 IMAGE_EXT = re.compile(r"\.(jpe?g|png|webp|gif|bmp|tiff?|avif)(\?|#|$)", re.I)
@@ -233,6 +237,10 @@ class FeedSource:
             url, alt = entry_image(e, e.get("link") or base)
             if not url:
                 continue
+            if adult(e):
+                log.info("source %s: %s skipped: its author marked the photo adult (media:rating)",
+                         self.name, e.get("link") or url)
+                continue
             author = e.get("author") or _media_credit(e) or feed.get("author")
             title = plain_text(e, "title")
             # entry beats feed beats the operator's defaults
@@ -247,6 +255,15 @@ class FeedSource:
 
     def queue_size(self, store: "Store") -> int | None:
         return None  # counting would mean downloading the feed
+
+
+def adult(e: Any) -> bool:
+    """Whether an entry's media are marked for adults: <media:rating>adult</media:rating> (Media
+    RSS's default scheme, urn:simple; what Mastodon's feeds write for sensitive media)."""
+    rating = e.get("media_rating")
+    if not isinstance(rating, dict) or (rating.get("scheme") or "urn:simple").strip().lower() != "urn:simple":
+        return False
+    return str(rating.get("content") or "").strip().lower() == "adult"
 
 
 def _media_credit(e: Any) -> str | None:
