@@ -10,18 +10,8 @@ import pytest
 
 from bot.sources.base import Credit
 from bot.sources.feed import FeedSource, entry_image, first_img
-from bot.sources.fetch import FetchPolicy
-from bot.store import Store
 from bot_helpers import LocalServer, photo_bytes
-
-OPEN = FetchPolicy(allow_private=True, connect_timeout=5, read_timeout=5, total_timeout=20)
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "bot.db")
-    yield s
-    s.close()
+from test_bot_sources import OPEN, store  # noqa: F401 (store: the fixture)
 
 
 def _rss(items: str, declaration: str = '<?xml version="1.0" encoding="utf-8"?>') -> str:
