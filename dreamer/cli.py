@@ -14,6 +14,7 @@ from dreamer.cli_common import CliError, finish, load_photo, recipe_metadata
 from dreamer.recipe import Recipe, RecipeError, as_ran
 
 OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".webp")
+RECIPE_EXTS = (".toml", ".json")  # what Recipe.save writes and --recipe reads as text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.classify is not None:
         return classify(args, recipe)
     if not args.inputs:
-        if args.save_recipe:
-            recipe.save(args.save_recipe)
+        save_recipe(args, recipe, [])
         raise CliError("no input photo given (try: dream photos/rocket.jpg --classes goldfish)")
     preflight(recipe, args)
     if args.video is not None:
@@ -280,6 +280,11 @@ def save_recipe(args: argparse.Namespace, recipe: Recipe, outputs: list[Path]) -
 
     if not args.save_recipe:
         return
+    if args.save_recipe.suffix.lower() not in RECIPE_EXTS:
+        # Any other name was written as TOML: `--save-recipe photo.jpg` replaced a picture with text,
+        # the photo being dreamt included (and that before the dream, which then failed on it).
+        raise CliError(f"--save-recipe {args.save_recipe}: a recipe is TOML or JSON text; name it "
+                       f"something.toml or something.json")
     if any(sidecar_path(out).resolve() == Path(args.save_recipe).resolve() for out in outputs):
         return
     recipe.save(args.save_recipe)

@@ -1,0 +1,33 @@
+"""`dream` as a user new to it types it: each test here failed (a lost file, a traceback, a
+message nobody could act on, or a flag silently not doing what it said) before the fix it guards."""
+import pytest
+from PIL import Image
+
+from dreamer.cli import main
+
+TINY = ["--model", "tiny", "--steps", "1", "-q", "--seed", "5", "-c", "goldfish"]
+
+
+@pytest.fixture
+def photo(tmp_path):
+    p = tmp_path / "photo.png"
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(p)
+    return p
+
+
+# --- files the run writes besides the dream ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["photo.png", "other.jpg", "folder", "recipe.txt"])
+def test_save_recipe_names_a_toml_or_json_file_and_replaces_no_picture(tmp_path, photo, capsys, name):
+    # Before: any name was written as TOML text, `--save-recipe photo.png` the photo being dreamt.
+    other = tmp_path / "other.jpg"
+    Image.new("RGB", (20, 20), (0, 90, 200)).save(other)
+    (tmp_path / "folder").mkdir()
+    kept = {p: p.read_bytes() for p in (photo, other)}
+    target = tmp_path / name
+    assert main([str(photo), *TINY, "-o", str(tmp_path / "dream.png"), "--save-recipe", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "a recipe is TOML or JSON text" in err and "Traceback" not in err
+    assert all(p.read_bytes() == data for p, data in kept.items())
+    assert not (tmp_path / "dream.png").exists() and not (tmp_path / "recipe.txt").exists()
