@@ -10,7 +10,7 @@ from typing import Sequence
 
 from dreamer import cli_batch, cli_dive, cli_info
 from dreamer.cli_args import RECIPE_FLAGS, build_parser
-from dreamer.cli_common import CliError, finish, load_photo, recipe_metadata
+from dreamer.cli_common import CliError, finish, load_photo, recipe_metadata, same_file
 from dreamer.recipe import Recipe, RecipeError, as_ran
 
 OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".webp")
@@ -262,7 +262,7 @@ def check_outputs(inputs: list[Path], outputs: list[Path], dive: bool) -> None:
     from dreamer.image_io import check_sidecar
 
     for dst in outputs:
-        if any(_same_file(dst, src) for src in inputs):
+        if any(same_file(dst, src) for src in inputs):
             raise CliError(f"--output {dst} is the photo being dreamt, which it would replace; choose another name")
         # A file where a folder must be made failed only at saving, after the whole dream.
         blocker = next((p for p in dst.parents if p.exists() or p.is_symlink()), None)
@@ -288,13 +288,6 @@ def save_recipe(args: argparse.Namespace, recipe: Recipe, outputs: list[Path]) -
     if any(sidecar_path(out).resolve() == Path(args.save_recipe).resolve() for out in outputs):
         return
     recipe.save(args.save_recipe)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them is not there yet
-        return False
 
 
 def render_one(image, recipe: Recipe, dst: Path, args: argparse.Namespace):

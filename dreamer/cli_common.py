@@ -1,8 +1,9 @@
-"""What the `dream` command's modules share: its error for a mistake on the command line, and
-the metadata a dreamt picture carries. A leaf: `cli` and its subcommands (`cli_batch`,
-`cli_dive`) import it, it imports none of them."""
+"""What the `dream` command's modules share: its error for a mistake on the command line, whether
+two paths name one file, and the metadata a dreamt picture carries. A leaf: `cli` and its
+subcommands (`cli_batch`, `cli_dive`) import it, it imports none of them."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,6 +54,14 @@ def finish(skipped: list[Path], total: int) -> int:
     names = ", ".join(str(p) for p in skipped)
     print(f"dream: error: {len(skipped)} of {total} photos were not dreamt: {names}", file=sys.stderr)
     return 2
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` are one file, however named (a link, ./x, another case)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them is not there yet
+        return False
 
 
 def recipe_metadata(recipe: Recipe, source: Path | None = None) -> dict:

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dreamer.cli_common import CliError, note_animation
+from dreamer.cli_common import CliError, note_animation, same_file
 from dreamer.recipe import Recipe
 
 DIVE_FLAGS = {"fps": "fps", "glide": "glide", "ease": "ease", "video_size": "size"}
@@ -54,6 +54,10 @@ def check_args(args: argparse.Namespace) -> None:
     check_sidecar(args.video)  # its recipe goes beside it, as a picture's does
     if args.preview is not None and args.preview.suffix.lower() != ".gif":
         raise CliError(f"--preview {args.preview}: the preview is a GIF; name it something.gif")
+    if args.preview is not None and any(same_file(args.preview, src) for src in args.inputs):
+        # A GIF dreamt into a dive: its preview replaced it once the video was done.
+        raise CliError(f"--preview {args.preview} is the photo being dreamt, which it would replace; "
+                       "choose another name")
     if len(args.inputs) > 1:
         raise CliError("--video makes one dive from one photo; give a single photo")
     if args.output is not None:

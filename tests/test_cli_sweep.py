@@ -31,3 +31,15 @@ def test_save_recipe_names_a_toml_or_json_file_and_replaces_no_picture(tmp_path,
     assert "a recipe is TOML or JSON text" in err and "Traceback" not in err
     assert all(p.read_bytes() == data for p, data in kept.items())
     assert not (tmp_path / "dream.png").exists() and not (tmp_path / "recipe.txt").exists()
+
+
+def test_a_preview_that_names_the_gif_being_dreamt_is_refused_before_the_dive(tmp_path, capsys):
+    # Before: the dive was dreamt and its preview then replaced the GIF it was dreamt from.
+    gif = tmp_path / "cat.gif"
+    frames = [Image.new("RGB", (40, 30), c) for c in ((200, 0, 0), (0, 200, 0))]
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    before = gif.read_bytes()
+    args = [str(gif), *TINY, "--frames", "4", "--glide", "2", "--video", str(tmp_path / "dive.mp4")]
+    assert main([*args, "--preview", str(tmp_path / "." / "cat.gif")]) == 2
+    assert "is the photo being dreamt" in capsys.readouterr().err
+    assert gif.read_bytes() == before and not (tmp_path / "dive.mp4").exists()
