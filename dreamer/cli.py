@@ -237,11 +237,15 @@ def classify(args: argparse.Namespace, recipe: Recipe) -> int:
     return 0
 
 
-def plan_outputs(inputs: list[Path], output: Path | None, fmt: str, dive: bool,
+def plan_outputs(inputs: list[Path], output: str | Path | None, fmt: str, dive: bool,
                  recipe: Recipe | None = None, resume: bool = False) -> list[Path]:
+    """Each input's output. `output` as typed (a str): a Path drops the trailing slash that says
+    `-o dreams.v2/` or `-o new.png/` is a folder."""
+    slash = output is not None and str(output).endswith(("/", os.sep))
+    output = None if output is None else Path(output)
     if dive and output is not None and len(inputs) == 1:
         return [output]  # a dive's output is its frame folder
-    folder_like = output is None or output.is_dir() or str(output).endswith(("/", os.sep)) or output.suffix == ""
+    folder_like = output is None or slash or output.is_dir() or output.suffix == ""
     if not folder_like and len(inputs) > 1:
         raise CliError("several inputs need --output to be a folder")
     if not folder_like and not dive and output.suffix.lower() not in OUTPUT_EXTS:

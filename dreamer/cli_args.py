@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=cli_info.version())
     p.add_argument("inputs", nargs="*", type=Path, help="photo(s) to dream over")
-    p.add_argument("-o", "--output", type=Path, help="output file (.jpg/.png/.webp) or folder (default: out/, named "
+    # -o as typed, not a Path: its trailing slash says a folder (cli.plan_outputs)
+    p.add_argument("-o", "--output", help="output file (.jpg/.png/.webp) or folder (default: out/, named "
                    "<photo>_<classes>_s<seed>.jpg, never overwriting an earlier dream)")
     p.add_argument("--recipe", type=Path, help="recipe file (TOML or JSON, a picture's .json sidecar, or a picture dream made); "
                    "flags override it")

@@ -43,3 +43,20 @@ def test_a_preview_that_names_the_gif_being_dreamt_is_refused_before_the_dive(tm
     assert main([*args, "--preview", str(tmp_path / "." / "cat.gif")]) == 2
     assert "is the photo being dreamt" in capsys.readouterr().err
     assert gif.read_bytes() == before and not (tmp_path / "dive.mp4").exists()
+
+
+# --- where the dream goes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("folder", ["dreams.v2/", "new.png/"])
+def test_an_output_with_a_trailing_slash_is_a_folder_whatever_its_name(tmp_path, photo, folder):
+    # Before: the slash was lost, so `-o dreams.v2/` was refused as no picture name, `-o new.png/`
+    # wrote a file new.png, and two photos were refused "need --output to be a folder".
+    second = tmp_path / "second.png"
+    Image.new("RGB", (40, 30), (10, 120, 40)).save(second)
+    out = f"{tmp_path}/{folder}"
+    assert main([str(photo), str(second), *TINY, "-o", out]) == 0
+    assert sorted(p.name for p in (tmp_path / folder).iterdir()) == [
+        "photo_goldfish_s5.jpg", "photo_goldfish_s5.json", "second_goldfish_s5.jpg", "second_goldfish_s5.json"]
+    assert main([str(photo), *TINY, "--seed", "6", "-o", out]) == 0
+    assert (tmp_path / folder / "photo_goldfish_s6.jpg").is_file()
