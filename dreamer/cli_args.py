@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import os
 
 from dreamer import cli_batch, cli_dive, cli_info
+from dreamer.cli_common import user_path
 from dreamer.recipe import MODES
 
 # CLI flag -> recipe field, for options that map one to one.
@@ -33,26 +34,26 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=cli_info.version())
-    p.add_argument("inputs", nargs="*", type=Path, help="photo(s) to dream over")
-    # -o as typed, not a Path: its trailing slash says a folder (cli.plan_outputs)
-    p.add_argument("-o", "--output", help="output file (.jpg/.png/.webp) or folder (default: out/, named "
+    p.add_argument("inputs", nargs="*", type=user_path, help="photo(s) to dream over")
+    # -o a str, not a Path: its trailing slash says a folder (cli.plan_outputs)
+    p.add_argument("-o", "--output", type=os.path.expanduser, help="output file (.jpg/.png/.webp) or folder (default: out/, named "
                    "<photo>_<classes>_s<seed>.jpg, never overwriting an earlier dream)")
-    p.add_argument("--recipe", type=Path, help="recipe file (TOML or JSON, a picture's .json sidecar, or a picture dream made); "
+    p.add_argument("--recipe", type=user_path, help="recipe file (TOML or JSON, a picture's .json sidecar, or a picture dream made); "
                    "flags override it")
     p.add_argument("--preset", help="named recipe to start from: subtle, default, wild, classic (the earlier tiles engine) or quick (half the steps); --recipe and flags override it")
-    p.add_argument("--save-recipe", type=Path, help="write the effective recipe to this file and continue")
+    p.add_argument("--save-recipe", type=user_path, help="write the effective recipe to this file and continue")
 
     g = p.add_argument_group("what to dream")
-    g.add_argument("--model", help="network (see --list-models)")
-    g.add_argument("--weights", help="local weights file for the model (a Caffe model's .caffemodel)")
-    g.add_argument("--labels", metavar="FILE", help="class names for a model from files: one per line, JSON, or Caffe's synset_words.txt")
+    g.add_argument("--model", type=os.path.expanduser, help="network (see --list-models)")
+    g.add_argument("--weights", type=os.path.expanduser, help="local weights file for the model (a Caffe model's .caffemodel)")
+    g.add_argument("--labels", type=os.path.expanduser, metavar="FILE", help="class names for a model from files: one per line, JSON, or Caffe's synset_words.txt")
     g.add_argument("--mode", choices=MODES, help="default: lucid with classes, deepdream with --layer only, guide with --guide")
     g.add_argument("--classes", "-c", help='classes by name, id or range with weights: "goldfish, stingray:0.5, 1-5"')
     g.add_argument("--random-classes", type=int, metavar="N", help="dream N random classes (a mutant hybrid)")
     g.add_argument("--group", help="draw --random-classes from a group (fish, dogs, birds, ...)")
     g.add_argument("--randomise", action="store_true", help="push every class up or down at random (mode randomise)")
     g.add_argument("--layer", help="deepdream layer (see --list-layers)")
-    g.add_argument("--guide", help="guide picture for mode guide")
+    g.add_argument("--guide", type=os.path.expanduser, help="guide picture for mode guide")
     g.add_argument("--guide-layer", help="layer the guide is matched at")
 
     v = p.add_argument_group("the views engine (the default)")
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "for up to --hybrid-steps-classes classes")
     v.add_argument("--hybrid-steps-classes", type=int, metavar="N",
                    help="how many classes beyond the first add --hybrid-steps (default 1: a pair and a triple 144 steps)")
-    v.add_argument("--hybrid-partner", metavar="MODEL",
+    v.add_argument("--hybrid-partner", type=os.path.expanduser, metavar="MODEL",
                    help='a net that dreams a hybrid beside --model ("" none; default auto: Lite1 for Lite0)')
     v.add_argument("--hybrid-partner-turns", action="store_true", default=None,
                    help="the model and its partner take turns, one a step: a hybrid in about 60 %% of the time")
@@ -120,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--list-layers", action="store_true", help="list the model's layers and exit")
     o.add_argument("--list-classes", nargs="?", const="", metavar="QUERY", help="list classes (matching QUERY) and exit")
     o.add_argument("--list-groups", action="store_true", help="list class groups for --group and exit")
-    o.add_argument("--classify", type=Path, metavar="PHOTO", help="what the net sees in PHOTO: its top 5 classes, then exit")
+    o.add_argument("--classify", type=user_path, metavar="PHOTO", help="what the net sees in PHOTO: its top 5 classes, then exit")
     cli_info.add_defaults_to_help(p, RECIPE_FLAGS)
     cli_dive.add_arguments(p)
     cli_batch.add_arguments(p)

@@ -56,6 +56,14 @@ def finish(skipped: list[Path], total: int) -> int:
     return 2
 
 
+def user_path(text: str) -> Path:
+    """A path argument, with a leading ~ made the home folder as the shell would have: quoted
+    (`-o "~/My Pictures/x.jpg"`) it made a folder named ~ in the current one (which `rm -rf ~`
+    would then clear the wrong way). cli_args gives the flags that are strings (-o, --guide, ...)
+    os.path.expanduser itself."""
+    return Path(os.path.expanduser(text))
+
+
 def same_file(a: Path, b: Path) -> bool:
     """Whether `a` and `b` are one file, however named (a link, ./x, another case)."""
     try:

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dreamer.cli_common import CliError, note_animation, same_file
+from dreamer.cli_common import CliError, note_animation, same_file, user_path
 from dreamer.recipe import Recipe
 
 DIVE_FLAGS = {"fps": "fps", "glide": "glide", "ease": "ease", "video_size": "size"}
@@ -23,12 +23,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         f"with --video a dive starts from frames {DIVE_RECIPE['frames']}, zoom {DIVE_RECIPE['zoom']} and "
         f"rotate {DIVE_RECIPE['rotate']} (per frame),\nsteps {DIVE_RECIPE['steps']} (per keyframe), under "
         "--preset, --recipe and flags. Killed, the same command\nagain resumes it.")
-    g.add_argument("--video", type=Path, metavar="OUT", help="write the dive as a video: OUT.mp4 (H.264) or OUT.webm (VP9)")
+    g.add_argument("--video", type=user_path, metavar="OUT", help="write the dive as a video: OUT.mp4 (H.264) or OUT.webm (VP9)")
     g.add_argument("--fps", type=int, help=f"frames per second (default: {d.fps})")
     g.add_argument("--glide", type=int, metavar="K", help=f"dream every K-th frame, glide between (default: {d.glide})")
     g.add_argument("--ease", type=float, help=f"fraction of the dive spent speeding up and slowing down, 0..0.5 (default: {d.ease})")
     g.add_argument("--video-size", type=int, metavar="PX", help=f"the video's long side (default: {d.size})")
-    g.add_argument("--preview", type=Path, metavar="GIF", help="also write a small GIF preview of the video")
+    g.add_argument("--preview", type=user_path, metavar="GIF", help="also write a small GIF preview of the video")
 
 
 def recipe_base(args: argparse.Namespace) -> dict[str, Any]:

@@ -60,3 +60,21 @@ def test_an_output_with_a_trailing_slash_is_a_folder_whatever_its_name(tmp_path,
         "photo_goldfish_s5.jpg", "photo_goldfish_s5.json", "second_goldfish_s5.jpg", "second_goldfish_s5.json"]
     assert main([str(photo), *TINY, "--seed", "6", "-o", out]) == 0
     assert (tmp_path / folder / "photo_goldfish_s6.jpg").is_file()
+
+
+def test_a_quoted_tilde_is_the_home_folder_not_a_folder_named_tilde(tmp_path, photo, monkeypatch):
+    # Before: `-o "~/My dreams/x.png"` made ./~/My dreams/x.png; a quoted photo, recipe or guide
+    # under ~ was "no such file" (the guide after passing the check that found it).
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    photo.rename(home / "photo.png")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert main(["~/photo.png", *TINY, "-o", "~/My dreams/x.png", "--save-recipe", "~/r.toml"]) == 0
+    assert (home / "My dreams" / "x.png").is_file() and (home / "r.toml").is_file()
+    assert main(["~/photo.png", "--recipe", "~/r.toml", "-q", "-o", "~/again/"]) == 0
+    assert main(["~/photo.png", "--model", "tiny", "--steps", "1", "-q", "--guide", "~/photo.png",
+                 "-o", "~/guided.png"]) == 0
+    assert (home / "guided.png").is_file() and list((home / "again").glob("*.jpg"))
+    assert not (work / "~").exists()
