@@ -14,6 +14,8 @@ from dreamer.cli_common import CliError, finish, load_photo, recipe_metadata, sa
 from dreamer.recipe import Recipe, RecipeError, as_ran
 
 OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".webp")
+# Names that say a picture or a film, never a dive's folder of frames.
+MOVIE_EXTS = (".gif", ".mp4", ".webm", ".mov", ".avi", ".mkv")
 RECIPE_EXTS = (".toml", ".json")  # what Recipe.save writes and --recipe reads as text
 
 
@@ -244,7 +246,7 @@ def plan_outputs(inputs: list[Path], output: str | Path | None, fmt: str, dive: 
     slash = output is not None and str(output).endswith(("/", os.sep))
     output = None if output is None else Path(output)
     if dive and output is not None and len(inputs) == 1:
-        return [output]  # a dive's output is its frame folder
+        return [dive_folder(output, recipe, slash)]  # a dive's output is its frame folder
     folder_like = output is None or slash or output.is_dir() or output.suffix == ""
     if not folder_like and len(inputs) > 1:
         raise CliError("several inputs need --output to be a folder")
@@ -258,6 +260,20 @@ def plan_outputs(inputs: list[Path], output: str | Path | None, fmt: str, dive: 
     for p in inputs:  # two photos of one name (a/cat.jpg, b/cat.jpg) must not share an output
         planned.append(cli_info.default_output(folder, p, recipe, fmt, dive, reuse=resume, taken=set(planned)))
     return planned
+
+
+def dive_folder(output: Path, recipe: Recipe | None, slash: bool = False) -> Path:
+    """-o of a dive, which is a folder of frames: a picture's or a video's name made a folder of
+    that name (`-o dive.jpg/frame_00000.png`) unless typed as one (`-o dive.jpg/`), and an
+    existing file failed only once the net was loaded ("[Errno 17] File exists")."""
+    frames = f"--frames {recipe.video.frames}" if recipe is not None else "--frames"
+    if not slash and not output.is_dir() and output.suffix.lower() in (*OUTPUT_EXTS, *MOVIE_EXTS):
+        raise CliError(f"--output {output} is a file's name, but {frames} makes a dive, a folder of frames: "
+                       f"name a folder (-o {output.with_suffix('')}/), write a video with --video "
+                       f"{output.with_suffix('.mp4')}, or dream one picture with --frames 1")
+    if output.exists() and not output.is_dir():
+        raise CliError(f"--output {output} is a file, but {frames} makes a dive, a folder of frames: name a folder")
+    return output
 
 
 def check_outputs(inputs: list[Path], outputs: list[Path], dive: bool) -> None:

@@ -78,3 +78,26 @@ def test_a_quoted_tilde_is_the_home_folder_not_a_folder_named_tilde(tmp_path, ph
                  "-o", "~/guided.png"]) == 0
     assert (home / "guided.png").is_file() and list((home / "again").glob("*.jpg"))
     assert not (work / "~").exists()
+
+
+@pytest.mark.parametrize("name,existing", [("still.jpg", False), ("dive.mp4", False), ("notes", True),
+                                            ("old.png", True)])
+def test_a_dive_into_a_files_name_is_refused_before_the_net_loads(tmp_path, photo, capsys, monkeypatch,
+                                                                   name, existing):
+    # Before: a folder named still.jpg (or dive.mp4) of frames, and an existing file "[Errno 17]
+    # File exists" once the net was loaded.
+    import dreamer.render
+
+    monkeypatch.setattr(dreamer.render, "create_model", lambda *a, **k: pytest.fail("the net was loaded"))
+    out = tmp_path / name
+    if existing:
+        out.write_bytes(b"a file of the user's")
+    assert main([str(photo), *TINY, "--frames", "3", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "makes a dive, a folder of frames" in err and "Errno" not in err
+    assert out.is_file() if existing else not out.exists()
+
+
+def test_a_dive_into_a_folder_typed_with_a_slash_keeps_its_name(tmp_path, photo):
+    assert main([str(photo), *TINY, "--frames", "2", "-o", f"{tmp_path}/dive.png/"]) == 0
+    assert (tmp_path / "dive.png" / "frame_00001.png").is_file()
