@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from dreamer import cli_batch, cli_dive, cli_info
+from dreamer import cli_batch, cli_checks, cli_dive, cli_info
 from dreamer.cli_args import RECIPE_FLAGS, build_parser
 from dreamer.cli_common import CliError, finish, load_photo, recipe_metadata, same_file
 from dreamer.recipe import Recipe, RecipeError, as_ran
@@ -124,6 +124,7 @@ def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
     from dreamer.render import pick_device
 
     pick_device(args.device)
+    cli_checks.check_mode_flags(args, recipe)
 
 
 def check_photos(paths: list[Path]) -> None:

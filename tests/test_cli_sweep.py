@@ -101,3 +101,29 @@ def test_a_dive_into_a_files_name_is_refused_before_the_net_loads(tmp_path, phot
 def test_a_dive_into_a_folder_typed_with_a_slash_keeps_its_name(tmp_path, photo):
     assert main([str(photo), *TINY, "--frames", "2", "-o", f"{tmp_path}/dive.png/"]) == 0
     assert (tmp_path / "dive.png" / "frame_00001.png").is_file()
+
+
+# --- flags the run would not have used ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("flags,unused", [
+    (["--mode", "deepdream", "-c", "goldfish"], "--classes"),
+    (["--layer", "conv2", "-c", "goldfish"], "--layer"),
+    (["--guide", "PHOTO", "-c", "goldfish"], "--classes"),
+    (["--randomise", "-c", "goldfish"], "--classes"),
+    (["--random-classes", "2", "--mode", "randomise"], "--random-classes"),
+    (["--mode", "lucid", "-c", "goldfish", "--guide", "PHOTO"], "--guide"),
+])
+def test_a_flag_the_mode_does_not_dream_is_refused(tmp_path, photo, capsys, flags, unused):
+    # Before: dreamt without it, `--mode deepdream -c goldfish` a layer's patterns named photo_goldfish.
+    flags = [str(photo) if f == "PHOTO" else f for f in flags]
+    assert main([str(photo), "--model", "tiny", "--steps", "1", "-q", *flags, "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"it does not use {unused}" in err and "--mode" in err and not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("flags", [["--guide", "PHOTO", "--layer", "conv2"], ["--layer", "conv2"],
+                                   ["--mode", "deepdream"], ["-c", "goldfish"], ["--randomise"]])
+def test_the_flags_a_mode_reads_still_dream(tmp_path, photo, flags):
+    flags = [str(photo) if f == "PHOTO" else f for f in flags]
+    assert main([str(photo), "--model", "tiny", "--steps", "1", "-q", *flags, "-o", str(tmp_path / "x.png")]) == 0

@@ -1,0 +1,41 @@
+"""Flags a run would not use. `dream` refuses them before any net is loaded, saying which to leave
+out or what to add, rather than dream something else than was asked: `--mode deepdream -c goldfish`
+dreamt a layer's patterns into a picture named photo_goldfish_s1.jpg."""
+from __future__ import annotations
+
+import argparse
+
+from dreamer.cli_common import CliError
+from dreamer.recipe import Mode, Recipe
+
+# What each mode dreams from, of the flags that say what to dream; a guide falls back on --layer
+# for the layer it is matched at (dreamer.plan.objective_for).
+MODE_READS: dict[Mode, tuple[str, ...]] = {
+    Mode.LUCID: ("classes", "random_classes"),
+    Mode.DEEPDREAM: ("layer",),
+    Mode.GUIDE: ("guide", "guide_layer", "layer"),
+    Mode.RANDOMISE: (),
+}
+# The mode that reads a flag, to suggest with it.
+FLAG_MODE = {"classes": Mode.LUCID, "random_classes": Mode.LUCID, "layer": Mode.DEEPDREAM,
+             "guide": Mode.GUIDE, "guide_layer": Mode.GUIDE}
+MODE_WORDS = {Mode.LUCID: "dreams the classes", Mode.DEEPDREAM: "dreams a layer's patterns",
+              Mode.GUIDE: "dreams towards the guide picture", Mode.RANDOMISE: "pushes every class at random"}
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def check_mode_flags(args: argparse.Namespace, recipe: Recipe) -> None:
+    """Refuse a flag of what to dream that the run's mode does not read."""
+    mode = Mode(recipe.mode)
+    unused = [dest for dest in FLAG_MODE if getattr(args, dest, None) not in (None, 0)
+              and dest not in MODE_READS[mode]]
+    if not unused:
+        return
+    flags = " and ".join(_flag(d) for d in unused)
+    wanted = FLAG_MODE[unused[0]]
+    raise CliError(f"mode {mode.value} {MODE_WORDS[mode]}; it does not use {flags}: leave "
+                   f"{'it' if len(unused) == 1 else 'them'} out, or use --mode {wanted.value} "
+                   f"(which {MODE_WORDS[wanted]})")
