@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         return cli_dive.run_video(args, recipe, recipe_metadata(recipe, args.inputs[0]))
     from dreamer.image_io import save_image
 
-    outputs = plan_outputs(args.inputs, args.output, args.format, recipe.video.frames > 1, recipe,
+    outputs = plan_outputs(args.inputs, args.output, args.format or "jpg", recipe.video.frames > 1, recipe,
                            resume=args.start_frame > 0)
     check_outputs(args.inputs, outputs, recipe.video.frames > 1)
     save_recipe(args, recipe, [] if recipe.video.frames > 1 else outputs)
@@ -125,6 +125,7 @@ def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
 
     pick_device(args.device)
     cli_checks.check_mode_flags(args, recipe)
+    cli_checks.check_unused_flags(args, recipe)
 
 
 def check_photos(paths: list[Path]) -> None:
@@ -153,7 +154,7 @@ def make_recipe(args: argparse.Namespace) -> Recipe:
             base[key] = value
     if args.randomise:
         base["mode"] = "randomise"
-    if args.classes is not None or args.random_classes:
+    if args.classes is not None or args.random_classes is not None:
         base["classes"] = pick_classes(args, base.get("model", Recipe.model))
     if args.recipe is None and args.mode is None and not args.randomise:
         if base.get("guide"):
@@ -173,7 +174,7 @@ def pick_classes(args: argparse.Namespace, model: str) -> dict[str, float]:
         labels = _labels_for(model, args.weights, args.labels) or imagenet()
         for cid, w in parse_class_spec(args.classes, labels).items():
             classes[str(cid)] = w
-    if args.random_classes:
+    if args.random_classes is not None:  # 0 too: it was no error, then 'classes is empty'
         if not 1 <= args.random_classes <= 10:
             raise CliError("--random-classes must be 1..10")
         labels = _labels_for(model, args.weights, args.labels)

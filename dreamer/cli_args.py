@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--start-frame", type=int, default=0, help="resume a dive at this frame")
 
     o = p.add_argument_group("output and listing")
-    o.add_argument("--format", choices=("jpg", "png", "webp"), default="jpg", help="format when --output is a folder")
+    o.add_argument("--format", choices=("jpg", "png", "webp"), help="format when --output is a folder (default: jpg)")
     o.add_argument("--save-steps", action="store_true", help="also save a picture after every step")
     o.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     o.add_argument("--list-models", action="store_true", help="list the networks and exit")

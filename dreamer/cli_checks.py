@@ -1,9 +1,11 @@
 """Flags a run would not use. `dream` refuses them before any net is loaded, saying which to leave
 out or what to add, rather than dream something else than was asked: `--mode deepdream -c goldfish`
-dreamt a layer's patterns into a picture named photo_goldfish_s1.jpg."""
+dreamt a layer's patterns into a picture named photo_goldfish_s1.jpg, `-o x.jpg --format png` a
+JPEG."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from dreamer.cli_common import CliError
 from dreamer.recipe import Mode, Recipe
@@ -39,3 +41,31 @@ def check_mode_flags(args: argparse.Namespace, recipe: Recipe) -> None:
     raise CliError(f"mode {mode.value} {MODE_WORDS[mode]}; it does not use {flags}: leave "
                    f"{'it' if len(unused) == 1 else 'them'} out, or use --mode {wanted.value} "
                    f"(which {MODE_WORDS[wanted]})")
+
+
+def check_unused_flags(args: argparse.Namespace, recipe: Recipe) -> None:
+    """Refuse a flag that only applies to another kind of run than this one."""
+    dive = recipe.video.frames > 1 or args.video is not None
+    if args.group is not None and not args.random_classes:
+        raise CliError(f"--group {args.group} draws --random-classes from a group: add --random-classes N, "
+                       f"or name the group in --classes as @{args.group}")
+    if dive and args.save_steps:
+        raise CliError("--save-steps saves a single picture's steps; a dive (--frames, --video) saves none: "
+                       "leave it out")
+    if not dive:
+        given = [f for f in ("zoom", "rotate") if getattr(args, f) is not None]
+        if given:
+            one = len(given) == 1
+            raise CliError(f"{' and '.join(_flag(f) for f in given)} turn{'s' if one else ''} a dive's camera from "
+                           "frame to frame; this is one picture: add --frames N (or --video OUT.mp4), or leave "
+                           f"{'it' if one else 'them'} out")
+    if args.format is not None:
+        if dive:
+            raise CliError(f"--format {args.format} is for pictures; a dive's frames are PNG and its video "
+                           "is named by --video: leave it out")
+        suffix = Path(args.output).suffix.lower() if args.output is not None else ""
+        named = suffix.lstrip(".").replace("jpeg", "jpg")
+        if suffix in (".jpg", ".jpeg", ".png", ".webp") and named != args.format and not Path(args.output).is_dir():
+            raise CliError(f"--format {args.format} is for an --output folder; -o {args.output} names a "
+                           f"{named.upper()} file: name it {Path(args.output).with_suffix('.' + args.format)}, "
+                           "or leave out --format")

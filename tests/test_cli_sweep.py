@@ -127,3 +127,33 @@ def test_a_flag_the_mode_does_not_dream_is_refused(tmp_path, photo, capsys, flag
 def test_the_flags_a_mode_reads_still_dream(tmp_path, photo, flags):
     flags = [str(photo) if f == "PHOTO" else f for f in flags]
     assert main([str(photo), "--model", "tiny", "--steps", "1", "-q", *flags, "-o", str(tmp_path / "x.png")]) == 0
+
+
+@pytest.mark.parametrize("flags,says", [
+    (["-c", "goldfish", "--group", "fish"], "add --random-classes N, or name the group in --classes as @fish"),
+    (["-c", "goldfish", "--frames", "2", "--save-steps", "-o", "DIR"], "--save-steps saves a single picture's"),
+    (["-c", "goldfish", "--zoom", "1.1"], "--zoom turns a dive's camera"),
+    (["-c", "goldfish", "--rotate", "3"], "--rotate turns a dive's camera"),
+    (["-c", "goldfish", "--format", "png"], "-o OUT.jpg names a JPG file: name it OUT.png"),
+    (["-c", "goldfish", "--format", "webp", "--frames", "2", "-o", "DIR"], "a dive's frames are PNG"),
+    (["--random-classes", "0"], "--random-classes must be 1..10"),
+])
+def test_a_flag_this_kind_of_run_does_not_use_is_refused(tmp_path, photo, capsys, flags, says):
+    # Before: each was dropped without a word (a JPEG for --format png, no steps saved, no zoom),
+    # and --random-classes 0 was "classes is empty".
+    out = tmp_path / "OUT.jpg"
+    flags = [str(tmp_path / "dive") if f == "DIR" else f for f in flags]
+    args = [str(photo), "--model", "tiny", "--steps", "1", "-q", *flags]
+    assert main(args if "-o" in flags else [*args, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert says.replace("OUT", str(tmp_path / "OUT")) in err, err
+    assert not out.exists() and not (tmp_path / "dive").exists()
+
+
+@pytest.mark.parametrize("flags", [["--format", "png", "-o", "FOLDER/"], ["--format", "jpg", "-o", "OUT.jpeg"],
+                                   ["--random-classes", "2", "--group", "fish", "-o", "OUT.png"],
+                                   ["--frames", "2", "--zoom", "1.1", "--rotate", "2", "-o", "FOLDER/"]])
+def test_those_flags_where_they_apply_still_dream(tmp_path, photo, flags):
+    flags = [f.replace("FOLDER", str(tmp_path / "f")).replace("OUT", str(tmp_path / "o")) for f in flags]
+    assert main([str(photo), "--model", "tiny", "--steps", "1", "-q", "--seed", "2", *flags,
+                 *([] if "--random-classes" in flags else ["-c", "goldfish"])]) == 0
