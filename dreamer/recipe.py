@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from dreamer.settings import (GRADIENTS, HYBRIDS, PARAMS, Octave, RecipeError, TilesSettings, VideoSettings,
                               MANY_CLASSES, ViewsSettings, is_int, is_num, need)
+from models.class_spec import MAX_WEIGHT
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -140,6 +141,8 @@ class Recipe:
         for k, v in self.classes.items():
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
                 raise RecipeError(f"recipe: classes.{k} = {v!r}: weight must be a finite number")
+            if abs(v) > MAX_WEIGHT:  # relative: a larger one only overflowed (models.class_spec)
+                raise RecipeError(f"recipe: classes.{k} = {v!r}: weight must be from {-MAX_WEIGHT:g} to {MAX_WEIGHT:g}")
         self.tiles.validate()
         need(self, isinstance(self.balance_classes, bool), "balance_classes", "must be true or false")
         need(self, is_num(self.view_rotate) and 0 <= self.view_rotate <= 45, "view_rotate", "must be 0..45 degrees")

@@ -59,6 +59,12 @@ class _Errors:
             raise ClassSpecErrors(self.errors)
 
 
+# Weights are relative (goldfish:2, stingray:1 is twice as much goldfish), so a larger one says
+# nothing more; past float32's range it made a black picture, or "Total of weights must be
+# finite" once the net was loaded.
+MAX_WEIGHT = 1000.0
+
+
 def _weight(value: object, term: object) -> float:
     if isinstance(value, bool):
         value = None  # True is not a weight, however Python counts it
@@ -69,6 +75,9 @@ def _weight(value: object, term: object) -> float:
     if not math.isfinite(weight):
         raise ClassSpecError(f"bad weight {value!r} for class {term!r}: a weight is a finite "
                              "number such as 1, 0.5 or -0.3")
+    if abs(weight) > MAX_WEIGHT:
+        raise ClassSpecError(f"weight {value!r} for class {term!r} is too large: weights are relative "
+                             f"(goldfish:2, stingray:1 is twice as much goldfish), from {-MAX_WEIGHT:g} to {MAX_WEIGHT:g}")
     return weight
 
 

@@ -157,3 +157,27 @@ def test_those_flags_where_they_apply_still_dream(tmp_path, photo, flags):
     flags = [f.replace("FOLDER", str(tmp_path / "f")).replace("OUT", str(tmp_path / "o")) for f in flags]
     assert main([str(photo), "--model", "tiny", "--steps", "1", "-q", "--seed", "2", *flags,
                  *([] if "--random-classes" in flags else ["-c", "goldfish"])]) == 0
+
+
+# --- class weights -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["goldfish:1e308", "goldfish:1e300, stingray:1e300", "goldfish:-5000"])
+def test_a_weight_past_the_limit_is_refused_not_dreamt_black(tmp_path, photo, capsys, spec):
+    # Before: float32 overflowed, a black picture (one class) or "Total of weights must be finite"
+    # once the net was loaded (two).
+    out = tmp_path / "x.png"
+    assert main([str(photo), "--model", "tiny", "--steps", "1", "-q", "-c", spec, "-o", str(out)]) == 2
+    assert "is too large: weights are relative" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_recipe_files_weight_past_the_limit_is_refused(tmp_path, photo, capsys):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('model = "tiny"\nsteps = 1\n[classes]\ngoldfish = 1e300\nstingray = 1e300\n')
+    assert main([str(photo), "--recipe", str(recipe), "-q", "-o", str(tmp_path / "x.png")]) == 2
+    assert "classes.goldfish = 1e+300: weight must be from -1000 to 1000" in capsys.readouterr().err
+
+
+def test_weights_up_to_the_limit_still_dream(tmp_path, photo):
+    assert main([str(photo), "--model", "tiny", "--steps", "1", "-q", "-c", "goldfish:1000, stingray:-1000",
+                 "-o", str(tmp_path / "x.png")]) == 0
