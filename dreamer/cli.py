@@ -10,7 +10,7 @@ from typing import Sequence
 
 from dreamer import cli_batch, cli_checks, cli_dive, cli_info
 from dreamer.cli_args import RECIPE_FLAGS, build_parser
-from dreamer.cli_common import CliError, finish, load_photo, recipe_metadata, same_file
+from dreamer.cli_common import CliError, finish, interrupts_held, load_photo, recipe_metadata, same_file
 from dreamer.recipe import Recipe, RecipeError, as_ran
 
 OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".webp")
@@ -20,8 +20,10 @@ RECIPE_EXTS = (".toml", ".json")  # what Recipe.save writes and --recipe reads a
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        with interrupts_held():
+            import torch  # noqa: F401 - loaded here, where Ctrl-C waits for it (interrupts_held)
+        args = build_parser().parse_args(argv)
         code = run(args)
         sys.stdout.flush()  # a reader that went away shows here, not as a warning at exit
         return code

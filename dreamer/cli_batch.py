@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from dreamer.cli_common import CliError, finish, load_photo, recipe_metadata
-from dreamer.plan import Engine, engine
 from dreamer.recipe import Recipe, as_ran
 
 
@@ -22,6 +21,8 @@ def check_args(args: argparse.Namespace, recipe: Recipe) -> None:
         raise CliError(f"--batch {args.batch}: give the number of photos per batch, 1 or more")
     if args.batch == 1:
         return
+    from dreamer.plan import Engine, engine  # torch: `import dreamer.cli` stays light (cli.main)
+
     for clash, given in (("--frames (a dive)", recipe.video.frames > 1), ("--save-steps", args.save_steps),
                          ("--method tiles", engine(recipe) is not Engine.VIEWS)):
         if given:

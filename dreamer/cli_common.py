@@ -3,10 +3,13 @@ two paths name one file, and the metadata a dreamt picture carries. A leaf: `cli
 subcommands (`cli_batch`, `cli_dive`) import it, it imports none of them."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from dreamer.recipe import Recipe
 
@@ -54,6 +57,25 @@ def finish(skipped: list[Path], total: int) -> int:
     names = ", ".join(str(p) for p in skipped)
     print(f"dream: error: {len(skipped)} of {total} photos were not dreamt: {names}", file=sys.stderr)
     return 2
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C until the block is done, then raise it as KeyboardInterrupt. For torch's import,
+    the first second or two of every run: interrupted in it, `dream` printed a page of
+    traceback, or went on dreaming (torch swallowed the interrupt), or aborted (SIGABRT)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield  # no handler can be set here, or Ctrl-C is ignored or handled by the caller
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def user_path(text: str) -> Path:

@@ -1,9 +1,16 @@
 """`dream` as a user new to it types it: each test here failed (a lost file, a traceback, a
 message nobody could act on, or a flag silently not doing what it said) before the fix it guards."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 from PIL import Image
 
 from dreamer.cli import main
+from tests.conftest import ROOT
 
 TINY = ["--model", "tiny", "--steps", "1", "-q", "--seed", "5", "-c", "goldfish"]
 
@@ -181,3 +188,40 @@ def test_a_recipe_files_weight_past_the_limit_is_refused(tmp_path, photo, capsys
 def test_weights_up_to_the_limit_still_dream(tmp_path, photo):
     assert main([str(photo), "--model", "tiny", "--steps", "1", "-q", "-c", "goldfish:1000, stingray:-1000",
                  "-o", str(tmp_path / "x.png")]) == 0
+
+
+# --- Ctrl-C as the run starts ---------------------------------------------------------------------
+
+# Ctrl-C the moment torch starts loading, deterministically: an import hook sends the SIGINT.
+CTRL_C_AT_TORCH = """
+import builtins, os, signal, sys
+real_import = builtins.__import__
+def ctrl_c_at_torch(name, *args, **kwargs):
+    if name == "torch" and "torch" not in sys.modules:
+        os.kill(os.getpid(), signal.SIGINT)
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = ctrl_c_at_torch
+from dreamer.cli import main
+sys.exit(main(["--list-models"]))
+"""
+
+
+def test_ctrl_c_while_torch_loads_is_one_line_and_exit_130():
+    # Before: a page of traceback from `import dreamer.cli` (at times torch swallowed the
+    # interrupt and the dream went on, or the process aborted).
+    res = subprocess.run([sys.executable, "-c", CTRL_C_AT_TORCH], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert (res.returncode, res.stderr, res.stdout) == (130, "dream: interrupted\n", "")
+
+
+def test_interrupts_held_raises_a_ctrl_c_its_block_would_have_swallowed():
+    from dreamer.cli_common import interrupts_held
+
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_held():
+            try:  # like torch's import at times: the interrupt lands in code that swallows it
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)
+            except BaseException:  # noqa: BLE001
+                pass
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
