@@ -20,6 +20,11 @@ RECIPE_EXTS = (".toml", ".json")  # what Recipe.save writes and --recipe reads a
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            # Closed (`dream ... 2>&-`, a launcher without a console): the progress bar failed the
+            # dream, and a saved one ended in an "internal error" on the last flush.
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
     try:
         with interrupts_held():
             import torch  # noqa: F401 - loaded here, where Ctrl-C waits for it (interrupts_held)

@@ -225,3 +225,16 @@ def test_interrupts_held_raises_a_ctrl_c_its_block_would_have_swallowed():
             except BaseException:  # noqa: BLE001
                 pass
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# --- no console ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("closed", ["stdout", "stderr"])
+def test_a_closed_stdout_or_stderr_still_dreams_and_exits_0(tmp_path, photo, monkeypatch, closed):
+    # Python makes a closed stream None (`dream ... 2>&-`, pythonw): before, the progress bar failed
+    # the dream (stderr), or the last flush made a saved dream an exit-1 "internal error" (stdout).
+    monkeypatch.setattr(sys, closed, None)
+    out = tmp_path / "x.png"
+    assert main([str(photo), "--model", "tiny", "--steps", "2", "--seed", "5", "-c", "goldfish", "-o", str(out)]) == 0
+    assert out.is_file()
