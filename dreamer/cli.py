@@ -10,7 +10,8 @@ from typing import Sequence
 
 from dreamer import cli_batch, cli_checks, cli_dive, cli_info
 from dreamer.cli_args import RECIPE_FLAGS, build_parser
-from dreamer.cli_common import CliError, finish, interrupts_held, load_photo, recipe_metadata, same_file
+from dreamer.cli_common import (CliError, check_writable, finish, interrupts_held, load_photo, recipe_metadata,
+                                same_file)
 from dreamer.recipe import Recipe, RecipeError, as_ran
 
 OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".webp")
@@ -297,6 +298,7 @@ def check_outputs(inputs: list[Path], outputs: list[Path], dive: bool) -> None:
         blocker = next((p for p in dst.parents if p.exists() or p.is_symlink()), None)
         if blocker is not None and not blocker.is_dir():
             raise CliError(f"--output {dst}: {blocker} is a file, not a folder; choose another output")
+        check_writable(dst if dive and dst.is_dir() else blocker, "--output", dst)
         if not dive:
             check_sidecar(dst)
 

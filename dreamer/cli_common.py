@@ -78,6 +78,21 @@ def interrupts_held() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+def check_writable(folder: Path | None, flag: str, path: Path) -> None:
+    """Refuse `flag path` before the dream when `folder` (the nearest of its folders there is;
+    None: the current one) takes no new file: a read-only folder or disk lost the dream, found only
+    at saving it. Tried by making a file, as permissions alone do not tell (root, read-only mounts)."""
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".dream-", suffix=".tmp", dir=folder or Path.cwd())
+    except OSError as exc:
+        raise CliError(f"{flag} {path}: cannot write in {folder or Path.cwd()} ({exc.strerror or exc}); "
+                       f"choose another {flag}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def user_path(text: str) -> Path:
     """A path argument, with a leading ~ made the home folder as the shell would have: quoted
     (`-o "~/My Pictures/x.jpg"`) it made a folder named ~ in the current one (which `rm -rf ~`

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dreamer.cli_common import CliError, note_animation, same_file, user_path
+from dreamer.cli_common import CliError, check_writable, note_animation, same_file, user_path
 from dreamer.recipe import Recipe
 
 DIVE_FLAGS = {"fps": "fps", "glide": "glide", "ease": "ease", "video_size": "size"}
@@ -52,6 +52,9 @@ def check_args(args: argparse.Namespace) -> None:
         return
     check_video_path(args.video)
     check_sidecar(args.video)  # its recipe goes beside it, as a picture's does
+    for flag, path in (("--video", args.video), ("--preview", args.preview)):
+        if path is not None:
+            check_writable(next((p for p in path.parents if p.is_dir()), None), flag, path)
     if args.preview is not None and args.preview.suffix.lower() != ".gif":
         raise CliError(f"--preview {args.preview}: the preview is a GIF; name it something.gif")
     if args.preview is not None and any(same_file(args.preview, src) for src in args.inputs):

@@ -110,6 +110,25 @@ def test_a_dive_into_a_folder_typed_with_a_slash_keeps_its_name(tmp_path, photo)
     assert (tmp_path / "dive.png" / "frame_00001.png").is_file()
 
 
+UNWRITABLE = "/proc/dreams"  # a folder no one, root included, can make a file in
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("flags", [["-o", f"{UNWRITABLE}.png"], ["-o", f"{UNWRITABLE}/"],
+                                   ["--frames", "2", "-o", UNWRITABLE],
+                                   ["--frames", "4", "--glide", "2", "--video", f"{UNWRITABLE}.mp4"],
+                                   ["--frames", "4", "--glide", "2", "--video", "VIDEO", "--preview", f"{UNWRITABLE}.gif"]])
+def test_an_output_in_a_folder_that_takes_no_file_is_refused_before_the_net_loads(
+        tmp_path, photo, capsys, monkeypatch, flags):
+    # Before: the whole dream was dreamt, then lost at saving it ("cannot write in /proc").
+    import dreamer.render
+
+    monkeypatch.setattr(dreamer.render, "create_model", lambda *a, **k: pytest.fail("the net was loaded"))
+    flags = [str(tmp_path / "v.mp4") if f == "VIDEO" else f for f in flags]
+    assert main([str(photo), *TINY, *flags]) == 2
+    assert "cannot write in /proc" in capsys.readouterr().err
+
+
 # --- flags the run would not have used ----------------------------------------------------------
 
 
