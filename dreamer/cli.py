@@ -142,9 +142,20 @@ def check_photos(paths: list[Path]) -> None:
     for path in paths:
         if path.is_dir():
             raise CliError(f"{path} is a folder, not a photo; name the photos in it (e.g. {path / '*.jpg'})")
-    missing = [str(p) for p in paths if not p.is_file()]
+    missing = [_missing(p) for p in paths if not p.is_file()]
     if missing:
         raise CliError(f"no such photo: {', '.join(missing)}")
+
+
+def _missing(path: Path) -> str:
+    """A missing photo's name, and why where the name alone says nothing a user can act on."""
+    if str(path) == "-":
+        return "- (standard input: dream reads photos from files; save it to one and name that)"
+    if path.is_symlink():
+        return f"{path} (a link to {os.readlink(path)}, which is not there)"
+    if any(c in str(path) for c in "*?["):
+        return f"{path} (no file matches this pattern)"  # the shell passes a glob that matched nothing as is
+    return str(path)
 
 
 def make_recipe(args: argparse.Namespace) -> Recipe:

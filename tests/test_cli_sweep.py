@@ -257,3 +257,18 @@ def test_a_closed_stdout_or_stderr_still_dreams_and_exits_0(tmp_path, photo, mon
     out = tmp_path / "x.png"
     assert main([str(photo), "--model", "tiny", "--steps", "2", "--seed", "5", "-c", "goldfish", "-o", str(out)]) == 0
     assert out.is_file()
+
+
+# --- photos that are not there -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,why", [("-", "standard input: dream reads photos from files"),
+                                      ("holiday*.jpg", "no file matches this pattern"),
+                                      ("link.jpg", "a link to gone.jpg, which is not there")])
+def test_a_missing_photo_says_why_where_its_name_does_not(tmp_path, capsys, monkeypatch, name, why):
+    # Before: "no such photo: -", "no such photo: holiday*.jpg", "no such photo: link.jpg".
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "link.jpg").symlink_to("gone.jpg")
+    assert main([name, *TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"dream: error: no such photo: {name} (") and why in err, err
