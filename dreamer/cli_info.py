@@ -290,6 +290,10 @@ def classify(photo: Path, model: str, weights: str | None, labels: Any, device: 
     x = x.permute(2, 0, 1).unsqueeze(0).to(dev)
     with torch.no_grad():
         probs = torch.softmax(net.module(net.normalise(x)).float(), dim=1)[0].cpu()
+    if labels is not None and len(labels) != probs.numel():
+        # Past the file's end a name raised "class id 180 is out of range: this model has 2 classes".
+        raise ValueError(f"the labels file names {len(labels)} classes, but model {model!r} has {probs.numel()}: "
+                         "give --labels a file with one name for each of its classes")
     values, ids = probs.topk(min(top, probs.numel()))
     names = labels or net.labels
     return [(int(i), names.name(int(i)) if names is not None else f"class {int(i)}", float(v))

@@ -272,3 +272,11 @@ def test_a_missing_photo_says_why_where_its_name_does_not(tmp_path, capsys, monk
     assert main([name, *TINY]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"dream: error: no such photo: {name} (") and why in err, err
+
+
+def test_classify_with_a_labels_file_that_does_not_fit_the_net_says_so(tmp_path, photo, capsys):
+    # Before: "class id 180 is out of range: this model has 2 classes" (the file has 2, the net 1000).
+    labels = tmp_path / "labels.txt"
+    labels.write_text("cat\ndog\n")
+    assert main(["--classify", str(photo), "--model", "tiny", "--labels", str(labels)]) == 2
+    assert "the labels file names 2 classes, but model 'tiny' has 1000" in capsys.readouterr().err
