@@ -300,7 +300,7 @@ def dive_folder(output: Path, recipe: Recipe | None, slash: bool = False) -> Pat
 def check_outputs(inputs: list[Path], outputs: list[Path], dive: bool) -> None:
     """Before any dream: refuse an output that would replace a photo being dreamt, or whose
     recipe sidecar would replace a file that is not a dream's (a photo's credits, a recipe)."""
-    from dreamer.image_io import check_sidecar
+    from dreamer.image_io import carries_recipe, check_sidecar
 
     for dst in outputs:
         if any(same_file(dst, src) for src in inputs):
@@ -310,6 +310,11 @@ def check_outputs(inputs: list[Path], outputs: list[Path], dive: bool) -> None:
         if blocker is not None and not blocker.is_dir():
             raise CliError(f"--output {dst}: {blocker} is a file, not a folder; choose another output")
         check_writable(dst if dive and dst.is_dir() else blocker, "--output", dst)
+        if not dive and (dst.exists() or dst.is_symlink()) and not carries_recipe(dst):
+            # Only a dream is made again over: `dream a.jpg -o b.jpg` replaced the photo b.jpg
+            # without a word, while its sidecar b.json was guarded (check_sidecar).
+            raise CliError(f"--output {dst} is there already and is no dream (dream replaces only pictures it "
+                           "made); choose another name, or move that file")
         if not dive:
             check_sidecar(dst)
 

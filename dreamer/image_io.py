@@ -10,9 +10,9 @@ from __future__ import annotations
 from dreamer.image_frames import animation_frame, frame_words, was_animated
 from dreamer.image_load import MAX_SIDE, ImageError, load_image
 from dreamer.image_meta import RECIPE_KEY, XMP_NS, _software, read_embedded_recipe
-from dreamer.image_save import (ANIMATION_FORMATS, SAVE_FORMATS, check_sidecar, save_animation, save_image,
-                                sidecar_path)
+from dreamer.image_save import (ANIMATION_FORMATS, SAVE_FORMATS, carries_recipe, check_sidecar, save_animation,
+                                save_image, sidecar_path)
 
 __all__ = ["ANIMATION_FORMATS", "MAX_SIDE", "RECIPE_KEY", "SAVE_FORMATS", "XMP_NS", "ImageError", "_software",
-           "animation_frame", "check_sidecar", "frame_words", "load_image", "read_embedded_recipe", "save_animation",
-           "save_image", "sidecar_path", "was_animated"]
+           "animation_frame", "carries_recipe", "check_sidecar", "frame_words", "load_image", "read_embedded_recipe",
+           "save_animation", "save_image", "sidecar_path", "was_animated"]

@@ -160,14 +160,15 @@ def _other_dream(path: Path, side: Path) -> Path | None:
         if video and ext not in VIDEO_SUFFIXES:
             continue  # a picture beside a video of its name is its poster or preview (dives), no dream
         for other in (path.with_suffix(ext), path.with_suffix(ext.upper())):
-            if other.is_file() and (ext in VIDEO_SUFFIXES or _carries_recipe(other)):
+            if other.is_file() and (ext in VIDEO_SUFFIXES or carries_recipe(other)):
                 return other
     return None
 
 
-def _carries_recipe(picture: Path) -> bool:
+def carries_recipe(picture: str | os.PathLike[str]) -> bool:
     """Whether `picture` is a dream (save_image embedded its recipe), not the photo it was
-    dreamt from: `dream x.jpg -o x.png` made again must not take x.jpg for x.json's dream."""
+    dreamt from: `dream x.jpg -o x.png` made again must not take x.jpg for x.json's dream, nor
+    replace a photo named x.png (dreamer.cli.check_outputs)."""
     try:
         return read_embedded_recipe(picture) is not None
     except (ImageError, OSError, ValueError):

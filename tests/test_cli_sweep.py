@@ -110,6 +110,18 @@ def test_a_dive_into_a_folder_typed_with_a_slash_keeps_its_name(tmp_path, photo)
     assert (tmp_path / "dive.png" / "frame_00001.png").is_file()
 
 
+def test_an_output_that_is_a_photo_not_a_dream_is_kept_and_a_dream_is_made_again_over(tmp_path, photo, capsys):
+    # Before: `dream photo.png -o holiday.jpg` replaced the photo holiday.jpg without a word.
+    holiday = tmp_path / "holiday.jpg"
+    Image.new("RGB", (30, 20), (0, 80, 200)).save(holiday)
+    before = holiday.read_bytes()
+    assert main([str(photo), *TINY, "-o", str(holiday)]) == 2
+    assert "is there already and is no dream" in capsys.readouterr().err and holiday.read_bytes() == before
+    dream = tmp_path / "dream.jpg"
+    assert main([str(photo), *TINY, "-o", str(dream)]) == 0
+    assert main([str(photo), *TINY, "--seed", "6", "-o", str(dream)]) == 0  # its own dream: made again
+
+
 UNWRITABLE = "/proc/dreams"  # a folder no one, root included, can make a file in
 
 
