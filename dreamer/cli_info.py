@@ -192,14 +192,26 @@ def unique_path(path: Path, taken: set[Path] | frozenset[Path] = frozenset()) ->
     return candidate
 
 
+# A file name holds 255 bytes; an output's is kept to this, leaving room for the temporary name it
+# is saved through (".<name>.1a2b3c4d.tmp") and a "-2": a photo's long name made a dream's name too
+# long, and the dream was lost at saving it ("File name too long").
+NAME_BYTES = 200
+
+
 def default_output(folder: Path, source: Path, recipe: Recipe, fmt: str, dive: bool,
                    reuse: bool = False, taken: set[Path] | frozenset[Path] = frozenset()) -> Path:
     """<photo>_<classes>_s<seed>.<fmt> (or _dive/): the seed in the name keeps a random dream
     findable, and a second run never overwrites the first, nor one photo's dream another's of
     the same name in `taken`. `reuse` (a resumed dive) takes the name as it is."""
-    base = f"{source.stem}_{dream_label(recipe)}_s{recipe.seed}"
+    tail = f"_{dream_label(recipe)}_s{recipe.seed}"
+    base = _clip(source.stem, NAME_BYTES - len(f"{tail}_dive".encode())) + tail
     path = folder / (f"{base}_dive" if dive else f"{base}.{fmt}")
     return path if reuse else unique_path(path, taken)
+
+
+def _clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8, never inside a character."""
+    return text.encode("utf-8")[:max(limit, 1)].decode("utf-8", "ignore")
 
 
 # --- progress ---------------------------------------------------------------------------------

@@ -292,3 +292,14 @@ def test_classify_with_a_labels_file_that_does_not_fit_the_net_says_so(tmp_path,
     labels.write_text("cat\ndog\n")
     assert main(["--classify", str(photo), "--model", "tiny", "--labels", str(labels)]) == 2
     assert "the labels file names 2 classes, but model 'tiny' has 1000" in capsys.readouterr().err
+
+
+def test_a_photo_with_a_long_name_gets_a_dream_name_a_folder_can_hold(tmp_path, photo):
+    # Before: the name was the photo's (240 bytes) and more, and the dream was lost at saving it.
+    long = tmp_path / ("é" * 120 + ".png")  # 240 bytes of UTF-8
+    photo.rename(long)
+    assert main([str(long), *TINY, "-o", f"{tmp_path}/out/"]) == 0
+    assert main([str(long), *TINY, "-o", f"{tmp_path}/out/"]) == 0  # and a second one beside it
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(names) == 4 and all(len(n.encode()) <= 210 for n in names), names
+    assert names[0].startswith("é" * 50) and names[0].endswith("_goldfish_s5-2.jpg")
