@@ -35,8 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return quiet_broken_pipe()
-    except KeyboardInterrupt:
-        print("dream: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # its words, if any, say how to go on (cli_dive)
+        print("dream: interrupted" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
         return 130
     except (CliError, RecipeError, ValueError, OSError) as exc:
         print(f"dream: error: {exc}", file=sys.stderr)
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         if image is None:
             continue
         if recipe.video.frames > 1:
-            render_dive(image, recipe, dst, args)
+            cli_dive.render_frames(image, recipe, dst, args)
         else:
             result = render_one(image, recipe, dst, args)
             save_image(result, dst, recipe_metadata(as_ran(recipe, result), src))
@@ -350,20 +350,6 @@ def render_one(image, recipe: Recipe, dst: Path, args: argparse.Namespace):
     finally:
         if bar is not None:
             bar.close()
-
-
-def render_dive(image, recipe: Recipe, folder: Path, args: argparse.Namespace) -> None:
-    from dreamer.animate import dive
-
-    on_progress, bar = cli_info.make_progress(args.quiet, folder.name, None, recipe.video.frames, args.start_frame)
-    try:
-        dive(image, recipe, folder, start_frame=args.start_frame, progress=on_progress,
-             device=args.device, on_frame=lambda k, p: print(p))
-    finally:
-        if bar is not None:
-            bar.close()
-    (folder / "recipe.json").write_text(recipe.to_json())
-    print(folder / "dive.gif")
 
 
 if __name__ == "__main__":

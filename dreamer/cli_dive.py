@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dreamer.cli_common import CliError, check_writable, note_animation, same_file, user_path
+from dreamer.cli_info import make_progress
 from dreamer.recipe import Recipe
 
 DIVE_FLAGS = {"fps": "fps", "glide": "glide", "ease": "ease", "video_size": "size"}
@@ -135,6 +136,11 @@ def run_video(args: argparse.Namespace, recipe: Recipe, info: dict[str, Any]) ->
         show = _Bar(bar)
     try:
         result = dive_video(image, recipe, args.video, settings(args), info=info, progress=show, device=args.device)
+    except KeyboardInterrupt:
+        if not (parts_dir(args.video) / "manifest.json").is_file():
+            raise
+        raise KeyboardInterrupt(f"the same command again goes on from the last keyframe, kept in "
+                                f"{parts_dir(args.video)}") from None
     finally:
         if bar is not None:
             bar.close()
@@ -164,3 +170,32 @@ class _Bar:
         self.bar.total = p.dream.total * (p.keys - self.first_key)
         self.bar.set_postfix(key=f"{p.key + 1}/{p.keys}", score=f"{p.dream.score:.2f}", refresh=False)
         self.bar.update(1)
+
+
+def render_frames(image: Any, recipe: Recipe, folder: Path, args: argparse.Namespace) -> None:
+    """A dive into a folder of frames (--frames N -o FOLDER). Interrupted, it says how to go on:
+    its seed (drawn at random unless given) was recorded only once the dive was done, so the same
+    command again began another dive in another folder."""
+    from dreamer.animate import dive
+
+    done = args.start_frame
+
+    def on_frame(k: int, path: Path) -> None:
+        nonlocal done
+        done = k + 1
+        print(path)
+
+    on_progress, bar = make_progress(args.quiet, folder.name, None, recipe.video.frames, args.start_frame)
+    try:
+        dive(image, recipe, folder, start_frame=args.start_frame, progress=on_progress, device=args.device,
+             on_frame=on_frame)
+    except KeyboardInterrupt:
+        if not done:
+            raise
+        raise KeyboardInterrupt(f"{done} of {recipe.video.frames} frames are in {folder}; to go on, the same "
+                                f"command with -o {folder} --seed {recipe.seed} --start-frame {done}") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    (folder / "recipe.json").write_text(recipe.to_json())
+    print(folder / "dive.gif")

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -303,3 +304,49 @@ def test_a_photo_with_a_long_name_gets_a_dream_name_a_folder_can_hold(tmp_path, 
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(names) == 4 and all(len(n.encode()) <= 210 for n in names), names
     assert names[0].startswith("é" * 50) and names[0].endswith("_goldfish_s5-2.jpg")
+
+
+# --- Ctrl-C in a dive ----------------------------------------------------------------------------
+
+
+def ctrl_c_at_dream(monkeypatch, module, n):
+    """Ctrl-C during the n-th dream (1-based) of `module`'s dives."""
+    real, calls = module.dream, []
+
+    def dream(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "dream", dream)
+
+
+def test_an_interrupted_frame_dive_says_how_to_go_on_seed_included(tmp_path, photo, capsys, monkeypatch):
+    # Before: "dream: interrupted"; the seed drawn at random was recorded only at the end, so the
+    # same command again began another dive, in another folder.
+    import dreamer.animate
+
+    monkeypatch.chdir(tmp_path)
+    args = [str(photo), "--model", "tiny", "--steps", "1", "-q", "-c", "goldfish", "--frames", "4"]
+    ctrl_c_at_dream(monkeypatch, dreamer.animate, 3)
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    folder = next(Path("out").iterdir())
+    seed = folder.name.split("_s")[-1].removesuffix("_dive")
+    assert err == (f"dream: interrupted; 2 of 4 frames are in {folder}; to go on, the same command with "
+                   f"-o {folder} --seed {seed} --start-frame 2\n")
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert main([*args, "-o", str(folder), "--seed", seed, "--start-frame", "2"]) == 0
+    assert (folder / "frame_00003.png").is_file() and (folder / "recipe.json").is_file()
+
+
+def test_an_interrupted_video_dive_says_the_same_command_goes_on(tmp_path, photo, capsys, monkeypatch):
+    import dreamer.dive
+
+    video = tmp_path / "dive.mp4"
+    ctrl_c_at_dream(monkeypatch, dreamer.dive, 2)
+    assert main([str(photo), *TINY, "--frames", "4", "--glide", "2", "--video", str(video)]) == 130
+    assert capsys.readouterr().err == ("dream: interrupted; the same command again goes on from the last "
+                                       f"keyframe, kept in {video}.parts\n")
