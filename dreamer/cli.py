@@ -71,8 +71,10 @@ def run(args: argparse.Namespace) -> int:
     if args.list_models:
         from models import list_models
 
-        for name, desc in list_models().items():
-            print(f"{name:22s} {desc}")
+        models = list_models()
+        width = max(map(len, models), default=0)  # a fixed 22 pushed efficientnet-lite0+lite1's words out of line
+        for name, desc in models.items():
+            print(f"{name:{width}s}  {desc}")
         return 0
     if args.list_layers or args.list_classes is not None or args.list_groups:
         return list_things(args, recipe)

@@ -350,3 +350,13 @@ def test_an_interrupted_video_dive_says_the_same_command_goes_on(tmp_path, photo
     assert main([str(photo), *TINY, "--frames", "4", "--glide", "2", "--video", str(video)]) == 130
     assert capsys.readouterr().err == ("dream: interrupted; the same command again goes on from the last "
                                        f"keyframe, kept in {video}.parts\n")
+
+
+# --- listings ------------------------------------------------------------------------------------
+
+
+def test_list_models_puts_every_description_in_one_column(capsys):
+    assert main(["--list-models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    starts = {len(line) - len(line.split(None, 1)[1]) for line in lines}  # where the words begin
+    assert len(lines) > 3 and len(starts) == 1, lines
