@@ -49,7 +49,8 @@ def check_args(args: argparse.Namespace) -> None:
     given = [f"--{k.replace('_', '-')}" for k in (*DIVE_FLAGS, "preview") if getattr(args, k) is not None]
     if args.video is None:
         if given:
-            raise CliError(f"{', '.join(given)} only apply to a video: add --video OUT.mp4")
+            raise CliError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} to a video: "
+                           "add --video OUT.mp4")
         return
     check_video_path(args.video)
     check_sidecar(args.video)  # its recipe goes beside it, as a picture's does

@@ -360,3 +360,10 @@ def test_list_models_puts_every_description_in_one_column(capsys):
     lines = capsys.readouterr().out.splitlines()
     starts = {len(line) - len(line.split(None, 1)[1]) for line in lines}  # where the words begin
     assert len(lines) > 3 and len(starts) == 1, lines
+
+
+@pytest.mark.parametrize("flags,says", [(["--fps", "30"], "--fps only applies to a video"),
+                                        (["--fps", "30", "--glide", "2"], "--fps, --glide only apply to a video")])
+def test_video_flags_without_a_video_are_named_in_a_sentence(photo, capsys, flags, says):
+    assert main([str(photo), *TINY, *flags]) == 2
+    assert says in capsys.readouterr().err  # before: "--fps only apply to a video"
