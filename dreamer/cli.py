@@ -136,6 +136,7 @@ def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
     pick_device(args.device)
     cli_checks.check_mode_flags(args, recipe)
     cli_checks.check_unused_flags(args, recipe)
+    cli_checks.note_environment()
 
 
 def check_photos(paths: list[Path]) -> None:

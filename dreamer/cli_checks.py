@@ -5,6 +5,8 @@ JPEG."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 from dreamer.cli_common import CliError
@@ -69,3 +71,14 @@ def check_unused_flags(args: argparse.Namespace, recipe: Recipe) -> None:
             raise CliError(f"--format {args.format} is for an --output folder; -o {args.output} names a "
                            f"{named.upper()} file: name it {Path(args.output).with_suffix('.' + args.format)}, "
                            "or leave out --format")
+
+
+def note_environment() -> None:
+    """Say so when LUCID_DREAM_WORKERS holds no count: it was taken as 1 without a word, so a
+    machine shared by several dreaming processes (`=two`) gave each all of its cores, and they thrashed."""
+    from dreamer.threads import ENV_WORKERS, parse_workers  # torch: loaded by now (cli.main)
+
+    value = os.environ.get(ENV_WORKERS)
+    if value is not None and value.strip() and parse_workers(value) is None:
+        print(f"dream: note: {ENV_WORKERS}={value!r} is no count of dreaming processes (1, 2, ...); "
+              "taking 1", file=sys.stderr)

@@ -72,12 +72,18 @@ def parse_cpu_max(text: str) -> float | None:
 
 
 def workers() -> int:
-    """Dreaming processes sharing this machine's cores (LUCID_DREAM_WORKERS, default 1)."""
-    value = os.environ.get(ENV_WORKERS, "").strip()
+    """Dreaming processes sharing this machine's cores (LUCID_DREAM_WORKERS, default 1; a value
+    that is no count, 1 when it is none: a typo must not stop the bot)."""
+    return parse_workers(os.environ.get(ENV_WORKERS, "")) or 1
+
+
+def parse_workers(value: str) -> int | None:
+    """LUCID_DREAM_WORKERS's count, or None when `value` is none (unset, "abc", "0", "-2")."""
     try:
-        return max(1, int(value)) if value else 1
+        n = int(value.strip())
     except ValueError:
-        return 1
+        return None
+    return n if n >= 1 else None
 
 
 def thread_share(dreams: int = 1, processes: int | None = None, cores: int | None = None) -> int:

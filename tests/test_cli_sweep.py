@@ -367,3 +367,19 @@ def test_list_models_puts_every_description_in_one_column(capsys):
 def test_video_flags_without_a_video_are_named_in_a_sentence(photo, capsys, flags, says):
     assert main([str(photo), *TINY, *flags]) == 2
     assert says in capsys.readouterr().err  # before: "--fps only apply to a video"
+
+
+# --- the environment -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value,noted", [("abc", True), ("0", True), ("-2", True), ("1.5", True), (" 2 ", False),
+                                         ("", False)])
+def test_a_workers_count_that_is_none_is_noted_and_taken_as_1(tmp_path, photo, capsys, monkeypatch, value, noted):
+    # Before: taken as 1 without a word.
+    from dreamer import threads
+
+    monkeypatch.setenv("LUCID_DREAM_WORKERS", value)
+    assert main([str(photo), *TINY, "-o", str(tmp_path / "x.png")]) == 0
+    err = capsys.readouterr().err
+    assert ("LUCID_DREAM_WORKERS" in err) is noted, err
+    assert threads.workers() == (2 if value == " 2 " else 1)
