@@ -1,12 +1,14 @@
-"""`dream … --video dive.mp4`: the command line's side of dive videos (dreamer.dive does the work)."""
+"""`dream … --video dive.mp4` and `dream … --frames N`: the command line's side of dives (dreamer.dive and
+dreamer.animate do the work)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from dreamer.cli_common import CliError, check_writable, note_animation, same_file, user_path
 from dreamer.cli_info import make_progress
@@ -135,16 +137,10 @@ def run_video(args: argparse.Namespace, recipe: Recipe, info: dict[str, Any]) ->
 
         bar = tqdm(desc=args.video.name, unit="step", file=sys.stderr, leave=False)
         show = _Bar(bar)
-    try:
+    parts = parts_dir(args.video)
+    with _dive_run(bar, lambda: f"the same command again goes on from the last keyframe, kept in {parts}"
+                   if (parts / "manifest.json").is_file() else None):
         result = dive_video(image, recipe, args.video, settings(args), info=info, progress=show, device=args.device)
-    except KeyboardInterrupt:
-        if not (parts_dir(args.video) / "manifest.json").is_file():
-            raise
-        raise KeyboardInterrupt(f"the same command again goes on from the last keyframe, kept in "
-                                f"{parts_dir(args.video)}") from None
-    finally:
-        if bar is not None:
-            bar.close()
     if result.resumed_at:
         print(f"dream: resumed at frame {result.resumed_at}/{result.frames}", file=sys.stderr)
     print(result.path)
@@ -187,16 +183,25 @@ def render_frames(image: Any, recipe: Recipe, folder: Path, args: argparse.Names
         print(path)
 
     on_progress, bar = make_progress(args.quiet, folder.name, None, recipe.video.frames, args.start_frame)
-    try:
+    with _dive_run(bar, lambda: f"{done} of {recipe.video.frames} frames are in {folder}; to go on, the same "
+                   f"command with -o {folder} --seed {recipe.seed} --start-frame {done}" if done else None):
         dive(image, recipe, folder, start_frame=args.start_frame, progress=on_progress, device=args.device,
              on_frame=on_frame)
+    (folder / "recipe.json").write_text(recipe.to_json())
+    print(folder / "dive.gif")
+
+
+@contextlib.contextmanager
+def _dive_run(bar: Any, how_to_go_on: Callable[[], str | None]) -> Iterator[None]:
+    """Around a dive: its progress bar closed however it ends, and, interrupted, the
+    KeyboardInterrupt carrying how to go on (cli.main says it) where `how_to_go_on()` has a way."""
+    try:
+        yield
     except KeyboardInterrupt:
-        if not done:
+        words = how_to_go_on()
+        if not words:
             raise
-        raise KeyboardInterrupt(f"{done} of {recipe.video.frames} frames are in {folder}; to go on, the same "
-                                f"command with -o {folder} --seed {recipe.seed} --start-frame {done}") from None
+        raise KeyboardInterrupt(words) from None
     finally:
         if bar is not None:
             bar.close()
-    (folder / "recipe.json").write_text(recipe.to_json())
-    print(folder / "dive.gif")

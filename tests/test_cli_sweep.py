@@ -12,15 +12,7 @@ from PIL import Image
 
 from dreamer.cli import main
 from tests.conftest import ROOT
-
-TINY = ["--model", "tiny", "--steps", "1", "-q", "--seed", "5", "-c", "goldfish"]
-
-
-@pytest.fixture
-def photo(tmp_path):
-    p = tmp_path / "photo.png"
-    Image.new("RGB", (40, 30), (200, 120, 40)).save(p)
-    return p
+from tests.test_unseen_inputs_engine import TINY, photo  # noqa: F401 - the fixture, shared
 
 
 # --- files the run writes besides the dream ------------------------------------------------------
