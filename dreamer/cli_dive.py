@@ -1,5 +1,5 @@
-"""`dream … --video dive.mp4` and `dream … --frames N`: the command line's side of dives (dreamer.dive and
-dreamer.animate do the work)."""
+"""`dream … --video dive.mp4` and `dream … --frames N`: the command line's side of dives
+(dreamer.dive and dreamer.animate do the work)."""
 from __future__ import annotations
 
 import argparse

@@ -77,7 +77,8 @@ def _weight(value: object, term: object) -> float:
                              "number such as 1, 0.5 or -0.3")
     if abs(weight) > MAX_WEIGHT:
         raise ClassSpecError(f"weight {value!r} for class {term!r} is too large: weights are relative "
-                             f"(goldfish:2, stingray:1 is twice as much goldfish), from {-MAX_WEIGHT:g} to {MAX_WEIGHT:g}")
+                             "(goldfish:2, stingray:1 is twice as much goldfish), "
+                             f"from {-MAX_WEIGHT:g} to {MAX_WEIGHT:g}")
     return weight
 
 

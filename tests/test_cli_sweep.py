@@ -122,7 +122,8 @@ UNWRITABLE = "/proc/dreams"  # a folder no one, root included, can make a file i
 @pytest.mark.parametrize("flags", [["-o", f"{UNWRITABLE}.png"], ["-o", f"{UNWRITABLE}/"],
                                    ["--frames", "2", "-o", UNWRITABLE],
                                    ["--frames", "4", "--glide", "2", "--video", f"{UNWRITABLE}.mp4"],
-                                   ["--frames", "4", "--glide", "2", "--video", "VIDEO", "--preview", f"{UNWRITABLE}.gif"]])
+                                   ["--frames", "4", "--glide", "2", "--video", "VIDEO",
+                                    "--preview", f"{UNWRITABLE}.gif"]])
 def test_an_output_in_a_folder_that_takes_no_file_is_refused_before_the_net_loads(
         tmp_path, photo, capsys, monkeypatch, flags):
     # Before: the whole dream was dreamt, then lost at saving it ("cannot write in /proc").
