@@ -53,6 +53,11 @@ def check_args(args: argparse.Namespace) -> None:
         if given:
             raise CliError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} to a video: "
                            "add --video OUT.mp4")
+        if args.recipe is not None and args.frames is None and _dive_of(args.recipe) is not None:
+            # It made a folder of frames each dreamt whole, no glide between: another film, in
+            # several times the time, where the README promises the video again.
+            raise CliError(f"--recipe {args.recipe} is a dive video's: add --video OUT.mp4 to make it again "
+                           "(or --frames N for a folder of frames, --frames 1 for one picture)")
         return
     check_video_path(args.video)
     check_sidecar(args.video)  # its recipe goes beside it, as a picture's does

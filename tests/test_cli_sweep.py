@@ -376,3 +376,16 @@ def test_a_workers_count_that_is_none_is_noted_and_taken_as_1(tmp_path, photo, c
     err = capsys.readouterr().err
     assert ("LUCID_DREAM_WORKERS" in err) is noted, err
     assert threads.workers() == (2 if value == " 2 " else 1)
+
+
+@pytest.mark.parametrize("recipe", ["dive.mp4", "dive.json"])
+def test_a_dive_videos_recipe_without_video_says_how_to_make_it_again(tmp_path, photo, capsys, recipe):
+    # Before: a folder of frames, each dreamt whole with no glide between: another film, in several
+    # times the time, where the README promises `--recipe dive.mp4` makes the video again.
+    assert main([str(photo), *TINY, "--frames", "4", "--glide", "2", "--video", str(tmp_path / "dive.mp4")]) == 0
+    capsys.readouterr()
+    assert main([str(photo), "--recipe", str(tmp_path / recipe), "-q", "-o", f"{tmp_path}/again/"]) == 2
+    assert "is a dive video's: add --video OUT.mp4" in capsys.readouterr().err
+    assert not (tmp_path / "again").exists()
+    assert main([str(photo), "--recipe", str(tmp_path / recipe), "-q", "--frames", "1",
+                 "-o", str(tmp_path / "still.png")]) == 0
