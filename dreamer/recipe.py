@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from dreamer.settings import (GRADIENTS, HYBRIDS, PARAMS, Octave, RecipeError, TilesSettings, VideoSettings,
                               MANY_CLASSES, ViewsSettings, is_int, is_num, need)
 from models.class_spec import MAX_WEIGHT
+from models.files import is_file_model
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -133,7 +134,10 @@ class Recipe:
                 raise RecipeError(f"recipe: {name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
         self.views.validate()
         # The same net beside itself dreamt a hybrid in twice the time, exactly as it alone would.
-        need(self.views, self.views.hybrid_partner != self.model, "hybrid_partner",
+        # Files are told apart by their paths, which a published recipe records without their
+        # folders (bot.render.renderer.public_recipe): /a/model.onnx beside /b/model.onnx is two
+        # nets, read back as one name twice.
+        need(self.views, self.views.hybrid_partner != self.model or is_file_model(self.model), "hybrid_partner",
              f"must be a different net from model ({self.model!r}): \"\" for none, \"auto\" for the default")
         need(self, is_num(self.rivals) and 0 <= self.rivals <= 2, "rivals",
              "must be 0..2 (0: no push against look-alikes)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from models.base import DreamNet, ModelError
+from models.files import FILE_SUFFIXES, is_file_model  # noqa: F401  (the registry's names)
 
 Factory = Callable[..., DreamNet]
 _FACTORIES: dict[str, Factory] = {}
@@ -70,13 +71,6 @@ def create_model(name: str, weights: str | None = None, device: str | None = Non
     return net
 
 
-# ".protxt" is how MIT spelled Places205-GoogLeNet's deploy file.
-FILE_SUFFIXES = (".prototxt", ".protxt", ".caffemodel", ".onnx")
-
-
-def is_file_model(name: str) -> bool:
-    """Whether a model name is a path to import (by its suffix) rather than a zoo name."""
-    return str(name).lower().endswith(FILE_SUFFIXES)
 
 
 def _import_file_model(name: str, weights: str | None, options: dict[str, Any]) -> DreamNet:

@@ -80,3 +80,12 @@ def test_every_file_a_recipe_names_is_published_by_its_name_and_net_names_stay()
     for model, partner in (("efficientnet-lite0+lite1", ""), ("efficientnet-lite0", "auto"), ("tiny", "googlenet")):
         kept = public_recipe(Recipe.from_flat(model=model, hybrid_partner=partner))
         assert (kept["model"], kept["hybrid_partner"]) == (model, partner)
+
+
+def test_two_nets_of_one_file_name_are_published_as_a_recipe_that_reads_back():
+    # ONNX exports are often all "model.onnx": published by name, the model and its partner read
+    # back as one name twice, which is no "same net beside itself" (that is a zoo name twice)
+    recipe = Recipe.from_flat(model="/a/model.onnx", hybrid_partner="/b/model.onnx")
+    public = public_recipe(recipe)
+    assert (public["model"], public["hybrid_partner"]) == ("model.onnx", "model.onnx")
+    assert Recipe.from_dict(public).views.hybrid_partner == "model.onnx"
