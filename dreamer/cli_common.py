@@ -69,7 +69,14 @@ def interrupts_held() -> Iterator[None]:
         yield  # no handler can be set here, or Ctrl-C is ignored or handled by the caller
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+
+    def hold(signum: int, frame: object) -> None:
+        # the first Ctrl-C waits for the block; a second is Python's own again, for an import
+        # that hangs (a broken CUDA or network install) and would otherwise need kill -9
+        caught.append(signum)
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, hold)
     try:
         yield
     finally:

@@ -154,6 +154,21 @@ def test_a_flag_the_mode_does_not_dream_is_refused(tmp_path, photo, capsys, flag
     assert f"it does not use {unused}" in err and "--mode" in err and not (tmp_path / "x.png").exists()
 
 
+def test_the_mode_a_refusal_suggests_is_said_without_the_flags_it_would_refuse(tmp_path, photo, capsys):
+    # "--guide g.jpg -c goldfish": "use --mode lucid" alone was refused in turn, for --guide
+    assert main([str(photo), "--model", "tiny", "--steps", "1", "-q", "--guide", str(photo), "-c", "goldfish",
+                 "-o", str(tmp_path / "x.png")]) == 2
+    assert "use --mode lucid (which dreams the classes) without --guide" in capsys.readouterr().err
+
+
+def test_format_names_the_pictures_of_a_folder_written_with_its_slash(tmp_path, photo):
+    # -o new.png/ is a folder (plan_outputs), so --format webp is what its dream is written as
+    out = tmp_path / "new.png"
+    assert main([str(photo), "--model", "tiny", "--steps", "1", "-q", "-c", "goldfish", "--format", "webp",
+                 "-o", f"{out}/"]) == 0
+    assert [p.suffix for p in out.iterdir() if p.suffix != ".json"] == [".webp"]
+
+
 @pytest.mark.parametrize("flags", [["--guide", "PHOTO", "--layer", "conv2"], ["--layer", "conv2"],
                                    ["--mode", "deepdream"], ["-c", "goldfish"], ["--randomise"]])
 def test_the_flags_a_mode_reads_still_dream(tmp_path, photo, flags):
@@ -249,6 +264,22 @@ def test_interrupts_held_raises_a_ctrl_c_its_block_would_have_swallowed():
                 time.sleep(0.05)
             except BaseException:  # noqa: BLE001
                 pass
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_ctrl_c_gets_out_of_a_block_that_hangs():
+    from dreamer.cli_common import interrupts_held
+
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_held():
+            os.kill(os.getpid(), signal.SIGINT)  # held: the block goes on
+            time.sleep(0.05)
+            reached.append("after the first")
+            os.kill(os.getpid(), signal.SIGINT)  # the user's second: out now, not at the block's end
+            time.sleep(0.05)
+            reached.append("after the second")
+    assert reached == ["after the first"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
