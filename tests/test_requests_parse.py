@@ -198,11 +198,14 @@ def test_a_misspelt_class_after_a_weight_is_still_pointed_out():
 
 @pytest.mark.parametrize("text,wishes", [
     # a count is no class, as "two goldfish" is none: not left out, and "2" is no class id
-    ("goldfish x2", {(1, 1.0)}), ("goldfish ×2", {(1, 1.0)}), ("goldfish x 2", {(1, 1.0)}),
-    ("goldfish × 2, stingray", {(1, 1.0), (6, 1.0)}), ("2x goldfish", {(1, 1.0)}),
-    ("2 x goldfish", {(1, 1.0)}), ("goldfish x2 and stingray x3 please", {(1, 1.0), (6, 1.0)}),
+    ("goldfish x2", {(1, 1.0)}), ("goldfish ×2", {(1, 1.0)}), ("goldfish×2", {(1, 1.0)}),
+    ("goldfish ×2, stingray", {(1, 1.0), (6, 1.0)}), ("2x goldfish", {(1, 1.0)}),
+    ("2× goldfish", {(1, 1.0)}), ("goldfish x2 and stingray x3 please", {(1, 1.0), (6, 1.0)}),
     ("goldfish:0.5 x2", {(1, 0.5)}), ("two goldfish", {(1, 1.0)}),
-    # ...but numbers on both sides of an "x" are ids, and a weight stays a weight
+    # ...but a number apart from its "x" is a class id, as the README has it ("×" separates,
+    # ids work), numbers on both sides of an "x" are ids, and a weight stays a weight
+    ("goldfish × 6", {(1, 1.0), (6, 1.0)}), ("6 x goldfish", {(6, 1.0), (1, 1.0)}),
+    ("goldfish x 6, stingray", {(1, 1.0), (6, 1.0)}),
     ("1 x 6", {(1, 1.0), (6, 1.0)}), ("goldfish:2", {(1, 2.0)}), ("goldfish id:2", {(1, 2.0)}),
     ("xylophone x2", {(642, 1.0)}), ("box turtle ×3 and lynx", {(37, 1.0), (287, 1.0)}),
 ])

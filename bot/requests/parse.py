@@ -33,11 +33,13 @@ RANDOM_WORDS = ("random", "surprise me", "surprise", "anything", "dealer's choic
 _FILLER_START = ("please ", "pls ", "dream ", "me ", "a ", "an ", "the ", "some ", "with ", "of ", "into ")
 _FILLER_END = (" please", " pls", " thanks", " thank you", " thx", " pretty please")
 _HARD_SEPARATORS = re.compile(r"\s*(?:[,;\n&+×]|\bx\b|\s-\s)\s*")
-# "goldfish x2", "goldfish × 2", "2 x goldfish": a count, which terms.py drops as it drops
-# "two"; written "x2" and "2x" here, so the "x" is no separator and the 2 no class id. Only
-# beside a name: "1 x 6" stays two ids, and a weight ("goldfish:2") is no count.
-_COUNT_AFTER = re.compile(r"(?<=[^\W\d_])(?:\s*×\s*|\s+x\s*)(\d{1,3})(?![\w.:])")
-_COUNT_BEFORE = re.compile(r"(?<![\w.:-])(\d{1,3})(?:\s*×\s*|\s*x\s+)(?=[^\W\d_])")
+# "goldfish x2", "goldfish ×2", "2x goldfish": a count, which terms.py drops as it drops "two";
+# written "x2" and "2x" here, so the "x" is no separator and the 2 no class id. Only with the
+# number against its "x" and beside a name: with a space between ("goldfish × 6", "6 x
+# goldfish") the "×" separates and the number is a class id, as the README says; "1 x 6" is two
+# ids, and a weight ("goldfish:2") is no count.
+_COUNT_AFTER = re.compile(r"(?<=[^\W\d_])(?:\s*×|\s+x)(\d{1,3})(?![\w.:])")
+_COUNT_BEFORE = re.compile(r"(?<![\w.:-])(\d{1,3})(?:×\s*|x\s+)(?=[^\W\d_])")
 _AND = re.compile(r"\s+and\s+|^and\s+|\s+and$")
 # "goldfish:0.5 random": a weight written onto its class (no space after the colon) ends
 # the class; split_colon reads only the last colon, so the words after it would take it.
