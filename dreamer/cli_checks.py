@@ -40,9 +40,12 @@ def check_mode_flags(args: argparse.Namespace, recipe: Recipe) -> None:
         return
     flags = " and ".join(_flag(d) for d in unused)
     wanted = FLAG_MODE[unused[0]]
+    # the flags given for this mode, which the other one would refuse in turn (--guide -c goldfish)
+    own = [_flag(d) for d in FLAG_MODE if getattr(args, d, None) not in (None, 0) and d not in MODE_READS[wanted]]
+    instead = f" without {' and '.join(own)}" if own else ""
     raise CliError(f"mode {mode.value} {MODE_WORDS[mode]}; it does not use {flags}: leave "
                    f"{'it' if len(unused) == 1 else 'them'} out, or use --mode {wanted.value} "
-                   f"(which {MODE_WORDS[wanted]})")
+                   f"(which {MODE_WORDS[wanted]}){instead}")
 
 
 def check_unused_flags(args: argparse.Namespace, recipe: Recipe) -> None:
@@ -67,7 +70,8 @@ def check_unused_flags(args: argparse.Namespace, recipe: Recipe) -> None:
                            "is named by --video: leave it out")
         suffix = Path(args.output).suffix.lower() if args.output is not None else ""
         named = suffix.lstrip(".").replace("jpeg", "jpg")
-        if suffix in (".jpg", ".jpeg", ".png", ".webp") and named != args.format and not Path(args.output).is_dir():
+        folder = Path(args.output).is_dir() or str(args.output).endswith(("/", os.sep))  # as plan_outputs reads it
+        if suffix in (".jpg", ".jpeg", ".png", ".webp") and named != args.format and not folder:
             raise CliError(f"--format {args.format} is for an --output folder; -o {args.output} names a "
                            f"{named.upper()} file: name it {Path(args.output).with_suffix('.' + args.format)}, "
                            "or leave out --format")
