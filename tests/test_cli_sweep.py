@@ -249,12 +249,23 @@ sys.exit(main(["--list-models"]))
 def test_ctrl_c_while_torch_loads_is_one_line_and_exit_130():
     # Before: a page of traceback from `import dreamer.cli` (at times torch swallowed the
     # interrupt and the dream went on, or the process aborted).
+    # as from a terminal: Ctrl-C not ignored, whatever an earlier test left this process with
     res = subprocess.run([sys.executable, "-c", CTRL_C_AT_TORCH], capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert (res.returncode, res.stderr, res.stdout) == (130, "dream: interrupted\n", "")
 
 
-def test_interrupts_held_raises_a_ctrl_c_its_block_would_have_swallowed():
+@pytest.fixture
+def terminal_ctrl_c():
+    """Python's own Ctrl-C handler, as a dream started from a terminal has it: a test run may
+    have left this process with another (a consumer's, or SIGINT ignored)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_interrupts_held_raises_a_ctrl_c_its_block_would_have_swallowed(terminal_ctrl_c):
     from dreamer.cli_common import interrupts_held
 
     with pytest.raises(KeyboardInterrupt):
@@ -267,7 +278,7 @@ def test_interrupts_held_raises_a_ctrl_c_its_block_would_have_swallowed():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_a_second_ctrl_c_gets_out_of_a_block_that_hangs():
+def test_a_second_ctrl_c_gets_out_of_a_block_that_hangs(terminal_ctrl_c):
     from dreamer.cli_common import interrupts_held
 
     reached = []
