@@ -10,7 +10,7 @@ from typing import Sequence
 
 from dreamer import cli_batch, cli_checks, cli_dive, cli_info
 from dreamer.cli_args import RECIPE_FLAGS, build_parser
-from dreamer.cli_common import (CliError, check_writable, finish, interrupts_held, load_photo, recipe_metadata,
+from dreamer.cli_common import (CliError, check_writable, existing_folder, finish, interrupts_held, load_photo, recipe_metadata,
                                 same_file)
 from dreamer.recipe import Recipe, RecipeError, as_ran
 
@@ -308,11 +308,8 @@ def check_outputs(inputs: list[Path], outputs: list[Path], dive: bool) -> None:
     for dst in outputs:
         if any(same_file(dst, src) for src in inputs):
             raise CliError(f"--output {dst} is the photo being dreamt, which it would replace; choose another name")
-        # A file where a folder must be made failed only at saving, after the whole dream.
-        blocker = next((p for p in dst.parents if p.exists() or p.is_symlink()), None)
-        if blocker is not None and not blocker.is_dir():
-            raise CliError(f"--output {dst}: {blocker} is a file, not a folder; choose another output")
-        check_writable(dst if dive and dst.is_dir() else blocker, "--output", dst)
+        folder = existing_folder("--output", dst)
+        check_writable(dst if dive and dst.is_dir() else folder, "--output", dst)
         if not dive and (dst.exists() or dst.is_symlink()) and not carries_recipe(dst):
             # Only a dream is made again over: `dream a.jpg -o b.jpg` replaced the photo b.jpg
             # without a word, while its sidecar b.json was guarded (check_sidecar).

@@ -85,6 +85,15 @@ def interrupts_held() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+def existing_folder(flag: str, path: Path) -> Path | None:
+    """The nearest of `path`'s folders that is there (None: none is, the current one), refusing a
+    file where a folder must be made: it failed only at saving, after the whole dream."""
+    there = next((p for p in path.parents if p.exists() or p.is_symlink()), None)
+    if there is not None and not there.is_dir():
+        raise CliError(f"{flag} {path}: {there} is a file, not a folder; choose another {flag}")
+    return there
+
+
 def check_writable(folder: Path | None, flag: str, path: Path) -> None:
     """Refuse `flag path` before the dream when `folder` (the nearest of its folders there is;
     None: the current one) takes no new file: a read-only folder or disk lost the dream, found only

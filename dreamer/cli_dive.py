@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from dreamer.cli_common import CliError, check_writable, note_animation, same_file, user_path
+from dreamer.cli_common import CliError, check_writable, existing_folder, note_animation, same_file, user_path
 from dreamer.cli_info import make_progress
 from dreamer.recipe import Recipe
 
@@ -63,7 +63,7 @@ def check_args(args: argparse.Namespace) -> None:
     check_sidecar(args.video)  # its recipe goes beside it, as a picture's does
     for flag, path in (("--video", args.video), ("--preview", args.preview)):
         if path is not None:
-            check_writable(next((p for p in path.parents if p.is_dir()), None), flag, path)
+            check_writable(existing_folder(flag, path), flag, path)
     if args.preview is not None and args.preview.suffix.lower() != ".gif":
         raise CliError(f"--preview {args.preview}: the preview is a GIF; name it something.gif")
     if args.preview is not None and any(same_file(args.preview, src) for src in args.inputs):
