@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot.sources")
 
+# A photo from outside whose short side is under this many pixels is an icon, a thumbnail or a
+# tracking pixel, not a photo: the engine would blow it up to the net's input and dream mush.
+# (The publishers' own floor, media._MIN_SIDE = 32, is what is still worth posting at all.)
+MIN_PHOTO_SIDE = 64
+
 
 # Control characters, line/paragraph separators and bidi controls: none belongs in a title.
 _NOT_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
@@ -133,7 +138,8 @@ def take_remote(
     """The first (image URL, credit, description) never dreamt before that fetches and decodes.
 
     URLs already seen are skipped without a request; after fetching, the content hash is
-    checked too (the same photo under another URL). At most `max_tries` fetches a cycle, so
+    checked too (the same photo under another URL), and a picture too small to dream
+    (MIN_PHOTO_SIDE) is set aside for good. At most `max_tries` fetches a cycle, so
     one bad feed cannot keep the bot busy.
     """
     tries = 0
@@ -157,6 +163,13 @@ def take_remote(
             if store.source_blocked(sha256=digest):
                 log.info("source %s: %s skipped, the same picture was dreamt before", source, url)
                 store.note_source(source, url, digest, status=SourceStatus.DUPLICATE)
+                continue
+            if min(image.size) < MIN_PHOTO_SIDE:
+                why = (f"{image.width}×{image.height} pixels is too small to dream "
+                       f"(a side under {MIN_PHOTO_SIDE} pixels)")
+                log.warning("source %s: %s skipped: %s", source, url, why)
+                # for good (its URL and its bytes): the same tiny picture will not grow
+                store.note_source(source, url, digest, status=SourceStatus.FAILED, error=why, permanent=True)
                 continue
             return SourceItem(source=source, url=url, sha256=digest, image=image, credit=credit,
                               description=description)
