@@ -1,8 +1,10 @@
 """Log lines for operators: plain text by default, JSON lines with --log-json, secrets masked.
 
 Every secret value loaded from the environment is registered with `add_secrets`; `redact`
-replaces them in any text, and the formatters apply it to each finished line (message,
-arguments and traceback alike), so a library that echoes a token in an error cannot leak it.
+replaces them, and the user name and password of any address ("https://me:pw@host/x.jpg" from
+a URL list or a feed's address), in any text, and the formatters apply it to each finished
+line (message, arguments and traceback alike), so a library that echoes a token in an error
+cannot leak it.
 
 A plain log line is one record: control characters, line and paragraph separators, bidi
 overrides and undecodable bytes in a message are written as escapes ("\\n", "\\x1b", "\\udcff"),
@@ -32,7 +34,14 @@ def add_secrets(values: Iterable[str]) -> None:
         _secrets.update(v for v in values if v and len(v) >= 6)
 
 
+# The user name and password of an address ("https://me:pw@photos.home/1.jpg" in a URL list, a
+# feed behind a password): the part after "//" up to an "@", with no "/", "?", "#" nor space
+# before it (so "https://host/@jo/1", a path, is left alone).
+_CREDENTIALS = re.compile(r"(?<=//)[^/?#@\s]+@")
+
+
 def redact(text: str) -> str:
+    """`text` with every registered secret and the credentials of any address in it masked."""
     if not text:
         return text
     with _lock:
@@ -40,7 +49,7 @@ def redact(text: str) -> str:
     for s in secrets:
         if s in text:
             text = text.replace(s, MASK)
-    return text
+    return _CREDENTIALS.sub(MASK + "@", text) if "@" in text else text
 
 
 # C0/C1 controls but tab, line/paragraph separators, bidi embeddings/overrides/isolates, and

@@ -8,7 +8,7 @@ from bot.sources.base import sha256
 from bot.sources.feed import FeedSource
 from bot.sources.urls import UrlsSource
 from bot_helpers import LocalServer, photo_bytes
-from test_bot_sources import OPEN, store  # noqa: F401 (store: the fixture)
+from test_bot_sources import OPEN, dreamt, store  # noqa: F401 (store: the fixture)
 from test_unseen_feeds import _rss
 
 
@@ -39,3 +39,35 @@ def test_a_feeds_smallest_photo_that_can_still_be_dreamt_is_taken(store):
             f'<item><title>small</title><enclosure url="{srv.url("/p.png")}" type="image/png"/></item>').encode())
         srv.routes["/p.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(1, size=(64, 64)))
         assert FeedSource("f", srv.url("/feed"), OPEN).take(store).credit.title == "small"
+
+
+# --- passwords in addresses ----------------------------------------------------------------------
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_the_password_in_a_url_lists_address_stays_out_of_the_operators_log(tmp_path, store, json_lines):
+    # Posting was fixed, but "source l: http://me:hunter2@photos.home/1.png: HTTP 404" went
+    # to the log (a file others read, a log collector) with the password.
+    import io
+    import logging
+
+    from bot import logs
+
+    stream = io.StringIO()
+    handler = logs.setup("json" if json_lines else "plain", level="INFO", stream=stream)
+    try:
+        with LocalServer() as srv:
+            srv.routes["/1.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(1))
+            srv.routes["/2.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(1))  # the same picture
+            lst = tmp_path / "urls.txt"
+            lst.write_text("".join(srv.url(p).replace("http://", "http://me:hunter2@") + "\n"
+                                   for p in ("/gone.png", "/1.png", "/2.png")), encoding="utf-8")
+            src = UrlsSource("l", lst, OPEN)
+            dreamt(store, src.take(store))
+            assert src.take(store) is None
+            logging.getLogger("bot.test").info("no pass: https://photos.example/@jo/1 and jo@example.org")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    text = stream.getvalue()
+    assert "/gone.png" in text and "404" in text and "/2.png" in text and "the same picture" in text, text
+    assert "hunter2" not in text and "me:" not in text, text
+    assert "http://[secret]@127.0.0.1" in text, text
+    assert "https://photos.example/@jo/1 and jo@example.org" in text  # a path's "@" is no password
