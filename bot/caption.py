@@ -140,11 +140,13 @@ def hashtag(tag: str) -> str:
 
 def outside_credit(credit: "Credit") -> "Credit":
     """`credit` with every field `inert` (its link by `inert_link`), ready to be posted; a
-    title, author or licence cut to CREDIT_FIELD_LIMIT."""
-    def name(text: str | None) -> str | None:
-        return fit_text(inert(text), CREDIT_FIELD_LIMIT) or None
+    title, author or licence from outside cut to CREDIT_FIELD_LIMIT (the operator's own
+    defaults, `credit.own`, are never cut: they wrote them for their posts)."""
+    def name(key: str) -> str | None:
+        text = inert(getattr(credit, key))
+        return (text if key in credit.own else fit_text(text, CREDIT_FIELD_LIMIT)) or None
 
-    return replace(credit, title=name(credit.title), author=name(credit.author), licence=name(credit.licence),
+    return replace(credit, title=name("title"), author=name("author"), licence=name("licence"),
                    link=inert_link(credit.link) or None, origin=inert(credit.origin) or None)
 
 

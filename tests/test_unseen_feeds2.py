@@ -71,3 +71,41 @@ def test_the_password_in_a_url_lists_address_stays_out_of_the_operators_log(tmp_
     assert "hunter2" not in text and "me:" not in text, text
     assert "http://[secret]@127.0.0.1" in text, text
     assert "https://photos.example/@jo/1 and jo@example.org" in text  # a path's "@" is no password
+
+
+# --- the operator's own credit ---------------------------------------------------------------------
+def test_the_operators_own_credit_and_licence_are_never_cut_but_outside_text_is(tmp_path, store):
+    # The 80-character cut meant for a feed's paragraph-long titles ran after the source's
+    # defaults were merged in, so the operator's own licence line lost its end ("…") in every post.
+    from bot.caption import CREDIT_FIELD_LIMIT, make_caption
+    from bot.config import load_config
+    from bot.config.sections import CaptionSection
+    from bot.sources import build_sources
+
+    licence = "CC BY-SA 4.0, photos by the Harbour Camera Club; ask us before you print them, thank you kindly"
+    author = "The Harbour Camera Club of Little Bayford, its members and friends, 1998 to the present day"
+    assert min(len(licence), len(author)) > CREDIT_FIELD_LIMIT
+    words = "lorem ipsum dolor sit amet " * 10
+    (tmp_path / "bot.toml").write_text(
+        f'[[sources]]\ntype = "urls"\npath = "urls.txt"\nlicence = "{licence}"\nauthor = "{author}"\n'
+        '[fetch]\nallow_private = true\n', encoding="utf-8")
+    with LocalServer() as srv:
+        srv.routes["/1.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(1))
+        (tmp_path / "urls.txt").write_text(f"{srv.url('/1.png')} Down by the quay: {words}\n", encoding="utf-8")
+        (src,) = build_sources(load_config(tmp_path / "bot.toml", environ={}))
+        item = src.take(store)
+    caption = make_caption(CaptionSection(), bot="B", class_names=["goldfish"], credit=item.credit, description=None)
+    assert licence in caption.text and author in caption.text, caption.text
+    assert "Down by the quay: lorem" in caption.text and words.strip() not in caption.text  # outside: cut
+    assert item.credit.to_dict() == {"title": f"Down by the quay: {words}".strip(), "author": author,
+                                     "link": srv.url("/1.png"), "licence": licence}  # stored whole, as before
+
+
+def test_outside_text_that_replaces_the_operators_default_is_cut():
+    from bot.caption import CREDIT_FIELD_LIMIT, outside_credit
+    from bot.sources.base import Credit
+
+    long = "x " * 100
+    credit = Credit.operators(licence="the operator's " + long, author="Ann").merged(licence="the feed's " + long)
+    assert len(outside_credit(credit).licence) <= CREDIT_FIELD_LIMIT and outside_credit(credit).author == "Ann"
+    assert len(outside_credit(Credit(licence=long)).licence) <= CREDIT_FIELD_LIMIT  # unmarked: from outside

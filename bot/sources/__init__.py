@@ -22,7 +22,7 @@ def build_sources(cfg: "Config") -> list[Source]:
     policy = FetchPolicy.from_config(cfg.fetch)
     out: list[Source] = []
     for name, sec in zip(cfg.source_names(), cfg.sources):
-        credit = Credit(title=sec.title, author=sec.author, link=sec.link, licence=sec.licence)
+        credit = Credit.operators(title=sec.title, author=sec.author, link=sec.link, licence=sec.licence)
         if isinstance(sec, FolderSection):
             out.append(FolderSource(name, cfg.resolve(sec.path), credit=credit, consume=sec.consume,
                                     settle_seconds=sec.settle_seconds, max_bytes=cfg.fetch.max_bytes))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -66,14 +66,24 @@ class Credit:
     # Where the bot found the photo ("coffee.jpg in the folder “photos”"): said when nothing
     # better (an author or a link) is known, so a credit never shrinks to a bare file name.
     origin: str | None = None
+    # The fields whose text is the operator's own (the source's config): trusted, so never cut
+    # as a stranger's paragraph-long title is (caption.outside_credit). A value from outside
+    # that replaces one (`merged`) takes its name off.
+    own: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    @classmethod
+    def operators(cls, **values: str | None) -> "Credit":
+        """The operator's default credit for a source, every field given marked `own`."""
+        return cls(**values, own=frozenset(k for k, v in values.items() if v))
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v}
+        return {k: v for k, v in asdict(self).items() if v and k != "own"}
 
     def merged(self, **values: str | None) -> "Credit":
-        """This credit with the given non-empty values taking precedence."""
+        """This credit with the given non-empty values, which came from outside, taking precedence."""
         cleaned = {k: clean_text(v) for k, v in values.items() if v}
-        return Credit(**{**asdict(self), **{k: v for k, v in cleaned.items() if v}})
+        taken = {k: v for k, v in cleaned.items() if v}
+        return replace(self, **taken, own=self.own - taken.keys())
 
 
 def _noop(*_: Any) -> None:
