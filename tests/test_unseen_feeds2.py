@@ -109,3 +109,31 @@ def test_outside_text_that_replaces_the_operators_default_is_cut():
     credit = Credit.operators(licence="the operator's " + long, author="Ann").merged(licence="the feed's " + long)
     assert len(outside_credit(credit).licence) <= CREDIT_FIELD_LIMIT and outside_credit(credit).author == "Ann"
     assert len(outside_credit(Credit(licence=long)).licence) <= CREDIT_FIELD_LIMIT  # unmarked: from outside
+
+
+# --- photos marked adult ---------------------------------------------------------------------------
+MRSS = '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">'
+
+
+def _rated(srv: LocalServer, n: int, rating: str) -> str:
+    return (f"<item><link>https://photo.example/@jo/{n}</link><pubDate>Mon, 0{n} Jan 2024 00:00:00 +0000</pubDate>"
+            f'<media:content url="{srv.url(f"/{n}.png")}" type="image/png" medium="image">'
+            f'<media:rating scheme="urn:simple">{rating}</media:rating></media:content></item>')
+
+
+def test_a_photo_marked_adult_is_logged_once_not_every_cycle(store, caplog):
+    # Each cycle read the feed again and said again that the same entry was skipped: a line
+    # an hour, for ever, for every sensitive post of a Mastodon account.
+    caplog.set_level("INFO", logger="bot.sources")
+    with LocalServer() as srv:
+        srv.routes["/feed"] = (200, {}, _rss(_rated(srv, 1, "nonadult") + _rated(srv, 2, "adult"))
+                               .replace('<rss version="2.0">', MRSS).encode())
+        for n in (1, 2):
+            srv.routes[f"/{n}.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(n))
+        src = FeedSource("f", srv.url("/feed"), OPEN)
+        for _ in range(3):
+            assert src.take(store).url == srv.url("/1.png")
+        assert "/2.png" not in srv.hits
+    said = [r.getMessage() for r in caplog.records if "@jo/2" in r.getMessage()]
+    assert len(said) == 1 and "adult" in said[0], said
+    assert store.ended_count() == 0  # a choice, not a failure: the admin is not told of it

@@ -9,7 +9,8 @@ Where an entry's picture is, tried in order:
      emoji nor tracking pixel;
   4. an enclosure that does not say its type;
   5. media:thumbnail, last because thumbnails are small.
-An entry whose author rated its media adult (<media:rating>adult</media:rating>) is skipped.
+An entry whose author rated its media adult (<media:rating>adult</media:rating>) is skipped, and
+recorded so that it is logged once, not every cycle.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from bot.config.sections import FeedOrder
 from bot.publishers.mastodon_text import html_to_text
 from bot.sources.base import Credit, SourceError, SourceItem, SourceKind, take_remote
 from bot.sources.fetch import FetchError, fetch
+from bot.store.sources import SourceStatus
 
 if TYPE_CHECKING:
     from bot.sources.fetch import FetchPolicy
@@ -230,7 +232,7 @@ class FeedSource:
             entries.reverse()  # undated feeds list newest first by convention
         return parsed.feed, entries, got.url
 
-    def _candidates(self) -> Iterator[tuple[str, Credit, str | None]]:
+    def _candidates(self, store: "Store | None" = None) -> Iterator[tuple[str, Credit, str | None]]:
         feed, entries, base = self.entries()
         feed_licence = feed.get("license") or plain_text(feed, "rights")
         for e in entries:
@@ -238,8 +240,7 @@ class FeedSource:
             if not url:
                 continue
             if adult(e):
-                log.info("source %s: %s skipped: its author marked the photo adult (media:rating)",
-                         self.name, e.get("link") or url)
+                self._set_aside(store, url, e.get("link") or url, "its author marked the photo adult (media:rating)")
                 continue
             author = e.get("author") or _media_credit(e) or feed.get("author")
             title = plain_text(e, "title")
@@ -251,7 +252,17 @@ class FeedSource:
             yield url, credit, alt or title
 
     def take(self, store: "Store") -> SourceItem | None:
-        return take_remote(self.name, self._candidates(), store, self.policy, self.max_tries)
+        return take_remote(self.name, self._candidates(store), store, self.policy, self.max_tries)
+
+    def _set_aside(self, store: "Store | None", url: str, what: str, why: str) -> None:
+        """Skip a photo for good, said once: recorded, later cycles pass it over in silence
+        (as they do whatever was dreamt or refused before)."""
+        if store is not None and store.source_blocked(url=url):
+            return
+        log.info("source %s: %s skipped: %s", self.name, what, why)
+        if store is not None:
+            store.note_source(self.name, url, None, status=SourceStatus.FAILED, error=why, permanent=True,
+                              ended=False)
 
     def queue_size(self, store: "Store") -> int | None:
         return None  # counting would mean downloading the feed

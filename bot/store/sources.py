@@ -133,10 +133,11 @@ class SourcesMixin(Base):
 
     def note_source(
         self, source: str, url: str | None, sha256: str | None, *, status: SourceStatus, error: str | None = None,
-        permanent: bool = False,
+        permanent: bool = False, ended: bool = True,
     ) -> None:
         """Record a duplicate or a failed fetch without taking it, so it is skipped next time
-        (a failure only after `max_failures` of them, unless `permanent`)."""
+        (a failure only after `max_failures` of them, unless `permanent`). `ended=False`: a
+        photo set aside on purpose (marked adult), not listed among what ended unposted."""
         status = SourceStatus(status)  # the text too, as before it was typed
         if status not in (SourceStatus.DUPLICATE, SourceStatus.FAILED):
             raise ValueError(f"a source is noted as a duplicate or a failure, not as {status!r}")
@@ -156,7 +157,7 @@ class SourcesMixin(Base):
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (source, url, sha256, status, bump if failed else 0, error, now(), now()),
                 )
-            if failed and before < MAX_FAILURES <= before + bump:
+            if failed and ended and before < MAX_FAILURES <= before + bump:
                 record_ended(db, "photo", photo_name(None, url, source), f"cannot be used: {error}")
 
     def release_orphan_sources(self, crash_limit: int) -> Released:
