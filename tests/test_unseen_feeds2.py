@@ -137,3 +137,48 @@ def test_a_photo_marked_adult_is_logged_once_not_every_cycle(store, caplog):
     said = [r.getMessage() for r in caplog.records if "@jo/2" in r.getMessage()]
     assert len(said) == 1 and "adult" in said[0], said
     assert store.ended_count() == 0  # a choice, not a failure: the admin is not told of it
+
+
+ITUNES = '<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">'
+
+
+@pytest.mark.parametrize("head, channel", [
+    (MRSS, '<media:rating scheme="urn:simple">adult</media:rating>'),
+    (MRSS, "<media:rating>adult</media:rating>"),
+    (ITUNES, "<itunes:explicit>yes</itunes:explicit>"),
+    (ITUNES, "<itunes:explicit>true</itunes:explicit>"),  # Apple's word now; feedparser reads "unknown"
+])
+def test_a_feed_marked_adult_on_its_channel_gives_no_photo_and_says_so_once(store, caplog, head, channel):
+    # A rating on the channel is for every entry; only an entry's own was read, so the
+    # whole feed's photos were dreamt and posted for all to see.
+    caplog.set_level("INFO", logger="bot.sources")
+    with LocalServer() as srv:
+        items = "".join(f'<item><link>https://photo.example/{n}</link><enclosure url="{srv.url(f"/{n}.png")}" '
+                        f'type="image/png"/></item>' for n in (1, 2))
+        feed = _rss(items).replace('<rss version="2.0">', head).replace("<description>d</description>",
+                                                                        f"<description>d</description>{channel}")
+        srv.routes["/feed"] = (200, {}, feed.encode())
+        for n in (1, 2):
+            srv.routes[f"/{n}.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(n))
+        src = FeedSource("f", srv.url("/feed"), OPEN)
+        assert src.take(store) is None and src.take(store) is None
+        assert srv.hits == ["/feed", "/feed"]  # no photo of it fetched
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.sources"]
+    assert len(said) == 1 and "2 new entries skipped" in said[0] and "marked" in said[0], said
+    assert store.ended_count() == 0
+
+
+def test_an_atom_feed_marked_adult_is_skipped_and_one_marked_clean_read(store):
+    def atom(extra: str, n: int) -> bytes:
+        return (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/"'
+                f' xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><title>c</title>{extra}'
+                f'<entry><title>t{n}</title><link rel="enclosure" type="image/png" href="{srv.url(f"/{n}.png")}"/>'
+                "</entry></feed>").encode()
+
+    with LocalServer() as srv:
+        for n in (1, 2):
+            srv.routes[f"/{n}.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(n))
+        srv.routes["/adult"] = (200, {}, atom("<media:rating>adult</media:rating>", 1))
+        srv.routes["/clean"] = (200, {}, atom("<itunes:explicit>false</itunes:explicit>", 2))
+        assert FeedSource("a", srv.url("/adult"), OPEN).take(store) is None
+        assert FeedSource("c", srv.url("/clean"), OPEN).take(store).credit.title == "t2"

@@ -9,8 +9,9 @@ Where an entry's picture is, tried in order:
      emoji nor tracking pixel;
   4. an enclosure that does not say its type;
   5. media:thumbnail, last because thumbnails are small.
-An entry whose author rated its media adult (<media:rating>adult</media:rating>) is skipped, and
-recorded so that it is logged once, not every cycle.
+An entry whose author rated its media adult (<media:rating>adult</media:rating>; ratings.py) is
+skipped, and every entry of a feed whose channel is so marked; each is recorded so that it is
+logged once, not every cycle.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from bot.config.sections import FeedOrder
 from bot.publishers.mastodon_text import html_to_text
 from bot.sources.base import Credit, SourceError, SourceItem, SourceKind, take_remote
 from bot.sources.fetch import FetchError, fetch
+from bot.sources.ratings import ADULT_ENTRY, adult, adult_feed
 from bot.store.sources import SourceStatus
 
 if TYPE_CHECKING:
@@ -199,7 +201,9 @@ class FeedSource:
         self.order = FeedOrder(order)  # a typo fails here, not by taking neither branch below
         self.max_tries = max_tries
 
-    def entries(self) -> tuple[Any, list[Any], str]:
+    def entries(self) -> tuple[Any, list[Any], str, str | None]:
+        """(feedparser's feed-level dict, its entries in the configured order, the feed's
+        address after redirects, why the whole feed is marked adult or None)."""
         import feedparser
 
         try:
@@ -230,17 +234,21 @@ class FeedSource:
                 entries.reverse()
         elif self.order is FeedOrder.OLDEST:
             entries.reverse()  # undated feeds list newest first by convention
-        return parsed.feed, entries, got.url
+        return parsed.feed, entries, got.url, adult_feed(parsed.feed, got.data)
 
     def _candidates(self, store: "Store | None" = None) -> Iterator[tuple[str, Credit, str | None]]:
-        feed, entries, base = self.entries()
+        feed, entries, base, feed_adult = self.entries()
         feed_licence = feed.get("license") or plain_text(feed, "rights")
+        new_adult = 0
         for e in entries:
             url, alt = entry_image(e, e.get("link") or base)
             if not url:
                 continue
+            if feed_adult:  # one line for them all, and only when there are new ones
+                new_adult += self._set_aside(store, url, e.get("link") or url, feed_adult, say=False)
+                continue
             if adult(e):
-                self._set_aside(store, url, e.get("link") or url, "its author marked the photo adult (media:rating)")
+                self._set_aside(store, url, e.get("link") or url, ADULT_ENTRY)
                 continue
             author = e.get("author") or _media_credit(e) or feed.get("author")
             title = plain_text(e, "title")
@@ -250,31 +258,27 @@ class FeedSource:
                 licence=e.get("license") or plain_text(e, "rights"),
             )
             yield url, credit, alt or title
+        if new_adult:
+            log.info("source %s: %d new entr%s skipped: %s", self.name, new_adult, "y" if new_adult == 1 else "ies",
+                     feed_adult)
 
     def take(self, store: "Store") -> SourceItem | None:
         return take_remote(self.name, self._candidates(store), store, self.policy, self.max_tries)
 
-    def _set_aside(self, store: "Store | None", url: str, what: str, why: str) -> None:
+    def _set_aside(self, store: "Store | None", url: str, what: str, why: str, *, say: bool = True) -> bool:
         """Skip a photo for good, said once: recorded, later cycles pass it over in silence
-        (as they do whatever was dreamt or refused before)."""
+        (as they do whatever was dreamt or refused before). Whether it was new."""
         if store is not None and store.source_blocked(url=url):
-            return
-        log.info("source %s: %s skipped: %s", self.name, what, why)
+            return False
+        if say:
+            log.info("source %s: %s skipped: %s", self.name, what, why)
         if store is not None:
             store.note_source(self.name, url, None, status=SourceStatus.FAILED, error=why, permanent=True,
                               ended=False)
+        return True
 
     def queue_size(self, store: "Store") -> int | None:
         return None  # counting would mean downloading the feed
-
-
-def adult(e: Any) -> bool:
-    """Whether an entry's media are marked for adults: <media:rating>adult</media:rating> (Media
-    RSS's default scheme, urn:simple; what Mastodon's feeds write for sensitive media)."""
-    rating = e.get("media_rating")
-    if not isinstance(rating, dict) or (rating.get("scheme") or "urn:simple").strip().lower() != "urn:simple":
-        return False
-    return str(rating.get("content") or "").strip().lower() == "adult"
 
 
 def _media_credit(e: Any) -> str | None:
