@@ -159,8 +159,7 @@ def test_a_credit_link_to_an_international_domain_stays_a_link(link, posted):
      b'href="/feed.xml"></head><body><img src="/a.jpg"></body></html>',
      "it is a web page (HTML), not a feed; the page names its feed: sources.url = \"{base}/feed.xml\""),
     (b"<html><body>Jo's photos</body></html>", "it is a web page (HTML), not a feed; "),
-    (b'{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": []}',
-     "it is JSON (a JSON Feed?), which the bot does not read; "),
+    (b'{"posts": [{"title": "J", "image": "/a.jpg"}]}', 'it is JSON but no JSON Feed (no "version": '),
 ])
 def test_a_feed_address_that_gives_a_web_page_or_json_says_so(store, page, said):
     # The blog's own address given for its feed: "is not a usable RSS/Atom feed: <unknown>:2:0:

@@ -182,3 +182,70 @@ def test_an_atom_feed_marked_adult_is_skipped_and_one_marked_clean_read(store):
         srv.routes["/clean"] = (200, {}, atom("<itunes:explicit>false</itunes:explicit>", 2))
         assert FeedSource("a", srv.url("/adult"), OPEN).take(store) is None
         assert FeedSource("c", srv.url("/clean"), OPEN).take(store).credit.title == "t2"
+
+
+# --- JSON Feed -------------------------------------------------------------------------------------
+def _json_feed(srv: LocalServer, version: str = "1.1") -> bytes:
+    import json
+
+    people = ({"authors": [{"name": "Jo Bloggs"}, {"name": 7}, {"name": "Sam"}]} if version == "1.1"
+              else {"author": {"name": "Jo Bloggs", "url": "https://jo.example/"}})
+    return json.dumps({
+        "version": f"https://jsonfeed.org/version/{version}", "title": "Jo's photos", **people,
+        "items": [
+            {"id": "1", "url": "https://jo.example/1", "title": "Oldest, an image",
+             "image": srv.url("/1.png"), "date_published": "2024-01-01T10:00:00Z"},
+            {"id": "3", "url": "https://jo.example/3", "title": "Newest, in its HTML",
+             "content_html": '<p>Look: <img src="/3.png" alt="a harbour at dusk"></p>',
+             "date_published": "2024-01-03T10:00:00+02:00", "authors": [{"name": "Cy"}]},
+            {"id": "2", "external_url": "https://elsewhere.example/2", "title": 42,
+             "attachments": [{"url": srv.url("/2.mp3"), "mime_type": "audio/mpeg"},
+                             {"url": srv.url("/2.png"), "mime_type": "image/png"}],
+             "date_published": "2024-01-02T10:00:00Z"},
+            {"id": "4", "content_text": "text only", "date_published": "2024-01-04T10:00:00Z"},
+            "not an item", {"id": "5", "image": {"url": "/5.png"}, "attachments": "none", "date_published": "2024-01-05"},
+        ]}).encode()
+
+
+@pytest.mark.parametrize("version", ["1", "1.1"])
+def test_a_json_feed_is_read_like_rss_newest_first_with_its_credit(store, version):
+    # "it is JSON (a JSON Feed?), which the bot does not read": a site that offers only JSON
+    # Feed (micro.blog, many static-site generators) could not be used at all.
+    with LocalServer() as srv:
+        srv.routes["/feed.json"] = (200, {"Content-Type": "application/feed+json"}, _json_feed(srv, version))
+        src = FeedSource("j", srv.url("/feed.json"), OPEN)
+        got = [(url, c.title, c.author, c.link, alt) for url, c, alt in src._candidates(store)]
+    assert got == [
+        ("https://jo.example/3.png", "Newest, in its HTML", "Cy", "https://jo.example/3", "a harbour at dusk"),
+        (srv.url("/2.png"), None, "Jo Bloggs" + (", Sam" if version == "1.1" else ""), "https://elsewhere.example/2",
+         None),
+        (srv.url("/1.png"), "Oldest, an image", "Jo Bloggs" + (", Sam" if version == "1.1" else ""),
+         "https://jo.example/1", "Oldest, an image"),
+    ]
+
+
+def test_a_json_feeds_photo_is_fetched_guarded_and_credited(store):
+    with LocalServer() as srv:
+        srv.routes["/feed.json"] = (200, {}, _json_feed(srv))
+        srv.routes["/2.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(2))
+        srv.routes["/1.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(1))
+        item = FeedSource("j", srv.url("/feed.json"), OPEN, order="oldest").take(store)
+    assert item.url == srv.url("/1.png") and item.credit.title == "Oldest, an image"
+
+
+@pytest.mark.parametrize("body, said", [
+    (b'{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": []}', "(it has no items)"),
+    (b'{"version": "https://jsonfeed.org/version/1", "items": "many"}', "(it has no items)"),
+    (b"[" * 100_000 + b"]" * 100_000, "it is not valid JSON"),
+    (b'{"version": "https://jsonfeed.org/version/1", "items": [}', "it is not valid JSON"),
+    (b'{"version": 1.1, "items": []}', "no JSON Feed"),
+    (b'\xff\xfe{\x00}\x00', "no JSON Feed"),  # UTF-16, a byte order mark: read, and no feed
+])
+def test_a_broken_or_hostile_json_feed_is_a_clear_error(store, body, said):
+    from bot.sources.base import SourceError
+
+    with LocalServer() as srv:
+        srv.routes["/feed.json"] = (200, {}, body)
+        with pytest.raises(SourceError) as info:
+            FeedSource("j", srv.url("/feed.json"), OPEN).take(store)
+    assert said in str(info.value) and len(str(info.value)) < 400, info.value

@@ -1,6 +1,6 @@
-"""Where photos come from: a folder queue (folder.py), RSS/Atom feeds (feed.py), a file of URLs
-(urls.py), all fetched through fetch.py's guarded session; base.py has what every source
-hands the pipeline. `build_sources` makes the sources a config names."""
+"""Where photos come from: a folder queue (folder.py), RSS/Atom and JSON feeds (feed.py), a
+file of URLs (urls.py), all fetched through fetch.py's guarded session; base.py has what every
+source hands the pipeline. `build_sources` makes the sources a config names."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -1,7 +1,8 @@
-"""RSS/Atom feeds: the photo of each entry, with the entry's credit.
+"""RSS, Atom and JSON feeds: the photo of each entry, with the entry's credit.
 
 The feed itself is downloaded with the same safe fetcher as the photos (feedparser's own
-fetching has no size cap or address checks) and handed to feedparser as bytes.
+fetching has no size cap or address checks) and handed to feedparser as bytes; a JSON Feed,
+which feedparser does not read, to jsonfeed.py, which gives its items as feedparser's entries.
 Where an entry's picture is, tried in order:
   1. an image enclosure;
   2. media:content with medium="image" or an image type (the largest when sizes are given);
@@ -25,6 +26,7 @@ from urllib.parse import urljoin
 
 from bot.config.sections import FeedOrder
 from bot.publishers.mastodon_text import html_to_text
+from bot.sources import jsonfeed
 from bot.sources.base import Credit, SourceError, SourceItem, SourceKind, take_remote
 from bot.sources.fetch import FetchError, fetch
 from bot.sources.ratings import ADULT_ENTRY, adult, adult_feed
@@ -171,8 +173,8 @@ class _FeedLinks(HTMLParser):
 
 
 def not_a_feed(data: bytes, url: str) -> str | None:
-    """What a feed's address gave instead of a feed, and what to do, when it is a web page or
-    JSON (the blog's own address is an easy mistake): feedparser says only "syntax error"."""
+    """What a feed's address gave instead of a feed, and what to do, when it is a web page (the
+    blog's own address is an easy mistake): feedparser says only "syntax error"."""
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith((b"<!doctype html", b"<html")):
         page = _FeedLinks()
@@ -183,9 +185,7 @@ def not_a_feed(data: bytes, url: str) -> str | None:
         what = "it is a web page (HTML), not a feed; "
         if page.hrefs:
             return what + f'the page names its feed: sources.url = "{urljoin(url, page.hrefs[0])}"'
-        return what + "look on the site for its RSS or Atom feed"
-    if head.startswith((b"{", b"[")):
-        return "it is JSON (a JSON Feed?), which the bot does not read; use the site's RSS or Atom feed"
+        return what + "look on the site for its RSS, Atom or JSON feed"
     return None
 
 
@@ -210,6 +210,14 @@ class FeedSource:
             got = fetch(self.url, self.policy)
         except FetchError as exc:
             raise SourceError(f"source {self.name}: cannot fetch the feed: {exc}") from None
+        if jsonfeed.looks_like_json(got.data):
+            try:
+                feed, entries = jsonfeed.parse(got.data)
+            except jsonfeed.JsonFeedError as exc:
+                raise SourceError(f"source {self.name}: {got.url} is not a usable feed: {exc}") from None
+            if not entries:
+                raise SourceError(f"source {self.name}: {got.url} is not a usable JSON Feed (it has no items)")
+            return feed, self._ordered(entries), got.url, None  # JSON Feed has no rating
         headers = {"content-location": got.url}
         bom = bom_encoding(got.data)
         if bom:
@@ -225,7 +233,10 @@ class FeedSource:
             why = (f": {not_a_feed(got.data, got.url) or parsed.get('bozo_exception')}" if parsed.get("bozo")
                    else " (it has no entries)")
             raise SourceError(f"source {self.name}: {got.url} is not a usable RSS/Atom feed{why}")
-        entries = list(parsed.entries)
+        return parsed.feed, self._ordered(list(parsed.entries)), got.url, adult_feed(parsed.feed, got.data)
+
+    def _ordered(self, entries: list[Any]) -> list[Any]:
+        """Newest or oldest first (sources.order), by date where every entry has one."""
         dated = [(e.get("published_parsed") or e.get("updated_parsed"), i, e) for i, e in enumerate(entries)]
         if all(d for d, _, _ in dated):
             dated.sort(key=lambda t: (calendar.timegm(t[0]), -t[1]))
@@ -234,7 +245,7 @@ class FeedSource:
                 entries.reverse()
         elif self.order is FeedOrder.OLDEST:
             entries.reverse()  # undated feeds list newest first by convention
-        return parsed.feed, entries, got.url, adult_feed(parsed.feed, got.data)
+        return entries
 
     def _candidates(self, store: "Store | None" = None) -> Iterator[tuple[str, Credit, str | None]]:
         feed, entries, base, feed_adult = self.entries()
