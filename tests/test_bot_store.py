@@ -367,7 +367,7 @@ def test_a_database_of_the_previous_schema_keeps_its_data(tmp_path):
     db.close()
 
     s = Store(path)
-    assert s._query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 6
+    assert s._query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 7
     rows = [tuple(r) for r in s._query("SELECT id, status, attempts, crashes, filed FROM sources ORDER BY id")]
     # the photo the old bot blocked after crashes is free again; a real failure still counts
     assert rows == [(1, "dreamt", 0, 0, 1), (2, "interrupted", 2, 1, 1), (3, "failed", 1, 0, 1)]

@@ -249,3 +249,83 @@ def test_a_broken_or_hostile_json_feed_is_a_clear_error(store, body, said):
         with pytest.raises(SourceError) as info:
             FeedSource("j", srv.url("/feed.json"), OPEN).take(store)
     assert said in str(info.value) and len(str(info.value)) < 400, info.value
+
+
+# --- conditional GET -----------------------------------------------------------------------------------
+class _Conditional:
+    """A feed route that answers 304 to a request carrying its current validator."""
+
+    def __init__(self, body: bytes, header: str, value: str):
+        self.body, self.header, self.value = body, header, value
+        self.asked: list[dict[str, str | None]] = []
+
+    def __call__(self, h) -> None:
+        self.asked.append({k: h.headers.get(k) for k in ("If-None-Match", "If-Modified-Since")})
+        sent = h.headers.get("If-None-Match" if self.header == "ETag" else "If-Modified-Since")
+        h.send_response(304 if sent == self.value else 200)
+        h.send_header(self.header, self.value)
+        if sent == self.value:
+            h.end_headers()
+            return
+        h.send_header("Content-Length", str(len(self.body)))
+        h.end_headers()
+        h.wfile.write(self.body)
+
+
+def _dated_items(srv: LocalServer, ns: list[int]) -> str:
+    return "".join(f"<item><title>p{n}</title><pubDate>Mon, 0{n} Jan 2024 00:00:00 +0000</pubDate>"
+                   f'<enclosure url="{srv.url(f"/{n}.png")}" type="image/png"/></item>' for n in ns)
+
+
+@pytest.mark.parametrize("header, value, sent", [
+    ("ETag", '"v1-abc"', "If-None-Match"),
+    ("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT", "If-Modified-Since"),
+])
+def test_a_feed_is_asked_with_a_conditional_get_and_a_304_still_gives_its_untaken_photos(
+        tmp_path, header, value, sent):
+    # Each cycle downloaded the whole feed again, however rarely it changed (an hourly bot
+    # asked 24 times a day for the same megabyte).
+    from bot.store import Store
+    from test_bot_sources import dreamt
+
+    with LocalServer() as srv:
+        route = _Conditional(_rss(_dated_items(srv, [1, 2])).encode(), header, value)
+        srv.routes["/feed"] = route
+        for n in (1, 2, 3):
+            srv.routes[f"/{n}.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(n))
+        src = FeedSource("f", srv.url("/feed"), OPEN, order="oldest")
+        store = Store(tmp_path / "bot.db")
+        dreamt(store, src.take(store))  # p1, downloaded whole
+        store.close()
+        store = Store(tmp_path / "bot.db")  # a new process (cron, a restart) asks conditionally too
+        item = src.take(store)  # 304: no new entry, but p2 was never taken
+        assert item.credit.title == "p2"
+        dreamt(store, item)
+        assert src.take(store) is None  # 304, everything taken: nothing, and no error
+        route.body, route.value = _rss(_dated_items(srv, [1, 2, 3])).encode(), value.replace("1", "2")
+        assert src.take(store).credit.title == "p3"  # changed: downloaded again
+        store.close()
+    assert [a[sent] for a in route.asked] == [None, value, value, value]
+    assert all(a[k] is None for a in route.asked for k in a if k != sent)
+
+
+def test_a_feed_without_validators_is_downloaded_each_time_and_nothing_kept(store):
+    with LocalServer() as srv:
+        route = _Conditional(_rss(_dated_items(srv, [1])).encode(), "X-Nothing", "1")
+        srv.routes["/feed"] = route
+        srv.routes["/1.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(1))
+        src = FeedSource("f", srv.url("/feed"), OPEN)
+        assert src.take(store).credit.title == "p1" and src.take(store).credit.title == "p1"
+    assert route.asked == [{"If-None-Match": None, "If-Modified-Since": None}] * 2
+    assert store.feed_copy(srv.url("/feed")) is None
+
+
+def test_a_validator_no_header_can_carry_is_not_sent_back(store):
+    # A header of 2,000 characters (or one with a line break) sent back each cycle would have
+    # the server refuse the feed for good.
+    store.keep_feed("http://f.example/", url="http://f.example/", content_type=None, body=b"<rss/>",
+                    etag="x" * 2000, modified="Mon, 01 Jan 2024\x0b00:00:00 GMT")
+    assert store.feed_copy("http://f.example/") is None
+    store.keep_feed("http://f.example/", url="http://f.example/feed", content_type=None, body=b"<rss/>",
+                    etag='W/"1"', modified=None)
+    assert store.feed_copy("http://f.example/").validators() == {"If-None-Match": 'W/"1"'}

@@ -1,7 +1,8 @@
 """RSS, Atom and JSON feeds: the photo of each entry, with the entry's credit.
 
 The feed itself is downloaded with the same safe fetcher as the photos (feedparser's own
-fetching has no size cap or address checks) and handed to feedparser as bytes; a JSON Feed,
+fetching has no size cap or address checks), with a conditional GET (ETag, Last-Modified; the
+copy an answer of 304 stands for is kept in the store), and handed to feedparser as bytes; a JSON Feed,
 which feedparser does not read, to jsonfeed.py, which gives its items as feedparser's entries.
 Where an entry's picture is, tried in order:
   1. an image enclosure;
@@ -28,7 +29,7 @@ from bot.config.sections import FeedOrder
 from bot.publishers.mastodon_text import html_to_text
 from bot.sources import jsonfeed
 from bot.sources.base import Credit, SourceError, SourceItem, SourceKind, take_remote
-from bot.sources.fetch import FetchError, fetch
+from bot.sources.fetch import Fetched, FetchError, fetch
 from bot.sources.ratings import ADULT_ENTRY, adult, adult_feed
 from bot.store.sources import SourceStatus
 
@@ -201,15 +202,13 @@ class FeedSource:
         self.order = FeedOrder(order)  # a typo fails here, not by taking neither branch below
         self.max_tries = max_tries
 
-    def entries(self) -> tuple[Any, list[Any], str, str | None]:
+    def entries(self, store: "Store | None" = None) -> tuple[Any, list[Any], str, str | None]:
         """(feedparser's feed-level dict, its entries in the configured order, the feed's
-        address after redirects, why the whole feed is marked adult or None)."""
+        address after redirects, why the whole feed is marked adult or None). With a store,
+        the feed is asked with a conditional GET, and a 304 reads the copy kept there."""
         import feedparser
 
-        try:
-            got = fetch(self.url, self.policy)
-        except FetchError as exc:
-            raise SourceError(f"source {self.name}: cannot fetch the feed: {exc}") from None
+        got = self._fetch(store)
         if jsonfeed.looks_like_json(got.data):
             try:
                 feed, entries = jsonfeed.parse(got.data)
@@ -235,6 +234,21 @@ class FeedSource:
             raise SourceError(f"source {self.name}: {got.url} is not a usable RSS/Atom feed{why}")
         return parsed.feed, self._ordered(list(parsed.entries)), got.url, adult_feed(parsed.feed, got.data)
 
+    def _fetch(self, store: "Store | None") -> Fetched:
+        copy = store.feed_copy(self.url) if store is not None else None
+        try:
+            got = fetch(self.url, self.policy, validators=copy.validators() if copy else None)
+        except FetchError as exc:
+            raise SourceError(f"source {self.name}: cannot fetch the feed: {exc}") from None
+        if copy is not None and got.not_modified:
+            # Unchanged: no new entries, but maybe some not yet taken (one photo a cycle)
+            log.debug("source %s: the feed has not changed (HTTP 304)", self.name)
+            return Fetched(url=copy.url, data=copy.body, content_type=copy.content_type)
+        if store is not None:
+            store.keep_feed(self.url, url=got.url, content_type=got.content_type, body=got.data, etag=got.etag,
+                            modified=got.last_modified)
+        return got
+
     def _ordered(self, entries: list[Any]) -> list[Any]:
         """Newest or oldest first (sources.order), by date where every entry has one."""
         dated = [(e.get("published_parsed") or e.get("updated_parsed"), i, e) for i, e in enumerate(entries)]
@@ -248,7 +262,7 @@ class FeedSource:
         return entries
 
     def _candidates(self, store: "Store | None" = None) -> Iterator[tuple[str, Credit, str | None]]:
-        feed, entries, base, feed_adult = self.entries()
+        feed, entries, base, feed_adult = self.entries(store)
         feed_licence = feed.get("license") or plain_text(feed, "rights")
         new_adult = 0
         for e in entries:

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -78,6 +78,9 @@ class Fetched:
     url: str  # after redirects
     data: bytes
     content_type: str | None
+    etag: str | None = None  # the validators a conditional GET sends back next time
+    last_modified: str | None = None
+    not_modified: bool = False  # 304 to a conditional GET: `data` is empty, what was had is current
 
 
 def check_url(url: str, policy: FetchPolicy) -> None:
@@ -120,8 +123,11 @@ def check_url(url: str, policy: FetchPolicy) -> None:
             )
 
 
-def fetch(url: str, policy: FetchPolicy, *, session: requests.Session | None = None) -> Fetched:
-    """GET a URL within the policy. Raises FetchError with a one-line reason.
+def fetch(url: str, policy: FetchPolicy, *, session: requests.Session | None = None,
+          validators: Mapping[str, str] | None = None) -> Fetched:
+    """GET a URL within the policy. Raises FetchError with a one-line reason. `validators`
+    (If-None-Match, If-Modified-Since) make it a conditional GET: a 304 answer is then a
+    Fetched that is `not_modified`.
 
     `policy.total_timeout` bounds the whole fetch (every hop's connect, headers and body): a
     server that trickles bytes just fast enough to dodge the read timeout is cut off by a timer
@@ -134,8 +140,10 @@ def fetch(url: str, policy: FetchPolicy, *, session: requests.Session | None = N
     try:
         for hop in range(policy.max_redirects + 1):
             check_url(current, policy)
-            resp = _get(session, current, policy, deadline)
+            resp = _get(session, current, policy, deadline, validators)
             try:
+                if resp.status_code == 304 and validators:
+                    return Fetched(url=current, data=b"", content_type=None, not_modified=True)
                 if resp.status_code in REDIRECTS:
                     location = resp.headers.get("Location")
                     if not location:
@@ -146,7 +154,8 @@ def fetch(url: str, policy: FetchPolicy, *, session: requests.Session | None = N
                     raise FetchError(f"{current}: HTTP {resp.status_code} {resp.reason or ''}".rstrip(),
                                      permanent=400 <= resp.status_code < 500 and resp.status_code not in _RETRY_STATUSES)
                 data = _read_capped(resp, current, policy, deadline)
-                return Fetched(url=current, data=data, content_type=resp.headers.get("Content-Type"))
+                return Fetched(url=current, data=data, content_type=resp.headers.get("Content-Type"),
+                               etag=resp.headers.get("ETag"), last_modified=resp.headers.get("Last-Modified"))
             finally:
                 resp.close()
         raise FetchError(f"{url}: more than {policy.max_redirects} redirects (fetch.max_redirects); last: {current}")
@@ -180,13 +189,14 @@ def make_session(policy: FetchPolicy) -> requests.Session:
     return s
 
 
-def _get(session: requests.Session, url: str, policy: FetchPolicy, deadline: "_Deadline") -> requests.Response:
+def _get(session: requests.Session, url: str, policy: FetchPolicy, deadline: "_Deadline",
+         headers: Mapping[str, str] | None = None) -> requests.Response:
     left = deadline.left()
     if left <= 0:
         raise deadline.error(url)
     try:
         resp = session.get(
-            url, stream=True, allow_redirects=False,
+            url, stream=True, allow_redirects=False, headers=dict(headers or {}),
             timeout=(min(policy.connect_timeout, left), min(policy.read_timeout, left)),
         )
     except FetchError:

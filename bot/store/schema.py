@@ -204,6 +204,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX requests_reply ON requests(reply_id);
     CREATE INDEX posts_remote ON posts(publisher, remote_id);
     """,
+    # 6 -> 7: conditional GET of feeds (bot/store/feeds.py): each feed's validators and the body
+    # they stand for, read again after a 304
+    """
+    CREATE TABLE feeds (
+        feed TEXT PRIMARY KEY,           -- the address the config gives
+        url TEXT NOT NULL,               -- after redirects: the base of relative links
+        content_type TEXT,
+        body BLOB NOT NULL,
+        etag TEXT,                       -- sent back as If-None-Match
+        modified TEXT,                   -- Last-Modified, sent back as If-Modified-Since
+        updated_at TEXT NOT NULL
+    );
+    """,
 ]
 
 
