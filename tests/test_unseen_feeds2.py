@@ -170,8 +170,9 @@ def test_a_feed_marked_adult_on_its_channel_gives_no_photo_and_says_so_once(stor
 
 def test_an_atom_feed_marked_adult_is_skipped_and_one_marked_clean_read(store):
     def atom(extra: str, n: int) -> bytes:
-        return (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/"'
-                f' xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><title>c</title>{extra}'
+        return ('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" '
+                'xmlns:media="http://search.yahoo.com/mrss/" '
+                f'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><title>c</title>{extra}'
                 f'<entry><title>t{n}</title><link rel="enclosure" type="image/png" href="{srv.url(f"/{n}.png")}"/>'
                 "</entry></feed>").encode()
 
@@ -203,7 +204,8 @@ def _json_feed(srv: LocalServer, version: str = "1.1") -> bytes:
                              {"url": srv.url("/2.png"), "mime_type": "image/png"}],
              "date_published": "2024-01-02T10:00:00Z"},
             {"id": "4", "content_text": "text only", "date_published": "2024-01-04T10:00:00Z"},
-            "not an item", {"id": "5", "image": {"url": "/5.png"}, "attachments": "none", "date_published": "2024-01-05"},
+            "not an item",
+            {"id": "5", "image": {"url": "/5.png"}, "attachments": "none", "date_published": "2024-01-05"},
         ]}).encode()
 
 

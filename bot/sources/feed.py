@@ -2,8 +2,8 @@
 
 The feed itself is downloaded with the same safe fetcher as the photos (feedparser's own
 fetching has no size cap or address checks), with a conditional GET (ETag, Last-Modified; the
-copy an answer of 304 stands for is kept in the store), and handed to feedparser as bytes; a JSON Feed,
-which feedparser does not read, to jsonfeed.py, which gives its items as feedparser's entries.
+copy an answer of 304 stands for is kept in the store), and handed to feedparser as bytes; a
+JSON Feed, which feedparser does not read, to jsonfeed.py, which gives feedparser's entries.
 Where an entry's picture is, tried in order:
   1. an image enclosure;
   2. media:content with medium="image" or an image type (the largest when sizes are given);
