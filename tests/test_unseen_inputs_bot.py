@@ -268,6 +268,7 @@ def test_a_feed_source_credits_an_html_title_as_text(monkeypatch):
         '<entry><title type="html">&lt;i&gt;Dawn&lt;/i&gt; at sea</title><id>1</id>'
         '<link rel="enclosure" type="image/jpeg" href="https://x.example/a.jpg"/></entry></feed>')
     src = FeedSource("f", "https://x.example/feed", FetchPolicy())
-    monkeypatch.setattr(src, "entries", lambda: (parsed.feed, parsed.entries, "https://x.example/feed"))
+    # (feed, entries, base, why the whole feed is marked adult)
+    monkeypatch.setattr(src, "entries", lambda store=None: (parsed.feed, parsed.entries, "https://x.example/f", None))
     ((url, credit, alt),) = list(src._candidates())
     assert url == "https://x.example/a.jpg" and credit.title == "Dawn at sea" and alt == "Dawn at sea"
