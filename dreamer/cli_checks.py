@@ -48,6 +48,59 @@ def check_mode_flags(args: argparse.Namespace, recipe: Recipe) -> None:
                    f"(which {MODE_WORDS[wanted]}){instead}")
 
 
+# The flags only one engine reads (dreamer.plan: views_plan reads recipe.views, tiles_plan
+# recipe.tiles); --seed, --batch-size, --view-rotate and --max-pixels are both engines'. The views
+# engine reads --tile-size too, for a guide picture only (the side it is seen at).
+VIEWS_FLAGS = ("param", "steps", "lr", "strength", "decay", "view_min", "view_max", "view_coarsen", "hybrid",
+               "hybrid_steps", "hybrid_steps_classes", "hybrid_partner", "hybrid_partner_turns", "hybrid_grow",
+               "work_pixels", "stop_seen", "stop_every")
+TILES_FLAGS = ("iterations", "octaves", "octave_scale", "sigma_start", "sigma_end", "step_start", "step_end",
+               "jitter", "gradient", "tile_overlap", "tile_size")
+# What the other engine calls a flag's setting, where it has one.
+ENGINE_INSTEAD = {"steps": "--iterations per octave and --octaves",
+                  "lr": "--step-start and --step-end", "strength": "--step-start and --step-end",
+                  "iterations": "--steps", "octaves": "--steps", "step_start": "--strength", "step_end": "--strength"}
+
+
+def check_engine_flags(args: argparse.Namespace, recipe: Recipe) -> None:
+    """Refuse a flag of the engine this run does not dream with: `--preset classic --steps 200`
+    dreamt the tiles engine's 3 x 12 steps, `--iterations 30` a views dream of 128."""
+    tiles = recipe.method == "tiles"
+    other = VIEWS_FLAGS if tiles else TILES_FLAGS
+    read_anyway = ("tile_size",) if not tiles and recipe.mode == Mode.GUIDE else ()
+    unused = [d for d in other if getattr(args, d, None) is not None and d not in read_anyway]
+    if not unused:
+        return
+    one = len(unused) == 1
+    flags = " and ".join(_flag(d) for d in unused)
+    engine, own = ("tiles", "views") if tiles else ("views", "tiles")
+    instead = sorted({ENGINE_INSTEAD[d] for d in unused if d in ENGINE_INSTEAD})
+    hint = f" (set {'; '.join(instead)} instead)" if instead else ""
+    if "tile_size" in unused:
+        hint += " (the views engine reads --tile-size only with --guide)"
+    raise CliError(f"{flags} {'is' if one else 'are'} the {own} engine's; {_engine_source(args)} dreams "
+                   f"with the {engine} engine, which does not read {'it' if one else 'them'}: leave "
+                   f"{'it' if one else 'them'} out{hint}, or {_engine_switch(args, tiles)}")
+
+
+def _engine_source(args: argparse.Namespace) -> str:
+    """What chose this run's engine, as the user typed it: a flag, else the recipe and preset it
+    starts from (a recipe's method, where it has one, beats the preset's: cli.make_recipe)."""
+    if args.method is not None:
+        return f"--method {args.method}"
+    given = [f"--{k} {getattr(args, k)}" for k in ("recipe", "preset") if getattr(args, k) is not None]
+    return " with ".join(given) if given else "this run (the default)"
+
+
+def _engine_switch(args: argparse.Namespace, tiles: bool) -> str:
+    """How to dream with the other engine instead."""
+    if tiles:
+        if args.method is None and args.recipe is None:  # --preset classic
+            return "use another --preset (subtle, default, wild, quick) for the views engine"
+        return "use --method views"
+    return "use --method tiles (or --preset classic)"
+
+
 def check_unused_flags(args: argparse.Namespace, recipe: Recipe) -> None:
     """Refuse a flag that only applies to another kind of run than this one."""
     dive = recipe.video.frames > 1 or args.video is not None

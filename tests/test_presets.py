@@ -81,13 +81,13 @@ def test_cli_preset_flag(tmp_path):
     photo = tmp_path / "p.jpg"
     Image.open(PHOTOS / "chelsea.jpg").resize((120, 80)).save(photo)
     out = tmp_path / "p.png"
-    args = [str(photo), "-c", "goldfish", "--model", "tiny", "--tile-size", "64", "--iterations", "1", "-q"]
+    args = [str(photo), "-c", "goldfish", "--model", "tiny", "--steps", "1", "-q"]
     assert main([*args, "--preset", "subtle", "--seed", "3", "-o", str(out)]) == 0
     side = json.loads(out.with_suffix(".json").read_text())["recipe"]
     for key, value in PRESETS["subtle"].items():
-        if key != "iterations":  # the flag wins over the preset
+        if key != "steps":  # the flag wins over the preset
             assert side[key] == value
-    assert side["iterations"] == 1 and side["seed"] == 3
+    assert side["steps"] == 1 and side["seed"] == 3
 
 
 def test_cli_unknown_preset_is_one_clear_line(tmp_path, capsys):

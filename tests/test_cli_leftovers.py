@@ -1,0 +1,74 @@
+"""`dream` as a user new to it types it, the leftovers of tests/test_cli_sweep.py: each test here
+failed (a flag silently not doing what it said, a file that was not ours replaced) before the fix
+it guards."""
+import json
+
+import pytest
+
+from dreamer.cli import main
+from tests.test_unseen_inputs_engine import TINY, photo  # noqa: F401 - the fixture, shared
+
+# The tiles engine at its smallest: one octave of one step.
+TILES = ["--model", "tiny", "-q", "--seed", "5", "-c", "goldfish", "--octaves", "1", "--iterations", "1",
+         "--tile-size", "64"]
+
+
+# --- flags of the engine this run does not dream with -------------------------------------------
+
+
+@pytest.fixture
+def no_net(monkeypatch):
+    import dreamer.render
+
+    monkeypatch.setattr(dreamer.render, "create_model", lambda *a, **k: pytest.fail("the net was loaded"))
+
+
+@pytest.mark.parametrize("flags,says", [
+    (["--preset", "classic", "--steps", "300"], "--steps is the views engine's; --preset classic dreams with the "
+     "tiles engine, which does not read it: leave it out (set --iterations per octave and --octaves instead), "
+     "or use another --preset"),
+    (["--method", "tiles", "--strength", "0.3", "--stop-seen", "0"], "--strength and --stop-seen are the views "
+     "engine's; --method tiles dreams with the tiles engine"),
+    (["--recipe", "TILES_RECIPE", "--lr", "0.1"], "--recipe TILES_RECIPE dreams with the tiles engine"),
+    (["--iterations", "30", "--octaves", "2"], "--iterations and --octaves are the tiles engine's; this run (the "
+     "default) dreams with the views engine, which does not read them: leave them out (set --steps instead), "
+     "or use --method tiles"),
+    (["--preset", "wild", "--sigma-start", "3"], "--preset wild dreams with the views engine"),
+    (["--tile-size", "64"], "the views engine reads --tile-size only with --guide"),
+])
+def test_a_flag_of_the_engine_not_dreaming_is_refused(tmp_path, photo, capsys, no_net, flags, says):
+    # Before: dropped without a word: `--preset classic --steps 300` dreamt the tiles engine's 3
+    # octaves of 12 steps, `--iterations 30` a views dream of its 128 steps.
+    tiles_recipe = tmp_path / "tiles.toml"
+    tiles_recipe.write_text('method = "tiles"\nmodel = "tiny"\n')
+    flags = [str(tiles_recipe) if f == "TILES_RECIPE" else f for f in flags]
+    out = tmp_path / "x.png"
+    assert main([str(photo), "--model", "tiny", "-q", "-c", "goldfish", *flags, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert says.replace("TILES_RECIPE", str(tiles_recipe)) in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("flags", [
+    TILES + ["--preset", "classic", "--jitter", "4", "--gradient", "mean"],
+    TILES + ["--method", "tiles", "--sigma-start", "1"],
+    [*TINY, "--preset", "wild", "--strength", "0.2", "--stop-seen", "0"],
+    # a guide is seen at --tile-size by the views engine too (dreamer.plan.guide_activations)
+    ["--model", "tiny", "--steps", "1", "-q", "--guide", "PHOTO", "--tile-size", "48"],
+])
+def test_each_engines_own_flags_still_dream(tmp_path, photo, flags):
+    flags = [str(photo) if f == "PHOTO" else f for f in flags]
+    out = tmp_path / "x.png"
+    assert main([str(photo), *flags, "-o", str(out)]) == 0
+    assert out.is_file()
+
+
+def test_a_tiles_recipe_dreams_with_steps_under_method_views(tmp_path, photo):
+    # The refusal's other way out: --method views over a tiles recipe reads --steps (the recipe's
+    # own tiles settings are no flags, and are not refused).
+    recipe = tmp_path / "r.json"
+    assert main([str(photo), *TILES, "--method", "tiles", "-o", str(tmp_path / "t.png"),
+                 "--save-recipe", str(recipe)]) == 0
+    out = tmp_path / "v.png"
+    assert main([str(photo), "--recipe", str(recipe), "-q", "--method", "views", "--steps", "1", "-o", str(out)]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["recipe"]["steps"] == 1
