@@ -70,6 +70,13 @@ def check_args(args: argparse.Namespace) -> None:
         # A GIF dreamt into a dive: its preview replaced it once the video was done.
         raise CliError(f"--preview {args.preview} is the photo being dreamt, which it would replace; "
                        "choose another name")
+    # Only a dive of ours is made again over, as only a dream is (cli.check_outputs): `--video
+    # holiday.mp4` replaced a film of the user's without a word, `--preview` any GIF.
+    for flag, path, ours, what in (("--video", args.video, is_our_video, "dive video"),
+                                   ("--preview", args.preview, is_our_gif, "dive's preview")):
+        if path is not None and (path.exists() or path.is_symlink()) and not ours(path):
+            raise CliError(f"{flag} {path} is there already and is no {what} (dream replaces only the ones it "
+                           "made); choose another name, or move that file")
     if len(args.inputs) > 1:
         raise CliError("--video makes one dive from one photo; give a single photo")
     if args.output is not None:
@@ -79,6 +86,30 @@ def check_args(args: argparse.Namespace) -> None:
                        "run the same command again (its keyframes wait in "
                        f"{args.video.name}.parts/ beside the video)")
     settings(args).validate()
+
+
+def is_our_video(path: Path) -> bool:
+    """Whether `path` is a dive video we wrote: dive_video tags the container with its recipe."""
+    from dreamer.video import read_video_metadata
+
+    try:
+        doc = path.is_file() and read_video_metadata(path)
+    except Exception:  # noqa: BLE001 - a file the decoder cannot read is no video of ours
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("recipe"), dict)
+
+
+def is_our_gif(path: Path) -> bool:
+    """Whether `path` is a GIF we wrote (a preview, a frame dive's dive.gif): save_animation
+    gives each the comment "lucid-dream-bot <version>"."""
+    from PIL import Image
+
+    try:
+        with Image.open(path, formats=["GIF"]) as im:
+            comment = im.info.get("comment")
+    except Exception:  # noqa: BLE001 - not a GIF Pillow can open: not ours
+        return False
+    return isinstance(comment, bytes) and comment.startswith(b"lucid-dream-bot")
 
 
 def settings(args: argparse.Namespace):

@@ -72,3 +72,55 @@ def test_a_tiles_recipe_dreams_with_steps_under_method_views(tmp_path, photo):
     out = tmp_path / "v.png"
     assert main([str(photo), "--recipe", str(recipe), "-q", "--method", "views", "--steps", "1", "-o", str(out)]) == 0
     assert json.loads(out.with_suffix(".json").read_text())["recipe"]["steps"] == 1
+
+
+# --- a video or a GIF that is not ours ----------------------------------------------------------
+
+
+def _film(path, tags=None):
+    """A short video as another program would have made it (no recipe in its tags)."""
+    from PIL import Image
+
+    from dreamer.video import VideoWriter
+
+    with VideoWriter(path, "mp4", (32, 24), 8, tags) as writer:
+        for shade in (0, 120):
+            writer.write(Image.new("RGB", (32, 24), (shade, 60, 200)))
+
+
+@pytest.mark.parametrize("which", ["video", "preview", "a folder", "a dangling link"])
+def test_a_video_or_preview_that_is_not_ours_is_kept(tmp_path, photo, capsys, no_net, which):
+    # Before: `--video holiday.mp4` replaced the user's film once the dive was done, `--preview
+    # cat.gif` any GIF; a photo of that name was refused (-o), a video not.
+    from PIL import Image
+
+    video, preview = tmp_path / "holiday.mp4", tmp_path / "cat.gif"
+    if which == "video":
+        _film(video, {"comment": "my holiday"})
+    elif which == "preview":
+        Image.new("RGB", (20, 10), (0, 90, 200)).save(preview)
+    elif which == "a folder":
+        video.mkdir()
+    else:
+        video.symlink_to(tmp_path / "gone.mp4")
+    taken = preview if which == "preview" else video
+    before = taken.read_bytes() if taken.is_file() else None
+    args = [str(photo), *TINY, "--frames", "4", "--glide", "2", "--video", str(video), "--preview", str(preview)]
+    assert main(args) == 2
+    flag = "--preview" if which == "preview" else "--video"
+    err = capsys.readouterr().err
+    assert f"{flag} {taken} is there already and is no dive" in err and "choose another name" in err, err
+    assert (taken.read_bytes() if taken.is_file() else None) == before
+    assert not (tmp_path / "holiday.json").exists() and not (tmp_path / "holiday.mp4.parts").exists()
+
+
+def test_a_dive_of_ours_is_made_again_over_preview_and_all(tmp_path, photo):
+    video, preview = tmp_path / "dive.mp4", tmp_path / "dive.gif"
+    args = [str(photo), *TINY, "--frames", "4", "--glide", "2", "--video", str(video), "--preview", str(preview)]
+    assert main(args) == 0
+    first = json.loads((tmp_path / "dive.json").read_text())["recipe"]["seed"]
+    assert main([*args, "--seed", "6"]) == 0  # its own dive: made again, its preview too
+    assert json.loads((tmp_path / "dive.json").read_text())["recipe"]["seed"] == 6 != first
+    # a frame dive's dive.gif is ours too, and may be a video dive's preview
+    assert main([str(photo), *TINY, "--frames", "2", "-o", str(tmp_path / "frames")]) == 0
+    assert main([*args[:-1], str(tmp_path / "frames" / "dive.gif")]) == 0
