@@ -213,6 +213,11 @@ class Pipeline:
                 combo = (parts.polls and parts.polls.winner()) or parts.picker.pick(
                     store.recent_combos(parts.picker.cfg.no_repeat), self.rng)
             chosen = parts.polls.chosen(combo) if parts.polls else None
+            if dive_row is None and parts.recipe.mode != "lucid":
+                # randomise, deepdream and guide dream no class: of the draw only its seed is
+                # used. Its classes went into the store, the recipe and a dive's class_names as
+                # the post's (a dive resumed keeps what it began with: its keyframes' recipe).
+                combo = Combo((), (), combo.seed)
             labels = parts.picker.labels
             names = combo.names(labels)
             # what the operator reads: the picker's classes only where the mode dreams them

@@ -348,10 +348,12 @@ def test_requests_dream_their_classes_whatever_the_bots_mode(mock, make_bot, tmp
 
 
 def test_a_post_of_a_mode_without_classes_has_none_to_remix_again(mock, make_bot):
-    """Its picker's classes are recorded but were never dreamt: "again" or "more" asks for them
-    as the post's, so the answer says how to remix (with class names, which do work)."""
+    """Its picker's classes were never dreamt, and are not recorded (the store's classes were
+    the picker's, which "again" or "more" asked for as the post's): the answer says how to
+    remix (with class names, which do work)."""
     bot = make_bot(recipe='mode = "deepdream"\nlayer = "conv2"\n')
     post = bot.post()
+    assert bot.store.dream(1).classes == [] and bot.store.remix_source(post["id"]).classes == ()
     again, more = remix(mock, "ann", post, "again"), remix(mock, "bob", post, "more stingray")
     bot.tick()
     for req in (again, more):
