@@ -130,7 +130,9 @@ def recipe_metadata(recipe: Recipe, source: Path | None = None) -> dict:
     try:
         from models.labels import imagenet, resolve_weights
 
-        ids = resolve_weights(recipe.classes, imagenet()) if recipe.classes else {}
+        # Only lucid dreams its classes: a --recipe of another mode may carry some it never
+        # dreamt (a bot's post of before it recorded none, a recipe written by hand).
+        ids = resolve_weights(recipe.classes, imagenet()) if recipe.classes and recipe.mode == "lucid" else {}
         meta["class_names"] = {str(i): imagenet().name(i) for i in ids}
     except Exception:  # noqa: BLE001 - names are a courtesy for readers, never a reason to fail
         pass

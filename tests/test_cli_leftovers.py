@@ -124,3 +124,27 @@ def test_a_dive_of_ours_is_made_again_over_preview_and_all(tmp_path, photo):
     # a frame dive's dive.gif is ours too, and may be a video dive's preview
     assert main([str(photo), *TINY, "--frames", "2", "-o", str(tmp_path / "frames")]) == 0
     assert main([*args[:-1], str(tmp_path / "frames" / "dive.gif")]) == 0
+
+
+# --- what a dream of a mode without classes records --------------------------------------------
+
+
+@pytest.mark.parametrize("dive", [False, True])
+def test_a_recipe_of_a_mode_without_classes_records_no_class_names(tmp_path, photo, dive):
+    # Before: a deepdream recipe that carried classes (a bot's post recorded them) named them in
+    # the picture's or the dive's class_names, as if they had been dreamt.
+    from dreamer.video import read_video_metadata
+
+    recipe = tmp_path / "deep.toml"
+    recipe.write_text('model = "tiny"\nmode = "deepdream"\nlayer = "conv2"\nsteps = 1\n[classes]\ngoldfish = 1.0\n')
+    out = tmp_path / ("dive.mp4" if dive else "x.png")
+    flags = ["--frames", "3", "--glide", "2", "--video", str(out)] if dive else ["-o", str(out)]
+    assert main([str(photo), "--recipe", str(recipe), "-q", *flags]) == 0
+    recorded = [json.loads(out.with_suffix(".json").read_text())["recipe"]]
+    if dive:
+        recorded.append(read_video_metadata(out)["recipe"])
+    for meta in recorded:
+        assert meta["mode"] == "deepdream" and meta.get("class_names", {}) == {}, meta
+    # a lucid dream names its classes as before
+    assert main([str(photo), *TINY, "-o", str(tmp_path / "g.png")]) == 0
+    assert json.loads((tmp_path / "g.json").read_text())["recipe"]["class_names"] == {"1": "goldfish"}
