@@ -267,6 +267,139 @@ def _coarse_share(nets: dict) -> None:
     rv.random_views = random_views
 
 
-CANDIDATES = {"check_lite1": _check_with_lite1, "coarse_share": _coarse_share, "gain_lagging": _gain_lagging, "objects_room": _objects_get_room, "route_lagging": _route_lagging,
+def _residual_blocks(nets: dict) -> list:
+    """The dreaming nets' blocks whose output adds their input back (stride 1, same channels)."""
+    blocks = []
+    for net in nets.values():
+        for name, module in net.layers.items():
+            a = getattr(module, "_block_args", None)
+            if a is not None and module.id_skip and a.stride in (1, [1], [1, 1]) and a.input_filters == a.output_filters:
+                blocks.append(module)
+    return blocks
+
+
+def _skip_gradient(nets: dict) -> None:
+    """The skip gradient method (Wu et al., ICLR 2020): the gradient through each residual
+    block's own branch is scaled by LUCID_SGM (default 0.5), the skip's left whole; forward
+    values are unchanged, so the checks see what they saw. Attacks made this way transfer to
+    unseen nets far better: what the branch-deep features alone believe is what does not carry
+    to the judge."""
+    import os
+    gamma = float(os.environ.get("LUCID_SGM", "0.5"))
+
+    def hook(module, inputs, output):
+        x = inputs[0]
+        if not output.requires_grad or output.shape != x.shape:
+            return None
+        branch = output - x
+        return x + gamma * branch + (1 - gamma) * branch.detach()
+    for block in _residual_blocks(nets):
+        block.register_forward_hook(hook)
+
+
+def _ghost(nets: dict) -> None:
+    """Ghost networks (Li et al., AAAI 2020): each residual block's skip scaled by a random
+    factor in 1 +- LUCID_GHOST (default 0.22), drawn afresh every forward pass that takes a
+    gradient: every step dreams for a slightly different net, a free ensemble. The checks (no
+    gradient) see the real net."""
+    import os
+    import torch
+    spread = float(os.environ.get("LUCID_GHOST", "0.22"))
+    gen = torch.Generator().manual_seed(1)
+
+    def hook(module, inputs, output):
+        x = inputs[0]
+        if not torch.is_grad_enabled() or output.shape != x.shape:
+            return None
+        lam = 1 - spread + 2 * spread * float(torch.rand((), generator=gen))
+        return output + (lam - 1) * x
+    for block in _residual_blocks(nets):
+        block.register_forward_hook(hook)
+
+
+def _joint_big(nets: dict) -> None:
+    """Big views ask for every class at once. A routed view pushes one class, drawn by the
+    squared share of it the view covers, so a view of most of the picture almost never pushes
+    the class with the smallest region, and nothing asks the whole picture to read as all its
+    creatures together: the judge's half-size crops, which hold most of the picture, miss the
+    weakest class while its full-size crops find it. Here a view whose side is at least
+    LUCID_JOINT (default 0.75) of the short side is seen with every layer live and pushes every
+    class, weighted by the objective's softmin of their logits in that view (the class lagging
+    there gets most of the push, as `balance` does for unplaced mutants)."""
+    import os
+    import torch
+    from dreamer import objectives as obj
+    from dreamer import param as prm
+    from dreamer import render_views as rv
+    from dreamer.regions import view_shares
+    from dreamer.transform import view_batch
+    joint = float(os.environ.get("LUCID_JOINT", "0.75"))
+    temperature = 0.7
+    real_logits = obj.class_logits
+
+    def routed_batch(d, views):
+        r = d.settings
+        short = min(d.work.shape[-2:])
+        shares = view_shares(d.masks, views, d.work.shape[-2:])
+        ids = list(d.plan.placed)
+        by_id = sorted(range(len(ids)), key=ids.__getitem__)
+        d.routes = [-1 if v.side >= joint * short else
+                    by_id[d.rng.choices(range(len(ids)), weights=[float(row[i]) for i in by_id])[0]]
+                    for v, row in zip(views, shares)]
+        parts = d.p.parts()
+        fixed = parts.detach()
+        total = fixed.sum(0, keepdim=True)
+        batches, order = [], []
+        for c in sorted(set(d.routes)):
+            idx = [i for i, k in enumerate(d.routes) if k == c]
+            detail = parts.sum(0, keepdim=True) if c < 0 else total - fixed[c:c + 1] + parts[c:c + 1]
+            batches.append(view_batch(prm.compose(d.work, r.strength * detail), [views[i] for i in idx], d.size,
+                                      r.view_samples))
+            order += idx
+        back = torch.empty(len(order), dtype=torch.long)
+        back[torch.tensor(order)] = torch.arange(len(order))
+        return torch.cat(batches)[back.to(batches[0].device)]
+
+    real_entries = rv.entries
+
+    def entries(d, views):
+        if d.routes is None or min(d.routes) >= 0:
+            return real_entries(d, views)
+        k = d.masks.shape[0]
+        rows = torch.zeros(len(d.routes), k)
+        for i, c in enumerate(d.routes):
+            if c < 0:
+                rows[i] = 1.0 / k  # a joint view: the objective leans it from the logits
+            else:
+                rows[i, c] = 1.0
+        return {obj.ROUTED: rows.to(d.base.device)}
+
+    def class_logits(weights, *args, **kwargs):
+        base = real_logits(weights, *args, **kwargs)
+        positive = [i for i, w in weights.items() if w > 0]
+        if len(positive) < 2:
+            return base
+        ids = torch.tensor(positive)
+        w = torch.tensor([weights[i] for i in positive])
+
+        def fn(acts):
+            routed = acts.get(obj.ROUTED)
+            if routed is None:
+                return base.fn(acts)
+            together = routed.max(1).values < 1
+            if not bool(together.any()):
+                return base.fn(acts)
+            z = acts["logits"].detach().float()[:, ids.to(routed.device)] / w.to(routed.device)
+            lean = torch.softmax(-z / temperature, dim=1)
+            rows = torch.where(together[:, None], lean.to(routed.dtype), routed)
+            return base.fn({**acts, obj.ROUTED: rows})
+        return obj.Objective(fn, base.layers, base.description + f", joint {joint:g}")
+
+    rv._routed_batch = routed_batch
+    rv.entries = entries
+    obj.class_logits = class_logits
+
+
+CANDIDATES = {"check_lite1": _check_with_lite1, "coarse_share": _coarse_share, "gain_lagging": _gain_lagging, "joint_big": _joint_big, "ghost": _ghost, "sgm": _skip_gradient, "objects_room": _objects_get_room, "route_lagging": _route_lagging,
               "settle": _growth_settles, "spread": _spread, "spread_min": _spread_min, "top5": _top5,
               "wait48": _growth_waits}
