@@ -267,56 +267,6 @@ def _coarse_share(nets: dict) -> None:
     rv.random_views = random_views
 
 
-def _residual_blocks(nets: dict) -> list:
-    """The dreaming nets' blocks whose output adds their input back (stride 1, same channels)."""
-    blocks = []
-    for net in nets.values():
-        for name, module in net.layers.items():
-            a = getattr(module, "_block_args", None)
-            if a is not None and module.id_skip and a.stride in (1, [1], [1, 1]) and a.input_filters == a.output_filters:
-                blocks.append(module)
-    return blocks
-
-
-def _skip_gradient(nets: dict) -> None:
-    """The skip gradient method (Wu et al., ICLR 2020): the gradient through each residual
-    block's own branch is scaled by LUCID_SGM (default 0.5), the skip's left whole; forward
-    values are unchanged, so the checks see what they saw. Attacks made this way transfer to
-    unseen nets far better: what the branch-deep features alone believe is what does not carry
-    to the judge."""
-    import os
-    gamma = float(os.environ.get("LUCID_SGM", "0.5"))
-
-    def hook(module, inputs, output):
-        x = inputs[0]
-        if not output.requires_grad or output.shape != x.shape:
-            return None
-        branch = output - x
-        return x + gamma * branch + (1 - gamma) * branch.detach()
-    for block in _residual_blocks(nets):
-        block.register_forward_hook(hook)
-
-
-def _ghost(nets: dict) -> None:
-    """Ghost networks (Li et al., AAAI 2020): each residual block's skip scaled by a random
-    factor in 1 +- LUCID_GHOST (default 0.22), drawn afresh every forward pass that takes a
-    gradient: every step dreams for a slightly different net, a free ensemble. The checks (no
-    gradient) see the real net."""
-    import os
-    import torch
-    spread = float(os.environ.get("LUCID_GHOST", "0.22"))
-    gen = torch.Generator().manual_seed(1)
-
-    def hook(module, inputs, output):
-        x = inputs[0]
-        if not torch.is_grad_enabled() or output.shape != x.shape:
-            return None
-        lam = 1 - spread + 2 * spread * float(torch.rand((), generator=gen))
-        return output + (lam - 1) * x
-    for block in _residual_blocks(nets):
-        block.register_forward_hook(hook)
-
-
 def _joint_big(nets: dict) -> None:
     """Big views ask for every class at once. A routed view pushes one class, drawn by the
     squared share of it the view covers, so a view of most of the picture almost never pushes
@@ -400,6 +350,9 @@ def _joint_big(nets: dict) -> None:
     obj.class_logits = class_logits
 
 
-CANDIDATES = {"check_lite1": _check_with_lite1, "coarse_share": _coarse_share, "gain_lagging": _gain_lagging, "joint_big": _joint_big, "ghost": _ghost, "sgm": _skip_gradient, "objects_room": _objects_get_room, "route_lagging": _route_lagging,
+from mutant_transfer import TRANSFER  # noqa: E402  (a sibling: benchmarks/ is on sys.path)
+
+CANDIDATES = {"check_lite1": _check_with_lite1, "coarse_share": _coarse_share, "gain_lagging": _gain_lagging, "joint_big": _joint_big, "objects_room": _objects_get_room, "route_lagging": _route_lagging,
               "settle": _growth_settles, "spread": _spread, "spread_min": _spread_min, "top5": _top5,
               "wait48": _growth_waits}
+CANDIDATES.update(TRANSFER)
