@@ -295,6 +295,13 @@ class Pipeline:
                 log.warning("%s", exc)
                 errors.append(logs.redact(str(exc)))
                 continue
+            except Exception as exc:  # noqa: BLE001
+                # A bug or an input no source foresaw (a feed's malformed item): this source's
+                # error for this cycle, never the cycle's, so the other sources are still asked.
+                msg = logs.redact(f"source {src.name}: {type(exc).__name__}: {exc}")
+                log.warning("%s", msg, exc_info=True)
+                errors.append(msg)
+                continue
             if item is not None:
                 self._next_source = (i + 1) % n
                 return item, errors

@@ -23,7 +23,7 @@ import logging
 import re
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Iterator
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from bot.config.sections import FeedOrder
 from bot.publishers.mastodon_text import html_to_text
@@ -102,33 +102,47 @@ def _is_image(mime: str | None, url: str | None) -> bool:
     return bool((mime and mime.lower().startswith("image/")) or (url and IMAGE_EXT.search(url)))
 
 
-def entry_image(entry: Any, base: str) -> tuple[str | None, str | None]:
-    """(absolute image URL, alt text from the page if any) for a feedparser entry."""
+def _join(base: str, href: str, bad: list[str] | None) -> str | None:
+    """`href` made absolute against `base`, or None (noted in `bad`) where either cannot be
+    parsed: urljoin raises ValueError for "http://[x/1.png" (an unclosed IPv6 host), and one
+    such entry must not stop the feed, nor the feed the bot's other sources."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        if bad is not None:
+            bad.append(href)
+        return None
+
+
+def entry_image(entry: Any, base: str, bad: list[str] | None = None) -> tuple[str | None, str | None]:
+    """(absolute image URL, alt text from the page if any) for a feedparser entry. A picture
+    whose address cannot be parsed is passed over for the next (its address added to `bad`)."""
     for enc in entry.get("enclosures", []):
         href = enc.get("href") or enc.get("url")
-        if href and _is_image(enc.get("type"), href):
-            return urljoin(base, href), None
+        if href and _is_image(enc.get("type"), href) and (url := _join(base, href, bad)):
+            return url, None
     media = [m for m in entry.get("media_content", [])
              if m.get("url") and (m.get("medium") == "image" or _is_image(m.get("type"), m.get("url")))]
-    if media:
-        best = max(media, key=lambda m: _int(m.get("width")) * _int(m.get("height")))
-        return urljoin(base, best["url"]), None
+    for best in sorted(media, key=lambda m: _int(m.get("width")) * _int(m.get("height")), reverse=True):
+        if url := _join(base, best["url"], bad):  # the largest (the first of equals) that parses
+            return url, None
     for part in [*entry.get("content", []), entry.get("summary_detail") or {"value": entry.get("summary", "")}]:
         html = part.get("value") if isinstance(part, dict) else None
         if html:
             src, alt = first_img(html)
-            if src:
-                return urljoin(part.get("base") or base, src), alt
+            if src and (url := _join(part.get("base") or base, src, bad)):
+                return url, alt
     for enc in entry.get("enclosures", []):
         # An enclosure that does not say what it is (no type, or a generic one, and no image
         # extension, e.g. ".../photo?id=3") may well be the photo: fetching it finds out,
         # and what is no picture fails once and is not tried again past the store's limit.
         href = enc.get("href") or enc.get("url")
-        if href and (enc.get("type") or "").split(";")[0].strip().lower() in _UNTYPED:
-            return urljoin(base, href), None
+        if href and (enc.get("type") or "").split(";")[0].strip().lower() in _UNTYPED \
+                and (url := _join(base, href, bad)):
+            return url, None
     for thumb in entry.get("media_thumbnail", []):
-        if thumb.get("url"):
-            return urljoin(base, thumb["url"]), None
+        if thumb.get("url") and (url := _join(base, thumb["url"], bad)):
+            return url, None
     return None, None
 
 
@@ -201,6 +215,7 @@ class FeedSource:
         self.credit = credit
         self.order = FeedOrder(order)  # a typo fails here, not by taking neither branch below
         self.max_tries = max_tries
+        self._bad_said: set[str] = set()  # picture addresses that could not be parsed, logged once
 
     def entries(self, store: "Store | None" = None) -> tuple[Any, list[Any], str, str | None]:
         """(feedparser's feed-level dict, its entries in the configured order, the feed's
@@ -266,26 +281,40 @@ class FeedSource:
         feed_licence = feed.get("license") or plain_text(feed, "rights")
         new_adult = 0
         for e in entries:
-            url, alt = entry_image(e, e.get("link") or base)
+            # An entry's link that cannot be parsed ("http://[x") is no link: neither the base
+            # of its relative pictures nor its credit's link.
+            link = e.get("link") if _parses(e.get("link")) else None
+            bad: list[str] = []
+            url, alt = entry_image(e, link or base, bad)
+            self._say_bad(link or e.get("link") or e.get("title"), bad)
             if not url:
                 continue
             if feed_adult:  # one line for them all, and only when there are new ones
-                new_adult += self._set_aside(store, url, e.get("link") or url, feed_adult, say=False)
+                new_adult += self._set_aside(store, url, link or url, feed_adult, say=False)
                 continue
             if adult(e):
-                self._set_aside(store, url, e.get("link") or url, ADULT_ENTRY)
+                self._set_aside(store, url, link or url, ADULT_ENTRY)
                 continue
             author = e.get("author") or _media_credit(e) or feed.get("author")
             title = plain_text(e, "title")
             # entry beats feed beats the operator's defaults
             credit = self.credit.merged(licence=feed_licence).merged(
-                title=title, author=author, link=e.get("link"),
+                title=title, author=author, link=link,
                 licence=e.get("license") or plain_text(e, "rights"),
             )
             yield url, credit, alt or title
         if new_adult:
             log.info("source %s: %d new entr%s skipped: %s", self.name, new_adult, "y" if new_adult == 1 else "ies",
                      feed_adult)
+
+    def _say_bad(self, entry: Any, bad: list[str]) -> None:
+        """Log the picture addresses of an entry that cannot be parsed, once per address while
+        the bot runs (the feed is read again every cycle; the entry is skipped each time)."""
+        for href in bad:
+            if href not in self._bad_said:
+                self._bad_said.add(href)
+                log.warning("source %s: a picture of entry %s skipped: its address %r cannot be read",
+                            self.name, str(entry or "(untitled)")[:200], href[:200])
 
     def take(self, store: "Store") -> SourceItem | None:
         return take_remote(self.name, self._candidates(store), store, self.policy, self.max_tries)
@@ -304,6 +333,17 @@ class FeedSource:
 
     def queue_size(self, store: "Store") -> int | None:
         return None  # counting would mean downloading the feed
+
+
+def _parses(url: Any) -> bool:
+    """Whether `url` is text urllib can split (not "http://[x", an unclosed IPv6 host)."""
+    if not isinstance(url, str) or not url:
+        return False
+    try:
+        urlsplit(url)
+    except ValueError:
+        return False
+    return True
 
 
 def _media_credit(e: Any) -> str | None:

@@ -50,7 +50,10 @@ def parse(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 def _entry(item: dict[str, Any]) -> dict[str, Any]:
     media = [{"url": u, "medium": "image"} for u in [_text(item.get("image"))] if u]
     enclosures = []
-    for a in item.get("attachments") or []:
+    attachments = item.get("attachments")
+    # a list, as the spec says, or none: a number or true (not iterable) once stopped the feed,
+    # and a string would be read a character at a time
+    for a in attachments if isinstance(attachments, list) else []:
         url = _text(a.get("url")) if isinstance(a, dict) else None
         if not url:
             continue

@@ -1,0 +1,115 @@
+"""Feed leftovers of a review of the second sweep (test_unseen_feeds2.py): each test names what
+went wrong before. Feeds are served by a local HTTP server; nothing leaves the machine."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from bot.sources.feed import FeedSource
+from bot_helpers import LocalServer, photo_bytes, tiny_config, write_photo
+from test_bot_sources import OPEN, store  # noqa: F401 (store: the fixture)
+from test_unseen_feeds import _rss
+
+JSON_FEED = "https://jsonfeed.org/version/1.1"
+
+
+# --- a malformed item stopped every source ------------------------------------------------------
+def _json(items: list) -> bytes:
+    return json.dumps({"version": JSON_FEED, "items": items}).encode()
+
+
+@pytest.mark.parametrize("item", [
+    {"attachments": 1, "image": "/ok.png"},  # no list: TypeError
+    {"attachments": True, "image": "/ok.png"},
+    {"attachments": 2.5, "image": "/ok.png"},
+    {"attachments": "/2.png", "image": "/ok.png"},  # a string was read a character at a time
+    {"image": "http://[x/1.png", "attachments": [{"url": "/ok.png", "mime_type": "image/png"}]},  # ValueError
+    {"url": "http://[x", "image": "/ok.png"},  # the entry's link, the base of its pictures
+])
+def test_a_malformed_json_feed_item_is_passed_over_and_the_feeds_photo_taken(store, caplog, item):
+    caplog.set_level("INFO", logger="bot.sources")
+    with LocalServer() as srv:
+        item = {k: srv.url(v) if isinstance(v, str) and v.startswith("/") else v for k, v in item.items()}
+        for a in item.get("attachments") if isinstance(item.get("attachments"), list) else []:
+            a["url"] = srv.url(a["url"])
+        srv.routes["/feed.json"] = (200, {}, _json([item]))
+        srv.routes["/ok.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(1))
+        got = FeedSource("j", srv.url("/feed.json"), OPEN).take(store)
+    assert got is not None and got.url == srv.url("/ok.png")
+    assert got.credit.link is None or "[" not in got.credit.link  # no link that is none
+
+
+def test_an_rss_entry_whose_link_or_picture_cannot_be_parsed_is_skipped_once_said(store, caplog):
+    caplog.set_level("INFO", logger="bot.sources")
+    with LocalServer() as srv:
+        srv.routes["/feed"] = (200, {}, _rss(
+            '<item><title>bad</title><link>http://[x</link><enclosure url="http://[x/1.png" type="image/png"/></item>'
+            f'<item><title>good</title><enclosure url="{srv.url("/2.png")}" type="image/png"/></item>').encode())
+        srv.routes["/2.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(2))
+        src = FeedSource("f", srv.url("/feed"), OPEN)
+        assert src.take(store).credit.title == "good"
+        assert src.take(store).credit.title == "good"  # the next cycle: not said again
+    said = [r.getMessage() for r in caplog.records if "http://[x/1.png" in r.getMessage()]
+    assert len(said) == 1 and "cannot be read" in said[0] and "source f" in said[0], said
+
+
+def _bot(tmp_path, first):
+    """A pipeline whose sources are `first`, then the config's folder of two photos."""
+    from bot.config import load_config
+    from bot.parts import build_parts
+    from bot.pipeline import Pipeline
+    from bot.store import Store
+    from requests_helpers import fake_render
+
+    path = tiny_config(tmp_path)
+    for n in (1, 2):
+        write_photo(tmp_path / "inbox" / f"{n}.jpg", seed=n)
+    cfg = load_config(path, environ={})
+    store = Store(cfg.data_dir / "bot.db")
+    parts = build_parts(cfg, store)
+    return Pipeline(dataclasses.replace(parts, sources=[first, *parts.sources]), store, render=fake_render)
+
+
+def test_a_bad_json_feed_first_does_not_stop_the_bots_other_sources(tmp_path):
+    # `for a in item.get("attachments") or []` raised TypeError; the pipeline caught only
+    # SourceError, so every cycle failed on the same feed (first again each cycle, its stored
+    # copy replayed on every 304) and the folder behind it was never reached.
+    with LocalServer() as srv:
+        srv.routes["/feed.json"] = (200, {}, _json([{"attachments": 1, "image": "http://[x/1.png"}]))
+        pipe = _bot(tmp_path, FeedSource("bad", srv.url("/feed.json"), OPEN))
+        for _ in range(2):  # and the next cycle too: the folder is still reached
+            result = pipe.run_cycle()
+            assert result.dream_id is not None, result.message
+        pipe.store.close()
+
+
+class _Broken:
+    """A source with a bug no test foresaw."""
+
+    name, kind = "broken", "feed"
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def take(self, store):
+        self.asked += 1
+        raise TypeError("'int' object is not iterable")
+
+    def queue_size(self, store):
+        return None
+
+
+def test_a_source_that_breaks_unexpectedly_is_its_own_error_and_the_next_source_is_asked(tmp_path, caplog):
+    caplog.set_level("DEBUG", logger="bot.pipeline")
+    broken = _Broken()
+    pipe = _bot(tmp_path, broken)
+    for n in (1, 2):
+        result = pipe.run_cycle()
+        assert result.dream_id == n, result.message
+    pipe.store.close()
+    assert broken.asked == 2  # asked each cycle, and each cycle the folder after it too
+    said = [r for r in caplog.records if "source broken" in r.getMessage()]
+    assert len(said) == 2 and "TypeError" in said[0].getMessage() and said[0].exc_info, said
+    assert not [r for r in caplog.records if r.getMessage().startswith("cycle failed")]
