@@ -35,9 +35,11 @@ def add_secrets(values: Iterable[str]) -> None:
 
 
 # The user name and password of an address ("https://me:pw@photos.home/1.jpg" in a URL list, a
-# feed behind a password): the part after "//" up to an "@", with no "/", "?", "#" nor space
-# before it (so "https://host/@jo/1", a path, is left alone).
-_CREDENTIALS = re.compile(r"(?<=//)[^/?#@\s]+@")
+# feed behind a password): the part after "//" up to the LAST "@" before the first "/", "?",
+# "#" or space, as urllib splits it, so a password with an "@" ("me:p@ss@host") is masked
+# whole; "https://host/@jo/1" (a path) and "mailto:jo@host" (no "//") are left alone. JSON
+# text escapes the slashes ("https:\/\/me:pw@host\/x"): its "\/" ends the host the same way.
+_CREDENTIALS = re.compile(r"(?:(?<=//)|(?<=\\/\\/))[^/?#\s]+@")
 
 
 def redact(text: str) -> str:
