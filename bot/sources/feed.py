@@ -30,7 +30,7 @@ from bot.publishers.mastodon_text import html_to_text
 from bot.sources import jsonfeed
 from bot.sources.base import Credit, SourceError, SourceItem, SourceKind, take_remote
 from bot.sources.fetch import Fetched, FetchError, fetch
-from bot.sources.ratings import ADULT_ENTRY, adult, adult_feed
+from bot.sources.ratings import ADULT_ENTRY, adult, adult_feed, explicit_entries
 from bot.store.sources import SourceStatus
 
 if TYPE_CHECKING:
@@ -247,7 +247,14 @@ class FeedSource:
             why = (f": {not_a_feed(got.data, got.url) or parsed.get('bozo_exception')}" if parsed.get("bozo")
                    else " (it has no entries)")
             raise SourceError(f"source {self.name}: {got.url} is not a usable RSS/Atom feed{why}")
-        return parsed.feed, self._ordered(list(parsed.entries)), got.url, adult_feed(parsed.feed, got.data)
+        # the rating scans look for ASCII tags in the bytes: UTF-16 and UTF-32 read as UTF-8
+        raw = got.data.decode(bom, "replace").lstrip("\ufeff").encode("utf-8") if bom else got.data
+        entries = list(parsed.entries)
+        # an entry's own itunes:explicit "true" or "explicit", which feedparser reads as None
+        for e, explicit in zip(entries, explicit_entries(raw, len(entries)) or []):
+            if explicit:
+                e["itunes_explicit"] = True
+        return parsed.feed, self._ordered(entries), got.url, adult_feed(parsed.feed, raw)
 
     def _fetch(self, store: "Store | None") -> Fetched:
         copy = store.feed_copy(self.url) if store is not None else None
