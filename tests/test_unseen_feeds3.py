@@ -164,3 +164,18 @@ def test_an_explicit_entry_of_a_utf16_feed_is_skipped_too(store):
         srv.routes["/feed"] = (200, {}, codecs.BOM_UTF16_LE + feed.encode("utf-16le"))
         src = FeedSource("f", srv.url("/feed"), OPEN)
         assert [c.title for _, c, _ in src._candidates(store)] == ["p1"]
+
+
+# --- tiny pictures are set aside, not "ended" ------------------------------------------------------
+def test_a_tracking_pixel_is_set_aside_without_telling_the_admin_it_ended_unposted(tmp_path, store):
+    # A 1×1 pixel was recorded with ended=True: the operator's list of photos that ended
+    # unposted filled with counters, as if good photos had been lost.
+    from bot.sources.urls import UrlsSource
+
+    with LocalServer() as srv:
+        srv.routes["/tiny.png"] = (200, {"Content-Type": "image/png"}, photo_bytes(1, size=(1, 1)))
+        lst = tmp_path / "urls.txt"
+        lst.write_text(f"{srv.url('/tiny.png')} Tiny\n", encoding="utf-8")
+        assert UrlsSource("l", lst, OPEN).take(store) is None
+    assert store.source_blocked(url=srv.url("/tiny.png"))  # still skipped for good
+    assert store.ended_count() == 0 and store.ended_items() == []

@@ -178,8 +178,11 @@ def take_remote(
                 why = (f"{image.width}×{image.height} pixels is too small to dream "
                        f"(a side under {MIN_PHOTO_SIDE} pixels)")
                 log.warning("source %s: %s skipped: %s", source, url, why)
-                # for good (its URL and its bytes): the same tiny picture will not grow
-                store.note_source(source, url, digest, status=SourceStatus.FAILED, error=why, permanent=True)
+                # for good (its URL and its bytes): the same tiny picture will not grow. Set
+                # aside, as an adult photo is (ended=False): a tracking pixel is no photo the
+                # operator lost, so it stays out of the list of what ended unposted.
+                store.note_source(source, url, digest, status=SourceStatus.FAILED, error=why, permanent=True,
+                                  ended=False)
                 continue
             return SourceItem(source=source, url=url, sha256=digest, image=image, credit=credit,
                               description=description)
