@@ -104,6 +104,8 @@ def is_our_gif(path: Path) -> bool:
     gives each the comment "lucid-dream-bot <version>"."""
     from PIL import Image
 
+    if not path.is_file():  # a named pipe (or a device) would block Image.open for ever
+        return False
     try:
         with Image.open(path, formats=["GIF"]) as im:
             comment = im.info.get("comment")

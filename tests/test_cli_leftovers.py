@@ -114,6 +114,27 @@ def test_a_video_or_preview_that_is_not_ours_is_kept(tmp_path, photo, capsys, no
     assert not (tmp_path / "holiday.json").exists() and not (tmp_path / "holiday.mp4.parts").exists()
 
 
+def test_a_preview_that_is_a_named_pipe_is_refused_at_once(tmp_path, photo, capsys, no_net):
+    # Before: `--preview fifo.gif` hung for ever in Image.open, waiting for a writer.
+    import os
+    import threading
+
+    preview = tmp_path / "fifo.gif"
+    os.mkfifo(preview)
+    args = [str(photo), *TINY, "--frames", "4", "--glide", "2", "--video", str(tmp_path / "d.mp4"),
+            "--preview", str(preview)]
+    got: list[int] = []
+    run = threading.Thread(target=lambda: got.append(main(args)), daemon=True)
+    run.start()
+    run.join(30)
+    if run.is_alive():  # let the hung reader go (a writer opens and closes), then fail
+        os.close(os.open(preview, os.O_WRONLY | os.O_NONBLOCK))
+        run.join(10)
+        pytest.fail("the CLI hung on the named pipe")
+    assert got == [2]
+    assert f"--preview {preview} is there already and is no dive's preview" in capsys.readouterr().err
+
+
 def test_a_dive_of_ours_is_made_again_over_preview_and_all(tmp_path, photo):
     video, preview = tmp_path / "dive.mp4", tmp_path / "dive.gif"
     args = [str(photo), *TINY, "--frames", "4", "--glide", "2", "--video", str(video), "--preview", str(preview)]
