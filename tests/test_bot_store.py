@@ -386,3 +386,14 @@ def test_a_database_of_the_previous_schema_keeps_its_data(tmp_path):
     assert s.dream(1).source_photo is None and (r.remix_of, r.source_key, r.recipe_json) == (None, None, None)
     assert s._query("PRAGMA foreign_key_check") == [] and s._query("PRAGMA foreign_keys")[0][0] == 1
     s.close()
+
+
+def test_the_copies_of_feeds_no_longer_configured_are_forgotten(tmp_path):
+    s = Store(tmp_path / "bot.db")
+    for feed in ("https://a.example/feed", "https://gone.example/feed"):
+        s.keep_feed(feed, url=feed, content_type=None, body=b"<rss/>", etag='"1"', modified=None)
+    assert s.forget_feeds_except(["https://a.example/feed", "https://new.example/feed"]) == 1
+    assert s.feed_copy("https://gone.example/feed") is None
+    assert s.feed_copy("https://a.example/feed") is not None
+    assert s.forget_feeds_except([]) == 1 and s.feed_copy("https://a.example/feed") is None
+    s.close()

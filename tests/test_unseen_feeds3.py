@@ -179,3 +179,26 @@ def test_a_tracking_pixel_is_set_aside_without_telling_the_admin_it_ended_unpost
         assert UrlsSource("l", lst, OPEN).take(store) is None
     assert store.source_blocked(url=srv.url("/tiny.png"))  # still skipped for good
     assert store.ended_count() == 0 and store.ended_items() == []
+
+
+# --- stored feed copies of feeds that left the config ----------------------------------------------
+def test_at_start_the_stored_copy_of_a_feed_no_longer_configured_is_deleted(tmp_path):
+    # A feed taken out of the config kept its last body (up to the fetch cap) in the store for
+    # ever; only a feed still configured is asked with a conditional GET.
+    from bot import cli
+    from bot.config import load_config
+    from bot.store import Store
+
+    kept, gone = "https://kept.example/feed.xml", "https://gone.example/feed.xml"
+    folder = '[[sources]]\ntype = "folder"\nname = "inbox"\npath = "inbox"\nsettle_seconds = 0\n'
+    # the folder first: it gives this cycle's photo, so the feed is never fetched (no network)
+    path = tiny_config(tmp_path, sources=f'{folder}\n[[sources]]\ntype = "feed"\nname = "k"\nurl = "{kept}"\n')
+    write_photo(tmp_path / "inbox" / "1.jpg", seed=1)
+    store = Store(load_config(path, environ={}).data_dir / "bot.db")
+    for feed in (kept, gone):
+        store.keep_feed(feed, url=feed, content_type=None, body=b"<rss/>", etag='"1"', modified=None)
+    store.close()
+    assert cli.main(["--once", "--config", str(path)]) == 0
+    store = Store(load_config(path, environ={}).data_dir / "bot.db")
+    assert store.feed_copy(gone) is None and store.feed_copy(kept) is not None
+    store.close()

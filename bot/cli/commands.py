@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
 
 if TYPE_CHECKING:
     from bot.config import Config
+    from bot.parts import Parts
+    from bot.store import Store
 
 DEFAULT_CONFIG = "config/bot.toml"
 log = logging.getLogger("bot")
@@ -293,6 +295,7 @@ def _run(cfg, args, render, out: TextIO) -> int:
     except (StoreError, BuildError) as exc:
         print(f"{args.config}: cannot start: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, BuildError) else 1
+    _forget_old_feeds(store, parts)
     try:
         if args.once:
             if cfg.queue.url and render is None:  # one render, by the workers
@@ -317,6 +320,19 @@ def _run(cfg, args, render, out: TextIO) -> int:
                 consumer.stop(graceful=True)
     finally:
         store.close()
+
+
+def _forget_old_feeds(store: "Store", parts: "Parts") -> None:
+    """Delete the stored copies (bot/store/feeds.py) of feeds no longer in the config."""
+    from bot.sources.feed import FeedSource
+
+    try:
+        gone = store.forget_feeds_except(s.url for s in parts.sources if isinstance(s, FeedSource))
+    except Exception as exc:  # noqa: BLE001 - housekeeping: a locked database must not stop the bot
+        log.warning("cannot delete the stored copies of feeds no longer configured: %s", exc)
+        return
+    if gone:
+        log.info("deleted the stored copies of %d feed(s) no longer configured", gone)
 
 
 def _serve(cfg, store, args, render, parts) -> int:

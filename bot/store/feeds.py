@@ -5,6 +5,7 @@ so its entries are read again from this copy until the feed changes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from .base import Base, now
 
@@ -58,3 +59,12 @@ class FeedsMixin(Base):
                 "modified = excluded.modified, updated_at = excluded.updated_at",
                 (feed, url, content_type, body, etag, modified, now()),
             )
+
+    def forget_feeds_except(self, feeds: Iterable[str]) -> int:
+        """Delete the copies of every feed but `feeds` (the addresses the config gives now):
+        a feed taken out of the config would otherwise keep its last body here for ever.
+        How many were deleted."""
+        keep = sorted(set(feeds))
+        with self._tx() as db:
+            marks = ", ".join("?" * len(keep))
+            return db.execute(f"DELETE FROM feeds WHERE feed NOT IN ({marks})", keep).rowcount
