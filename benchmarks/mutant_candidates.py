@@ -281,7 +281,6 @@ def _joint_big(nets: dict) -> None:
     from dreamer import objectives as obj
     from dreamer import param as prm
     from dreamer import render_views as rv
-    from dreamer.regions import view_shares
     from dreamer.transform import view_batch
     joint = float(os.environ.get("LUCID_JOINT", "0.75"))
     temperature = 0.7
@@ -290,12 +289,9 @@ def _joint_big(nets: dict) -> None:
     def routed_batch(d, views):
         r = d.settings
         short = min(d.work.shape[-2:])
-        shares = view_shares(d.masks, views, d.work.shape[-2:])
-        ids = list(d.plan.placed)
-        by_id = sorted(range(len(ids)), key=ids.__getitem__)
-        d.routes = [-1 if v.side >= joint * short else
-                    by_id[d.rng.choices(range(len(ids)), weights=[float(row[i]) for i in by_id])[0]]
-                    for v, row in zip(views, shares)]
+        # (session 22's run drew no route for a big view; a route drawn and then dropped
+        # changes the random draws that follow, not what the candidate does)
+        d.routes = [-1 if v.side >= joint * short else c for v, c in zip(views, rv._draw_routes(d, views))]
         parts = d.p.parts()
         fixed = parts.detach()
         total = fixed.sum(0, keepdim=True)

@@ -192,12 +192,7 @@ def _routed_batch(d: ViewDream, views: list[View]) -> torch.Tensor:
     seen in a picture whose gradient reaches only that class's layer: the same pixels, the
     other layers held fixed."""
     r = d.settings
-    shares = view_shares(d.masks, views, d.work.shape[-2:])
-    # drawn in the order of the class ids: a recipe read back from a sidecar may list its
-    # classes in another order, and must route (and so dream) alike
-    ids = list(d.plan.placed)
-    by_id = sorted(range(len(ids)), key=ids.__getitem__)
-    d.routes = [by_id[d.rng.choices(range(len(ids)), weights=[float(row[i]) for i in by_id])[0]] for row in shares]
+    d.routes = _draw_routes(d, views)
     parts = d.p.parts()
     fixed = parts.detach()
     total = fixed.sum(0, keepdim=True)
@@ -211,6 +206,17 @@ def _routed_batch(d: ViewDream, views: list[View]) -> torch.Tensor:
     back = torch.empty(len(order), dtype=torch.long)
     back[torch.tensor(order)] = torch.arange(len(order))
     return torch.cat(batches)[back.to(batches[0].device)]
+
+
+def _draw_routes(d: ViewDream, views: list[View]) -> list[int]:
+    """Each view's class (its index in the regions), drawn by the squared share of it the view
+    covers."""
+    shares = view_shares(d.masks, views, d.work.shape[-2:])
+    # drawn in the order of the class ids: a recipe read back from a sidecar may list its
+    # classes in another order, and must route (and so dream) alike
+    ids = list(d.plan.placed)
+    by_id = sorted(range(len(ids)), key=ids.__getitem__)
+    return [by_id[d.rng.choices(range(len(ids)), weights=[float(row[i]) for i in by_id])[0]] for row in shares]
 
 
 def entries(d: ViewDream, views: list[View]) -> dict[str, torch.Tensor]:
