@@ -136,6 +136,7 @@ def preflight(recipe: Recipe, args: argparse.Namespace) -> None:
     pick_device(args.device)
     cli_checks.check_mode_flags(args, recipe)
     cli_checks.check_engine_flags(args, recipe)
+    cli_checks.check_plan_flags(args, recipe)
     cli_checks.check_unused_flags(args, recipe)
     cli_checks.note_environment()
 

@@ -83,6 +83,31 @@ def check_engine_flags(args: argparse.Namespace, recipe: Recipe) -> None:
                    f"{'it' if one else 'them'} out{hint}, or {_engine_switch(args, tiles)}")
 
 
+# The tiles engine's flags that make its octaves (TilesSettings.plan); a recipe's octave_plan
+# replaces those octaves, each with its own values (filled in from the recipe when it is read), so
+# none of these reaches them. What to edit in the plan instead.
+PLAN_FLAGS = {"octaves": "its number of octaves", "octave_scale": "each octave's scale",
+              "iterations": "iterations", "sigma_start": "sigma_start", "sigma_end": "sigma_end",
+              "step_start": "step_start", "step_end": "step_end"}
+
+
+def check_plan_flags(args: argparse.Namespace, recipe: Recipe) -> None:
+    """Refuse a flag of the generated octaves when the recipe sets its own: `--recipe R.json
+    --octaves 5` dreamt R's octave_plan, its octaves as they were, without a word."""
+    if recipe.method != "tiles" or not recipe.tiles.octave_plan:
+        return
+    unused = [d for d in PLAN_FLAGS if getattr(args, d, None) is not None]
+    if not unused:
+        return
+    one = len(unused) == 1
+    flags = " and ".join(_flag(d) for d in unused)
+    source = f"--recipe {args.recipe}" if args.recipe is not None else "the recipe"
+    raise CliError(f"{flags} {'sets' if one else 'set'} the octaves the tiles engine makes; {source} has an "
+                   f"octave_plan, whose {len(recipe.tiles.octave_plan)} octave(s) are dreamt as it sets them: "
+                   f"leave {'it' if one else 'them'} out, or edit the octave_plan "
+                   f"({'; '.join(PLAN_FLAGS[d] for d in unused)})")
+
+
 def _engine_source(args: argparse.Namespace) -> str:
     """What chose this run's engine, as the user typed it: a flag, else the recipe and preset it
     starts from (a recipe's method, where it has one, beats the preset's: cli.make_recipe)."""

@@ -74,6 +74,40 @@ def test_a_tiles_recipe_dreams_with_steps_under_method_views(tmp_path, photo):
     assert json.loads(out.with_suffix(".json").read_text())["recipe"]["steps"] == 1
 
 
+# --- flags of the octaves a recipe's octave_plan sets -------------------------------------------
+
+
+PLAN = {"method": "tiles", "model": "tiny", "tile_size": 64,
+        "octave_plan": [{"scale": 0.5, "iterations": 1}, {"scale": 1.0, "iterations": 1}]}
+
+
+@pytest.mark.parametrize("flags,says", [
+    (["--octaves", "5"], "--octaves sets the octaves the tiles engine makes; --recipe R has an octave_plan, whose "
+     "2 octave(s) are dreamt as it sets them: leave it out, or edit the octave_plan (its number of octaves)"),
+    (["--octave-scale", "2", "--iterations", "3"], "--octave-scale and --iterations set the octaves the tiles "
+     "engine makes; --recipe R has an octave_plan"),
+])
+def test_a_flag_of_the_octaves_a_recipes_plan_sets_is_refused(tmp_path, photo, capsys, no_net, flags, says):
+    # Before: dropped without a word: the plan's 2 octaves were dreamt, their scales and steps as
+    # the plan (and the recipe, filling it in) set them.
+    recipe = tmp_path / "plan.json"
+    recipe.write_text(json.dumps(PLAN))
+    out = tmp_path / "x.png"
+    assert main([str(photo), "-q", "-c", "goldfish", "--recipe", str(recipe), *flags, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert says.replace("--recipe R", f"--recipe {recipe}") in err, err
+    assert not out.exists()
+
+
+def test_a_recipes_plan_dreams_without_octave_flags(tmp_path, photo):
+    # The refusal's way out, and no refusal for a plan the user did not flag (--seed is no octave's).
+    recipe = tmp_path / "plan.json"
+    recipe.write_text(json.dumps(PLAN))
+    out = tmp_path / "x.png"
+    assert main([str(photo), "-q", "-c", "goldfish", "--seed", "5", "--recipe", str(recipe), "-o", str(out)]) == 0
+    assert len(json.loads(out.with_suffix(".json").read_text())["recipe"]["octave_plan"]) == 2
+
+
 # --- a video or a GIF that is not ours ----------------------------------------------------------
 
 
