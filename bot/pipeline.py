@@ -36,6 +36,7 @@ from bot.publishers.base import PublishError
 from bot.publishers.outbox import save_source_photo
 from bot.render import DiveSpec, Renderer, RenderFn, Work, as_renderer, is_engine_error, make
 from bot.sources import SourceError, SourceItem
+from bot.sources.backoff import SourceBackoff
 from bot.store import CycleOutcome, NewDream, PostState
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class Pipeline:
         self._lock = threading.Lock()
         self._doing: Run | None = None  # what holds _lock
         self._next_source = 0
+        self.source_backoff = SourceBackoff()  # sources that failed lately, skipped for a while
 
     @property
     def data_dir(self) -> Path:
@@ -283,25 +285,30 @@ class Pipeline:
         result.message = f"{result.message}; {made}" if result.message else made
 
     def _next_item(self, parts: Parts) -> tuple[SourceItem | None, list[str]]:
-        """Sources take turns (round robin), so one busy feed cannot starve a folder."""
+        """Sources take turns (round robin), so one busy feed cannot starve a folder; one that
+        failed lately is skipped until its backoff is over (sources/backoff.py)."""
         errors = []
         n = len(parts.sources)
         for k in range(n):
             i = (self._next_source + k) % n
             src = parts.sources[i]
+            skipped = self.source_backoff.skipped(src)
+            if skipped is not None:  # failed lately: its error stands for this cycle's too
+                errors.append(skipped)
+                continue
             try:
                 item = src.take(self.store)
             except SourceError as exc:
-                log.warning("%s", exc)
                 errors.append(logs.redact(str(exc)))
+                self.source_backoff.failed(src, errors[-1], parts.backoff)
                 continue
             except Exception as exc:  # noqa: BLE001
                 # A bug or an input no source foresaw (a feed's malformed item): this source's
                 # error for this cycle, never the cycle's, so the other sources are still asked.
-                msg = logs.redact(f"source {src.name}: {type(exc).__name__}: {exc}")
-                log.warning("%s", msg, exc_info=True)
-                errors.append(msg)
+                errors.append(logs.redact(f"source {src.name}: {type(exc).__name__}: {exc}"))
+                self.source_backoff.failed(src, errors[-1], parts.backoff, trace=True)
                 continue
+            self.source_backoff.worked(src)
             if item is not None:
                 self._next_source = (i + 1) % n
                 return item, errors
