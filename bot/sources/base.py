@@ -20,10 +20,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot.sources")
 
-# A photo from outside whose short side is under this many pixels is an icon, a thumbnail or a
-# tracking pixel, not a photo: the engine would blow it up to the net's input and dream mush.
-# (The publishers' own floor, media._MIN_SIDE = 32, is what is still worth posting at all.)
+# A photo whose short side is under this many pixels is an icon, a thumbnail or a tracking
+# pixel, not a photo: the engine would blow it up to the net's input and dream mush. Every
+# source applies it, the operator's folder too. (The publishers' own floor, media._MIN_SIDE =
+# 32, is what is still worth posting at all.)
 MIN_PHOTO_SIDE = 64
+
+
+def too_small(size: tuple[int, int]) -> str:
+    """Why a picture of `size` (width, height) is not dreamt, for the log and the store."""
+    return f"{size[0]}×{size[1]} pixels is too small to dream (a side under {MIN_PHOTO_SIDE} pixels)"
 
 
 # Control characters, line/paragraph separators and bidi controls: none belongs in a title.
@@ -175,8 +181,7 @@ def take_remote(
                 store.note_source(source, url, digest, status=SourceStatus.DUPLICATE)
                 continue
             if min(image.size) < MIN_PHOTO_SIDE:
-                why = (f"{image.width}×{image.height} pixels is too small to dream "
-                       f"(a side under {MIN_PHOTO_SIDE} pixels)")
+                why = too_small(image.size)
                 log.warning("source %s: %s skipped: %s", source, url, why)
                 # for good (its URL and its bytes): the same tiny picture will not grow. Set
                 # aside, as an adult photo is (ended=False): a tracking pixel is no photo the

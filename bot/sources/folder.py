@@ -9,9 +9,10 @@ An optional `<stem>.json` beside a photo gives its credit ({"title", "author", "
 "licence", "description"}) and moves with it.
 With `consume = false` the files stay put and the store alone keeps them from being dreamt twice.
 
-A file that cannot be stat'ed or read goes to failed/ with the reason, like a broken picture,
-and the queue moves on. A name that is not valid UTF-8 is used as it is on disk, but every text
-made from it (title, reason, store) gets U+FFFD for the bytes that do not decode (clean_text).
+A file that cannot be stat'ed or read goes to failed/ with the reason, like a broken picture
+or one too small to dream (a side under MIN_PHOTO_SIDE), and the queue moves on. A name that
+is not valid UTF-8 is used as it is on disk, but every text made from it (title, reason,
+store) gets U+FFFD for the bytes that do not decode (clean_text).
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.sources.base import Credit, SourceError, SourceItem, SourceKind, clean_text, sha256
+from bot.sources.base import (MIN_PHOTO_SIDE, Credit, SourceError, SourceItem, SourceKind, clean_text, sha256,
+                              too_small)
 from bot.store.sources import Filing, SourceStatus
 
 if TYPE_CHECKING:
@@ -128,6 +130,9 @@ class FolderSource:
                 image = load_image(data, name=clean_text(p.name))
             except ImageError as exc:
                 self._reject(store, p, url, digest, str(exc))
+                continue
+            if min(image.size) < MIN_PHOTO_SIDE:  # an icon or thumbnail dropped in by mistake
+                self._reject(store, p, url, digest, too_small(image.size))
                 continue
             meta = self._sidecar(p)
             credit = self.credit.merged(
