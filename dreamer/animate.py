@@ -1,10 +1,11 @@
 """Dive animations: each frame is the last one zoomed and rotated a little, then dreamt again."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Callable
 
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from dreamer.recipe import Recipe
 from dreamer.activations import ProgressFn
@@ -12,8 +13,35 @@ from dreamer.render import dream
 from dreamer.transform import to_image, to_tensor, zoom_rotate
 
 
+FRAME_NAME = re.compile(r"frame_\d{5,}\.png")  # frame_path's names
+FRAME_TMP = re.compile(r"frame_\d{5,}\.tmp\.png")  # where a frame is written first: a killed dive leaves one
+
+
 def frame_path(folder: Path, k: int) -> Path:
     return folder / f"frame_{k:05d}.png"
+
+
+def _frame_mark() -> PngImagePlugin.PngInfo:
+    """What every frame carries, as a dream's PNG does: "Software: lucid-dream-bot <version>".
+    By it a later dive into the folder knows the frame for its own (is_our_frame), where the
+    name alone could be a user's (ffmpeg's frames are often frame_00001.png)."""
+    from dreamer.image_io import _software
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", _software())
+    return info
+
+
+def is_our_frame(path: Path) -> bool:
+    """Whether `path` is a frame a dive wrote: its name, and the mark in its PNG text."""
+    if not FRAME_NAME.fullmatch(path.name) or path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with Image.open(path, formats=["PNG"]) as im:
+            software = im.info.get("Software")
+    except Exception:  # noqa: BLE001 - not a PNG Pillow can open: not ours
+        return False
+    return isinstance(software, str) and software.startswith("lucid-dream-bot")
 
 
 def dive(
@@ -55,7 +83,7 @@ def dive(
         current = dream(current, recipe.replace(seed=base_seed + k, frames=1), progress=progress, device=device)
         path = frame_path(folder, k)
         tmp = path.with_suffix(".tmp.png")
-        current.save(tmp)
+        current.save(tmp, format="PNG", pnginfo=_frame_mark())
         tmp.replace(path)
         if on_frame is not None:
             on_frame(k, path)

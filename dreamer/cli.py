@@ -319,6 +319,8 @@ def check_outputs(inputs: list[Path], outputs: list[Path], dive: bool) -> None:
                            "made); choose another name, or move that file")
         if not dive:
             check_sidecar(dst)
+        else:  # only into a folder of its own: a user's frame_00000.png or dive.gif was replaced
+            cli_dive.check_frames_folder(dst)
 
 
 def save_recipe(args: argparse.Namespace, recipe: Recipe, outputs: list[Path]) -> None:

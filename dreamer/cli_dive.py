@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -112,6 +113,43 @@ def is_our_gif(path: Path) -> bool:
     except Exception:  # noqa: BLE001 - not a GIF Pillow can open: not ours
         return False
     return isinstance(comment, bytes) and comment.startswith(b"lucid-dream-bot")
+
+
+# Beside its frames a frame dive writes dive.gif and recipe.json, each first to a hidden
+# temporary file (image_save._atomic_write) that a kill may leave.
+_FRAME_DIVE_TMP = re.compile(r"\.(dive\.gif|recipe\.json)\.[0-9a-f]{8}\.tmp")
+# What a desktop writes into any folder it shows; a dive never writes these names.
+_DESKTOP_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
+
+
+def check_frames_folder(folder: Path) -> None:
+    """Refuse, before any net is loaded, a frame dive into a folder that holds anything dream
+    cannot tell for its own (a frame it marked, its dive.gif and recipe.json): a user's
+    frame_00000.png or dive.gif was replaced, and their photos got a dive's frames mixed in.
+    A new or empty folder, or one of an earlier (or interrupted) dive, is fine."""
+    from dreamer.animate import FRAME_TMP, is_our_frame
+    from dreamer.cli_info import unique_path
+    from dreamer.image_save import is_our_sidecar
+
+    if not folder.is_dir():
+        return
+
+    def ours(p: Path) -> bool:
+        # A temporary file is known by its name alone: a kill may have cut it before its mark.
+        if p.name in _DESKTOP_FILES or FRAME_TMP.fullmatch(p.name) or _FRAME_DIVE_TMP.fullmatch(p.name):
+            return not p.is_symlink() and p.is_file()
+        if p.name == "dive.gif":
+            return not p.is_symlink() and is_our_gif(p)
+        if p.name == "recipe.json":
+            return not p.is_symlink() and is_our_sidecar(p)
+        return is_our_frame(p)
+
+    strangers = sorted(p.name for p in folder.iterdir() if not ours(p))
+    if strangers:
+        shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
+        raise CliError(f"--output {folder} holds files dream cannot tell for its own ({shown}); a dive writes its "
+                       "frames only into a new or empty folder, or one of its own frames: name another folder "
+                       f"(e.g. -o {unique_path(folder)}/), or move those files")
 
 
 def settings(args: argparse.Namespace):
@@ -225,8 +263,18 @@ def render_frames(image: Any, recipe: Recipe, folder: Path, args: argparse.Names
                    f"command with -o {folder} --seed {recipe.seed} --start-frame {done}" if done else None):
         dive(image, recipe, folder, start_frame=args.start_frame, progress=on_progress, device=args.device,
              on_frame=on_frame)
-    (folder / "recipe.json").write_text(recipe.to_json())
+    _write_recipe(folder / "recipe.json", recipe)
     print(folder / "dive.gif")
+
+
+def _write_recipe(path: Path, recipe: Recipe) -> None:
+    """The dive's recipe.json, in a sidecar's form ({"recipe", "software"}: Recipe.load and
+    --recipe FOLDER read it), so a later dive into the folder knows it for its own."""
+    from dreamer.image_io import _software
+    from dreamer.image_save import _atomic_write
+
+    text = json.dumps({"recipe": recipe.to_dict(), "software": _software()}, indent=2, sort_keys=True) + "\n"
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 @contextlib.contextmanager

@@ -132,7 +132,7 @@ def check_sidecar(path: str | os.PathLike[str]) -> None:
     ours: photo.json beside photo.jpg is often the photo's own credits (bot/sources/folder.py reads
     them), and a user's recipe.json must not become a dream's."""
     side = sidecar_path(path)
-    if (side.exists() or side.is_symlink()) and not _is_our_sidecar(side):
+    if (side.exists() or side.is_symlink()) and not is_our_sidecar(side):
         raise ImageError(f"{path}: its recipe would be written to {side}, which holds something else; "
                          "choose another output name, or move that file")
     other = _other_dream(Path(path), side) if side.exists() else None
@@ -175,7 +175,8 @@ def carries_recipe(picture: str | os.PathLike[str]) -> bool:
         return False
 
 
-def _is_our_sidecar(side: Path) -> bool:
+def is_our_sidecar(side: Path) -> bool:
+    """Whether `side` is a recipe file dream wrote: {"recipe", "software": "lucid-dream-bot …"}."""
     try:
         if not side.is_file() or side.stat().st_size > 16_000_000:
             return False
