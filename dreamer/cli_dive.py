@@ -127,7 +127,7 @@ def check_frames_folder(folder: Path) -> None:
     cannot tell for its own (a frame it marked, its dive.gif and recipe.json): a user's
     frame_00000.png or dive.gif was replaced, and their photos got a dive's frames mixed in.
     A new or empty folder, or one of an earlier (or interrupted) dive, is fine."""
-    from dreamer.animate import FRAME_TMP, is_our_frame
+    from dreamer.animate import FRAME_NAME, FRAME_TMP, is_our_frame
     from dreamer.cli_info import unique_path
     from dreamer.image_save import is_our_sidecar
 
@@ -147,9 +147,13 @@ def check_frames_folder(folder: Path) -> None:
     strangers = sorted(p.name for p in folder.iterdir() if not ours(p))
     if strangers:
         shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
-        raise CliError(f"--output {folder} holds files dream cannot tell for its own ({shown}); a dive writes its "
-                       "frames only into a new or empty folder, or one of its own frames: name another folder "
-                       f"(e.g. -o {unique_path(folder)}/), or move those files")
+        # A frame_NNNNN.png without our mark is another program's (ffmpeg names its frames so) or
+        # a dive of a version that did not mark its frames: say so, or the refusal reads as a bug.
+        unmarked = " (a frame_NNNNN.png without dream's mark: another program's, or from a version " \
+            "of dream before frames were marked)" if any(FRAME_NAME.fullmatch(n) for n in strangers) else ""
+        raise CliError(f"--output {folder} holds files dream cannot tell for its own ({shown}){unmarked}; a dive "
+                       "writes its frames only into a new or empty folder, or one of its own frames: name another "
+                       f"folder (e.g. -o {unique_path(folder)}/), or move those files")
 
 
 def settings(args: argparse.Namespace):

@@ -34,7 +34,9 @@ def test_a_frame_dive_into_a_folder_of_the_users_is_refused_before_the_net_loads
     assert main([str(photo), *TINY, "--frames", "2", "-o", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "dream: error:" in err
-    assert f"--output {folder} holds files dream cannot tell for its own (beach.jpg, frame_00000.png)" in err
+    assert f"--output {folder} holds files dream cannot tell for its own (beach.jpg, frame_00000.png) (a " \
+        "frame_NNNNN.png without dream's mark: another program's, or from a version of dream before frames " \
+        "were marked); a dive writes" in err
     assert f"name another folder (e.g. -o {tmp_path / 'holiday-2'}/), or move those files" in err
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # untouched, nothing added
 
