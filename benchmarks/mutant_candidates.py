@@ -346,9 +346,62 @@ def _joint_big(nets: dict) -> None:
     obj.class_logits = class_logits
 
 
+def _photo_rivals(nets: dict) -> None:
+    """Each class pushed against what the photo itself reads as. Where the judge misses a
+    triple's weakest class where it is painted, the five places are mostly held by the photo's
+    own classes (worm fence, plate, lakeside, earthstar on moss) and the other creatures
+    (benchmarks/mutant_crowding.py), not by the class's own look-alikes, which `rivals` is
+    about. So the rivals here are the LUCID_PHOTO_RIVALS_COUNT (default 5) classes the dreaming
+    net ranks highest on the untouched photo (its degraded crops, as a check takes them), the
+    mutant's own classes left out, at LUCID_PHOTO_RIVALS (default 0.5) of their logsumexp."""
+    import dataclasses
+    import os
+    import random
+    import sys
+
+    import torch
+
+    from dreamer import objectives as obj, render_views as rv
+    from dreamer.plan import resolve_classes
+    from dreamer.seen import CROP_SIDES, degrade
+    from dreamer.transform import View, sample_views
+    share = float(os.environ.get("LUCID_PHOTO_RIVALS", "0.5"))
+    count = int(os.environ.get("LUCID_PHOTO_RIVALS_COUNT", "5"))
+    real = rv.start
+
+    def photo_classes(net, work, seed: int, exclude: set[int]) -> list[int]:
+        with torch.no_grad():
+            d = degrade(work.float())
+            h, w = d.shape[-2:]
+            rng = random.Random(seed)
+            views = []
+            for frac in CROP_SIDES:
+                side = frac * min(h, w)
+                views += [View(rng.uniform(side / 2, h - side / 2), rng.uniform(side / 2, w - side / 2), side, 0.0)
+                          for _ in range(8)]
+            batch = sample_views(d, views, net.input_size, (h, w))
+            logits = torch.cat([net.module(net.normalise(batch[i:i + 6])).float() for i in range(0, len(batch), 6)])
+        mean = torch.log_softmax(logits, dim=1).mean(0)
+        mean[list(exclude)] = -1e9
+        return mean.topk(count).indices.tolist()
+
+    def start(base, plan, net, seed):
+        d = real(base, plan, net, seed)
+        weights = resolve_classes(plan.recipe, net)
+        if len([w for w in weights.values() if w > 0]) < 2:
+            return d
+        against = photo_classes(net, d.work, seed, set(weights))
+        print("photo rivals:", against, file=sys.stderr, flush=True)
+        rivals = {i: against for i, w in weights.items() if w > 0}
+        objective = obj.class_logits(weights, rivals=rivals, rival_share=share)
+        d.plan = dataclasses.replace(plan, objective=objective)
+        return d
+    rv.start = start
+
+
 from mutant_transfer import TRANSFER  # noqa: E402  (a sibling: benchmarks/ is on sys.path)
 
-CANDIDATES = {"check_lite1": _check_with_lite1, "coarse_share": _coarse_share, "gain_lagging": _gain_lagging, "joint_big": _joint_big, "objects_room": _objects_get_room, "route_lagging": _route_lagging,
+CANDIDATES = {"check_lite1": _check_with_lite1, "coarse_share": _coarse_share, "gain_lagging": _gain_lagging, "joint_big": _joint_big, "objects_room": _objects_get_room, "photo_rivals": _photo_rivals, "route_lagging": _route_lagging,
               "settle": _growth_settles, "spread": _spread, "spread_min": _spread_min, "top5": _top5,
               "wait48": _growth_waits}
 CANDIDATES.update(TRANSFER)
