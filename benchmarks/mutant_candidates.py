@@ -353,7 +353,8 @@ def _photo_rivals(nets: dict) -> None:
     (benchmarks/mutant_crowding.py), not by the class's own look-alikes, which `rivals` is
     about. So the rivals here are the LUCID_PHOTO_RIVALS_COUNT (default 5) classes the dreaming
     net ranks highest on the untouched photo (its degraded crops, as a check takes them), the
-    mutant's own classes left out, at LUCID_PHOTO_RIVALS (default 0.5) of their logsumexp."""
+    mutant's own classes left out, at LUCID_PHOTO_RIVALS (default 0.5) of their logsumexp.
+    LUCID_PHOTO_RIVALS_KIN=1 leaves out the targets' 10 nearest classes too."""
     import dataclasses
     import os
     import random
@@ -390,7 +391,13 @@ def _photo_rivals(nets: dict) -> None:
         weights = resolve_classes(plan.recipe, net)
         if len([w for w in weights.values() if w > 0]) < 2:
             return d
-        against = photo_classes(net, d.work, seed, set(weights))
+        exclude = set(weights)
+        if os.environ.get("LUCID_PHOTO_RIVALS_KIN", "0") == "1":
+            # the second form: a photo class that is a target's look-alike (cup for espresso on a
+            # photo of coffee cups) is no rival; the target is what the photo already shows
+            from models.heads import look_alikes
+            exclude |= {c for near in look_alikes(net, list(weights), 10).values() for c in near}
+        against = photo_classes(net, d.work, seed, exclude)
         print("photo rivals:", against, file=sys.stderr, flush=True)
         rivals = {i: against for i, w in weights.items() if w > 0}
         objective = obj.class_logits(weights, rivals=rivals, rival_share=share)
