@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import sys
 from dataclasses import asdict
@@ -147,13 +148,14 @@ def check_frames_folder(folder: Path) -> None:
     strangers = sorted(p.name for p in folder.iterdir() if not ours(p))
     if strangers:
         shown = ", ".join(strangers[:3]) + (f" and {len(strangers) - 3} more" if len(strangers) > 3 else "")
+        # `-o .` has no name to number: the suggestion is made from the absolute path.
         # A frame_NNNNN.png without our mark is another program's (ffmpeg names its frames so) or
         # a dive of a version that did not mark its frames: say so, or the refusal reads as a bug.
         unmarked = " (a frame_NNNNN.png without dream's mark: another program's, or from a version " \
             "of dream before frames were marked)" if any(FRAME_NAME.fullmatch(n) for n in strangers) else ""
         raise CliError(f"--output {folder} holds files dream cannot tell for its own ({shown}){unmarked}; a dive "
                        "writes its frames only into a new or empty folder, or one of its own frames: name another "
-                       f"folder (e.g. -o {unique_path(folder)}/), or move those files")
+                       f"folder (e.g. -o {unique_path(Path(os.path.abspath(folder)))}/), or move those files")
 
 
 def settings(args: argparse.Namespace):

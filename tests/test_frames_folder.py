@@ -71,3 +71,16 @@ def test_a_frame_dive_goes_again_into_a_folder_of_its_own_frames(tmp_path, photo
     assert (folder / "frame_00002.png").is_file()
     # its recipe.json is still a recipe --recipe reads, named by its folder
     assert main([str(photo), "--recipe", str(folder), "-q", "--frames", "1", "-o", str(tmp_path / "one.png")]) == 0
+
+
+def test_a_frame_dive_into_the_current_folder_of_the_users_is_refused_with_a_folder_to_use(
+        tmp_path, photo, capsys, no_net, monkeypatch):
+    """`-o .` has no name of its own: the suggestion was made from it and failed with
+    "PosixPath('.') has an empty name", telling the user nothing."""
+    folder, before = _users_folder(tmp_path)
+    monkeypatch.chdir(folder)
+    assert main([str(photo), *TINY, "--frames", "2", "-o", "."]) == 2
+    err = capsys.readouterr().err
+    assert "holds files dream cannot tell for its own (beach.jpg, frame_00000.png)" in err
+    assert f"(e.g. -o {tmp_path / 'holiday-2'}/)" in err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
