@@ -289,6 +289,7 @@ class Pipeline:
         failed lately is skipped until its backoff is over (sources/backoff.py)."""
         errors = []
         n = len(parts.sources)
+        self.source_backoff.keep_only({src.name for src in parts.sources})
         for k in range(n):
             i = (self._next_source + k) % n
             src = parts.sources[i]

@@ -110,3 +110,32 @@ def test_a_reloaded_source_of_the_same_name_is_asked_at_once(tmp_path):
     pipe.run_cycle()
     pipe.store.close()
     assert fixed.asked == 1
+
+
+def test_another_error_in_a_streak_is_logged_in_full_with_its_traceback(tmp_path, caplog):
+    # A feed that failed to fetch, then failed with a bug no source foresaw: the bug's traceback
+    # was only an INFO line ("still failing"), never seen by an operator logging warnings.
+    caplog.set_level("INFO", logger="bot")
+    flaky = _Flaky()
+    pipe, now = _bot(tmp_path, flaky, photos=3)
+    pipe.run_cycle()
+    now[0] += 61
+    pipe.run_cycle()  # the same error again: one line
+    flaky.take = lambda store: (_ for _ in ()).throw(KeyError("enclosure"))
+    now[0] += 121
+    pipe.run_cycle()
+    pipe.store.close()
+    said = [r for r in caplog.records if "flaky" in r.getMessage() and not r.getMessage().startswith("cycle ")]
+    assert [r.levelname for r in said] == ["WARNING", "INFO", "WARNING"], [r.getMessage() for r in said]
+    assert said[2].exc_info and "KeyError" in said[2].getMessage()
+
+
+def test_a_source_taken_out_of_the_config_is_forgotten(tmp_path):
+    flaky = _Flaky()
+    pipe, now = _bot(tmp_path, flaky, photos=2)
+    pipe.run_cycle()
+    assert pipe.source_backoff.skipped(flaky) is not None
+    pipe.parts = dataclasses.replace(pipe.parts, sources=list(pipe.parts.sources[1:]))
+    pipe.run_cycle()
+    pipe.store.close()
+    assert pipe.source_backoff._failing == {}

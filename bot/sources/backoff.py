@@ -62,6 +62,9 @@ class SourceBackoff:
         if failures == 1:
             log.warning("%s; not asked again for %s (longer after each failure, up to %s)",
                         error, _duration(wait), _duration(backoff.cap), exc_info=trace)
+        elif error != f.error:  # another failure than the streak's first: in full, its traceback too
+            log.warning("%s; failing (%d times in a row), not asked again for %s",
+                        error, failures, _duration(wait), exc_info=trace)
         else:
             log.info("%s; still failing (%d times in a row), not asked again for %s",
                      error, failures, _duration(wait))
@@ -72,6 +75,11 @@ class SourceBackoff:
         self._failing.pop(src.name, None)
         if f is not None:
             log.info("source %s works again after %d failure(s) in a row", src.name, f.failures)
+
+    def keep_only(self, names: set[str]) -> None:
+        """Forget the sources no longer configured (a reload took them out)."""
+        for name in set(self._failing) - names:
+            del self._failing[name]
 
     def _state(self, src: "Source") -> _Failing | None:
         f = self._failing.get(src.name)
