@@ -357,30 +357,20 @@ def _photo_rivals(nets: dict) -> None:
     LUCID_PHOTO_RIVALS_KIN=1 leaves out the targets' 10 nearest classes too."""
     import dataclasses
     import os
-    import random
     import sys
 
     import torch
 
     from dreamer import objectives as obj, render_views as rv
     from dreamer.plan import resolve_classes
-    from dreamer.seen import CROP_SIDES, degrade
-    from dreamer.transform import View, sample_views
+    from dreamer.seen import degraded_crops
     share = float(os.environ.get("LUCID_PHOTO_RIVALS", "0.5"))
     count = int(os.environ.get("LUCID_PHOTO_RIVALS_COUNT", "5"))
     real = rv.start
 
     def photo_classes(net, work, seed: int, exclude: set[int]) -> list[int]:
         with torch.no_grad():
-            d = degrade(work.float())
-            h, w = d.shape[-2:]
-            rng = random.Random(seed)
-            views = []
-            for frac in CROP_SIDES:
-                side = frac * min(h, w)
-                views += [View(rng.uniform(side / 2, h - side / 2), rng.uniform(side / 2, w - side / 2), side, 0.0)
-                          for _ in range(8)]
-            batch = sample_views(d, views, net.input_size, (h, w))
+            batch = degraded_crops(work, 8, seed, net.input_size)
             logits = torch.cat([net.module(net.normalise(batch[i:i + 6])).float() for i in range(0, len(batch), 6)])
         mean = torch.log_softmax(logits, dim=1).mean(0)
         mean[list(exclude)] = -1e9

@@ -22,12 +22,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 BINS = (0.25, 0.5, 0.75)  # the cover a crop's class region has: under 25 %, 25–50 %, ...
 
 
-def crops_by_cover(picture_path: Path, photo_name: str, target: list[str], judge, seed: int) -> list[tuple]:
-    """(viewing size, class id, cover of the crop by its region, in the judge's top 5) per crop."""
+def placed_regions(photo_name: str, target: list[str], seed: int):
+    """The classes in the order the default places them on the photo, and their regions at
+    step 0 at the photo's size ((k, H, W))."""
     import torch
-    from PIL import Image
 
-    import judge as J
     import quality as Q
     from dreamer import render_views as rv
     from dreamer.plan import views_plan
@@ -36,12 +35,21 @@ def crops_by_cover(picture_path: Path, photo_name: str, target: list[str], judge
     from dreamer.transform import resize, to_tensor
 
     photo = Q.load_photo(photo_name)
-    pic = Image.open(picture_path).convert("RGB")
     recipe = preset("default", classes={c: 1.0 for c in target}, seed=seed)
     net = dream_net(recipe, "cpu")
     plan = views_plan(recipe, net, seed, torch.device("cpu"))
-    placed = list(plan.placed)
     masks = resize(rv.start(to_tensor(photo), plan, net, seed).masks[None], (photo.height, photo.width))[0]
+    return list(plan.placed), masks
+
+
+def crops_by_cover(picture_path: Path, photo_name: str, target: list[str], judge, seed: int) -> list[tuple]:
+    """(viewing size, class id, cover of the crop by its region, in the judge's top 5) per crop."""
+    from PIL import Image
+
+    import judge as J
+
+    pic = Image.open(picture_path).convert("RGB")
+    placed, masks = placed_regions(photo_name, target, seed)
     destroyed = J.destroy(pic)
     out = []
     for k, scale in enumerate(J.SCALES):  # the crops judge.visible draws (its seed + k)
@@ -66,8 +74,10 @@ def table(crops: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def over_triples(per_picture, table, doc: str, argv: list[str] | None) -> int:
+    """The command line of a table over a folder of saved triples: `per_picture(path, photo,
+    target, judge, seed)` gives each picture's rows, `table` prints them all."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("pictures", type=Path, help="a folder of mutant_curves.py --save pictures")
     ap.add_argument("--set", choices=("fresh", "fresh2", "fresh3"), default="fresh3")
     ap.add_argument("--seed", type=int, default=1, help="the seed the pictures were dreamt with")
@@ -76,13 +86,17 @@ def main(argv: list[str] | None = None) -> int:
     from dreamer.render import load_net
     from mutant_curves import rows
     judge = load_net(J.JUDGE, None, "cpu")
-    crops = []
+    got = []
     for photo, target, _ in rows(args.set):
         found = sorted(args.pictures.glob(f"{photo}_*_s{args.seed}.png"))
         if len(target) == 3 and found:
-            crops += crops_by_cover(found[0], photo, target, judge, args.seed)
-    print(table(crops))
+            got += per_picture(found[0], photo, target, judge, args.seed)
+    print(table(got))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return over_triples(crops_by_cover, table, __doc__, argv)
 
 
 if __name__ == "__main__":

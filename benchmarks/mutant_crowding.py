@@ -11,7 +11,6 @@ Not a test: a table.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import Counter
 from pathlib import Path
@@ -42,20 +41,11 @@ def crowding(picture_path: Path, photo_name: str, target: list[str], judge, seed
     from PIL import Image
 
     import judge as J
-    import quality as Q
-    from dreamer import render_views as rv
-    from dreamer.plan import views_plan
-    from dreamer.presets import preset
-    from dreamer.render import dream_net
-    from dreamer.transform import resize, to_tensor
+    from dreamer.transform import to_tensor
+    from mutant_coverage import placed_regions
 
-    photo = Q.load_photo(photo_name)
     pic = Image.open(picture_path).convert("RGB")
-    recipe = preset("default", classes={c: 1.0 for c in target}, seed=seed)
-    net = dream_net(recipe, "cpu")
-    plan = views_plan(recipe, net, seed, torch.device("cpu"))
-    placed = list(plan.placed)
-    masks = resize(rv.start(to_tensor(photo), plan, net, seed).masks[None], (photo.height, photo.width))[0]
+    placed, masks = placed_regions(photo_name, target, seed)
     alike = look_alikes(judge, placed)
     destroyed = J.destroy(pic)
     crops = []  # (scale, box in the picture, ranking)
@@ -118,22 +108,8 @@ def table(records: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("pictures", type=Path, help="a folder of mutant_curves.py --save pictures")
-    ap.add_argument("--set", choices=("fresh", "fresh2", "fresh3"), default="fresh3")
-    ap.add_argument("--seed", type=int, default=1, help="the seed the pictures were dreamt with")
-    args = ap.parse_args(argv)
-    import judge as J
-    from dreamer.render import load_net
-    from mutant_curves import rows
-    judge = load_net(J.JUDGE, None, "cpu")
-    records = []
-    for photo, target, _ in rows(args.set):
-        found = sorted(args.pictures.glob(f"{photo}_*_s{args.seed}.png"))
-        if len(target) == 3 and found:
-            records += crowding(found[0], photo, target, judge, args.seed)
-    print(table(records))
-    return 0
+    from mutant_coverage import over_triples
+    return over_triples(crowding, table, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -34,14 +34,10 @@ def _frame_mark() -> PngImagePlugin.PngInfo:
 
 def is_our_frame(path: Path) -> bool:
     """Whether `path` is a frame a dive wrote: its name, and the mark in its PNG text."""
-    if not FRAME_NAME.fullmatch(path.name) or path.is_symlink() or not path.is_file():
-        return False
-    try:
-        with Image.open(path, formats=["PNG"]) as im:
-            software = im.info.get("Software")
-    except Exception:  # noqa: BLE001 - not a PNG Pillow can open: not ours
-        return False
-    return isinstance(software, str) and software.startswith("lucid-dream-bot")
+    from dreamer.image_meta import has_our_mark
+
+    return (FRAME_NAME.fullmatch(path.name) is not None and not path.is_symlink()
+            and has_our_mark(path, "PNG", "Software"))
 
 
 def dive(

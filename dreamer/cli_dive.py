@@ -104,16 +104,9 @@ def is_our_video(path: Path) -> bool:
 def is_our_gif(path: Path) -> bool:
     """Whether `path` is a GIF we wrote (a preview, a frame dive's dive.gif): save_animation
     gives each the comment "lucid-dream-bot <version>"."""
-    from PIL import Image
+    from dreamer.image_meta import has_our_mark
 
-    if not path.is_file():  # a named pipe (or a device) would block Image.open for ever
-        return False
-    try:
-        with Image.open(path, formats=["GIF"]) as im:
-            comment = im.info.get("comment")
-    except Exception:  # noqa: BLE001 - not a GIF Pillow can open: not ours
-        return False
-    return isinstance(comment, bytes) and comment.startswith(b"lucid-dream-bot")
+    return has_our_mark(path, "GIF", "comment")
 
 
 # Beside its frames a frame dive writes dive.gif and recipe.json, each first to a hidden

@@ -57,6 +57,20 @@ def _software() -> str:
         return "lucid-dream-bot dev"
 
 
+def has_our_mark(path: Path, fmt: str, key: str) -> bool:
+    """Whether the picture at `path`, of format `fmt`, carries "lucid-dream-bot ..." in its
+    `key` entry (a PNG's Software text, a GIF's comment)."""
+    if not path.is_file():  # a named pipe (or a device) would block Image.open for ever
+        return False
+    try:
+        with Image.open(path, formats=[fmt]) as im:
+            mark = im.info.get(key)
+    except Exception:  # noqa: BLE001 - not a picture Pillow can open as fmt: not ours
+        return False
+    if isinstance(mark, bytes):
+        mark = mark.decode("utf-8", "replace")
+    return isinstance(mark, str) and mark.startswith("lucid-dream-bot")
+
 
 def read_embedded_recipe(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The recipe save_image embedded in a picture, or None when it carries none."""

@@ -42,9 +42,9 @@ def degrade(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def seen_shares(net: DreamNet, picture: torch.Tensor, class_ids: list[int], crops: int, seed: int) -> dict[int, float]:
-    """For each class, the share of `crops` random crops per size of the degraded picture in
-    which `net` ranks it in its top 5. Seeded: the same picture and seed give the same answer."""
+def degraded_crops(picture: torch.Tensor, crops: int, seed: int, size: int) -> torch.Tensor:
+    """`crops` random crops per size (CROP_SIDES) of the degraded picture, each brought to
+    `size`: what a check looks at. Seeded: the same picture and seed give the same crops."""
     d = degrade(picture.detach().float())
     h, w = d.shape[-2:]
     rng = random.Random(seed)
@@ -53,7 +53,14 @@ def seen_shares(net: DreamNet, picture: torch.Tensor, class_ids: list[int], crop
         side = frac * min(h, w)
         views += [View(rng.uniform(side / 2, h - side / 2), rng.uniform(side / 2, w - side / 2), side, 0.0)
                   for _ in range(crops)]
-    batch = sample_views(d, views, net.input_size, (h, w))
+    return sample_views(d, views, size, (h, w))
+
+
+@torch.no_grad()
+def seen_shares(net: DreamNet, picture: torch.Tensor, class_ids: list[int], crops: int, seed: int) -> dict[int, float]:
+    """For each class, the share of `crops` random crops per size of the degraded picture in
+    which `net` ranks it in its top 5. Seeded: the same picture and seed give the same answer."""
+    batch = degraded_crops(picture, crops, seed, net.input_size)
     # a few crops at a time on a CPU, as the dream's steps run (dreamer.activations.net_chunk):
     # 24 crops in one batch took twice as long as in twelve of two on two cores
     step = net_chunk(batch)
