@@ -5,8 +5,8 @@ again once it works.
 
 Without this, a feed that is down or malformed stayed first in line: every cycle fetched it
 again and logged the same error with its traceback. Now the first failure is logged in full
-(with the traceback of an error no source foresaw), a repeat in one line, a skip at debug
-level, and the recovery once.
+(with the traceback of an error no source foresaw), so is an error of another kind later in
+the streak, a repeat of the same error in one line, a skip at debug level, and the recovery once.
 
 The state is in memory only: a restart, or a config reload (which builds new sources), asks
 every source at once, so an operator who fixed a feed's address does not wait for the backoff.
@@ -53,8 +53,8 @@ class SourceBackoff:
         return f"{f.error} (not asked again for {_duration(left)})"
 
     def failed(self, src: "Source", error: str, backoff: "Backoff", *, trace: bool = False) -> None:
-        """Record a failure of `src` and log it: the first of a streak in full (with the
-        traceback when `trace`), a repeat in one line."""
+        """Record a failure of `src` and log it: the first of a streak, or one unlike the last, in
+        full (with the traceback when `trace`); a repeat of the same error in one line."""
         f = self._state(src)
         failures = 1 if f is None else f.failures + 1
         wait = backoff.delay(failures)
