@@ -17,6 +17,7 @@ import logging
 import random
 import re
 import shutil
+import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from bot.publishers.outbox import save_source_photo
 from bot.render import DiveSpec, Renderer, RenderFn, Work, as_renderer, is_engine_error, make
 from bot.sources import SourceError, SourceItem
 from bot.sources.backoff import SourceBackoff
-from bot.store import CycleOutcome, NewDream, PostState
+from bot.store import CycleOutcome, NewDream, PostState, StoreError
 
 if TYPE_CHECKING:
     from bot.store import PostRow, Store
@@ -303,6 +304,10 @@ class Pipeline:
                 errors.append(logs.redact(str(exc)))
                 self.source_backoff.failed(src, errors[-1], parts.backoff)
                 continue
+            except (sqlite3.Error, StoreError):
+                # the bot's own database (locked, full), not the source: the cycle's error, and no
+                # backoff that would park a healthy folder or feed
+                raise
             except Exception as exc:  # noqa: BLE001
                 # A bug or an input no source foresaw (a feed's malformed item): this source's
                 # error for this cycle, never the cycle's, so the other sources are still asked.

@@ -139,3 +139,19 @@ def test_a_source_taken_out_of_the_config_is_forgotten(tmp_path):
     pipe.run_cycle()
     pipe.store.close()
     assert pipe.source_backoff._failing == {}
+
+
+def test_a_store_error_inside_a_source_is_the_cycles_not_the_sources(tmp_path):
+    # A locked database while a folder notes its files is no fault of the folder: it failed the
+    # cycle, and was charged to the folder, which was then not asked for a minute and more.
+    import sqlite3
+
+    from bot.store import CycleOutcome
+
+    flaky = _Flaky()
+    flaky.take = lambda store: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked"))
+    pipe, now = _bot(tmp_path, flaky, photos=2)
+    result = pipe.run_cycle()
+    assert result.outcome == CycleOutcome.FAILED and "database is locked" in result.message
+    assert pipe.source_backoff.skipped(flaky) is None  # asked again next cycle
+    pipe.store.close()
