@@ -262,18 +262,13 @@ def render_frames(image: Any, recipe: Recipe, folder: Path, args: argparse.Names
                    f"command with -o {folder} --seed {recipe.seed} --start-frame {done}" if done else None):
         dive(image, recipe, folder, start_frame=args.start_frame, progress=on_progress, device=args.device,
              on_frame=on_frame)
-    _write_recipe(folder / "recipe.json", recipe)
-    print(folder / "dive.gif")
-
-
-def _write_recipe(path: Path, recipe: Recipe) -> None:
-    """The dive's recipe.json, in a sidecar's form ({"recipe", "software"}: Recipe.load and
-    --recipe FOLDER read it), so a later dive into the folder knows it for its own."""
     from dreamer.image_io import _software
-    from dreamer.image_save import _atomic_write
+    from dreamer.image_save import write_recipe_file
 
-    text = json.dumps({"recipe": recipe.to_dict(), "software": _software()}, indent=2, sort_keys=True) + "\n"
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    # in a sidecar's form, which Recipe.load and --recipe FOLDER read, so that a later dive into
+    # the folder knows it for its own (check_frames_folder)
+    write_recipe_file(folder / "recipe.json", recipe, _software())
+    print(folder / "dive.gif")
 
 
 @contextlib.contextmanager

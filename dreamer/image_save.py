@@ -203,16 +203,19 @@ def _for_format(image: Image.Image, fmt: str) -> Image.Image:
 
 
 def _write_sidecar(target: Path, recipe: Any, software: str) -> None:
+    write_recipe_file(sidecar_path(target), recipe, software, {SIDECAR_FILE: target.name})
+
+
+def write_recipe_file(path: Path, recipe: Any, software: str, extra: dict[str, str] | None = None) -> None:
+    """A recipe file dream knows for its own (is_our_sidecar): {"recipe", "software",
+    "created", ...extra}, written whole or not at all. A picture's sidecar, a frame dive's
+    recipe.json."""
     if hasattr(recipe, "to_dict"):
         recipe = recipe.to_dict()
-    doc = {
-        "recipe": recipe,
-        "software": software,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        SIDECAR_FILE: target.name,
-    }
+    doc = {"recipe": recipe, "software": software,
+           "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **(extra or {})}
     text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
-    _atomic_write(sidecar_path(target), lambda f: f.write(text.encode("utf-8")))
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def _atomic_write(target: Path, write: Any) -> None:
