@@ -1,7 +1,6 @@
 """Dive animations: each frame is the last one zoomed and rotated a little, then dreamt again."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Callable
 
@@ -13,31 +12,19 @@ from dreamer.render import dream
 from dreamer.transform import to_image, to_tensor, zoom_rotate
 
 
-FRAME_NAME = re.compile(r"frame_\d{5,}\.png")  # frame_path's names
-FRAME_TMP = re.compile(r"frame_\d{5,}\.tmp\.png")  # where a frame is written first: a killed dive leaves one
-
-
 def frame_path(folder: Path, k: int) -> Path:
     return folder / f"frame_{k:05d}.png"
 
 
 def _frame_mark() -> PngImagePlugin.PngInfo:
     """What every frame carries, as a dream's PNG does: "Software: lucid-dream-bot <version>".
-    By it a later dive into the folder knows the frame for its own (is_our_frame), where the
+    By it a later dive into the folder knows the frame for its own (image_meta.is_our_frame), where the
     name alone could be a user's (ffmpeg's frames are often frame_00001.png)."""
     from dreamer.image_io import _software
 
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", _software())
     return info
-
-
-def is_our_frame(path: Path) -> bool:
-    """Whether `path` is a frame a dive wrote: its name, and the mark in its PNG text."""
-    from dreamer.image_meta import has_our_mark
-
-    return (FRAME_NAME.fullmatch(path.name) is not None and not path.is_symlink()
-            and has_our_mark(path, "PNG", "Software"))
 
 
 def dive(

@@ -121,7 +121,7 @@ def check_frames_folder(folder: Path) -> None:
     cannot tell for its own (a frame it marked, its dive.gif and recipe.json): a user's
     frame_00000.png or dive.gif was replaced, and their photos got a dive's frames mixed in.
     A new or empty folder, or one of an earlier (or interrupted) dive, is fine."""
-    from dreamer.animate import FRAME_NAME, FRAME_TMP, is_our_frame
+    from dreamer.image_meta import FRAME_NAME, FRAME_TMP, is_our_frame
     from dreamer.cli_info import unique_path
     from dreamer.image_save import is_our_sidecar
 

@@ -57,6 +57,13 @@ def _software() -> str:
         return "lucid-dream-bot dev"
 
 
+# A frame dive's frames (dreamer.animate.frame_path), and where each is written first: a killed
+# dive leaves one.
+FRAME_NAME = re.compile(r"frame_\d{5,}\.png")
+FRAME_TMP = re.compile(r"frame_\d{5,}\.tmp\.png")
+
+
+
 def has_our_mark(path: Path, fmt: str, key: str) -> bool:
     """Whether the picture at `path`, of format `fmt`, carries "lucid-dream-bot ..." in its
     `key` entry (a PNG's Software text, a GIF's comment)."""
@@ -70,6 +77,12 @@ def has_our_mark(path: Path, fmt: str, key: str) -> bool:
     if isinstance(mark, bytes):
         mark = mark.decode("utf-8", "replace")
     return isinstance(mark, str) and mark.startswith("lucid-dream-bot")
+
+
+def is_our_frame(path: Path) -> bool:
+    """Whether `path` is a frame a dive wrote: its name, and the mark in its PNG text."""
+    return (FRAME_NAME.fullmatch(path.name) is not None and not path.is_symlink()
+            and has_our_mark(path, "PNG", "Software"))
 
 
 def read_embedded_recipe(path: str | os.PathLike[str]) -> dict[str, Any] | None:
