@@ -44,7 +44,7 @@ def rows(name: str) -> list[tuple[str, list[str], bool]]:
 
 
 def curve(photo_name: str, target: list[str], nets: dict, judge, settings: dict, seed: int = 1,
-          save: Path | None = None) -> list[dict]:
+          save: Path | None = None, weights: list[float] | None = None) -> list[dict]:
     import judge as J
     import quality as Q
     import torch
@@ -58,7 +58,8 @@ def curve(photo_name: str, target: list[str], nets: dict, judge, settings: dict,
     from dreamer import param as prm
 
     photo = Q.load_photo(photo_name)
-    r = preset("default", classes={c: 1.0 for c in target}, seed=seed, **settings)
+    r = preset("default", classes={c: (weights[i] if weights else 1.0) for i, c in enumerate(target)}, seed=seed,
+               **settings)
     net = dream_net(r, "cpu")  # Lite0, joined by a partner where the settings name one
     ids = list(resolve_classes(r, net))
     points = []
@@ -163,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="a candidate not yet in the engine, patched in for this run")
     ap.add_argument("--seed", type=int, default=1, help="every dream's seed (another seed: the rows' noise)")
     ap.add_argument("--kind", choices=("pairs", "triples", "all"), default="all")
+    ap.add_argument("--weights", help="the classes' weights in each row's order, e.g. 0.6,1.0 (as the bot's picker "
+                                      "draws them; the default gives every class 1.0)")
     ap.add_argument("--save", type=Path, help="write each dream's last picture into this folder")
     ap.add_argument("--summary", nargs="*", type=Path, help="only summarise these curve files")
     ap.add_argument("--compare", nargs="+", type=Path, help="only compare these curve files row by row at the cap")
@@ -192,15 +195,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.candidate:
         CANDIDATES[name](nets)
     sizes = {"pairs": {2}, "triples": {3}, "all": {2, 3}}[args.kind]
+    weights = [float(w) for w in args.weights.split(",")] if args.weights else None
     dreams = []
     for photo, target, held in rows(args.set):
-        if (only and photo not in only) or len(target) not in sizes:
+        if (only and photo not in only) or len(target) not in sizes or (weights and len(weights) != len(target)):
             continue
-        points = curve(photo, target, nets, judge, settings, args.seed, args.save)
+        points = curve(photo, target, nets, judge, settings, args.seed, args.save, weights)
         for p in points:  # JSON keys are strings: class ids as the judge's, by name
             for key in ("lite0", "lite1", "judge"):
                 p[key] = {str(k): v for k, v in p[key].items()}
-        rec = {"set": args.set, "seed": args.seed, "settings": settings, "consts": consts, "candidates": args.candidate, "photo": photo, "classes": target, "held": held, "points": points}
+        rec = {"set": args.set, "seed": args.seed, "settings": settings, "consts": consts, "candidates": args.candidate, "weights": weights, "photo": photo, "classes": target, "held": held, "points": points}
         dreams.append(rec)
         print(json.dumps(rec), flush=True)
         if args.out:
