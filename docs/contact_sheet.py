@@ -39,13 +39,14 @@ ROWS: list[tuple[str, dict[str, float]]] = [
 COLUMNS: dict[str, tuple[str, dict[str, object]]] = {
     "mix (before)": ("default", {"hybrid": "mix", "hybrid_partner": "efficientnet-lite1", "hybrid_steps": 0.5,
                                  "hybrid_grow_last": False, "hybrid_follow": False,
-                                 "hybrid_regions_partner": False, "hybrid_steps_classes": 99}),
+                                 "hybrid_regions_partner": False, "hybrid_steps_classes": 99,
+                                 "hybrid_floor": 0.1}),
     "regions (the default)": ("default", {}),
 }
 # Recipe keys added since cells were cached, at the value that dreams as recipes without them did:
 # left out of the key, so those cells are reused.
 SINCE_CACHED = {"hybrid_grow_last": False, "hybrid_follow": False, "hybrid_regions_partner": False,
-                "hybrid_steps_classes": 99}
+                "hybrid_steps_classes": 99, "hybrid_floor": 0.1}
 BEFORE_AFTER = ("coffee", {"monarch": 1, "daisy": 1})  # the pair at the top of the README
 QUICK_ROWS = ROWS[:2]
 SIDE = 512  # dreams are made at this width (the photos are 451–1000 px wide)

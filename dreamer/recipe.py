@@ -53,7 +53,7 @@ INFO_KEYS = frozenset({"class_names", "source", "version"})
 RECORDED_SIGN = frozenset({"octave_plan", "frames", "zoom", "rotate", "jitter", "tile_overlap"})
 LATER_KEYS: dict[str, Any] = {"stop_seen": 0.0, "view_samples": 4, "hybrid_routed": False, "hybrid_grow": 1.0,
                               "hybrid_grow_last": False, "hybrid_follow": False, "hybrid_regions_partner": False,
-                              "hybrid_steps_classes": MANY_CLASSES}
+                              "hybrid_steps_classes": MANY_CLASSES, "hybrid_floor": 0.1}
 
 # The flat keys in the order a recipe has always written them (TOML keeps it: a saved recipe
 # reads as before, group by group no more than the flat recipe was).
@@ -61,7 +61,7 @@ KEYS = (
     "model", "weights", "mode", "classes", "layer", "guide", "guide_layer", "method", "param", "steps",
     "learning_rate", "strength", "decay", "view_min", "view_max", "view_coarsen", "view_samples", "hybrid",
     "hybrid_steps", "hybrid_steps_classes", "hybrid_partner", "hybrid_partner_turns", "rivals", "hybrid_routed", "hybrid_grow",
-    "hybrid_grow_last", "hybrid_follow", "hybrid_regions_partner", "work_pixels", "stop_seen", "stop_every",
+    "hybrid_grow_last", "hybrid_follow", "hybrid_regions_partner", "hybrid_floor", "work_pixels", "stop_seen", "stop_every",
     "stopped_at", "octaves", "octave_scale", "iterations", "sigma_start", "sigma_end", "step_start", "step_end",
     "jitter", "gradient", "view_scale_min", "view_scale_max", "view_rotate", "balance_classes", "octave_plan",
     "tile_size", "tile_overlap", "batch_size", "seed", "max_pixels", "frames", "zoom", "rotate",

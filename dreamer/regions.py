@@ -40,7 +40,10 @@ TEMPERATURE = 0.25  # of the balanced softmax over z-scored evidence: low is cri
 # judge's crops (with CELLS 3 -> 5 and SMOOTH 1/8 -> 0.06: monarch + daisy on the coffee 38 -> 88 %).
 NOISE = 0.7
 CELLS = 5  # the seeded field's cells a side
-FLOOR = 0.1  # every class keeps this share everywhere: creatures blend at the seams
+# Every class keeps this share of the picture everywhere (split between the classes): creatures
+# blend at the seams and their markings run into each other's regions. The recipe's
+# views.hybrid_floor, whose default this is; 0.1 until session 24.
+FLOOR = 0.3
 SMOOTH = 0.06  # Gaussian blur of the evidence, as a fraction of the short side
 MASK_SIDE = 8  # a view's regions are sampled at this many cells a side
 
@@ -114,12 +117,13 @@ class Regions:
     ids: list[int]  # the same, sorted
     score: torch.Tensor  # (k, gh, gw) in ids' order: the evidence and seeded field, smoothed
     areas: torch.Tensor  # (k,) in ids' order: each class's share of the picture, relative
+    floor: float = FLOOR  # every class's share everywhere, split between them
 
     @property
     def masks(self) -> torch.Tensor:
-        """(k, gh, gw) in the caller's order, FLOOR of every class everywhere, summing to 1."""
+        """(k, gh, gw) in the caller's order, `floor` of every class everywhere, summing to 1."""
         masks = share_out(self.score, self.areas)[[self.ids.index(i) for i in self.order]]
-        return FLOOR / len(self.ids) + (1 - FLOOR) * masks
+        return self.floor / len(self.ids) + (1 - self.floor) * masks
 
     def grow(self, seen: dict[int, float], factor: float) -> bool:
         """Multiply by `factor` the area of each class seen in fewer than half as many of a
@@ -145,13 +149,14 @@ class Regions:
 LAGGING = 0.5
 
 
-def place_classes(photo: torch.Tensor, net: DreamNet, classes: dict[int, float], seed: int) -> Regions:
+def place_classes(photo: torch.Tensor, net: DreamNet, classes: dict[int, float], seed: int,
+                  floor: float = FLOOR) -> Regions:
     """Soft regions (k, gh, gw: `.masks`) of photo (1, 3, H, W) for the positive `classes` (id ->
-    weight; a class's area in proportion to its weight), with FLOOR of every class everywhere.
+    weight; a class's area in proportion to its weight), with `floor` of every class everywhere.
     On a net without class maps the regions come from the seeded field alone."""
     ids = sorted(classes)
     areas = torch.tensor([classes[i] for i in ids], dtype=torch.float32, device=photo.device)
-    return Regions(list(classes), ids, _score(photo, net, ids, seed), areas)
+    return Regions(list(classes), ids, _score(photo, net, ids, seed), areas, floor)
 
 
 def _score(picture: torch.Tensor, net: DreamNet, ids: list[int], seed: int) -> torch.Tensor:

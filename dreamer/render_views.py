@@ -98,7 +98,7 @@ def start(base: torch.Tensor, plan: Plan, net: DreamNet, seed: int) -> ViewDream
     wh, ww = working_size(height, width, recipe.views.work_pixels, net.input_size)
     work = resize(as_float(base), (wh, ww))
     regions = plan.placement is Placement.REGIONS
-    placed = place_classes(work, net, plan.placed, seed) if regions else None
+    placed = place_classes(work, net, plan.placed, seed, recipe.views.hybrid_floor) if regions else None
     masks = placed.masks if placed is not None else None
     work_masks = resize(masks[None], (wh, ww))[0] if masks is not None else None
     p = plan.make_param(wh, ww, base.device, seed, len(plan.placed) if regions else 1)

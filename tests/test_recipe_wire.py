@@ -11,7 +11,8 @@ DEFAULT = {
     "view_coarsen": 0.9, "view_samples": 4, "hybrid": "regions", "hybrid_steps": 0.125, "hybrid_steps_classes": 1,
     "hybrid_partner": "auto",
     "hybrid_partner_turns": False, "rivals": 0.0, "hybrid_routed": True, "hybrid_grow": 2.0,
-    "hybrid_grow_last": True, "hybrid_follow": True, "hybrid_regions_partner": True, "work_pixels": 1000000, "stop_seen": 1.0, "stop_every": 16,
+    "hybrid_grow_last": True, "hybrid_follow": True, "hybrid_regions_partner": True, "hybrid_floor": 0.3,
+    "work_pixels": 1000000, "stop_seen": 1.0, "stop_every": 16,
     "octaves": 3,
     "octave_scale": 1.4, "iterations": 12, "sigma_start": 2.0, "sigma_end": 0.6, "step_start": 10.0,
     "step_end": 4.0, "jitter": 32, "gradient": "laplacian", "view_scale_min": 0.55, "view_scale_max": 1.1,
@@ -27,7 +28,7 @@ CHANGED = {
     "strength": 0.7, "decay": 1.5, "view_min": 0.4, "view_max": 1.2, "view_coarsen": 0.5, "view_samples": 2,
     "hybrid": "mix", "hybrid_steps": 0.25, "hybrid_steps_classes": 2, "hybrid_partner": "", "hybrid_partner_turns": True, "rivals": 0.5,
     "hybrid_routed": False, "hybrid_grow": 1.5, "hybrid_grow_last": False, "hybrid_follow": False,
-    "hybrid_regions_partner": False, "work_pixels": 500000,
+    "hybrid_regions_partner": False, "hybrid_floor": 0.5, "work_pixels": 500000,
     "stop_seen": 0.9, "stop_every": 8, "stopped_at": 40, "octaves": 4, "octave_scale": 1.5, "iterations": 10,
     "sigma_start": 1.5, "sigma_end": 0.5, "step_start": 8.0, "step_end": 3.0, "jitter": 16, "gradient": "mean",
     "view_scale_min": 0.6, "view_scale_max": 1.2, "view_rotate": 5.0, "balance_classes": False,
@@ -64,6 +65,7 @@ hybrid_grow = 2.0
 hybrid_grow_last = true
 hybrid_follow = true
 hybrid_regions_partner = true
+hybrid_floor = 0.3
 work_pixels = 1000000
 stop_seen = 1.0
 stop_every = 16
@@ -93,15 +95,15 @@ rotate = 0.0
 """
 
 # What a picture made before stop_seen, view_samples and the hybrid_routed / hybrid_grow /
-# hybrid_follow / hybrid_regions_partner / hybrid_steps_classes keys recorded: every key of its day (octave_plan and frames
+# hybrid_follow / hybrid_regions_partner / hybrid_steps_classes / hybrid_floor keys recorded: every key of its day (octave_plan and frames
 # included), none of those.
 OLD_PICTURE = {k: v for k, v in CHANGED.items()
                if k not in ("stop_seen", "view_samples", "hybrid_routed", "hybrid_grow", "hybrid_grow_last",
-                            "hybrid_follow", "hybrid_regions_partner", "hybrid_steps_classes")}
+                            "hybrid_follow", "hybrid_regions_partner", "hybrid_steps_classes", "hybrid_floor")}
 # ... and the values it replays with: those keys as the engine ran before they existed.
 OLD_PICTURE_REPLAYS = {**CHANGED, "stop_seen": 0.0, "view_samples": 4, "hybrid_routed": False,
                        "hybrid_grow": 1.0, "hybrid_grow_last": False, "hybrid_follow": False,
-                       "hybrid_regions_partner": False, "hybrid_steps_classes": 99}
+                       "hybrid_regions_partner": False, "hybrid_steps_classes": 99, "hybrid_floor": 0.1}
 
 
 def test_the_default_recipe_writes_the_same_flat_keys_in_the_same_order():
@@ -142,7 +144,7 @@ def test_an_unknown_key_is_refused_listing_the_flat_keys():
         Recipe.from_dict({"bogus": 1, "steps": 2})
     assert str(err.value) == (
         "recipe: unknown key(s) bogus; known keys: balance_classes, batch_size, classes, decay, frames, gradient, "
-        "guide, guide_layer, hybrid, hybrid_follow, hybrid_grow, hybrid_grow_last, hybrid_partner, hybrid_partner_turns, "
+        "guide, guide_layer, hybrid, hybrid_floor, hybrid_follow, hybrid_grow, hybrid_grow_last, hybrid_partner, hybrid_partner_turns, "
         "hybrid_regions_partner, hybrid_routed, hybrid_steps, hybrid_steps_classes, iterations, jitter, layer, learning_rate, max_pixels, method, mode, model, "
         "octave_plan, octave_scale, octaves, param, rivals, rotate, seed, sigma_end, sigma_start, step_end, "
         "step_start, steps, stop_every, stop_seen, stopped_at, strength, tile_overlap, tile_size, view_coarsen, "
