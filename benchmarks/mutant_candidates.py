@@ -23,8 +23,8 @@ def _objects_get_room(nets: dict) -> None:
     from dreamer import regions, render_views as rv
     real = regions.place_classes
 
-    def place(photo, net, classes, seed):
-        return real(photo, net, {i: w * (2.0 if i >= 398 else 1.0) for i, w in classes.items()}, seed)
+    def place(photo, net, classes, seed, floor=regions.FLOOR):
+        return real(photo, net, {i: w * (2.0 if i >= 398 else 1.0) for i, w in classes.items()}, seed, floor)
     rv.place_classes = place
 
 

@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from mutant_candidates import CANDIDATES  # noqa: E402  (a sibling: this folder is on sys.path)
 
 EVERY = 16
+# Constants that became recipe keys: setting the constant no longer changes a dream.
+NOW_RECIPE_KEYS = {"regions.FLOOR": "hybrid_floor"}
 
 
 def rows(name: str) -> list[tuple[str, list[str], bool]]:
@@ -191,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         target_module = importlib.import_module(f"dreamer.{module}")
         if not hasattr(target_module, name):
             raise SystemExit(f"dreamer.{module} has no {name}")
+        if key in NOW_RECIPE_KEYS:
+            raise SystemExit(f"{key} is the recipe's {NOW_RECIPE_KEYS[key]} now: --with {NOW_RECIPE_KEYS[key]}=VALUE")
         setattr(target_module, name, value)
     for name in args.candidate:
         CANDIDATES[name](nets)

@@ -12,7 +12,10 @@ seed's field and the photo's evidence) and sets how much of the photo's evidence
 region sits on (its z-scored class maps, the seeded field left out) against the judge's figure
 for that class at step 144, within each row across the files' seeds. `best-check` keeps, for
 each dream, the picture at the check from step FROM on where the dreaming nets (Lite0, Lite1)
-found the lagging class most, and sets the judge's weakest class there against the last.
+found the lagging class most, and sets the judge's weakest class there against the last (step 144,
+where a mutant ends since session 20: a triple of an older curve ran on to 160, and its step 144
+is the picture a dream capped there makes). A dream run with `--const` or `--candidate` is left
+out of `layouts`: its layout is not the one today's code places.
 Not a test: it prints figures (benchmarks/README.md, "Creatures that run into each other").
 """
 from __future__ import annotations
@@ -60,7 +63,8 @@ def evidence_under_regions(d: dict) -> dict[str, float]:
     from dreamer.render import dream_net
     from dreamer.transform import to_bytes
 
-    r = preset("default", classes={c: 1.0 for c in d["classes"]}, seed=d["seed"], **d.get("settings", {}))
+    weights = d.get("weights") or [1.0] * len(d["classes"])
+    r = preset("default", classes=dict(zip(d["classes"], weights)), seed=d["seed"], **d.get("settings", {}))
     net = dream_net(r, "cpu")
     start = rv.start(to_bytes(Q.load_photo(d["photo"])), views_plan(r, net, d["seed"], torch.device("cpu")), net,
                      d["seed"])
@@ -76,8 +80,14 @@ def evidence_under_regions(d: dict) -> dict[str, float]:
 
 def layouts(files: list[Path]) -> str:
     rows: dict[tuple, list[tuple[dict, dict]]] = defaultdict(list)
+    left_out = 0
     for d in _dreams(files):
+        if d.get("consts") or d.get("candidates"):
+            left_out += 1
+            continue
         rows[(d["photo"], tuple(d["classes"]))].append((d, evidence_under_regions(d)))
+    if not rows:
+        return f"no dream to place: all {left_out} were run with --const or --candidate"
     xs, ys, lows, lowest_is_weakest, n = [], [], [], 0, 0
     for runs in rows.values():
         for c in runs[0][1]:
@@ -92,7 +102,7 @@ def layouts(files: list[Path]) -> str:
             judge = _at(d)["judge"]
             lowest_is_weakest += min(e, key=e.get) == min(judge, key=judge.get)
             n += 1
-    return (f"{n} dreams: a class's evidence under its region against the judge's figure for it, within a row "
+    return ((f"({left_out} dreams run with --const or --candidate left out) " if left_out else "") + f"{n} dreams: a class's evidence under its region against the judge's figure for it, within a row "
             f"across seeds: correlation {_corr(xs, ys):.2f}; the least evidence against the weakest class "
             f"{_corr(*zip(*lows)):.2f}; the class with the least evidence is the judge's weakest in "
             f"{lowest_is_weakest} of {n}")

@@ -22,7 +22,7 @@ RECIPE_FLAGS = {
     "hybrid_steps_classes": "hybrid_steps_classes",
     "hybrid_partner": "hybrid_partner", "hybrid_partner_turns": "hybrid_partner_turns",
     "work_pixels": "work_pixels", "stop_seen": "stop_seen", "stop_every": "stop_every",
-    "hybrid_grow": "hybrid_grow",
+    "hybrid_grow": "hybrid_grow", "hybrid_floor": "hybrid_floor",
 }
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--hybrid-grow", type=float, metavar="FACTOR",
                    help="a regions hybrid's class that the checks miss gets this many times the area at "
                         "each check (default 2; 1: the regions stay as placed)")
+    v.add_argument("--hybrid-floor", type=float, metavar="SHARE",
+                   help="every class of a regions hybrid paints this share of the picture everywhere, split "
+                        "between the classes, so the creatures run into each other (default 0.3; 0.1 until "
+                        "session 24: crisper seams, less of the photo kept)")
     v.add_argument("--work-pixels", type=int, help="optimise at up to this many pixels, then enlarge")
     v.add_argument("--stop-seen", type=float, metavar="SHARE",
                    help="stop before --steps once the net sees every class in this share of degraded "

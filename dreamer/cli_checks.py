@@ -53,7 +53,7 @@ def check_mode_flags(args: argparse.Namespace, recipe: Recipe) -> None:
 # engine reads --tile-size too, for a guide picture only (the side it is seen at).
 VIEWS_FLAGS = ("param", "steps", "lr", "strength", "decay", "view_min", "view_max", "view_coarsen", "hybrid",
                "hybrid_steps", "hybrid_steps_classes", "hybrid_partner", "hybrid_partner_turns", "hybrid_grow",
-               "work_pixels", "stop_seen", "stop_every")
+               "hybrid_floor", "work_pixels", "stop_seen", "stop_every")
 TILES_FLAGS = ("iterations", "octaves", "octave_scale", "sigma_start", "sigma_end", "step_start", "step_end",
                "jitter", "gradient", "tile_overlap", "tile_size")
 # What the other engine calls a flag's setting, where it has one.

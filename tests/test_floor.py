@@ -32,10 +32,11 @@ def test_the_recipe_s_floor_reaches_the_regions_and_the_picture(net):
         d = start(to_bytes(image), plan, net, 1)
         assert float(d.masks.min()) >= floor / 2 - 1e-6 and float(d.masks.min()) < floor / 2 + 0.05
     made = dream(image, r, net=net)
-    crisp = dream(image, r.replace(hybrid_floor=0.1), net=net)
-    assert not np.array_equal(np.asarray(made), np.asarray(crisp))
-    recorded = Recipe.from_dict(as_ran(r.replace(hybrid_floor=0.1), crisp).to_dict())  # a picture's metadata
-    assert np.array_equal(np.asarray(dream(image, recorded, net=net)), np.asarray(crisp))
+    loose = dream(image, r.replace(hybrid_floor=0.5), net=net)
+    assert not np.array_equal(np.asarray(made), np.asarray(loose))
+    recorded = Recipe.from_dict(as_ran(r.replace(hybrid_floor=0.5), loose).to_dict())  # a picture's metadata
+    assert recorded.views.hybrid_floor == 0.5
+    assert np.array_equal(np.asarray(dream(image, recorded, net=net)), np.asarray(loose))
 
 
 def test_a_recipe_recorded_before_the_floor_replays_with_the_old_one_and_a_bad_floor_is_refused():
@@ -45,3 +46,16 @@ def test_a_recipe_recorded_before_the_floor_replays_with_the_old_one_and_a_bad_f
     for bad in (1.0, -0.1, "0.3", True):
         with pytest.raises(RecipeError, match="hybrid_floor"):
             Recipe.from_flat(hybrid_floor=bad)
+
+
+def test_the_cli_flag_sets_the_floor_and_a_bad_one_is_refused_by_name():
+    from dreamer.cli import make_recipe
+    from dreamer.cli_args import build_parser
+
+    def recipe(*flags):
+        return make_recipe(build_parser().parse_args(["photo.jpg", "--classes", "goldfish, stingray", *flags]))
+
+    assert recipe("--hybrid-floor", "0.1").views.hybrid_floor == 0.1
+    assert recipe().views.hybrid_floor == Recipe().views.hybrid_floor
+    with pytest.raises(RecipeError, match="hybrid_floor"):
+        recipe("--hybrid-floor", "1")
