@@ -5,7 +5,8 @@
     .venv/bin/python docs/contact_sheet.py --quick    # two rows, for a smoke test
 
 Each row is one photo and one mutant; the columns are the photo, the mutant as the default
-dreamt it until session 9 (`mix`) and as it dreams it now (`regions`, routed since session 11, growing since session 12, 144 steps for a pair since session 13, following the dream since session 15, by Lite0 and Lite1 in turns since session 17, a triple in a pair's 144 steps since session 20). Dreams are cached in out/contact/ (keyed by
+dreamt it until session 9 (`mix`) and as it dreams it now (`regions`, routed since session 11, growing since session 12, 144 steps for a pair since session 13, following the dream since session 15, by Lite0 and Lite1 in turns since session 17, a triple in a pair's 144 steps since session 20,
+the creatures running into each other, hybrid_floor 0.3, since session 24). Dreams are cached in out/contact/ (keyed by
 photo, target, preset, seed and the recipe's hash) so a rerun after a caption change costs nothing.
 """
 from __future__ import annotations
