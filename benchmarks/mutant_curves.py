@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -123,9 +124,12 @@ def summary(dreams: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def compare(files: list[Path]) -> str:
-    """The judge's weakest class and the fidelity of each row at its cap (a pair 144 steps, a
-    triple 160), one column per file (a run of a candidate or a seed), the rows all files have."""
+def compare(files: list[Path], cap: int = 144) -> str:
+    """The judge's weakest class and the fidelity of each row at step `cap` (a pair's and a
+    triple's cap since session 20; an older 160-step triple is read at its step 144), one column
+    per file (a run of a candidate or a seed), the rows all files have; then each file against
+    the first, row by row: the mean difference, its standard error, and how many rows rose, fell
+    or stayed (a candidate that leaves a dream's checks as they were dreams the same picture)."""
     runs = []
     for f in files:
         rows = {}
@@ -135,21 +139,28 @@ def compare(files: list[Path]) -> str:
                 rows[(d["photo"], tuple(d["classes"]))] = d
         runs.append(rows)
     keys = [k for k in runs[0] if all(k in r for r in runs[1:])]
+    if not keys:
+        return "no row is in every file"
     lines = ["row".ljust(44) + "".join(f.stem[:16].rjust(18) for f in files)]
-    totals = [[0.0, 0.0] for _ in files]
+    weakest = [[] for _ in files]
+    fidelity = [[] for _ in files]
     for key in keys:
-        cap = 144 if len(key[1]) == 2 else 160
         cells = []
-        for run, total in zip(runs, totals):
+        for i, run in enumerate(runs):
             p = [q for q in run[key]["points"] if q["step"] <= cap][-1]
-            total[0] += p["judge_weakest"] / len(keys)
-            total[1] += p["fidelity"] / len(keys)
+            weakest[i].append(100 * p["judge_weakest"])
+            fidelity[i].append(p["fidelity"])
             cells.append(f"{100 * p['judge_weakest']:4.0f} % ({p['fidelity']:.2f})".rjust(18))
         lines.append(f"{key[0]}: {' + '.join(key[1])}"[:44].ljust(44) + "".join(cells))
-    lines.append("mean".ljust(44) + "".join(f"{100 * a:4.1f} % ({b:.2f})".rjust(18) for a, b in totals))
+    lines.append("mean".ljust(44) + "".join(f"{statistics.mean(w):4.1f} % ({statistics.mean(f):.2f})".rjust(18)
+                                            for w, f in zip(weakest, fidelity)))
+    for f, w in zip(files[1:], weakest[1:]):
+        diff = [b - a for a, b in zip(weakest[0], w)]
+        se = statistics.stdev(diff) / len(diff) ** 0.5 if len(diff) > 1 else float("nan")
+        up, down = sum(d > 0 for d in diff), sum(d < 0 for d in diff)
+        lines.append(f"{f.stem} - {files[0].stem}: {statistics.mean(diff):+.1f} points (standard error {se:.1f}; "
+                     f"up {up}, down {down}, same {len(diff) - up - down})")
     return "\n".join(lines)
-
-
 
 
 def main(argv: list[str] | None = None) -> int:
