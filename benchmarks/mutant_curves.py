@@ -128,8 +128,9 @@ def compare(files: list[Path], cap: int = 144) -> str:
     """The judge's weakest class and the fidelity of each row at step `cap` (a pair's and a
     triple's cap since session 20; an older 160-step triple is read at its step 144), one column
     per file (a run of a candidate or a seed), the rows all files have; then each file against
-    the first, row by row: the mean difference, its standard error, and how many rows rose, fell
-    or stayed (a candidate that leaves a dream's checks as they were dreams the same picture)."""
+    the first, row by row: the mean difference, its standard error, how many rows rose or fell,
+    and how many curves are the first's at every step (a candidate that leaves a dream's checks
+    as they were dreams the same picture)."""
     runs = []
     for f in files:
         rows = {}
@@ -141,7 +142,8 @@ def compare(files: list[Path], cap: int = 144) -> str:
     keys = [k for k in runs[0] if all(k in r for r in runs[1:])]
     if not keys:
         return "no row is in every file"
-    lines = ["row".ljust(44) + "".join(f.stem[:16].rjust(18) for f in files)]
+    width = max(18, max(len(f.stem) for f in files) + 2)
+    lines = ["row".ljust(44) + "".join(f.stem.rjust(width) for f in files)]
     weakest = [[] for _ in files]
     fidelity = [[] for _ in files]
     for key in keys:
@@ -150,17 +152,22 @@ def compare(files: list[Path], cap: int = 144) -> str:
             p = [q for q in run[key]["points"] if q["step"] <= cap][-1]
             weakest[i].append(100 * p["judge_weakest"])
             fidelity[i].append(p["fidelity"])
-            cells.append(f"{100 * p['judge_weakest']:4.0f} % ({p['fidelity']:.2f})".rjust(18))
+            cells.append(f"{100 * p['judge_weakest']:4.0f} % ({p['fidelity']:.2f})".rjust(width))
         lines.append(f"{key[0]}: {' + '.join(key[1])}"[:44].ljust(44) + "".join(cells))
-    lines.append("mean".ljust(44) + "".join(f"{statistics.mean(w):4.1f} % ({statistics.mean(f):.2f})".rjust(18)
+    lines.append("mean".ljust(44) + "".join(f"{statistics.mean(w):4.1f} % ({statistics.mean(f):.2f})".rjust(width)
                                             for w, f in zip(weakest, fidelity)))
-    for f, w in zip(files[1:], weakest[1:]):
+    for f, run, w in zip(files[1:], runs[1:], weakest[1:]):
         diff = [b - a for a, b in zip(weakest[0], w)]
         se = statistics.stdev(diff) / len(diff) ** 0.5 if len(diff) > 1 else float("nan")
         up, down = sum(d > 0 for d in diff), sum(d < 0 for d in diff)
+        same = sum(_curve(runs[0][k], cap) == _curve(run[k], cap) for k in keys)
         lines.append(f"{f.stem} - {files[0].stem}: {statistics.mean(diff):+.1f} points (standard error {se:.1f}; "
-                     f"up {up}, down {down}, same {len(diff) - up - down})")
+                     f"up {up}, down {down}; {same} of {len(keys)} curves the same at every step)")
     return "\n".join(lines)
+
+
+def _curve(dream: dict, cap: int) -> list[tuple[float, float]]:
+    return [(p["judge_weakest"], p["fidelity"]) for p in dream["points"] if p["step"] <= cap]
 
 
 def main(argv: list[str] | None = None) -> int:
