@@ -9,7 +9,7 @@ from dreamer.regions import FLOOR, place_classes
 from dreamer.render import dream
 from dreamer.render_views import start
 from dreamer.transform import to_bytes, to_tensor
-from tests.test_grow import FAST, PAIR
+from tests.test_grow import FAST, PAIR, pair_recipe
 from tests.test_regions import half_busy
 from tests.test_render import net  # noqa: F401 - the tiny net, shared
 
@@ -49,12 +49,7 @@ def test_a_recipe_recorded_before_the_floor_replays_with_the_old_one_and_a_bad_f
 
 
 def test_the_cli_flag_sets_the_floor_and_a_bad_one_is_refused_by_name():
-    from dreamer.cli import make_recipe
-    from dreamer.cli_args import build_parser
-
-    def recipe(*flags):
-        return make_recipe(build_parser().parse_args(["photo.jpg", "--classes", "goldfish, stingray", *flags]))
-
+    recipe = pair_recipe
     assert recipe("--hybrid-floor", "0.1").views.hybrid_floor == 0.1
     assert recipe().views.hybrid_floor == Recipe().views.hybrid_floor
     with pytest.raises(RecipeError, match="hybrid_floor"):

@@ -74,13 +74,16 @@ def test_bad_growth_is_refused_with_the_key_named(value):
         Recipe.from_flat(hybrid_grow=value)
 
 
-def test_the_cli_flag_sets_the_growth_and_a_bad_one_is_refused_by_name():
+def pair_recipe(*flags: str) -> Recipe:
+    """The recipe `dream photo.jpg --classes "goldfish, stingray" FLAGS` makes."""
     from dreamer.cli import make_recipe
     from dreamer.cli_args import build_parser
 
-    def recipe(*flags):
-        return make_recipe(build_parser().parse_args(["photo.jpg", "--classes", "goldfish, stingray", *flags]))
+    return make_recipe(build_parser().parse_args(["photo.jpg", "--classes", "goldfish, stingray", *flags]))
 
+
+def test_the_cli_flag_sets_the_growth_and_a_bad_one_is_refused_by_name():
+    recipe = pair_recipe
     assert recipe("--hybrid-grow", "1").views.hybrid_grow == 1.0
     assert recipe().views.hybrid_grow == Recipe().views.hybrid_grow
     with pytest.raises(RecipeError, match="hybrid_grow"):
